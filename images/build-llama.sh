@@ -1,0 +1,40 @@
+#!/bin/sh
+# Unpacks the llama.cpp source archive, builds llama-server and llama-bench with the
+# commit and build number rigbench passes, installs them under /opt/llama and writes
+# /opt/llama/build-info.json. Shared by every Containerfile; backend flags come as
+# arguments. Usage: build-llama.sh [CMAKE_FLAG]...
+# Environment: LLAMA_ARCHIVE, LLAMA_SRC_DIR, LLAMA_COMMIT, LLAMA_BUILD_NUMBER,
+# BUILD_JOBS (0 = all cores), BASE_IMAGE, BACKEND.
+set -eu
+
+: "${LLAMA_ARCHIVE:?}" "${LLAMA_SRC_DIR:?}" "${LLAMA_COMMIT:?}" "${BACKEND:?}"
+build_number=${LLAMA_BUILD_NUMBER:-0}
+jobs=${BUILD_JOBS:-0}
+[ "$jobs" -gt 0 ] || jobs=$(nproc)
+
+# Count the path components so that only the llama.cpp tree is unpacked.
+strip=$(printf '%s' "$LLAMA_SRC_DIR" | awk -F/ '{print NF}')
+mkdir -p /src/llama.cpp
+tar -xf "$LLAMA_ARCHIVE" -C /src/llama.cpp --strip-components="$strip" "$LLAMA_SRC_DIR"
+rm -f "$LLAMA_ARCHIVE"
+
+set -- \
+  -DCMAKE_BUILD_TYPE=Release \
+  -DBUILD_SHARED_LIBS=OFF \
+  -DLLAMA_BUILD_COMMIT="$LLAMA_COMMIT" \
+  -DLLAMA_BUILD_NUMBER="$build_number" \
+  -DLLAMA_BUILD_TESTS=OFF \
+  -DLLAMA_BUILD_EXAMPLES=OFF \
+  -DLLAMA_BUILD_UI=OFF \
+  -DLLAMA_USE_PREBUILT_UI=OFF \
+  -DLLAMA_OPENSSL=OFF \
+  "$@"
+
+cmake -S /src/llama.cpp -B /src/build "$@"
+cmake --build /src/build --config Release -j "$jobs" --target llama-server llama-bench
+
+mkdir -p /opt/llama/bin
+install -m 0755 /src/build/bin/llama-server /src/build/bin/llama-bench /opt/llama/bin/
+
+/rigbench/images/build-info.sh "$@" > /opt/llama/build-info.json
+rm -rf /src

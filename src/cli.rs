@@ -1,0 +1,70 @@
+//! The command line as clap sees it: types only. `commands` turns these into
+//! validated plans and actions; nothing below it sees clap.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rigbench",
+    version,
+    about = "Reproducible local-LLM inference benchmarks: one Podman image per llama.cpp backend, one manifest per run"
+)]
+pub struct Cli {
+    /// The container engine's API socket (unix:///path); default: CONTAINER_HOST,
+    /// DOCKER_HOST, the rootless and rootful Podman sockets, Docker's, else a Podman
+    /// service started for this command.
+    #[arg(long, global = true, value_name = "ADDRESS")]
+    pub socket: Option<String>,
+    /// Where sources, models and hashes are cached [default: $RIGBENCH_CACHE,
+    /// $XDG_CACHE_HOME/rigbench or ~/.cache/rigbench].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a plan (with none, the built-in default for the hardware found).
+    Run(RunArgs),
+    /// Build (or reuse) the images of a plan and print their ids.
+    Build(BuildArgs),
+    /// Check the container engine, the host and the cache; say what is missing.
+    Doctor,
+    /// Regenerate the reports from DIR/manifest.json.
+    Report {
+        /// A run directory.
+        dir: PathBuf,
+    },
+    /// Remove containers (and with --images, images) that rigbench labelled.
+    Cleanup {
+        /// Also remove the images rigbench built.
+        #[arg(long)]
+        images: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// A plan file (TOML); default: the built-in plan (plans/default.toml).
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    /// The run directory; default: rigbench-runs/<time>-<plan name>.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print the resolved matrix and what would be fetched and built, and stop.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Only this backend (repeatable); default: every backend of the plan.
+    #[arg(long = "backend", value_name = "NAME")]
+    pub backends: Vec<String>,
+    /// A plan file; default: the built-in plan.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+}

@@ -1,0 +1,72 @@
+//! `rigbench build`: build (or reuse) a plan's images and print their ids.
+
+use std::process::ExitCode;
+
+use comfy_table::Table;
+
+use super::{Globals, load_plan, prepare};
+use crate::backend::Backend;
+use crate::cli::BuildArgs;
+use crate::engine::connect;
+use crate::fetch::Fetcher;
+
+pub async fn build(g: &Globals, args: &BuildArgs) -> anyhow::Result<ExitCode> {
+    let host = crate::host::probe(std::path::Path::new("/"));
+    let plan = load_plan(args.plan.as_deref(), host.cpu.logical_cpus.max(1))?;
+    let mut wanted = Vec::new();
+    for name in &args.backends {
+        let Some(b) = Backend::parse(name) else {
+            anyhow::bail!(
+                "--backend {name}: unknown backend (known: {})",
+                Backend::names().join(", ")
+            );
+        };
+        let Some(bp) = plan.backends.iter().find(|bp| bp.backend == b) else {
+            anyhow::bail!(
+                "--backend {name}: the plan {} has no such backend",
+                plan.origin
+            );
+        };
+        wanted.push(bp);
+    }
+    if wanted.is_empty() {
+        wanted = plan.backends.iter().collect();
+    }
+    let connected = connect(g.socket.as_deref()).await?;
+    let mut fetcher = Fetcher::new(&g.cache)?;
+    let source = prepare::source(&mut fetcher, &plan).await?;
+    let logs = g.cache.root().join("logs");
+    std::fs::create_dir_all(&logs)?;
+    let images =
+        prepare::images(&connected.client, &plan, &wanted, &source, &g.cache, &logs).await?;
+    let mut t = Table::new();
+    t.set_header(vec![
+        "backend",
+        "tag",
+        "image id",
+        "base",
+        "built",
+        "llama-server --version",
+    ]);
+    for i in &images {
+        t.add_row(vec![
+            i.backend.clone(),
+            i.tag.clone(),
+            i.image_id.clone(),
+            format!("{} ({})", i.base_image.reference, i.base_image.origin),
+            if i.built_now {
+                format!("now, {:.0} s", i.build_seconds)
+            } else {
+                "reused".to_string()
+            },
+            i.llama_cpp
+                .version_output
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        ]);
+    }
+    println!("{t}");
+    Ok(ExitCode::SUCCESS)
+}

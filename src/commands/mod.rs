@@ -1,0 +1,67 @@
+//! The commands: each turns parsed arguments into validated objects, drives the
+//! modules below, prints for the user and returns an exit code. Only `main` prints
+//! errors and exits.
+
+pub mod build;
+pub mod cleanup;
+pub mod doctor;
+pub mod dry_run;
+pub mod prepare;
+pub mod report;
+pub mod run;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::cache::Cache;
+use crate::cli::{Cli, Command};
+use crate::plan::Plan;
+
+/// Settings every command shares.
+pub struct Globals {
+    pub socket: Option<String>,
+    pub cache: Cache,
+}
+
+/// Runs the command the user asked for.
+pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let g = Globals {
+        socket: cli.socket,
+        cache: Cache::locate(cli.cache_dir),
+    };
+    match cli.command {
+        Command::Run(args) => run::run(&g, &args).await,
+        Command::Build(args) => build::build(&g, &args).await,
+        Command::Doctor => doctor::doctor(&g).await,
+        Command::Report { dir } => report::report(&dir),
+        Command::Cleanup { images } => cleanup::cleanup(&g, images).await,
+    }
+}
+
+/// The plan at `path`, or the built-in default.
+pub fn load_plan(path: Option<&Path>, cpus: u32) -> anyhow::Result<Plan> {
+    Ok(match path {
+        Some(p) => crate::plan::load(p, cpus)?,
+        None => crate::plan::builtin(cpus)?,
+    })
+}
+
+/// The default run directory: rigbench-runs/<UTC time>-<plan name>.
+pub fn default_out(plan: &Plan) -> PathBuf {
+    let stamp = crate::manifest::now_rfc3339()
+        .replace([':', '.'], "-")
+        .trim_end_matches('Z')
+        .to_string();
+    let name: String = plan
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    PathBuf::from("rigbench-runs").join(format!("{stamp}-{name}"))
+}

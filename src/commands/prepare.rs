@@ -1,0 +1,118 @@
+//! What `run` and `build` share: fetching the source and models, and building (or
+//! reusing) the images, with the timing and progress the user sees.
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::cache::Cache;
+use crate::engine::Engine;
+use crate::fetch::{FetchedModel, FetchedSource, Fetcher, describe_model_source};
+use crate::manifest::{ImageRecord, ModelRecord};
+use crate::plan::{BackendPlan, Plan};
+use crate::progress::note;
+
+pub async fn source(fetcher: &mut Fetcher, plan: &Plan) -> anyhow::Result<FetchedSource> {
+    let s = fetcher.source(&plan.source).await?;
+    note(format!(
+        "source: {} ({} sha256 {}{})",
+        s.path.display(),
+        if s.verification.pinned {
+            "verified"
+        } else {
+            "unpinned, recorded"
+        },
+        &s.sha256[..16],
+        match s.verification.hash_origin {
+            crate::hash::HashOrigin::Cached => ", hash cache",
+            crate::hash::HashOrigin::Computed => "",
+        }
+    ));
+    Ok(s)
+}
+
+/// Fetches every model and reads its GGUF header.
+pub async fn models(
+    fetcher: &mut Fetcher,
+    plan: &Plan,
+) -> anyhow::Result<(Vec<ModelRecord>, Vec<FetchedModel>)> {
+    let mut records = Vec::new();
+    let mut fetched = Vec::new();
+    for m in &plan.models {
+        let f = fetcher.model(m).await?;
+        let path = f.path.clone();
+        let gguf = tokio::task::spawn_blocking(move || crate::gguf::read_facts(&path))
+            .await
+            .context("reading the GGUF header")??;
+        note(format!(
+            "model {}: {} ({} bytes, {} {}, sha256 {} {} in {:.2} s)",
+            m.name,
+            f.path.display(),
+            f.size_bytes,
+            gguf.architecture.as_deref().unwrap_or("?"),
+            gguf.file_type_name.as_deref().unwrap_or("?"),
+            &f.sha256[..16],
+            match f.verification.hash_origin {
+                crate::hash::HashOrigin::Cached => "from the hash cache",
+                crate::hash::HashOrigin::Computed => "hashed",
+            },
+            f.verification.hash_seconds
+        ));
+        if let Some(expected) = m.size_bytes {
+            if expected != f.size_bytes {
+                anyhow::bail!(
+                    "model {}: {} has {} bytes, the plan says {expected}",
+                    m.name,
+                    describe_model_source(&f.source),
+                    f.size_bytes
+                );
+            }
+        }
+        records.push(ModelRecord {
+            name: m.name.clone(),
+            file: m.file.clone(),
+            size_bytes: f.size_bytes,
+            sha256: f.sha256.clone(),
+            sha256_pinned: f.verification.pinned,
+            source: f.source.clone(),
+            hash_seconds: f.verification.hash_seconds,
+            hash_origin: match f.verification.hash_origin {
+                crate::hash::HashOrigin::Cached => "cached".to_string(),
+                crate::hash::HashOrigin::Computed => "computed".to_string(),
+            },
+            gguf,
+        });
+        fetched.push(f);
+    }
+    Ok((records, fetched))
+}
+
+/// Builds or reuses the image of each backend.
+pub async fn images<E: Engine>(
+    engine: &E,
+    plan: &Plan,
+    backends: &[&BackendPlan],
+    source: &FetchedSource,
+    cache: &Cache,
+    logs: &Path,
+) -> anyhow::Result<Vec<ImageRecord>> {
+    let mut out = Vec::new();
+    for bp in backends {
+        let rec = crate::image::ensure(engine, bp, &plan.source, source, cache, logs).await?;
+        note(format!(
+            "image {}: {} {} ({} in {:.1} s); {}",
+            rec.backend,
+            rec.tag,
+            &rec.image_id[..rec.image_id.len().min(19)],
+            if rec.built_now { "built" } else { "reused" },
+            rec.build_seconds,
+            rec.llama_cpp
+                .version_output
+                .lines()
+                .next()
+                .unwrap_or_default()
+        ));
+        out.push(rec);
+    }
+    Ok(out)
+}

@@ -1,0 +1,461 @@
+//! `Engine` over the Docker-compatible API that Podman serves, through bollard.
+//! Every call maps bollard's error into an `EngineError` that names the operation
+//! and the image or container; a container's non-zero exit is a result.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+
+use bollard::Docker;
+use bollard::errors::Error as BollardError;
+use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
+use bollard::query_parameters::{
+    BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
+    InspectContainerOptions, ListContainersOptionsBuilder, ListImagesOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
+    StopContainerOptionsBuilder,
+};
+use futures_util::StreamExt;
+
+use super::{
+    BuildRequest, ContainerSpec, ContainerState, Engine, EngineError, EngineInfo, EngineKind,
+    ExitStatus, ImageFacts, Labelled,
+};
+
+/// Per-request timeout given to bollard: long, because builds and waits are long;
+/// callers put their own deadlines around what must end sooner.
+const REQUEST_TIMEOUT_S: u64 = 24 * 3600;
+
+/// A connection to the engine's API.
+#[derive(Clone)]
+pub struct Client {
+    docker: Docker,
+    socket: String,
+    started_by_rigbench: bool,
+}
+
+fn message(e: BollardError) -> String {
+    match e {
+        BollardError::DockerResponseServerError {
+            status_code,
+            message,
+        } => format!("{} (HTTP {status_code})", message.trim()),
+        other => other.to_string(),
+    }
+}
+
+fn status_of(e: &BollardError) -> Option<u16> {
+    match e {
+        BollardError::DockerResponseServerError { status_code, .. } => Some(*status_code),
+        _ => None,
+    }
+}
+
+impl Client {
+    /// Connects to the socket at `path` and negotiates the API version.
+    pub async fn connect_unix(path: &str, started_by_rigbench: bool) -> Result<Self, EngineError> {
+        let api = |e| EngineError::Api {
+            op: "connect",
+            message: message(e),
+        };
+        let docker =
+            Docker::connect_with_unix(path, REQUEST_TIMEOUT_S, bollard::API_DEFAULT_VERSION)
+                .map_err(api)?
+                .negotiate_version()
+                .await
+                .map_err(api)?;
+        Ok(Client {
+            docker,
+            socket: format!("unix://{path}"),
+            started_by_rigbench,
+        })
+    }
+
+    fn container_err(op: &'static str, id: &str, e: BollardError) -> EngineError {
+        EngineError::Container {
+            op,
+            container: id.to_string(),
+            message: message(e),
+        }
+    }
+}
+
+impl Engine for Client {
+    async fn info(&self) -> Result<EngineInfo, EngineError> {
+        let api = |e| EngineError::Api {
+            op: "version",
+            message: message(e),
+        };
+        let version = self.docker.version().await.map_err(api)?;
+        let info = self.docker.info().await.map_err(|e| EngineError::Api {
+            op: "info",
+            message: message(e),
+        })?;
+        let podman = version
+            .components
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .find(|c| c.name.contains("Podman"));
+        Ok(EngineInfo {
+            kind: if podman.is_some() {
+                EngineKind::Podman
+            } else {
+                EngineKind::Docker
+            },
+            version: podman
+                .map(|c| c.version.clone())
+                .or(version.version)
+                .unwrap_or_default(),
+            api_version: self.docker.client_version().to_string(),
+            runtime: info.default_runtime,
+            cgroup_version: info.cgroup_version.map(|v| v.to_string()),
+            socket: self.socket.clone(),
+            service_started_by_rigbench: self.started_by_rigbench,
+        })
+    }
+
+    async fn image(&self, reference: &str) -> Result<Option<ImageFacts>, EngineError> {
+        match self.docker.inspect_image(reference).await {
+            Ok(img) => Ok(Some(ImageFacts {
+                id: img.id.unwrap_or_default(),
+                repo_digests: img.repo_digests.unwrap_or_default(),
+                tags: img.repo_tags.unwrap_or_default(),
+                labels: img
+                    .config
+                    .and_then(|c| c.labels)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect(),
+                created: img.created,
+                size_bytes: img.size,
+            })),
+            Err(e) if status_of(&e) == Some(404) => Ok(None),
+            Err(e) => Err(EngineError::Image {
+                op: "inspect",
+                reference: reference.to_string(),
+                message: message(e),
+            }),
+        }
+    }
+
+    async fn pull(&self, reference: &str) -> Result<(), EngineError> {
+        let opts = CreateImageOptionsBuilder::new()
+            .from_image(reference)
+            .build();
+        let mut stream = self.docker.create_image(Some(opts), None, None);
+        while let Some(item) = stream.next().await {
+            if let Err(e) = item {
+                return Err(EngineError::Image {
+                    op: "pull",
+                    reference: reference.to_string(),
+                    message: message(e),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    async fn build(
+        &self,
+        req: &BuildRequest,
+        progress: &(dyn Fn(&str) + Sync),
+    ) -> Result<String, EngineError> {
+        let fail = |message: String| EngineError::Build {
+            tag: req.tag.clone(),
+            message,
+            log: req.log.display().to_string(),
+        };
+        let mut log = std::fs::File::create(&req.log)
+            .map_err(|e| fail(format!("cannot write the build log: {e}")))?;
+        let labels: HashMap<String, String> = req.labels.clone().into_iter().collect();
+        let args: HashMap<String, String> = req.build_args.clone().into_iter().collect();
+        let opts = BuildImageOptionsBuilder::new()
+            .dockerfile(&req.containerfile)
+            .t(&req.tag)
+            .rm(true)
+            .forcerm(true)
+            .buildargs(&args)
+            .labels(&labels)
+            .build();
+        let file = tokio::fs::File::open(&req.context_tar)
+            .await
+            .map_err(|e| fail(format!("cannot open the build context: {e}")))?;
+        let body = bollard::body_try_stream(tokio_util::io::ReaderStream::new(file));
+        let mut stream = self.docker.build_image(opts, None, Some(body));
+        let mut last_lines: Vec<String> = Vec::new();
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|e| fail(format!("{}{}", message(e), tail(&last_lines))))?;
+            if let Some(text) = info.stream.as_deref().or(info.status.as_deref()) {
+                // The build goes on if the log cannot be written; the error shows up
+                // as a missing log, not as a failed build.
+                let _ = log.write_all(text.as_bytes());
+                for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                    progress(line);
+                    last_lines.push(line.to_string());
+                    if last_lines.len() > 20 {
+                        last_lines.remove(0);
+                    }
+                }
+            }
+            if let Some(detail) = info.error_detail {
+                let msg = detail
+                    .message
+                    .unwrap_or_else(|| "unknown error".to_string());
+                let _ = writeln!(log, "ERROR: {msg}");
+                return Err(fail(format!("{msg}{}", tail(&last_lines))));
+            }
+        }
+        let _ = log.flush();
+        match self.image(&req.tag).await? {
+            Some(img) => Ok(img.id),
+            None => Err(fail(format!(
+                "the engine reported no error, but has no image {}{}",
+                req.tag,
+                tail(&last_lines)
+            ))),
+        }
+    }
+
+    async fn remove_image(&self, reference: &str) -> Result<(), EngineError> {
+        let opts = RemoveImageOptionsBuilder::new().force(true).build();
+        match self.docker.remove_image(reference, Some(opts), None).await {
+            Ok(_) => Ok(()),
+            Err(e) if status_of(&e) == Some(404) => Ok(()),
+            Err(e) => Err(EngineError::Image {
+                op: "remove",
+                reference: reference.to_string(),
+                message: message(e),
+            }),
+        }
+    }
+
+    async fn list_labelled_images(
+        &self,
+        labels: &[String],
+    ) -> Result<Vec<ImageFacts>, EngineError> {
+        let filters = HashMap::from([("label".to_string(), labels.to_vec())]);
+        let opts = ListImagesOptionsBuilder::new().filters(&filters).build();
+        let list = self
+            .docker
+            .list_images(Some(opts))
+            .await
+            .map_err(|e| EngineError::Api {
+                op: "list images",
+                message: message(e),
+            })?;
+        Ok(list
+            .into_iter()
+            .map(|i| ImageFacts {
+                id: i.id,
+                repo_digests: i.repo_digests,
+                tags: i.repo_tags,
+                labels: i.labels.into_iter().collect(),
+                created: None,
+                size_bytes: Some(i.size),
+            })
+            .collect())
+    }
+
+    async fn create(&self, spec: &ContainerSpec) -> Result<String, EngineError> {
+        let port_key = spec.publish.map(|p| format!("{}/tcp", p.container_port));
+        let port_bindings = spec.publish.map(|p| {
+            HashMap::from([(
+                format!("{}/tcp", p.container_port),
+                Some(vec![PortBinding {
+                    host_ip: Some(p.host_ip.to_string()),
+                    host_port: Some(p.host_port.to_string()),
+                }]),
+            )])
+        });
+        let binds = spec
+            .binds
+            .iter()
+            .map(|b| {
+                // `z`: on SELinux hosts, relabel so the container may read the file;
+                // a no-op elsewhere.
+                let mode = if b.read_only { "ro,z" } else { "rw,z" };
+                format!("{}:{}:{mode}", b.host.display(), b.container)
+            })
+            .collect();
+        let devices = spec
+            .devices
+            .iter()
+            .map(|d| bollard::models::DeviceMapping {
+                path_on_host: Some(d.clone()),
+                path_in_container: Some(d.clone()),
+                cgroup_permissions: Some("rwm".to_string()),
+            })
+            .collect();
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            entrypoint: spec.entrypoint.clone(),
+            cmd: Some(spec.cmd.clone()),
+            env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            labels: Some(spec.labels.clone().into_iter().collect()),
+            exposed_ports: port_key.map(|k| vec![k]),
+            host_config: Some(HostConfig {
+                binds: Some(binds),
+                port_bindings,
+                devices: Some(devices),
+                // llama-server needs no capabilities: it listens on an unprivileged
+                // port and reads a file it is given.
+                cap_drop: Some(vec!["ALL".to_string()]),
+                security_opt: Some(vec!["no-new-privileges".to_string()]),
+                privileged: Some(false),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let opts = CreateContainerOptionsBuilder::new()
+            .name(&spec.name)
+            .build();
+        let created = self
+            .docker
+            .create_container(Some(opts), body)
+            .await
+            .map_err(|e| Self::container_err("create", &spec.name, e))?;
+        Ok(created.id)
+    }
+
+    async fn start(&self, id: &str) -> Result<(), EngineError> {
+        match self.docker.start_container(id, None).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let msg = message(e);
+                if msg.contains("address already in use") {
+                    let port = msg
+                        .split(|c: char| !c.is_ascii_digit() && c != ':' && c != '.')
+                        .filter_map(|w| w.rsplit(':').next()?.parse::<u16>().ok())
+                        .find(|p| *p > 0)
+                        .unwrap_or(0);
+                    return Err(EngineError::PortInUse {
+                        container: id.to_string(),
+                        port,
+                    });
+                }
+                Err(EngineError::Container {
+                    op: "start",
+                    container: id.to_string(),
+                    message: msg,
+                })
+            }
+        }
+    }
+
+    async fn wait(&self, id: &str) -> Result<ExitStatus, EngineError> {
+        let mut stream = self.docker.wait_container(id, None);
+        let code = match stream.next().await {
+            Some(Ok(r)) => r.status_code,
+            // bollard reports a non-zero exit as this error; it is a result.
+            Some(Err(BollardError::DockerContainerWaitError { code, .. })) => code,
+            Some(Err(e)) => return Err(Self::container_err("wait", id, e)),
+            None => {
+                return Err(EngineError::Container {
+                    op: "wait",
+                    container: id.to_string(),
+                    message: "the engine closed the wait without a status".to_string(),
+                });
+            }
+        };
+        let state = self.state(id).await?;
+        Ok(ExitStatus {
+            code,
+            oom_killed: state.oom_killed,
+        })
+    }
+
+    async fn state(&self, id: &str) -> Result<ContainerState, EngineError> {
+        let c = self
+            .docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+            .map_err(|e| Self::container_err("inspect", id, e))?;
+        let s = c.state.unwrap_or_default();
+        Ok(ContainerState {
+            running: s.running.unwrap_or(false),
+            status: s.status.map(|s| s.to_string()).unwrap_or_default(),
+            exit_code: s.exit_code,
+            oom_killed: s.oom_killed.unwrap_or(false),
+        })
+    }
+
+    async fn logs(&self, id: &str) -> Result<Vec<u8>, EngineError> {
+        let opts = LogsOptionsBuilder::new().stdout(true).stderr(true).build();
+        let mut stream = self.docker.logs(id, Some(opts));
+        let mut out = Vec::new();
+        while let Some(item) = stream.next().await {
+            let chunk = item.map_err(|e| Self::container_err("logs", id, e))?;
+            out.extend_from_slice(&chunk.into_bytes());
+        }
+        Ok(out)
+    }
+
+    async fn stop(&self, id: &str, grace_s: u32) -> Result<(), EngineError> {
+        let t = i32::try_from(grace_s).unwrap_or(i32::MAX);
+        let opts = StopContainerOptionsBuilder::new().t(t).build();
+        match self.docker.stop_container(id, Some(opts)).await {
+            Ok(()) => Ok(()),
+            // 304: already stopped.
+            Err(e) if matches!(status_of(&e), Some(304)) => Ok(()),
+            Err(e) => Err(Self::container_err("stop", id, e)),
+        }
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), EngineError> {
+        let opts = RemoveContainerOptionsBuilder::new()
+            .force(true)
+            .v(true)
+            .build();
+        match self.docker.remove_container(id, Some(opts)).await {
+            Ok(()) => Ok(()),
+            Err(e) if status_of(&e) == Some(404) => Ok(()),
+            Err(e) => Err(Self::container_err("remove", id, e)),
+        }
+    }
+
+    async fn list_labelled(&self, labels: &[String]) -> Result<Vec<Labelled>, EngineError> {
+        let filters = HashMap::from([("label".to_string(), labels.to_vec())]);
+        let opts = ListContainersOptionsBuilder::new()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let list = self
+            .docker
+            .list_containers(Some(opts))
+            .await
+            .map_err(|e| EngineError::Api {
+                op: "list containers",
+                message: message(e),
+            })?;
+        Ok(list
+            .into_iter()
+            .map(|c| Labelled {
+                id: c.id.unwrap_or_default(),
+                name: c
+                    .names
+                    .and_then(|n| n.into_iter().next())
+                    .unwrap_or_default()
+                    .trim_start_matches('/')
+                    .to_string(),
+                state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+                labels: c
+                    .labels
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect::<BTreeMap<_, _>>(),
+            })
+            .collect())
+    }
+}
+
+/// The last lines of a build's output, to show with its error.
+fn tail(lines: &[String]) -> String {
+    if lines.is_empty() {
+        return String::new();
+    }
+    let start = lines.len().saturating_sub(8);
+    format!(
+        "\nlast lines of the build:\n  {}",
+        lines[start..].join("\n  ")
+    )
+}

@@ -1,0 +1,294 @@
+//! Finding the engine's API socket: `--socket`, then `CONTAINER_HOST`, `DOCKER_HOST`,
+//! the rootless and rootful Podman paths and Docker's. If none answers but `podman`
+//! is installed, rigbench starts `podman system service --time=0` on a private socket
+//! for the duration of the command and stops it when `Connected` is dropped.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::client::Client;
+use super::{Engine, EngineError};
+
+/// How long one socket may take to answer a ping.
+const PING_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a service rigbench started may take to open its socket.
+const SERVICE_START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A connected engine, and the API service rigbench started for it, if any.
+pub struct Connected {
+    pub client: Client,
+    /// Kept alive for as long as the client is used; stopped on drop.
+    pub service: Option<Service>,
+}
+
+/// A `podman system service` process rigbench started; stopped on drop.
+pub struct Service {
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Service {
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("podman.sock")
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        // SIGTERM lets the service close cleanly; SIGKILL if it has not after 5 s.
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Where a candidate socket came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub origin: String,
+    pub address: String,
+}
+
+/// The sockets to try, in order. `explicit` (`--socket`) alone when given.
+pub fn candidates(
+    explicit: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+    uid: u32,
+) -> Vec<Candidate> {
+    if let Some(s) = explicit {
+        return vec![Candidate {
+            origin: "--socket".to_string(),
+            address: s.to_string(),
+        }];
+    }
+    let mut out = Vec::new();
+    for var in ["CONTAINER_HOST", "DOCKER_HOST"] {
+        if let Some(v) = env(var).filter(|v| !v.is_empty()) {
+            out.push(Candidate {
+                origin: var.to_string(),
+                address: v,
+            });
+        }
+    }
+    let runtime_dir = env("XDG_RUNTIME_DIR").unwrap_or_else(|| format!("/run/user/{uid}"));
+    if uid != 0 {
+        out.push(Candidate {
+            origin: "rootless Podman".to_string(),
+            address: format!("unix://{runtime_dir}/podman/podman.sock"),
+        });
+    }
+    out.push(Candidate {
+        origin: "rootful Podman".to_string(),
+        address: "unix:///run/podman/podman.sock".to_string(),
+    });
+    out.push(Candidate {
+        origin: "Docker".to_string(),
+        address: "unix:///var/run/docker.sock".to_string(),
+    });
+    out
+}
+
+/// The filesystem path of a `unix://` address (or a bare path).
+fn unix_path(address: &str) -> Option<&str> {
+    if let Some(p) = address.strip_prefix("unix://") {
+        return Some(p);
+    }
+    address.starts_with('/').then_some(address)
+}
+
+/// Connects to the first candidate that answers, or starts Podman's service.
+pub async fn connect(explicit: Option<&str>) -> Result<Connected, EngineError> {
+    let uid = rustix::process::getuid().as_raw();
+    let env = |k: &str| std::env::var(k).ok();
+    let mut tried = String::new();
+    for c in candidates(explicit, &env, uid) {
+        match try_socket(&c.address).await {
+            Ok(client) => {
+                return Ok(Connected {
+                    client,
+                    service: None,
+                });
+            }
+            Err(why) => {
+                let _ = writeln!(tried, "  {} ({}): {}", c.address, c.origin, why);
+            }
+        }
+    }
+    if explicit.is_some() {
+        return Err(EngineError::Unreachable {
+            tried,
+            hint: "Check the --socket value, or leave it out to let rigbench look for one."
+                .to_string(),
+        });
+    }
+    match start_service().await {
+        Ok(connected) => Ok(connected),
+        Err(why) => {
+            let _ = writeln!(tried, "  starting `podman system service`: {why}");
+            Err(EngineError::Unreachable {
+                tried,
+                hint: "Install Podman (scripts/setup.sh does) or start its API service:\n  \
+                       podman system service --time=0 unix:///run/podman/podman.sock &\n\
+                       and pass --socket unix:///run/podman/podman.sock"
+                    .to_string(),
+            })
+        }
+    }
+}
+
+async fn try_socket(address: &str) -> Result<Client, String> {
+    let Some(path) = unix_path(address) else {
+        return Err("only unix:// sockets are supported".to_string());
+    };
+    if !Path::new(path).exists() {
+        return Err("no such socket".to_string());
+    }
+    let client = Client::connect_unix(path, false)
+        .await
+        .map_err(|e| e.to_string())?;
+    match tokio::time::timeout(PING_TIMEOUT, client.info()).await {
+        Ok(Ok(_)) => Ok(client),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {} s", PING_TIMEOUT.as_secs())),
+    }
+}
+
+async fn start_service() -> Result<Connected, String> {
+    let dir = tempfile::Builder::new()
+        .prefix("rigbench-podman-")
+        .tempdir()
+        .map_err(|e| format!("cannot make a directory for the socket: {e}"))?;
+    let socket = dir.path().join("podman.sock");
+    let log = std::fs::File::create(dir.path().join("service.log"))
+        .map_err(|e| format!("cannot create the service log: {e}"))?;
+    let log_err = log
+        .try_clone()
+        .map_err(|e| format!("cannot create the service log: {e}"))?;
+    let child = Command::new("podman")
+        .args(["system", "service", "--time=0"])
+        .arg(format!("unix://{}", socket.display()))
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_err)
+        .spawn()
+        .map_err(|e| format!("podman is not installed or cannot run ({e})"))?;
+    let mut service = Service { child, dir };
+    let deadline = Instant::now() + SERVICE_START_TIMEOUT;
+    let mut last = String::from("socket never appeared");
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = service.child.try_wait() {
+            let log =
+                std::fs::read_to_string(service.dir.path().join("service.log")).unwrap_or_default();
+            return Err(format!("it exited with {status}: {}", log.trim()));
+        }
+        if socket.exists() {
+            match Client::connect_unix(&socket.display().to_string(), true).await {
+                Ok(client) => match client.info().await {
+                    Ok(_) => {
+                        return Ok(Connected {
+                            client,
+                            service: Some(service),
+                        });
+                    }
+                    Err(e) => last = e.to_string(),
+                },
+                Err(e) => last = e.to_string(),
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Dropping the service stops the process.
+    service.child.try_wait().ok();
+    Err(format!(
+        "it did not answer within {} s: {last}",
+        SERVICE_START_TIMEOUT.as_secs()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn explicit_socket_is_the_only_candidate() {
+        let c = candidates(
+            Some("unix:///x.sock"),
+            &env_of(&[("DOCKER_HOST", "unix:///d")]),
+            1000,
+        );
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].origin, "--socket");
+    }
+
+    #[test]
+    fn environment_comes_before_well_known_paths() {
+        let c = candidates(
+            None,
+            &env_of(&[
+                ("CONTAINER_HOST", "unix:///a.sock"),
+                ("DOCKER_HOST", "unix:///b.sock"),
+                ("XDG_RUNTIME_DIR", "/run/user/1000"),
+            ]),
+            1000,
+        );
+        let addrs: Vec<_> = c.iter().map(|c| c.address.as_str()).collect();
+        assert_eq!(
+            addrs,
+            [
+                "unix:///a.sock",
+                "unix:///b.sock",
+                "unix:///run/user/1000/podman/podman.sock",
+                "unix:///run/podman/podman.sock",
+                "unix:///var/run/docker.sock",
+            ]
+        );
+    }
+
+    #[test]
+    fn root_skips_the_rootless_path() {
+        let c = candidates(None, &env_of(&[]), 0);
+        assert!(c.iter().all(|c| c.origin != "rootless Podman"));
+    }
+
+    #[test]
+    fn unix_addresses_and_bare_paths() {
+        assert_eq!(unix_path("unix:///run/x.sock"), Some("/run/x.sock"));
+        assert_eq!(unix_path("/run/x.sock"), Some("/run/x.sock"));
+        assert_eq!(unix_path("tcp://1.2.3.4:2375"), None);
+    }
+
+    #[tokio::test]
+    async fn missing_explicit_socket_names_it_and_says_what_to_do() {
+        let err = match connect(Some("unix:///nonexistent/rigbench.sock")).await {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("connected to a socket that does not exist"),
+        };
+        assert!(
+            err.contains("/nonexistent/rigbench.sock (--socket): no such socket"),
+            "{err}"
+        );
+        assert!(err.contains("--socket"), "{err}");
+    }
+}

@@ -1,0 +1,229 @@
+//! The container engine: the only part of rigbench that talks to Podman (or Docker),
+//! and the only user of bollard. `connect` finds or starts the API socket, `client`
+//! implements `Engine` over it; everything else uses the `Engine` trait and the plain
+//! types below, so tests can put a fake in its place.
+
+pub mod client;
+pub mod connect;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use client::Client;
+pub use connect::{Connected, connect};
+
+/// Every container and image rigbench creates carries this label (value `true`).
+pub const LABEL_MANAGED: &str = "io.rigbench.managed";
+/// The run directory's id, on containers.
+pub const LABEL_RUN: &str = "io.rigbench.run";
+/// What a container is for: `server` or `probe`.
+pub const LABEL_ROLE: &str = "io.rigbench.role";
+/// On images: the hash of every build input (see `image::inputs`).
+pub const LABEL_INPUTS: &str = "io.rigbench.inputs";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EngineKind {
+    Podman,
+    Docker,
+}
+
+/// What the manifest records of the engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EngineInfo {
+    pub kind: EngineKind,
+    /// The engine's own version (Podman's, not the compat API's).
+    pub version: String,
+    /// The API version negotiated with it.
+    pub api_version: String,
+    /// The OCI runtime containers run under (`runc`, `crun`).
+    pub runtime: Option<String>,
+    /// The cgroup version the engine reports.
+    pub cgroup_version: Option<String>,
+    /// The socket used.
+    pub socket: String,
+    /// Whether rigbench started the API service itself for this command.
+    pub service_started_by_rigbench: bool,
+}
+
+/// An image as the engine reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageFacts {
+    /// `sha256:…`
+    pub id: String,
+    pub repo_digests: Vec<String>,
+    pub tags: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+    pub created: Option<String>,
+    pub size_bytes: Option<i64>,
+}
+
+/// An image build: context tar file, Containerfile inside it, tag and arguments.
+#[derive(Debug, Clone)]
+pub struct BuildRequest {
+    pub context_tar: PathBuf,
+    pub containerfile: String,
+    pub tag: String,
+    pub build_args: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    /// Where the whole build output is written.
+    pub log: PathBuf,
+}
+
+/// A bind mount of a host path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bind {
+    pub host: PathBuf,
+    pub container: String,
+    pub read_only: bool,
+}
+
+/// A container port published on a host address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Publish {
+    pub host_ip: std::net::Ipv4Addr,
+    pub host_port: u16,
+    pub container_port: u16,
+}
+
+/// Everything needed to create a container; least privilege by default: all
+/// capabilities dropped, `no-new-privileges`, only the listed devices.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerSpec {
+    pub name: String,
+    pub image: String,
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub binds: Vec<Bind>,
+    pub publish: Option<Publish>,
+    pub labels: BTreeMap<String, String>,
+    pub devices: Vec<String>,
+}
+
+/// How a container ended. A non-zero code is a result, not an error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitStatus {
+    pub code: i64,
+    pub oom_killed: bool,
+}
+
+/// A container's state now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerState {
+    pub running: bool,
+    pub status: String,
+    pub exit_code: Option<i64>,
+    pub oom_killed: bool,
+}
+
+/// A container found by label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Labelled {
+    pub id: String,
+    pub name: String,
+    pub state: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Engine failures; each names what it was doing and to which image or container.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("no container engine answered. Tried:\n{tried}\n{hint}")]
+    Unreachable { tried: String, hint: String },
+    #[error("engine: {op}: {message}")]
+    Api { op: &'static str, message: String },
+    #[error("image {reference}: {op}: {message}")]
+    Image {
+        op: &'static str,
+        reference: String,
+        message: String,
+    },
+    #[error("building {tag} failed: {message} (full log: {log})")]
+    Build {
+        tag: String,
+        message: String,
+        log: String,
+    },
+    #[error("container {container}: {op}: {message}")]
+    Container {
+        op: &'static str,
+        container: String,
+        message: String,
+    },
+    #[error("container {container}: host port {port} is already in use")]
+    PortInUse { container: String, port: u16 },
+}
+
+/// The operations rigbench needs from a container engine.
+pub trait Engine: Send + Sync {
+    fn info(&self) -> impl Future<Output = Result<EngineInfo, EngineError>> + Send;
+    /// The image, or `None` when the engine has no such image.
+    fn image(
+        &self,
+        reference: &str,
+    ) -> impl Future<Output = Result<Option<ImageFacts>, EngineError>> + Send;
+    fn pull(&self, reference: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// Builds and returns the new image's id; `progress` gets each output line.
+    fn build(
+        &self,
+        req: &BuildRequest,
+        progress: &(dyn Fn(&str) + Sync),
+    ) -> impl Future<Output = Result<String, EngineError>> + Send;
+    fn remove_image(&self, reference: &str)
+    -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// Images carrying all of `labels` (`key=value` or `key`).
+    fn list_labelled_images(
+        &self,
+        labels: &[String],
+    ) -> impl Future<Output = Result<Vec<ImageFacts>, EngineError>> + Send;
+    /// Creates the container and returns its id.
+    fn create(
+        &self,
+        spec: &ContainerSpec,
+    ) -> impl Future<Output = Result<String, EngineError>> + Send;
+    fn start(&self, id: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// Waits until the container ends.
+    fn wait(&self, id: &str) -> impl Future<Output = Result<ExitStatus, EngineError>> + Send;
+    fn state(&self, id: &str) -> impl Future<Output = Result<ContainerState, EngineError>> + Send;
+    /// Everything the container wrote so far, stdout and stderr interleaved.
+    fn logs(&self, id: &str) -> impl Future<Output = Result<Vec<u8>, EngineError>> + Send;
+    /// Stops the container: SIGTERM, then SIGKILL after `grace_s` seconds.
+    fn stop(&self, id: &str, grace_s: u32) -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// Removes the container, running or not.
+    fn remove(&self, id: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// Containers (running or not) carrying all of `labels` (`key=value` or `key`).
+    fn list_labelled(
+        &self,
+        labels: &[String],
+    ) -> impl Future<Output = Result<Vec<Labelled>, EngineError>> + Send;
+}
+
+/// What a short-lived container printed and how it ended.
+#[derive(Debug, Clone)]
+pub struct Completed {
+    pub status: ExitStatus,
+    pub output: Vec<u8>,
+}
+
+/// Runs a container to its end, collects its output and removes it.
+pub async fn run_to_completion<E: Engine>(
+    engine: &E,
+    spec: &ContainerSpec,
+) -> Result<Completed, EngineError> {
+    let id = engine.create(spec).await?;
+    let outcome = async {
+        engine.start(&id).await?;
+        let status = engine.wait(&id).await?;
+        let output = engine.logs(&id).await?;
+        Ok(Completed { status, output })
+    }
+    .await;
+    let removed = engine.remove(&id).await;
+    let completed = outcome?;
+    removed?;
+    Ok(completed)
+}

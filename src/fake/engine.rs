@@ -1,0 +1,228 @@
+//! A fake engine: "containers" are fake llama-servers on the published port. A
+//! container's environment steers it: `FAKE_EXIT_ON_START=<code>` makes it exit at
+//! once with a model-loading error in its log, `FAKE_STALL_AFTER=<n>` makes its
+//! server stop sending after n tokens. `port_in_use_once` makes the first start fail
+//! as if the port had been taken.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::llama_server::{Behaviour, serve};
+use crate::engine::{
+    BuildRequest, ContainerSpec, ContainerState, Engine, EngineError, EngineInfo, EngineKind,
+    ExitStatus, ImageFacts, Labelled,
+};
+
+struct FakeContainer {
+    spec: ContainerSpec,
+    state: ContainerState,
+    log: String,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+#[derive(Default)]
+pub struct FakeEngine {
+    containers: Mutex<BTreeMap<String, FakeContainer>>,
+    pub port_in_use_once: AtomicBool,
+    /// Names of every container ever created, in order.
+    pub created: Mutex<Vec<String>>,
+}
+
+impl FakeEngine {
+    pub fn live_containers(&self) -> usize {
+        self.containers.lock().unwrap().len()
+    }
+}
+
+fn unsupported(op: &'static str) -> EngineError {
+    EngineError::Api {
+        op,
+        message: "not supported by the fake engine".to_string(),
+    }
+}
+
+impl Engine for FakeEngine {
+    async fn info(&self) -> Result<EngineInfo, EngineError> {
+        Ok(EngineInfo {
+            kind: EngineKind::Podman,
+            version: "fake".to_string(),
+            api_version: "1.41".to_string(),
+            runtime: Some("fake".to_string()),
+            cgroup_version: None,
+            socket: "fake".to_string(),
+            service_started_by_rigbench: false,
+        })
+    }
+
+    async fn image(&self, _reference: &str) -> Result<Option<ImageFacts>, EngineError> {
+        Ok(None)
+    }
+
+    async fn pull(&self, _reference: &str) -> Result<(), EngineError> {
+        Err(unsupported("pull"))
+    }
+
+    async fn build(
+        &self,
+        _req: &BuildRequest,
+        _progress: &(dyn Fn(&str) + Sync),
+    ) -> Result<String, EngineError> {
+        Err(unsupported("build"))
+    }
+
+    async fn remove_image(&self, _reference: &str) -> Result<(), EngineError> {
+        Ok(())
+    }
+
+    async fn list_labelled_images(
+        &self,
+        _labels: &[String],
+    ) -> Result<Vec<ImageFacts>, EngineError> {
+        Ok(Vec::new())
+    }
+
+    async fn create(&self, spec: &ContainerSpec) -> Result<String, EngineError> {
+        let id = format!("fake-{}", spec.name);
+        self.created.lock().unwrap().push(spec.name.clone());
+        self.containers.lock().unwrap().insert(
+            id.clone(),
+            FakeContainer {
+                spec: spec.clone(),
+                state: ContainerState {
+                    running: false,
+                    status: "created".to_string(),
+                    exit_code: None,
+                    oom_killed: false,
+                },
+                log: String::new(),
+                task: None,
+            },
+        );
+        Ok(id)
+    }
+
+    async fn start(&self, id: &str) -> Result<(), EngineError> {
+        if self.port_in_use_once.swap(false, Ordering::SeqCst) {
+            return Err(EngineError::PortInUse {
+                container: id.to_string(),
+                port: 1,
+            });
+        }
+        let spec = self
+            .containers
+            .lock()
+            .unwrap()
+            .get(id)
+            .map(|c| c.spec.clone())
+            .ok_or_else(|| unsupported("start of an unknown container"))?;
+        if let Some(code) = spec.env.get("FAKE_EXIT_ON_START") {
+            let mut all = self.containers.lock().unwrap();
+            let c = all.get_mut(id).unwrap();
+            c.state = ContainerState {
+                running: false,
+                status: "exited".to_string(),
+                exit_code: code.parse().ok(),
+                oom_killed: false,
+            };
+            c.log = "llama_model_load: error loading model: tensor data is not within the file bounds\n"
+                .to_string();
+            return Ok(());
+        }
+        let port = spec.publish.map(|p| p.host_port).unwrap_or(0);
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .map_err(|e| EngineError::Container {
+                op: "start",
+                container: id.to_string(),
+                message: e.to_string(),
+            })?;
+        let behaviour = Behaviour {
+            stall_after: spec
+                .env
+                .get("FAKE_STALL_AFTER")
+                .and_then(|v| v.parse().ok()),
+            ..Behaviour::default()
+        };
+        let task = tokio::spawn(serve(listener, behaviour));
+        let mut all = self.containers.lock().unwrap();
+        let c = all.get_mut(id).unwrap();
+        c.task = Some(task);
+        c.state.running = true;
+        c.state.status = "running".to_string();
+        c.log = "main: server is listening\n".to_string();
+        Ok(())
+    }
+
+    async fn wait(&self, id: &str) -> Result<ExitStatus, EngineError> {
+        let s = self.state(id).await?;
+        Ok(ExitStatus {
+            code: s.exit_code.unwrap_or(0),
+            oom_killed: s.oom_killed,
+        })
+    }
+
+    async fn state(&self, id: &str) -> Result<ContainerState, EngineError> {
+        self.containers
+            .lock()
+            .unwrap()
+            .get(id)
+            .map(|c| c.state.clone())
+            .ok_or_else(|| unsupported("inspect of an unknown container"))
+    }
+
+    async fn logs(&self, id: &str) -> Result<Vec<u8>, EngineError> {
+        Ok(self
+            .containers
+            .lock()
+            .unwrap()
+            .get(id)
+            .map(|c| c.log.clone().into_bytes())
+            .unwrap_or_default())
+    }
+
+    async fn stop(&self, id: &str, _grace_s: u32) -> Result<(), EngineError> {
+        if let Some(c) = self.containers.lock().unwrap().get_mut(id) {
+            if let Some(t) = c.task.take() {
+                t.abort();
+            }
+            if c.state.running {
+                c.state = ContainerState {
+                    running: false,
+                    status: "exited".to_string(),
+                    exit_code: Some(0),
+                    oom_killed: false,
+                };
+            }
+        }
+        Ok(())
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), EngineError> {
+        if let Some(mut c) = self.containers.lock().unwrap().remove(id) {
+            if let Some(t) = c.task.take() {
+                t.abort();
+            }
+        }
+        Ok(())
+    }
+
+    async fn list_labelled(&self, labels: &[String]) -> Result<Vec<Labelled>, EngineError> {
+        let all = self.containers.lock().unwrap();
+        Ok(all
+            .iter()
+            .filter(|(_, c)| {
+                labels.iter().all(|l| match l.split_once('=') {
+                    Some((k, v)) => c.spec.labels.get(k).map(String::as_str) == Some(v),
+                    None => c.spec.labels.contains_key(l),
+                })
+            })
+            .map(|(id, c)| Labelled {
+                id: id.clone(),
+                name: c.spec.name.clone(),
+                state: c.state.status.clone(),
+                labels: c.spec.labels.clone(),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,437 @@
+//! Fetching what a plan names: the llama.cpp source archive and the model files.
+//! Each is looked up in the cache first (verified through the hash cache, so a file
+//! already hashed is not read again), else obtained from its sources in order: HTTP
+//! through reqwest (`http`), PyPI through `pip download` (`pip`), or a local path.
+//! A file is verified before it enters the cache; a mismatch is an error naming the
+//! source and both hashes, and the bad file is deleted.
+
+mod http;
+mod pip;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cache::Cache;
+use crate::hash::{HashCache, HashOrigin, sha256_hex};
+use crate::plan::{ArchiveFile, Model, ModelSourceFile, Source};
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error(
+        "{what}: checksum mismatch for {source_desc}\n  expected sha256 {expected}\n  actual   sha256 {actual}\nThe downloaded file was deleted."
+    )]
+    Checksum {
+        what: String,
+        source_desc: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("{what}: no source worked:\n{attempts}")]
+    AllFailed { what: String, attempts: String },
+    #[error("{what}: {message}")]
+    Other { what: String, message: String },
+}
+
+/// How a file was checked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verification {
+    /// True when the plan pinned the hash and it matched; false when the hash was
+    /// recorded at first download (nothing to check it against).
+    pub pinned: bool,
+    pub hash_origin: HashOrigin,
+    /// Seconds spent hashing (0 when it came from the hash cache).
+    pub hash_seconds: f64,
+}
+
+/// The llama.cpp source archive, ready for a build context.
+#[derive(Debug, Clone)]
+pub struct FetchedSource {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub archive: ArchiveFile,
+    pub dir: String,
+    pub verification: Verification,
+}
+
+/// A model file, ready to be mounted.
+#[derive(Debug, Clone)]
+pub struct FetchedModel {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub size_bytes: u64,
+    pub source: ModelSourceFile,
+    pub verification: Verification,
+}
+
+pub struct Fetcher {
+    cache: Cache,
+    hashes: HashCache,
+    http: reqwest::Client,
+}
+
+/// The URL a source stands for, where it is fetched over HTTP.
+pub fn archive_url(a: &ArchiveFile, commit: &str) -> Option<String> {
+    match a {
+        ArchiveFile::Url { url, .. } => Some(url.clone()),
+        ArchiveFile::Github { repo, .. } => {
+            Some(format!("https://github.com/{repo}/archive/{commit}.tar.gz"))
+        }
+        ArchiveFile::Path { .. } | ArchiveFile::PypiSdist { .. } => None,
+    }
+}
+
+/// A short description of a model source for messages and the manifest.
+pub fn describe_model_source(s: &ModelSourceFile) -> String {
+    match s {
+        ModelSourceFile::Huggingface {
+            repo,
+            file,
+            revision,
+        } => format!("Hugging Face {repo} {file} ({revision})"),
+        ModelSourceFile::Url { url } => url.clone(),
+        ModelSourceFile::Path { path } => path.clone(),
+        ModelSourceFile::PypiWheels { packages, version } => {
+            format!("PyPI wheels {} =={version}", packages.join(", "))
+        }
+    }
+}
+
+fn describe_archive(a: &ArchiveFile, commit: &str) -> String {
+    match a {
+        ArchiveFile::Path { path, .. } => path.clone(),
+        ArchiveFile::PypiSdist {
+            package, version, ..
+        } => format!("PyPI sdist {package}=={version}"),
+        other => archive_url(other, commit).unwrap_or_default(),
+    }
+}
+
+/// A cache key for something with no pinned hash: the hash of its description.
+fn unpinned_key(desc: &str) -> String {
+    sha256_hex(desc.as_bytes())[..32].to_string()
+}
+
+impl Fetcher {
+    pub fn new(cache: &Cache) -> Result<Self, FetchError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(20))
+            .read_timeout(std::time::Duration::from_secs(120))
+            .user_agent(concat!("rigbench/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| FetchError::Other {
+                what: "HTTP client".to_string(),
+                message: e.to_string(),
+            })?;
+        Ok(Fetcher {
+            cache: cache.clone(),
+            hashes: HashCache::open(&cache.hashes()),
+            http,
+        })
+    }
+
+    /// The SHA-256 of a file, from the hash cache where its identity is unchanged.
+    pub fn hash(&mut self, path: &Path) -> std::io::Result<(String, HashOrigin, f64)> {
+        let t = Instant::now();
+        let (sha, origin) = self.hashes.sha256(path)?;
+        Ok((sha, origin, t.elapsed().as_secs_f64()))
+    }
+
+    /// Obtains the source archive from the first alternative that works.
+    pub async fn source(&mut self, source: &Source) -> Result<FetchedSource, FetchError> {
+        let what = format!("llama.cpp source {}", source.commit);
+        let mut attempts = String::new();
+        for archive in &source.archives {
+            let desc = describe_archive(archive, &source.commit);
+            match self.source_from(archive, &source.commit, &desc).await {
+                Ok(f) => return Ok(f),
+                Err(e @ FetchError::Checksum { .. }) => return Err(e),
+                Err(e) => {
+                    let _ = writeln!(attempts, "  {desc}: {e}");
+                }
+            }
+        }
+        Err(FetchError::AllFailed { what, attempts })
+    }
+
+    async fn source_from(
+        &mut self,
+        archive: &ArchiveFile,
+        commit: &str,
+        desc: &str,
+    ) -> Result<FetchedSource, FetchError> {
+        let (pinned, dir) = match archive {
+            ArchiveFile::Url { sha256, dir, .. }
+            | ArchiveFile::Path { sha256, dir, .. }
+            | ArchiveFile::Github { sha256, dir, .. }
+            | ArchiveFile::PypiSdist { sha256, dir, .. } => (sha256.clone(), dir.clone()),
+        };
+        let what = format!("llama.cpp source {commit}");
+        let target = match &pinned {
+            Some(sha) => self.cache.sources().join(format!("{sha}.tar.gz")),
+            None => self
+                .cache
+                .sources()
+                .join("unpinned")
+                .join(format!("{}.tar.gz", unpinned_key(desc))),
+        };
+        let done = |path: PathBuf, sha256: String, verification| FetchedSource {
+            path,
+            sha256,
+            archive: archive.clone(),
+            dir: dir.clone(),
+            verification,
+        };
+        if let ArchiveFile::Path { path, .. } = archive {
+            let path = PathBuf::from(path);
+            let (sha, v) = self.verify_in_place(&what, desc, &path, pinned.as_deref())?;
+            return Ok(done(path, sha, v));
+        }
+        if let Some((sha, v)) = self.cached(&target, pinned.as_deref())? {
+            return Ok(done(target, sha, v));
+        }
+        let tmp = self.tmp_file(&what)?;
+        match archive {
+            ArchiveFile::PypiSdist {
+                package, version, ..
+            } => {
+                pip::sdist(&self.cache.tmp(), package, version, tmp.path())
+                    .await
+                    .map_err(|message| FetchError::Other {
+                        what: what.clone(),
+                        message,
+                    })?;
+            }
+            other => {
+                let url = archive_url(other, commit).unwrap_or_default();
+                http::download(&self.http, &url, None, None, tmp.path(), desc)
+                    .await
+                    .map_err(|message| FetchError::Other {
+                        what: what.clone(),
+                        message,
+                    })?;
+            }
+        }
+        let (sha, v) = self.admit(&what, desc, tmp, &target, pinned.as_deref())?;
+        Ok(done(target, sha, v))
+    }
+
+    /// Obtains a model file from the first source that works.
+    pub async fn model(&mut self, model: &Model) -> Result<FetchedModel, FetchError> {
+        let what = format!("model {}", model.name);
+        let target = match &model.sha256 {
+            Some(sha) => self.cache.models().join(sha).join(&model.file),
+            None => self
+                .cache
+                .models()
+                .join("unpinned")
+                .join(unpinned_key(&format!("{:?}", model.sources)))
+                .join(&model.file),
+        };
+        let pinned = model.sha256.as_deref();
+        let mut attempts = String::new();
+        for source in &model.sources {
+            let desc = describe_model_source(source);
+            let got = match source {
+                ModelSourceFile::Path { path } => {
+                    let path = PathBuf::from(path);
+                    self.verify_in_place(&what, &desc, &path, pinned)
+                        .map(|(sha, v)| (path, sha, v))
+                }
+                _ => self.model_from(model, source, &desc, &target).await,
+            };
+            match got {
+                Ok((path, sha256, verification)) => {
+                    let size_bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                    return Ok(FetchedModel {
+                        path,
+                        sha256,
+                        size_bytes,
+                        source: source.clone(),
+                        verification,
+                    });
+                }
+                Err(e @ FetchError::Checksum { .. }) => return Err(e),
+                Err(e) => {
+                    let _ = writeln!(attempts, "  {desc}: {e}");
+                }
+            }
+        }
+        Err(FetchError::AllFailed { what, attempts })
+    }
+
+    async fn model_from(
+        &mut self,
+        model: &Model,
+        source: &ModelSourceFile,
+        desc: &str,
+        target: &Path,
+    ) -> Result<(PathBuf, String, Verification), FetchError> {
+        let what = format!("model {}", model.name);
+        let pinned = model.sha256.as_deref();
+        if let Some((sha, v)) = self.cached(target, pinned)? {
+            return Ok((target.to_path_buf(), sha, v));
+        }
+        let tmp = self.tmp_file(&what)?;
+        let result = match source {
+            ModelSourceFile::Huggingface {
+                repo,
+                file,
+                revision,
+            } => {
+                let url = format!("https://huggingface.co/{repo}/resolve/{revision}/{file}");
+                let token = std::env::var("HF_TOKEN").ok().filter(|t| !t.is_empty());
+                http::download(
+                    &self.http,
+                    &url,
+                    token.as_deref(),
+                    model.size_bytes,
+                    tmp.path(),
+                    desc,
+                )
+                .await
+            }
+            ModelSourceFile::Url { url } => {
+                http::download(&self.http, url, None, model.size_bytes, tmp.path(), desc).await
+            }
+            ModelSourceFile::PypiWheels { packages, version } => {
+                pip::wheel_chunks(&self.cache.tmp(), packages, version, tmp.path()).await
+            }
+            ModelSourceFile::Path { .. } => Err("a path is used in place".to_string()),
+        };
+        result.map_err(|message| FetchError::Other {
+            what: what.clone(),
+            message,
+        })?;
+        let (sha, v) = self.admit(&what, desc, tmp, target, pinned)?;
+        Ok((target.to_path_buf(), sha, v))
+    }
+
+    fn tmp_file(&self, what: &str) -> Result<tempfile::NamedTempFile, FetchError> {
+        std::fs::create_dir_all(self.cache.tmp())
+            .and_then(|_| tempfile::NamedTempFile::new_in(self.cache.tmp()))
+            .map_err(|e| FetchError::Other {
+                what: what.to_string(),
+                message: format!(
+                    "cannot write in the cache {}: {e}",
+                    self.cache.tmp().display()
+                ),
+            })
+    }
+
+    /// A cached file at `target`, verified; a cached file that fails verification
+    /// is deleted (and fetched again by the caller).
+    fn cached(
+        &mut self,
+        target: &Path,
+        pinned: Option<&str>,
+    ) -> Result<Option<(String, Verification)>, FetchError> {
+        if !target.is_file() {
+            return Ok(None);
+        }
+        let (sha, origin, secs) = self.hash(target).map_err(|e| FetchError::Other {
+            what: target.display().to_string(),
+            message: format!("cannot read the cached file: {e}"),
+        })?;
+        if let Some(expected) = pinned {
+            if sha != expected {
+                crate::progress::note(format!(
+                    "cached {} has sha256 {sha}, expected {expected}: deleted, fetching again",
+                    target.display()
+                ));
+                let _ = std::fs::remove_file(target);
+                return Ok(None);
+            }
+        }
+        Ok(Some((
+            sha,
+            Verification {
+                pinned: pinned.is_some(),
+                hash_origin: origin,
+                hash_seconds: secs,
+            },
+        )))
+    }
+
+    /// Hashes a file that stays where it is and checks it against the pin.
+    fn verify_in_place(
+        &mut self,
+        what: &str,
+        desc: &str,
+        path: &Path,
+        pinned: Option<&str>,
+    ) -> Result<(String, Verification), FetchError> {
+        let (sha, origin, secs) = self.hash(path).map_err(|e| FetchError::Other {
+            what: what.to_string(),
+            message: format!("cannot read {}: {e}", path.display()),
+        })?;
+        if let Some(expected) = pinned {
+            if sha != expected {
+                return Err(FetchError::Checksum {
+                    what: what.to_string(),
+                    source_desc: desc.to_string(),
+                    expected: expected.to_string(),
+                    actual: sha,
+                });
+            }
+        }
+        Ok((
+            sha,
+            Verification {
+                pinned: pinned.is_some(),
+                hash_origin: origin,
+                hash_seconds: secs,
+            },
+        ))
+    }
+
+    /// Verifies a finished temporary file and moves it to `target`; on mismatch it
+    /// is deleted (the temporary file removes itself when dropped).
+    fn admit(
+        &mut self,
+        what: &str,
+        desc: &str,
+        tmp: tempfile::NamedTempFile,
+        target: &Path,
+        pinned: Option<&str>,
+    ) -> Result<(String, Verification), FetchError> {
+        let t = Instant::now();
+        let sha = crate::hash::sha256_file(tmp.path()).map_err(|e| FetchError::Other {
+            what: what.to_string(),
+            message: format!("cannot read the download: {e}"),
+        })?;
+        let secs = t.elapsed().as_secs_f64();
+        if let Some(expected) = pinned {
+            if sha != expected {
+                return Err(FetchError::Checksum {
+                    what: what.to_string(),
+                    source_desc: desc.to_string(),
+                    expected: expected.to_string(),
+                    actual: sha,
+                });
+            }
+        }
+        let io = |e: std::io::Error| FetchError::Other {
+            what: what.to_string(),
+            message: format!("cannot store {}: {e}", target.display()),
+        };
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        tmp.persist(target).map_err(|e| io(e.error))?;
+        self.hashes.remember(target, &sha).map_err(io)?;
+        Ok((
+            sha,
+            Verification {
+                pinned: pinned.is_some(),
+                hash_origin: HashOrigin::Computed,
+                hash_seconds: secs,
+            },
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests;

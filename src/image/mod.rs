@@ -1,0 +1,231 @@
+//! Backend images: resolve the base, hash every build input, reuse an image whose
+//! inputs label matches or build one from a context rigbench assembles, then read
+//! back what the image holds (build info, `llama-server --version`) for the manifest.
+
+pub mod base;
+pub mod context;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use serde_json::json;
+
+use crate::cache::Cache;
+use crate::engine::{
+    ContainerSpec, Engine, EngineError, LABEL_INPUTS, LABEL_MANAGED, LABEL_ROLE, run_to_completion,
+};
+use crate::fetch::FetchedSource;
+use crate::hash::sha256_hex;
+use crate::manifest::{ImageRecord, LlamaCpp};
+use crate::plan::{BackendPlan, Source};
+
+/// Build arguments rigbench sets itself; a plan's `build_args` may not name them.
+pub const MANAGED_BUILD_ARGS: &[&str] = &[
+    "BASE_IMAGE",
+    "LLAMA_ARCHIVE",
+    "LLAMA_SRC_DIR",
+    "LLAMA_COMMIT",
+    "LLAMA_BUILD_NUMBER",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error(transparent)]
+    Base(#[from] base::BaseError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("{backend} image: {message}")]
+    Other { backend: String, message: String },
+}
+
+/// A unique-enough suffix for container names.
+pub fn unique_suffix() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{:x}{:x}", std::process::id(), nanos % (1u128 << 40))
+}
+
+/// Builds (or reuses) the image for one backend and reads its facts.
+pub async fn ensure<E: Engine>(
+    engine: &E,
+    bp: &BackendPlan,
+    plan_source: &Source,
+    source: &FetchedSource,
+    cache: &Cache,
+    logs: &Path,
+) -> Result<ImageRecord, ImageError> {
+    let backend = bp.backend;
+    let other = |message: String| ImageError::Other {
+        backend: backend.name().to_string(),
+        message,
+    };
+    let started = Instant::now();
+    let base = base::resolve(engine, &bp.base_image).await?;
+
+    let mut build_args = bp.build_args.clone();
+    build_args.insert("BASE_IMAGE".into(), base.reference.clone());
+    build_args.insert("LLAMA_ARCHIVE".into(), context::ARCHIVE_NAME.into());
+    build_args.insert("LLAMA_SRC_DIR".into(), source.dir.clone());
+    build_args.insert("LLAMA_COMMIT".into(), plan_source.commit.clone());
+    build_args.insert(
+        "LLAMA_BUILD_NUMBER".into(),
+        plan_source.build_number.unwrap_or(0).to_string(),
+    );
+    let containerfile_text = backend.containerfile_text();
+    let containerfile_sha256 = sha256_hex(containerfile_text.as_bytes());
+    let inputs = json!({
+        "containerfile": backend.containerfile(),
+        "containerfile_sha256": containerfile_sha256,
+        "images": context::image_files_sha256(),
+        "source_sha256": source.sha256,
+        "build_args": build_args,
+        "base_image_id": base.image_id,
+    });
+    let inputs_sha256 = sha256_hex(crate::manifest::integrity::canonical(&inputs).as_bytes());
+    let tag = format!(
+        "localhost/rigbench/llama-{}:{}",
+        backend.name(),
+        &inputs_sha256[..16]
+    );
+
+    let existing = engine.image(&tag).await?;
+    let reusable = existing
+        .as_ref()
+        .is_some_and(|img| img.labels.get(LABEL_INPUTS) == Some(&inputs_sha256));
+    let built_now = !reusable;
+    if built_now {
+        crate::progress::note(format!("building {tag} from {}", backend.containerfile()));
+        std::fs::create_dir_all(cache.contexts())
+            .map_err(|e| other(format!("cannot create {}: {e}", cache.contexts().display())))?;
+        let ctx = tempfile::Builder::new()
+            .suffix(".tar")
+            .tempfile_in(cache.contexts())
+            .map_err(|e| other(format!("cannot create a build context: {e}")))?;
+        let ctx_path = ctx.path().to_path_buf();
+        let cf_name = backend.containerfile();
+        let archive = source.path.clone();
+        tokio::task::spawn_blocking(move || {
+            context::write(&ctx_path, cf_name, containerfile_text, &archive)
+        })
+        .await
+        .map_err(|e| other(format!("assembling the build context: {e}")))?
+        .map_err(|e| other(format!("assembling the build context: {e}")))?;
+        let labels = BTreeMap::from([
+            (LABEL_MANAGED.to_string(), "true".to_string()),
+            (LABEL_INPUTS.to_string(), inputs_sha256.clone()),
+            (
+                "io.rigbench.backend".to_string(),
+                backend.name().to_string(),
+            ),
+            (
+                "io.rigbench.llama-commit".to_string(),
+                plan_source.commit.clone(),
+            ),
+        ]);
+        let req = crate::engine::BuildRequest {
+            context_tar: ctx.path().to_path_buf(),
+            containerfile: cf_name.to_string(),
+            tag: tag.clone(),
+            build_args: build_args.clone(),
+            labels,
+            log: logs.join(format!("build-{}.log", backend.name())),
+        };
+        let bar = crate::progress::line(&format!("build {}", backend.name()));
+        let shown = bar.clone();
+        let result = engine
+            .build(&req, &move |line: &str| shown.set_message(line.to_string()))
+            .await;
+        bar.finish_and_clear();
+        result?;
+    } else {
+        crate::progress::note(format!("reusing {tag} (same build inputs)"));
+    }
+    let facts = engine
+        .image(&tag)
+        .await?
+        .ok_or_else(|| other(format!("{tag} vanished after the build")))?;
+
+    let probe = |cmd: Vec<String>, entrypoint: Option<Vec<String>>| ContainerSpec {
+        name: format!("rigbench-probe-{}-{}", backend.name(), unique_suffix()),
+        image: facts.id.clone(),
+        entrypoint,
+        cmd,
+        labels: BTreeMap::from([
+            (LABEL_MANAGED.to_string(), "true".to_string()),
+            (LABEL_ROLE.to_string(), "probe".to_string()),
+        ]),
+        ..ContainerSpec::default()
+    };
+    let info = run_to_completion(
+        engine,
+        &probe(
+            vec!["/opt/llama/build-info.json".into()],
+            Some(vec!["cat".into()]),
+        ),
+    )
+    .await?;
+    if info.status.code != 0 {
+        return Err(other(format!(
+            "reading /opt/llama/build-info.json exited with {}",
+            info.status.code
+        )));
+    }
+    let build_info: serde_json::Value = serde_json::from_slice(&info.output)
+        .map_err(|e| other(format!("build-info.json is not JSON: {e}")))?;
+    let version = run_to_completion(engine, &probe(vec!["--version".into()], None)).await?;
+    let version_output = String::from_utf8_lossy(&version.output).trim().to_string();
+    if version.status.code != 0 {
+        return Err(other(format!(
+            "llama-server --version exited with {}: {version_output}",
+            version.status.code
+        )));
+    }
+
+    let text = |k: &str| {
+        build_info
+            .get(k)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    let toolchain = ["compiler", "cmake", "os"]
+        .iter()
+        .filter_map(|k| text(k).map(|v| (k.to_string(), v)))
+        .collect();
+    let binaries_sha256 = build_info
+        .get("binaries")
+        .and_then(|b| b.as_object())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
+
+    Ok(ImageRecord {
+        backend: backend.name().to_string(),
+        tag,
+        image_id: facts.id,
+        containerfile: backend.containerfile().to_string(),
+        containerfile_sha256,
+        build_args,
+        base_image: base,
+        llama_cpp: LlamaCpp {
+            commit: plan_source.commit.clone(),
+            build_number: plan_source.build_number,
+            source_sha256: source.sha256.clone(),
+            source_pinned: source.verification.pinned,
+            source_archive: source.archive.clone(),
+            source_dir: source.dir.clone(),
+            version_output,
+        },
+        toolchain,
+        binaries_sha256,
+        inputs_sha256,
+        built_now,
+        build_seconds: started.elapsed().as_secs_f64(),
+        build_info,
+    })
+}

@@ -1,0 +1,27 @@
+//! rigbench: reproducible local-LLM inference benchmarks.
+//!
+//! One Podman image per backend built from the same pinned llama.cpp source, the
+//! identical benchmark run inside each, and everything needed to rebuild and rerun
+//! recorded in one manifest. `main.rs` is the table of contents; this crate root only
+//! lists the modules, each of which says what it owns.
+
+pub mod backend;
+pub mod bench;
+pub mod cache;
+pub mod cli;
+pub mod commands;
+pub mod engine;
+pub mod fetch;
+pub mod gguf;
+pub mod hash;
+pub mod host;
+pub mod image;
+pub mod manifest;
+pub mod plan;
+pub mod progress;
+pub mod report;
+pub mod runner;
+pub mod stats;
+
+#[cfg(test)]
+pub(crate) mod fake;

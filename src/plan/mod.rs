@@ -1,0 +1,514 @@
+//! Plans: what to build and measure. A plan file (TOML, see `file`) or the built-in
+//! default is parsed, checked and resolved here into `Plan`, in which every default
+//! is explicit; nothing below this module sees the raw file or the command line.
+//! `matrix` expands a plan into the cells that are run.
+
+pub mod file;
+pub mod matrix;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::Backend;
+pub use file::{ArchiveFile, AutoOr, ModelSourceFile};
+use file::{PlanFile, VariantFile};
+
+/// The built-in default plan (also shipped as `plans/default.toml`).
+pub const DEFAULT_PLAN_TOML: &str = include_str!("../../plans/default.toml");
+/// How the built-in plan is named where a file path would stand.
+pub const BUILTIN_ORIGIN: &str = "built-in default (plans/default.toml)";
+
+/// Server flags rigbench sets itself from the plan; `server_args` may not repeat them.
+const MANAGED_FLAGS: &[(&str, &str)] = &[
+    ("-m", "the model"),
+    ("--model", "the model"),
+    ("--host", "the listen address"),
+    ("--port", "the port"),
+    ("-c", "ctx_size"),
+    ("--ctx-size", "ctx_size"),
+    ("-t", "threads"),
+    ("--threads", "threads"),
+    ("-tb", "threads"),
+    ("--threads-batch", "threads"),
+    ("-ngl", "n_gpu_layers"),
+    ("--gpu-layers", "n_gpu_layers"),
+    ("--n-gpu-layers", "n_gpu_layers"),
+    ("-b", "batch_size"),
+    ("--batch-size", "batch_size"),
+    ("-ub", "ubatch_size"),
+    ("--ubatch-size", "ubatch_size"),
+    ("-fa", "flash_attn"),
+    ("--flash-attn", "flash_attn"),
+    ("-ctk", "cache_type_k"),
+    ("--cache-type-k", "cache_type_k"),
+    ("-ctv", "cache_type_v"),
+    ("--cache-type-v", "cache_type_v"),
+    ("-np", "one slot per server"),
+    ("--parallel", "one slot per server"),
+];
+
+/// K/V cache types llama-server accepts.
+const CACHE_TYPES: &[&str] = &[
+    "f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1",
+];
+
+/// A plan with every default made explicit; recorded whole in the manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub name: String,
+    pub description: Option<String>,
+    /// The plan file's path, or the built-in default.
+    pub origin: String,
+    pub bench: Bench,
+    pub source: Source,
+    pub models: Vec<Model>,
+    pub backends: Vec<BackendPlan>,
+    pub variants: Vec<Variant>,
+}
+
+/// How each cell is measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bench {
+    /// Measured runs per cell.
+    pub runs: u32,
+    /// Runs before the measured ones, excluded from statistics.
+    pub warmup_runs: u32,
+    /// Tokens generated per run (EOS ignored).
+    pub n_predict: u32,
+    /// Sampling seed (decoding is greedy, so it only pins the server's RNG).
+    pub seed: u64,
+    /// Prompt lengths in tokens, each exactly this many.
+    pub prompt_tokens: Vec<u32>,
+    /// Seconds from server start until `/health` must answer 200.
+    pub health_timeout_s: u64,
+    /// Longest wait in seconds for the next streamed token.
+    pub stall_timeout_s: u64,
+    /// Longest wait in seconds for one whole run.
+    pub request_timeout_s: u64,
+}
+
+/// The llama.cpp source every image is built from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Source {
+    /// Full commit id the archives hold.
+    pub commit: String,
+    /// llama.cpp's build number (bNNNN), when known.
+    pub build_number: Option<u32>,
+    /// Ways to obtain the archive, tried in order.
+    pub archives: Vec<ArchiveFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    pub name: String,
+    pub file: String,
+    /// Pinned SHA-256; `None` means it is recorded at first download.
+    pub sha256: Option<String>,
+    pub size_bytes: Option<u64>,
+    pub sources: Vec<ModelSourceFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackendPlan {
+    pub backend: Backend,
+    /// `auto` (the pinned base, else the local one) or an image reference.
+    pub base_image: String,
+    /// Extra build arguments for the Containerfile.
+    pub build_args: BTreeMap<String, String>,
+}
+
+/// Server settings; one server start serves all prompt lengths of a variant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Variant {
+    pub name: String,
+    pub ctx_size: u32,
+    /// Threads for generation and batch processing (resolved from `auto`).
+    pub threads: u32,
+    /// Layers offloaded; `auto` means the backend's default (0 on CPU).
+    pub n_gpu_layers: AutoOr,
+    pub batch_size: u32,
+    pub ubatch_size: u32,
+    /// `on`, `off` or `auto`.
+    pub flash_attn: String,
+    pub cache_type_k: String,
+    pub cache_type_v: String,
+    /// Environment of the server process.
+    pub env: BTreeMap<String, String>,
+    /// Further llama-server arguments, passed after rigbench's own.
+    pub server_args: Vec<String>,
+}
+
+impl Serialize for AutoOr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            AutoOr::Auto => s.serialize_str("auto"),
+            AutoOr::Value(v) => s.serialize_u32(*v),
+        }
+    }
+}
+
+/// A plan that could not be read or is not valid; names the file and the field.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("cannot read plan {file}: {source}")]
+    Read {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("plan {file}, line {line}, column {column}: {message}")]
+    Syntax {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("plan {file}: {field}: {message}")]
+    Invalid {
+        file: String,
+        field: String,
+        message: String,
+    },
+}
+
+/// Reads, checks and resolves the plan at `path`; `cpus` resolves `threads = "auto"`.
+pub fn load(path: &Path, cpus: u32) -> Result<Plan, PlanError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| PlanError::Read {
+        file: file.clone(),
+        source,
+    })?;
+    parse(&text, &file, cpus)
+}
+
+/// The built-in default plan, resolved for a host with `cpus` CPUs.
+pub fn builtin(cpus: u32) -> Result<Plan, PlanError> {
+    parse(DEFAULT_PLAN_TOML, BUILTIN_ORIGIN, cpus)
+}
+
+/// Parses plan text; `origin` names it in errors and in the resolved plan.
+pub fn parse(text: &str, origin: &str, cpus: u32) -> Result<Plan, PlanError> {
+    let raw: PlanFile = toml::from_str(text).map_err(|e| {
+        let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
+        PlanError::Syntax {
+            file: origin.to_string(),
+            line,
+            column,
+            message: e.message().to_string(),
+        }
+    })?;
+    validate(raw, origin, cpus)
+}
+
+/// 1-based line and column of byte `offset` in `text`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+struct Checker<'a> {
+    file: &'a str,
+}
+
+impl Checker<'_> {
+    fn fail<T>(
+        &self,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Result<T, PlanError> {
+        Err(PlanError::Invalid {
+            file: self.file.to_string(),
+            field: field.into(),
+            message: message.into(),
+        })
+    }
+
+    fn sha256(&self, field: &str, v: &Option<String>) -> Result<(), PlanError> {
+        match v {
+            Some(s) if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()) => self.fail(
+                field,
+                format!("\"{s}\" is not a SHA-256 (64 hexadecimal digits)"),
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn validate(raw: PlanFile, origin: &str, cpus: u32) -> Result<Plan, PlanError> {
+    let c = Checker { file: origin };
+    if raw.name.trim().is_empty() {
+        return c.fail("name", "must not be empty");
+    }
+    let bench = validate_bench(&c, raw.bench)?;
+    let source = validate_source(&c, raw.source)?;
+
+    if raw.models.is_empty() {
+        return c.fail("models", "name at least one model ([[models]])");
+    }
+    let mut models = Vec::new();
+    let mut names = BTreeSet::new();
+    for (i, m) in raw.models.into_iter().enumerate() {
+        let at = format!("models[{i}]");
+        if !names.insert(m.name.clone()) {
+            return c.fail(
+                format!("{at}.name"),
+                format!("\"{}\" appears twice", m.name),
+            );
+        }
+        if m.file.is_empty() || m.file.contains('/') {
+            return c.fail(format!("{at}.file"), "a bare file name, such as model.gguf");
+        }
+        c.sha256(&format!("{at}.sha256"), &m.sha256)?;
+        if m.sources.is_empty() {
+            return c.fail(format!("{at}.sources"), "name at least one source");
+        }
+        models.push(Model {
+            name: m.name,
+            file: m.file,
+            sha256: m.sha256.map(|s| s.to_ascii_lowercase()),
+            size_bytes: m.size_bytes,
+            sources: m.sources,
+        });
+    }
+
+    if raw.backends.is_empty() {
+        return c.fail("backends", "name at least one backend ([[backends]])");
+    }
+    let mut backends = Vec::new();
+    for (i, b) in raw.backends.into_iter().enumerate() {
+        let at = format!("backends[{i}]");
+        let Some(backend) = Backend::parse(&b.name) else {
+            return c.fail(
+                format!("{at}.name"),
+                format!(
+                    "unknown backend \"{}\" (known: {})",
+                    b.name,
+                    Backend::names().join(", ")
+                ),
+            );
+        };
+        if let Some(k) = b
+            .build_args
+            .keys()
+            .find(|k| crate::image::MANAGED_BUILD_ARGS.contains(&k.as_str()))
+        {
+            return c.fail(
+                format!("{at}.build_args.{k}"),
+                "is set by rigbench (from base_image and [source]); remove it",
+            );
+        }
+        if backends.iter().any(|x: &BackendPlan| x.backend == backend) {
+            return c.fail(
+                format!("{at}.name"),
+                format!("\"{}\" appears twice", b.name),
+            );
+        }
+        backends.push(BackendPlan {
+            backend,
+            base_image: b.base_image.unwrap_or_else(|| "auto".to_string()),
+            build_args: b.build_args,
+        });
+    }
+
+    let raw_variants = if raw.variants.is_empty() {
+        vec![VariantFile {
+            name: "default".to_string(),
+            ..VariantFile::default()
+        }]
+    } else {
+        raw.variants
+    };
+    let mut variants = Vec::new();
+    for (i, v) in raw_variants.into_iter().enumerate() {
+        let variant = validate_variant(&c, &format!("variants[{i}]"), v, cpus)?;
+        if variants.iter().any(|x: &Variant| x.name == variant.name) {
+            return c.fail(
+                format!("variants[{i}].name"),
+                format!("\"{}\" appears twice", variant.name),
+            );
+        }
+        variants.push(variant);
+    }
+
+    Ok(Plan {
+        name: raw.name,
+        description: raw.description,
+        origin: origin.to_string(),
+        bench,
+        source,
+        models,
+        backends,
+        variants,
+    })
+}
+
+fn validate_bench(c: &Checker, b: file::BenchFile) -> Result<Bench, PlanError> {
+    let bench = Bench {
+        runs: b.runs.unwrap_or(4),
+        warmup_runs: b.warmup_runs.unwrap_or(1),
+        n_predict: b.n_predict.unwrap_or(128),
+        seed: b.seed.unwrap_or(42),
+        prompt_tokens: b
+            .prompt_tokens
+            .unwrap_or_else(|| vec![31, 461, 3799, 11205]),
+        health_timeout_s: b.health_timeout_s.unwrap_or(300),
+        stall_timeout_s: b.stall_timeout_s.unwrap_or(120),
+        request_timeout_s: b.request_timeout_s.unwrap_or(900),
+    };
+    if bench.runs == 0 {
+        return c.fail("bench.runs", "at least 1 measured run");
+    }
+    if bench.n_predict < 2 {
+        return c.fail(
+            "bench.n_predict",
+            "at least 2 tokens (generation speed needs two token times)",
+        );
+    }
+    if bench.prompt_tokens.is_empty() || bench.prompt_tokens.contains(&0) {
+        return c.fail(
+            "bench.prompt_tokens",
+            "one or more lengths, each at least 1",
+        );
+    }
+    let distinct: BTreeSet<_> = bench.prompt_tokens.iter().collect();
+    if distinct.len() != bench.prompt_tokens.len() {
+        return c.fail("bench.prompt_tokens", "a length appears twice");
+    }
+    for (field, v) in [
+        ("bench.health_timeout_s", bench.health_timeout_s),
+        ("bench.stall_timeout_s", bench.stall_timeout_s),
+        ("bench.request_timeout_s", bench.request_timeout_s),
+    ] {
+        if v == 0 {
+            return c.fail(field, "must be at least 1 second");
+        }
+    }
+    Ok(bench)
+}
+
+fn validate_source(c: &Checker, s: file::SourceFile) -> Result<Source, PlanError> {
+    if s.commit.len() < 7 || !s.commit.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return c.fail(
+            "source.commit",
+            format!(
+                "\"{}\" is not a git commit id (7 to 40 hex digits)",
+                s.commit
+            ),
+        );
+    }
+    if s.archives.is_empty() {
+        return c.fail("source.archives", "name at least one archive");
+    }
+    for (i, a) in s.archives.iter().enumerate() {
+        let at = format!("source.archives[{i}]");
+        let (sha, dir) = match a {
+            ArchiveFile::Url { sha256, dir, .. }
+            | ArchiveFile::Path { sha256, dir, .. }
+            | ArchiveFile::Github { sha256, dir, .. }
+            | ArchiveFile::PypiSdist { sha256, dir, .. } => (sha256, dir),
+        };
+        c.sha256(&format!("{at}.sha256"), sha)?;
+        if dir.is_empty() || dir.starts_with('/') || dir.split('/').any(|p| p == "..") {
+            return c.fail(
+                format!("{at}.dir"),
+                format!("\"{dir}\" must be a relative path inside the archive"),
+            );
+        }
+    }
+    Ok(Source {
+        commit: s.commit.to_ascii_lowercase(),
+        build_number: s.build_number,
+        archives: s.archives,
+    })
+}
+
+fn validate_variant(
+    c: &Checker,
+    at: &str,
+    v: VariantFile,
+    cpus: u32,
+) -> Result<Variant, PlanError> {
+    if v.name.is_empty()
+        || !v
+            .name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    {
+        return c.fail(
+            format!("{at}.name"),
+            format!("\"{}\" must be letters, digits, '-', '_' or '.'", v.name),
+        );
+    }
+    let variant = Variant {
+        name: v.name,
+        ctx_size: v.ctx_size.unwrap_or(16384),
+        threads: match v.threads.unwrap_or(AutoOr::Auto) {
+            AutoOr::Auto => cpus.max(1),
+            AutoOr::Value(n) => n,
+        },
+        n_gpu_layers: v.n_gpu_layers.unwrap_or(AutoOr::Auto),
+        batch_size: v.batch_size.unwrap_or(2048),
+        ubatch_size: v.ubatch_size.unwrap_or(512),
+        flash_attn: v.flash_attn.unwrap_or_else(|| "on".to_string()),
+        cache_type_k: v.cache_type_k.unwrap_or_else(|| "f16".to_string()),
+        cache_type_v: v.cache_type_v.unwrap_or_else(|| "f16".to_string()),
+        env: v.env,
+        server_args: v.server_args,
+    };
+    if variant.ctx_size < 64 {
+        return c.fail(format!("{at}.ctx_size"), "at least 64 tokens");
+    }
+    if variant.threads == 0 {
+        return c.fail(format!("{at}.threads"), "at least 1, or \"auto\"");
+    }
+    if variant.ubatch_size == 0 || variant.batch_size < variant.ubatch_size {
+        return c.fail(
+            format!("{at}.batch_size"),
+            "batch_size must be at least ubatch_size, both above 0",
+        );
+    }
+    if !["on", "off", "auto"].contains(&variant.flash_attn.as_str()) {
+        return c.fail(
+            format!("{at}.flash_attn"),
+            format!(
+                "\"{}\": use \"on\", \"off\" or \"auto\"",
+                variant.flash_attn
+            ),
+        );
+    }
+    for (field, t) in [
+        ("cache_type_k", &variant.cache_type_k),
+        ("cache_type_v", &variant.cache_type_v),
+    ] {
+        if !CACHE_TYPES.contains(&t.as_str()) {
+            return c.fail(
+                format!("{at}.{field}"),
+                format!("\"{t}\" is not one of {}", CACHE_TYPES.join(", ")),
+            );
+        }
+    }
+    for k in variant.env.keys() {
+        if k.is_empty() || k.contains('=') || k.contains('\0') {
+            return c.fail(
+                format!("{at}.env"),
+                format!("\"{k}\" is not a variable name"),
+            );
+        }
+    }
+    for arg in &variant.server_args {
+        let flag = arg.split('=').next().unwrap_or(arg);
+        if let Some((_, instead)) = MANAGED_FLAGS.iter().find(|(f, _)| *f == flag) {
+            return c.fail(
+                format!("{at}.server_args"),
+                format!("\"{arg}\" is set by rigbench from {instead}; set that instead"),
+            );
+        }
+    }
+    Ok(variant)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,209 @@
+//! Plan parsing, defaults and every kind of bad input.
+
+use super::*;
+
+#[test]
+fn builtin_plan_resolves_every_default() {
+    let p = builtin(8).unwrap();
+    assert_eq!(p.name, "default");
+    assert_eq!(p.origin, BUILTIN_ORIGIN);
+    assert_eq!(p.bench.runs, 4);
+    assert_eq!(p.bench.warmup_runs, 1);
+    assert_eq!(p.bench.prompt_tokens, [31, 461, 3799, 11205]);
+    assert_eq!(p.source.commit, "0c1e57098bba43ac29e6e3b677cdceebdd22334f");
+    assert_eq!(p.source.build_number, None);
+    assert_eq!(
+        p.models[0].sha256.as_deref(),
+        Some("a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818")
+    );
+    assert_eq!(p.backends[0].backend, Backend::Cpu);
+    assert_eq!(
+        p.variants[0].threads, 8,
+        "threads = auto takes the CPU count"
+    );
+    assert_eq!(p.variants[0].n_gpu_layers, AutoOr::Auto);
+    assert_eq!(p.variants[0].ctx_size, 16384);
+}
+
+#[test]
+fn the_shipped_default_file_is_the_builtin() {
+    let on_disk = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/default.toml"),
+    )
+    .unwrap();
+    assert_eq!(
+        parse(&on_disk, BUILTIN_ORIGIN, 2).unwrap(),
+        builtin(2).unwrap()
+    );
+}
+
+fn minimal(extra: &str) -> String {
+    format!(
+        r#"name = "t"
+[source]
+commit = "0c1e570"
+[[source.archives]]
+kind = "path"
+path = "/x.tar.gz"
+dir = "llama.cpp"
+[[models]]
+name = "m"
+file = "m.gguf"
+[[models.sources]]
+kind = "path"
+path = "/m.gguf"
+[[backends]]
+name = "cpu"
+{extra}"#
+    )
+}
+
+#[test]
+fn minimal_plan_gets_one_default_variant() {
+    let p = parse(&minimal(""), "t.toml", 2).unwrap();
+    assert_eq!(p.variants.len(), 1);
+    assert_eq!(p.variants[0].name, "default");
+    assert_eq!(p.variants[0].flash_attn, "on");
+    assert_eq!(p.backends[0].base_image, "auto");
+}
+
+#[test]
+fn unknown_field_names_file_line_and_column() {
+    let text = minimal("speed = 3\n");
+    let err = parse(&text, "plans/x.toml", 2).unwrap_err().to_string();
+    assert!(
+        err.starts_with("plan plans/x.toml, line 16, column 1:"),
+        "{err}"
+    );
+    assert!(err.contains("unknown field `speed`"), "{err}");
+}
+
+#[test]
+fn syntax_error_names_line_and_column() {
+    let err = parse("name = \"t\"\n[bench\n", "p.toml", 2)
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("plan p.toml, line 2, column"), "{err}");
+}
+
+#[test]
+fn unknown_field_inside_a_source_is_refused() {
+    let text = minimal("").replace("dir = \"llama.cpp\"", "dir = \"llama.cpp\"\nshasum = \"x\"");
+    let err = parse(&text, "p.toml", 2).unwrap_err().to_string();
+    assert!(err.contains("shasum"), "{err}");
+}
+
+fn invalid(extra: &str) -> String {
+    parse(&minimal(extra), "p.toml", 2).unwrap_err().to_string()
+}
+
+#[test]
+fn bad_values_name_the_field_and_value() {
+    let cases = [
+        ("[bench]\nruns = 0\n", "bench.runs"),
+        ("[bench]\nn_predict = 1\n", "bench.n_predict"),
+        (
+            "[bench]\nprompt_tokens = [31, 31]\n",
+            "a length appears twice",
+        ),
+        ("[bench]\nprompt_tokens = []\n", "bench.prompt_tokens"),
+        (
+            "[[variants]]\nname = \"v\"\nflash_attn = \"yes\"\n",
+            "variants[0].flash_attn: \"yes\"",
+        ),
+        (
+            "[[variants]]\nname = \"v\"\ncache_type_k = \"q9\"\n",
+            "\"q9\" is not one of",
+        ),
+        (
+            "[[variants]]\nname = \"v\"\nserver_args = [\"--ctx-size=8\"]\n",
+            "set by rigbench from ctx_size",
+        ),
+        (
+            "[[variants]]\nname = \"v\"\nthreads = \"many\"\n",
+            "expected \"auto\" or a whole number",
+        ),
+        ("[[variants]]\nname = \"a b\"\n", "variants[0].name"),
+        (
+            "[[variants]]\nname = \"v\"\n[[variants]]\nname = \"v\"\n",
+            "\"v\" appears twice",
+        ),
+        (
+            "[[variants]]\nname = \"v\"\nbatch_size = 128\nubatch_size = 512\n",
+            "batch_size must be at least ubatch_size",
+        ),
+    ];
+    for (extra, expect) in cases {
+        let err = invalid(extra);
+        assert!(err.contains(expect), "for {extra:?}: {err}");
+        assert!(err.starts_with("plan p.toml"), "{err}");
+    }
+}
+
+#[test]
+fn bad_backend_sha_and_commit() {
+    let err = parse(
+        &minimal("").replace("name = \"cpu\"", "name = \"cuda\""),
+        "p.toml",
+        2,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("backends[0].name: unknown backend \"cuda\" (known: cpu)"),
+        "{err}"
+    );
+
+    let err = parse(
+        &minimal("").replace("file = \"m.gguf\"", "file = \"m.gguf\"\nsha256 = \"abc\""),
+        "p.toml",
+        2,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("models[0].sha256: \"abc\" is not a SHA-256"),
+        "{err}"
+    );
+
+    let err = parse(&minimal("").replace("0c1e570", "main"), "p.toml", 2)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("source.commit: \"main\" is not a git commit id"),
+        "{err}"
+    );
+
+    let err = parse(
+        &minimal("").replace("dir = \"llama.cpp\"", "dir = \"../etc\""),
+        "p.toml",
+        2,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("source.archives[0].dir"), "{err}");
+}
+
+#[test]
+fn build_args_may_not_override_what_rigbench_sets() {
+    let text = minimal("").replace(
+        "name = \"cpu\"",
+        "name = \"cpu\"\nbuild_args = { LLAMA_COMMIT = \"abc\" }",
+    );
+    let err = parse(&text, "p.toml", 2).unwrap_err().to_string();
+    assert!(
+        err.contains("backends[0].build_args.LLAMA_COMMIT: is set by rigbench"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unreadable_plan_names_the_file() {
+    let err = load(std::path::Path::new("/nonexistent/plan.toml"), 2)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("cannot read plan /nonexistent/plan.toml"),
+        "{err}"
+    );
+}

@@ -1,0 +1,352 @@
+//! `report.md`: a pure function of the manifest. Tables in the published study's
+//! style (rows prompt lengths, columns backend/variant, cells "mean ± sd"), then the
+//! failures, the measurement checks and the system the numbers came from.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use comfy_table::{Table, presets::ASCII_MARKDOWN};
+
+use crate::manifest::{Cell, Manifest};
+use crate::stats::Summary;
+
+/// A metric as shown: manifest key, title, decimals.
+const SHOWN: &[(&str, &str, usize)] = &[
+    ("gen_tps", "Generation, tokens/s", 1),
+    ("pp_tps", "Prompt processing, tokens/s", 0),
+    ("ttft_ms", "Time to first token, ms", 0),
+];
+
+fn table(header: Vec<String>, rows: Vec<Vec<String>>) -> String {
+    let mut t = Table::new();
+    t.load_style(ASCII_MARKDOWN);
+    t.force_no_tty();
+    t.set_header(header);
+    for r in rows {
+        t.add_row(r);
+    }
+    format!("{t}\n")
+}
+
+/// "mean ± sd" with `decimals` places; the mean alone when n < 2.
+pub fn mean_sd(s: &Summary, decimals: usize) -> String {
+    match s.sd {
+        Some(sd) => format!("{:.*} ± {:.*}", decimals, s.mean, decimals, sd),
+        None => format!("{:.*}", decimals, s.mean),
+    }
+}
+
+fn column(c: &Cell) -> String {
+    format!("{}/{}", c.backend, c.variant.name)
+}
+
+fn cell_text(c: Option<&Cell>, metric: &str, decimals: usize) -> String {
+    match c {
+        None => "—".to_string(),
+        Some(c) if c.status == "failed" => format!(
+            "failed: {}",
+            c.failure.as_ref().map_or("?", |f| f.mode.as_str())
+        ),
+        Some(c) => c.stats.get(metric).map_or_else(
+            || format!("{} (no runs)", c.status),
+            |s| mean_sd(s, decimals),
+        ),
+    }
+}
+
+/// Renders the whole report.
+pub fn render(m: &Manifest) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# rigbench: {}\n", m.plan.name);
+    if let Some(d) = &m.plan.description {
+        let _ = writeln!(out, "{d}\n");
+    }
+    let _ = writeln!(
+        out,
+        "Status **{}**{}. Started {}, last written {}. rigbench {}. Plan: {}. Integrity sha256 `{}`.\n",
+        m.status,
+        m.error
+            .as_ref()
+            .map(|e| format!(" ({e})"))
+            .unwrap_or_default(),
+        m.created_at,
+        m.updated_at,
+        m.tool.version,
+        m.plan.origin,
+        m.integrity.sha256
+    );
+    let measured = m.plan.bench.runs;
+    let _ = writeln!(
+        out,
+        "Each cell: {} warm-up + {measured} measured runs of {} generated tokens, greedy, seed {}, prompt cache off; statistics over the measured runs that passed their checks (mean ± sample sd).\n",
+        m.plan.bench.warmup_runs, m.plan.bench.n_predict, m.plan.bench.seed
+    );
+
+    let models: Vec<&str> = m.plan.models.iter().map(|x| x.name.as_str()).collect();
+    for (key, title, decimals) in SHOWN {
+        let _ = writeln!(out, "## {title} (mean ± sd)\n");
+        for model in &models {
+            let cells: Vec<&Cell> = m.cells.iter().filter(|c| c.model == *model).collect();
+            if cells.is_empty() {
+                continue;
+            }
+            let columns: Vec<String> = {
+                let mut seen = Vec::new();
+                for c in &cells {
+                    let col = column(c);
+                    if !seen.contains(&col) {
+                        seen.push(col);
+                    }
+                }
+                seen
+            };
+            let prompts: BTreeSet<u32> = cells.iter().map(|c| c.prompt_tokens).collect();
+            let mut header = vec!["prompt tokens".to_string()];
+            header.extend(columns.iter().cloned());
+            let rows = prompts
+                .iter()
+                .map(|p| {
+                    let mut row = vec![p.to_string()];
+                    for col in &columns {
+                        let c = cells
+                            .iter()
+                            .find(|c| c.prompt_tokens == *p && column(c) == *col)
+                            .copied();
+                        row.push(cell_text(c, key, *decimals));
+                    }
+                    row
+                })
+                .collect();
+            let _ = writeln!(out, "### {model}\n");
+            out.push_str(&table(header, rows));
+            out.push('\n');
+        }
+    }
+
+    failures(&mut out, m);
+    checks(&mut out, m);
+    system(&mut out, m);
+    out
+}
+
+fn failures(out: &mut String, m: &Manifest) {
+    let failed: Vec<&Cell> = m.cells.iter().filter(|c| c.status == "failed").collect();
+    if failed.is_empty() && m.excluded.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "## Failures and exclusions\n");
+    if !failed.is_empty() {
+        let rows = failed
+            .iter()
+            .map(|c| {
+                let f = c.failure.as_ref();
+                vec![
+                    c.id.clone(),
+                    f.map_or(String::new(), |f| f.mode.clone()),
+                    f.map_or(String::new(), |f| f.message.replace('|', "\\|")),
+                    f.and_then(|f| f.evidence.first().cloned())
+                        .unwrap_or_default()
+                        .replace('|', "\\|"),
+                ]
+            })
+            .collect();
+        out.push_str(&table(
+            vec![
+                "cell".into(),
+                "mode".into(),
+                "what happened".into(),
+                "evidence".into(),
+            ],
+            rows,
+        ));
+        out.push('\n');
+    }
+    if !m.excluded.is_empty() {
+        let rows = m
+            .excluded
+            .iter()
+            .map(|e| vec![e.id.clone(), e.reason.clone()])
+            .collect();
+        out.push_str(&table(vec!["excluded cell".into(), "reason".into()], rows));
+        out.push('\n');
+    }
+}
+
+fn checks(out: &mut String, m: &Manifest) {
+    let rows: Vec<Vec<String>> = m
+        .cells
+        .iter()
+        .filter(|c| !c.runs.is_empty())
+        .map(|c| {
+            let measured: Vec<_> = c.runs.iter().filter(|r| !r.warmup).collect();
+            let failed_checks = measured.iter().filter(|r| !r.checks.all()).count();
+            let ratio = match (c.stats.get("gen_tps"), c.stats.get("gen_tps_server")) {
+                (Some(a), Some(b)) if b.median > 0.0 => format!("{:.4}", a.median / b.median),
+                _ => "—".to_string(),
+            };
+            vec![
+                c.id.clone(),
+                measured.len().to_string(),
+                failed_checks.to_string(),
+                c.stats
+                    .get("gen_tps_server")
+                    .map_or("—".into(), |s| mean_sd(s, 1)),
+                ratio,
+            ]
+        })
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "## Measurement checks\n");
+    let _ = writeln!(
+        out,
+        "Runs failing a check (prompt cache hit, prompt or generated token count off) are kept in the manifest but not summarised. The last column is client generation tokens/s over the server's `predicted_per_second` (medians).\n"
+    );
+    out.push_str(&table(
+        vec![
+            "cell".into(),
+            "measured runs".into(),
+            "failing checks".into(),
+            "server gen t/s".into(),
+            "client ÷ server".into(),
+        ],
+        rows,
+    ));
+    out.push('\n');
+}
+
+fn system(out: &mut String, m: &Manifest) {
+    let _ = writeln!(out, "## System\n");
+    let h = &m.host;
+    let gib = |b: u64| format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64);
+    let mut rows = vec![
+        vec!["OS".to_string(), h.os.clone().unwrap_or_default()],
+        vec![
+            "kernel".to_string(),
+            h.kernel.release.clone().unwrap_or_default(),
+        ],
+        vec![
+            "kernel command line".to_string(),
+            format!("`{}`", h.kernel.cmdline.clone().unwrap_or_default()),
+        ],
+        vec![
+            "CPU".to_string(),
+            format!(
+                "{} ({} logical)",
+                h.cpu.model.clone().unwrap_or_default(),
+                h.cpu.logical_cpus
+            ),
+        ],
+        vec![
+            "memory".to_string(),
+            h.memory_bytes.map(gib).unwrap_or_default(),
+        ],
+    ];
+    for g in &h.gpus {
+        rows.push(vec![
+            format!("GPU {}", g.card),
+            format!(
+                "{} {} VRAM {} GTT {}",
+                g.pci_id.clone().unwrap_or_default(),
+                g.driver.clone().unwrap_or_default(),
+                g.vram_total_bytes.map(gib).unwrap_or_else(|| "?".into()),
+                g.gtt_total_bytes.map(gib).unwrap_or_else(|| "?".into())
+            ),
+        ]);
+    }
+    if let Some(e) = &m.engine {
+        rows.push(vec![
+            "engine".to_string(),
+            format!(
+                "{:?} {} (API {}, runtime {})",
+                e.kind,
+                e.version,
+                e.api_version,
+                e.runtime.clone().unwrap_or_default()
+            ),
+        ]);
+    }
+    out.push_str(&table(vec!["host".into(), "".into()], rows));
+    out.push('\n');
+
+    if !m.images.is_empty() {
+        let rows = m
+            .images
+            .iter()
+            .map(|i| {
+                vec![
+                    i.backend.clone(),
+                    format!("`{}`", i.image_id),
+                    format!(
+                        "{} (`{}`, {})",
+                        i.base_image.reference, i.base_image.image_id, i.base_image.origin
+                    ),
+                    i.llama_cpp.commit.clone(),
+                    i.llama_cpp
+                        .version_output
+                        .lines()
+                        .next()
+                        .unwrap_or_default()
+                        .to_string(),
+                    i.toolchain.get("compiler").cloned().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        out.push_str(&table(
+            vec![
+                "image".into(),
+                "id".into(),
+                "base".into(),
+                "llama.cpp commit".into(),
+                "llama-server --version".into(),
+                "compiler".into(),
+            ],
+            rows,
+        ));
+        out.push('\n');
+    }
+    if !m.models.is_empty() {
+        let rows = m
+            .models
+            .iter()
+            .map(|x| {
+                vec![
+                    x.name.clone(),
+                    format!("`{}`", x.sha256),
+                    x.size_bytes.to_string(),
+                    x.gguf.architecture.clone().unwrap_or_default(),
+                    x.gguf.file_type_name.clone().unwrap_or_default(),
+                    x.gguf.parameter_count.to_string(),
+                ]
+            })
+            .collect();
+        out.push_str(&table(
+            vec![
+                "model".into(),
+                "sha256".into(),
+                "bytes".into(),
+                "architecture".into(),
+                "type".into(),
+                "parameters".into(),
+            ],
+            rows,
+        ));
+        out.push('\n');
+    }
+    let t = &m.timing;
+    let _ = writeln!(
+        out,
+        "Wall time {:.1} s: fetch {:.1} s, images {:.1} s, model loads {:.1} s, warm-up requests {:.1} s, measured requests {:.1} s, everything else {:.1} s.",
+        t.total_s,
+        t.fetch_s,
+        t.build_s,
+        t.model_load_s,
+        t.warmup_requests_s,
+        t.measured_requests_s,
+        t.other_s
+    );
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,127 @@
+//! The Markdown report of a hand-made manifest, checked by eye once and pinned as a
+//! snapshot; the numbers in it are worked out below.
+
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::manifest::{CellVariant, Failure, Run, RunChecks, Timing};
+
+fn run(gen_tps: f64, pp_tps: f64, ttft_ms: f64, warmup: bool) -> Run {
+    Run {
+        index: 0,
+        warmup,
+        started_at: "2026-11-26T00:00:00.000Z".into(),
+        ttft_ms,
+        gen_tps,
+        gen_tps_server: gen_tps * 1.001,
+        pp_tps,
+        wall_ms: 1000.0,
+        prompt_n: 31,
+        predicted_n: 4,
+        cache_n: 0,
+        timings: serde_json::Value::Null,
+        token_ids: vec![],
+        token_times_ms: vec![],
+        stop_type: Some("limit".into()),
+        checks: RunChecks {
+            cache_n_zero: true,
+            prompt_n_matches: true,
+            predicted_n_matches: true,
+        },
+    }
+}
+
+fn cell(prompt: u32, variant: &str, runs: Vec<Run>, failure: Option<Failure>) -> Cell {
+    let mut c = Cell {
+        id: format!("cpu.m.{variant}.p{prompt}"),
+        backend: "cpu".into(),
+        model: "gemma-3-270m-q4_k_m".into(),
+        prompt_tokens: prompt,
+        n_predict: 4,
+        variant: CellVariant {
+            name: variant.into(),
+            ctx_size: 4096,
+            threads: 2,
+            n_gpu_layers: 0,
+            batch_size: 2048,
+            ubatch_size: 512,
+            flash_attn: "on".into(),
+            cache_type_k: "f16".into(),
+            cache_type_v: "f16".into(),
+            env: BTreeMap::new(),
+            extra_server_args: vec![],
+            server_argv: vec![],
+        },
+        status: if failure.is_some() { "failed" } else { "ok" }.into(),
+        failure,
+        server: None,
+        runs,
+        stats: BTreeMap::new(),
+    };
+    c.summarize();
+    c
+}
+
+fn manifest() -> Manifest {
+    let plan = crate::plan::builtin(2).unwrap();
+    let host = crate::host::probe(std::path::Path::new("/nonexistent"));
+    let mut m = Manifest::new(plan, host, None);
+    m.created_at = "2026-11-26T00:00:00.000Z".into();
+    m.updated_at = "2026-11-26T00:05:00.000Z".into();
+    m.status = "complete".into();
+    m.tool.version = "0.1.0".into();
+    m.integrity.sha256 = "ab".repeat(32);
+    // gen 70, 72 (warm-up 10 excluded): mean 71, sd sqrt(2) = 1.414 -> "71.0 ± 1.4".
+    // pp 800, 810: mean 805, sd 7.07 -> "805 ± 7". ttft 40, 44: "42 ± 3".
+    m.cells.push(cell(
+        31,
+        "default",
+        vec![
+            run(10.0, 100.0, 900.0, true),
+            run(70.0, 800.0, 40.0, false),
+            run(72.0, 810.0, 44.0, false),
+        ],
+        None,
+    ));
+    // One measured run: the mean alone, no sd.
+    m.cells.push(cell(
+        461,
+        "default",
+        vec![run(65.0, 1200.0, 390.0, false)],
+        None,
+    ));
+    m.cells.push(cell(
+        31,
+        "q8",
+        vec![],
+        Some(Failure {
+            mode: "hang".into(),
+            message: "run 1 of 5: no token for 120 s after 3 tokens (stall timeout)".into(),
+            evidence: vec!["container running".into()],
+        }),
+    ));
+    m.timing = Timing {
+        total_s: 100.0,
+        fetch_s: 1.0,
+        build_s: 2.0,
+        model_load_s: 3.0,
+        warmup_requests_s: 4.0,
+        measured_requests_s: 88.0,
+        other_s: 2.0,
+    };
+    m
+}
+
+#[test]
+fn mean_and_sd_by_hand() {
+    let m = manifest();
+    let s = &m.cells[0].stats["gen_tps"];
+    assert_eq!(mean_sd(s, 1), "71.0 ± 1.4");
+    assert_eq!(mean_sd(&m.cells[0].stats["pp_tps"], 0), "805 ± 7");
+    assert_eq!(mean_sd(&m.cells[1].stats["gen_tps"], 1), "65.0");
+}
+
+#[test]
+fn report_snapshot() {
+    insta::assert_snapshot!(render(&manifest()));
+}

@@ -1,0 +1,17 @@
+//! Reports rendered from a manifest. Renderers are pure functions returning text;
+//! this module alone writes them into the run directory.
+
+pub mod markdown;
+
+use std::path::PathBuf;
+
+use crate::hash::write_atomic;
+use crate::manifest::Manifest;
+use crate::manifest::store::RunDir;
+
+/// Writes `report.md` into the run directory; returns its path.
+pub fn write(dir: &RunDir, m: &Manifest) -> std::io::Result<PathBuf> {
+    let path = dir.root().join("report.md");
+    write_atomic(&path, markdown::render(m).as_bytes())?;
+    Ok(path)
+}

@@ -1,0 +1,213 @@
+//! Classifying a failed server or run from what it left behind: the container's
+//! state and exit code, and its log matched against known signatures (kept as data
+//! below). Pure functions; the runner gathers the inputs.
+
+use crate::engine::ContainerState;
+use crate::manifest::Failure;
+
+/// Log signatures worth quoting as evidence, with the mode they point to.
+/// Matched case-insensitively as substrings of a log line.
+pub const SIGNATURES: &[(&str, &str)] = &[
+    ("out of memory", "oom"),
+    ("failed to allocate", "oom"),
+    ("cudaMalloc failed", "oom"),
+    ("ROCm error", "crash"),
+    ("hipGraphInstantiate", "crash"),
+    ("vk::DeviceLostError", "crash"),
+    ("ErrorDeviceLost", "crash"),
+    ("GPU Hang", "crash"),
+    ("HW Exception", "crash"),
+    ("No compatible code objects", "load_failed"),
+    ("failed to load model", "load_failed"),
+    ("error loading model", "load_failed"),
+    ("GGML_ASSERT", "crash"),
+    ("Segmentation fault", "crash"),
+    ("core dumped", "crash"),
+];
+
+/// Log lines that match a signature (at most `max`), and the mode the first points to.
+pub fn matching_lines(log: &str, max: usize) -> (Vec<String>, Option<&'static str>) {
+    let mut lines = Vec::new();
+    let mut mode = None;
+    for line in log.lines() {
+        let lower = line.to_lowercase();
+        if let Some((_, m)) = SIGNATURES
+            .iter()
+            .find(|(sig, _)| lower.contains(&sig.to_lowercase()))
+        {
+            mode.get_or_insert(*m);
+            if lines.len() < max {
+                lines.push(line.trim().to_string());
+            }
+        }
+    }
+    (lines, mode)
+}
+
+/// The last `n` non-empty lines of a log.
+pub fn tail(log: &str, n: usize) -> Vec<String> {
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|l| l.trim().to_string())
+        .collect()
+}
+
+/// The failure of a server that never became healthy.
+pub fn server_start(state: Option<&ContainerState>, log: &str, why: &str) -> Failure {
+    let (sig_lines, sig_mode) = matching_lines(log, 10);
+    let mut evidence = Vec::new();
+    let mode = match state {
+        Some(s) if s.oom_killed => "oom",
+        Some(s) if !s.running => match sig_mode {
+            Some("oom") => "oom",
+            _ => "load_failed",
+        },
+        _ => "load_failed",
+    };
+    if let Some(s) = state {
+        evidence.push(format!(
+            "container {}{}",
+            s.status,
+            s.exit_code
+                .map(|c| format!(", exit code {c}"))
+                .unwrap_or_default()
+        ));
+    }
+    evidence.extend(sig_lines);
+    evidence.extend(tail(log, 8).into_iter().map(|l| format!("log: {l}")));
+    Failure {
+        mode: mode.to_string(),
+        message: why.to_string(),
+        evidence,
+    }
+}
+
+/// The failure of a run on a server that had been healthy. `stalled` and
+/// `timed_out` say how the client gave up; the container state says whether the
+/// server died.
+pub fn run(
+    state: Option<&ContainerState>,
+    log: &str,
+    why: &str,
+    stalled: bool,
+    timed_out: bool,
+) -> Failure {
+    let (sig_lines, sig_mode) = matching_lines(log, 10);
+    let died = state.is_some_and(|s| !s.running);
+    let mode = if state.is_some_and(|s| s.oom_killed) || (died && sig_mode == Some("oom")) {
+        "oom"
+    } else if died {
+        "crash"
+    } else if stalled {
+        "hang"
+    } else if timed_out {
+        "timeout"
+    } else {
+        "request_failed"
+    };
+    let mut evidence = Vec::new();
+    if let Some(s) = state {
+        evidence.push(format!(
+            "container {}{}",
+            s.status,
+            s.exit_code
+                .filter(|_| !s.running)
+                .map(|c| format!(", exit code {c}"))
+                .unwrap_or_default()
+        ));
+    }
+    evidence.extend(sig_lines);
+    evidence.extend(tail(log, 8).into_iter().map(|l| format!("log: {l}")));
+    Failure {
+        mode: mode.to_string(),
+        message: why.to_string(),
+        evidence,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(running: bool, code: i64, oom: bool) -> ContainerState {
+        ContainerState {
+            running,
+            status: if running { "running" } else { "exited" }.to_string(),
+            exit_code: Some(code),
+            oom_killed: oom,
+        }
+    }
+
+    const HIP_OOM: &str = "load_tensors: done\n\
+        ggml_cuda_compute_forward: ROCm error: out of memory\n  in function hipGraphInstantiate at ggml-cuda.cu:4423\n";
+
+    #[test]
+    fn the_studys_rocm_crash_is_oom_with_its_lines_as_evidence() {
+        let f = run(
+            Some(&state(false, 134, false)),
+            HIP_OOM,
+            "stream ended",
+            false,
+            false,
+        );
+        assert_eq!(f.mode, "oom");
+        assert!(f.evidence.iter().any(|e| e.contains("hipGraphInstantiate")));
+        assert!(
+            f.evidence
+                .iter()
+                .any(|e| e == "container exited, exit code 134")
+        );
+    }
+
+    #[test]
+    fn a_dead_server_without_signature_is_a_crash() {
+        let f = run(
+            Some(&state(false, 139, false)),
+            "decoding\n",
+            "x",
+            false,
+            false,
+        );
+        assert_eq!(f.mode, "crash");
+    }
+
+    #[test]
+    fn a_live_server_that_stops_sending_is_a_hang() {
+        let f = run(Some(&state(true, 0, false)), "", "no token", true, false);
+        assert_eq!(f.mode, "hang");
+        let f = run(Some(&state(true, 0, false)), "", "slow", false, true);
+        assert_eq!(f.mode, "timeout");
+    }
+
+    #[test]
+    fn kernel_oom_kill_wins() {
+        let f = run(Some(&state(false, 137, true)), "", "x", false, false);
+        assert_eq!(f.mode, "oom");
+        let f = server_start(Some(&state(false, 137, true)), "", "x");
+        assert_eq!(f.mode, "oom");
+    }
+
+    #[test]
+    fn a_server_that_exits_while_loading_is_load_failed_with_the_reason() {
+        let log = "llama_model_load: error loading model: tensor data is not within file bounds\n\
+                   main: exiting due to model loading error\n";
+        let f = server_start(Some(&state(false, 1, false)), log, "exited before healthy");
+        assert_eq!(f.mode, "load_failed");
+        assert!(
+            f.evidence
+                .iter()
+                .any(|e| e.contains("not within file bounds"))
+        );
+        assert!(
+            f.evidence
+                .contains(&"container exited, exit code 1".to_string())
+        );
+    }
+
+    #[test]
+    fn tail_skips_blank_lines() {
+        assert_eq!(tail("a\n\nb\n \nc\n", 2), ["b", "c"]);
+        assert!(tail("", 3).is_empty());
+    }
+}

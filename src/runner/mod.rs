@@ -1,0 +1,345 @@
+//! Running the matrix: for each server group, start llama-server in the backend's
+//! image, wait for health, cut prompts of the planned lengths, run warm-ups and
+//! measured requests, and write the manifest after every run. A failed server or run
+//! is recorded as a result (`failure`) and the matrix goes on; after a failure the
+//! server is restarted for the next cell.
+
+pub mod failure;
+pub mod server;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::backend::Backend;
+use crate::bench::measure::{build_prompt, detect_bos, to_run};
+use crate::bench::{BenchError, CompletionParams, PROMPT_TEXT};
+use crate::engine::{Engine, LABEL_MANAGED, LABEL_RUN};
+use crate::manifest::store::{RunDir, StoreError};
+use crate::manifest::{Cell, CellVariant, Failure, Manifest, ServerStart, now_rfc3339};
+use crate::plan::matrix::{Group, Matrix};
+use crate::plan::{AutoOr, Plan, Variant};
+use server::{Server, ServerSpec, StartFailure, log_paths, server_argv};
+
+/// Everything the runner needs besides the manifest.
+pub struct Runner<'a, E: Engine> {
+    pub engine: &'a E,
+    pub dir: &'a RunDir,
+    pub run_id: &'a str,
+    /// Image id per backend.
+    pub images: BTreeMap<Backend, String>,
+    /// Host path per model, in plan order.
+    pub model_paths: Vec<PathBuf>,
+}
+
+/// The resolved server settings of a group.
+pub fn cell_variant(backend: Backend, model_file: &str, v: &Variant) -> CellVariant {
+    let mut cv = CellVariant {
+        name: v.name.clone(),
+        ctx_size: v.ctx_size,
+        threads: v.threads,
+        n_gpu_layers: match v.n_gpu_layers {
+            AutoOr::Auto => backend.default_gpu_layers(),
+            AutoOr::Value(n) => n,
+        },
+        batch_size: v.batch_size,
+        ubatch_size: v.ubatch_size,
+        flash_attn: v.flash_attn.clone(),
+        cache_type_k: v.cache_type_k.clone(),
+        cache_type_v: v.cache_type_v.clone(),
+        env: v.env.clone(),
+        extra_server_args: v.server_args.clone(),
+        server_argv: Vec::new(),
+    };
+    cv.server_argv = server_argv(model_file, &cv);
+    cv
+}
+
+/// The manifest's cells for a matrix, all pending.
+pub fn pending_cells(plan: &Plan, matrix: &Matrix) -> Vec<Cell> {
+    let mut cells = Vec::new();
+    for g in &matrix.groups {
+        let model = &plan.models[g.model];
+        let variant = cell_variant(g.backend, &model.file, &plan.variants[g.variant]);
+        for c in &g.cells {
+            cells.push(Cell {
+                id: c.id.clone(),
+                backend: g.backend.name().to_string(),
+                model: model.name.clone(),
+                prompt_tokens: c.prompt_tokens,
+                n_predict: plan.bench.n_predict,
+                variant: variant.clone(),
+                status: "pending".to_string(),
+                failure: None,
+                server: None,
+                runs: Vec::new(),
+                stats: BTreeMap::new(),
+            });
+        }
+    }
+    cells
+}
+
+fn cell_mut<'m>(m: &'m mut Manifest, id: &str) -> Option<&'m mut Cell> {
+    m.cells.iter_mut().find(|c| c.id == id)
+}
+
+impl<E: Engine> Runner<'_, E> {
+    /// Runs every group of the matrix, saving the manifest after each run.
+    pub async fn run(&self, m: &mut Manifest, matrix: &Matrix) -> Result<(), StoreError> {
+        for (gi, group) in matrix.groups.iter().enumerate() {
+            self.run_group(m, gi, group).await?;
+        }
+        Ok(())
+    }
+
+    async fn run_group(&self, m: &mut Manifest, gi: usize, g: &Group) -> Result<(), StoreError> {
+        let plan = m.plan.clone();
+        let model = &plan.models[g.model];
+        let variant = cell_variant(g.backend, &model.file, &plan.variants[g.variant]);
+        let group_name = format!("{}.{}.{}", g.backend.name(), model.name, variant.name);
+        let (log_rel, log_abs) = log_paths(self.dir.root(), &group_name);
+        let Some(image_id) = self.images.get(&g.backend) else {
+            return Ok(());
+        };
+        let mut remaining: &[crate::plan::matrix::CellPlan] = &g.cells;
+        let mut start_no = 0;
+        while !remaining.is_empty() {
+            let spec = ServerSpec {
+                name: format!("rigbench-{}-g{gi}-s{start_no}", self.run_id),
+                run_id: self.run_id,
+                image_id,
+                model_path: &self.model_paths[g.model],
+                model_file: &model.file,
+                variant: &variant,
+            };
+            start_no += 1;
+            crate::progress::note(format!("starting llama-server for {group_name}"));
+            let t_load = Instant::now();
+            let started = match Server::start(self.engine, &spec).await {
+                Ok(s) => s,
+                Err(e) => {
+                    let f = Failure {
+                        mode: "load_failed".to_string(),
+                        message: format!("the server container did not start: {e}"),
+                        evidence: vec![e.to_string()],
+                    };
+                    return self.fail_all(m, remaining, f);
+                }
+            };
+            let health = Duration::from_secs(plan.bench.health_timeout_s);
+            let load_seconds = match started.wait_healthy(self.engine, health).await {
+                Ok(s) => s,
+                Err(why) => {
+                    let message = match &why {
+                        StartFailure::Engine(e) => format!("engine error while waiting: {e}"),
+                        StartFailure::Exited(s) => format!(
+                            "the server exited before it was healthy ({})",
+                            s.exit_code
+                                .map_or("no exit code".to_string(), |c| format!("exit code {c}"))
+                        ),
+                        StartFailure::Timeout { waited_s, last } => {
+                            format!("not healthy after {waited_s} s (last: {last})")
+                        }
+                    };
+                    let state = match why {
+                        StartFailure::Exited(s) => Some(s),
+                        _ => self.engine.state(&started.id).await.ok(),
+                    };
+                    let log = started.stop(self.engine, &log_abs).await;
+                    m.timing.model_load_s += t_load.elapsed().as_secs_f64();
+                    let f = failure::server_start(state.as_ref(), &log, &message);
+                    return self.fail_all(m, remaining, f);
+                }
+            };
+            m.timing.model_load_s += load_seconds;
+            crate::progress::note(format!("  healthy after {load_seconds:.2} s"));
+            let server_start = ServerStart {
+                container_name: started.name.clone(),
+                host_port: started.port,
+                load_seconds,
+                log: log_rel.clone(),
+                props: started.client.props().await.ok(),
+            };
+            let outcome = self.run_cells(m, &started, &server_start, remaining).await;
+            let done = match outcome {
+                Ok(n) => n,
+                Err(e) => {
+                    started.stop(self.engine, &log_abs).await;
+                    return Err(e);
+                }
+            };
+            started.stop(self.engine, &log_abs).await;
+            self.dir.save(m)?;
+            remaining = &remaining[done..];
+        }
+        Ok(())
+    }
+
+    fn fail_all(
+        &self,
+        m: &mut Manifest,
+        cells: &[crate::plan::matrix::CellPlan],
+        f: Failure,
+    ) -> Result<(), StoreError> {
+        crate::progress::note(format!("  failed ({}): {}", f.mode, f.message));
+        for c in cells {
+            if let Some(cell) = cell_mut(m, &c.id) {
+                cell.status = "failed".to_string();
+                cell.failure = Some(f.clone());
+            }
+        }
+        self.dir.save(m)
+    }
+
+    /// Runs cells on a healthy server until one fails; returns how many were done
+    /// (the failed one included), so the caller restarts the server for the rest.
+    async fn run_cells(
+        &self,
+        m: &mut Manifest,
+        srv: &Server,
+        start: &ServerStart,
+        cells: &[crate::plan::matrix::CellPlan],
+    ) -> Result<usize, StoreError> {
+        let bench = m.plan.bench.clone();
+        let prepared = prepare_text(srv).await;
+        for (i, c) in cells.iter().enumerate() {
+            let (bos, text) = match &prepared {
+                Ok(p) => p,
+                Err(e) => {
+                    let f = Failure {
+                        mode: "request_failed".to_string(),
+                        message: format!("tokenizing the prompt text failed: {e}"),
+                        evidence: vec![e.to_string()],
+                    };
+                    self.fail_all(m, &cells[i..], f)?;
+                    return Ok(cells.len());
+                }
+            };
+            let prompt = match build_prompt(*bos, text, c.prompt_tokens as usize) {
+                Ok(p) => p,
+                Err(e) => {
+                    let f = Failure {
+                        mode: "request_failed".to_string(),
+                        message: e.clone(),
+                        evidence: vec![e],
+                    };
+                    self.fail_all(m, std::slice::from_ref(c), f)?;
+                    continue;
+                }
+            };
+            if let Some(cell) = cell_mut(m, &c.id) {
+                cell.server = Some(start.clone());
+            }
+            let total = bench.warmup_runs + bench.runs;
+            for k in 0..total {
+                let warmup = k < bench.warmup_runs;
+                let params = CompletionParams {
+                    prompt: prompt.clone(),
+                    n_predict: bench.n_predict,
+                    seed: bench.seed,
+                    stall: Duration::from_secs(bench.stall_timeout_s),
+                    total: Duration::from_secs(bench.request_timeout_s),
+                };
+                let started_at = now_rfc3339();
+                let t = Instant::now();
+                let result = srv.client.complete(&params).await;
+                let elapsed = t.elapsed().as_secs_f64();
+                if warmup {
+                    m.timing.warmup_requests_s += elapsed;
+                } else {
+                    m.timing.measured_requests_s += elapsed;
+                }
+                match result {
+                    Ok(raw) => {
+                        let run = to_run(
+                            &raw,
+                            k,
+                            warmup,
+                            started_at,
+                            c.prompt_tokens,
+                            bench.n_predict,
+                        );
+                        crate::progress::note(format!(
+                            "  {} {} {}/{}: gen {:.1} t/s (server {:.1}), pp {:.0} t/s, ttft {:.0} ms{}",
+                            c.id,
+                            if warmup { "warm-up" } else { "run" },
+                            k + 1,
+                            total,
+                            run.gen_tps,
+                            run.gen_tps_server,
+                            run.pp_tps,
+                            run.ttft_ms,
+                            if run.checks.all() {
+                                ""
+                            } else {
+                                " (check failed: not counted)"
+                            }
+                        ));
+                        if let Some(cell) = cell_mut(m, &c.id) {
+                            cell.runs.push(run);
+                            cell.summarize();
+                        }
+                        self.dir.save(m)?;
+                    }
+                    Err(e) => {
+                        let state = self.engine.state(&srv.id).await.ok();
+                        let log = self
+                            .engine
+                            .logs(&srv.id)
+                            .await
+                            .map(|b| String::from_utf8_lossy(&b).into_owned())
+                            .unwrap_or_default();
+                        let f = failure::run(
+                            state.as_ref(),
+                            &log,
+                            &format!("run {} of {}: {e}", k + 1, total),
+                            matches!(e, BenchError::Stall { .. }),
+                            matches!(e, BenchError::Timeout { .. }),
+                        );
+                        self.fail_all(m, std::slice::from_ref(c), f)?;
+                        return Ok(i + 1);
+                    }
+                }
+            }
+            if let Some(cell) = cell_mut(m, &c.id) {
+                cell.status = "ok".to_string();
+            }
+            self.dir.save(m)?;
+        }
+        Ok(cells.len())
+    }
+
+    /// Stops and removes every container of this run still present.
+    pub async fn cleanup(&self) -> usize {
+        let labels = [
+            format!("{LABEL_MANAGED}=true"),
+            format!("{LABEL_RUN}={}", self.run_id),
+        ];
+        let mut removed = 0;
+        if let Ok(list) = self.engine.list_labelled(&labels).await {
+            for c in list {
+                if self.engine.remove(&c.id).await.is_ok() {
+                    removed += 1;
+                }
+            }
+        }
+        removed
+    }
+}
+
+/// The prompt text in the served model's tokens, and its BOS token if it has one.
+async fn prepare_text(srv: &Server) -> Result<(Option<u32>, Vec<u32>), BenchError> {
+    let cut = PROMPT_TEXT
+        .char_indices()
+        .nth(200)
+        .map_or(PROMPT_TEXT.len(), |(i, _)| i);
+    let probe = &PROMPT_TEXT[..cut];
+    let with = srv.client.tokenize(probe, true).await?;
+    let without = srv.client.tokenize(probe, false).await?;
+    let text = srv.client.tokenize(PROMPT_TEXT, false).await?;
+    Ok((detect_bos(&with, &without), text))
+}
+
+#[cfg(test)]
+mod tests;

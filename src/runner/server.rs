@@ -1,0 +1,281 @@
+//! One llama-server in its container: start it on a free loopback port (another if
+//! the port is taken meanwhile), wait for `/health` while watching the container,
+//! and stop it, keeping its log.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::bench::{Health, ServerClient};
+use crate::engine::{
+    Bind, ContainerSpec, ContainerState, Engine, EngineError, LABEL_MANAGED, LABEL_ROLE, LABEL_RUN,
+    Publish,
+};
+use crate::manifest::CellVariant;
+
+/// The port llama-server listens on inside the container.
+pub const CONTAINER_PORT: u16 = 8080;
+/// How often the container is checked while waiting for health.
+const POLL: Duration = Duration::from_millis(50);
+/// Attempts to find a free host port.
+const PORT_ATTEMPTS: u32 = 5;
+
+/// What is needed to start one server.
+pub struct ServerSpec<'a> {
+    pub name: String,
+    pub run_id: &'a str,
+    pub image_id: &'a str,
+    pub model_path: &'a Path,
+    pub model_file: &'a str,
+    pub variant: &'a CellVariant,
+}
+
+/// A started server container.
+pub struct Server {
+    pub id: String,
+    pub name: String,
+    pub port: u16,
+    pub client: ServerClient,
+}
+
+/// Why a server did not become healthy.
+pub enum StartFailure {
+    Engine(EngineError),
+    /// The container ended before it was healthy.
+    Exited(ContainerState),
+    /// Still not healthy when the timeout passed.
+    Timeout {
+        waited_s: u64,
+        last: String,
+    },
+}
+
+/// The llama-server arguments for a variant: every setting explicit.
+pub fn server_argv(model_file: &str, v: &CellVariant) -> Vec<String> {
+    let mut a: Vec<String> = vec![
+        "--model".into(),
+        format!("/models/{model_file}"),
+        "--host".into(),
+        "0.0.0.0".into(),
+        "--port".into(),
+        CONTAINER_PORT.to_string(),
+        "--ctx-size".into(),
+        v.ctx_size.to_string(),
+        "--threads".into(),
+        v.threads.to_string(),
+        "--threads-batch".into(),
+        v.threads.to_string(),
+        "--n-gpu-layers".into(),
+        v.n_gpu_layers.to_string(),
+        "--batch-size".into(),
+        v.batch_size.to_string(),
+        "--ubatch-size".into(),
+        v.ubatch_size.to_string(),
+        "--flash-attn".into(),
+        v.flash_attn.clone(),
+        "--cache-type-k".into(),
+        v.cache_type_k.clone(),
+        "--cache-type-v".into(),
+        v.cache_type_v.clone(),
+        "--parallel".into(),
+        "1".into(),
+        // No automatic fitting: what runs is what the plan says.
+        "--fit".into(),
+        "off".into(),
+    ];
+    a.extend(v.extra_server_args.iter().cloned());
+    a
+}
+
+/// A port on 127.0.0.1 that was free a moment ago.
+fn free_port() -> std::io::Result<u16> {
+    let l = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    Ok(l.local_addr()?.port())
+}
+
+impl Server {
+    /// Creates and starts the container; retries on another port if the chosen one
+    /// was taken in between.
+    pub async fn start<E: Engine>(
+        engine: &E,
+        spec: &ServerSpec<'_>,
+    ) -> Result<Server, EngineError> {
+        let mut last_err = None;
+        for attempt in 0..PORT_ATTEMPTS {
+            let port = free_port().map_err(|e| EngineError::Api {
+                op: "find a free port",
+                message: e.to_string(),
+            })?;
+            let name = if attempt == 0 {
+                spec.name.clone()
+            } else {
+                format!("{}-{attempt}", spec.name)
+            };
+            let cs = ContainerSpec {
+                name: name.clone(),
+                image: spec.image_id.to_string(),
+                entrypoint: None,
+                cmd: spec.variant.server_argv.clone(),
+                env: spec.variant.env.clone(),
+                binds: vec![Bind {
+                    host: spec.model_path.to_path_buf(),
+                    container: format!("/models/{}", spec.model_file),
+                    read_only: true,
+                }],
+                publish: Some(Publish {
+                    host_ip: Ipv4Addr::LOCALHOST,
+                    host_port: port,
+                    container_port: CONTAINER_PORT,
+                }),
+                labels: BTreeMap::from([
+                    (LABEL_MANAGED.to_string(), "true".to_string()),
+                    (LABEL_RUN.to_string(), spec.run_id.to_string()),
+                    (LABEL_ROLE.to_string(), "server".to_string()),
+                ]),
+                devices: Vec::new(),
+            };
+            let id = engine.create(&cs).await?;
+            match engine.start(&id).await {
+                Ok(()) => {
+                    let client = ServerClient::new(port).map_err(|e| EngineError::Api {
+                        op: "HTTP client",
+                        message: e.to_string(),
+                    })?;
+                    return Ok(Server {
+                        id,
+                        name,
+                        port,
+                        client,
+                    });
+                }
+                Err(e @ EngineError::PortInUse { .. }) => {
+                    let _ = engine.remove(&id).await;
+                    last_err = Some(e);
+                }
+                Err(e) => {
+                    let _ = engine.remove(&id).await;
+                    return Err(e);
+                }
+            }
+        }
+        Err(last_err.unwrap_or(EngineError::Api {
+            op: "start server",
+            message: "no free port".to_string(),
+        }))
+    }
+
+    /// Waits until `/health` answers 200; returns the seconds it took.
+    pub async fn wait_healthy<E: Engine>(
+        &self,
+        engine: &E,
+        timeout: Duration,
+    ) -> Result<f64, StartFailure> {
+        let t0 = Instant::now();
+        let mut last = String::from("no answer yet");
+        let mut polls = 0u32;
+        while t0.elapsed() < timeout {
+            match self.client.health().await {
+                Health::Ready => return Ok(t0.elapsed().as_secs_f64()),
+                Health::Loading(code) => last = format!("/health answered HTTP {code}"),
+                Health::Unreachable(e) => last = e,
+            }
+            // The container is checked every tenth poll (every ~0.5 s).
+            if polls % 10 == 0 {
+                let state = engine.state(&self.id).await.map_err(StartFailure::Engine)?;
+                if !state.running {
+                    return Err(StartFailure::Exited(state));
+                }
+            }
+            polls += 1;
+            tokio::time::sleep(POLL).await;
+        }
+        Err(StartFailure::Timeout {
+            waited_s: timeout.as_secs(),
+            last,
+        })
+    }
+
+    /// Stops and removes the container, writing its log to `log`. Returns the log.
+    pub async fn stop<E: Engine>(&self, engine: &E, log: &Path) -> String {
+        let _ = engine.stop(&self.id, 10).await;
+        let text = save_log(engine, &self.id, log).await;
+        let _ = engine.remove(&self.id).await;
+        text
+    }
+}
+
+/// Writes the container's log to `path` (appending, so restarts add to it); returns it.
+pub async fn save_log<E: Engine>(engine: &E, id: &str, path: &Path) -> String {
+    let bytes = engine
+        .logs(id)
+        .await
+        .unwrap_or_else(|e| format!("(no log: {e})\n").into_bytes());
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let header = format!("==== container {id} ====\n");
+    let _ = append(path, header.as_bytes()).and_then(|_| append(path, &bytes));
+    text
+}
+
+fn append(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?
+        .write_all(bytes)
+}
+
+/// The log file of a server group, relative to the run directory and absolute.
+pub fn log_paths(run_dir: &Path, group: &str) -> (String, PathBuf) {
+    let rel = format!("logs/{group}.log");
+    let abs = run_dir.join(&rel);
+    (rel, abs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_setting_is_explicit_and_extra_args_come_last() {
+        let v = CellVariant {
+            name: "q8".into(),
+            ctx_size: 4096,
+            threads: 2,
+            n_gpu_layers: 0,
+            batch_size: 2048,
+            ubatch_size: 512,
+            flash_attn: "on".into(),
+            cache_type_k: "q8_0".into(),
+            cache_type_v: "f16".into(),
+            env: BTreeMap::new(),
+            extra_server_args: vec!["--no-warmup".into()],
+            server_argv: vec![],
+        };
+        let a = server_argv("m.gguf", &v);
+        let joined = a.join(" ");
+        for expect in [
+            "--model /models/m.gguf",
+            "--ctx-size 4096",
+            "--threads 2",
+            "--threads-batch 2",
+            "--n-gpu-layers 0",
+            "--flash-attn on",
+            "--cache-type-k q8_0",
+            "--cache-type-v f16",
+            "--parallel 1",
+            "--fit off",
+        ] {
+            assert!(joined.contains(expect), "{expect} missing from {joined}");
+        }
+        assert_eq!(a.last().map(String::as_str), Some("--no-warmup"));
+    }
+
+    #[test]
+    fn a_free_port_is_bindable() {
+        let p = free_port().unwrap();
+        assert!(p > 0);
+        std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, p)).unwrap();
+    }
+}

@@ -1,0 +1,205 @@
+//! The runner against the fake engine and fake llama-server: the whole loop, and
+//! failures that must not stop the matrix.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+
+use super::*;
+use crate::fake::engine::FakeEngine;
+use crate::host::probe;
+use crate::manifest::store::RunDir;
+use crate::plan::matrix::expand;
+
+const PLAN: &str = r#"
+name = "fake"
+[bench]
+runs = 2
+warmup_runs = 1
+n_predict = 8
+prompt_tokens = [31, 200]
+health_timeout_s = 5
+stall_timeout_s = 1
+request_timeout_s = 20
+[source]
+commit = "0c1e57098bba43ac29e6e3b677cdceebdd22334f"
+[[source.archives]]
+kind = "path"
+path = "/nonexistent.tar.gz"
+dir = "x"
+[[models]]
+name = "m"
+file = "m.gguf"
+[[models.sources]]
+kind = "path"
+path = "/nonexistent.gguf"
+[[backends]]
+name = "cpu"
+"#;
+
+struct Setup {
+    engine: FakeEngine,
+    dir: tempfile::TempDir,
+    run_dir: RunDir,
+    manifest: Manifest,
+    matrix: Matrix,
+}
+
+fn setup(variants: &str) -> Setup {
+    let plan = crate::plan::parse(&format!("{PLAN}{variants}"), "test", 2).unwrap();
+    let matrix = expand(&plan);
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = RunDir::create(&dir.path().join("run")).unwrap();
+    let mut manifest = Manifest::new(
+        plan.clone(),
+        probe(std::path::Path::new("/nonexistent")),
+        None,
+    );
+    manifest.cells = pending_cells(&plan, &matrix);
+    Setup {
+        engine: FakeEngine::default(),
+        dir,
+        run_dir,
+        manifest,
+        matrix,
+    }
+}
+
+async fn run(s: &mut Setup) {
+    let runner = Runner {
+        engine: &s.engine,
+        dir: &s.run_dir,
+        run_id: "t1",
+        images: BTreeMap::from([(Backend::Cpu, "sha256:fake".to_string())]),
+        model_paths: vec![s.dir.path().join("m.gguf")],
+    };
+    runner.run(&mut s.manifest, &s.matrix).await.unwrap();
+}
+
+#[tokio::test]
+async fn every_cell_measured_and_saved_and_no_container_left() {
+    let mut s = setup("");
+    run(&mut s).await;
+    assert_eq!(s.engine.live_containers(), 0);
+    let on_disk = s.run_dir.load().unwrap();
+    assert_eq!(on_disk.cells.len(), 2);
+    for c in &on_disk.cells {
+        assert_eq!(c.status, "ok", "{}", c.id);
+        assert_eq!(c.runs.len(), 3);
+        assert!(c.runs[0].warmup && !c.runs[1].warmup);
+        assert_eq!(c.stats["gen_tps"].n, 2);
+        assert_eq!(c.runs[1].prompt_n, u64::from(c.prompt_tokens));
+        // The fake tokenizer's BOS is 2: the prompt starts with it.
+        assert!(c.server.as_ref().unwrap().load_seconds >= 0.0);
+    }
+    // One server start served both prompt lengths.
+    assert_eq!(s.engine.created.lock().unwrap().len(), 1);
+    assert!(s.run_dir.root().join("logs/cpu.m.default.log").exists());
+}
+
+#[tokio::test]
+async fn a_server_that_fails_to_load_fails_its_cells_and_the_next_group_still_runs() {
+    let mut s = setup(
+        r#"
+[[variants]]
+name = "broken"
+env = { FAKE_EXIT_ON_START = "1" }
+[[variants]]
+name = "fine"
+"#,
+    );
+    run(&mut s).await;
+    let m = s.run_dir.load().unwrap();
+    let broken: Vec<_> = m
+        .cells
+        .iter()
+        .filter(|c| c.variant.name == "broken")
+        .collect();
+    let fine: Vec<_> = m
+        .cells
+        .iter()
+        .filter(|c| c.variant.name == "fine")
+        .collect();
+    assert_eq!(broken.len(), 2);
+    for c in broken {
+        assert_eq!(c.status, "failed");
+        let f = c.failure.as_ref().unwrap();
+        assert_eq!(f.mode, "load_failed");
+        assert!(
+            f.evidence.iter().any(|e| e.contains("error loading model")),
+            "{:?}",
+            f.evidence
+        );
+        assert!(
+            f.evidence.iter().any(|e| e.contains("exit code 1")),
+            "{:?}",
+            f.evidence
+        );
+    }
+    assert!(fine.iter().all(|c| c.status == "ok"));
+    assert_eq!(s.engine.live_containers(), 0);
+}
+
+#[tokio::test]
+async fn a_stalled_run_is_a_hang_and_the_server_is_restarted_for_the_next_cell() {
+    // Every run stalls after 3 tokens: each cell fails as a hang, and the server is
+    // restarted for the second cell, so there are two starts.
+    let mut s = setup(
+        r#"
+[[variants]]
+name = "stalls"
+env = { FAKE_STALL_AFTER = "3" }
+"#,
+    );
+    run(&mut s).await;
+    let m = s.run_dir.load().unwrap();
+    for c in &m.cells {
+        assert_eq!(c.status, "failed");
+        assert_eq!(c.failure.as_ref().unwrap().mode, "hang", "{:?}", c.failure);
+    }
+    assert_eq!(s.engine.created.lock().unwrap().len(), 2);
+    assert_eq!(s.engine.live_containers(), 0);
+}
+
+#[tokio::test]
+async fn a_port_taken_between_choice_and_start_is_retried_on_another() {
+    let mut s = setup("");
+    s.engine.port_in_use_once.store(true, Ordering::SeqCst);
+    run(&mut s).await;
+    let m = s.run_dir.load().unwrap();
+    assert!(m.cells.iter().all(|c| c.status == "ok"));
+    let created = s.engine.created.lock().unwrap().clone();
+    assert_eq!(created.len(), 2);
+    assert!(created[1].ends_with("-1"), "{created:?}");
+}
+
+#[tokio::test]
+async fn cleanup_removes_only_this_runs_containers() {
+    let s = setup("");
+    let runner = Runner {
+        engine: &s.engine,
+        dir: &s.run_dir,
+        run_id: "t1",
+        images: BTreeMap::new(),
+        model_paths: vec![],
+    };
+    let mine = crate::engine::ContainerSpec {
+        name: "mine".into(),
+        labels: BTreeMap::from([
+            (LABEL_MANAGED.to_string(), "true".to_string()),
+            (LABEL_RUN.to_string(), "t1".to_string()),
+        ]),
+        ..Default::default()
+    };
+    let other = crate::engine::ContainerSpec {
+        name: "other".into(),
+        labels: BTreeMap::from([
+            (LABEL_MANAGED.to_string(), "true".to_string()),
+            (LABEL_RUN.to_string(), "t2".to_string()),
+        ]),
+        ..Default::default()
+    };
+    s.engine.create(&mine).await.unwrap();
+    s.engine.create(&other).await.unwrap();
+    assert_eq!(runner.cleanup().await, 1);
+    assert_eq!(s.engine.live_containers(), 1);
+}
