@@ -10,6 +10,7 @@ sha() { sha256sum "$1" | cut -d' ' -f1; }
 flags=""
 for f in "$@"; do flags="$flags${flags:+, }\"$(esc "$f")\""; done
 
+# shellcheck source=/dev/null
 . /etc/os-release
 printf '{\n'
 printf '  "backend": "%s",\n' "$(esc "$BACKEND")"

@@ -90,34 +90,42 @@ pub fn render(plan: &Plan, matrix: &Matrix, cache: &Cache) -> String {
             }
         );
     }
-    let mut t = Table::new();
-    t.set_header(vec![
-        "cell",
-        "prompt tokens",
-        "server arguments",
-        "environment",
-    ]);
-    let mut n = 0;
-    for g in &matrix.groups {
+    let cells: usize = matrix.groups.iter().map(|g| g.cells.len()).sum();
+    let _ = writeln!(
+        out,
+        "\n{cells} cells in {} server starts, {} requests:",
+        matrix.groups.len(),
+        cells as u32 * (b.warmup_runs + b.runs)
+    );
+    for (i, g) in matrix.groups.iter().enumerate() {
         let model = &plan.models[g.model];
         let v = cell_variant(g.backend, &model.file, &plan.variants[g.variant]);
         let env: Vec<String> = v.env.iter().map(|(k, x)| format!("{k}={x}")).collect();
+        let _ = writeln!(
+            out,
+            "\nserver start {}: {} / {} / {}\n  llama-server {}{}",
+            i + 1,
+            g.backend.name(),
+            model.name,
+            v.name,
+            v.server_argv.join(" "),
+            if env.is_empty() {
+                String::new()
+            } else {
+                format!("\n  environment {}", env.join(" "))
+            }
+        );
+        let mut t = Table::new();
+        t.set_header(vec!["cell", "prompt tokens", "n_predict"]);
         for c in &g.cells {
-            n += 1;
             t.add_row(vec![
                 c.id.clone(),
                 c.prompt_tokens.to_string(),
-                v.server_argv.join(" "),
-                env.join(" "),
+                b.n_predict.to_string(),
             ]);
         }
+        let _ = writeln!(out, "{t}");
     }
-    let _ = writeln!(
-        out,
-        "\n{n} cells in {} server starts, {} requests:\n{t}",
-        matrix.groups.len(),
-        n as u32 * (b.warmup_runs + b.runs)
-    );
     if !matrix.excluded.is_empty() {
         let _ = writeln!(out, "\nexcluded:");
         for e in &matrix.excluded {

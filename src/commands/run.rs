@@ -55,7 +55,7 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
         info.runtime.as_deref().unwrap_or("?")
     ));
 
-    let mut m = Manifest::new(plan.clone(), host, Some(info));
+    let mut m = Manifest::new(&run_id, plan.clone(), host, Some(info));
     m.excluded = matrix.excluded.clone();
     m.cells = pending_cells(&plan, &matrix);
     dir.save(&mut m)?;

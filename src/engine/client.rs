@@ -323,14 +323,9 @@ impl Engine for Client {
             Err(e) => {
                 let msg = message(e);
                 if msg.contains("address already in use") {
-                    let port = msg
-                        .split(|c: char| !c.is_ascii_digit() && c != ':' && c != '.')
-                        .filter_map(|w| w.rsplit(':').next()?.parse::<u16>().ok())
-                        .find(|p| *p > 0)
-                        .unwrap_or(0);
                     return Err(EngineError::PortInUse {
                         container: id.to_string(),
-                        port,
+                        port: port_in_message(&msg).unwrap_or(0),
                     });
                 }
                 Err(EngineError::Container {
@@ -448,6 +443,16 @@ impl Engine for Client {
     }
 }
 
+/// The port of the first `address:port` in an engine message, such as Podman's
+/// "listen tcp4 127.0.0.1:33167: bind: address already in use".
+fn port_in_message(msg: &str) -> Option<u16> {
+    msg.split_whitespace().find_map(|w| {
+        let (host, port) = w.trim_end_matches([':', ',']).rsplit_once(':')?;
+        (!host.is_empty()).then_some(())?;
+        port.parse().ok()
+    })
+}
+
 /// The last lines of a build's output, to show with its error.
 fn tail(lines: &[String]) -> String {
     if lines.is_empty() {
@@ -458,4 +463,18 @@ fn tail(lines: &[String]) -> String {
         "\nlast lines of the build:\n  {}",
         lines[start..].join("\n  ")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: "tcp4" in Podman's message was read as port 4.
+    #[test]
+    fn port_is_read_from_podmans_message() {
+        let msg = "cannot listen on the TCP port: listen tcp4 127.0.0.1:33167: bind: address already in use (HTTP 500)";
+        assert_eq!(port_in_message(msg), Some(33167));
+        assert_eq!(port_in_message("listen tcp [::1]:8080: bind"), Some(8080));
+        assert_eq!(port_in_message("address already in use"), None);
+    }
 }

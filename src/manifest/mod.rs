@@ -23,6 +23,8 @@ pub const SCHEMA_VERSION: &str = "rigbench.manifest/1";
 pub struct Manifest {
     pub schema_version: String,
     pub tool: Tool,
+    /// The id on this run's containers (label `io.rigbench.run`).
+    pub run_id: String,
     /// RFC 3339, UTC: when the run started.
     pub created_at: String,
     /// RFC 3339, UTC: when the manifest was last written.
@@ -289,7 +291,7 @@ pub fn now_rfc3339() -> String {
 
 impl Manifest {
     /// A new manifest for `plan`: status `running`, nothing measured yet.
-    pub fn new(plan: Plan, host: HostFacts, engine: Option<EngineInfo>) -> Self {
+    pub fn new(run_id: &str, plan: Plan, host: HostFacts, engine: Option<EngineInfo>) -> Self {
         let now = now_rfc3339();
         Manifest {
             schema_version: SCHEMA_VERSION.to_string(),
@@ -297,6 +299,7 @@ impl Manifest {
                 name: "rigbench".to_string(),
                 version: env!("CARGO_PKG_VERSION").to_string(),
             },
+            run_id: run_id.to_string(),
             created_at: now.clone(),
             updated_at: now,
             status: "running".to_string(),

@@ -102,10 +102,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let run = RunDir::create(&dir.path().join("r")).unwrap();
         let plan = crate::plan::builtin(2).unwrap();
-        let mut m = Manifest::new(plan, probe(Path::new("/nonexistent")), None);
+        let mut m = Manifest::new("r1", plan, probe(Path::new("/nonexistent")), None);
         m.timing.total_s = 0.1 + 0.2;
         m.timing.fetch_s = 2.0 / 3.0;
-        m.timing.build_s = 44145.712_345_678_9;
+        m.timing.build_s = 44_145.712_345_678_9;
         m.timing.other_s = 1e-7 / 3.0;
         m.timing.model_load_s = 0.449_127_593_000_000_03;
         run.save(&mut m).unwrap();
@@ -117,10 +117,19 @@ mod tests {
     fn a_tampered_manifest_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let run = RunDir::create(&dir.path().join("r")).unwrap();
-        let mut m = Manifest::new(crate::plan::builtin(2).unwrap(), probe(Path::new("/x")), None);
+        let mut m = Manifest::new(
+            "r1",
+            crate::plan::builtin(2).unwrap(),
+            probe(Path::new("/x")),
+            None,
+        );
         run.save(&mut m).unwrap();
         let text = std::fs::read_to_string(run.manifest_path()).unwrap();
-        std::fs::write(run.manifest_path(), text.replace("\"running\"", "\"complete\"")).unwrap();
+        std::fs::write(
+            run.manifest_path(),
+            text.replace("\"running\"", "\"complete\""),
+        )
+        .unwrap();
         let err = run.load().unwrap_err().to_string();
         assert!(err.contains("the manifest was changed"), "{err}");
     }
@@ -129,7 +138,12 @@ mod tests {
     fn a_directory_holding_a_run_is_not_reused() {
         let dir = tempfile::tempdir().unwrap();
         let run = RunDir::create(dir.path()).unwrap();
-        let mut m = Manifest::new(crate::plan::builtin(2).unwrap(), probe(Path::new("/x")), None);
+        let mut m = Manifest::new(
+            "r1",
+            crate::plan::builtin(2).unwrap(),
+            probe(Path::new("/x")),
+            None,
+        );
         run.save(&mut m).unwrap();
         let err = RunDir::create(dir.path()).unwrap_err().to_string();
         assert!(err.contains("already holds a run"), "{err}");

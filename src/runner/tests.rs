@@ -50,6 +50,7 @@ fn setup(variants: &str) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let run_dir = RunDir::create(&dir.path().join("run")).unwrap();
     let mut manifest = Manifest::new(
+        "t1",
         plan.clone(),
         probe(std::path::Path::new("/nonexistent")),
         None,

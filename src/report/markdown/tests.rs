@@ -65,7 +65,7 @@ fn cell(prompt: u32, variant: &str, runs: Vec<Run>, failure: Option<Failure>) ->
 fn manifest() -> Manifest {
     let plan = crate::plan::builtin(2).unwrap();
     let host = crate::host::probe(std::path::Path::new("/nonexistent"));
-    let mut m = Manifest::new(plan, host, None);
+    let mut m = Manifest::new("r1", plan, host, None);
     m.created_at = "2026-11-26T00:00:00.000Z".into();
     m.updated_at = "2026-11-26T00:05:00.000Z".into();
     m.status = "complete".into();

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): prepares the host (scripts/setup.sh: Podman,
+# its host adjustments, a base image), then runs the formatting and lint checks and
+# the whole test suite, including the tests that drive real Podman and the real
+# model. The default source and model are fetched by the tests themselves.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+
+if ! command -v shellcheck >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  echo "test: installing shellcheck" >&2
+  if [ "$(id -u)" -eq 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q shellcheck >/dev/null
+  else
+    sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q shellcheck >/dev/null
+  fi
+fi
+if command -v shellcheck >/dev/null 2>&1; then
+  shellcheck scripts/*.sh images/*.sh .ci/run
+fi
+
+cargo fmt --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo test --locked -- --include-ignored

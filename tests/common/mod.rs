@@ -1,0 +1,32 @@
+//! Shared by the tests that drive real Podman: the binary under test, run as a user
+//! would run it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+pub const MODEL_SHA256: &str = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818";
+pub const COMMIT: &str = "0c1e57098bba43ac29e6e3b677cdceebdd22334f";
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs the rigbench binary with `args`, echoing its output into the test log.
+pub fn rigbench(args: &[&str], cwd: &Path) -> Output {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rigbench"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("the rigbench binary runs");
+    eprintln!(
+        "$ rigbench {}\n--- stdout\n{}--- stderr\n{}--- {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        out.status
+    );
+    out
+}

@@ -1,0 +1,120 @@
+//! End to end on the CPU image through real Podman and the real Gemma 3 270M model:
+//! `rigbench run` with a small plan builds (or reuses) the image, serves the model,
+//! measures, and writes a manifest whose facts are checked against the engine and
+//! the plan.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{COMMIT, MODEL_SHA256, repo, rigbench};
+use rigbench::engine::{Engine, LABEL_RUN, connect};
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn small_plan_runs_end_to_end_in_a_real_container() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("run");
+    let plan = repo().join("tests/plans/e2e.toml");
+    let status = rigbench(
+        &[
+            "run",
+            "--plan",
+            plan.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        work.path(),
+    );
+    assert!(status.status.success(), "rigbench run failed");
+
+    let text = std::fs::read_to_string(out.join("manifest.json")).unwrap();
+    let m: Value = serde_json::from_str(&text).unwrap();
+    rigbench::manifest::integrity::verify(&m).unwrap();
+    assert_eq!(m["schema_version"], "rigbench.manifest/1");
+    assert_eq!(m["status"], "complete");
+    assert!(
+        m["host"]["kernel"]["release"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty())
+    );
+    assert!(
+        m["host"]["kernel"]["cmdline"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty())
+    );
+    assert_eq!(m["engine"]["kind"], "podman");
+
+    // The image id in the manifest is what the engine reports for the tag.
+    let image = &m["images"][0];
+    let tag = image["tag"].as_str().unwrap();
+    let connected = connect(None).await.unwrap();
+    let facts = connected
+        .client
+        .image(tag)
+        .await
+        .unwrap()
+        .expect("the image exists");
+    assert_eq!(image["image_id"].as_str().unwrap(), facts.id);
+    assert!(facts.id.starts_with("sha256:"));
+
+    // llama-server --version in the image names the commit passed to cmake.
+    let version = image["llama_cpp"]["version_output"].as_str().unwrap();
+    assert!(version.contains(COMMIT), "{version}");
+    assert_eq!(image["build_args"]["LLAMA_COMMIT"], COMMIT);
+    assert_eq!(image["llama_cpp"]["source_pinned"], true);
+    assert_eq!(image["containerfile_sha256"].as_str().unwrap().len(), 64);
+    assert!(
+        image["base_image"]["image_id"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("sha256:"))
+    );
+
+    let model = &m["models"][0];
+    assert_eq!(model["sha256"], MODEL_SHA256);
+    assert_eq!(model["size_bytes"], 253_113_024);
+    assert_eq!(model["gguf"]["architecture"], "gemma3");
+    assert_eq!(model["gguf"]["file_type_name"], "Q4_K_M");
+
+    let cells = m["cells"].as_array().unwrap();
+    let prompts: Vec<u64> = cells
+        .iter()
+        .map(|c| c["prompt_tokens"].as_u64().unwrap())
+        .collect();
+    assert_eq!(prompts, [31, 461]);
+    for c in cells {
+        assert_eq!(c["status"], "ok", "{}", c["id"]);
+        let runs = c["runs"].as_array().unwrap();
+        assert_eq!(runs.len(), 3);
+        for r in runs {
+            // Exactly the planned prompt, nothing from the prompt cache.
+            assert_eq!(r["prompt_n"], c["prompt_tokens"]);
+            assert_eq!(r["timings"]["prompt_n"], c["prompt_tokens"]);
+            assert_eq!(r["cache_n"], 0);
+            assert_eq!(r["predicted_n"], 32);
+            assert_eq!(r["token_ids"].as_array().unwrap().len(), 32);
+            assert!(r["gen_tps"].as_f64().unwrap() > 0.0);
+            for k in ["predicted_per_second", "predicted_ms", "prompt_ms"] {
+                assert!(
+                    r["timings"][k].as_f64().is_some_and(|v| v > 0.0),
+                    "timings.{k}"
+                );
+            }
+        }
+        assert_eq!(c["stats"]["gen_tps"]["n"], 2);
+        // Greedy decoding of the same prompt gives the same tokens every run.
+        assert_eq!(runs[1]["token_ids"], runs[2]["token_ids"]);
+    }
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("| prompt tokens | cpu/small"), "{report}");
+    assert!(out.join("logs/cpu.gemma-3-270m-q4_k_m.small.log").exists());
+
+    // No container of this run is left behind.
+    let run_id = m["run_id"].as_str().unwrap();
+    let left = connected
+        .client
+        .list_labelled(&[format!("{LABEL_RUN}={run_id}")])
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "containers of run {run_id} left: {left:?}");
+}

@@ -1,0 +1,195 @@
+//! rigbench's engine module against real Podman: discovery (or a private service),
+//! containers with labels, exit codes as results, logs, a port already in use, and
+//! image builds that pass and fail. Uses the base image scripts/setup.sh provides.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use rigbench::engine::{
+    BuildRequest, ContainerSpec, Engine, EngineError, EngineKind, LABEL_MANAGED, LABEL_RUN,
+    Publish, connect, run_to_completion,
+};
+
+fn labels(run: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (LABEL_MANAGED.to_string(), "true".to_string()),
+        (LABEL_RUN.to_string(), run.to_string()),
+    ])
+}
+
+async fn base<E: Engine>(engine: &E) -> String {
+    rigbench::image::base::resolve(engine, "auto")
+        .await
+        .expect("a base image (scripts/setup.sh makes one)")
+        .reference
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn engine_reports_itself_and_exit_codes_are_results() {
+    let c = connect(None).await.unwrap();
+    let e = &c.client;
+    let info = e.info().await.unwrap();
+    assert_eq!(info.kind, EngineKind::Podman);
+    assert!(!info.version.is_empty());
+    assert!(info.runtime.as_deref().is_some_and(|r| !r.is_empty()));
+
+    let image = base(e).await;
+    let run = format!("engine-test-{}", std::process::id());
+    let spec = ContainerSpec {
+        name: format!("rigbench-{run}-exit"),
+        image: image.clone(),
+        entrypoint: Some(vec!["sh".into(), "-c".into()]),
+        cmd: vec!["echo to-stdout; echo to-stderr >&2; exit 3".into()],
+        labels: labels(&run),
+        ..ContainerSpec::default()
+    };
+    let done = run_to_completion(e, &spec).await.unwrap();
+    assert_eq!(done.status.code, 3);
+    assert!(!done.status.oom_killed);
+    let out = String::from_utf8_lossy(&done.output);
+    assert!(
+        out.contains("to-stdout") && out.contains("to-stderr"),
+        "{out}"
+    );
+    // run_to_completion removed it.
+    assert!(
+        e.list_labelled(&[format!("{LABEL_RUN}={run}")])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        e.image("localhost/rigbench/no-such-image:x")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn labelled_containers_are_found_and_a_taken_port_is_reported() {
+    let c = connect(None).await.unwrap();
+    let e = &c.client;
+    let image = base(e).await;
+    let run = format!("port-test-{}", std::process::id());
+    let taken = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let spec = ContainerSpec {
+        name: format!("rigbench-{run}"),
+        image,
+        entrypoint: Some(vec!["sleep".into()]),
+        cmd: vec!["30".into()],
+        labels: labels(&run),
+        publish: Some(Publish {
+            host_ip: Ipv4Addr::LOCALHOST,
+            host_port: port,
+            container_port: 8080,
+        }),
+        ..ContainerSpec::default()
+    };
+    let id = e.create(&spec).await.unwrap();
+    let found = e
+        .list_labelled(&[format!("{LABEL_RUN}={run}")])
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].id, id);
+    assert_eq!(found[0].labels[LABEL_MANAGED], "true");
+    let started = e.start(&id).await;
+    e.remove(&id).await.unwrap();
+    match started {
+        Err(EngineError::PortInUse { port: p, .. }) => assert_eq!(p, port),
+        other => panic!("expected PortInUse for port {port}, got {other:?}"),
+    }
+    assert!(
+        e.list_labelled(&[format!("{LABEL_RUN}={run}")])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+fn context(containerfile: &str) -> tempfile::NamedTempFile {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let mut tar = tar::Builder::new(file.reopen().unwrap());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(containerfile.len() as u64);
+    h.set_mode(0o644);
+    h.set_path("Containerfile").unwrap();
+    h.set_cksum();
+    tar.append(&h, containerfile.as_bytes()).unwrap();
+    tar.finish().unwrap();
+    file
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tiny_images_build_and_a_failing_build_says_why() {
+    let c = connect(None).await.unwrap();
+    let e = &c.client;
+    let image = base(e).await;
+    let logs = tempfile::tempdir().unwrap();
+    let tag = format!("localhost/rigbench/engine-test:{}", std::process::id());
+
+    let ok = context(&format!(
+        "FROM {image}\nARG GREETING\nRUN echo \"$GREETING\" > /greeting\n"
+    ));
+    let lines = std::sync::Mutex::new(Vec::new());
+    let id = e
+        .build(
+            &BuildRequest {
+                context_tar: ok.path().to_path_buf(),
+                containerfile: "Containerfile".into(),
+                tag: tag.clone(),
+                build_args: BTreeMap::from([("GREETING".into(), "hello".into())]),
+                labels: BTreeMap::from([(LABEL_MANAGED.into(), "true".into())]),
+                log: logs.path().join("ok.log"),
+            },
+            &|l: &str| lines.lock().unwrap().push(l.to_string()),
+        )
+        .await
+        .unwrap();
+    assert!(id.starts_with("sha256:"), "{id}");
+    let facts = e.image(&tag).await.unwrap().unwrap();
+    assert_eq!(facts.id, id);
+    assert_eq!(facts.labels[LABEL_MANAGED], "true");
+    assert!(!lines.lock().unwrap().is_empty());
+    let read = run_to_completion(
+        e,
+        &ContainerSpec {
+            name: format!("rigbench-engine-test-read-{}", std::process::id()),
+            image: id.clone(),
+            entrypoint: Some(vec!["cat".into()]),
+            cmd: vec!["/greeting".into()],
+            labels: labels("engine-test"),
+            ..ContainerSpec::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(String::from_utf8_lossy(&read.output).trim(), "hello");
+    e.remove_image(&tag).await.unwrap();
+    assert!(e.image(&tag).await.unwrap().is_none());
+
+    let bad = context(&format!("FROM {image}\nRUN echo about to fail && exit 7\n"));
+    let err = e
+        .build(
+            &BuildRequest {
+                context_tar: bad.path().to_path_buf(),
+                containerfile: "Containerfile".into(),
+                tag: format!("{tag}-bad"),
+                build_args: BTreeMap::new(),
+                labels: BTreeMap::new(),
+                log: logs.path().join("bad.log"),
+            },
+            &|_: &str| {},
+        )
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, EngineError::Build { .. }), "{msg}");
+    assert!(msg.contains("bad.log"), "{msg}");
+    let log = std::fs::read_to_string(logs.path().join("bad.log")).unwrap();
+    assert!(log.contains("about to fail"), "{log}");
+}
