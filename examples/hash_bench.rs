@@ -34,9 +34,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         v[v.len() / 2]
     };
     let (o, s) = (median(&mut ours), median(&mut theirs));
-    println!("file {} ({:.0} MB), {rounds} rounds, medians:", file.display(), size / 1e6);
-    println!("  rigbench sha256_file  {:.3} s  {:.0} MB/s", o, size / o / 1e6);
-    println!("  sha256sum             {:.3} s  {:.0} MB/s", s, size / s / 1e6);
+    println!(
+        "file {} ({:.0} MB), {rounds} rounds, medians:",
+        file.display(),
+        size / 1e6
+    );
+    println!(
+        "  rigbench sha256_file  {:.3} s  {:.0} MB/s",
+        o,
+        size / o / 1e6
+    );
+    println!(
+        "  sha256sum             {:.3} s  {:.0} MB/s",
+        s,
+        size / s / 1e6
+    );
     println!("  speed-up              {:.2}x", s / o);
 
     let dir = tempfile::tempdir()?;
@@ -47,6 +59,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
     let (_, origin) = cache.sha256(&file)?;
     let second = t.elapsed().as_secs_f64();
-    println!("  hash cache: first verification {first:.3} s, second {:.6} s ({origin:?})", second);
+    println!(
+        "  hash cache: first verification {first:.3} s, second {:.6} s ({origin:?})",
+        second
+    );
     Ok(())
 }

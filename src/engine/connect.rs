@@ -4,6 +4,7 @@
 //! for the duration of the command and stops it when `Connected` is dropped.
 
 use std::fmt::Write as _;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -177,7 +178,10 @@ async fn start_service() -> Result<Connected, String> {
     let log_err = log
         .try_clone()
         .map_err(|e| format!("cannot create the service log: {e}"))?;
+    // Its own process group: a Ctrl-C at the terminal reaches rigbench, which then
+    // still needs the service to remove its containers.
     let child = Command::new("podman")
+        .process_group(0)
         .args(["system", "service", "--time=0"])
         .arg(format!("unix://{}", socket.display()))
         .stdin(Stdio::null())
