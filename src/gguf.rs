@@ -22,7 +22,7 @@ const MAX_ARRAY: u64 = 64 << 20;
 const MAX_DIMS: u32 = 8;
 
 /// What the manifest records of a model file's header.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GgufFacts {
     /// GGUF format version.
     pub version: u32,

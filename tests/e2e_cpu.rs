@@ -31,6 +31,14 @@ async fn small_plan_runs_end_to_end_in_a_real_container() {
     let text = std::fs::read_to_string(out.join("manifest.json")).unwrap();
     let m: Value = serde_json::from_str(&text).unwrap();
     rigbench::manifest::integrity::verify(&m).unwrap();
+    // The manifest validates against the published schema.
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("schema/manifest.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&m).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "schema violations: {errors:?}");
     assert_eq!(m["schema_version"], "rigbench.manifest/1");
     assert_eq!(m["status"], "complete");
     assert!(

@@ -24,7 +24,7 @@ pub const LABEL_ROLE: &str = "io.rigbench.role";
 /// On images: the hash of every build input (see `image::inputs`).
 pub const LABEL_INPUTS: &str = "io.rigbench.inputs";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EngineKind {
     Podman,
@@ -32,7 +32,7 @@ pub enum EngineKind {
 }
 
 /// What the manifest records of the engine.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EngineInfo {
     pub kind: EngineKind,
     /// The engine's own version (Podman's, not the compat API's).

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HostFacts {
     pub hostname: Option<String>,
     pub kernel: Kernel,
@@ -19,7 +19,7 @@ pub struct HostFacts {
     pub gpus: Vec<Gpu>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Kernel {
     /// /proc/sys/kernel/osrelease
     pub release: Option<String>,
@@ -27,7 +27,7 @@ pub struct Kernel {
     pub cmdline: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Cpu {
     /// `model name` of the first processor in /proc/cpuinfo.
     pub model: Option<String>,
@@ -38,7 +38,7 @@ pub struct Cpu {
 }
 
 /// A DRM device, from /sys/class/drm/cardN/device.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Gpu {
     pub card: String,
     /// `vendor:device`, for example `1002:1586`.

@@ -4,6 +4,7 @@
 //! atomically after every change, `integrity` seals it.
 
 pub mod integrity;
+pub mod schema;
 pub mod store;
 
 use std::collections::BTreeMap;
@@ -19,7 +20,7 @@ use crate::stats::Summary;
 
 pub const SCHEMA_VERSION: &str = "rigbench.manifest/1";
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Manifest {
     pub schema_version: String,
     pub tool: Tool,
@@ -45,14 +46,14 @@ pub struct Manifest {
     pub integrity: Integrity,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Tool {
     pub name: String,
     pub version: String,
 }
 
 /// Wall-clock seconds of the run, split by phase (client clock).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Timing {
     pub total_s: f64,
     /// Fetching and verifying the source and models.
@@ -69,7 +70,7 @@ pub struct Timing {
     pub other_s: f64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Integrity {
     /// SHA-256 of the canonical JSON (sorted keys, no spaces) of the manifest
     /// without this `integrity` member.
@@ -77,7 +78,7 @@ pub struct Integrity {
 }
 
 /// An image a cell ran in.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ImageRecord {
     pub backend: String,
     pub tag: String,
@@ -102,7 +103,7 @@ pub struct ImageRecord {
     pub build_info: serde_json::Value,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BaseImage {
     /// The reference passed as `BASE_IMAGE`.
     pub reference: String,
@@ -113,7 +114,7 @@ pub struct BaseImage {
     pub origin: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LlamaCpp {
     pub commit: String,
     /// As passed to cmake; `None` when the plan did not know it (cmake got 0).
@@ -127,7 +128,7 @@ pub struct LlamaCpp {
     pub version_output: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ModelRecord {
     pub name: String,
     pub file: String,
@@ -144,7 +145,7 @@ pub struct ModelRecord {
 }
 
 /// One cell of the matrix: a prompt length on one backend, model and variant.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Cell {
     pub id: String,
     pub backend: String,
@@ -162,7 +163,7 @@ pub struct Cell {
 }
 
 /// The server settings of a cell, with everything resolved.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CellVariant {
     pub name: String,
     pub ctx_size: u32,
@@ -180,7 +181,7 @@ pub struct CellVariant {
 }
 
 /// The server start that served a cell.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ServerStart {
     pub container_name: String,
     pub host_port: u16,
@@ -192,7 +193,7 @@ pub struct ServerStart {
     pub props: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Failure {
     /// `load_failed`, `crash`, `oom`, `hang`, `timeout` or `request_failed`.
     pub mode: String,
@@ -202,7 +203,7 @@ pub struct Failure {
 }
 
 /// One request: a warm-up or a measured run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Run {
     /// 0-based, warm-ups first.
     pub index: u32,
@@ -234,7 +235,7 @@ pub struct Run {
 }
 
 /// Conditions a run must meet to count; a run failing one is kept but not summarised.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunChecks {
     /// `cache_n == 0`: nothing came from the prompt cache.
     pub cache_n_zero: bool,

@@ -44,7 +44,7 @@ pub struct SourceFile {
 }
 
 /// One way to obtain the llama.cpp source archive.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ArchiveFile {
     /// A `.tar.gz` at a URL (`https://` or `http://`).
@@ -85,7 +85,7 @@ pub struct ModelFile {
 }
 
 /// One way to obtain a model file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ModelSourceFile {
     /// A file on the Hugging Face hub (`HF_TOKEN` is sent when set).
@@ -160,5 +160,21 @@ impl<'de> Deserialize<'de> for AutoOr {
                 "expected \"auto\" or a whole number, found \"{s}\""
             ))),
         }
+    }
+}
+
+impl schemars::JsonSchema for AutoOr {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "AutoOr".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "\"auto\" or a whole number",
+            "oneOf": [
+                {"const": "auto"},
+                {"type": "integer", "minimum": 0}
+            ]
+        })
     }
 }

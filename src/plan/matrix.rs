@@ -26,7 +26,7 @@ pub struct CellPlan {
 }
 
 /// A cell the plan names but that cannot run as planned.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Excluded {
     pub id: String,
     pub reason: String,

@@ -55,7 +55,7 @@ const CACHE_TYPES: &[&str] = &[
 ];
 
 /// A plan with every default made explicit; recorded whole in the manifest.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Plan {
     pub name: String,
     pub description: Option<String>,
@@ -69,7 +69,7 @@ pub struct Plan {
 }
 
 /// How each cell is measured.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Bench {
     /// Measured runs per cell.
     pub runs: u32,
@@ -90,7 +90,7 @@ pub struct Bench {
 }
 
 /// The llama.cpp source every image is built from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Source {
     /// Full commit id the archives hold.
     pub commit: String,
@@ -100,7 +100,7 @@ pub struct Source {
     pub archives: Vec<ArchiveFile>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Model {
     pub name: String,
     pub file: String,
@@ -110,7 +110,7 @@ pub struct Model {
     pub sources: Vec<ModelSourceFile>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BackendPlan {
     pub backend: Backend,
     /// `auto` (the pinned base, else the local one) or an image reference.
@@ -120,7 +120,7 @@ pub struct BackendPlan {
 }
 
 /// Server settings; one server start serves all prompt lengths of a variant.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Variant {
     pub name: String,
     pub ctx_size: u32,
