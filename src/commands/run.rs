@@ -10,6 +10,7 @@ use std::time::Instant;
 use comfy_table::Table;
 
 use super::{Globals, default_out, load_plan, prepare};
+use crate::backend::Backend;
 use crate::cli::RunArgs;
 use crate::engine::{Engine, connect};
 use crate::fetch::Fetcher;
@@ -36,7 +37,7 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
     }
     let out = args.out.clone().unwrap_or_else(|| default_out(&plan));
     let dir = RunDir::create(&out)?;
-    let run_id = crate::image::unique_suffix();
+    let run_id = crate::engine::unique_suffix();
     note(format!("run directory {}", out.display()));
 
     let connected = connect(g.socket.as_deref()).await?;
@@ -80,11 +81,10 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
             engine,
             dir: &dir,
             run_id: &run_id,
-            images: plan
-                .backends
+            images: m
+                .images
                 .iter()
-                .zip(&m.images)
-                .map(|(b, i)| (b.backend, i.image_id.clone()))
+                .filter_map(|i| Some((Backend::parse(&i.backend)?, i.image_id.clone())))
                 .collect::<BTreeMap<_, _>>(),
             model_paths: fetched.iter().map(|f| f.path.clone()).collect(),
         };

@@ -202,6 +202,16 @@ pub trait Engine: Send + Sync {
     ) -> impl Future<Output = Result<Vec<Labelled>, EngineError>> + Send;
 }
 
+/// A suffix that makes names unique across processes and time: the process id
+/// and the clock, in hex (for container names and run ids).
+pub fn unique_suffix() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{:x}{:x}", std::process::id(), nanos % (1u128 << 40))
+}
+
 /// What a short-lived container printed and how it ended.
 #[derive(Debug, Clone)]
 pub struct Completed {

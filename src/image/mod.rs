@@ -39,15 +39,6 @@ pub enum ImageError {
     Other { backend: String, message: String },
 }
 
-/// A unique-enough suffix for container names.
-pub fn unique_suffix() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!("{:x}{:x}", std::process::id(), nanos % (1u128 << 40))
-}
-
 /// Builds (or reuses) the image for one backend and reads its facts.
 pub async fn ensure<E: Engine>(
     engine: &E,
@@ -149,7 +140,11 @@ pub async fn ensure<E: Engine>(
         .ok_or_else(|| other(format!("{tag} vanished after the build")))?;
 
     let probe = |cmd: Vec<String>, entrypoint: Option<Vec<String>>| ContainerSpec {
-        name: format!("rigbench-probe-{}-{}", backend.name(), unique_suffix()),
+        name: format!(
+            "rigbench-probe-{}-{}",
+            backend.name(),
+            crate::engine::unique_suffix()
+        ),
         image: facts.id.clone(),
         entrypoint,
         cmd,

@@ -56,7 +56,6 @@ pub fn tail(log: &str, n: usize) -> Vec<String> {
 /// The failure of a server that never became healthy.
 pub fn server_start(state: Option<&ContainerState>, log: &str, why: &str) -> Failure {
     let (sig_lines, sig_mode) = matching_lines(log, 10);
-    let mut evidence = Vec::new();
     let mode = match state {
         Some(s) if s.oom_killed => "oom",
         Some(s) if !s.running => match sig_mode {
@@ -65,11 +64,25 @@ pub fn server_start(state: Option<&ContainerState>, log: &str, why: &str) -> Fai
         },
         _ => "load_failed",
     };
+    failure(mode, why, state, log, sig_lines)
+}
+
+/// A failure with its evidence: the container's state, the signature lines, the
+/// log's tail.
+fn failure(
+    mode: &str,
+    why: &str,
+    state: Option<&ContainerState>,
+    log: &str,
+    sig_lines: Vec<String>,
+) -> Failure {
+    let mut evidence = Vec::new();
     if let Some(s) = state {
         evidence.push(format!(
             "container {}{}",
             s.status,
             s.exit_code
+                .filter(|_| !s.running)
                 .map(|c| format!(", exit code {c}"))
                 .unwrap_or_default()
         ));
@@ -106,24 +119,7 @@ pub fn run(
     } else {
         "request_failed"
     };
-    let mut evidence = Vec::new();
-    if let Some(s) = state {
-        evidence.push(format!(
-            "container {}{}",
-            s.status,
-            s.exit_code
-                .filter(|_| !s.running)
-                .map(|c| format!(", exit code {c}"))
-                .unwrap_or_default()
-        ));
-    }
-    evidence.extend(sig_lines);
-    evidence.extend(tail(log, 8).into_iter().map(|l| format!("log: {l}")));
-    Failure {
-        mode: mode.to_string(),
-        message: why.to_string(),
-        evidence,
-    }
+    failure(mode, why, state, log, sig_lines)
 }
 
 #[cfg(test)]

@@ -100,7 +100,12 @@ impl<E: Engine> Runner<'_, E> {
         let group_name = format!("{}.{}.{}", g.backend.name(), model.name, variant.name);
         let (log_rel, log_abs) = log_paths(self.dir.root(), &group_name);
         let Some(image_id) = self.images.get(&g.backend) else {
-            return Ok(());
+            let f = Failure {
+                mode: "load_failed".to_string(),
+                message: format!("no image was built for the {} backend", g.backend.name()),
+                evidence: Vec::new(),
+            };
+            return self.fail_all(m, &g.cells, f);
         };
         let mut remaining: &[crate::plan::matrix::CellPlan] = &g.cells;
         let mut start_no = 0;
