@@ -1,26 +1,67 @@
 #!/bin/sh
-# Prints the build-info JSON of a rigbench image: what was built, from what, with
-# which flags and toolchain. rigbench reads it back into the manifest.
-# Usage: build-info.sh CMAKE_FLAG... (the flags the build used)
+# Prints what a rigbench image holds, as JSON that rigbench reads into the manifest.
+#   build-info.sh build CMAKE_FLAG...  (in the build stage) what was built, from
+#       what, with which flags and compiler -> /opt/llama/build-info.json
+#   build-info.sh runtime  (in the final stage) the OS and the driver stack the
+#       binaries run on: Mesa, Vulkan loader, ROCm -> /opt/llama/runtime-info.json
 set -eu
 
 esc() { printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' | tr '\n\t' '  '; }
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
-flags=""
-for f in "$@"; do flags="$flags${flags:+, }\"$(esc "$f")\""; done
+# Version of an installed package, or empty: dpkg and rpm alike.
+pkg_version() {
+  if command -v dpkg-query >/dev/null 2>&1; then
+    dpkg-query -W -f '${Version}' "$1" 2>/dev/null || true
+  elif command -v rpm >/dev/null 2>&1; then
+    rpm -q --qf '%{VERSION}-%{RELEASE}' "$1" 2>/dev/null | grep -v 'not installed' || true
+  fi
+}
+
+rocm_version() {
+  for f in /opt/rocm/.info/version /opt/rocm/.info/version-dev; do
+    [ -r "$f" ] && { head -n1 "$f"; return; }
+  done
+  if command -v hipconfig >/dev/null 2>&1; then hipconfig --version 2>/dev/null | head -n1; fi
+}
+
+first_line() { "$@" 2>/dev/null | head -n1 || true; }
 
 # shellcheck source=/dev/null
 . /etc/os-release
-printf '{\n'
-printf '  "backend": "%s",\n' "$(esc "$BACKEND")"
-printf '  "base_image": "%s",\n' "$(esc "${BASE_IMAGE:-}")"
-printf '  "os": "%s",\n' "$(esc "${PRETTY_NAME:-unknown}")"
-printf '  "llama_commit": "%s",\n' "$(esc "$LLAMA_COMMIT")"
-printf '  "llama_build_number": %s,\n' "${LLAMA_BUILD_NUMBER:-0}"
-printf '  "cmake_flags": [%s],\n' "$flags"
-printf '  "compiler": "%s",\n' "$(esc "$(c++ --version | head -n1)")"
-printf '  "cmake": "%s",\n' "$(esc "$(cmake --version | head -n1)")"
-printf '  "binaries": {"llama-server": "%s", "llama-bench": "%s"}\n' \
-  "$(sha /opt/llama/bin/llama-server)" "$(sha /opt/llama/bin/llama-bench)"
-printf '}\n'
+mode=${1:?usage: build-info.sh build|runtime [CMAKE_FLAG]...}
+shift
+
+case "$mode" in
+  build)
+    flags=""
+    for f in "$@"; do flags="$flags${flags:+, }\"$(esc "$f")\""; done
+    printf '{\n'
+    printf '  "backend": "%s",\n' "$(esc "$BACKEND")"
+    printf '  "base_image": "%s",\n' "$(esc "${BASE_IMAGE:-}")"
+    printf '  "os": "%s",\n' "$(esc "${PRETTY_NAME:-unknown}")"
+    printf '  "llama_commit": "%s",\n' "$(esc "$LLAMA_COMMIT")"
+    printf '  "llama_build_number": %s,\n' "${LLAMA_BUILD_NUMBER:-0}"
+    printf '  "cmake_flags": [%s],\n' "$flags"
+    printf '  "compiler": "%s",\n' "$(esc "$(first_line c++ --version)")"
+    printf '  "hip_compiler": "%s",\n' "$(esc "${HIPCXX:+$(first_line "$HIPCXX" --version)}")"
+    printf '  "cmake": "%s",\n' "$(esc "$(first_line cmake --version)")"
+    printf '  "rocm": "%s",\n' "$(esc "$(rocm_version)")"
+    printf '  "binaries": {"llama-server": "%s", "llama-bench": "%s"}\n' \
+      "$(sha /opt/llama/bin/llama-server)" "$(sha /opt/llama/bin/llama-bench)"
+    printf '}\n'
+    ;;
+  runtime)
+    printf '{\n'
+    printf '  "os": "%s",\n' "$(esc "${PRETTY_NAME:-unknown}")"
+    printf '  "mesa_vulkan_drivers": "%s",\n' "$(esc "$(pkg_version mesa-vulkan-drivers)")"
+    printf '  "vulkan_loader": "%s",\n' "$(esc "$(pkg_version libvulkan1)$(pkg_version vulkan-loader)")"
+    printf '  "rocm": "%s",\n' "$(esc "$(rocm_version)")"
+    printf '  "libgomp": "%s"\n' "$(esc "$(pkg_version libgomp1)$(pkg_version libgomp)")"
+    printf '}\n'
+    ;;
+  *)
+    echo "build-info.sh: unknown mode $mode" >&2
+    exit 2
+    ;;
+esac

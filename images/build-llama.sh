@@ -18,6 +18,16 @@ mkdir -p /src/llama.cpp
 tar -xf "$LLAMA_ARCHIVE" -C /src/llama.cpp --strip-components="$strip" "$LLAMA_SRC_DIR"
 rm -f "$LLAMA_ARCHIVE"
 
+case "$BACKEND" in
+  rocm*)
+    # HIP as llama.cpp documents it: the ROCm clang as the HIP compiler, wherever
+    # the distribution put it (/opt/rocm, /usr/lib64/rocm, /usr/lib/llvm-*).
+    HIPCXX=${HIPCXX:-"$(hipconfig -l)/clang"}
+    HIP_PATH=${HIP_PATH:-"$(hipconfig -R)"}
+    export HIPCXX HIP_PATH
+    ;;
+esac
+
 set -- \
   -DCMAKE_BUILD_TYPE=Release \
   -DBUILD_SHARED_LIBS=OFF \
@@ -31,10 +41,14 @@ set -- \
   "$@"
 
 cmake -S /src/llama.cpp -B /src/build "$@"
+if [ "${CONFIGURE_ONLY:-0}" = 1 ]; then
+  echo "build-llama.sh: CONFIGURE_ONLY=1, stopping after cmake configure"
+  exit 0
+fi
 cmake --build /src/build --config Release -j "$jobs" --target llama-server llama-bench
 
 mkdir -p /opt/llama/bin
 install -m 0755 /src/build/bin/llama-server /src/build/bin/llama-bench /opt/llama/bin/
 
-/rigbench/images/build-info.sh "$@" > /opt/llama/build-info.json
+/rigbench/images/build-info.sh build "$@" > /opt/llama/build-info.json
 rm -rf /src

@@ -13,7 +13,7 @@
 #     from apt's own mirror, when the pinned registry base cannot be pulled.
 set -euo pipefail
 
-# Keep in sync with src/plan/defaults.rs (PINNED_DEBIAN_BASE, LOCAL_DEBIAN_BASE).
+# Keep in sync with src/backend.rs (PINNED_DEBIAN, LOCAL_DEBIAN).
 PINNED_BASE="debian:trixie-slim@sha256:d7e12182ce18b85b93007c1dedf31f2d29e01ccf3182cc4017c709b6259bc132"
 LOCAL_BASE="localhost/rigbench/debian:trixie"
 CONF_DIR=/etc/containers/containers.conf.d

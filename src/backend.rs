@@ -1,6 +1,7 @@
 //! Backends: what differs between the CPU, Vulkan and ROCm images (Containerfile,
-//! devices, groups, server defaults). Each difference is a method with its reason,
-//! so no other module branches on the backend.
+//! base image, build arguments, devices, environment, server defaults). Each
+//! difference is a method with its reason, so no other module branches on the
+//! backend.
 
 use serde::{Deserialize, Serialize};
 
@@ -21,14 +22,48 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case")]
 pub enum Backend {
     Cpu,
+    Vulkan,
+    Rocm6,
+    Rocm7,
+}
+
+/// Debian trixie slim, pinned by digest (the 2026-08-24 rebuild of the index).
+/// Short names only: the engine's own short-name table resolves them (Podman maps
+/// `debian` and `fedora` to their official registries).
+pub const PINNED_DEBIAN: &str =
+    "debian:trixie-slim@sha256:d7e12182ce18b85b93007c1dedf31f2d29e01ccf3182cc4017c709b6259bc132";
+/// Fedora 43, pinned by digest: the distribution the study ran Vulkan and ROCm 6.4.4 on.
+pub const PINNED_FEDORA: &str =
+    "fedora:43@sha256:3d1253e53dd506962656b0dc6c2b6116ffc67e4d146dc17a9aaa6cf7cfe42e82";
+/// AMD's ROCm 7.2.4 development image (Ubuntu 24.04, ROCm with rocWMMA), pinned.
+pub const PINNED_ROCM7: &str = "rocm/dev-ubuntu-24.04:7.2.4-complete@sha256:92f309c51b52cef8762867848f1529dee821624f23cd5df38455e819538f762f";
+/// The base scripts/setup.sh builds from apt's own mirror when no registry answers.
+pub const LOCAL_DEBIAN: &str = "localhost/rigbench/debian:trixie";
+
+/// What a backend needs from the host's devices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceNeeds {
+    None,
+    /// DRM render nodes; without one, Mesa's software driver (llvmpipe) runs instead.
+    RenderNodesOrSoftware,
+    /// /dev/kfd and the DRM render nodes; nothing runs without them.
+    KfdAndRenderNodes,
 }
 
 impl Backend {
-    pub const ALL: &'static [Backend] = &[Backend::Cpu];
+    pub const ALL: &'static [Backend] = &[
+        Backend::Cpu,
+        Backend::Vulkan,
+        Backend::Rocm6,
+        Backend::Rocm7,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Backend::Cpu => "cpu",
+            Backend::Vulkan => "vulkan",
+            Backend::Rocm6 => "rocm6",
+            Backend::Rocm7 => "rocm7",
         }
     }
 
@@ -44,6 +79,9 @@ impl Backend {
     pub fn containerfile(self) -> &'static str {
         match self {
             Backend::Cpu => "Containerfile.cpu",
+            Backend::Vulkan => "Containerfile.vulkan",
+            Backend::Rocm6 => "Containerfile.rocm6",
+            Backend::Rocm7 => "Containerfile.rocm7",
         }
     }
 
@@ -51,21 +89,78 @@ impl Backend {
     pub fn containerfile_text(self) -> &'static str {
         match self {
             Backend::Cpu => include_str!("../Containerfile.cpu"),
+            Backend::Vulkan => include_str!("../Containerfile.vulkan"),
+            Backend::Rocm6 => include_str!("../Containerfile.rocm6"),
+            Backend::Rocm7 => include_str!("../Containerfile.rocm7"),
+        }
+    }
+
+    /// Bases `base_image = "auto"` tries, in order, with the origin recorded for
+    /// each: the pinned registry image, then (where one exists) the local Debian
+    /// base that scripts/setup.sh makes on machines with no registry.
+    pub fn base_candidates(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Backend::Cpu => &[(PINNED_DEBIAN, "pinned"), (LOCAL_DEBIAN, "local")],
+            // The study's Vulkan ran on Fedora 43's Mesa; Debian's Mesa serves offline.
+            Backend::Vulkan => &[(PINNED_FEDORA, "pinned"), (LOCAL_DEBIAN, "local")],
+            // Fedora 43 packages ROCm 6.4.4 itself, as the study used.
+            Backend::Rocm6 => &[(PINNED_FEDORA, "pinned")],
+            // ROCm 7.x with a rocWMMA that knows gfx1151 comes from AMD's own image.
+            Backend::Rocm7 => &[(PINNED_ROCM7, "pinned")],
+        }
+    }
+
+    /// Build arguments the Containerfile takes beyond rigbench's own, with their
+    /// defaults; a plan's `build_args` may set these (and only these).
+    pub fn build_arg_defaults(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            // Native: the image is built on the machine it runs on.
+            Backend::Cpu | Backend::Vulkan => &[("GGML_NATIVE", "ON")],
+            // Fedora's rocWMMA 6.4.0 does not know gfx1151 (static_assert in the
+            // build), so WMMA flash attention stays off, as in the study.
+            Backend::Rocm6 => &[
+                ("GPU_TARGETS", "gfx1151"),
+                ("ROCWMMA_FATTN", "OFF"),
+                ("HIP_NO_VMM", "ON"),
+            ],
+            // rocWMMA 7.x knows gfx1151; ROCWMMA_FATTN=OFF gives the A/B build.
+            Backend::Rocm7 => &[
+                ("GPU_TARGETS", "gfx1151"),
+                ("ROCWMMA_FATTN", "ON"),
+                ("HIP_NO_VMM", "ON"),
+            ],
         }
     }
 
     /// Layers offloaded when a variant says `auto`: none on the CPU (there is
-    /// nowhere to offload to); GPU backends will offload all.
+    /// nowhere to offload to), all of them on a GPU backend.
     pub fn default_gpu_layers(self) -> u32 {
         match self {
             Backend::Cpu => 0,
+            Backend::Vulkan | Backend::Rocm6 | Backend::Rocm7 => 999,
         }
     }
 
-    /// Host device nodes the container needs: none for the CPU.
-    pub fn devices(self) -> &'static [&'static str] {
+    /// The devices the container needs (see `host::devices::passthrough`).
+    pub fn device_needs(self) -> DeviceNeeds {
+        match self {
+            Backend::Cpu => DeviceNeeds::None,
+            Backend::Vulkan => DeviceNeeds::RenderNodesOrSoftware,
+            Backend::Rocm6 | Backend::Rocm7 => DeviceNeeds::KfdAndRenderNodes,
+        }
+    }
+
+    /// Host environment variables passed into the server container when set, so a
+    /// user's device selection and overrides apply inside as outside.
+    pub fn passthrough_env(self) -> &'static [&'static str] {
         match self {
             Backend::Cpu => &[],
+            Backend::Vulkan => &["GGML_VK_VISIBLE_DEVICES", "AMD_VULKAN_ICD"],
+            Backend::Rocm6 | Backend::Rocm7 => &[
+                "HSA_OVERRIDE_GFX_VERSION",
+                "HIP_VISIBLE_DEVICES",
+                "ROCR_VISIBLE_DEVICES",
+            ],
         }
     }
 }
@@ -80,5 +175,33 @@ mod tests {
             assert_eq!(Backend::parse(b.name()), Some(*b));
         }
         assert_eq!(Backend::parse("cuda"), None);
+    }
+
+    #[test]
+    fn every_build_arg_default_is_declared_in_its_containerfile() {
+        for b in Backend::ALL {
+            for (arg, default) in b.build_arg_defaults() {
+                let decl = format!("ARG {arg}={default}");
+                assert!(
+                    b.containerfile_text().contains(&decl),
+                    "{} lacks `{decl}`",
+                    b.containerfile()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_containerfile_defaults_to_its_first_pinned_base() {
+        for b in Backend::ALL {
+            let (pinned, origin) = b.base_candidates()[0];
+            assert_eq!(origin, "pinned");
+            assert!(
+                b.containerfile_text()
+                    .contains(&format!("ARG BASE_IMAGE={pinned}")),
+                "{}",
+                b.containerfile()
+            );
+        }
     }
 }

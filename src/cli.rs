@@ -31,8 +31,14 @@ pub enum Command {
     Run(RunArgs),
     /// Build (or reuse) the images of a plan and print their ids.
     Build(BuildArgs),
-    /// Check the container engine, the host and the cache; say what is missing.
-    Doctor,
+    /// Check the container engine, the host and its GPUs, and the cache; say what
+    /// is missing and how to fix it.
+    Doctor {
+        /// Read the host's /proc, /sys and /dev under this directory instead of /
+        /// (to diagnose a copied tree, or the fixtures in tests/fixtures/hosts).
+        #[arg(long, value_name = "DIR", default_value = "/")]
+        host_root: PathBuf,
+    },
     /// Regenerate the reports from DIR/manifest.json.
     Report {
         /// A run directory.

@@ -20,7 +20,7 @@ fn labels(run: &str) -> BTreeMap<String, String> {
 }
 
 async fn base<E: Engine>(engine: &E) -> String {
-    rigbench::image::base::resolve(engine, "auto")
+    rigbench::image::base::resolve(engine, rigbench::backend::Backend::Cpu, "auto")
         .await
         .expect("a base image (scripts/setup.sh makes one)")
         .reference

@@ -37,8 +37,23 @@ pub async fn build(g: &Globals, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     let source = prepare::source(&mut fetcher, &plan).await?;
     let logs = g.cache.root().join("logs");
     std::fs::create_dir_all(&logs)?;
-    let images =
-        prepare::images(&connected.client, &plan, &wanted, &source, &g.cache, &logs).await?;
+    let (passthroughs, missing) = prepare::passthroughs(&plan, std::path::Path::new("/"));
+    let mut runnable = Vec::new();
+    for bp in wanted {
+        match passthroughs.get(&bp.backend) {
+            Some(p) => runnable.push((bp, p)),
+            None => anyhow::bail!("{}", missing.get(&bp.backend).cloned().unwrap_or_default()),
+        }
+    }
+    let images = prepare::images(
+        &connected.client,
+        &plan,
+        &runnable,
+        &source,
+        &g.cache,
+        &logs,
+    )
+    .await?;
     let mut t = Table::new();
     t.set_header(vec![
         "backend",

@@ -7,7 +7,10 @@ use comfy_table::Table;
 
 use crate::cache::Cache;
 use crate::fetch::{archive_url, describe_model_source};
-use crate::image::base::{LOCAL_DEBIAN, PINNED_DEBIAN};
+use std::collections::BTreeMap;
+
+use crate::backend::Backend;
+use crate::host::devices::Passthrough;
 use crate::plan::matrix::Matrix;
 use crate::plan::{ArchiveFile, Plan};
 use crate::runner::cell_variant;
@@ -16,7 +19,12 @@ fn cached(path: &std::path::Path) -> &'static str {
     if path.is_file() { "cached" } else { "to fetch" }
 }
 
-pub fn render(plan: &Plan, matrix: &Matrix, cache: &Cache) -> String {
+pub fn render(
+    plan: &Plan,
+    matrix: &Matrix,
+    cache: &Cache,
+    passthroughs: &BTreeMap<Backend, Passthrough>,
+) -> String {
     let mut out = String::new();
     let b = &plan.bench;
     let _ = writeln!(out, "plan {} ({})", plan.name, plan.origin);
@@ -69,7 +77,13 @@ pub fn render(plan: &Plan, matrix: &Matrix, cache: &Cache) -> String {
     );
     for bp in &plan.backends {
         let base = if bp.base_image == "auto" {
-            format!("auto: {PINNED_DEBIAN}, else {LOCAL_DEBIAN}")
+            let c: Vec<&str> = bp
+                .backend
+                .base_candidates()
+                .iter()
+                .map(|(r, _)| *r)
+                .collect();
+            format!("auto: {}", c.join(", else "))
         } else {
             bp.base_image.clone()
         };
@@ -89,6 +103,27 @@ pub fn render(plan: &Plan, matrix: &Matrix, cache: &Cache) -> String {
                 args.join(" ")
             }
         );
+        match passthroughs.get(&bp.backend) {
+            Some(p) if !p.devices.is_empty() => {
+                let groups = if p.group_add.is_empty() {
+                    "none".to_string()
+                } else {
+                    p.group_add.join(" ")
+                };
+                let _ = writeln!(out, "    devices {}; groups {groups}", p.devices.join(" "));
+            }
+            Some(_) => {}
+            None => {
+                let _ = writeln!(out, "    not runnable on this host (see excluded cells)");
+            }
+        }
+        for n in passthroughs
+            .get(&bp.backend)
+            .map(|p| p.notes.as_slice())
+            .unwrap_or_default()
+        {
+            let _ = writeln!(out, "    note: {n}");
+        }
     }
     let cells: usize = matrix.groups.iter().map(|g| g.cells.len()).sum();
     let _ = writeln!(
@@ -144,7 +179,8 @@ mod tests {
     fn default_plan_dry_run_names_cells_sources_and_images() {
         let plan = crate::plan::builtin(2).unwrap();
         let cache = Cache::new(std::path::PathBuf::from("/nonexistent-cache"));
-        let text = render(&plan, &expand(&plan), &cache);
+        let pass = BTreeMap::from([(Backend::Cpu, Passthrough::default())]);
+        let text = render(&plan, &expand(&plan), &cache, &pass);
         assert!(
             text.contains("4 cells in 1 server starts, 20 requests"),
             "{text}"

@@ -32,17 +32,20 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run::run(&g, &args).await,
         Command::Build(args) => build::build(&g, &args).await,
-        Command::Doctor => doctor::doctor(&g).await,
+        Command::Doctor { host_root } => doctor::doctor(&g, &host_root).await,
         Command::Report { dir } => report::report(&dir),
         Command::Cleanup { images } => cleanup::cleanup(&g, images).await,
     }
 }
 
-/// The plan at `path`, or the built-in default.
+/// The plan at `path`, or the built-in default for the GPUs this host has.
 pub fn load_plan(path: Option<&Path>, cpus: u32) -> anyhow::Result<Plan> {
     Ok(match path {
         Some(p) => crate::plan::load(p, cpus)?,
-        None => crate::plan::builtin(cpus)?,
+        None => {
+            let found = crate::host::devices::available_backends(Path::new("/"));
+            crate::plan::builtin_for(cpus, &found)?
+        }
     })
 }
 

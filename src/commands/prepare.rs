@@ -1,13 +1,16 @@
 //! What `run` and `build` share: fetching the source and models, and building (or
 //! reusing) the images, with the timing and progress the user sees.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Context;
 
+use crate::backend::Backend;
 use crate::cache::Cache;
 use crate::engine::Engine;
 use crate::fetch::{FetchedModel, FetchedSource, Fetcher, describe_model_source};
+use crate::host::devices::Passthrough;
 use crate::manifest::{ImageRecord, ModelRecord};
 use crate::plan::{BackendPlan, Plan};
 use crate::progress::note;
@@ -87,18 +90,43 @@ pub async fn models(
     Ok((records, fetched))
 }
 
+/// Each backend's device passthrough on this host, or why it cannot run here.
+pub fn passthroughs(
+    plan: &Plan,
+    root: &Path,
+) -> (BTreeMap<Backend, Passthrough>, BTreeMap<Backend, String>) {
+    let env = |k: &str| std::env::var(k).ok();
+    let mut ok = BTreeMap::new();
+    let mut missing = BTreeMap::new();
+    for bp in &plan.backends {
+        match crate::host::devices::passthrough(bp.backend, root, &env) {
+            Ok(p) => {
+                for n in &p.notes {
+                    note(format!("{}: {n}", bp.backend.name()));
+                }
+                ok.insert(bp.backend, p);
+            }
+            Err(e) => {
+                note(format!("{e}: its cells are excluded"));
+                missing.insert(bp.backend, e.to_string());
+            }
+        }
+    }
+    (ok, missing)
+}
+
 /// Builds or reuses the image of each backend.
 pub async fn images<E: Engine>(
     engine: &E,
     plan: &Plan,
-    backends: &[&BackendPlan],
+    backends: &[(&BackendPlan, &Passthrough)],
     source: &FetchedSource,
     cache: &Cache,
     logs: &Path,
 ) -> anyhow::Result<Vec<ImageRecord>> {
     let mut out = Vec::new();
-    for bp in backends {
-        let rec = crate::image::ensure(engine, bp, &plan.source, source, cache, logs).await?;
+    for (bp, pass) in backends {
+        let rec = crate::image::ensure(engine, bp, &plan.source, source, cache, logs, pass).await?;
         note(format!(
             "image {}: {} {} ({} in {:.1} s); {}",
             rec.backend,

@@ -18,7 +18,7 @@ use crate::manifest::Manifest;
 use crate::manifest::store::RunDir;
 use crate::plan::matrix::expand;
 use crate::progress::note;
-use crate::runner::{Runner, pending_cells};
+use crate::runner::{Prepared, Runner, pending_cells};
 
 /// Exit code after Ctrl-C, as shells report SIGINT.
 const INTERRUPTED: u8 = 130;
@@ -27,9 +27,14 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
     let t_total = Instant::now();
     let host = crate::host::probe(Path::new("/"));
     let plan = load_plan(args.plan.as_deref(), host.cpu.logical_cpus.max(1))?;
-    let matrix = expand(&plan);
+    let mut matrix = expand(&plan);
+    let (passthroughs, missing) = prepare::passthroughs(&plan, Path::new("/"));
+    matrix.exclude_backends(&missing);
     if args.dry_run {
-        print!("{}", super::dry_run::render(&plan, &matrix, &g.cache));
+        print!(
+            "{}",
+            super::dry_run::render(&plan, &matrix, &g.cache, &passthroughs)
+        );
         return Ok(ExitCode::SUCCESS);
     }
     if matrix.groups.is_empty() {
@@ -71,7 +76,11 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
         dir.save(&mut m)?;
 
         let t = Instant::now();
-        let backends: Vec<_> = plan.backends.iter().collect();
+        let backends: Vec<_> = plan
+            .backends
+            .iter()
+            .filter_map(|bp| Some((bp, passthroughs.get(&bp.backend)?)))
+            .collect();
         m.images =
             prepare::images(engine, &plan, &backends, &source, &g.cache, &dir.logs()).await?;
         m.timing.build_s = t.elapsed().as_secs_f64();
@@ -81,10 +90,19 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
             engine,
             dir: &dir,
             run_id: &run_id,
-            images: m
+            backends: m
                 .images
                 .iter()
-                .filter_map(|i| Some((Backend::parse(&i.backend)?, i.image_id.clone())))
+                .filter_map(|i| {
+                    let b = Backend::parse(&i.backend)?;
+                    Some((
+                        b,
+                        Prepared {
+                            image_id: i.image_id.clone(),
+                            passthrough: passthroughs.get(&b)?.clone(),
+                        },
+                    ))
+                })
                 .collect::<BTreeMap<_, _>>(),
             model_paths: fetched.iter().map(|f| f.path.clone()).collect(),
         };
@@ -116,7 +134,7 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
         engine,
         dir: &dir,
         run_id: &run_id,
-        images: BTreeMap::new(),
+        backends: BTreeMap::new(),
         model_paths: Vec::new(),
     };
     let removed = runner.cleanup().await;

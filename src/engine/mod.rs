@@ -101,7 +101,10 @@ pub struct ContainerSpec {
     pub binds: Vec<Bind>,
     pub publish: Option<Publish>,
     pub labels: BTreeMap<String, String>,
+    /// Device nodes, the same path inside as outside.
     pub devices: Vec<String>,
+    /// Supplementary groups (numeric ids) of the container process.
+    pub group_add: Vec<String>,
 }
 
 /// How a container ended. A non-zero code is a result, not an error.

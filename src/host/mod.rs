@@ -1,9 +1,17 @@
 //! Host facts for the manifest and `doctor`: kernel release and full command line,
-//! OS, CPU, memory, GPUs. Everything is read from files under an injectable root
-//! (`/` on a real host), so tests present fixture trees of other machines.
+//! OS, CPU, memory, GPUs (`gpu`), the amdgpu/ttm module parameters; the device
+//! passthrough a backend gets (`devices`) and the known traps (`diagnose`).
+//! Everything is read from files under an injectable root (`/` on a real host), so
+//! tests present fixture trees of other machines.
+
+pub mod devices;
+pub mod diagnose;
+pub mod gpu;
+
+use std::collections::BTreeMap;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -16,7 +24,10 @@ pub struct HostFacts {
     pub cpu: Cpu,
     /// `MemTotal` from /proc/meminfo, in bytes.
     pub memory_bytes: Option<u64>,
-    pub gpus: Vec<Gpu>,
+    pub gpus: Vec<gpu::Gpu>,
+    /// Parameters of the amdgpu and ttm modules, as `module.parameter` → value
+    /// (/sys/module/*/parameters), where those modules are loaded.
+    pub module_params: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -35,21 +46,6 @@ pub struct Cpu {
     pub logical_cpus: u32,
     /// CPU feature flags that matter to llama.cpp's CPU kernels, where present.
     pub flags: Vec<String>,
-}
-
-/// A DRM device, from /sys/class/drm/cardN/device.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Gpu {
-    pub card: String,
-    /// `vendor:device`, for example `1002:1586`.
-    pub pci_id: Option<String>,
-    pub pci_slot: Option<String>,
-    pub driver: Option<String>,
-    /// mem_info_vram_total, bytes.
-    pub vram_total_bytes: Option<u64>,
-    /// mem_info_gtt_total, bytes.
-    pub gtt_total_bytes: Option<u64>,
-    pub vbios_version: Option<String>,
 }
 
 /// Flags worth recording: the SIMD extensions llama.cpp's CPU backend selects on.
@@ -123,56 +119,26 @@ pub fn probe(root: &Path) -> HostFacts {
             flags,
         },
         memory_bytes,
-        gpus: gpus(root),
+        gpus: gpu::probe(root),
+        module_params: module_params(root),
     }
 }
 
-/// The DRM cards (`cardN`, not connectors such as `card0-DP-1`), sorted.
-fn gpus(root: &Path) -> Vec<Gpu> {
-    let drm = root.join("sys/class/drm");
-    let mut cards: Vec<String> = fs::read_dir(&drm)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| {
-                    n.strip_prefix("card")
-                        .is_some_and(|d| d.chars().all(|c| c.is_ascii_digit()) && !d.is_empty())
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    cards.sort_by_key(|c| c[4..].parse::<u32>().unwrap_or(u32::MAX));
-    cards
-        .into_iter()
-        .map(|card| {
-            let dev: PathBuf = drm.join(&card).join("device");
-            let rel = |f: &str| dev.join(f);
-            let get = |f: &str| {
-                fs::read_to_string(rel(f))
-                    .ok()
-                    .map(|s| s.trim().to_string())
-                    .filter(|s| !s.is_empty())
-            };
-            let uevent = get("uevent").unwrap_or_default();
-            let field = |k: &str| {
-                uevent
-                    .lines()
-                    .find_map(|l| l.strip_prefix(k))
-                    .map(str::to_string)
-            };
-            let hex = |f: &str| get(f).map(|v| v.trim_start_matches("0x").to_string());
-            Gpu {
-                pci_id: match (hex("vendor"), hex("device")) {
-                    (Some(v), Some(d)) => Some(format!("{v}:{d}")),
-                    _ => None,
-                },
-                pci_slot: field("PCI_SLOT_NAME="),
-                driver: field("DRIVER="),
-                vram_total_bytes: get("mem_info_vram_total").and_then(|v| v.parse().ok()),
-                gtt_total_bytes: get("mem_info_gtt_total").and_then(|v| v.parse().ok()),
-                vbios_version: get("vbios_version"),
-                card,
-            }
+/// The amdgpu and ttm module parameters that change how much memory a GPU gets.
+const MODULE_PARAMS: &[(&str, &str)] = &[
+    ("amdgpu", "gttsize"),
+    ("amdgpu", "vramlimit"),
+    ("amdgpu", "lockup_timeout"),
+    ("amdgpu", "cwsr_enable"),
+    ("ttm", "pages_limit"),
+    ("ttm", "page_pool_size"),
+];
+
+fn module_params(root: &Path) -> BTreeMap<String, String> {
+    MODULE_PARAMS
+        .iter()
+        .filter_map(|(m, p)| {
+            read(root, &format!("sys/module/{m}/parameters/{p}")).map(|v| (format!("{m}.{p}"), v))
         })
         .collect()
 }

@@ -1,73 +1,44 @@
-//! Host probes against fixture trees: a Strix Halo and a machine with no GPU.
+//! Host probes and diagnoses against the fixture trees in tests/fixtures/hosts.
 
-use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use super::diagnose::{Context, Level, diagnose};
 use super::*;
 
-fn put(root: &Path, rel: &str, text: &str) {
-    let p = root.join(rel);
-    fs::create_dir_all(p.parent().unwrap()).unwrap();
-    fs::write(p, text).unwrap();
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/hosts")
+        .join(name)
 }
 
-/// A Strix Halo (Ryzen AI MAX+ 395, gfx1151) with a 512 MB carve-out and large GTT.
-fn strix_halo(root: &Path) {
-    put(
-        root,
-        "proc/sys/kernel/osrelease",
-        "6.18.4-200.fc43.x86_64\n",
-    );
-    put(
-        root,
-        "proc/cmdline",
-        "BOOT_IMAGE=(hd0,gpt2)/vmlinuz root=UUID=1 ro amd_iommu=off ttm.pages_limit=25165824\n",
-    );
-    put(
-        root,
-        "etc/os-release",
-        "NAME=\"Fedora Linux\"\nPRETTY_NAME=\"Fedora Linux 43 (Server Edition)\"\n",
-    );
-    let mut cpuinfo = String::new();
-    for i in 0..32 {
-        cpuinfo.push_str(&format!(
-            "processor\t: {i}\nmodel name\t: AMD RYZEN AI MAX+ 395 w/ Radeon 8060S\nflags\t\t: fpu avx avx2 fma avx512f avx512_bf16 sha_ni\n\n"
-        ));
+fn context(root: &Path, models: &[(&str, u64)]) -> Context {
+    Context {
+        has_kfd: devices::has_kfd(root),
+        render_nodes: devices::render_nodes(root),
+        device_groups: Vec::new(),
+        user_groups: Vec::new(),
+        is_root: true,
+        models: models.iter().map(|(n, b)| (n.to_string(), *b)).collect(),
     }
-    put(root, "proc/cpuinfo", &cpuinfo);
-    put(
-        root,
-        "proc/meminfo",
-        "MemTotal:       131072000 kB\nMemFree: 1 kB\n",
-    );
-    let dev = "sys/class/drm/card1/device";
-    put(root, &format!("{dev}/vendor"), "0x1002\n");
-    put(root, &format!("{dev}/device"), "0x1586\n");
-    put(
-        root,
-        &format!("{dev}/uevent"),
-        "DRIVER=amdgpu\nPCI_CLASS=38000\nPCI_SLOT_NAME=0000:c5:00.0\n",
-    );
-    put(root, &format!("{dev}/mem_info_vram_total"), "536870912\n");
-    put(root, &format!("{dev}/mem_info_gtt_total"), "103079215104\n");
-    put(root, &format!("{dev}/vbios_version"), "113-STRXLGEN-001\n");
-    // A connector directory must not count as a card.
-    fs::create_dir_all(root.join("sys/class/drm/card1-DP-1")).unwrap();
-    fs::create_dir_all(root.join("sys/class/drm/renderD128")).unwrap();
+}
+
+fn messages(root: &Path, models: &[(&str, u64)]) -> Vec<(Level, String)> {
+    diagnose(&probe(root), &context(root, models))
+        .into_iter()
+        .map(|d| (d.level, d.message))
+        .collect()
 }
 
 #[test]
-fn strix_halo_fixture() {
-    let dir = tempfile::tempdir().unwrap();
-    strix_halo(dir.path());
-    let h = probe(dir.path());
+fn strix_halo_facts() {
+    let h = probe(&fixture("strix-halo"));
     assert_eq!(h.kernel.release.as_deref(), Some("6.18.4-200.fc43.x86_64"));
     assert!(
         h.kernel
             .cmdline
             .as_deref()
             .unwrap()
-            .ends_with("ttm.pages_limit=25165824")
+            .contains("ttm.pages_limit=25165824")
     );
     assert_eq!(h.os.as_deref(), Some("Fedora Linux 43 (Server Edition)"));
     assert_eq!(
@@ -75,24 +46,145 @@ fn strix_halo_fixture() {
         Some("AMD RYZEN AI MAX+ 395 w/ Radeon 8060S")
     );
     assert_eq!(h.cpu.logical_cpus, 32);
-    assert_eq!(
-        h.cpu.flags,
-        ["avx", "avx2", "fma", "avx512f", "avx512_bf16", "sha_ni"]
-    );
     assert_eq!(h.memory_bytes, Some(131_072_000 * 1024));
-    assert_eq!(h.gpus.len(), 1);
+    assert_eq!(h.gpus.len(), 1, "connectors are not cards");
     let g = &h.gpus[0];
     assert_eq!(g.card, "card1");
     assert_eq!(g.pci_id.as_deref(), Some("1002:1586"));
     assert_eq!(g.pci_slot.as_deref(), Some("0000:c5:00.0"));
     assert_eq!(g.driver.as_deref(), Some("amdgpu"));
+    assert_eq!(g.render_node.as_deref(), Some("/dev/dri/renderD128"));
+    assert_eq!(g.gfx_target.as_deref(), Some("gfx1151"));
     assert_eq!(g.vram_total_bytes, Some(536_870_912));
     assert_eq!(g.gtt_total_bytes, Some(103_079_215_104));
     assert_eq!(g.vbios_version.as_deref(), Some("113-STRXLGEN-001"));
+    assert_eq!(
+        g.firmware.get("mec").map(String::as_str),
+        Some("0x00000024")
+    );
+    assert_eq!(
+        h.module_params.get("ttm.pages_limit").map(String::as_str),
+        Some("25165824")
+    );
+    assert_eq!(
+        h.module_params.get("amdgpu.gttsize").map(String::as_str),
+        Some("-1")
+    );
 }
 
 #[test]
-fn machine_without_gpu_or_files_gives_empty_facts_not_errors() {
+fn strix_halo_diagnosis_sees_the_carve_out_and_no_trap() {
+    let root = fixture("strix-halo");
+    let m = messages(&root, &[("qwen3.6-35b-a3b", 26_000_000_000)]);
+    assert!(
+        m.iter()
+            .any(|(_, s)| s.starts_with("card1: 1002:1586 gfx1151, VRAM 0.5 GiB, GTT 96.0 GiB")),
+        "{m:?}"
+    );
+    assert!(
+        m.iter()
+            .any(|(_, s)| s.contains("small carve-out (0.5 GiB)")),
+        "{m:?}"
+    );
+    assert!(
+        m.iter().all(|(l, _)| *l == Level::Info),
+        "no warnings expected: {m:?}"
+    );
+}
+
+#[test]
+fn strix_halo_96g_diagnosis_finds_its_traps() {
+    let root = fixture("strix-halo-96g");
+    let m = messages(&root, &[("gemma-4-31b-q8_0", 40 * (1 << 30))]);
+    let warn = |needle: &str| {
+        m.iter()
+            .any(|(l, s)| *l == Level::Warn && s.contains(needle))
+    };
+    assert!(
+        warn("amdgpu.gttsize is deprecated: set ttm.pages_limit"),
+        "{m:?}"
+    );
+    assert!(warn("kernel 6.17.7 is older than 6.18.4"), "{m:?}");
+    assert!(
+        m.iter()
+            .any(|(_, s)| s.contains("amd_iommu=off is not set")),
+        "{m:?}"
+    );
+    assert!(
+        !m.iter().any(|(_, s)| s.contains("small carve-out")),
+        "{m:?}"
+    );
+    // 40 GiB fits in 96 GiB VRAM + 15.6 GiB GTT.
+    assert!(!warn("is larger than"), "{m:?}");
+}
+
+#[test]
+fn a_model_larger_than_vram_and_gtt_is_flagged() {
+    let root = fixture("discrete-rx7900xtx");
+    let m = messages(&root, &[("huge", 80 * (1 << 30))]);
+    assert!(
+        m.iter().any(|(l, s)| *l == Level::Warn
+            && s.contains("model huge (80.0 GiB) is larger than card0's VRAM + GTT (55.2 GiB)")),
+        "{m:?}"
+    );
+}
+
+#[test]
+fn discrete_gpu_facts() {
+    let h = probe(&fixture("discrete-rx7900xtx"));
+    let g = &h.gpus[0];
+    assert_eq!(g.gfx_target.as_deref(), Some("gfx1100"));
+    assert_eq!(g.pci_id.as_deref(), Some("1002:744c"));
+    assert_eq!(g.vram_total_bytes, Some(25_753_026_560));
+}
+
+#[test]
+fn no_gpu_machine() {
+    let root = fixture("no-gpu");
+    let h = probe(&root);
+    assert!(h.gpus.is_empty());
+    assert!(h.module_params.is_empty());
+    let m = messages(&root, &[]);
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert!(m[0].1.starts_with("no AMD GPU"), "{m:?}");
+}
+
+#[test]
+fn a_user_outside_the_render_group_is_told_how_to_join() {
+    let root = fixture("strix-halo");
+    let mut cx = context(&root, &[]);
+    cx.is_root = false;
+    cx.user_groups = vec![1000];
+    cx.device_groups = vec![("/dev/kfd".to_string(), 105, Some("render".to_string()))];
+    let d = diagnose(&probe(&root), &cx);
+    assert!(
+        d.iter().any(|d| d.level == Level::Warn
+            && d.message.contains(
+                "not in group render (gid 105) that owns /dev/kfd: sudo usermod -aG render $USER"
+            )),
+        "{d:?}"
+    );
+}
+
+#[test]
+fn a_gpu_without_kfd_cannot_run_rocm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = probe(&fixture("discrete-rx7900xtx"));
+    h.gpus[0].gfx_target = None;
+    let cx = context(dir.path(), &[]);
+    let d = diagnose(&h, &cx);
+    assert!(
+        d.iter().any(|d| d.message.starts_with("no /dev/kfd")),
+        "{d:?}"
+    );
+    assert!(
+        d.iter().any(|d| d.message.starts_with("no render node")),
+        "{d:?}"
+    );
+}
+
+#[test]
+fn missing_files_give_empty_facts_not_errors() {
     let dir = tempfile::tempdir().unwrap();
     let h = probe(dir.path());
     assert!(h.gpus.is_empty());

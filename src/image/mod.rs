@@ -4,6 +4,7 @@
 
 pub mod base;
 pub mod context;
+pub mod probe;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -17,6 +18,7 @@ use crate::engine::{
 };
 use crate::fetch::FetchedSource;
 use crate::hash::sha256_hex;
+use crate::host::devices::Passthrough;
 use crate::manifest::{ImageRecord, LlamaCpp};
 use crate::plan::{BackendPlan, Source};
 
@@ -47,6 +49,7 @@ pub async fn ensure<E: Engine>(
     source: &FetchedSource,
     cache: &Cache,
     logs: &Path,
+    passthrough: &Passthrough,
 ) -> Result<ImageRecord, ImageError> {
     let backend = bp.backend;
     let other = |message: String| ImageError::Other {
@@ -54,7 +57,7 @@ pub async fn ensure<E: Engine>(
         message,
     };
     let started = Instant::now();
-    let base = base::resolve(engine, &bp.base_image).await?;
+    let base = base::resolve(engine, backend, &bp.base_image).await?;
 
     let mut build_args = bp.build_args.clone();
     build_args.insert("BASE_IMAGE".into(), base.reference.clone());
@@ -154,22 +157,22 @@ pub async fn ensure<E: Engine>(
         ]),
         ..ContainerSpec::default()
     };
-    let info = run_to_completion(
-        engine,
-        &probe(
-            vec!["/opt/llama/build-info.json".into()],
-            Some(vec!["cat".into()]),
-        ),
-    )
-    .await?;
-    if info.status.code != 0 {
-        return Err(other(format!(
-            "reading /opt/llama/build-info.json exited with {}",
-            info.status.code
-        )));
-    }
-    let build_info: serde_json::Value = serde_json::from_slice(&info.output)
-        .map_err(|e| other(format!("build-info.json is not JSON: {e}")))?;
+    let read_json = |file: &'static str| {
+        let spec = probe(vec![file.into()], Some(vec!["cat".into()]));
+        async move {
+            let done = run_to_completion(engine, &spec).await?;
+            if done.status.code != 0 {
+                return Err(other(format!(
+                    "reading {file} exited with {}",
+                    done.status.code
+                )));
+            }
+            serde_json::from_slice::<serde_json::Value>(&done.output)
+                .map_err(|e| other(format!("{file} is not JSON: {e}")))
+        }
+    };
+    let build_info = read_json("/opt/llama/build-info.json").await?;
+    let runtime_info = read_json("/opt/llama/runtime-info.json").await?;
     let version = run_to_completion(engine, &probe(vec!["--version".into()], None)).await?;
     let version_output = String::from_utf8_lossy(&version.output).trim().to_string();
     if version.status.code != 0 {
@@ -178,17 +181,55 @@ pub async fn ensure<E: Engine>(
             version.status.code
         )));
     }
+    let (devices, device_probe) = match probe::command(backend) {
+        None => (Vec::new(), None),
+        Some((entrypoint, cmd)) => {
+            let mut spec = probe(cmd, Some(entrypoint.clone()));
+            spec.devices = passthrough.devices.clone();
+            spec.group_add = passthrough.group_add.clone();
+            spec.env = passthrough.env.clone();
+            match run_to_completion(engine, &spec).await {
+                Ok(done) => {
+                    let text = String::from_utf8_lossy(&done.output).into_owned();
+                    let found = probe::parse(backend, &text);
+                    let note = if done.status.code == 0 {
+                        text
+                    } else {
+                        format!(
+                            "{} exited with {}:\n{text}",
+                            entrypoint[0], done.status.code
+                        )
+                    };
+                    (found, Some(note))
+                }
+                Err(e) => (
+                    Vec::new(),
+                    Some(format!("{} could not run: {e}", entrypoint[0])),
+                ),
+            }
+        }
+    };
 
-    let text = |k: &str| {
-        build_info
-            .get(k)
-            .and_then(|v| v.as_str())
+    let text = |v: &serde_json::Value, k: &str| {
+        v.get(k)
+            .and_then(|x| x.as_str())
+            .filter(|x| !x.is_empty())
             .map(str::to_string)
     };
-    let toolchain = ["compiler", "cmake", "os"]
-        .iter()
-        .filter_map(|k| text(k).map(|v| (k.to_string(), v)))
-        .collect();
+    let mut toolchain = BTreeMap::new();
+    for (key, from, field) in [
+        ("compiler", &build_info, "compiler"),
+        ("hip_compiler", &build_info, "hip_compiler"),
+        ("cmake", &build_info, "cmake"),
+        ("os", &runtime_info, "os"),
+        ("mesa", &runtime_info, "mesa_vulkan_drivers"),
+        ("vulkan_loader", &runtime_info, "vulkan_loader"),
+        ("rocm", &runtime_info, "rocm"),
+    ] {
+        if let Some(v) = text(from, field) {
+            toolchain.insert(key.to_string(), v);
+        }
+    }
     let binaries_sha256 = build_info
         .get("binaries")
         .and_then(|b| b.as_object())
@@ -222,5 +263,8 @@ pub async fn ensure<E: Engine>(
         built_now,
         build_seconds: started.elapsed().as_secs_f64(),
         build_info,
+        runtime_info,
+        devices,
+        device_probe,
     })
 }

@@ -101,6 +101,13 @@ pub struct ImageRecord {
     pub build_seconds: f64,
     /// The build-info JSON the image carries (/opt/llama/build-info.json).
     pub build_info: serde_json::Value,
+    /// The runtime-info JSON (/opt/llama/runtime-info.json): OS, Mesa, ROCm.
+    pub runtime_info: serde_json::Value,
+    /// The GPU devices the image's own tool lists with the backend's devices
+    /// passed (`vulkaninfo --summary`, `rocminfo`); empty for the CPU.
+    pub devices: Vec<BTreeMap<String, String>>,
+    /// That tool's whole output, or why it failed.
+    pub device_probe: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -191,6 +198,10 @@ pub struct ServerStart {
     pub log: String,
     /// What the server's /props said (n_ctx, build info, …).
     pub props: Option<serde_json::Value>,
+    /// The devices, groups and host variables the container got.
+    pub passthrough: crate::host::devices::Passthrough,
+    /// The server log's lines naming the devices and CPU features it uses.
+    pub devices_seen: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

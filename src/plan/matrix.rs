@@ -59,6 +59,26 @@ pub fn cell_id(backend: Backend, model: &str, variant: &Variant, prompt_tokens: 
     )
 }
 
+impl Matrix {
+    /// Moves the cells of backends this host cannot run into `excluded`, each with
+    /// the reason (for example: rocm6 needs /dev/kfd).
+    pub fn exclude_backends(&mut self, reasons: &std::collections::BTreeMap<Backend, String>) {
+        let (kept, dropped): (Vec<Group>, Vec<Group>) = std::mem::take(&mut self.groups)
+            .into_iter()
+            .partition(|g| !reasons.contains_key(&g.backend));
+        self.groups = kept;
+        for g in dropped {
+            let reason = reasons.get(&g.backend).cloned().unwrap_or_default();
+            for c in g.cells {
+                self.excluded.push(Excluded {
+                    id: c.id,
+                    reason: reason.clone(),
+                });
+            }
+        }
+    }
+}
+
 /// Expands `plan` into groups and excluded cells, in plan order, prompts ascending.
 pub fn expand(plan: &Plan) -> Matrix {
     let mut prompts = plan.bench.prompt_tokens.clone();
@@ -121,6 +141,26 @@ mod tests {
                 "cpu.gemma-3-270m-q4_k_m.default.p3799",
                 "cpu.gemma-3-270m-q4_k_m.default.p11205",
             ]
+        );
+    }
+
+    #[test]
+    fn cells_of_a_backend_without_its_device_are_listed_with_the_reason() {
+        let plan = crate::plan::builtin_for(2, &[Backend::Rocm6]).unwrap();
+        let mut m = expand(&plan);
+        assert_eq!(m.groups.len(), 2);
+        let reasons = std::collections::BTreeMap::from([(
+            Backend::Rocm6,
+            "rocm6 needs /dev/kfd".to_string(),
+        )]);
+        m.exclude_backends(&reasons);
+        assert_eq!(m.groups.len(), 1);
+        assert_eq!(m.groups[0].backend, Backend::Cpu);
+        assert_eq!(m.excluded.len(), 4);
+        assert!(
+            m.excluded
+                .iter()
+                .all(|e| e.id.starts_with("rocm6.") && e.reason == "rocm6 needs /dev/kfd")
         );
     }
 

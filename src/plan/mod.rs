@@ -182,9 +182,30 @@ pub fn load(path: &Path, cpus: u32) -> Result<Plan, PlanError> {
     parse(&text, &file, cpus)
 }
 
-/// The built-in default plan, resolved for a host with `cpus` CPUs.
+/// The built-in default plan, resolved for a host with `cpus` CPUs: the CPU
+/// backend only (see `builtin_for` for the GPU backends a host has).
 pub fn builtin(cpus: u32) -> Result<Plan, PlanError> {
     parse(DEFAULT_PLAN_TOML, BUILTIN_ORIGIN, cpus)
+}
+
+/// The built-in default plan with the GPU backends `found` on this host added,
+/// each with its defaults (CPU is always there).
+pub fn builtin_for(cpus: u32, found: &[Backend]) -> Result<Plan, PlanError> {
+    let mut plan = builtin(cpus)?;
+    for b in found {
+        if plan.backends.iter().all(|x| x.backend != *b) {
+            plan.backends.push(BackendPlan {
+                backend: *b,
+                base_image: "auto".to_string(),
+                build_args: b
+                    .build_arg_defaults()
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            });
+        }
+    }
+    Ok(plan)
 }
 
 /// Parses plan text; `origin` names it in errors and in the resolved plan.
@@ -290,15 +311,33 @@ fn validate(raw: PlanFile, origin: &str, cpus: u32) -> Result<Plan, PlanError> {
                 ),
             );
         };
-        if let Some(k) = b
-            .build_args
-            .keys()
-            .find(|k| crate::image::MANAGED_BUILD_ARGS.contains(&k.as_str()))
-        {
-            return c.fail(
-                format!("{at}.build_args.{k}"),
-                "is set by rigbench (from base_image and [source]); remove it",
-            );
+        let defaults = backend.build_arg_defaults();
+        let mut build_args: BTreeMap<String, String> = defaults
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        for (k, v) in b.build_args {
+            if crate::image::MANAGED_BUILD_ARGS.contains(&k.as_str()) {
+                return c.fail(
+                    format!("{at}.build_args.{k}"),
+                    "is set by rigbench (from base_image and [source]); remove it",
+                );
+            }
+            if !defaults.iter().any(|(d, _)| *d == k) {
+                return c.fail(
+                    format!("{at}.build_args.{k}"),
+                    format!(
+                        "{} takes no such build argument (it takes: {})",
+                        backend.containerfile(),
+                        defaults
+                            .iter()
+                            .map(|(d, _)| *d)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+            }
+            build_args.insert(k, v);
         }
         if backends.iter().any(|x: &BackendPlan| x.backend == backend) {
             return c.fail(
@@ -309,7 +348,7 @@ fn validate(raw: PlanFile, origin: &str, cpus: u32) -> Result<Plan, PlanError> {
         backends.push(BackendPlan {
             backend,
             base_image: b.base_image.unwrap_or_else(|| "auto".to_string()),
-            build_args: b.build_args,
+            build_args,
         });
     }
 

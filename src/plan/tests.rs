@@ -150,7 +150,9 @@ fn bad_backend_sha_and_commit() {
     .unwrap_err()
     .to_string();
     assert!(
-        err.contains("backends[0].name: unknown backend \"cuda\" (known: cpu)"),
+        err.contains(
+            "backends[0].name: unknown backend \"cuda\" (known: cpu, vulkan, rocm6, rocm7)"
+        ),
         "{err}"
     );
 
@@ -204,6 +206,29 @@ fn unreadable_plan_names_the_file() {
         .to_string();
     assert!(
         err.starts_with("cannot read plan /nonexistent/plan.toml"),
+        "{err}"
+    );
+}
+
+#[test]
+fn build_args_are_the_containerfiles_with_defaults_made_explicit() {
+    let text = minimal("").replace(
+        "name = \"cpu\"",
+        "name = \"rocm7\"\nbuild_args = { ROCWMMA_FATTN = \"OFF\" }",
+    );
+    let p = parse(&text, "p.toml", 2).unwrap();
+    let args = &p.backends[0].build_args;
+    assert_eq!(args["ROCWMMA_FATTN"], "OFF");
+    assert_eq!(args["GPU_TARGETS"], "gfx1151");
+    assert_eq!(args["HIP_NO_VMM"], "ON");
+
+    let text = minimal("").replace(
+        "name = \"cpu\"",
+        "name = \"cpu\"\nbuild_args = { FOO = \"1\" }",
+    );
+    let err = parse(&text, "p.toml", 2).unwrap_err().to_string();
+    assert!(
+        err.contains("backends[0].build_args.FOO: Containerfile.cpu takes no such build argument (it takes: GGML_NATIVE)"),
         "{err}"
     );
 }

@@ -44,6 +44,21 @@ pub fn matching_lines(log: &str, max: usize) -> (Vec<String>, Option<&'static st
     (lines, mode)
 }
 
+/// The lines of a server log that say which devices and CPU features it uses:
+/// ggml's Vulkan and HIP device lists and llama.cpp's system_info line.
+pub fn device_lines(log: &str) -> Vec<String> {
+    log.lines()
+        .map(str::trim)
+        .filter(|l| {
+            (l.starts_with("ggml_vulkan:") && l.contains(" = "))
+                || l.starts_with("ggml_cuda_init:")
+                || (l.starts_with("Device ") && l.contains("compute capability"))
+                || l.starts_with("system_info:")
+        })
+        .map(str::to_string)
+        .collect()
+}
+
 /// The last `n` non-empty lines of a log.
 pub fn tail(log: &str, n: usize) -> Vec<String> {
     let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
@@ -198,6 +213,25 @@ mod tests {
         assert!(
             f.evidence
                 .contains(&"container exited, exit code 1".to_string())
+        );
+    }
+
+    #[test]
+    fn device_lines_from_vulkan_and_hip_logs() {
+        let log = "ggml_vulkan: Found 1 Vulkan devices:\n\
+                   ggml_vulkan: 0 = llvmpipe (LLVM 19.1.7, 256 bits) (llvmpipe) | uma: 0 | fp16: 1\n\
+                   ggml_cuda_init: found 1 ROCm devices:\n\
+                   Device 0: AMD Radeon Graphics, gfx1151 (0x1151), VMM: no, Wave Size: 32, compute capability 11.5\n\
+                   system_info: n_threads = 2 | CPU : AVX2 = 1 | AVX512 = 1\n\
+                   main: server is listening\n";
+        assert_eq!(
+            device_lines(log),
+            [
+                "ggml_vulkan: 0 = llvmpipe (LLVM 19.1.7, 256 bits) (llvmpipe) | uma: 0 | fp16: 1",
+                "ggml_cuda_init: found 1 ROCm devices:",
+                "Device 0: AMD Radeon Graphics, gfx1151 (0x1151), VMM: no, Wave Size: 32, compute capability 11.5",
+                "system_info: n_threads = 2 | CPU : AVX2 = 1 | AVX512 = 1",
+            ]
         );
     }
 

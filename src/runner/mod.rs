@@ -15,19 +15,27 @@ use crate::backend::Backend;
 use crate::bench::measure::{build_prompt, detect_bos, to_run};
 use crate::bench::{BenchError, CompletionParams, PROMPT_TEXT};
 use crate::engine::{Engine, LABEL_MANAGED, LABEL_RUN};
+use crate::host::devices::Passthrough;
 use crate::manifest::store::{RunDir, StoreError};
 use crate::manifest::{Cell, CellVariant, Failure, Manifest, ServerStart, now_rfc3339};
 use crate::plan::matrix::{Group, Matrix};
 use crate::plan::{AutoOr, Plan, Variant};
 use server::{Server, ServerSpec, StartFailure, log_paths, server_argv};
 
+/// What a backend runs with: its image and its device passthrough.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub image_id: String,
+    pub passthrough: Passthrough,
+}
+
 /// Everything the runner needs besides the manifest.
 pub struct Runner<'a, E: Engine> {
     pub engine: &'a E,
     pub dir: &'a RunDir,
     pub run_id: &'a str,
-    /// Image id per backend.
-    pub images: BTreeMap<Backend, String>,
+    /// Image and passthrough per backend.
+    pub backends: BTreeMap<Backend, Prepared>,
     /// Host path per model, in plan order.
     pub model_paths: Vec<PathBuf>,
 }
@@ -99,7 +107,7 @@ impl<E: Engine> Runner<'_, E> {
         let variant = cell_variant(g.backend, &model.file, &plan.variants[g.variant]);
         let group_name = format!("{}.{}.{}", g.backend.name(), model.name, variant.name);
         let (log_rel, log_abs) = log_paths(self.dir.root(), &group_name);
-        let Some(image_id) = self.images.get(&g.backend) else {
+        let Some(prepared) = self.backends.get(&g.backend) else {
             let f = Failure {
                 mode: "load_failed".to_string(),
                 message: format!("no image was built for the {} backend", g.backend.name()),
@@ -113,10 +121,11 @@ impl<E: Engine> Runner<'_, E> {
             let spec = ServerSpec {
                 name: format!("rigbench-{}-g{gi}-s{start_no}", self.run_id),
                 run_id: self.run_id,
-                image_id,
+                image_id: &prepared.image_id,
                 model_path: &self.model_paths[g.model],
                 model_file: &model.file,
                 variant: &variant,
+                passthrough: &prepared.passthrough,
             };
             start_no += 1;
             crate::progress::note(format!("starting llama-server for {group_name}"));
@@ -159,12 +168,20 @@ impl<E: Engine> Runner<'_, E> {
             };
             m.timing.model_load_s += load_seconds;
             crate::progress::note(format!("  healthy after {load_seconds:.2} s"));
+            let log_so_far = self
+                .engine
+                .logs(&started.id)
+                .await
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
             let server_start = ServerStart {
                 container_name: started.name.clone(),
                 host_port: started.port,
                 load_seconds,
                 log: log_rel.clone(),
                 props: started.client.props().await.ok(),
+                passthrough: prepared.passthrough.clone(),
+                devices_seen: failure::device_lines(&log_so_far),
             };
             let outcome = self.run_cells(m, &started, &server_start, remaining).await;
             let done = match outcome {

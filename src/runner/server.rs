@@ -12,6 +12,7 @@ use crate::engine::{
     Bind, ContainerSpec, ContainerState, Engine, EngineError, LABEL_MANAGED, LABEL_ROLE, LABEL_RUN,
     Publish,
 };
+use crate::host::devices::Passthrough;
 use crate::manifest::CellVariant;
 
 /// The port llama-server listens on inside the container.
@@ -29,6 +30,7 @@ pub struct ServerSpec<'a> {
     pub model_path: &'a Path,
     pub model_file: &'a str,
     pub variant: &'a CellVariant,
+    pub passthrough: &'a Passthrough,
 }
 
 /// A started server container.
@@ -117,7 +119,14 @@ impl Server {
                 image: spec.image_id.to_string(),
                 entrypoint: None,
                 cmd: spec.variant.server_argv.clone(),
-                env: spec.variant.env.clone(),
+                // The host's device selection first; the plan's own settings win.
+                env: spec
+                    .passthrough
+                    .env
+                    .iter()
+                    .chain(&spec.variant.env)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
                 binds: vec![Bind {
                     host: spec.model_path.to_path_buf(),
                     container: format!("/models/{}", spec.model_file),
@@ -133,7 +142,8 @@ impl Server {
                     (LABEL_RUN.to_string(), spec.run_id.to_string()),
                     (LABEL_ROLE.to_string(), "server".to_string()),
                 ]),
-                devices: Vec::new(),
+                devices: spec.passthrough.devices.clone(),
+                group_add: spec.passthrough.group_add.clone(),
             };
             let id = engine.create(&cs).await?;
             match engine.start(&id).await {

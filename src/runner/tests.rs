@@ -70,7 +70,13 @@ async fn run(s: &mut Setup) {
         engine: &s.engine,
         dir: &s.run_dir,
         run_id: "t1",
-        images: BTreeMap::from([(Backend::Cpu, "sha256:fake".to_string())]),
+        backends: BTreeMap::from([(
+            Backend::Cpu,
+            Prepared {
+                image_id: "sha256:fake".to_string(),
+                passthrough: Passthrough::default(),
+            },
+        )]),
         model_paths: vec![s.dir.path().join("m.gguf")],
     };
     runner.run(&mut s.manifest, &s.matrix).await.unwrap();
@@ -180,7 +186,7 @@ async fn cleanup_removes_only_this_runs_containers() {
         engine: &s.engine,
         dir: &s.run_dir,
         run_id: "t1",
-        images: BTreeMap::new(),
+        backends: BTreeMap::new(),
         model_paths: vec![],
     };
     let mine = crate::engine::ContainerSpec {

@@ -1,0 +1,214 @@
+//! What a backend's container gets from the host, least privilege: only the device
+//! nodes it needs (Vulkan: the DRM render nodes; ROCm: /dev/kfd and the render
+//! nodes), the numeric groups owning those nodes (so the container process may
+//! open them without running privileged), and the host's device-selection
+//! variables. Decided before anything is built: a missing device is an error now,
+//! not a failed run later.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{Backend, DeviceNeeds};
+
+/// The devices, groups and environment a backend's server container gets.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Passthrough {
+    /// Device nodes, the same path inside as outside.
+    pub devices: Vec<String>,
+    /// Numeric group ids of those nodes, added to the container process.
+    pub group_add: Vec<String>,
+    /// Host variables passed through because they were set.
+    pub env: BTreeMap<String, String>,
+    /// What the user should know (for example: no render node, software Vulkan).
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{backend} needs {what}, which this host does not have: {fix}")]
+pub struct MissingDevice {
+    pub backend: String,
+    pub what: String,
+    pub fix: String,
+}
+
+/// The render nodes under `root`/dev/dri, as absolute paths on the host.
+pub fn render_nodes(root: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(root.join("dev/dri"))
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("renderD"))
+                .map(|n| format!("/dev/dri/{n}"))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Whether `root`/dev/kfd exists.
+pub fn has_kfd(root: &Path) -> bool {
+    root.join("dev/kfd").exists()
+}
+
+/// The GPU backends this host can run, for the built-in plan: Vulkan where there
+/// is a render node, the ROCm images where there is also /dev/kfd.
+pub fn available_backends(root: &Path) -> Vec<Backend> {
+    let mut found = Vec::new();
+    if !render_nodes(root).is_empty() {
+        found.push(Backend::Vulkan);
+        if has_kfd(root) {
+            found.extend([Backend::Rocm6, Backend::Rocm7]);
+        }
+    }
+    found
+}
+
+/// The non-root group owning each device (numeric, sorted, deduplicated).
+fn owning_groups(root: &Path, devices: &[String]) -> Vec<String> {
+    let gids: BTreeSet<u32> = devices
+        .iter()
+        .filter_map(|d| std::fs::metadata(root.join(d.trim_start_matches('/'))).ok())
+        .map(|m| m.gid())
+        .filter(|g| *g != 0)
+        .collect();
+    gids.into_iter().map(|g| g.to_string()).collect()
+}
+
+/// Decides a backend's passthrough on the host under `root`; `env` reads the
+/// host's environment.
+pub fn passthrough(
+    backend: Backend,
+    root: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Passthrough, MissingDevice> {
+    let render = render_nodes(root);
+    let mut p = Passthrough::default();
+    match backend.device_needs() {
+        DeviceNeeds::None => {}
+        DeviceNeeds::RenderNodesOrSoftware => {
+            if render.is_empty() {
+                p.notes.push(
+                    "no DRM render node: Vulkan runs on Mesa's software driver (llvmpipe), so these are CPU numbers"
+                        .to_string(),
+                );
+            }
+            p.devices = render;
+        }
+        DeviceNeeds::KfdAndRenderNodes => {
+            if !has_kfd(root) {
+                return Err(MissingDevice {
+                    backend: backend.name().to_string(),
+                    what: "/dev/kfd".to_string(),
+                    fix: "load the amdgpu driver with KFD (ROCm compute) support; `rigbench doctor` shows what it finds"
+                        .to_string(),
+                });
+            }
+            if render.is_empty() {
+                return Err(MissingDevice {
+                    backend: backend.name().to_string(),
+                    what: "a DRM render node (/dev/dri/renderD*)".to_string(),
+                    fix: "load the amdgpu driver; `rigbench doctor` shows what it finds"
+                        .to_string(),
+                });
+            }
+            p.devices = std::iter::once("/dev/kfd".to_string())
+                .chain(render)
+                .collect();
+        }
+    }
+    p.group_add = owning_groups(root, &p.devices);
+    for var in backend.passthrough_env() {
+        if let Some(v) = env(var) {
+            p.env.insert(var.to_string(), v);
+        }
+    }
+    Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::chown;
+
+    fn node(root: &Path, rel: &str, gid: u32) {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, b"").unwrap();
+        chown(&p, None, Some(gid)).unwrap();
+    }
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn rocm_gets_kfd_render_nodes_their_groups_and_the_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        node(dir.path(), "dev/kfd", 105);
+        node(dir.path(), "dev/dri/renderD128", 106);
+        node(dir.path(), "dev/dri/card1", 44);
+        let env = |k: &str| (k == "HSA_OVERRIDE_GFX_VERSION").then(|| "11.5.1".to_string());
+        let p = passthrough(Backend::Rocm6, dir.path(), &env).unwrap();
+        assert_eq!(p.devices, ["/dev/kfd", "/dev/dri/renderD128"]);
+        assert_eq!(p.group_add, ["105", "106"]);
+        assert_eq!(
+            p.env.get("HSA_OVERRIDE_GFX_VERSION").map(String::as_str),
+            Some("11.5.1")
+        );
+        assert!(p.notes.is_empty());
+    }
+
+    #[test]
+    fn rocm_without_kfd_is_refused_before_anything_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        node(dir.path(), "dev/dri/renderD128", 106);
+        let err = passthrough(Backend::Rocm7, dir.path(), &no_env).unwrap_err();
+        assert_eq!(err.what, "/dev/kfd");
+        assert!(err.to_string().starts_with("rocm7 needs /dev/kfd"), "{err}");
+    }
+
+    #[test]
+    fn vulkan_takes_render_nodes_only_and_says_when_it_falls_back_to_software() {
+        let dir = tempfile::tempdir().unwrap();
+        node(dir.path(), "dev/kfd", 105);
+        node(dir.path(), "dev/dri/renderD129", 106);
+        node(dir.path(), "dev/dri/renderD128", 106);
+        let p = passthrough(Backend::Vulkan, dir.path(), &no_env).unwrap();
+        assert_eq!(p.devices, ["/dev/dri/renderD128", "/dev/dri/renderD129"]);
+        assert_eq!(p.group_add, ["106"]);
+
+        let empty = tempfile::tempdir().unwrap();
+        let p = passthrough(Backend::Vulkan, empty.path(), &no_env).unwrap();
+        assert!(p.devices.is_empty());
+        assert!(p.notes[0].contains("llvmpipe"), "{:?}", p.notes);
+    }
+
+    #[test]
+    fn the_default_plan_adds_what_each_fixture_host_can_run() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hosts");
+        assert_eq!(
+            available_backends(&fixtures.join("strix-halo")),
+            [Backend::Vulkan, Backend::Rocm6, Backend::Rocm7]
+        );
+        assert!(available_backends(&fixtures.join("no-gpu")).is_empty());
+        let plan = crate::plan::builtin_for(32, &available_backends(&fixtures.join("strix-halo")))
+            .unwrap();
+        let names: Vec<_> = plan.backends.iter().map(|b| b.backend.name()).collect();
+        assert_eq!(names, ["cpu", "vulkan", "rocm6", "rocm7"]);
+        assert_eq!(plan.backends[2].build_args["GPU_TARGETS"], "gfx1151");
+    }
+
+    #[test]
+    fn cpu_gets_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        node(dir.path(), "dev/kfd", 105);
+        assert_eq!(
+            passthrough(Backend::Cpu, dir.path(), &no_env).unwrap(),
+            Passthrough::default()
+        );
+    }
+}

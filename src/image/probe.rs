@@ -1,0 +1,125 @@
+//! Reading the GPU devices an image sees, from the tools the images ship:
+//! `vulkaninfo --summary` (Vulkan) and `rocminfo` (ROCm). Pure parsers of their
+//! text; `image::ensure` runs the tools in a container with the backend's devices.
+
+use std::collections::BTreeMap;
+
+use crate::backend::Backend;
+
+/// The command (entrypoint and arguments) that lists a backend's devices.
+pub fn command(backend: Backend) -> Option<(Vec<String>, Vec<String>)> {
+    match backend {
+        Backend::Cpu => None,
+        Backend::Vulkan => Some((vec!["vulkaninfo".into()], vec!["--summary".into()])),
+        Backend::Rocm6 | Backend::Rocm7 => Some((vec!["rocminfo".into()], vec![])),
+    }
+}
+
+/// Devices in a backend's tool output, each as the fields that identify it.
+pub fn parse(backend: Backend, text: &str) -> Vec<BTreeMap<String, String>> {
+    match backend {
+        Backend::Cpu => Vec::new(),
+        Backend::Vulkan => vulkaninfo_summary(text),
+        Backend::Rocm6 | Backend::Rocm7 => rocminfo_gpus(text),
+    }
+}
+
+const VULKAN_KEYS: &[&str] = &[
+    "deviceName",
+    "deviceType",
+    "driverName",
+    "driverInfo",
+    "driverID",
+    "apiVersion",
+    "conformanceVersion",
+    "vendorID",
+    "deviceID",
+];
+
+/// `vulkaninfo --summary`: one map per `GPUn:` section.
+pub fn vulkaninfo_summary(text: &str) -> Vec<BTreeMap<String, String>> {
+    let mut out: Vec<BTreeMap<String, String>> = Vec::new();
+    let mut in_devices = false;
+    for line in text.lines() {
+        let t = line.trim();
+        if t == "Devices:" {
+            in_devices = true;
+            continue;
+        }
+        if !in_devices {
+            continue;
+        }
+        if t.starts_with("GPU") && t.ends_with(':') {
+            out.push(BTreeMap::new());
+            continue;
+        }
+        if let (Some(dev), Some((k, v))) = (out.last_mut(), t.split_once('=')) {
+            let k = k.trim();
+            if VULKAN_KEYS.contains(&k) {
+                dev.insert(k.to_string(), v.trim().to_string());
+            }
+        }
+    }
+    out
+}
+
+const ROCM_KEYS: &[&str] = &[
+    "Name",
+    "Marketing Name",
+    "Vendor Name",
+    "Compute Unit",
+    "Chip ID",
+];
+
+/// `rocminfo`: one map per agent whose `Device Type` is GPU.
+pub fn rocminfo_gpus(text: &str) -> Vec<BTreeMap<String, String>> {
+    let mut agents: Vec<BTreeMap<String, String>> = Vec::new();
+    for line in text.lines() {
+        let t = line.trim();
+        if t.starts_with("Agent ") && t[6..].chars().all(|c| c.is_ascii_digit()) {
+            agents.push(BTreeMap::new());
+            continue;
+        }
+        let (Some(agent), Some((k, v))) = (agents.last_mut(), t.split_once(':')) else {
+            continue;
+        };
+        let k = k.trim();
+        // Only the agent's own header fields, not the pool/ISA subsections'.
+        if (ROCM_KEYS.contains(&k) || k == "Device Type") && !agent.contains_key(k) {
+            agent.insert(k.to_string(), v.trim().to_string());
+        }
+    }
+    agents
+        .into_iter()
+        .filter(|a| a.get("Device Type").map(String::as_str) == Some("GPU"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VULKANINFO: &str = "==========\nVULKANINFO\n==========\n\nVulkan Instance Version: 1.4.309\n\n\nInstance Extensions: count = 24\n-------------------------------\nVK_EXT_debug_report : extension revision 10\n\nDevices:\n========\nGPU0:\n\tapiVersion         = 1.4.305\n\tdriverVersion      = 25.0.7\n\tvendorID           = 0x10005\n\tdeviceID           = 0x0000\n\tdeviceType         = PHYSICAL_DEVICE_TYPE_CPU\n\tdeviceName         = llvmpipe (LLVM 19.1.7, 256 bits)\n\tdriverID           = DRIVER_ID_MESA_LLVMPIPE\n\tdriverName         = llvmpipe\n\tdriverInfo         = Mesa 25.0.7-2 (LLVM 19.1.7)\n\tconformanceVersion = 1.3.1.1\n";
+
+    #[test]
+    fn vulkaninfo_summary_devices() {
+        let d = vulkaninfo_summary(VULKANINFO);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0]["deviceName"], "llvmpipe (LLVM 19.1.7, 256 bits)");
+        assert_eq!(d[0]["driverName"], "llvmpipe");
+        assert_eq!(d[0]["driverInfo"], "Mesa 25.0.7-2 (LLVM 19.1.7)");
+        assert_eq!(d[0]["deviceType"], "PHYSICAL_DEVICE_TYPE_CPU");
+        assert!(!d[0].contains_key("driverVersion"));
+    }
+
+    const ROCMINFO: &str = "ROCk module is loaded\n=====================\nHSA Agents\n==========\n*******\nAgent 1\n*******\n  Name:                    AMD RYZEN AI MAX+ 395 w/ Radeon 8060S\n  Marketing Name:          AMD RYZEN AI MAX+ 395 w/ Radeon 8060S\n  Vendor Name:             CPU\n  Device Type:             CPU\n*******\nAgent 2\n*******\n  Name:                    gfx1151\n  Uuid:                    GPU-XX\n  Marketing Name:          AMD Radeon Graphics\n  Vendor Name:             AMD\n  Device Type:             GPU\n  Chip ID:                 5510(0x1586)\n  Compute Unit:            40\n  ISA Info:\n    ISA 1\n      Name:                    amdgcn-amd-amdhsa--gfx1151\n";
+
+    #[test]
+    fn rocminfo_gpu_agents_only() {
+        let g = rocminfo_gpus(ROCMINFO);
+        assert_eq!(g.len(), 1);
+        assert_eq!(g[0]["Name"], "gfx1151");
+        assert_eq!(g[0]["Marketing Name"], "AMD Radeon Graphics");
+        assert_eq!(g[0]["Compute Unit"], "40");
+    }
+}
