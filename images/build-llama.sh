@@ -40,6 +40,7 @@ set -- \
   -DLLAMA_OPENSSL=OFF \
   "$@"
 
+echo "build-llama.sh: cmake -S /src/llama.cpp -B /src/build $*"
 cmake -S /src/llama.cpp -B /src/build "$@"
 if [ "${CONFIGURE_ONLY:-0}" = 1 ]; then
   echo "build-llama.sh: CONFIGURE_ONLY=1, stopping after cmake configure"

@@ -10,7 +10,9 @@
 #     hard limits when the process lacks CAP_SYS_RESOURCE (Podman's defaults then
 #     fail at container start);
 #   - a local base image localhost/rigbench/debian:trixie built with debootstrap
-#     from apt's own mirror, when the pinned registry base cannot be pulled.
+#     from apt's own mirror, when the pinned registry base cannot be pulled;
+#   - with RIGBENCH_EXTRA_BASES="sid ..." (scripts/test.sh asks for sid), local
+#     Debian bases of those suites too (Debian sid packages ROCm 6.4).
 set -euo pipefail
 
 # Keep in sync with src/backend.rs (PINNED_DEBIAN, LOCAL_DEBIAN).
@@ -87,6 +89,21 @@ apt_mirror() {
   printf '%s\n' "$m"
 }
 
+# Builds localhost/rigbench/debian:SUITE with debootstrap from apt's own mirror.
+debootstrap_base() {
+  local suite=$1 image="localhost/rigbench/debian:$1" mirror root
+  command -v debootstrap >/dev/null 2>&1 || apt_install debootstrap
+  mirror=${RIGBENCH_DEBIAN_MIRROR:-$(apt_mirror)}
+  root=$(mktemp -d /var/tmp/rigbench-rootfs.XXXXXX)
+  if ! as_root debootstrap --variant=minbase "$suite" "$root" "$mirror" >/dev/null; then
+    as_root rm -rf "$root"
+    die "debootstrap of $suite from $mirror failed"
+  fi
+  as_root tar -C "$root" -c . | podman import -q - "$image" >/dev/null
+  as_root rm -rf "$root"
+  log "made $image"
+}
+
 ensure_base() {
   if podman image exists "$PINNED_BASE" || podman image exists "$LOCAL_BASE"; then
     return 0
@@ -96,18 +113,18 @@ ensure_base() {
     return 0
   fi
   log "no registry answered; building $LOCAL_BASE with debootstrap instead"
-  command -v debootstrap >/dev/null 2>&1 || apt_install debootstrap
-  local mirror root
-  mirror=${RIGBENCH_DEBIAN_MIRROR:-$(apt_mirror)}
-  root=$(mktemp -d /var/tmp/rigbench-rootfs.XXXXXX)
-  trap 'as_root rm -rf "$root"' RETURN
-  as_root debootstrap --variant=minbase trixie "$root" "$mirror" >/dev/null ||
-    die "debootstrap of trixie from $mirror failed"
-  as_root tar -C "$root" -c . | podman import -q - "$LOCAL_BASE" >/dev/null
-  log "made $LOCAL_BASE"
+  debootstrap_base trixie
+}
+
+ensure_extra_bases() {
+  local suite
+  for suite in ${RIGBENCH_EXTRA_BASES:-}; do
+    podman image exists "localhost/rigbench/debian:$suite" || debootstrap_base "$suite"
+  done
 }
 
 command -v podman >/dev/null 2>&1 || apt_install podman
 write_engine_conf
 ensure_base
+ensure_extra_bases
 log "ready: $(podman --version), runtime $(podman info --format '{{.Host.OCIRuntime.Name}}')"

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): prepares the host (scripts/setup.sh: Podman,
-# its host adjustments, a base image), then runs the formatting and lint checks and
+# its host adjustments, the base images), then runs the formatting and lint checks and
 # the whole test suite, including the tests that drive real Podman and the real
 # model. The default source and model are fetched by the tests themselves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/setup.sh
+# The ROCm configure test builds on a Debian sid base (Debian packages ROCm 6.4).
+RIGBENCH_EXTRA_BASES=sid scripts/setup.sh
 
 if ! command -v shellcheck >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
   echo "test: installing shellcheck" >&2

@@ -16,6 +16,7 @@ pub mod gguf;
 pub mod hash;
 pub mod host;
 pub mod image;
+pub mod llama_bench;
 pub mod manifest;
 pub mod plan;
 pub mod progress;

@@ -107,6 +107,7 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
             model_paths: fetched.iter().map(|f| f.path.clone()).collect(),
         };
         runner.run(&mut m, &matrix).await?;
+        runner.run_llama_bench(&mut m).await?;
         anyhow::Ok(())
     };
     let outcome = tokio::select! {

@@ -70,6 +70,21 @@ impl Client {
         })
     }
 
+    /// The container's stdout, with its stderr interleaved when `stderr`.
+    async fn read_logs(&self, id: &str, stderr: bool) -> Result<Vec<u8>, EngineError> {
+        let opts = LogsOptionsBuilder::new()
+            .stdout(true)
+            .stderr(stderr)
+            .build();
+        let mut stream = self.docker.logs(id, Some(opts));
+        let mut out = Vec::new();
+        while let Some(item) = stream.next().await {
+            let chunk = item.map_err(|e| Self::container_err("logs", id, e))?;
+            out.extend_from_slice(&chunk.into_bytes());
+        }
+        Ok(out)
+    }
+
     fn container_err(op: &'static str, id: &str, e: BollardError) -> EngineError {
         EngineError::Container {
             op,
@@ -169,14 +184,17 @@ impl Engine for Client {
             .map_err(|e| fail(format!("cannot write the build log: {e}")))?;
         let labels: HashMap<String, String> = req.labels.clone().into_iter().collect();
         let args: HashMap<String, String> = req.build_args.clone().into_iter().collect();
-        let opts = BuildImageOptionsBuilder::new()
+        let mut opts = BuildImageOptionsBuilder::new()
             .dockerfile(&req.containerfile)
             .t(&req.tag)
             .rm(true)
             .forcerm(true)
             .buildargs(&args)
-            .labels(&labels)
-            .build();
+            .labels(&labels);
+        if let Some(target) = &req.target {
+            opts = opts.target(target);
+        }
+        let opts = opts.build();
         let file = tokio::fs::File::open(&req.context_tar)
             .await
             .map_err(|e| fail(format!("cannot open the build context: {e}")))?;
@@ -378,14 +396,11 @@ impl Engine for Client {
     }
 
     async fn logs(&self, id: &str) -> Result<Vec<u8>, EngineError> {
-        let opts = LogsOptionsBuilder::new().stdout(true).stderr(true).build();
-        let mut stream = self.docker.logs(id, Some(opts));
-        let mut out = Vec::new();
-        while let Some(item) = stream.next().await {
-            let chunk = item.map_err(|e| Self::container_err("logs", id, e))?;
-            out.extend_from_slice(&chunk.into_bytes());
-        }
-        Ok(out)
+        self.read_logs(id, true).await
+    }
+
+    async fn stdout(&self, id: &str) -> Result<Vec<u8>, EngineError> {
+        self.read_logs(id, false).await
     }
 
     async fn stop(&self, id: &str, grace_s: u32) -> Result<(), EngineError> {

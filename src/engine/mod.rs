@@ -69,6 +69,8 @@ pub struct BuildRequest {
     pub tag: String,
     pub build_args: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
+    /// Build only up to this stage of a multi-stage Containerfile.
+    pub target: Option<String>,
     /// Where the whole build output is written.
     pub log: PathBuf,
 }
@@ -194,6 +196,8 @@ pub trait Engine: Send + Sync {
     fn state(&self, id: &str) -> impl Future<Output = Result<ContainerState, EngineError>> + Send;
     /// Everything the container wrote so far, stdout and stderr interleaved.
     fn logs(&self, id: &str) -> impl Future<Output = Result<Vec<u8>, EngineError>> + Send;
+    /// What the container wrote to stdout alone.
+    fn stdout(&self, id: &str) -> impl Future<Output = Result<Vec<u8>, EngineError>> + Send;
     /// Stops the container: SIGTERM, then SIGKILL after `grace_s` seconds.
     fn stop(&self, id: &str, grace_s: u32) -> impl Future<Output = Result<(), EngineError>> + Send;
     /// Removes the container, running or not.
@@ -219,7 +223,10 @@ pub fn unique_suffix() -> String {
 #[derive(Debug, Clone)]
 pub struct Completed {
     pub status: ExitStatus,
+    /// stdout and stderr interleaved.
     pub output: Vec<u8>,
+    /// stdout alone.
+    pub stdout: Vec<u8>,
 }
 
 /// Runs a container to its end, collects its output and removes it.
@@ -232,7 +239,12 @@ pub async fn run_to_completion<E: Engine>(
         engine.start(&id).await?;
         let status = engine.wait(&id).await?;
         let output = engine.logs(&id).await?;
-        Ok(Completed { status, output })
+        let stdout = engine.stdout(&id).await?;
+        Ok(Completed {
+            status,
+            output,
+            stdout,
+        })
     }
     .await;
     let removed = engine.remove(&id).await;

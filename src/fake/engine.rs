@@ -1,7 +1,8 @@
 //! A fake engine: "containers" are fake llama-servers on the published port. A
 //! container's environment steers it: `FAKE_EXIT_ON_START=<code>` makes it exit at
 //! once with a model-loading error in its log, `FAKE_STALL_AFTER=<n>` makes its
-//! server stop sending after n tokens. `port_in_use_once` makes the first start fail
+//! server stop sending after n tokens, `FAKE_NO_GPU` logs llama.cpp's warning that
+//! it found no GPU. `port_in_use_once` makes the first start fail
 //! as if the port had been taken.
 
 use std::collections::BTreeMap;
@@ -150,7 +151,12 @@ impl Engine for FakeEngine {
         c.task = Some(task);
         c.state.running = true;
         c.state.status = "running".to_string();
-        c.log = "main: server is listening\n".to_string();
+        c.log = if spec.env.contains_key("FAKE_NO_GPU") {
+            "warning: no usable GPU found, --gpu-layers option will be ignored\nmain: server is listening\n"
+        } else {
+            "main: server is listening\n"
+        }
+        .to_string();
         Ok(())
     }
 
@@ -179,6 +185,10 @@ impl Engine for FakeEngine {
             .get(id)
             .map(|c| c.log.clone().into_bytes())
             .unwrap_or_default())
+    }
+
+    async fn stdout(&self, id: &str) -> Result<Vec<u8>, EngineError> {
+        self.logs(id).await
     }
 
     async fn stop(&self, id: &str, _grace_s: u32) -> Result<(), EngineError> {

@@ -95,6 +95,15 @@ pub fn passthrough(
                     "no DRM render node: Vulkan runs on Mesa's software driver (llvmpipe), so these are CPU numbers"
                         .to_string(),
                 );
+                // ggml skips CPU-type Vulkan devices unless one is named.
+                if env("GGML_VK_VISIBLE_DEVICES").is_none() {
+                    p.env
+                        .insert("GGML_VK_VISIBLE_DEVICES".to_string(), "0".to_string());
+                    p.notes.push(
+                        "GGML_VK_VISIBLE_DEVICES=0 set: ggml ignores CPU-type Vulkan devices unless one is named"
+                            .to_string(),
+                    );
+                }
             }
             p.devices = render;
         }
@@ -185,6 +194,13 @@ mod tests {
         let p = passthrough(Backend::Vulkan, empty.path(), &no_env).unwrap();
         assert!(p.devices.is_empty());
         assert!(p.notes[0].contains("llvmpipe"), "{:?}", p.notes);
+        assert_eq!(p.env["GGML_VK_VISIBLE_DEVICES"], "0");
+        let chosen = |k: &str| (k == "GGML_VK_VISIBLE_DEVICES").then(|| "1".to_string());
+        let p = passthrough(Backend::Vulkan, empty.path(), &chosen).unwrap();
+        assert_eq!(
+            p.env["GGML_VK_VISIBLE_DEVICES"], "1",
+            "the user's choice stands"
+        );
     }
 
     #[test]

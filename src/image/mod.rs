@@ -125,6 +125,7 @@ pub async fn ensure<E: Engine>(
             tag: tag.clone(),
             build_args: build_args.clone(),
             labels,
+            target: None,
             log: logs.join(format!("build-{}.log", backend.name())),
         };
         let bar = crate::progress::line(&format!("build {}", backend.name()));
@@ -210,6 +211,23 @@ pub async fn ensure<E: Engine>(
         }
     };
 
+    let llama_devices = if backend == crate::backend::Backend::Cpu {
+        Vec::new()
+    } else {
+        let mut spec = probe(vec!["--list-devices".into()], None);
+        spec.devices = passthrough.devices.clone();
+        spec.group_add = passthrough.group_add.clone();
+        spec.env = passthrough.env.clone();
+        let done = run_to_completion(engine, &spec).await?;
+        probe::list_devices(&String::from_utf8_lossy(&done.output))
+    };
+    if backend != crate::backend::Backend::Cpu && llama_devices.is_empty() {
+        crate::progress::note(format!(
+            "warning: llama.cpp sees no {} device in {tag}; its cells will fail as no_device",
+            backend.name()
+        ));
+    }
+
     let text = |v: &serde_json::Value, k: &str| {
         v.get(k)
             .and_then(|x| x.as_str())
@@ -266,5 +284,6 @@ pub async fn ensure<E: Engine>(
         runtime_info,
         devices,
         device_probe,
+        llama_devices,
     })
 }

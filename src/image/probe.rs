@@ -24,6 +24,17 @@ pub fn parse(backend: Backend, text: &str) -> Vec<BTreeMap<String, String>> {
     }
 }
 
+/// The devices in `llama-server --list-devices` output ("Vulkan0: llvmpipe …").
+pub fn list_devices(text: &str) -> Vec<String> {
+    text.lines()
+        .skip_while(|l| !l.starts_with("Available devices:"))
+        .skip(1)
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && *l != "(none)")
+        .map(str::to_string)
+        .collect()
+}
+
 const VULKAN_KEYS: &[&str] = &[
     "deviceName",
     "deviceType",
@@ -113,6 +124,16 @@ mod tests {
     }
 
     const ROCMINFO: &str = "ROCk module is loaded\n=====================\nHSA Agents\n==========\n*******\nAgent 1\n*******\n  Name:                    AMD RYZEN AI MAX+ 395 w/ Radeon 8060S\n  Marketing Name:          AMD RYZEN AI MAX+ 395 w/ Radeon 8060S\n  Vendor Name:             CPU\n  Device Type:             CPU\n*******\nAgent 2\n*******\n  Name:                    gfx1151\n  Uuid:                    GPU-XX\n  Marketing Name:          AMD Radeon Graphics\n  Vendor Name:             AMD\n  Device Type:             GPU\n  Chip ID:                 5510(0x1586)\n  Compute Unit:            40\n  ISA Info:\n    ISA 1\n      Name:                    amdgcn-amd-amdhsa--gfx1151\n";
+
+    #[test]
+    fn llama_list_devices() {
+        let out = "ggml_vulkan: Warning: Device type is CPU.\nAvailable devices:\n  Vulkan0: llvmpipe (LLVM 19.1.7, 256 bits) (24105 MiB, 23540 MiB free)\n";
+        assert_eq!(
+            list_devices(out),
+            ["Vulkan0: llvmpipe (LLVM 19.1.7, 256 bits) (24105 MiB, 23540 MiB free)"]
+        );
+        assert!(list_devices("Available devices:\n  (none)\n").is_empty());
+    }
 
     #[test]
     fn rocminfo_gpu_agents_only() {

@@ -42,6 +42,8 @@ pub struct Manifest {
     /// Cells the plan names that cannot run as planned, with the reason.
     pub excluded: Vec<Excluded>,
     pub cells: Vec<Cell>,
+    /// llama-bench runs, when the plan asks for them.
+    pub llama_bench: Vec<LlamaBenchRecord>,
     pub timing: Timing,
     pub integrity: Integrity,
 }
@@ -108,6 +110,9 @@ pub struct ImageRecord {
     pub devices: Vec<BTreeMap<String, String>>,
     /// That tool's whole output, or why it failed.
     pub device_probe: Option<String>,
+    /// The devices llama.cpp itself sees in the image with the backend's devices
+    /// and environment (`llama-server --list-devices`); empty for the CPU.
+    pub llama_devices: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -206,11 +211,32 @@ pub struct ServerStart {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Failure {
-    /// `load_failed`, `crash`, `oom`, `hang`, `timeout` or `request_failed`.
+    /// `load_failed`, `crash`, `oom`, `hang`, `timeout`, `request_failed`, or
+    /// `no_device` (a GPU backend's server found no device and would run on the CPU).
     pub mode: String,
     pub message: String,
     /// Log lines, exit code, whatever shows the failure.
     pub evidence: Vec<String>,
+}
+
+/// One llama-bench run: a backend's image on a model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct LlamaBenchRecord {
+    pub backend: String,
+    pub model: String,
+    /// The llama-bench arguments, mapped to the flags that image accepts.
+    pub argv: Vec<String>,
+    /// Settings the image's llama-bench could not take.
+    pub notes: Vec<String>,
+    /// `ok` or `failed`.
+    pub status: String,
+    pub failure: Option<Failure>,
+    /// llama-bench's own JSON output, one object per test, as printed.
+    pub results: Vec<serde_json::Value>,
+    /// Wall-clock seconds of the run.
+    pub seconds: f64,
+    /// The container log, relative to the run directory.
+    pub log: String,
 }
 
 /// One request: a warm-up or a measured run.
@@ -323,6 +349,7 @@ impl Manifest {
             plan,
             excluded: Vec::new(),
             cells: Vec::new(),
+            llama_bench: Vec::new(),
             timing: Timing::default(),
             integrity: Integrity::default(),
         }

@@ -19,6 +19,23 @@ pub struct PlanFile {
     pub backends: Vec<BackendFile>,
     #[serde(default)]
     pub variants: Vec<VariantFile>,
+    /// llama-bench in the same images, per backend and model; absent: not run.
+    #[serde(default)]
+    pub llama_bench: Option<LlamaBenchFile>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LlamaBenchFile {
+    pub n_prompt: Option<Vec<u32>>,
+    pub n_gen: Option<Vec<u32>>,
+    pub n_depth: Option<Vec<u32>>,
+    pub repetitions: Option<u32>,
+    pub flash_attn: Option<String>,
+    pub n_gpu_layers: Option<AutoOr>,
+    pub threads: Option<AutoOr>,
+    pub load_mode: Option<String>,
+    pub timeout_s: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -66,6 +66,8 @@ pub struct Plan {
     pub models: Vec<Model>,
     pub backends: Vec<BackendPlan>,
     pub variants: Vec<Variant>,
+    /// llama-bench runs per backend and model, when the plan asks for them.
+    pub llama_bench: Option<crate::llama_bench::Settings>,
 }
 
 /// How each cell is measured.
@@ -372,6 +374,11 @@ fn validate(raw: PlanFile, origin: &str, cpus: u32) -> Result<Plan, PlanError> {
         variants.push(variant);
     }
 
+    let llama_bench = match raw.llama_bench {
+        None => None,
+        Some(lb) => Some(validate_llama_bench(&c, lb, cpus)?),
+    };
+
     Ok(Plan {
         name: raw.name,
         description: raw.description,
@@ -381,7 +388,51 @@ fn validate(raw: PlanFile, origin: &str, cpus: u32) -> Result<Plan, PlanError> {
         models,
         backends,
         variants,
+        llama_bench,
     })
+}
+
+fn validate_llama_bench(
+    c: &Checker,
+    lb: file::LlamaBenchFile,
+    cpus: u32,
+) -> Result<crate::llama_bench::Settings, PlanError> {
+    let s = crate::llama_bench::Settings {
+        n_prompt: lb.n_prompt.unwrap_or_else(|| vec![512]),
+        n_gen: lb.n_gen.unwrap_or_else(|| vec![128]),
+        n_depth: lb.n_depth.unwrap_or_else(|| vec![0]),
+        repetitions: lb.repetitions.unwrap_or(5),
+        flash_attn: lb.flash_attn.unwrap_or_else(|| "on".to_string()),
+        n_gpu_layers: lb.n_gpu_layers.unwrap_or(AutoOr::Auto),
+        threads: match lb.threads.unwrap_or(AutoOr::Auto) {
+            AutoOr::Auto => cpus.max(1),
+            AutoOr::Value(n) => n,
+        },
+        load_mode: lb.load_mode.unwrap_or_else(|| "mmap".to_string()),
+        timeout_s: lb.timeout_s.unwrap_or(1800),
+    };
+    if s.n_prompt.is_empty() && s.n_gen.is_empty() {
+        return c.fail("llama_bench", "name n_prompt or n_gen sizes");
+    }
+    if s.repetitions == 0 || s.threads == 0 {
+        return c.fail("llama_bench", "repetitions and threads must be at least 1");
+    }
+    if !["on", "off", "auto"].contains(&s.flash_attn.as_str()) {
+        return c.fail(
+            "llama_bench.flash_attn",
+            format!("\"{}\": use \"on\", \"off\" or \"auto\"", s.flash_attn),
+        );
+    }
+    if !["auto", "none", "mmap", "mlock", "mmap+mlock", "dio"].contains(&s.load_mode.as_str()) {
+        return c.fail(
+            "llama_bench.load_mode",
+            format!(
+                "\"{}\": use auto, none, mmap, mlock, mmap+mlock or dio",
+                s.load_mode
+            ),
+        );
+    }
+    Ok(s)
 }
 
 fn validate_bench(c: &Checker, b: file::BenchFile) -> Result<Bench, PlanError> {

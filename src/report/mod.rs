@@ -1,7 +1,9 @@
 //! Reports rendered from a manifest. Renderers are pure functions returning text;
 //! this module alone writes them into the run directory.
 
+pub mod llama_bench;
 pub mod markdown;
+pub mod system;
 
 use std::path::PathBuf;
 

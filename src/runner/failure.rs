@@ -51,12 +51,19 @@ pub fn device_lines(log: &str) -> Vec<String> {
         .map(str::trim)
         .filter(|l| {
             (l.starts_with("ggml_vulkan:") && l.contains(" = "))
+                || l.contains("no usable GPU found")
                 || l.starts_with("ggml_cuda_init:")
                 || (l.starts_with("Device ") && l.contains("compute capability"))
                 || l.starts_with("system_info:")
         })
         .map(str::to_string)
         .collect()
+}
+
+/// Whether a GPU backend's server said it found no device to offload to (it then
+/// runs on the CPU, and its numbers would be CPU numbers under a GPU label).
+pub fn fell_back_to_cpu(log: &str) -> bool {
+    log.contains("no usable GPU found")
 }
 
 /// The last `n` non-empty lines of a log.

@@ -5,6 +5,7 @@
 //! server is restarted for the next cell.
 
 pub mod failure;
+pub mod llama_bench;
 pub mod server;
 
 use std::collections::BTreeMap;
@@ -174,6 +175,18 @@ impl<E: Engine> Runner<'_, E> {
                 .await
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
                 .unwrap_or_default();
+            if g.backend != Backend::Cpu && failure::fell_back_to_cpu(&log_so_far) {
+                let f = Failure {
+                    mode: "no_device".to_string(),
+                    message: format!(
+                        "llama-server found no {} device and would run on the CPU",
+                        g.backend.name()
+                    ),
+                    evidence: failure::device_lines(&log_so_far),
+                };
+                started.stop(self.engine, &log_abs).await;
+                return self.fail_all(m, remaining, f);
+            }
             let server_start = ServerStart {
                 container_name: started.name.clone(),
                 host_port: started.port,

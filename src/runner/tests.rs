@@ -66,17 +66,18 @@ fn setup(variants: &str) -> Setup {
 }
 
 async fn run(s: &mut Setup) {
+    let prepared = Prepared {
+        image_id: "sha256:fake".to_string(),
+        passthrough: Passthrough::default(),
+    };
     let runner = Runner {
         engine: &s.engine,
         dir: &s.run_dir,
         run_id: "t1",
-        backends: BTreeMap::from([(
-            Backend::Cpu,
-            Prepared {
-                image_id: "sha256:fake".to_string(),
-                passthrough: Passthrough::default(),
-            },
-        )]),
+        backends: BTreeMap::from([
+            (Backend::Cpu, prepared.clone()),
+            (Backend::Vulkan, prepared),
+        ]),
         model_paths: vec![s.dir.path().join("m.gguf")],
     };
     runner.run(&mut s.manifest, &s.matrix).await.unwrap();
@@ -209,4 +210,41 @@ async fn cleanup_removes_only_this_runs_containers() {
     s.engine.create(&other).await.unwrap();
     assert_eq!(runner.cleanup().await, 1);
     assert_eq!(s.engine.live_containers(), 1);
+}
+
+#[tokio::test]
+async fn a_gpu_backend_that_finds_no_device_fails_instead_of_measuring_the_cpu() {
+    let plan = crate::plan::parse(
+        &PLAN.replace("name = \"cpu\"", "name = \"vulkan\""),
+        "test",
+        2,
+    )
+    .unwrap();
+    let mut s = setup(
+        r#"
+[[variants]]
+name = "nogpu"
+env = { FAKE_NO_GPU = "1" }
+"#,
+    );
+    s.manifest.plan.backends = plan.backends.clone();
+    let mut vplan = s.manifest.plan.clone();
+    vplan.backends = plan.backends;
+    s.matrix = expand(&vplan);
+    s.manifest.cells = pending_cells(&vplan, &s.matrix);
+    run(&mut s).await;
+    let m = s.run_dir.load().unwrap();
+    assert_eq!(m.cells.len(), 2);
+    for c in &m.cells {
+        assert_eq!(c.backend, "vulkan");
+        assert_eq!(c.status, "failed");
+        let f = c.failure.as_ref().unwrap();
+        assert_eq!(f.mode, "no_device");
+        assert!(
+            f.evidence.iter().any(|e| e.contains("no usable GPU found")),
+            "{:?}",
+            f.evidence
+        );
+    }
+    assert_eq!(s.engine.live_containers(), 0);
 }

@@ -1,0 +1,177 @@
+//! llama-bench in the same images as the server cells: one container per backend
+//! and model, its flags mapped to what that image's llama-bench accepts, its raw
+//! JSON kept in the manifest. A failure is recorded and the next run goes on.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use super::{Runner, failure};
+use crate::engine::{
+    Bind, ContainerSpec, Engine, LABEL_MANAGED, LABEL_ROLE, LABEL_RUN, run_to_completion,
+};
+use crate::llama_bench::{Flags, args, parse_output};
+use crate::manifest::store::StoreError;
+use crate::manifest::{Failure, LlamaBenchRecord, Manifest};
+use crate::plan::AutoOr;
+
+impl<E: Engine> Runner<'_, E> {
+    /// Runs llama-bench for every prepared backend and every model, when the plan
+    /// asks for it, saving the manifest after each.
+    pub async fn run_llama_bench(&self, m: &mut Manifest) -> Result<(), StoreError> {
+        let Some(settings) = m.plan.llama_bench.clone() else {
+            return Ok(());
+        };
+        let plan = m.plan.clone();
+        for bp in &plan.backends {
+            let Some(prepared) = self.backends.get(&bp.backend) else {
+                continue;
+            };
+            for (mi, model) in plan.models.iter().enumerate() {
+                let name = format!("{}.{}", bp.backend.name(), model.name);
+                crate::progress::note(format!("llama-bench {name}"));
+                let labels = BTreeMap::from([
+                    (LABEL_MANAGED.to_string(), "true".to_string()),
+                    (LABEL_RUN.to_string(), self.run_id.to_string()),
+                    (LABEL_ROLE.to_string(), "llama-bench".to_string()),
+                ]);
+                let base = ContainerSpec {
+                    name: format!("rigbench-{}-bench-{name}", self.run_id),
+                    image: prepared.image_id.clone(),
+                    entrypoint: Some(vec!["/opt/llama/bin/llama-bench".to_string()]),
+                    cmd: vec!["--help".to_string()],
+                    labels,
+                    ..ContainerSpec::default()
+                };
+                let help = run_to_completion(
+                    self.engine,
+                    &ContainerSpec {
+                        name: format!("{}-help", base.name),
+                        ..base.clone()
+                    },
+                )
+                .await
+                .map(|c| String::from_utf8_lossy(&c.output).into_owned())
+                .unwrap_or_default();
+                let gpu_layers = match settings.n_gpu_layers {
+                    AutoOr::Auto => bp.backend.default_gpu_layers(),
+                    AutoOr::Value(n) => n,
+                };
+                let container_model = format!("/models/{}", model.file);
+                let (argv, notes) = args(
+                    &settings,
+                    Flags::from_help(&help),
+                    &container_model,
+                    gpu_layers,
+                );
+                let spec = ContainerSpec {
+                    cmd: argv.clone(),
+                    binds: vec![Bind {
+                        host: self.model_paths[mi].clone(),
+                        container: container_model,
+                        read_only: true,
+                    }],
+                    devices: prepared.passthrough.devices.clone(),
+                    group_add: prepared.passthrough.group_add.clone(),
+                    env: prepared.passthrough.env.clone(),
+                    ..base
+                };
+                let log_rel = format!("logs/llama-bench.{name}.log");
+                let t = Instant::now();
+                let outcome = self.bench_once(&spec, settings.timeout_s).await;
+                let (status, failure, results, log) = match outcome {
+                    Ok((results, log)) => ("ok", None, results, log),
+                    Err((f, log)) => ("failed", Some(f), Vec::new(), log),
+                };
+                let _ = std::fs::write(self.dir.root().join(&log_rel), &log);
+                m.llama_bench.push(LlamaBenchRecord {
+                    backend: bp.backend.name().to_string(),
+                    model: model.name.clone(),
+                    argv,
+                    notes,
+                    status: status.to_string(),
+                    failure,
+                    results,
+                    seconds: t.elapsed().as_secs_f64(),
+                    log: log_rel,
+                });
+                self.dir.save(m)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One llama-bench container: its JSON results and log, or a failure and log.
+    async fn bench_once(
+        &self,
+        spec: &ContainerSpec,
+        timeout_s: u64,
+    ) -> Result<(Vec<serde_json::Value>, String), (Failure, String)> {
+        let fail = |mode: &str, message: String, log: String| {
+            (
+                Failure {
+                    mode: mode.to_string(),
+                    message: message.clone(),
+                    evidence: failure::tail(&log, 8),
+                },
+                log,
+            )
+        };
+        let id = self
+            .engine
+            .create(spec)
+            .await
+            .map_err(|e| fail("load_failed", e.to_string(), String::new()))?;
+        let result = async {
+            self.engine
+                .start(&id)
+                .await
+                .map_err(|e| fail("load_failed", e.to_string(), String::new()))?;
+            let waited =
+                tokio::time::timeout(Duration::from_secs(timeout_s), self.engine.wait(&id)).await;
+            let log = self
+                .engine
+                .logs(&id)
+                .await
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
+            let status = match waited {
+                Err(_) => {
+                    return Err(fail(
+                        "timeout",
+                        format!("llama-bench took longer than {timeout_s} s"),
+                        log,
+                    ));
+                }
+                Ok(Err(e)) => return Err(fail("crash", e.to_string(), log)),
+                Ok(Ok(s)) => s,
+            };
+            if status.code != 0 {
+                let state = self.engine.state(&id).await.ok();
+                let mut f = failure::run(
+                    state.as_ref(),
+                    &log,
+                    &format!("llama-bench exited with {}", status.code),
+                    false,
+                    false,
+                );
+                if status.oom_killed {
+                    f.mode = "oom".to_string();
+                }
+                return Err((f, log));
+            }
+            let stdout = self
+                .engine
+                .stdout(&id)
+                .await
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
+            match parse_output(&stdout) {
+                Ok(results) => Ok((results, log)),
+                Err(e) => Err(fail("request_failed", e, log)),
+            }
+        }
+        .await;
+        let _ = self.engine.remove(&id).await;
+        result
+    }
+}

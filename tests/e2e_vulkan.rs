@@ -1,0 +1,123 @@
+//! The CPU and Vulkan images side by side through real Podman on the real model:
+//! both built (Vulkan from the same source, on Mesa's llvmpipe here), both measured,
+//! their greedy outputs compared token by token, and llama-bench run in both.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{COMMIT, repo, rigbench};
+use serde_json::Value;
+
+fn cell<'a>(m: &'a Value, backend: &str, prompt: u64) -> &'a Value {
+    m["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["backend"] == backend && c["prompt_tokens"] == prompt)
+        .unwrap_or_else(|| panic!("no {backend} cell for {prompt} tokens"))
+}
+
+#[test]
+fn cpu_and_vulkan_images_measure_the_same_model_and_agree() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("run");
+    let plan = repo().join("tests/plans/e2e-vulkan.toml");
+    let status = rigbench(
+        &[
+            "run",
+            "--plan",
+            plan.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        work.path(),
+    );
+    assert!(status.status.success(), "rigbench run failed");
+    let m: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    rigbench::manifest::integrity::verify(&m).unwrap();
+    assert_eq!(m["status"], "complete");
+
+    let images = m["images"].as_array().unwrap();
+    assert_eq!(images.len(), 2);
+    let vulkan = images.iter().find(|i| i["backend"] == "vulkan").unwrap();
+    assert_eq!(vulkan["containerfile"], "Containerfile.vulkan");
+    assert!(
+        vulkan["build_info"]["cmake_flags"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("-DGGML_VULKAN=ON"))
+    );
+    assert!(
+        vulkan["llama_cpp"]["version_output"]
+            .as_str()
+            .unwrap()
+            .contains(COMMIT)
+    );
+    // The Vulkan device and driver, and the Mesa version read inside the image.
+    let device = &vulkan["devices"][0];
+    assert!(
+        device["deviceName"].as_str().is_some_and(|d| !d.is_empty()),
+        "{device}"
+    );
+    assert!(
+        device["driverInfo"].as_str().unwrap().contains("Mesa"),
+        "{device}"
+    );
+    assert!(
+        vulkan["toolchain"]["mesa"]
+            .as_str()
+            .is_some_and(|v| !v.is_empty())
+    );
+    // llama.cpp itself sees the Vulkan device with the environment rigbench sets.
+    let llama_devices = vulkan["llama_devices"].as_array().unwrap();
+    assert!(
+        llama_devices
+            .iter()
+            .any(|d| d.as_str().unwrap().starts_with("Vulkan0:")),
+        "{llama_devices:?}"
+    );
+
+    for prompt in [31, 461] {
+        let c = cell(&m, "cpu", prompt);
+        let v = cell(&m, "vulkan", prompt);
+        assert_eq!(c["status"], "ok");
+        assert_eq!(v["status"], "ok");
+        // The server ran on the Vulkan device, not on a CPU fallback.
+        let seen = v["server"]["devices_seen"].as_array().unwrap();
+        assert!(
+            !seen
+                .iter()
+                .any(|l| l.as_str().unwrap().contains("no usable GPU")),
+            "the Vulkan server fell back to the CPU: {seen:?}"
+        );
+        assert!(v["stats"]["gen_tps"]["mean"].as_f64().unwrap() > 0.0);
+        // Greedy decoding of the same prompt: the same tokens on both backends.
+        assert_eq!(
+            c["runs"][1]["token_ids"], v["runs"][1]["token_ids"],
+            "CPU and Vulkan disagree at {prompt} prompt tokens"
+        );
+    }
+
+    let lb = m["llama_bench"].as_array().unwrap();
+    assert_eq!(lb.len(), 2);
+    for r in lb {
+        assert_eq!(r["status"], "ok", "{r}");
+        let results = r["results"].as_array().unwrap();
+        assert_eq!(results.len(), 2, "pp64 and tg16: {results:?}");
+        assert!(results.iter().all(|x| x["avg_ts"].as_f64().unwrap() > 0.0));
+        assert!(
+            r["argv"]
+                .as_array()
+                .unwrap()
+                .contains(&Value::from("--load-mode"))
+        );
+    }
+
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("| prompt tokens | cpu/small"), "{report}");
+    assert!(report.contains("vulkan/small"), "{report}");
+    assert!(report.contains("## llama-bench"), "{report}");
+    assert!(report.contains("| pp64 "), "{report}");
+}

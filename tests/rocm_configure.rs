@@ -1,0 +1,83 @@
+//! What can be checked of the ROCm images without an AMD GPU: the build stage of
+//! Containerfile.rocm6 on a Debian sid base (Debian packages ROCm 6.4: HIP 6.4.3,
+//! rocBLAS and hipBLAS 6.4.4, hipcc 7.0.2) installs its dependencies and configures
+//! llama.cpp with HIP for gfx1151 (CONFIGURE_ONLY=1: a full HIP build takes hours on
+//! these machines, and nothing here could run it). scripts/test.sh makes the sid
+//! base with debootstrap.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+
+use rigbench::backend::Backend;
+use rigbench::engine::{BuildRequest, Engine, LABEL_MANAGED, connect};
+
+const SID_BASE: &str = "localhost/rigbench/debian:sid";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rocm6_build_stage_configures_hip_for_gfx1151_on_debian_rocm() {
+    let c = connect(None).await.unwrap();
+    let e = &c.client;
+    assert!(
+        e.image(SID_BASE).await.unwrap().is_some(),
+        "{SID_BASE} is missing: scripts/test.sh makes it"
+    );
+    let cache = rigbench::cache::Cache::locate(None);
+    let plan = rigbench::plan::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/plans/e2e.toml"),
+        2,
+    )
+    .unwrap();
+    let source = rigbench::fetch::Fetcher::new(&cache)
+        .unwrap()
+        .source(&plan.source)
+        .await
+        .unwrap();
+
+    let work = tempfile::tempdir().unwrap();
+    let ctx = work.path().join("context.tar");
+    rigbench::image::context::write(
+        &ctx,
+        Backend::Rocm6.containerfile(),
+        Backend::Rocm6.containerfile_text(),
+        &source.path,
+    )
+    .unwrap();
+    let log = work.path().join("build.log");
+    let tag = format!(
+        "localhost/rigbench/rocm6-configure-test:{}",
+        std::process::id()
+    );
+    let built = e
+        .build(
+            &BuildRequest {
+                context_tar: ctx,
+                containerfile: Backend::Rocm6.containerfile().to_string(),
+                tag: tag.clone(),
+                build_args: BTreeMap::from([
+                    ("BASE_IMAGE".to_string(), SID_BASE.to_string()),
+                    ("LLAMA_SRC_DIR".to_string(), source.dir.clone()),
+                    ("LLAMA_COMMIT".to_string(), plan.source.commit.clone()),
+                    ("CONFIGURE_ONLY".to_string(), "1".to_string()),
+                ]),
+                labels: BTreeMap::from([(LABEL_MANAGED.to_string(), "true".to_string())]),
+                target: Some("build".to_string()),
+                log: log.clone(),
+            },
+            &|_: &str| {},
+        )
+        .await;
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = e.remove_image(&tag).await;
+    built.unwrap_or_else(|err| panic!("{err}\n{text}"));
+    for expect in [
+        "-DGGML_HIP=ON",
+        "-DGPU_TARGETS=gfx1151",
+        "The HIP compiler identification is Clang",
+        "HIP and hipBLAS found",
+        "-- Configuring done",
+        "CONFIGURE_ONLY=1, stopping after cmake configure",
+    ] {
+        assert!(text.contains(expect), "build log lacks {expect:?}:\n{text}");
+    }
+}
