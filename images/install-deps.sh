@@ -43,7 +43,10 @@ esac
 
 if command -v apt-get >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
+  # APT_CHECK_VALID_UNTIL=false (a build argument) accepts a snapshot mirror's
+  # expired Release file for Debian sid; it weakens apt's replay protection, so it
+  # is off unless asked for.
+  apt-get -o Acquire::Check-Valid-Until="${APT_CHECK_VALID_UNTIL:-true}" update -q
   # shellcheck disable=SC2086 # word splitting of the package list is intended
   apt-get install -y -q --no-install-recommends $apt_pkgs
   rm -rf /var/lib/apt/lists/*

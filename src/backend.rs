@@ -122,6 +122,7 @@ impl Backend {
                 ("GPU_TARGETS", "gfx1151"),
                 ("ROCWMMA_FATTN", "OFF"),
                 ("HIP_NO_VMM", "ON"),
+                ("APT_CHECK_VALID_UNTIL", "true"),
             ],
             // rocWMMA 7.x knows gfx1151; ROCWMMA_FATTN=OFF gives the A/B build.
             Backend::Rocm7 => &[

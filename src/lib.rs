@@ -5,6 +5,7 @@
 //! recorded in one manifest. `main.rs` is the table of contents; this crate root only
 //! lists the modules, each of which says what it owns.
 
+pub mod agreement;
 pub mod backend;
 pub mod bench;
 pub mod cache;

@@ -1,6 +1,10 @@
 //! The CPU and Vulkan images side by side through real Podman on the real model:
 //! both built (Vulkan from the same source, on Mesa's llvmpipe here), both measured,
 //! their greedy outputs compared token by token, and llama-bench run in both.
+//! At 31 prompt tokens the two backends generate the same 32 tokens. At 461 they
+//! part after a few tokens: the CPU's choice there leads the runner-up by less than
+//! one nat and llvmpipe's numerics flip it, so the test checks the agreement
+//! rigbench records rather than equality.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -93,10 +97,30 @@ fn cpu_and_vulkan_images_measure_the_same_model_and_agree() {
             "the Vulkan server fell back to the CPU: {seen:?}"
         );
         assert!(v["stats"]["gen_tps"]["mean"].as_f64().unwrap() > 0.0);
-        // Greedy decoding of the same prompt: the same tokens on both backends.
-        assert_eq!(
-            c["runs"][1]["token_ids"], v["runs"][1]["token_ids"],
-            "CPU and Vulkan disagree at {prompt} prompt tokens"
+        // Greedy decoding, compared with the CPU cell by rigbench itself.
+        let a = &v["agreement"];
+        assert_eq!(a["reference"], c["id"]);
+        let (ct, vt) = (
+            c["runs"][1]["token_ids"].as_array().unwrap(),
+            v["runs"][1]["token_ids"].as_array().unwrap(),
+        );
+        let prefix = ct.iter().zip(vt).take_while(|(x, y)| x == y).count();
+        assert_eq!(a["compared"], 32);
+        assert_eq!(a["matching_prefix"].as_u64().unwrap() as usize, prefix);
+        if prompt == 31 {
+            // The short prompt: the same 32 tokens on both backends.
+            assert_eq!(ct, vt, "CPU and Vulkan disagree at {prompt} prompt tokens");
+            assert!(a["first_divergence"].is_null());
+        } else if prefix < 32 {
+            assert_eq!(
+                a["first_divergence"]["index"].as_u64().unwrap() as usize,
+                prefix
+            );
+            assert_eq!(a["first_divergence"]["reference_token"], ct[prefix]);
+        }
+        assert!(
+            c["agreement"].is_null(),
+            "the reference cell has no agreement of its own"
         );
     }
 

@@ -172,6 +172,8 @@ pub struct Cell {
     pub runs: Vec<Run>,
     /// Per metric over the measured (non-warm-up, valid) runs.
     pub stats: BTreeMap<String, Summary>,
+    /// Greedy output compared with the same cell on the reference backend.
+    pub agreement: Option<crate::agreement::Agreement>,
 }
 
 /// The server settings of a cell, with everything resolved.

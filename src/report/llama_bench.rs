@@ -57,10 +57,15 @@ pub fn section(out: &mut String, m: &Manifest) {
         let _ = writeln!(out, "### {}\n", model.name);
         out.push_str(&table(header, body));
         out.push('\n');
+        let mut noted = false;
         for r in &runs {
             for n in &r.notes {
                 let _ = writeln!(out, "- {}: {n}", r.backend);
+                noted = true;
             }
+        }
+        if noted {
+            out.push('\n');
         }
     }
 }

@@ -186,6 +186,16 @@ fn checks(out: &mut String, m: &Manifest) {
                 (Some(a), Some(b)) if b.median > 0.0 => format!("{:.4}", a.median / b.median),
                 _ => "—".to_string(),
             };
+            let agreement = c.agreement.as_ref().map_or("—".to_string(), |a| {
+                let reference = a.reference.split('.').next().unwrap_or_default();
+                match &a.first_divergence {
+                    None => format!("{}/{} with {reference}", a.matching_prefix, a.compared),
+                    Some(d) => format!(
+                        "{}/{} with {reference}: token {} is {} there, {} here",
+                        a.matching_prefix, a.compared, d.index, d.reference_token, d.token
+                    ),
+                }
+            });
             vec![
                 c.id.clone(),
                 measured.len().to_string(),
@@ -194,6 +204,7 @@ fn checks(out: &mut String, m: &Manifest) {
                     .get("gen_tps_server")
                     .map_or("—".into(), |s| mean_sd(s, 1)),
                 ratio,
+                agreement,
             ]
         })
         .collect();
@@ -203,7 +214,7 @@ fn checks(out: &mut String, m: &Manifest) {
     let _ = writeln!(out, "## Measurement checks\n");
     let _ = writeln!(
         out,
-        "Runs failing a check (prompt cache hit, prompt or generated token count off) are kept in the manifest but not summarised. The last column is client generation tokens/s over the server's `predicted_per_second` (medians).\n"
+        "Runs failing a check (prompt cache hit, prompt or generated token count off) are kept in the manifest but not summarised. \"client ÷ server\" is client generation tokens/s over the server's `predicted_per_second` (medians); the last column compares the first measured run's generated tokens with the same cell on the reference backend (CPU when present).\n"
     );
     out.push_str(&table(
         vec![
@@ -212,6 +223,7 @@ fn checks(out: &mut String, m: &Manifest) {
             "failing checks".into(),
             "server gen t/s".into(),
             "client ÷ server".into(),
+            "greedy output agrees".into(),
         ],
         rows,
     ));

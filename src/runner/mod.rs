@@ -83,6 +83,7 @@ pub fn pending_cells(plan: &Plan, matrix: &Matrix) -> Vec<Cell> {
                 server: None,
                 runs: Vec::new(),
                 stats: BTreeMap::new(),
+                agreement: None,
             });
         }
     }
@@ -98,6 +99,12 @@ impl<E: Engine> Runner<'_, E> {
     pub async fn run(&self, m: &mut Manifest, matrix: &Matrix) -> Result<(), StoreError> {
         for (gi, group) in matrix.groups.iter().enumerate() {
             self.run_group(m, gi, group).await?;
+        }
+        let names: Vec<&str> = m.plan.backends.iter().map(|b| b.backend.name()).collect();
+        if let Some(reference) = crate::agreement::reference_backend(&names) {
+            let reference = reference.to_string();
+            crate::agreement::annotate(&mut m.cells, &reference);
+            self.dir.save(m)?;
         }
         Ok(())
     }

@@ -57,6 +57,7 @@ fn cell(prompt: u32, variant: &str, runs: Vec<Run>, failure: Option<Failure>) ->
         server: None,
         runs,
         stats: BTreeMap::new(),
+        agreement: None,
     };
     c.summarize();
     c
@@ -90,6 +91,12 @@ fn manifest() -> Manifest {
         vec![run(65.0, 1200.0, 390.0, false)],
         None,
     ));
+    // Compared with a reference run: the third token differs.
+    m.cells[1].agreement = Some(crate::agreement::compare(
+        "cpu.m.ref.p461",
+        &[1, 2, 3, 4],
+        &[1, 2, 9, 4],
+    ));
     m.cells.push(cell(
         31,
         "q8",
@@ -98,6 +105,41 @@ fn manifest() -> Manifest {
             mode: "hang".into(),
             message: "run 1 of 5: no token for 120 s after 3 tokens (stall timeout)".into(),
             evidence: vec!["container running".into()],
+        }),
+    ));
+    // llama-bench: one backend measured, one failed.
+    let lb = |backend: &str, results: serde_json::Value, failure: Option<Failure>| {
+        crate::manifest::LlamaBenchRecord {
+            backend: backend.into(),
+            model: "gemma-3-270m-q4_k_m".into(),
+            argv: vec![],
+            notes: if failure.is_none() {
+                vec![]
+            } else {
+                vec!["no -d".into()]
+            },
+            status: if failure.is_none() { "ok" } else { "failed" }.into(),
+            failure,
+            results: results.as_array().cloned().unwrap_or_default(),
+            seconds: 1.0,
+            log: "logs/x.log".into(),
+        }
+    };
+    m.llama_bench.push(lb(
+        "cpu",
+        serde_json::json!([
+            {"n_prompt": 512, "n_gen": 0, "n_depth": 0, "avg_ts": 812.46, "stddev_ts": 3.21},
+            {"n_prompt": 0, "n_gen": 128, "n_depth": 0, "avg_ts": 70.04, "stddev_ts": 0.55}
+        ]),
+        None,
+    ));
+    m.llama_bench.push(lb(
+        "vulkan",
+        serde_json::json!([]),
+        Some(Failure {
+            mode: "crash".into(),
+            message: "llama-bench exited with 1".into(),
+            evidence: vec![],
         }),
     ));
     m.timing = Timing {

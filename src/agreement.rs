@@ -1,0 +1,147 @@
+//! Output agreement across backends: with greedy decoding, each cell's generated
+//! token ids are compared with the same cell (model, variant, prompt length) on the
+//! reference backend: CPU when the plan has it, else its first backend. Pure
+//! functions of the manifest's cells.
+//!
+//! Small numeric differences between backends can move a token that is close to
+//! its runner-up, after which the continuations differ; an agreement that ends
+//! within the first tokens (or never starts) is the mark of a broken backend.
+
+use serde::{Deserialize, Serialize};
+
+use crate::manifest::Cell;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Agreement {
+    /// The reference cell's id.
+    pub reference: String,
+    /// Tokens compared: the shorter of the two first measured runs.
+    pub compared: usize,
+    /// Leading tokens that are identical.
+    pub matching_prefix: usize,
+    /// Where the outputs first differ, if they do.
+    pub first_divergence: Option<Divergence>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Divergence {
+    /// 0-based position in the generated tokens.
+    pub index: usize,
+    pub reference_token: u32,
+    pub token: u32,
+}
+
+/// Compares two token sequences.
+pub fn compare(reference_id: &str, reference: &[u32], other: &[u32]) -> Agreement {
+    let compared = reference.len().min(other.len());
+    let matching_prefix = reference
+        .iter()
+        .zip(other)
+        .take_while(|(a, b)| a == b)
+        .count();
+    Agreement {
+        reference: reference_id.to_string(),
+        compared,
+        matching_prefix,
+        first_divergence: (matching_prefix < compared).then(|| Divergence {
+            index: matching_prefix,
+            reference_token: reference[matching_prefix],
+            token: other[matching_prefix],
+        }),
+    }
+}
+
+/// The reference backend's name among `backends` (in plan order).
+pub fn reference_backend<'a>(backends: &[&'a str]) -> Option<&'a str> {
+    backends
+        .iter()
+        .find(|b| **b == "cpu")
+        .or_else(|| backends.first())
+        .copied()
+}
+
+/// The first measured run's tokens of a cell.
+fn tokens(c: &Cell) -> Option<&[u32]> {
+    c.runs
+        .iter()
+        .find(|r| !r.warmup && r.checks.all())
+        .map(|r| r.token_ids.as_slice())
+}
+
+/// Sets each cell's agreement with its reference cell (none on the reference
+/// backend itself, nor where either has no measured run).
+pub fn annotate(cells: &mut [Cell], reference: &str) {
+    let refs: Vec<(String, String, u32, String, Vec<u32>)> = cells
+        .iter()
+        .filter(|c| c.backend == reference)
+        .filter_map(|c| {
+            Some((
+                c.model.clone(),
+                c.variant.name.clone(),
+                c.prompt_tokens,
+                c.id.clone(),
+                tokens(c)?.to_vec(),
+            ))
+        })
+        .collect();
+    for c in cells.iter_mut() {
+        c.agreement = None;
+        if c.backend == reference {
+            continue;
+        }
+        let Some(mine) = tokens(c).map(<[u32]>::to_vec) else {
+            continue;
+        };
+        if let Some((_, _, _, id, theirs)) = refs
+            .iter()
+            .find(|(m, v, p, _, _)| *m == c.model && *v == c.variant.name && *p == c.prompt_tokens)
+        {
+            c.agreement = Some(compare(id, theirs, &mine));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identical_outputs_agree_fully() {
+        let a = compare("cpu.x", &[1, 2, 3], &[1, 2, 3]);
+        assert_eq!(a.compared, 3);
+        assert_eq!(a.matching_prefix, 3);
+        assert_eq!(a.first_divergence, None);
+    }
+
+    #[test]
+    fn the_first_difference_is_recorded() {
+        // The e2e run's 461-token cell: CPU and Vulkan part at the seventh token.
+        let cpu = [2214, 3324, 506, 7764, 236787, 532, 901, 964];
+        let vk = [2214, 3324, 506, 7764, 236787, 532, 506, 3446];
+        let a = compare("cpu.g.small.p461", &cpu, &vk);
+        assert_eq!(a.matching_prefix, 6);
+        assert_eq!(
+            a.first_divergence,
+            Some(Divergence {
+                index: 6,
+                reference_token: 901,
+                token: 506
+            })
+        );
+    }
+
+    #[test]
+    fn a_collapsed_stream_diverges_at_once_and_lengths_may_differ() {
+        let a = compare("r", &[107, 34130, 9, 9], &[236855, 715]);
+        assert_eq!(a.compared, 2);
+        assert_eq!(a.matching_prefix, 0);
+        assert_eq!(a.first_divergence.unwrap().index, 0);
+    }
+
+    #[test]
+    fn cpu_is_the_reference_when_present() {
+        assert_eq!(reference_backend(&["vulkan", "cpu"]), Some("cpu"));
+        assert_eq!(reference_backend(&["rocm6", "vulkan"]), Some("rocm6"));
+        assert_eq!(reference_backend(&[]), None);
+    }
+}
