@@ -9,6 +9,7 @@ use crate::backend::Backend;
 use crate::cli::BuildArgs;
 use crate::engine::connect;
 use crate::fetch::Fetcher;
+use crate::host::devices::Passthrough;
 
 pub async fn build(g: &Globals, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     let host = crate::host::probe(std::path::Path::new("/"));
@@ -37,14 +38,14 @@ pub async fn build(g: &Globals, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     let source = prepare::source(&mut fetcher, &plan).await?;
     let logs = g.cache.root().join("logs");
     std::fs::create_dir_all(&logs)?;
-    let (passthroughs, missing) = prepare::passthroughs(&plan, std::path::Path::new("/"));
-    let mut runnable = Vec::new();
-    for bp in wanted {
-        match passthroughs.get(&bp.backend) {
-            Some(p) => runnable.push((bp, p)),
-            None => anyhow::bail!("{}", missing.get(&bp.backend).cloned().unwrap_or_default()),
-        }
-    }
+    // Building needs no device: an image for a backend this host cannot run is
+    // still built (its device probe then shows what is missing).
+    let (passthroughs, _missing) = prepare::passthroughs(&plan, std::path::Path::new("/"));
+    let none = Passthrough::default();
+    let runnable: Vec<_> = wanted
+        .into_iter()
+        .map(|bp| (bp, passthroughs.get(&bp.backend).unwrap_or(&none)))
+        .collect();
     let images = prepare::images(
         &connected.client,
         &plan,
