@@ -7,30 +7,13 @@
 
 mod common;
 
-use common::{COMMIT, MODEL_SHA256, repo, rigbench};
+use common::{COMMIT, MODEL_SHA256, repo, run_plan};
 use rigbench::engine::{Engine, LABEL_RUN, connect};
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn small_plan_runs_end_to_end_in_a_real_container() {
-    let work = tempfile::tempdir().unwrap();
-    let out = work.path().join("run");
-    let plan = repo().join("tests/plans/e2e.toml");
-    let status = rigbench(
-        &[
-            "run",
-            "--plan",
-            plan.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        work.path(),
-    );
-    assert!(status.status.success(), "rigbench run failed");
-
-    let text = std::fs::read_to_string(out.join("manifest.json")).unwrap();
-    let m: Value = serde_json::from_str(&text).unwrap();
-    rigbench::manifest::integrity::verify(&m).unwrap();
+    let (_work, out, m) = run_plan("e2e.toml");
     // The manifest validates against the published schema.
     let schema: Value = serde_json::from_str(
         &std::fs::read_to_string(repo().join("schema/manifest.schema.json")).unwrap(),

@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{COMMIT, repo, rigbench};
+use common::{COMMIT, run_plan};
 use serde_json::Value;
 
 fn cell<'a>(m: &'a Value, backend: &str, prompt: u64) -> &'a Value {
@@ -24,23 +24,7 @@ fn cell<'a>(m: &'a Value, backend: &str, prompt: u64) -> &'a Value {
 
 #[test]
 fn cpu_and_vulkan_images_measure_the_same_model_and_agree() {
-    let work = tempfile::tempdir().unwrap();
-    let out = work.path().join("run");
-    let plan = repo().join("tests/plans/e2e-vulkan.toml");
-    let status = rigbench(
-        &[
-            "run",
-            "--plan",
-            plan.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        work.path(),
-    );
-    assert!(status.status.success(), "rigbench run failed");
-    let m: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
-    rigbench::manifest::integrity::verify(&m).unwrap();
+    let (_work, out, m) = run_plan("e2e-vulkan.toml");
     assert_eq!(m["status"], "complete");
 
     let images = m["images"].as_array().unwrap();

@@ -75,12 +75,7 @@ pub async fn build(g: &Globals, args: &BuildArgs) -> anyhow::Result<ExitCode> {
             } else {
                 "reused".to_string()
             },
-            i.llama_cpp
-                .version_output
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .to_string(),
+            i.llama_cpp.version_line().to_string(),
         ]);
     }
     println!("{t}");

@@ -134,11 +134,7 @@ pub async fn images<E: Engine>(
             &rec.image_id[..rec.image_id.len().min(19)],
             if rec.built_now { "built" } else { "reused" },
             rec.build_seconds,
-            rec.llama_cpp
-                .version_output
-                .lines()
-                .next()
-                .unwrap_or_default()
+            rec.llama_cpp.version_line()
         ));
         out.push(rec);
     }

@@ -140,6 +140,13 @@ pub struct LlamaCpp {
     pub version_output: String,
 }
 
+impl LlamaCpp {
+    /// The first line of `--version` (the version, build and commit).
+    pub fn version_line(&self) -> &str {
+        self.version_output.lines().next().unwrap_or_default()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ModelRecord {
     pub name: String,

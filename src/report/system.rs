@@ -86,12 +86,7 @@ pub fn section(out: &mut String, m: &Manifest) {
                         i.base_image.reference, i.base_image.image_id, i.base_image.origin
                     ),
                     i.llama_cpp.commit.clone(),
-                    i.llama_cpp
-                        .version_output
-                        .lines()
-                        .next()
-                        .unwrap_or_default()
-                        .to_string(),
+                    i.llama_cpp.version_line().to_string(),
                     tc.join("; "),
                     devices.join("; "),
                 ]

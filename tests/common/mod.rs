@@ -30,3 +30,27 @@ pub fn rigbench(args: &[&str], cwd: &Path) -> Output {
     );
     out
 }
+
+/// Runs `rigbench run` on a plan under tests/plans into a fresh directory, checks
+/// that it succeeded and that the manifest's integrity holds; returns the
+/// directory (kept alive by the TempDir), the run directory and the manifest.
+pub fn run_plan(plan: &str) -> (tempfile::TempDir, PathBuf, serde_json::Value) {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("run");
+    let plan = repo().join("tests/plans").join(plan);
+    let status = rigbench(
+        &[
+            "run",
+            "--plan",
+            plan.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        work.path(),
+    );
+    assert!(status.status.success(), "rigbench run failed");
+    let text = std::fs::read_to_string(out.join("manifest.json")).unwrap();
+    let m: serde_json::Value = serde_json::from_str(&text).unwrap();
+    rigbench::manifest::integrity::verify(&m).unwrap();
+    (work, out, m)
+}
