@@ -138,62 +138,18 @@ impl<E: Engine> Runner<'_, E> {
             start_no += 1;
             crate::progress::note(format!("starting llama-server for {group_name}"));
             let t_load = Instant::now();
-            let started = match Server::start(self.engine, &spec).await {
-                Ok(s) => s,
-                Err(e) => {
-                    let f = Failure {
-                        mode: "load_failed".to_string(),
-                        message: format!("the server container did not start: {e}"),
-                        evidence: vec![e.to_string()],
-                    };
-                    return self.fail_all(m, remaining, f);
-                }
-            };
-            let health = Duration::from_secs(plan.bench.health_timeout_s);
-            let load_seconds = match started.wait_healthy(self.engine, health).await {
-                Ok(s) => s,
-                Err(why) => {
-                    let message = match &why {
-                        StartFailure::Engine(e) => format!("engine error while waiting: {e}"),
-                        StartFailure::Exited(s) => format!(
-                            "the server exited before it was healthy ({})",
-                            s.exit_code
-                                .map_or("no exit code".to_string(), |c| format!("exit code {c}"))
-                        ),
-                        StartFailure::Timeout { waited_s, last } => {
-                            format!("not healthy after {waited_s} s (last: {last})")
-                        }
-                    };
-                    let state = match why {
-                        StartFailure::Exited(s) => Some(s),
-                        _ => self.engine.state(&started.id).await.ok(),
-                    };
-                    let log = started.stop(self.engine, &log_abs).await;
+            let (started, load_seconds, log_so_far) = match self
+                .bring_up(&spec, g.backend, plan.bench.health_timeout_s, &log_abs)
+                .await
+            {
+                Ok(up) => up,
+                Err(f) => {
                     m.timing.model_load_s += t_load.elapsed().as_secs_f64();
-                    let f = failure::server_start(state.as_ref(), &log, &message);
                     return self.fail_all(m, remaining, f);
                 }
             };
             m.timing.model_load_s += load_seconds;
             crate::progress::note(format!("  healthy after {load_seconds:.2} s"));
-            let log_so_far = self
-                .engine
-                .logs(&started.id)
-                .await
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default();
-            if g.backend != Backend::Cpu && failure::fell_back_to_cpu(&log_so_far) {
-                let f = Failure {
-                    mode: "no_device".to_string(),
-                    message: format!(
-                        "llama-server found no {} device and would run on the CPU",
-                        g.backend.name()
-                    ),
-                    evidence: failure::device_lines(&log_so_far),
-                };
-                started.stop(self.engine, &log_abs).await;
-                return self.fail_all(m, remaining, f);
-            }
             let server_start = ServerStart {
                 container_name: started.name.clone(),
                 host_port: started.port,
@@ -216,6 +172,66 @@ impl<E: Engine> Runner<'_, E> {
             remaining = &remaining[done..];
         }
         Ok(())
+    }
+
+    /// Starts a server and waits until it is healthy and (on a GPU backend) on its
+    /// device; returns it with its load time and its log so far, or the failure
+    /// (the container then stopped, its log kept).
+    async fn bring_up(
+        &self,
+        spec: &ServerSpec<'_>,
+        backend: Backend,
+        health_timeout_s: u64,
+        log_abs: &std::path::Path,
+    ) -> Result<(Server, f64, String), Failure> {
+        let started = Server::start(self.engine, spec)
+            .await
+            .map_err(|e| Failure {
+                mode: "load_failed".to_string(),
+                message: format!("the server container did not start: {e}"),
+                evidence: vec![e.to_string()],
+            })?;
+        let health = Duration::from_secs(health_timeout_s);
+        let load_seconds = match started.wait_healthy(self.engine, health).await {
+            Ok(s) => s,
+            Err(why) => {
+                let message = match &why {
+                    StartFailure::Engine(e) => format!("engine error while waiting: {e}"),
+                    StartFailure::Exited(s) => format!(
+                        "the server exited before it was healthy ({})",
+                        s.exit_code
+                            .map_or("no exit code".to_string(), |c| format!("exit code {c}"))
+                    ),
+                    StartFailure::Timeout { waited_s, last } => {
+                        format!("not healthy after {waited_s} s (last: {last})")
+                    }
+                };
+                let state = match why {
+                    StartFailure::Exited(s) => Some(s),
+                    _ => self.engine.state(&started.id).await.ok(),
+                };
+                let log = started.stop(self.engine, log_abs).await;
+                return Err(failure::server_start(state.as_ref(), &log, &message));
+            }
+        };
+        let log_so_far = self
+            .engine
+            .logs(&started.id)
+            .await
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        if backend != Backend::Cpu && failure::fell_back_to_cpu(&log_so_far) {
+            started.stop(self.engine, log_abs).await;
+            return Err(Failure {
+                mode: "no_device".to_string(),
+                message: format!(
+                    "llama-server found no {} device and would run on the CPU",
+                    backend.name()
+                ),
+                evidence: failure::device_lines(&log_so_far),
+            });
+        }
+        Ok((started, load_seconds, log_so_far))
     }
 
     fn fail_all(
