@@ -24,6 +24,7 @@ pub mod progress;
 pub mod report;
 pub mod runner;
 pub mod stats;
+pub mod telemetry;
 
 #[cfg(test)]
 pub(crate) mod fake;

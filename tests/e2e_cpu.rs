@@ -93,6 +93,24 @@ async fn small_plan_runs_end_to_end_in_a_real_container() {
             }
         }
         assert_eq!(c["stats"]["gen_tps"]["n"], 2);
+        // Telemetry on a host without GPU: unavailable, MemAvailable still recorded;
+        // no edge sensor, so no cool-down wait before the measured runs.
+        for r in runs {
+            let t = &r["telemetry"];
+            assert_eq!(t["available"], false, "{t}");
+            assert!(t["mem_available_drop_bytes"].is_i64(), "{t}");
+            if r["warmup"] == false {
+                assert_eq!(r["cooldown"]["waited_s"], 0.0);
+                assert!(
+                    r["cooldown"]["note"]
+                        .as_str()
+                        .unwrap()
+                        .contains("no GPU edge temperature sensor")
+                );
+            } else {
+                assert!(r["cooldown"].is_null());
+            }
+        }
         // Greedy decoding of the same prompt gives the same tokens every run.
         assert_eq!(runs[1]["token_ids"], runs[2]["token_ids"]);
     }

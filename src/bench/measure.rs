@@ -106,6 +106,8 @@ pub fn to_run(
             .and_then(Value::as_str)
             .map(str::to_string),
         checks,
+        telemetry: None,
+        cooldown: None,
     }
 }
 

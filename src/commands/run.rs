@@ -19,6 +19,8 @@ use crate::manifest::store::RunDir;
 use crate::plan::matrix::expand;
 use crate::progress::note;
 use crate::runner::{Prepared, Runner, pending_cells};
+use crate::telemetry::Probe;
+use crate::telemetry::sampler::Sampler;
 
 /// Exit code after Ctrl-C, as shells report SIGINT.
 const INTERRUPTED: u8 = 130;
@@ -61,6 +63,13 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
         info.runtime.as_deref().unwrap_or("?")
     ));
 
+    let sampler = Sampler::start(
+        Probe::discover(Path::new("/")),
+        std::time::Duration::from_millis(plan.bench.telemetry_interval_ms),
+    );
+    if !sampler.probe().has_gpus() {
+        note("no amdgpu card: GPU telemetry unavailable (MemAvailable is still recorded)");
+    }
     let mut m = Manifest::new(&run_id, plan.clone(), host, Some(info));
     m.excluded = matrix.excluded.clone();
     m.cells = pending_cells(&plan, &matrix);
@@ -105,6 +114,7 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
                 })
                 .collect::<BTreeMap<_, _>>(),
             model_paths: fetched.iter().map(|f| f.path.clone()).collect(),
+            sampler: Some(&sampler),
         };
         runner.run(&mut m, &matrix).await?;
         runner.run_llama_bench(&mut m).await?;
@@ -137,6 +147,7 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
         run_id: &run_id,
         backends: BTreeMap::new(),
         model_paths: Vec::new(),
+        sampler: None,
     };
     let removed = runner.cleanup().await;
     if removed > 0 {
@@ -149,7 +160,8 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
         - t.build_s
         - t.model_load_s
         - t.warmup_requests_s
-        - t.measured_requests_s)
+        - t.measured_requests_s
+        - t.cooldown_s)
         .max(0.0);
     dir.save(&mut m)?;
     let report = crate::report::write(&dir, &m)?;

@@ -68,6 +68,8 @@ pub struct Timing {
     pub warmup_requests_s: f64,
     /// Measured requests, first byte sent to last byte received.
     pub measured_requests_s: f64,
+    /// Waiting for the GPU to cool down before measured runs.
+    pub cooldown_s: f64,
     /// Everything else: tokenizing prompts, stopping servers, writing files.
     pub other_s: f64,
 }
@@ -216,6 +218,8 @@ pub struct ServerStart {
     pub passthrough: crate::host::devices::Passthrough,
     /// The server log's lines naming the devices and CPU features it uses.
     pub devices_seen: Vec<String>,
+    /// Telemetry taken just before the server started: the runs' baseline.
+    pub baseline: Option<crate::telemetry::Sample>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -278,6 +282,10 @@ pub struct Run {
     /// The server's `stop_type` (`limit` when n_predict was reached).
     pub stop_type: Option<String>,
     pub checks: RunChecks,
+    /// GPU memory, temperature, power and MemAvailable over the run.
+    pub telemetry: Option<crate::telemetry::RunTelemetry>,
+    /// The cool-down before the run (measured runs only).
+    pub cooldown: Option<crate::telemetry::sampler::CoolDown>,
 }
 
 /// Conditions a run must meet to count; a run failing one is kept but not summarised.

@@ -49,6 +49,9 @@ pub struct BenchFile {
     pub health_timeout_s: Option<u64>,
     pub stall_timeout_s: Option<u64>,
     pub request_timeout_s: Option<u64>,
+    pub telemetry_interval_ms: Option<u64>,
+    pub cooldown_max_edge_c: Option<f64>,
+    pub cooldown_timeout_s: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -89,6 +89,13 @@ pub struct Bench {
     pub stall_timeout_s: u64,
     /// Longest wait in seconds for one whole run.
     pub request_timeout_s: u64,
+    /// How often GPU and memory telemetry is sampled, ms.
+    pub telemetry_interval_ms: u64,
+    /// Before each measured run, wait until the GPU edge temperature is below
+    /// this, °C (no wait without a sensor).
+    pub cooldown_max_edge_c: f64,
+    /// Longest cool-down wait, seconds.
+    pub cooldown_timeout_s: u64,
 }
 
 /// The llama.cpp source every image is built from.
@@ -447,7 +454,19 @@ fn validate_bench(c: &Checker, b: file::BenchFile) -> Result<Bench, PlanError> {
         health_timeout_s: b.health_timeout_s.unwrap_or(300),
         stall_timeout_s: b.stall_timeout_s.unwrap_or(120),
         request_timeout_s: b.request_timeout_s.unwrap_or(900),
+        telemetry_interval_ms: b.telemetry_interval_ms.unwrap_or(500),
+        cooldown_max_edge_c: b.cooldown_max_edge_c.unwrap_or(60.0),
+        cooldown_timeout_s: b.cooldown_timeout_s.unwrap_or(300),
     };
+    if bench.telemetry_interval_ms < 50 {
+        return c.fail("bench.telemetry_interval_ms", "at least 50 ms");
+    }
+    if !(0.0..=120.0).contains(&bench.cooldown_max_edge_c) {
+        return c.fail(
+            "bench.cooldown_max_edge_c",
+            "a temperature between 0 and 120 °C",
+        );
+    }
     if bench.runs == 0 {
         return c.fail("bench.runs", "at least 1 measured run");
     }

@@ -127,6 +127,7 @@ pub fn render(m: &Manifest) -> String {
     super::llama_bench::section(&mut out, m);
     failures(&mut out, m);
     checks(&mut out, m);
+    super::telemetry::section(&mut out, m);
     super::system::section(&mut out, m);
     out
 }

@@ -4,6 +4,7 @@
 pub mod llama_bench;
 pub mod markdown;
 pub mod system;
+pub mod telemetry;
 
 use std::path::PathBuf;
 

@@ -21,6 +21,8 @@ use crate::manifest::store::{RunDir, StoreError};
 use crate::manifest::{Cell, CellVariant, Failure, Manifest, ServerStart, now_rfc3339};
 use crate::plan::matrix::{Group, Matrix};
 use crate::plan::{AutoOr, Plan, Variant};
+use crate::telemetry::sampler::Sampler;
+use crate::telemetry::summarize;
 use server::{Server, ServerSpec, StartFailure, log_paths, server_argv};
 
 /// What a backend runs with: its image and its device passthrough.
@@ -39,6 +41,8 @@ pub struct Runner<'a, E: Engine> {
     pub backends: BTreeMap<Backend, Prepared>,
     /// Host path per model, in plan order.
     pub model_paths: Vec<PathBuf>,
+    /// GPU and memory telemetry, sampled in the background.
+    pub sampler: Option<&'a Sampler>,
 }
 
 /// The resolved server settings of a group.
@@ -137,6 +141,7 @@ impl<E: Engine> Runner<'_, E> {
             };
             start_no += 1;
             crate::progress::note(format!("starting llama-server for {group_name}"));
+            let baseline = self.sampler.map(Sampler::sample_now);
             let t_load = Instant::now();
             let (started, load_seconds, log_so_far) = match self
                 .bring_up(&spec, g.backend, plan.bench.health_timeout_s, &log_abs)
@@ -158,6 +163,7 @@ impl<E: Engine> Runner<'_, E> {
                 props: started.client.props().await.ok(),
                 passthrough: prepared.passthrough.clone(),
                 devices_seen: failure::device_lines(&log_so_far),
+                baseline,
             };
             let outcome = self.run_cells(m, &started, &server_start, remaining).await;
             let done = match outcome {
@@ -299,10 +305,37 @@ impl<E: Engine> Runner<'_, E> {
                     stall: Duration::from_secs(bench.stall_timeout_s),
                     total: Duration::from_secs(bench.request_timeout_s),
                 };
+                let cooldown = match self.sampler {
+                    Some(s) if !warmup => {
+                        let t = Instant::now();
+                        let c = s
+                            .cool_down(
+                                bench.cooldown_max_edge_c,
+                                Duration::from_secs(bench.cooldown_timeout_s),
+                            )
+                            .await;
+                        m.timing.cooldown_s += t.elapsed().as_secs_f64();
+                        Some(c)
+                    }
+                    _ => None,
+                };
+                let window_from = self.sampler.map(Sampler::now_ms);
                 let started_at = now_rfc3339();
                 let t = Instant::now();
                 let result = srv.client.complete(&params).await;
                 let elapsed = t.elapsed().as_secs_f64();
+                let telemetry = match (self.sampler, window_from) {
+                    (Some(s), Some(from)) => {
+                        s.sample_now();
+                        let window = s.window(from, s.now_ms());
+                        Some(summarize(
+                            start.baseline.as_ref(),
+                            &window,
+                            s.power_sources(),
+                        ))
+                    }
+                    _ => None,
+                };
                 if warmup {
                     m.timing.warmup_requests_s += elapsed;
                 } else {
@@ -310,7 +343,7 @@ impl<E: Engine> Runner<'_, E> {
                 }
                 match result {
                     Ok(raw) => {
-                        let run = to_run(
+                        let mut run = to_run(
                             &raw,
                             k,
                             warmup,
@@ -318,6 +351,8 @@ impl<E: Engine> Runner<'_, E> {
                             c.prompt_tokens,
                             bench.n_predict,
                         );
+                        run.telemetry = telemetry;
+                        run.cooldown = cooldown;
                         crate::progress::note(format!(
                             "  {} {} {}/{}: gen {:.1} t/s (server {:.1}), pp {:.0} t/s, ttft {:.0} ms{}",
                             c.id,

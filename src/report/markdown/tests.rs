@@ -28,6 +28,8 @@ fn run(gen_tps: f64, pp_tps: f64, ttft_ms: f64, warmup: bool) -> Run {
             prompt_n_matches: true,
             predicted_n_matches: true,
         },
+        telemetry: None,
+        cooldown: None,
     }
 }
 
@@ -84,6 +86,30 @@ fn manifest() -> Manifest {
         ],
         None,
     ));
+    // Telemetry of the first cell's measured runs: 24.5 and 25 GiB taken, 26 GiB
+    // gone from MemAvailable, 58 and 59 °C, 95.5 W of SoC power (shown 96), 3 s of
+    // cool-down in all; the section shows the maxima.
+    for (i, r) in m.cells[0].runs.iter_mut().enumerate().skip(1) {
+        r.telemetry = Some(crate::telemetry::RunTelemetry {
+            available: true,
+            samples: 4,
+            peak_delta_bytes: Some((24 << 30) + (i as i64 - 1) * (1 << 29)),
+            mem_available_drop_bytes: Some(26 << 30),
+            max_edge_c: Some(57.0 + i as f64),
+            max_power_w: Some(95.5),
+            power_sources: vec![crate::telemetry::PowerSource {
+                file: "/sys/class/drm/card1/device/hwmon/hwmon5/power1_input".into(),
+                scope: "SoC".into(),
+            }],
+            ..Default::default()
+        });
+        r.cooldown = Some(crate::telemetry::sampler::CoolDown {
+            edge_c_at_start: Some(55.0),
+            waited_s: 1.5,
+            reached: true,
+            note: None,
+        });
+    }
     // One measured run: the mean alone, no sd.
     m.cells.push(cell(
         461,
@@ -149,6 +175,7 @@ fn manifest() -> Manifest {
         model_load_s: 3.0,
         warmup_requests_s: 4.0,
         measured_requests_s: 88.0,
+        cooldown_s: 0.0,
         other_s: 2.0,
     };
     m

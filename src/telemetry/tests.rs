@@ -1,0 +1,154 @@
+//! Telemetry against the host fixture trees, and run summaries worked out by hand.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::sampler::Sampler;
+use super::*;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/hosts")
+        .join(name)
+}
+
+#[test]
+fn strix_halo_reads_memory_busy_edge_and_soc_power() {
+    let p = Probe::discover(&fixture("strix-halo"));
+    assert!(p.has_gpus() && p.has_edge_sensor());
+    let s = p.read(0.0);
+    let c = &s.cards[0];
+    assert_eq!(c.card, "card1");
+    assert_eq!(c.vram_used_bytes, Some(268_435_456));
+    assert_eq!(c.vram_total_bytes, Some(536_870_912));
+    assert_eq!(c.gtt_used_bytes, Some(1_073_741_824));
+    assert_eq!(c.busy_percent, Some(3.0));
+    assert_eq!(c.edge_c, Some(45.0));
+    assert_eq!(
+        c.junction_c, None,
+        "the APU reports no junction temperature"
+    );
+    assert_eq!(c.power_w, Some(18.0));
+    assert_eq!(s.vram_gtt_used(), Some(268_435_456 + 1_073_741_824));
+    assert_eq!(
+        s.mem_available_bytes,
+        Some((131_072_000 - 4_000_000) * 1024)
+    );
+    let src = &p.power_sources()[0];
+    assert_eq!(src.scope, "SoC");
+    assert_eq!(
+        src.file,
+        "/sys/class/drm/card1/device/hwmon/hwmon5/power1_input"
+    );
+}
+
+#[test]
+fn discrete_gpu_has_junction_and_board_power() {
+    let p = Probe::discover(&fixture("discrete-rx7900xtx"));
+    let c = &p.read(0.0).cards[0];
+    assert_eq!(c.edge_c, Some(41.0));
+    assert_eq!(c.junction_c, Some(48.0));
+    assert_eq!(c.power_w, Some(34.0));
+    assert_eq!(p.power_sources()[0].scope, "GPU");
+    assert!(p.power_sources()[0].file.ends_with("power1_average"));
+}
+
+#[test]
+fn no_gpu_means_unavailable_and_the_run_goes_on() {
+    let p = Probe::discover(&fixture("no-gpu"));
+    assert!(!p.has_gpus());
+    let s = p.read(0.0);
+    assert!(s.cards.is_empty());
+    assert!(s.mem_available_bytes.is_some());
+    let t = summarize(Some(&s), std::slice::from_ref(&s), vec![]);
+    assert!(!t.available);
+    assert_eq!(t.mem_available_drop_bytes, Some(0));
+    assert!(t.note.unwrap().contains("no amdgpu card"));
+}
+
+fn sample(at_ms: f64, vram: u64, gtt: u64, avail: u64, edge: f64, power: f64, busy: f64) -> Sample {
+    Sample {
+        at_ms,
+        cards: vec![CardSample {
+            card: "card1".into(),
+            vram_used_bytes: Some(vram),
+            vram_total_bytes: Some(1 << 29),
+            gtt_used_bytes: Some(gtt),
+            gtt_total_bytes: Some(96 << 30),
+            busy_percent: Some(busy),
+            edge_c: Some(edge),
+            junction_c: None,
+            power_w: Some(power),
+        }],
+        mem_available_bytes: Some(avail),
+    }
+}
+
+const GIB: u64 = 1 << 30;
+
+#[test]
+fn run_summary_by_hand() {
+    // Before the server: 0.25 + 1 GiB used, 100 GiB available. During the run GTT
+    // rises to 25 GiB and then 26 GiB: peak 26.25 GiB, delta 25 GiB; available
+    // falls to 74 GiB: drop 26 GiB. 25 GiB is not far below 26: no anomaly.
+    let base = sample(0.0, GIB / 4, GIB, 100 * GIB, 40.0, 10.0, 0.0);
+    let run = [
+        sample(500.0, GIB / 4, 25 * GIB, 75 * GIB, 50.0, 80.0, 90.0),
+        sample(1000.0, GIB / 4, 26 * GIB, 74 * GIB, 58.5, 95.5, 100.0),
+    ];
+    let t = summarize(Some(&base), &run, vec![]);
+    assert!(t.available);
+    assert_eq!(t.samples, 2);
+    assert_eq!(t.baseline_vram_gtt_bytes, Some(GIB / 4 + GIB));
+    assert_eq!(t.peak_vram_gtt_bytes, Some(GIB / 4 + 26 * GIB));
+    assert_eq!(t.peak_delta_bytes, Some(25 * GIB as i64));
+    assert_eq!(t.mem_available_drop_bytes, Some(26 * GIB as i64));
+    assert!(!t.accounting_anomaly);
+    assert_eq!(t.max_edge_c, Some(58.5));
+    assert_eq!(t.max_power_w, Some(95.5));
+    assert_eq!(t.mean_busy_percent, Some(95.0));
+}
+
+#[test]
+fn memory_hidden_from_the_drm_counters_is_an_anomaly() {
+    // The study's ROCm case: mem_info_vram_used stays at 3.86 GB while 26 GB of
+    // system memory disappear.
+    let hidden = 3_860_000_000u64;
+    let base = sample(0.0, hidden, GIB / 2, 100 * GIB, 40.0, 10.0, 0.0);
+    let run = [sample(500.0, hidden, GIB / 2, 74 * GIB, 50.0, 80.0, 90.0)];
+    let t = summarize(Some(&base), &run, vec![]);
+    assert_eq!(t.peak_delta_bytes, Some(0));
+    assert_eq!(t.mem_available_drop_bytes, Some(26 * GIB as i64));
+    assert!(t.accounting_anomaly);
+}
+
+#[tokio::test]
+async fn the_sampler_samples_and_windows_and_cool_down_reads_the_edge_sensor() {
+    let sampler = Sampler::start(
+        Probe::discover(&fixture("strix-halo")),
+        Duration::from_millis(20),
+    );
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let w = sampler.window(0.0, sampler.now_ms());
+    assert!(w.len() >= 3, "{} samples", w.len());
+    assert!(w.windows(2).all(|p| p[0].at_ms <= p[1].at_ms));
+    // 45 °C in the fixture: below 60 at once, above 40 until the timeout.
+    let c = sampler.cool_down(60.0, Duration::from_secs(5)).await;
+    assert!(c.reached);
+    assert_eq!(c.edge_c_at_start, Some(45.0));
+    let c = sampler.cool_down(40.0, Duration::from_millis(60)).await;
+    assert!(!c.reached);
+    assert!(c.waited_s >= 0.06);
+    assert!(c.note.unwrap().contains("still 45 °C"));
+}
+
+#[tokio::test]
+async fn no_sensor_no_wait() {
+    let sampler = Sampler::start(
+        Probe::discover(&fixture("no-gpu")),
+        Duration::from_millis(20),
+    );
+    let c = sampler.cool_down(60.0, Duration::from_secs(30)).await;
+    assert_eq!(c.waited_s, 0.0);
+    assert!(c.note.unwrap().contains("no GPU edge temperature sensor"));
+}
