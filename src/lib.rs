@@ -11,6 +11,7 @@ pub mod bench;
 pub mod cache;
 pub mod cli;
 pub mod commands;
+pub mod degenerate;
 pub mod engine;
 pub mod fetch;
 pub mod gguf;

@@ -108,6 +108,7 @@ pub fn to_run(
         checks,
         telemetry: None,
         cooldown: None,
+        degenerate: None,
     }
 }
 

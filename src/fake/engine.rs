@@ -2,7 +2,8 @@
 //! container's environment steers it: `FAKE_EXIT_ON_START=<code>` makes it exit at
 //! once with a model-loading error in its log, `FAKE_STALL_AFTER=<n>` makes its
 //! server stop sending after n tokens, `FAKE_NO_GPU` logs llama.cpp's warning that
-//! it found no GPU. `port_in_use_once` makes the first start fail
+//! it found no GPU, `FAKE_LOOP` makes its server repeat two tokens (the study's
+//! collapsed Gemma output). `port_in_use_once` makes the first start fail
 //! as if the port had been taken.
 
 use std::collections::BTreeMap;
@@ -143,6 +144,10 @@ impl Engine for FakeEngine {
                 .env
                 .get("FAKE_STALL_AFTER")
                 .and_then(|v| v.parse().ok()),
+            loop_tokens: spec
+                .env
+                .contains_key("FAKE_LOOP")
+                .then(|| vec![236855, 715]),
             ..Behaviour::default()
         };
         let task = tokio::spawn(serve(listener, behaviour));

@@ -22,6 +22,8 @@ pub struct Behaviour {
     pub truncate_after: Option<usize>,
     /// Report this `cache_n` in the timings.
     pub cache_n: u64,
+    /// Generate these token ids over and over instead of varied ones.
+    pub loop_tokens: Option<Vec<u32>>,
 }
 
 impl Default for Behaviour {
@@ -31,6 +33,7 @@ impl Default for Behaviour {
             stall_after: None,
             truncate_after: None,
             cache_n: 0,
+            loop_tokens: None,
         }
     }
 }
@@ -110,7 +113,11 @@ fn async_stream(
             }
             tokio::time::sleep(b.token_delay).await;
             let event = if i < n_predict {
-                json!({"content": " w", "tokens": [1000 + i], "stop": false})
+                let id = match &b.loop_tokens {
+                    Some(l) => l[i % l.len()] as usize,
+                    None => 1000 + i,
+                };
+                json!({"content": " w", "tokens": [id], "stop": false})
             } else {
                 let gen_ms = b.token_delay.as_secs_f64() * 1000.0 * (n_predict as f64 - 1.0);
                 json!({

@@ -224,8 +224,9 @@ pub struct ServerStart {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Failure {
-    /// `load_failed`, `crash`, `oom`, `hang`, `timeout`, `request_failed`, or
-    /// `no_device` (a GPU backend's server found no device and would run on the CPU).
+    /// `load_failed`, `crash`, `oom`, `hang`, `timeout`, `request_failed`,
+    /// `degenerate_output` (the tokens collapsed onto a short loop), or `no_device`
+    /// (a GPU backend's server found no device and would run on the CPU).
     pub mode: String,
     pub message: String,
     /// Log lines, exit code, whatever shows the failure.
@@ -286,6 +287,8 @@ pub struct Run {
     pub telemetry: Option<crate::telemetry::RunTelemetry>,
     /// The cool-down before the run (measured runs only).
     pub cooldown: Option<crate::telemetry::sampler::CoolDown>,
+    /// The generated tokens collapsed onto a short loop (see `degenerate`).
+    pub degenerate: Option<crate::degenerate::Degeneracy>,
 }
 
 /// Conditions a run must meet to count; a run failing one is kept but not summarised.

@@ -296,6 +296,7 @@ impl<E: Engine> Runner<'_, E> {
                 cell.server = Some(start.clone());
             }
             let total = bench.warmup_runs + bench.runs;
+            let mut degenerate = false;
             for k in 0..total {
                 let warmup = k < bench.warmup_runs;
                 let params = CompletionParams {
@@ -353,6 +354,7 @@ impl<E: Engine> Runner<'_, E> {
                         );
                         run.telemetry = telemetry;
                         run.cooldown = cooldown;
+                        run.degenerate = crate::degenerate::detect(&run.token_ids);
                         crate::progress::note(format!(
                             "  {} {} {}/{}: gen {:.1} t/s (server {:.1}), pp {:.0} t/s, ttft {:.0} ms{}",
                             c.id,
@@ -369,11 +371,26 @@ impl<E: Engine> Runner<'_, E> {
                                 " (check failed: not counted)"
                             }
                         ));
+                        let collapse = run.degenerate.clone();
                         if let Some(cell) = cell_mut(m, &c.id) {
                             cell.runs.push(run);
                             cell.summarize();
                         }
                         self.dir.save(m)?;
+                        if let Some(d) = collapse {
+                            // The server is alive but its output is not: the cell
+                            // fails, its remaining runs are skipped, the next cell
+                            // runs on the same server.
+                            let ids: Vec<String> = d.unit.iter().map(u32::to_string).collect();
+                            let f = Failure {
+                                mode: "degenerate_output".to_string(),
+                                message: format!("run {} of {total}: {}", k + 1, d.summary),
+                                evidence: vec![format!("repeating token ids [{}]", ids.join(", "))],
+                            };
+                            self.fail_all(m, std::slice::from_ref(c), f)?;
+                            degenerate = true;
+                            break;
+                        }
                     }
                     Err(e) => {
                         let state = self.engine.state(&srv.id).await.ok();
@@ -394,6 +411,9 @@ impl<E: Engine> Runner<'_, E> {
                         return Ok(i + 1);
                     }
                 }
+            }
+            if degenerate {
+                continue;
             }
             if let Some(cell) = cell_mut(m, &c.id) {
                 cell.status = "ok".to_string();

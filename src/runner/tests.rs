@@ -45,7 +45,11 @@ struct Setup {
 }
 
 fn setup(variants: &str) -> Setup {
-    let plan = crate::plan::parse(&format!("{PLAN}{variants}"), "test", 2).unwrap();
+    setup_plan(&format!("{PLAN}{variants}"))
+}
+
+fn setup_plan(text: &str) -> Setup {
+    let plan = crate::plan::parse(text, "test", 2).unwrap();
     let matrix = expand(&plan);
     let dir = tempfile::tempdir().unwrap();
     let run_dir = RunDir::create(&dir.path().join("run")).unwrap();
@@ -265,4 +269,27 @@ env = { FAKE_NO_GPU = "1" }
         );
     }
     assert_eq!(s.engine.live_containers(), 0);
+}
+
+#[tokio::test]
+async fn collapsed_output_fails_its_cell_keeps_the_run_and_the_next_cell_runs() {
+    let text = format!(
+        "{}\n[[variants]]\nname = \"loops\"\nenv = {{ FAKE_LOOP = \"1\" }}\n",
+        PLAN.replace("n_predict = 8", "n_predict = 32")
+    );
+    let mut s = setup_plan(&text);
+    run(&mut s).await;
+    let m = s.run_dir.load().unwrap();
+    assert_eq!(m.cells.len(), 2);
+    for c in &m.cells {
+        assert_eq!(c.status, "failed", "{}", c.id);
+        let f = c.failure.as_ref().unwrap();
+        assert_eq!(f.mode, "degenerate_output");
+        assert!(f.message.contains("repeat [236855, 715]"), "{}", f.message);
+        // The first run showed it; it is kept, the rest were skipped.
+        assert_eq!(c.runs.len(), 1);
+        assert_eq!(c.runs[0].degenerate.as_ref().unwrap().unit, [236855, 715]);
+    }
+    // Both cells ran on one server start: a collapse is not a crash.
+    assert_eq!(s.engine.created.lock().unwrap().len(), 1);
 }
