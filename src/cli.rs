@@ -63,6 +63,10 @@ pub struct RunArgs {
     /// Print the resolved matrix and what would be fetched and built, and stop.
     #[arg(long)]
     pub dry_run: bool,
+    /// Finish the run in DIR (after a crash or a kill): remove what the dead
+    /// process left, keep every finished run, run only what is missing.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["plan", "out", "dry_run"])]
+    pub resume: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

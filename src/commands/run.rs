@@ -1,6 +1,8 @@
 //! `rigbench run`: resolve the plan, fetch, build, measure every cell, write the
 //! manifest after each run and the report at the end. Ctrl-C stops the servers,
-//! removes their containers and keeps every finished run.
+//! removes their containers and keeps every finished run. `--resume DIR` picks up
+//! a run that was killed: it removes what the dead process left, keeps every
+//! finished run and runs only what is missing.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,11 +14,12 @@ use comfy_table::Table;
 use super::{Globals, default_out, load_plan, prepare};
 use crate::backend::Backend;
 use crate::cli::RunArgs;
-use crate::engine::{Engine, connect};
+use crate::engine::{Connected, Engine, connect};
 use crate::fetch::Fetcher;
-use crate::manifest::Manifest;
+use crate::host::devices::Passthrough;
 use crate::manifest::store::RunDir;
-use crate::plan::matrix::expand;
+use crate::manifest::{Manifest, Resume, now_rfc3339};
+use crate::plan::matrix::{Matrix, expand};
 use crate::progress::note;
 use crate::runner::{Prepared, Runner, pending_cells};
 use crate::telemetry::Probe;
@@ -26,6 +29,9 @@ use crate::telemetry::sampler::Sampler;
 const INTERRUPTED: u8 = 130;
 
 pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
+    if let Some(dir) = &args.resume {
+        return resume(g, dir).await;
+    }
     let t_total = Instant::now();
     let host = crate::host::probe(Path::new("/"));
     let plan = load_plan(args.plan.as_deref(), host.cpu.logical_cpus.max(1))?;
@@ -47,9 +53,77 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
     let run_id = crate::engine::unique_suffix();
     note(format!("run directory {}", out.display()));
 
+    let connected = connect_engine(g).await?;
+    let info = connected.client.info().await?;
+    let mut m = Manifest::new(&run_id, plan.clone(), host, Some(info));
+    m.excluded = matrix.excluded.clone();
+    m.cells = pending_cells(&plan, &matrix);
+    dir.save(&mut m)?;
+    execute(g, &connected, &dir, &mut m, &matrix, &passthroughs, t_total).await
+}
+
+/// Picks up the run in `dir` where it stopped.
+async fn resume(g: &Globals, dir: &Path) -> anyhow::Result<ExitCode> {
+    let t_total = Instant::now();
+    let run = RunDir::open(dir);
+    let mut m = run.load()?;
+    if m.status == "complete" {
+        println!(
+            "{}: the run is complete; nothing to resume",
+            run.manifest_path().display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let missing_cells = m.cells.iter().filter(|c| c.status == "pending").count();
+    note(format!(
+        "resuming {} ({}, {missing_cells} cell(s) not finished)",
+        dir.display(),
+        m.status
+    ));
+    let plan = m.plan.clone();
+    let mut matrix = expand(&plan);
+    let (passthroughs, missing) = prepare::passthroughs(&plan, Path::new("/"));
+    matrix.exclude_backends(&missing);
+
+    let connected = connect_engine(g).await?;
+    // What the killed process left: its containers, and the API service it had
+    // started (in its own process group, so it outlived it).
+    let stale_service = m.engine.as_ref().and_then(|e| e.service_pid);
+    let leftovers = Runner {
+        engine: &connected.client,
+        dir: &run,
+        run_id: &m.run_id,
+        backends: BTreeMap::new(),
+        model_paths: Vec::new(),
+        sampler: None,
+    }
+    .cleanup()
+    .await;
+    let stopped = stale_service.is_some_and(crate::engine::connect::stop_stale_service);
+    let note_text = format!(
+        "resumed: {leftovers} leftover container(s) removed{}",
+        if stopped {
+            "; the previous process's API service stopped"
+        } else {
+            ""
+        }
+    );
+    note(&note_text);
+    m.resumes.push(Resume {
+        at: now_rfc3339(),
+        previous_status: m.status.clone(),
+        note: note_text,
+    });
+    m.status = "running".to_string();
+    m.error = None;
+    m.engine = Some(connected.client.info().await?);
+    run.save(&mut m)?;
+    execute(g, &connected, &run, &mut m, &matrix, &passthroughs, t_total).await
+}
+
+async fn connect_engine(g: &Globals) -> anyhow::Result<Connected> {
     let connected = connect(g.socket.as_deref()).await?;
-    let engine = &connected.client;
-    let info = engine.info().await?;
+    let info = connected.client.info().await?;
     note(format!(
         "engine: {:?} {} at {}{} (runtime {})",
         info.kind,
@@ -62,7 +136,23 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
         },
         info.runtime.as_deref().unwrap_or("?")
     ));
+    Ok(connected)
+}
 
+/// Fetches, builds (or reuses) and runs what the manifest still lacks, then
+/// finishes the manifest and the report, whatever happened.
+async fn execute(
+    g: &Globals,
+    connected: &Connected,
+    dir: &RunDir,
+    m: &mut Manifest,
+    matrix: &Matrix,
+    passthroughs: &BTreeMap<Backend, Passthrough>,
+    t_total: Instant,
+) -> anyhow::Result<ExitCode> {
+    let engine = &connected.client;
+    let plan = m.plan.clone();
+    let run_id = m.run_id.clone();
     let sampler = Sampler::start(
         Probe::discover(Path::new("/")),
         std::time::Duration::from_millis(plan.bench.telemetry_interval_ms),
@@ -70,19 +160,15 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
     if !sampler.probe().has_gpus() {
         note("no amdgpu card: GPU telemetry unavailable (MemAvailable is still recorded)");
     }
-    let mut m = Manifest::new(&run_id, plan.clone(), host, Some(info));
-    m.excluded = matrix.excluded.clone();
-    m.cells = pending_cells(&plan, &matrix);
-    dir.save(&mut m)?;
-
     let work = async {
         let t = Instant::now();
         let mut fetcher = Fetcher::new(&g.cache)?;
         let source = prepare::source(&mut fetcher, &plan).await?;
         let (records, fetched) = prepare::models(&mut fetcher, &plan).await?;
+        check_same_inputs(m, &records, &source.sha256)?;
         m.models = records;
-        m.timing.fetch_s = t.elapsed().as_secs_f64();
-        dir.save(&mut m)?;
+        m.timing.fetch_s += t.elapsed().as_secs_f64();
+        dir.save(m)?;
 
         let t = Instant::now();
         let backends: Vec<_> = plan
@@ -90,14 +176,25 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
             .iter()
             .filter_map(|bp| Some((bp, passthroughs.get(&bp.backend)?)))
             .collect();
-        m.images =
+        let images =
             prepare::images(engine, &plan, &backends, &source, &g.cache, &dir.logs()).await?;
-        m.timing.build_s = t.elapsed().as_secs_f64();
-        dir.save(&mut m)?;
+        for img in &images {
+            if let Some(old) = m.images.iter().find(|o| o.backend == img.backend) {
+                if old.image_id != img.image_id {
+                    note(format!(
+                        "warning: the {} image is {} now, {} before the resume",
+                        img.backend, img.image_id, old.image_id
+                    ));
+                }
+            }
+        }
+        m.images = images;
+        m.timing.build_s += t.elapsed().as_secs_f64();
+        dir.save(m)?;
 
         let runner = Runner {
             engine,
-            dir: &dir,
+            dir,
             run_id: &run_id,
             backends: m
                 .images
@@ -116,8 +213,8 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
             model_paths: fetched.iter().map(|f| f.path.clone()).collect(),
             sampler: Some(&sampler),
         };
-        runner.run(&mut m, &matrix).await?;
-        runner.run_llama_bench(&mut m).await?;
+        runner.run(m, matrix).await?;
+        runner.run_llama_bench(m).await?;
         anyhow::Ok(())
     };
     let outcome = tokio::select! {
@@ -143,7 +240,7 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
     // Whatever happened, no container of this run outlives the command.
     let runner = Runner {
         engine,
-        dir: &dir,
+        dir,
         run_id: &run_id,
         backends: BTreeMap::new(),
         model_paths: Vec::new(),
@@ -154,7 +251,7 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
         note(format!("removed {removed} leftover container(s)"));
     }
     let t = &mut m.timing;
-    t.total_s = t_total.elapsed().as_secs_f64();
+    t.total_s += t_total.elapsed().as_secs_f64();
     t.other_s = (t.total_s
         - t.fetch_s
         - t.build_s
@@ -163,9 +260,9 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
         - t.measured_requests_s
         - t.cooldown_s)
         .max(0.0);
-    dir.save(&mut m)?;
-    let report = crate::report::write(&dir, &m)?;
-    print_summary(&m);
+    dir.save(m)?;
+    let report = crate::report::write(dir, m)?;
+    print_summary(m);
     println!(
         "manifest: {}\nreport:   {}",
         dir.manifest_path().display(),
@@ -174,8 +271,37 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(e) = &m.error {
         anyhow::bail!("{e}");
     }
-    drop(connected);
     Ok(code)
+}
+
+/// On a resume, the source and models must be the very files the finished runs
+/// used (an unpinned download may have changed since).
+fn check_same_inputs(
+    m: &Manifest,
+    models: &[crate::manifest::ModelRecord],
+    source_sha256: &str,
+) -> anyhow::Result<()> {
+    for old in &m.models {
+        if let Some(new) = models.iter().find(|n| n.name == old.name) {
+            if new.sha256 != old.sha256 {
+                anyhow::bail!(
+                    "model {}: sha256 {} now, {} in the runs already recorded; start a new run instead of resuming",
+                    old.name,
+                    new.sha256,
+                    old.sha256
+                );
+            }
+        }
+    }
+    if let Some(old) = m.images.first() {
+        if old.llama_cpp.source_sha256 != source_sha256 {
+            anyhow::bail!(
+                "llama.cpp source: sha256 {source_sha256} now, {} in the runs already recorded; start a new run instead of resuming",
+                old.llama_cpp.source_sha256
+            );
+        }
+    }
+    Ok(())
 }
 
 fn print_summary(m: &Manifest) {

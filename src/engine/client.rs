@@ -30,7 +30,8 @@ const REQUEST_TIMEOUT_S: u64 = 24 * 3600;
 pub struct Client {
     docker: Docker,
     socket: String,
-    started_by_rigbench: bool,
+    /// The API service's pid when rigbench started it.
+    service_pid: Option<u32>,
     /// Podman answers; its quirks apply (see `wait`).
     podman: bool,
 }
@@ -57,7 +58,8 @@ fn status_of(e: &BollardError) -> Option<u16> {
 
 impl Client {
     /// Connects to the socket at `path` and negotiates the API version.
-    pub async fn connect_unix(path: &str, started_by_rigbench: bool) -> Result<Self, EngineError> {
+    /// `service_pid`: the API service rigbench started for this socket, if it did.
+    pub async fn connect_unix(path: &str, service_pid: Option<u32>) -> Result<Self, EngineError> {
         let api = |e| EngineError::Api {
             op: "connect",
             message: message(e),
@@ -78,7 +80,7 @@ impl Client {
         Ok(Client {
             docker,
             socket: format!("unix://{path}"),
-            started_by_rigbench,
+            service_pid,
             podman,
         })
     }
@@ -138,7 +140,8 @@ impl Engine for Client {
             runtime: info.default_runtime,
             cgroup_version: info.cgroup_version.map(|v| v.to_string()),
             socket: self.socket.clone(),
-            service_started_by_rigbench: self.started_by_rigbench,
+            service_started_by_rigbench: self.service_pid.is_some(),
+            service_pid: self.service_pid,
         })
     }
 

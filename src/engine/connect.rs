@@ -56,6 +56,26 @@ impl Drop for Service {
     }
 }
 
+/// Stops an API service a killed rigbench left running, if `pid` still is one
+/// (its command line names `podman system service` on a rigbench socket).
+/// Returns whether it sent the signal.
+pub fn stop_stale_service(pid: u32) -> bool {
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+    if !(cmdline.contains("system service") && cmdline.contains("rigbench-podman-")) {
+        return false;
+    }
+    let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return false;
+    };
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).is_ok()
+}
+
 /// Where a candidate socket came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
@@ -157,7 +177,7 @@ async fn try_socket(address: &str) -> Result<Client, String> {
     if !Path::new(path).exists() {
         return Err("no such socket".to_string());
     }
-    let client = Client::connect_unix(path, false)
+    let client = Client::connect_unix(path, None)
         .await
         .map_err(|e| e.to_string())?;
     match tokio::time::timeout(PING_TIMEOUT, client.info()).await {
@@ -199,7 +219,9 @@ async fn start_service() -> Result<Connected, String> {
             return Err(format!("it exited with {status}: {}", log.trim()));
         }
         if socket.exists() {
-            match Client::connect_unix(&socket.display().to_string(), true).await {
+            match Client::connect_unix(&socket.display().to_string(), Some(service.child.id()))
+                .await
+            {
                 Ok(client) => match client.info().await {
                     Ok(_) => {
                         return Ok(Connected {

@@ -47,6 +47,8 @@ pub struct EngineInfo {
     pub socket: String,
     /// Whether rigbench started the API service itself for this command.
     pub service_started_by_rigbench: bool,
+    /// That service's process id (so a resume can stop one a killed run left).
+    pub service_pid: Option<u32>,
 }
 
 /// An image as the engine reports it.

@@ -54,6 +54,7 @@ impl Engine for FakeEngine {
             cgroup_version: None,
             socket: "fake".to_string(),
             service_started_by_rigbench: false,
+            service_pid: None,
         })
     }
 

@@ -44,6 +44,8 @@ pub struct Manifest {
     pub cells: Vec<Cell>,
     /// llama-bench runs, when the plan asks for them.
     pub llama_bench: Vec<LlamaBenchRecord>,
+    /// Each `--resume` of this run, in order.
+    pub resumes: Vec<Resume>,
     pub timing: Timing,
     pub integrity: Integrity,
 }
@@ -54,7 +56,19 @@ pub struct Tool {
     pub version: String,
 }
 
-/// Wall-clock seconds of the run, split by phase (client clock).
+/// A `rigbench run --resume` of this run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Resume {
+    /// RFC 3339, UTC.
+    pub at: String,
+    /// The status the manifest had (`running` after a kill).
+    pub previous_status: String,
+    /// What the resume cleaned up.
+    pub note: String,
+}
+
+/// Wall-clock seconds of the run, split by phase (client clock), summed over the
+/// run and its resumes.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Timing {
     pub total_s: f64,
@@ -370,6 +384,7 @@ impl Manifest {
             excluded: Vec::new(),
             cells: Vec::new(),
             llama_bench: Vec::new(),
+            resumes: Vec::new(),
             timing: Timing::default(),
             integrity: Integrity::default(),
         }

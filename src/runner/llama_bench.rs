@@ -27,6 +27,13 @@ impl<E: Engine> Runner<'_, E> {
                 continue;
             };
             for (mi, model) in plan.models.iter().enumerate() {
+                // Already run (before a resume): not again.
+                if m.llama_bench
+                    .iter()
+                    .any(|r| r.backend == bp.backend.name() && r.model == model.name)
+                {
+                    continue;
+                }
                 let name = format!("{}.{}", bp.backend.name(), model.name);
                 crate::progress::note(format!("llama-bench {name}"));
                 let labels = BTreeMap::from([

@@ -94,6 +94,27 @@ pub fn pending_cells(plan: &Plan, matrix: &Matrix) -> Vec<Cell> {
     cells
 }
 
+/// The runs a cell still needs, in order (`true` = warm-up), given the runs it
+/// already has: all of them for a new cell; for a cell cut short (a resumed run),
+/// one warm-up on the new server, then the measured runs still missing.
+pub fn schedule(done: &[crate::manifest::Run], warmups: u32, runs: u32) -> Vec<bool> {
+    if done.is_empty() {
+        return (0..warmups)
+            .map(|_| true)
+            .chain((0..runs).map(|_| false))
+            .collect();
+    }
+    let measured = done.iter().filter(|r| !r.warmup).count() as u32;
+    let missing = runs.saturating_sub(measured);
+    if missing == 0 {
+        return Vec::new();
+    }
+    (0..warmups.min(1))
+        .map(|_| true)
+        .chain((0..missing).map(|_| false))
+        .collect()
+}
+
 fn cell_mut<'m>(m: &'m mut Manifest, id: &str) -> Option<&'m mut Cell> {
     m.cells.iter_mut().find(|c| c.id == id)
 }
@@ -119,15 +140,29 @@ impl<E: Engine> Runner<'_, E> {
         let variant = cell_variant(g.backend, &model.file, &plan.variants[g.variant]);
         let group_name = format!("{}.{}.{}", g.backend.name(), model.name, variant.name);
         let (log_rel, log_abs) = log_paths(self.dir.root(), &group_name);
+        // Cells already finished (a resumed run) are not run again.
+        let pending: Vec<crate::plan::matrix::CellPlan> = g
+            .cells
+            .iter()
+            .filter(|c| {
+                m.cells
+                    .iter()
+                    .any(|x| x.id == c.id && x.status == "pending")
+            })
+            .cloned()
+            .collect();
+        if pending.is_empty() {
+            return Ok(());
+        }
         let Some(prepared) = self.backends.get(&g.backend) else {
             let f = Failure {
                 mode: "load_failed".to_string(),
                 message: format!("no image was built for the {} backend", g.backend.name()),
                 evidence: Vec::new(),
             };
-            return self.fail_all(m, &g.cells, f);
+            return self.fail_all(m, &pending, f);
         };
-        let mut remaining: &[crate::plan::matrix::CellPlan] = &g.cells;
+        let mut remaining: &[crate::plan::matrix::CellPlan] = &pending;
         let mut start_no = 0;
         while !remaining.is_empty() {
             let spec = ServerSpec {
@@ -295,10 +330,15 @@ impl<E: Engine> Runner<'_, E> {
             if let Some(cell) = cell_mut(m, &c.id) {
                 cell.server = Some(start.clone());
             }
-            let total = bench.warmup_runs + bench.runs;
+            let done = cell_mut(m, &c.id)
+                .map(|x| x.runs.clone())
+                .unwrap_or_default();
+            let plan_runs = schedule(&done, bench.warmup_runs, bench.runs);
+            let first = done.len() as u32;
+            let total = first + plan_runs.len() as u32;
             let mut degenerate = false;
-            for k in 0..total {
-                let warmup = k < bench.warmup_runs;
+            for (j, warmup) in plan_runs.into_iter().enumerate() {
+                let k = first + j as u32;
                 let params = CompletionParams {
                     prompt: prompt.clone(),
                     n_predict: bench.n_predict,

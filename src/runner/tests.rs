@@ -293,3 +293,49 @@ async fn collapsed_output_fails_its_cell_keeps_the_run_and_the_next_cell_runs() 
     // Both cells ran on one server start: a collapse is not a crash.
     assert_eq!(s.engine.created.lock().unwrap().len(), 1);
 }
+
+fn done_run(warmup: bool) -> crate::manifest::Run {
+    let raw = crate::bench::measure::RawRun {
+        arrivals: vec![],
+        final_event: serde_json::json!({}),
+        wall: std::time::Duration::ZERO,
+    };
+    crate::bench::measure::to_run(&raw, 0, warmup, "t".into(), 1, 2)
+}
+
+#[test]
+fn a_new_cell_gets_all_its_runs_a_cut_one_a_warm_up_and_what_is_missing() {
+    assert_eq!(schedule(&[], 1, 3), [true, false, false, false]);
+    assert_eq!(schedule(&[], 0, 2), [false, false]);
+    // Warm-up and one measured run done before the kill: re-warm, two more.
+    let done = [done_run(true), done_run(false)];
+    assert_eq!(schedule(&done, 1, 3), [true, false, false]);
+    // Only the warm-up done: re-warm on the new server, then all measured runs.
+    assert_eq!(schedule(&[done_run(true)], 1, 2), [true, false, false]);
+    // Everything measured: nothing to do.
+    let all = [done_run(true), done_run(false), done_run(false)];
+    assert!(schedule(&all, 1, 2).is_empty());
+    // A plan without warm-ups does not gain one on resume.
+    assert_eq!(schedule(&[done_run(false)], 0, 2), [false]);
+}
+
+#[tokio::test]
+async fn finished_cells_are_not_run_again_and_a_cut_cell_is_completed() {
+    let mut s = setup("");
+    // As left by a killed run: the first cell finished, the second has its
+    // warm-up and one measured run.
+    s.manifest.cells[0].status = "ok".to_string();
+    s.manifest.cells[0].runs = vec![done_run(true), done_run(false), done_run(false)];
+    s.manifest.cells[1].runs = vec![done_run(true), done_run(false)];
+    run(&mut s).await;
+    let m = s.run_dir.load().unwrap();
+    assert_eq!(m.cells[0].runs.len(), 3, "the finished cell is untouched");
+    assert_eq!(m.cells[0].runs[1].started_at, "t");
+    let c = &m.cells[1];
+    assert_eq!(c.status, "ok");
+    // 2 kept + 1 warm-up on the new server + 1 missing measured run.
+    assert_eq!(c.runs.len(), 4);
+    assert_eq!(c.runs[2].index, 2);
+    assert!(c.runs[2].warmup && !c.runs[3].warmup);
+    assert_eq!(c.runs.iter().filter(|r| !r.warmup).count(), 2);
+}

@@ -1,0 +1,167 @@
+//! `kill -9` of rigbench in the middle of a real run, then `rigbench run --resume`:
+//! the leftover container and API service are removed, every run finished before
+//! the kill is kept as it was, and only the missing runs are measured.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{repo, rigbench};
+use rigbench::engine::{Engine, LABEL_RUN, connect};
+use serde_json::Value;
+
+fn runs_of(manifest: &Value) -> Vec<Value> {
+    manifest["cells"]
+        .as_array()
+        .map(|cells| {
+            cells
+                .iter()
+                .flat_map(|c| c["runs"].as_array().cloned().unwrap_or_default())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn read(path: &std::path::Path) -> Option<Value> {
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_then_resume_runs_only_what_is_missing() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("run");
+    let plan = repo().join("tests/plans/e2e.toml");
+    // The image and model ready, so the kill lands mid-matrix.
+    assert!(
+        rigbench(&["build", "--plan", plan.to_str().unwrap()], work.path())
+            .status
+            .success()
+    );
+
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rigbench"))
+        .args([
+            "run",
+            "--plan",
+            plan.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut before = Vec::new();
+    while Instant::now() < deadline {
+        if let Some(v) = read(&out.join("manifest.json")) {
+            before = runs_of(&v);
+            // The first cell's warm-up and first measured run: the kill cuts
+            // that cell short, so the resume must complete a half-done cell.
+            if before.len() >= 2 {
+                break;
+            }
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "rigbench ended before the kill"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(before.len() >= 2, "no runs finished within the deadline");
+    // SIGKILL to rigbench alone: its server container (and the API service, if
+    // it started one) are left behind, as after a crash or an OOM kill.
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let killed = read(&out.join("manifest.json")).unwrap();
+    rigbench::manifest::integrity::verify(&killed).unwrap();
+    assert_eq!(killed["status"], "running");
+    let before = runs_of(&killed);
+    let run_id = killed["run_id"].as_str().unwrap().to_string();
+    let stale_service = killed["engine"]["service_pid"].as_u64();
+
+    let connected = connect(None).await.unwrap();
+    let label = [format!("{LABEL_RUN}={run_id}")];
+    let left = connected.client.list_labelled(&label).await.unwrap();
+    eprintln!("left by the killed run: {left:?}, service pid {stale_service:?}");
+
+    let resumed = rigbench(&["run", "--resume", out.to_str().unwrap()], work.path());
+    assert!(resumed.status.success(), "the resume failed");
+    let stderr = String::from_utf8_lossy(&resumed.stderr);
+    assert!(
+        stderr.contains(&format!("{} leftover container(s) removed", left.len())),
+        "the resume did not report the {} leftover(s): {stderr}",
+        left.len()
+    );
+
+    let m = read(&out.join("manifest.json")).unwrap();
+    rigbench::manifest::integrity::verify(&m).unwrap();
+    assert_eq!(m["status"], "complete");
+    assert_eq!(m["run_id"].as_str(), Some(run_id.as_str()));
+    assert_eq!(m["resumes"].as_array().map(Vec::len), Some(1));
+    assert_eq!(m["resumes"][0]["previous_status"], "running");
+
+    // Nothing finished is lost or repeated: every run recorded before the kill
+    // is still there, unchanged (same start time, same token ids).
+    let after = runs_of(&m);
+    for r in &before {
+        assert!(
+            after
+                .iter()
+                .any(|a| a["started_at"] == r["started_at"] && a["token_ids"] == r["token_ids"]),
+            "run started at {} lost by the resume",
+            r["started_at"]
+        );
+    }
+    // Every cell has exactly the planned measured runs, and is measured.
+    for c in m["cells"].as_array().unwrap() {
+        assert_eq!(c["status"], "ok", "cell {}", c["id"]);
+        let measured = c["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["warmup"] == false)
+            .count();
+        assert_eq!(measured, 2, "cell {}: {measured} measured runs", c["id"]);
+        assert!(c["stats"]["gen_tps"]["mean"].as_f64().unwrap() > 0.0);
+    }
+    // Exactly the missing runs were added: a cell untouched by the kill gets its
+    // warm-up and 2 measured runs; a cell cut short one warm-up on the new server
+    // and the measured runs it lacked; a finished cell nothing.
+    for c in killed["cells"].as_array().unwrap() {
+        let had = c["runs"].as_array().unwrap();
+        let measured = had.iter().filter(|r| r["warmup"] == false).count();
+        let expected = match (had.len(), measured) {
+            (0, _) => 3,
+            (n, 2) => n,
+            (n, k) => n + 1 + (2 - k),
+        };
+        let now = m["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == c["id"])
+            .unwrap()["runs"]
+            .as_array()
+            .unwrap()
+            .len();
+        assert_eq!(now, expected, "cell {}: had {} runs", c["id"], had.len());
+    }
+    let left = connected.client.list_labelled(&label).await.unwrap();
+    assert!(left.is_empty(), "containers of the run left: {left:?}");
+    if let Some(pid) = stale_service {
+        // The stale service got SIGTERM; give it a moment to go.
+        let gone = (0..50).any(|_| {
+            let alive = std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains("system"))
+                .unwrap_or(false);
+            if alive {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            !alive
+        });
+        assert!(gone, "the killed run's API service {pid} still runs");
+    }
+}
