@@ -61,6 +61,10 @@ pub struct CompletionParams {
     pub seed: u64,
     pub stall: Duration,
     pub total: Duration,
+    /// Fields added to the request (the plan's `request`); never one of the above.
+    pub extra: serde_json::Map<String, Value>,
+    /// Told the number of tokens streamed so far, as they arrive.
+    pub progress: Option<std::sync::Arc<tokio::sync::watch::Sender<usize>>>,
 }
 
 impl ServerClient {
@@ -163,7 +167,7 @@ impl ServerClient {
     /// exactly `n_predict` tokens. Token arrival times are taken on the client clock
     /// as each chunk arrives.
     pub async fn complete(&self, p: &CompletionParams) -> Result<RawRun, BenchError> {
-        let body = json!({
+        let mut body = json!({
             "prompt": p.prompt,
             "n_predict": p.n_predict,
             "stream": true,
@@ -174,14 +178,24 @@ impl ServerClient {
             "top_k": 1,
             "seed": p.seed,
         });
+        if let Some(obj) = body.as_object_mut() {
+            for (k, v) in &p.extra {
+                obj.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
         let total_s = p.total.as_secs();
-        match tokio::time::timeout(p.total, self.stream(&body, p.stall)).await {
+        match tokio::time::timeout(p.total, self.stream(&body, p.stall, p.progress.as_deref())).await {
             Ok(r) => r,
             Err(_) => Err(BenchError::Timeout { limit_s: total_s }),
         }
     }
 
-    async fn stream(&self, body: &Value, stall: Duration) -> Result<RawRun, BenchError> {
+    async fn stream(
+        &self,
+        body: &Value,
+        stall: Duration,
+        progress: Option<&tokio::sync::watch::Sender<usize>>,
+    ) -> Result<RawRun, BenchError> {
         let what = "POST /completion".to_string();
         let t0 = Instant::now();
         let resp = self
@@ -252,6 +266,9 @@ impl ServerClient {
                 if !ids.is_empty() {
                     tokens += ids.len();
                     arrivals.push(Arrival { at, tokens: ids });
+                    if let Some(p) = progress {
+                        p.send_replace(tokens);
+                    }
                 }
                 if event.get("stop").and_then(Value::as_bool) == Some(true) {
                     return Ok(RawRun {

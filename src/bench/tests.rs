@@ -12,7 +12,26 @@ fn params(prompt: Vec<u32>, n_predict: u32) -> CompletionParams {
         seed: 42,
         stall: Duration::from_secs(2),
         total: Duration::from_secs(20),
+        extra: serde_json::Map::new(),
+        progress: None,
     }
+}
+
+#[tokio::test]
+async fn extra_fields_reach_the_server_and_progress_counts_every_token() {
+    let (port, _server) = spawn(Behaviour::default()).await;
+    let c = ServerClient::new(port).unwrap();
+    let mut p = params(vec![2, 100, 101], 12);
+    // The fake, like a greedy llama-server, emits a token with a large positive bias.
+    p.extra.insert("logit_bias".into(), json!([[4242, 100.0]]));
+    // A field rigbench manages is never overridden by `extra`.
+    p.extra.insert("n_predict".into(), json!(3));
+    let (tx, rx) = tokio::sync::watch::channel(0usize);
+    p.progress = Some(std::sync::Arc::new(tx));
+    let raw = c.complete(&p).await.unwrap();
+    let ids: Vec<u32> = raw.arrivals.iter().flat_map(|a| a.tokens.clone()).collect();
+    assert_eq!(ids, vec![4242; 12]);
+    assert_eq!(*rx.borrow(), 12);
 }
 
 #[tokio::test]

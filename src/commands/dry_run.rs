@@ -150,6 +150,17 @@ pub fn render(
                 format!("\n  environment {}", env.join(" "))
             }
         );
+        if !v.request.is_empty() {
+            let fields: Vec<String> = v.request.iter().map(|(k, x)| format!("{k}={x}")).collect();
+            let _ = writeln!(out, "  request fields {}", fields.join(" "));
+        }
+        if let Some(f) = &v.fault {
+            let _ = writeln!(
+                out,
+                "  injected fault: SIG{} to the server after {} streamed tokens",
+                f.signal, f.after_tokens
+            );
+        }
         let mut t = Table::new();
         t.set_header(vec!["cell", "prompt tokens", "n_predict"]);
         for c in &g.cells {

@@ -9,6 +9,7 @@ use bollard::Docker;
 use bollard::errors::Error as BollardError;
 use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
 use bollard::query_parameters::{
+    KillContainerOptionsBuilder,
     BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
     InspectContainerOptions, ListContainersOptionsBuilder, ListImagesOptionsBuilder,
     LogsOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
@@ -457,6 +458,14 @@ impl Engine for Client {
             Err(e) if matches!(status_of(&e), Some(304)) => Ok(()),
             Err(e) => Err(Self::container_err("stop", id, e)),
         }
+    }
+
+    async fn signal(&self, id: &str, signal: &str) -> Result<(), EngineError> {
+        let opts = KillContainerOptionsBuilder::new().signal(signal).build();
+        self.docker
+            .kill_container(id, Some(opts))
+            .await
+            .map_err(|e| Self::container_err("signal", id, e))
     }
 
     async fn remove(&self, id: &str) -> Result<(), EngineError> {

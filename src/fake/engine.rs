@@ -3,7 +3,8 @@
 //! once with a model-loading error in its log, `FAKE_STALL_AFTER=<n>` makes its
 //! server stop sending after n tokens, `FAKE_NO_GPU` logs llama.cpp's warning that
 //! it found no GPU, `FAKE_LOOP` makes its server repeat two tokens (the study's
-//! collapsed Gemma output). `port_in_use_once` makes the first start fail
+//! collapsed Gemma output). SIGKILL ends its streams and leaves it exited 137;
+//! every signal is recorded in `signals`. `port_in_use_once` makes the first start fail
 //! as if the port had been taken.
 
 use std::collections::BTreeMap;
@@ -21,6 +22,8 @@ struct FakeContainer {
     state: ContainerState,
     log: String,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// Shared with the fake server: set by SIGKILL.
+    killed: std::sync::Arc<AtomicBool>,
 }
 
 #[derive(Default)]
@@ -29,6 +32,8 @@ pub struct FakeEngine {
     pub port_in_use_once: AtomicBool,
     /// Names of every container ever created, in order.
     pub created: Mutex<Vec<String>>,
+    /// Every signal delivered: (container id, signal).
+    pub signals: Mutex<Vec<(String, String)>>,
 }
 
 impl FakeEngine {
@@ -99,6 +104,7 @@ impl Engine for FakeEngine {
                     oom_killed: false,
                 },
                 log: String::new(),
+                killed: std::sync::Arc::default(),
                 task: None,
             },
         );
@@ -151,9 +157,11 @@ impl Engine for FakeEngine {
                 .then(|| vec![236855, 715]),
             ..Behaviour::default()
         };
+        let killed = behaviour.killed.clone();
         let task = tokio::spawn(serve(listener, behaviour));
         let mut all = self.containers.lock().unwrap();
         let c = all.get_mut(id).unwrap();
+        c.killed = killed;
         c.task = Some(task);
         c.state.running = true;
         c.state.status = "running".to_string();
@@ -207,6 +215,28 @@ impl Engine for FakeEngine {
                     running: false,
                     status: "exited".to_string(),
                     exit_code: Some(0),
+                    oom_killed: false,
+                };
+            }
+        }
+        Ok(())
+    }
+
+    async fn signal(&self, id: &str, signal: &str) -> Result<(), EngineError> {
+        self.signals
+            .lock()
+            .unwrap()
+            .push((id.to_string(), signal.to_string()));
+        if signal == "KILL" {
+            if let Some(c) = self.containers.lock().unwrap().get_mut(id) {
+                c.killed.store(true, Ordering::SeqCst);
+                if let Some(t) = c.task.take() {
+                    t.abort();
+                }
+                c.state = ContainerState {
+                    running: false,
+                    status: "exited".to_string(),
+                    exit_code: Some(137),
                     oom_killed: false,
                 };
             }

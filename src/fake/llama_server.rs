@@ -24,6 +24,9 @@ pub struct Behaviour {
     pub cache_n: u64,
     /// Generate these token ids over and over instead of varied ones.
     pub loop_tokens: Option<Vec<u32>>,
+    /// Set when the fake engine delivers SIGKILL: streams in flight end at once,
+    /// without a final event, as the connection of a killed process does.
+    pub killed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Default for Behaviour {
@@ -34,6 +37,7 @@ impl Default for Behaviour {
             truncate_after: None,
             cache_n: 0,
             loop_tokens: None,
+            killed: Arc::default(),
         }
     }
 }
@@ -89,7 +93,15 @@ async fn completion(State(b): State<Arc<Behaviour>>, Json(body): Json<Value>) ->
         )
             .into_response();
     }
-    let b = (*b).clone();
+    let mut b = (*b).clone();
+    // Greedy decoding with a large positive bias picks that token every time.
+    if let Some(id) = body["logit_bias"]
+        .as_array()
+        .and_then(|l| l.iter().find(|e| e[1].as_f64().is_some_and(|b| b > 50.0)))
+        .and_then(|e| e[0].as_u64())
+    {
+        b.loop_tokens = Some(vec![id as u32]);
+    }
     let stream = async_stream(b, prompt_n, n_predict);
     Response::builder()
         .header("content-type", "text/event-stream")
@@ -112,6 +124,9 @@ fn async_stream(
                 return None;
             }
             tokio::time::sleep(b.token_delay).await;
+            if b.killed.load(std::sync::atomic::Ordering::SeqCst) {
+                return None;
+            }
             let event = if i < n_predict {
                 let id = match &b.loop_tokens {
                     Some(l) => l[i % l.len()] as usize,

@@ -215,6 +215,12 @@ pub struct CellVariant {
     pub extra_server_args: Vec<String>,
     /// The whole llama-server argument list as run.
     pub server_argv: Vec<String>,
+    /// Fields added to every completion request.
+    #[serde(default)]
+    pub request: BTreeMap<String, serde_json::Value>,
+    /// A fault injected on purpose into every run of the cell.
+    #[serde(default)]
+    pub fault: Option<crate::plan::Fault>,
 }
 
 /// The server start that served a cell.

@@ -22,6 +22,13 @@ pub struct PlanFile {
     /// llama-bench in the same images, per backend and model; absent: not run.
     #[serde(default)]
     pub llama_bench: Option<LlamaBenchFile>,
+    /// Cells left out of the matrix.
+    #[serde(default)]
+    pub exclude: Vec<CellSelector>,
+    /// Cells added: they run even where a rule or the context size would leave
+    /// them out.
+    #[serde(default)]
+    pub include: Vec<CellSelector>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -156,6 +163,33 @@ pub struct VariantFile {
     pub env: BTreeMap<String, String>,
     #[serde(default)]
     pub server_args: Vec<String>,
+    /// Fields added to every completion request (for example `logit_bias`).
+    #[serde(default)]
+    pub request: BTreeMap<String, serde_json::Value>,
+    /// A fault rigbench injects into every run on this variant's servers.
+    #[serde(default)]
+    pub fault: Option<Fault>,
+}
+
+/// A deliberate fault: `signal` sent to the server container once the run has
+/// streamed `after_tokens` tokens (to check that failures are classified right).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    /// `KILL`, `STOP`, `TERM`, `ABRT` or `SEGV`.
+    pub signal: String,
+    pub after_tokens: u32,
+}
+
+/// Picks cells of the matrix: every field left out matches everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CellSelector {
+    pub backend: Option<String>,
+    pub model: Option<String>,
+    pub variant: Option<String>,
+    /// For `include`: lengths to add (default: the plan's prompt lengths).
+    pub prompt_tokens: Option<Vec<u32>>,
 }
 
 /// `"auto"` or a number.

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Plan, Variant};
+use super::{CellSelector, Plan, Variant};
 use crate::backend::Backend;
 
 /// One server start: a backend's image serving one model with one variant.
@@ -79,32 +79,65 @@ impl Matrix {
     }
 }
 
+/// Whether `sel` picks (backend, model, variant); prompt lengths are checked apart.
+fn picks(sel: &CellSelector, backend: Backend, model: &str, variant: &str) -> bool {
+    sel.backend.as_deref().is_none_or(|b| b == backend.name())
+        && sel.model.as_deref().is_none_or(|m| m == model)
+        && sel.variant.as_deref().is_none_or(|v| v == variant)
+}
+
 /// Expands `plan` into groups and excluded cells, in plan order, prompts ascending.
+/// A cell of the cross product is left out by an `exclude` rule or when prompt and
+/// generated tokens exceed the context; an `include` rule puts it back (and can add
+/// prompt lengths), so a plan can run a cell that is expected to fail.
 pub fn expand(plan: &Plan) -> Matrix {
-    let mut prompts = plan.bench.prompt_tokens.clone();
-    prompts.sort_unstable();
     let mut groups = Vec::new();
     let mut excluded = Vec::new();
     for b in &plan.backends {
         for (mi, model) in plan.models.iter().enumerate() {
             for (vi, variant) in plan.variants.iter().enumerate() {
+                let includes: Vec<&CellSelector> = plan
+                    .include
+                    .iter()
+                    .filter(|s| picks(s, b.backend, &model.name, &variant.name))
+                    .collect();
+                let included = |p: u32| {
+                    includes.iter().any(|s| {
+                        s.prompt_tokens
+                            .as_ref()
+                            .map_or(plan.bench.prompt_tokens.contains(&p), |l| l.contains(&p))
+                    })
+                };
+                let mut prompts: Vec<u32> = plan.bench.prompt_tokens.clone();
+                prompts.extend(includes.iter().flat_map(|s| s.prompt_tokens.iter().flatten()));
+                prompts.sort_unstable();
+                prompts.dedup();
                 let mut cells = Vec::new();
-                for &p in &prompts {
+                for p in prompts {
                     let id = cell_id(b.backend, &model.name, variant, p);
                     let needed = u64::from(p) + u64::from(plan.bench.n_predict);
-                    if needed > u64::from(variant.ctx_size) {
-                        excluded.push(Excluded {
-                            id,
-                            reason: format!(
-                                "{p} prompt + {} generated tokens exceed ctx_size {}",
-                                plan.bench.n_predict, variant.ctx_size
-                            ),
-                        });
+                    let rule = plan.exclude.iter().position(|s| {
+                        picks(s, b.backend, &model.name, &variant.name)
+                            && s.prompt_tokens.as_ref().is_none_or(|l| l.contains(&p))
+                    });
+                    let reason = if included(p) {
+                        None
+                    } else if let Some(i) = rule {
+                        Some(format!("left out by the plan's exclude[{i}]"))
+                    } else if needed > u64::from(variant.ctx_size) {
+                        Some(format!(
+                            "{p} prompt + {} generated tokens exceed ctx_size {}",
+                            plan.bench.n_predict, variant.ctx_size
+                        ))
                     } else {
-                        cells.push(CellPlan {
+                        None
+                    };
+                    match reason {
+                        Some(reason) => excluded.push(Excluded { id, reason }),
+                        None => cells.push(CellPlan {
                             id,
                             prompt_tokens: p,
-                        });
+                        }),
                     }
                 }
                 if !cells.is_empty() {
@@ -161,6 +194,49 @@ mod tests {
             m.excluded
                 .iter()
                 .all(|e| e.id.starts_with("rocm6.") && e.reason == "rocm6 needs /dev/kfd")
+        );
+    }
+
+    #[test]
+    fn exclude_rules_leave_cells_out_and_include_rules_put_them_back() {
+        let mut plan = builtin(2).unwrap();
+        plan.variants[0].ctx_size = 1024;
+        // Out: the 31-token cell, by rule. 3799 and 11205 do not fit 1024.
+        plan.exclude.push(CellSelector {
+            prompt_tokens: Some(vec![31]),
+            ..CellSelector::default()
+        });
+        // Back in: 3799 although it does not fit; and a length the plan lacks.
+        plan.include.push(CellSelector {
+            backend: Some("cpu".into()),
+            prompt_tokens: Some(vec![3799, 100]),
+            ..CellSelector::default()
+        });
+        // Names another model: picks nothing here.
+        plan.include.push(CellSelector {
+            model: Some("other".into()),
+            ..CellSelector::default()
+        });
+        let m = expand(&plan);
+        let kept: Vec<_> = m.groups[0].cells.iter().map(|c| c.prompt_tokens).collect();
+        assert_eq!(kept, [100, 461, 3799]);
+        let out: Vec<_> = m
+            .excluded
+            .iter()
+            .map(|e| (e.id.as_str(), e.reason.as_str()))
+            .collect();
+        assert_eq!(
+            out,
+            [
+                (
+                    "cpu.gemma-3-270m-q4_k_m.default.p31",
+                    "left out by the plan's exclude[0]"
+                ),
+                (
+                    "cpu.gemma-3-270m-q4_k_m.default.p11205",
+                    "11205 prompt + 128 generated tokens exceed ctx_size 1024"
+                ),
+            ]
         );
     }
 

@@ -12,7 +12,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::Backend;
-pub use file::{ArchiveFile, AutoOr, ModelSourceFile};
+pub use file::{ArchiveFile, AutoOr, CellSelector, Fault, ModelSourceFile};
 use file::{PlanFile, VariantFile};
 
 /// The built-in default plan (also shipped as `plans/default.toml`).
@@ -49,6 +49,22 @@ const MANAGED_FLAGS: &[(&str, &str)] = &[
     ("--parallel", "one slot per server"),
 ];
 
+/// Completion request fields rigbench sets itself; `request` may not repeat them.
+const MANAGED_REQUEST_FIELDS: &[&str] = &[
+    "prompt",
+    "n_predict",
+    "stream",
+    "cache_prompt",
+    "return_tokens",
+    "ignore_eos",
+    "temperature",
+    "top_k",
+    "seed",
+];
+
+/// Signals a fault may send.
+const FAULT_SIGNALS: &[&str] = &["KILL", "STOP", "TERM", "ABRT", "SEGV"];
+
 /// K/V cache types llama-server accepts.
 const CACHE_TYPES: &[&str] = &[
     "f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1",
@@ -68,6 +84,10 @@ pub struct Plan {
     pub variants: Vec<Variant>,
     /// llama-bench runs per backend and model, when the plan asks for them.
     pub llama_bench: Option<crate::llama_bench::Settings>,
+    /// Cells left out of the matrix.
+    pub exclude: Vec<CellSelector>,
+    /// Cells added even where a rule or the context size would leave them out.
+    pub include: Vec<CellSelector>,
 }
 
 /// How each cell is measured.
@@ -147,6 +167,10 @@ pub struct Variant {
     pub env: BTreeMap<String, String>,
     /// Further llama-server arguments, passed after rigbench's own.
     pub server_args: Vec<String>,
+    /// Fields added to every completion request.
+    pub request: BTreeMap<String, serde_json::Value>,
+    /// A fault injected into every run (see `Fault`).
+    pub fault: Option<Fault>,
 }
 
 impl Serialize for AutoOr {
@@ -372,6 +396,17 @@ fn validate(raw: PlanFile, origin: &str, cpus: u32) -> Result<Plan, PlanError> {
     let mut variants = Vec::new();
     for (i, v) in raw_variants.into_iter().enumerate() {
         let variant = validate_variant(&c, &format!("variants[{i}]"), v, cpus)?;
+        if let Some(f) = &variant.fault {
+            if f.after_tokens >= bench.n_predict {
+                return c.fail(
+                    format!("variants[{i}].fault.after_tokens"),
+                    format!(
+                        "{} would never fire: runs generate {} tokens (bench.n_predict)",
+                        f.after_tokens, bench.n_predict
+                    ),
+                );
+            }
+        }
         if variants.iter().any(|x: &Variant| x.name == variant.name) {
             return c.fail(
                 format!("variants[{i}].name"),
@@ -386,6 +421,13 @@ fn validate(raw: PlanFile, origin: &str, cpus: u32) -> Result<Plan, PlanError> {
         Some(lb) => Some(validate_llama_bench(&c, lb, cpus)?),
     };
 
+    for (field, list) in [("exclude", &raw.exclude), ("include", &raw.include)] {
+        for (i, sel) in list.iter().enumerate() {
+            let at = format!("{field}[{i}]");
+            check_selector(&c, &at, sel, &models, &backends, &variants)?;
+        }
+    }
+
     Ok(Plan {
         name: raw.name,
         description: raw.description,
@@ -396,7 +438,51 @@ fn validate(raw: PlanFile, origin: &str, cpus: u32) -> Result<Plan, PlanError> {
         backends,
         variants,
         llama_bench,
+        exclude: raw.exclude,
+        include: raw.include,
     })
+}
+
+/// A selector must name things the plan has.
+fn check_selector(
+    c: &Checker,
+    at: &str,
+    sel: &CellSelector,
+    models: &[Model],
+    backends: &[BackendPlan],
+    variants: &[Variant],
+) -> Result<(), PlanError> {
+    if let Some(b) = &sel.backend {
+        if !backends.iter().any(|x| x.backend.name() == b) {
+            return c.fail(
+                format!("{at}.backend"),
+                format!("\"{b}\" is not one of the plan's [[backends]]"),
+            );
+        }
+    }
+    if let Some(m) = &sel.model {
+        if !models.iter().any(|x| &x.name == m) {
+            return c.fail(
+                format!("{at}.model"),
+                format!("\"{m}\" is not one of the plan's [[models]]"),
+            );
+        }
+    }
+    if let Some(v) = &sel.variant {
+        if !variants.iter().any(|x| &x.name == v) {
+            return c.fail(
+                format!("{at}.variant"),
+                format!("\"{v}\" is not one of the plan's [[variants]]"),
+            );
+        }
+    }
+    if sel.prompt_tokens.as_ref().is_some_and(|p| p.is_empty() || p.contains(&0)) {
+        return c.fail(
+            format!("{at}.prompt_tokens"),
+            "one or more lengths, each at least 1",
+        );
+    }
+    Ok(())
 }
 
 fn validate_llama_bench(
@@ -566,6 +652,8 @@ fn validate_variant(
         cache_type_v: v.cache_type_v.unwrap_or_else(|| "f16".to_string()),
         env: v.env,
         server_args: v.server_args,
+        request: v.request,
+        fault: v.fault,
     };
     if variant.ctx_size < 64 {
         return c.fail(format!("{at}.ctx_size"), "at least 64 tokens");
@@ -605,6 +693,29 @@ fn validate_variant(
                 format!("{at}.env"),
                 format!("\"{k}\" is not a variable name"),
             );
+        }
+    }
+    for k in variant.request.keys() {
+        if MANAGED_REQUEST_FIELDS.contains(&k.as_str()) {
+            return c.fail(
+                format!("{at}.request.{k}"),
+                "is set by rigbench for every measured request; remove it",
+            );
+        }
+    }
+    if let Some(f) = &variant.fault {
+        if !FAULT_SIGNALS.contains(&f.signal.as_str()) {
+            return c.fail(
+                format!("{at}.fault.signal"),
+                format!(
+                    "\"{}\" is not one of {}",
+                    f.signal,
+                    FAULT_SIGNALS.join(", ")
+                ),
+            );
+        }
+        if f.after_tokens == 0 {
+            return c.fail(format!("{at}.fault.after_tokens"), "at least 1 token");
         }
     }
     for arg in &variant.server_args {

@@ -232,3 +232,50 @@ fn build_args_are_the_containerfiles_with_defaults_made_explicit() {
         "{err}"
     );
 }
+
+#[test]
+fn faults_requests_and_selectors_are_checked_by_name() {
+    let cases = [
+        (
+            "[[variants]]\nname = \"v\"\nfault = { signal = \"HUP\", after_tokens = 4 }\n",
+            "p.toml: variants[0].fault.signal: \"HUP\" is not one of KILL, STOP, TERM, ABRT, SEGV",
+        ),
+        (
+            "[[variants]]\nname = \"v\"\nfault = { signal = \"KILL\", after_tokens = 128 }\n",
+            "p.toml: variants[0].fault.after_tokens: 128 would never fire: runs generate 128 tokens (bench.n_predict)",
+        ),
+        (
+            "[[variants]]\nname = \"v\"\nrequest = { n_predict = 4 }\n",
+            "p.toml: variants[0].request.n_predict: is set by rigbench for every measured request; remove it",
+        ),
+        (
+            "[[exclude]]\nbackend = \"vulkan\"\n",
+            "p.toml: exclude[0].backend: \"vulkan\" is not one of the plan's [[backends]]",
+        ),
+        (
+            "[[include]]\nvariant = \"tiny\"\n",
+            "p.toml: include[0].variant: \"tiny\" is not one of the plan's [[variants]]",
+        ),
+        (
+            "[[include]]\nprompt_tokens = []\n",
+            "p.toml: include[0].prompt_tokens: one or more lengths, each at least 1",
+        ),
+    ];
+    for (extra, expect) in cases {
+        let err = parse(&minimal(extra), "p.toml", 2)
+            .unwrap_err()
+            .to_string();
+        assert!(err.ends_with(expect), "{extra}: {err}");
+    }
+    let ok = parse(
+        &minimal(
+            "[[variants]]\nname = \"v\"\nrequest = { logit_bias = [[1, 100.0]] }\nfault = { signal = \"STOP\", after_tokens = 8 }\n[[include]]\nvariant = \"v\"\nprompt_tokens = [5000]\n",
+        ),
+        "p.toml",
+        2,
+    )
+    .unwrap();
+    assert_eq!(ok.variants[0].request["logit_bias"], serde_json::json!([[1, 100.0]]));
+    assert_eq!(ok.variants[0].fault.as_ref().unwrap().signal, "STOP");
+    assert_eq!(ok.include[0].prompt_tokens, Some(vec![5000]));
+}

@@ -25,6 +25,15 @@ pub const SIGNATURES: &[(&str, &str)] = &[
     ("core dumped", "crash"),
 ];
 
+/// What llama-server answers when a request does not fit the slot's context,
+/// matched in the client's error (the server stays healthy).
+pub const CONTEXT_SIGNATURES: &[&str] = &[
+    "exceed_context_size_error",
+    "exceeds the available context size",
+    "is larger than the max context size",
+    "Context size has been exceeded",
+];
+
 /// Log lines that match a signature (at most `max`), and the mode the first points to.
 pub fn matching_lines(log: &str, max: usize) -> (Vec<String>, Option<&'static str>) {
     let mut lines = Vec::new();
@@ -138,6 +147,8 @@ pub fn run(
         "hang"
     } else if timed_out {
         "timeout"
+    } else if CONTEXT_SIGNATURES.iter().any(|sig| why.contains(sig)) {
+        "context_exceeded"
     } else {
         "request_failed"
     };
@@ -196,6 +207,16 @@ mod tests {
         assert_eq!(f.mode, "hang");
         let f = run(Some(&state(true, 0, false)), "", "slow", false, true);
         assert_eq!(f.mode, "timeout");
+    }
+
+    #[test]
+    fn a_prompt_larger_than_the_context_is_context_exceeded() {
+        // llama-server 0c1e57098's answer, as the client reports it.
+        let why = "run 1 of 3: POST /completion: HTTP 400: {\"error\":{\"code\":400,\"message\":\"request (461 tokens) exceeds the available context size (128 tokens), try increasing it\",\"type\":\"exceed_context_size_error\"}}";
+        let f = run(Some(&state(true, 0, false)), "", why, false, false);
+        assert_eq!(f.mode, "context_exceeded");
+        let f = run(Some(&state(true, 0, false)), "", "HTTP 500: other", false, false);
+        assert_eq!(f.mode, "request_failed");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use crate::backend::Backend;
 use crate::bench::measure::{build_prompt, detect_bos, to_run};
 use crate::bench::{BenchError, CompletionParams, PROMPT_TEXT};
-use crate::engine::{Engine, LABEL_MANAGED, LABEL_RUN};
+use crate::engine::{ContainerState, Engine, LABEL_MANAGED, LABEL_RUN};
 use crate::host::devices::Passthrough;
 use crate::manifest::store::{RunDir, StoreError};
 use crate::manifest::{Cell, CellVariant, Failure, Manifest, ServerStart, now_rfc3339};
@@ -63,6 +63,8 @@ pub fn cell_variant(backend: Backend, model_file: &str, v: &Variant) -> CellVari
         env: v.env.clone(),
         extra_server_args: v.server_args.clone(),
         server_argv: Vec::new(),
+        request: v.request.clone(),
+        fault: v.fault.clone(),
     };
     cv.server_argv = server_argv(model_file, &cv);
     cv
@@ -334,17 +336,32 @@ impl<E: Engine> Runner<'_, E> {
                 .map(|x| x.runs.clone())
                 .unwrap_or_default();
             let plan_runs = schedule(&done, bench.warmup_runs, bench.runs);
+            let (request, fault) = cell_mut(m, &c.id)
+                .map(|x| {
+                    (
+                        x.variant
+                            .request
+                            .clone()
+                            .into_iter()
+                            .collect::<serde_json::Map<_, _>>(),
+                        x.variant.fault.clone(),
+                    )
+                })
+                .unwrap_or_default();
             let first = done.len() as u32;
             let total = first + plan_runs.len() as u32;
             let mut degenerate = false;
             for (j, warmup) in plan_runs.into_iter().enumerate() {
                 let k = first + j as u32;
+                let (progress_tx, progress_rx) = tokio::sync::watch::channel(0usize);
                 let params = CompletionParams {
                     prompt: prompt.clone(),
                     n_predict: bench.n_predict,
                     seed: bench.seed,
                     stall: Duration::from_secs(bench.stall_timeout_s),
                     total: Duration::from_secs(bench.request_timeout_s),
+                    extra: request.clone(),
+                    progress: fault.is_some().then(|| std::sync::Arc::new(progress_tx)),
                 };
                 let cooldown = match self.sampler {
                     Some(s) if !warmup => {
@@ -363,7 +380,9 @@ impl<E: Engine> Runner<'_, E> {
                 let window_from = self.sampler.map(Sampler::now_ms);
                 let started_at = now_rfc3339();
                 let t = Instant::now();
-                let result = srv.client.complete(&params).await;
+                let (result, injected) = self
+                    .complete_with_fault(srv, &params, fault.as_ref(), progress_rx)
+                    .await;
                 let elapsed = t.elapsed().as_secs_f64();
                 let telemetry = match (self.sampler, window_from) {
                     (Some(s), Some(from)) => {
@@ -433,20 +452,25 @@ impl<E: Engine> Runner<'_, E> {
                         }
                     }
                     Err(e) => {
-                        let state = self.engine.state(&srv.id).await.ok();
+                        let stalled = matches!(e, BenchError::Stall { .. });
+                        let timed_out = matches!(e, BenchError::Timeout { .. });
+                        let state = self.settled_state(&srv.id, stalled || timed_out).await;
                         let log = self
                             .engine
                             .logs(&srv.id)
                             .await
                             .map(|b| String::from_utf8_lossy(&b).into_owned())
                             .unwrap_or_default();
-                        let f = failure::run(
+                        let mut f = failure::run(
                             state.as_ref(),
                             &log,
                             &format!("run {} of {}: {e}", k + 1, total),
-                            matches!(e, BenchError::Stall { .. }),
-                            matches!(e, BenchError::Timeout { .. }),
+                            stalled,
+                            timed_out,
                         );
+                        if let Some(note) = injected {
+                            f.evidence.insert(0, note);
+                        }
                         self.fail_all(m, std::slice::from_ref(c), f)?;
                         return Ok(i + 1);
                     }
@@ -461,6 +485,74 @@ impl<E: Engine> Runner<'_, E> {
             self.dir.save(m)?;
         }
         Ok(cells.len())
+    }
+
+    /// One completion; with a planned fault, `fault.signal` goes to the server
+    /// container once `fault.after_tokens` tokens have streamed. Returns the
+    /// result and, when the fault fired, a line saying so for the evidence.
+    async fn complete_with_fault(
+        &self,
+        srv: &Server,
+        params: &CompletionParams,
+        fault: Option<&crate::plan::Fault>,
+        mut progress: tokio::sync::watch::Receiver<usize>,
+    ) -> (Result<crate::bench::measure::RawRun, BenchError>, Option<String>) {
+        let run = srv.client.complete(params);
+        let Some(f) = fault else {
+            return (run.await, None);
+        };
+        // Written before the signal is sent: the stream may break (and win the
+        // race below) before the engine has answered.
+        let fired: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+        let fire = async {
+            if progress
+                .wait_for(|n| *n >= f.after_tokens as usize)
+                .await
+                .is_err()
+            {
+                return;
+            }
+            let what = format!(
+                "injected by the plan: SIG{} sent to the server after {} streamed tokens",
+                f.signal, f.after_tokens
+            );
+            crate::progress::note(format!("  {what}"));
+            if let Ok(mut g) = fired.lock() {
+                *g = Some(what.clone());
+            }
+            if let Err(e) = self.engine.signal(&srv.id, &f.signal).await {
+                if let Ok(mut g) = fired.lock() {
+                    *g = Some(format!("{what} (sending failed: {e})"));
+                }
+            }
+        };
+        tokio::pin!(run);
+        let result = tokio::select! {
+            biased;
+            r = &mut run => r,
+            () = fire => run.await,
+        };
+        let note = fired.lock().ok().and_then(|mut g| g.take());
+        (result, note)
+    }
+
+    /// The container's state after a failed run. A broken stream from a server
+    /// that still looks alive may be a server that is dying: the state is read
+    /// again for up to 3 s until it says exited. A stall or timeout is read once
+    /// (the server is alive by definition of a hang).
+    async fn settled_state(&self, id: &str, client_gave_up: bool) -> Option<ContainerState> {
+        let mut state = self.engine.state(id).await.ok();
+        if client_gave_up {
+            return state;
+        }
+        for _ in 0..30 {
+            if !state.as_ref().is_some_and(|s| s.running) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            state = self.engine.state(id).await.ok();
+        }
+        state
     }
 
     /// Stops and removes every container of this run still present.

@@ -262,6 +262,8 @@ mod tests {
             env: BTreeMap::new(),
             extra_server_args: vec!["--no-warmup".into()],
             server_argv: vec![],
+            request: BTreeMap::new(),
+            fault: None,
         };
         let a = server_argv("m.gguf", &v);
         let joined = a.join(" ");

@@ -339,3 +339,53 @@ async fn finished_cells_are_not_run_again_and_a_cut_cell_is_completed() {
     assert!(c.runs[2].warmup && !c.runs[3].warmup);
     assert_eq!(c.runs.iter().filter(|r| !r.warmup).count(), 2);
 }
+
+#[tokio::test]
+async fn an_injected_kill_is_classified_as_a_crash_from_what_the_server_left() {
+    let mut s = setup(
+        r#"
+[[variants]]
+name = "killed"
+ctx_size = 1024
+fault = { signal = "KILL", after_tokens = 3 }
+"#,
+    );
+    run(&mut s).await;
+    let m = s.run_dir.load().unwrap();
+    // Both cells: the first run of each loses its server after 3 tokens; the
+    // server is restarted for the second cell, which meets the same fault.
+    for c in &m.cells {
+        let f = c.failure.as_ref().unwrap();
+        assert_eq!(f.mode, "crash", "{}: {f:?}", c.id);
+        assert!(f.evidence[0].starts_with("injected by the plan: SIGKILL"));
+        assert!(
+            f.evidence
+                .contains(&"container exited, exit code 137".to_string())
+        );
+        assert_eq!(c.variant.fault.as_ref().unwrap().after_tokens, 3);
+    }
+    let signals = s.engine.signals.lock().unwrap().clone();
+    assert_eq!(signals.len(), 2);
+    assert!(signals.iter().all(|(_, sig)| sig == "KILL"));
+    assert_eq!(s.engine.created.lock().unwrap().len(), 2);
+    assert_eq!(s.engine.live_containers(), 0);
+}
+
+#[tokio::test]
+async fn a_request_field_reaches_the_server_a_forced_loop_is_degenerate() {
+    let text = format!(
+        "{}\n[[variants]]\nname = \"biased\"\nrequest = {{ logit_bias = [[4242, 100.0]] }}\n",
+        PLAN.replace("n_predict = 8", "n_predict = 32")
+    );
+    let mut s = setup_plan(&text);
+    run(&mut s).await;
+    let m = s.run_dir.load().unwrap();
+    for c in &m.cells {
+        let f = c.failure.as_ref().unwrap();
+        assert_eq!(f.mode, "degenerate_output", "{}", c.id);
+        assert_eq!(f.evidence, ["repeating token ids [4242]"]);
+        assert_eq!(c.runs[0].token_ids, vec![4242; 32]);
+    }
+    // Degenerate output does not kill the server: one start served both cells.
+    assert_eq!(s.engine.created.lock().unwrap().len(), 1);
+}

@@ -54,6 +54,8 @@ fn cell(prompt: u32, variant: &str, runs: Vec<Run>, failure: Option<Failure>) ->
             env: BTreeMap::new(),
             extra_server_args: vec![],
             server_argv: vec![],
+            request: BTreeMap::new(),
+            fault: None,
         },
         status: if failure.is_some() { "failed" } else { "ok" }.into(),
         failure,

@@ -1,0 +1,158 @@
+//! Every failure class found for real on the CPU image: a plan with deliberate
+//! faults (tests/plans/faults.toml) beside a healthy cell. The matrix runs to the
+//! end, each fault lands in its class with its evidence, the healthy cell is
+//! measured.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{MODEL_SHA256, repo, rigbench};
+use serde_json::Value;
+
+fn cell<'a>(m: &'a Value, id: &str) -> &'a Value {
+    m["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no cell {id}"))
+}
+
+fn evidence(c: &Value) -> String {
+    c["failure"]["evidence"]
+        .as_array()
+        .map(|e| {
+            e.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn each_fault_in_its_class_and_the_healthy_cell_measured() {
+    let work = tempfile::tempdir().unwrap();
+    let cache = rigbench::cache::Cache::locate(None).root().to_path_buf();
+    // Make sure the real model is in the cache (the build fetches it), then cut a
+    // copy short: 64 MiB of 241 MiB, header intact, tensor data missing.
+    let plan_src = repo().join("tests/plans/faults.toml");
+    let text = std::fs::read_to_string(&plan_src).unwrap();
+    let truncated = work.path().join("gemma-3-270m-truncated.gguf");
+    let plan = work.path().join("faults.toml");
+    std::fs::write(
+        &plan,
+        text.replace("@TRUNCATED@", truncated.to_str().unwrap()),
+    )
+    .unwrap();
+    // The plan cannot be built before the truncated file exists (it is one of its
+    // models); the e2e plan has the same image and real model.
+    let e2e = repo().join("tests/plans/e2e.toml");
+    assert!(
+        rigbench(&["build", "--plan", e2e.to_str().unwrap()], work.path())
+            .status
+            .success()
+    );
+    let model = cache
+        .join("models")
+        .join(MODEL_SHA256)
+        .join("gemma-3-270m-q4_k_m.gguf");
+    let bytes = std::fs::read(&model).unwrap();
+    std::fs::write(&truncated, &bytes[..64 << 20]).unwrap();
+
+    let out = work.path().join("run");
+    let run = rigbench(
+        &[
+            "run",
+            "--plan",
+            plan.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        work.path(),
+    );
+    let m: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    rigbench::manifest::integrity::verify(&m).unwrap();
+    // Failed cells are results: the run itself completes.
+    assert!(run.status.success(), "rigbench run failed");
+    assert_eq!(m["status"], "complete");
+    assert_eq!(m["cells"].as_array().unwrap().len(), 6);
+
+    let healthy = cell(&m, "cpu.gemma-3-270m-q4_k_m.healthy.p31");
+    assert_eq!(healthy["status"], "ok");
+    assert_eq!(healthy["stats"]["gen_tps"]["n"], 2);
+    assert!(healthy["stats"]["gen_tps"]["mean"].as_f64().unwrap() > 1.0);
+
+    let expect = [
+        ("cpu.gemma-3-270m-q4_k_m.kill.p31", "crash"),
+        ("cpu.gemma-3-270m-q4_k_m.stop.p31", "hang"),
+        ("cpu.gemma-3-270m-q4_k_m.loop.p31", "degenerate_output"),
+        ("cpu.gemma-3-270m-q4_k_m.tiny.p461", "context_exceeded"),
+        ("cpu.truncated.healthy.p31", "load_failed"),
+    ];
+    for (id, mode) in expect {
+        let c = cell(&m, id);
+        assert_eq!(c["status"], "failed", "{id}");
+        assert_eq!(c["failure"]["mode"], mode, "{id}: {}", c["failure"]);
+    }
+
+    // The evidence of each.
+    let kill = cell(&m, "cpu.gemma-3-270m-q4_k_m.kill.p31");
+    let e = evidence(kill);
+    assert!(e.contains("injected by the plan: SIGKILL"), "{e}");
+    assert!(e.contains("exit code 137"), "{e}");
+
+    let stop = cell(&m, "cpu.gemma-3-270m-q4_k_m.stop.p31");
+    assert!(
+        evidence(stop).contains("injected by the plan: SIGSTOP"),
+        "{}",
+        evidence(stop)
+    );
+    assert!(
+        stop["failure"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no token for 10 s after"),
+        "{}",
+        stop["failure"]
+    );
+
+    let looped = cell(&m, "cpu.gemma-3-270m-q4_k_m.loop.p31");
+    assert_eq!(evidence(looped), "repeating token ids [236855]");
+    assert_eq!(
+        looped["runs"][0]["token_ids"],
+        serde_json::json!(vec![236855; 32])
+    );
+
+    let tiny = cell(&m, "cpu.gemma-3-270m-q4_k_m.tiny.p461");
+    assert!(
+        tiny["failure"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("exceeds the available context size"),
+        "{}",
+        tiny["failure"]
+    );
+
+    let trunc = cell(&m, "cpu.truncated.healthy.p31");
+    let e = evidence(trunc);
+    assert!(e.contains("exit code 1"), "{e}");
+    assert!(e.to_lowercase().contains("error loading model"), "{e}");
+    // The unpinned model's hash was recorded at first use.
+    let rec = m["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "truncated")
+        .unwrap();
+    assert_eq!(rec["sha256"].as_str().unwrap().len(), 64);
+
+    // The report lists every failure.
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    for (id, mode) in expect {
+        assert!(report.contains(id) && report.contains(mode), "{id} {mode}");
+    }
+}
+
