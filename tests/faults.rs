@@ -155,4 +155,3 @@ fn each_fault_in_its_class_and_the_healthy_cell_measured() {
         assert!(report.contains(id) && report.contains(mode), "{id} {mode}");
     }
 }
-

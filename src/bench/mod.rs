@@ -184,7 +184,9 @@ impl ServerClient {
             }
         }
         let total_s = p.total.as_secs();
-        match tokio::time::timeout(p.total, self.stream(&body, p.stall, p.progress.as_deref())).await {
+        match tokio::time::timeout(p.total, self.stream(&body, p.stall, p.progress.as_deref()))
+            .await
+        {
             Ok(r) => r,
             Err(_) => Err(BenchError::Timeout { limit_s: total_s }),
         }

@@ -203,8 +203,11 @@ pub trait Engine: Send + Sync {
     /// Stops the container: SIGTERM, then SIGKILL after `grace_s` seconds.
     fn stop(&self, id: &str, grace_s: u32) -> impl Future<Output = Result<(), EngineError>> + Send;
     /// Sends `signal` (`KILL`, `STOP`, `TERM`...) to the container's main process.
-    fn signal(&self, id: &str, signal: &str)
-    -> impl Future<Output = Result<(), EngineError>> + Send;
+    fn signal(
+        &self,
+        id: &str,
+        signal: &str,
+    ) -> impl Future<Output = Result<(), EngineError>> + Send;
     /// Removes the container, running or not.
     fn remove(&self, id: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
     /// Containers (running or not) carrying all of `labels` (`key=value` or `key`).

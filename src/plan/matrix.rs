@@ -109,7 +109,11 @@ pub fn expand(plan: &Plan) -> Matrix {
                     })
                 };
                 let mut prompts: Vec<u32> = plan.bench.prompt_tokens.clone();
-                prompts.extend(includes.iter().flat_map(|s| s.prompt_tokens.iter().flatten()));
+                prompts.extend(
+                    includes
+                        .iter()
+                        .flat_map(|s| s.prompt_tokens.iter().flatten()),
+                );
                 prompts.sort_unstable();
                 prompts.dedup();
                 let mut cells = Vec::new();

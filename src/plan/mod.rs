@@ -476,7 +476,11 @@ fn check_selector(
             );
         }
     }
-    if sel.prompt_tokens.as_ref().is_some_and(|p| p.is_empty() || p.contains(&0)) {
+    if sel
+        .prompt_tokens
+        .as_ref()
+        .is_some_and(|p| p.is_empty() || p.contains(&0))
+    {
         return c.fail(
             format!("{at}.prompt_tokens"),
             "one or more lengths, each at least 1",

@@ -262,9 +262,7 @@ fn faults_requests_and_selectors_are_checked_by_name() {
         ),
     ];
     for (extra, expect) in cases {
-        let err = parse(&minimal(extra), "p.toml", 2)
-            .unwrap_err()
-            .to_string();
+        let err = parse(&minimal(extra), "p.toml", 2).unwrap_err().to_string();
         assert!(err.ends_with(expect), "{extra}: {err}");
     }
     let ok = parse(
@@ -275,7 +273,10 @@ fn faults_requests_and_selectors_are_checked_by_name() {
         2,
     )
     .unwrap();
-    assert_eq!(ok.variants[0].request["logit_bias"], serde_json::json!([[1, 100.0]]));
+    assert_eq!(
+        ok.variants[0].request["logit_bias"],
+        serde_json::json!([[1, 100.0]])
+    );
     assert_eq!(ok.variants[0].fault.as_ref().unwrap().signal, "STOP");
     assert_eq!(ok.include[0].prompt_tokens, Some(vec![5000]));
 }

@@ -125,54 +125,11 @@ pub fn render(m: &Manifest) -> String {
     }
 
     super::llama_bench::section(&mut out, m);
-    failures(&mut out, m);
+    super::failures::section(&mut out, m);
     checks(&mut out, m);
     super::telemetry::section(&mut out, m);
     super::system::section(&mut out, m);
     out
-}
-
-fn failures(out: &mut String, m: &Manifest) {
-    let failed: Vec<&Cell> = m.cells.iter().filter(|c| c.status == "failed").collect();
-    if failed.is_empty() && m.excluded.is_empty() {
-        return;
-    }
-    let _ = writeln!(out, "## Failures and exclusions\n");
-    if !failed.is_empty() {
-        let rows = failed
-            .iter()
-            .map(|c| {
-                let f = c.failure.as_ref();
-                vec![
-                    c.id.clone(),
-                    f.map_or(String::new(), |f| f.mode.clone()),
-                    f.map_or(String::new(), |f| f.message.replace('|', "\\|")),
-                    f.and_then(|f| f.evidence.first().cloned())
-                        .unwrap_or_default()
-                        .replace('|', "\\|"),
-                ]
-            })
-            .collect();
-        out.push_str(&table(
-            vec![
-                "cell".into(),
-                "mode".into(),
-                "what happened".into(),
-                "evidence".into(),
-            ],
-            rows,
-        ));
-        out.push('\n');
-    }
-    if !m.excluded.is_empty() {
-        let rows = m
-            .excluded
-            .iter()
-            .map(|e| vec![e.id.clone(), e.reason.clone()])
-            .collect();
-        out.push_str(&table(vec!["excluded cell".into(), "reason".into()], rows));
-        out.push('\n');
-    }
 }
 
 fn checks(out: &mut String, m: &Manifest) {

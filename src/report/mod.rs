@@ -1,6 +1,7 @@
 //! Reports rendered from a manifest. Renderers are pure functions returning text;
 //! this module alone writes them into the run directory.
 
+pub mod failures;
 pub mod llama_bench;
 pub mod markdown;
 pub mod system;

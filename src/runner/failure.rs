@@ -215,7 +215,13 @@ mod tests {
         let why = "run 1 of 3: POST /completion: HTTP 400: {\"error\":{\"code\":400,\"message\":\"request (461 tokens) exceeds the available context size (128 tokens), try increasing it\",\"type\":\"exceed_context_size_error\"}}";
         let f = run(Some(&state(true, 0, false)), "", why, false, false);
         assert_eq!(f.mode, "context_exceeded");
-        let f = run(Some(&state(true, 0, false)), "", "HTTP 500: other", false, false);
+        let f = run(
+            Some(&state(true, 0, false)),
+            "",
+            "HTTP 500: other",
+            false,
+            false,
+        );
         assert_eq!(f.mode, "request_failed");
     }
 

@@ -496,7 +496,10 @@ impl<E: Engine> Runner<'_, E> {
         params: &CompletionParams,
         fault: Option<&crate::plan::Fault>,
         mut progress: tokio::sync::watch::Receiver<usize>,
-    ) -> (Result<crate::bench::measure::RawRun, BenchError>, Option<String>) {
+    ) -> (
+        Result<crate::bench::measure::RawRun, BenchError>,
+        Option<String>,
+    ) {
         let run = srv.client.complete(params);
         let Some(f) = fault else {
             return (run.await, None);

@@ -136,6 +136,37 @@ fn manifest() -> Manifest {
             evidence: vec!["container running".into()],
         }),
     ));
+    // The same hang on the q8 variant's second cell: one row "2/2 cells" in the
+    // study-style table. A crash with a log signature on a third variant: its
+    // signature line is the evidence shown, not the container state.
+    m.cells.push(cell(
+        461,
+        "q8",
+        vec![],
+        Some(Failure {
+            mode: "hang".into(),
+            message: "run 1 of 5: no token for 120 s after 3 tokens (stall timeout)".into(),
+            evidence: vec!["container running".into()],
+        }),
+    ));
+    m.cells.push(cell(
+        31,
+        "graphs",
+        vec![],
+        Some(Failure {
+            mode: "oom".into(),
+            message: "run 1 of 5: the stream ended".into(),
+            evidence: vec![
+                "container exited, exit code 134".into(),
+                "ggml_cuda_compute_forward: ROCm error: out of memory".into(),
+                "log: in function hipGraphInstantiate".into(),
+            ],
+        }),
+    ));
+    m.cells[4]
+        .variant
+        .env
+        .insert("GGML_CUDA_DISABLE_GRAPHS".into(), "1".into());
     // llama-bench: one backend measured, one failed.
     let lb = |backend: &str, results: serde_json::Value, failure: Option<Failure>| {
         crate::manifest::LlamaBenchRecord {
