@@ -68,14 +68,16 @@ fn tokens(c: &Cell) -> Option<&[u32]> {
         .map(|r| r.token_ids.as_slice())
 }
 
-/// Sets each cell's agreement with its reference cell (none on the reference
-/// backend itself, nor where either has no measured run).
+/// Sets each cell's agreement with its reference cell: the same source, model,
+/// variant and prompt on the reference backend (none on the reference backend
+/// itself, nor where either has no measured run).
 pub fn annotate(cells: &mut [Cell], reference: &str) {
-    let refs: Vec<(String, String, u32, String, Vec<u32>)> = cells
+    let refs: Vec<(String, String, String, u32, String, Vec<u32>)> = cells
         .iter()
         .filter(|c| c.backend == reference)
         .filter_map(|c| {
             Some((
+                c.source.clone(),
                 c.model.clone(),
                 c.variant.name.clone(),
                 c.prompt_tokens,
@@ -92,10 +94,9 @@ pub fn annotate(cells: &mut [Cell], reference: &str) {
         let Some(mine) = tokens(c).map(<[u32]>::to_vec) else {
             continue;
         };
-        if let Some((_, _, _, id, theirs)) = refs
-            .iter()
-            .find(|(m, v, p, _, _)| *m == c.model && *v == c.variant.name && *p == c.prompt_tokens)
-        {
+        if let Some((_, _, _, _, id, theirs)) = refs.iter().find(|(s, m, v, p, _, _)| {
+            *s == c.source && *m == c.model && *v == c.variant.name && *p == c.prompt_tokens
+        }) {
             c.agreement = Some(compare(id, theirs, &mine));
         }
     }

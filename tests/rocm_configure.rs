@@ -30,7 +30,7 @@ async fn rocm6_build_stage_configures_hip_for_gfx1151_on_debian_rocm() {
     .unwrap();
     let source = rigbench::fetch::Fetcher::new(&cache)
         .unwrap()
-        .source(&plan.source)
+        .source(&plan.sources[0])
         .await
         .unwrap();
 
@@ -57,7 +57,7 @@ async fn rocm6_build_stage_configures_hip_for_gfx1151_on_debian_rocm() {
                 build_args: BTreeMap::from([
                     ("BASE_IMAGE".to_string(), SID_BASE.to_string()),
                     ("LLAMA_SRC_DIR".to_string(), source.dir.clone()),
-                    ("LLAMA_COMMIT".to_string(), plan.source.commit.clone()),
+                    ("LLAMA_COMMIT".to_string(), plan.sources[0].commit.clone()),
                     ("CONFIGURE_ONLY".to_string(), "1".to_string()),
                     // The mirror here is a snapshot: sid's Release file has expired.
                     ("APT_CHECK_VALID_UNTIL".to_string(), "false".to_string()),

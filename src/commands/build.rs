@@ -35,7 +35,7 @@ pub async fn build(g: &Globals, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     }
     let connected = connect(g.socket.as_deref()).await?;
     let mut fetcher = Fetcher::new(&g.cache)?;
-    let source = prepare::source(&mut fetcher, &plan).await?;
+    let sources = prepare::sources(&mut fetcher, &plan).await?;
     let logs = g.cache.root().join("logs");
     std::fs::create_dir_all(&logs)?;
     // Building needs no device: an image for a backend this host cannot run is
@@ -50,7 +50,7 @@ pub async fn build(g: &Globals, args: &BuildArgs) -> anyhow::Result<ExitCode> {
         &connected.client,
         &plan,
         &runnable,
-        &source,
+        &sources,
         &g.cache,
         &logs,
     )
@@ -58,6 +58,7 @@ pub async fn build(g: &Globals, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     let mut t = Table::new();
     t.set_header(vec![
         "backend",
+        "source",
         "tag",
         "image id",
         "base",
@@ -67,6 +68,7 @@ pub async fn build(g: &Globals, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     for i in &images {
         t.add_row(vec![
             i.backend.clone(),
+            i.source.clone(),
             i.tag.clone(),
             i.image_id.clone(),
             format!("{} ({})", i.base_image.reference, i.base_image.origin),

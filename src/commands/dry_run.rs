@@ -33,29 +33,38 @@ pub fn render(
         "bench: {} warm-up + {} measured runs per cell, n_predict {}, seed {}, health timeout {} s, stall timeout {} s",
         b.warmup_runs, b.runs, b.n_predict, b.seed, b.health_timeout_s, b.stall_timeout_s
     );
-    let _ = writeln!(out, "\nllama.cpp source: commit {}", plan.source.commit);
-    for (i, a) in plan.source.archives.iter().enumerate() {
-        let (sha, desc) = match a {
-            ArchiveFile::PypiSdist {
-                package,
-                version,
-                sha256,
-                ..
-            } => (sha256, format!("PyPI sdist {package}=={version}")),
-            ArchiveFile::Path { path, sha256, .. } => (sha256, path.clone()),
-            ArchiveFile::Url { sha256, .. } | ArchiveFile::Github { sha256, .. } => (
-                sha256,
-                archive_url(a, &plan.source.commit).unwrap_or_default(),
-            ),
-        };
-        let state = match sha {
-            Some(s) => format!(
-                "pinned, {}",
-                cached(&cache.sources().join(format!("{s}.tar.gz")))
-            ),
-            None => "unpinned: sha256 recorded at first download".to_string(),
-        };
-        let _ = writeln!(out, "  {}. {desc} ({state})", i + 1);
+    for src in &plan.sources {
+        let _ = writeln!(
+            out,
+            "\nllama.cpp source {}: commit {}{}",
+            src.name,
+            src.commit,
+            src.build_number
+                .map(|n| format!(" (build b{n})"))
+                .unwrap_or_default()
+        );
+        for (i, a) in src.archives.iter().enumerate() {
+            let (sha, desc) = match a {
+                ArchiveFile::PypiSdist {
+                    package,
+                    version,
+                    sha256,
+                    ..
+                } => (sha256, format!("PyPI sdist {package}=={version}")),
+                ArchiveFile::Path { path, sha256, .. } => (sha256, path.clone()),
+                ArchiveFile::Url { sha256, .. } | ArchiveFile::Github { sha256, .. } => {
+                    (sha256, archive_url(a, &src.commit).unwrap_or_default())
+                }
+            };
+            let state = match sha {
+                Some(s) => format!(
+                    "pinned, {}",
+                    cached(&cache.sources().join(format!("{s}.tar.gz")))
+                ),
+                None => "unpinned: sha256 recorded at first download".to_string(),
+            };
+            let _ = writeln!(out, "  {}. {desc} ({state})", i + 1);
+        }
     }
     let _ = writeln!(out, "\nmodels:");
     for m in &plan.models {

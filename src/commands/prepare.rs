@@ -12,13 +12,24 @@ use crate::engine::Engine;
 use crate::fetch::{FetchedModel, FetchedSource, Fetcher, describe_model_source};
 use crate::host::devices::Passthrough;
 use crate::manifest::{ImageRecord, ModelRecord};
-use crate::plan::{BackendPlan, Plan};
+use crate::plan::{BackendPlan, Plan, Source};
 use crate::progress::note;
 
-pub async fn source(fetcher: &mut Fetcher, plan: &Plan) -> anyhow::Result<FetchedSource> {
-    let s = fetcher.source(&plan.source).await?;
+/// Fetches every llama.cpp source of the plan, in plan order.
+pub async fn sources(fetcher: &mut Fetcher, plan: &Plan) -> anyhow::Result<Vec<FetchedSource>> {
+    let mut out = Vec::new();
+    for src in &plan.sources {
+        out.push(source(fetcher, src).await?);
+    }
+    Ok(out)
+}
+
+async fn source(fetcher: &mut Fetcher, src: &Source) -> anyhow::Result<FetchedSource> {
+    let s = fetcher.source(src).await?;
     note(format!(
-        "source: {} ({} sha256 {}{})",
+        "source {} ({}): {} ({} sha256 {}{})",
+        src.name,
+        &src.commit[..src.commit.len().min(12)],
         s.path.display(),
         if s.verification.pinned {
             "verified"
@@ -115,28 +126,32 @@ pub fn passthroughs(
     (ok, missing)
 }
 
-/// Builds or reuses the image of each backend.
+/// Builds or reuses the image of each backend from each source (`fetched` in the
+/// order of `plan.sources`).
 pub async fn images<E: Engine>(
     engine: &E,
     plan: &Plan,
     backends: &[(&BackendPlan, &Passthrough)],
-    source: &FetchedSource,
+    fetched: &[FetchedSource],
     cache: &Cache,
     logs: &Path,
 ) -> anyhow::Result<Vec<ImageRecord>> {
     let mut out = Vec::new();
     for (bp, pass) in backends {
-        let rec = crate::image::ensure(engine, bp, &plan.source, source, cache, logs, pass).await?;
-        note(format!(
-            "image {}: {} {} ({} in {:.1} s); {}",
-            rec.backend,
-            rec.tag,
-            &rec.image_id[..rec.image_id.len().min(19)],
-            if rec.built_now { "built" } else { "reused" },
-            rec.build_seconds,
-            rec.llama_cpp.version_line()
-        ));
-        out.push(rec);
+        for (src, source) in plan.sources.iter().zip(fetched) {
+            let rec = crate::image::ensure(engine, bp, src, source, cache, logs, pass).await?;
+            note(format!(
+                "image {} ({}): {} {} ({} in {:.1} s); {}",
+                rec.backend,
+                rec.source,
+                rec.tag,
+                &rec.image_id[..rec.image_id.len().min(19)],
+                if rec.built_now { "built" } else { "reused" },
+                rec.build_seconds,
+                rec.llama_cpp.version_line()
+            ));
+            out.push(rec);
+        }
     }
     Ok(out)
 }

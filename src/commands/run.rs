@@ -163,9 +163,9 @@ async fn execute(
     let work = async {
         let t = Instant::now();
         let mut fetcher = Fetcher::new(&g.cache)?;
-        let source = prepare::source(&mut fetcher, &plan).await?;
+        let sources = prepare::sources(&mut fetcher, &plan).await?;
         let (records, fetched) = prepare::models(&mut fetcher, &plan).await?;
-        check_same_inputs(m, &records, &source.sha256)?;
+        check_same_inputs(m, &records, &sources)?;
         m.models = records;
         m.timing.fetch_s += t.elapsed().as_secs_f64();
         dir.save(m)?;
@@ -177,13 +177,17 @@ async fn execute(
             .filter_map(|bp| Some((bp, passthroughs.get(&bp.backend)?)))
             .collect();
         let images =
-            prepare::images(engine, &plan, &backends, &source, &g.cache, &dir.logs()).await?;
+            prepare::images(engine, &plan, &backends, &sources, &g.cache, &dir.logs()).await?;
         for img in &images {
-            if let Some(old) = m.images.iter().find(|o| o.backend == img.backend) {
+            if let Some(old) = m
+                .images
+                .iter()
+                .find(|o| o.backend == img.backend && o.source == img.source)
+            {
                 if old.image_id != img.image_id {
                     note(format!(
-                        "warning: the {} image is {} now, {} before the resume",
-                        img.backend, img.image_id, old.image_id
+                        "warning: the {} ({}) image is {} now, {} before the resume",
+                        img.backend, img.source, img.image_id, old.image_id
                     ));
                 }
             }
@@ -201,8 +205,9 @@ async fn execute(
                 .iter()
                 .filter_map(|i| {
                     let b = Backend::parse(&i.backend)?;
+                    let si = plan.sources.iter().position(|s| s.name == i.source)?;
                     Some((
-                        b,
+                        (b, si),
                         Prepared {
                             image_id: i.image_id.clone(),
                             passthrough: passthroughs.get(&b)?.clone(),
@@ -279,7 +284,7 @@ async fn execute(
 fn check_same_inputs(
     m: &Manifest,
     models: &[crate::manifest::ModelRecord],
-    source_sha256: &str,
+    sources: &[crate::fetch::FetchedSource],
 ) -> anyhow::Result<()> {
     for old in &m.models {
         if let Some(new) = models.iter().find(|n| n.name == old.name) {
@@ -293,12 +298,16 @@ fn check_same_inputs(
             }
         }
     }
-    if let Some(old) = m.images.first() {
-        if old.llama_cpp.source_sha256 != source_sha256 {
-            anyhow::bail!(
-                "llama.cpp source: sha256 {source_sha256} now, {} in the runs already recorded; start a new run instead of resuming",
-                old.llama_cpp.source_sha256
-            );
+    for (src, now) in m.plan.sources.iter().zip(sources) {
+        if let Some(old) = m.images.iter().find(|i| i.source == src.name) {
+            if old.llama_cpp.source_sha256 != now.sha256 {
+                anyhow::bail!(
+                    "llama.cpp source {}: sha256 {} now, {} in the runs already recorded; start a new run instead of resuming",
+                    src.name,
+                    now.sha256,
+                    old.llama_cpp.source_sha256
+                );
+            }
         }
     }
     Ok(())

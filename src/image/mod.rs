@@ -260,6 +260,7 @@ pub async fn ensure<E: Engine>(
 
     Ok(ImageRecord {
         backend: backend.name().to_string(),
+        source: plan_source.name.clone(),
         tag,
         image_id: facts.id,
         containerfile: backend.containerfile().to_string(),

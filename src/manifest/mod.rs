@@ -99,6 +99,9 @@ pub struct Integrity {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ImageRecord {
     pub backend: String,
+    /// The plan's name for the llama.cpp source it was built from.
+    #[serde(default = "default_source")]
+    pub source: String,
     pub tag: String,
     /// `sha256:…` as the engine reports it.
     pub image_id: String,
@@ -184,6 +187,9 @@ pub struct ModelRecord {
 pub struct Cell {
     pub id: String,
     pub backend: String,
+    /// The llama.cpp source's name (`default` when the plan has one).
+    #[serde(default = "default_source")]
+    pub source: String,
     pub model: String,
     pub prompt_tokens: u32,
     pub n_predict: u32,
@@ -223,6 +229,10 @@ pub struct CellVariant {
     pub fault: Option<crate::plan::Fault>,
 }
 
+fn default_source() -> String {
+    "default".to_string()
+}
+
 /// The server start that served a cell.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ServerStart {
@@ -257,6 +267,9 @@ pub struct Failure {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LlamaBenchRecord {
     pub backend: String,
+    /// The llama.cpp source's name.
+    #[serde(default = "default_source")]
+    pub source: String,
     pub model: String,
     /// The llama-bench arguments, mapped to the flags that image accepts.
     pub argv: Vec<String>,

@@ -14,7 +14,12 @@ pub struct PlanFile {
     pub description: Option<String>,
     #[serde(default)]
     pub bench: BenchFile,
-    pub source: SourceFile,
+    /// One llama.cpp source...
+    #[serde(default)]
+    pub source: Option<SourceFile>,
+    /// ...or several, each named (`[[sources]]`): every image is built from each.
+    #[serde(default)]
+    pub sources: Vec<SourceFile>,
     pub models: Vec<ModelFile>,
     pub backends: Vec<BackendFile>,
     #[serde(default)]
@@ -64,6 +69,9 @@ pub struct BenchFile {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceFile {
+    /// Names the source in cell ids and reports; required in `[[sources]]`.
+    #[serde(default)]
+    pub name: Option<String>,
     pub commit: String,
     #[serde(default)]
     pub build_number: Option<u32>,
@@ -186,6 +194,8 @@ pub struct Fault {
 #[serde(deny_unknown_fields)]
 pub struct CellSelector {
     pub backend: Option<String>,
+    /// A `[[sources]]` name.
+    pub source: Option<String>,
     pub model: Option<String>,
     pub variant: Option<String>,
     /// For `include`: lengths to add (default: the plan's prompt lengths).

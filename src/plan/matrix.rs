@@ -11,6 +11,8 @@ use crate::backend::Backend;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Group {
     pub backend: Backend,
+    /// Index into `plan.sources`.
+    pub source: usize,
     /// Index into `plan.models`.
     pub model: usize,
     /// Index into `plan.variants`.
@@ -38,8 +40,15 @@ pub struct Matrix {
     pub excluded: Vec<Excluded>,
 }
 
-/// The id of a cell: stable, file-name safe, unique within a plan.
-pub fn cell_id(backend: Backend, model: &str, variant: &Variant, prompt_tokens: u32) -> String {
+/// The id of a cell: stable, file-name safe, unique within a plan. `source` is
+/// the source's name when the plan has several (`vulkan@b9016.model...`).
+pub fn cell_id(
+    backend: Backend,
+    source: Option<&str>,
+    model: &str,
+    variant: &Variant,
+    prompt_tokens: u32,
+) -> String {
     let safe: String = model
         .chars()
         .map(|c| {
@@ -51,8 +60,9 @@ pub fn cell_id(backend: Backend, model: &str, variant: &Variant, prompt_tokens: 
         })
         .collect();
     format!(
-        "{}.{}.{}.p{}",
+        "{}{}.{}.{}.p{}",
         backend.name(),
+        source.map(|s| format!("@{s}")).unwrap_or_default(),
         safe,
         variant.name,
         prompt_tokens
@@ -79,9 +89,11 @@ impl Matrix {
     }
 }
 
-/// Whether `sel` picks (backend, model, variant); prompt lengths are checked apart.
-fn picks(sel: &CellSelector, backend: Backend, model: &str, variant: &str) -> bool {
+/// Whether `sel` picks (backend, source, model, variant); prompt lengths are
+/// checked apart.
+fn picks(sel: &CellSelector, backend: Backend, source: &str, model: &str, variant: &str) -> bool {
     sel.backend.as_deref().is_none_or(|b| b == backend.name())
+        && sel.source.as_deref().is_none_or(|s| s == source)
         && sel.model.as_deref().is_none_or(|m| m == model)
         && sel.variant.as_deref().is_none_or(|v| v == variant)
 }
@@ -93,64 +105,69 @@ fn picks(sel: &CellSelector, backend: Backend, model: &str, variant: &str) -> bo
 pub fn expand(plan: &Plan) -> Matrix {
     let mut groups = Vec::new();
     let mut excluded = Vec::new();
+    let several = plan.sources.len() > 1;
     for b in &plan.backends {
-        for (mi, model) in plan.models.iter().enumerate() {
-            for (vi, variant) in plan.variants.iter().enumerate() {
-                let includes: Vec<&CellSelector> = plan
-                    .include
-                    .iter()
-                    .filter(|s| picks(s, b.backend, &model.name, &variant.name))
-                    .collect();
-                let included = |p: u32| {
-                    includes.iter().any(|s| {
-                        s.prompt_tokens
-                            .as_ref()
-                            .map_or(plan.bench.prompt_tokens.contains(&p), |l| l.contains(&p))
-                    })
-                };
-                let mut prompts: Vec<u32> = plan.bench.prompt_tokens.clone();
-                prompts.extend(
-                    includes
+        for (si, source) in plan.sources.iter().enumerate() {
+            let label = several.then_some(source.name.as_str());
+            for (mi, model) in plan.models.iter().enumerate() {
+                for (vi, variant) in plan.variants.iter().enumerate() {
+                    let includes: Vec<&CellSelector> = plan
+                        .include
                         .iter()
-                        .flat_map(|s| s.prompt_tokens.iter().flatten()),
-                );
-                prompts.sort_unstable();
-                prompts.dedup();
-                let mut cells = Vec::new();
-                for p in prompts {
-                    let id = cell_id(b.backend, &model.name, variant, p);
-                    let needed = u64::from(p) + u64::from(plan.bench.n_predict);
-                    let rule = plan.exclude.iter().position(|s| {
-                        picks(s, b.backend, &model.name, &variant.name)
-                            && s.prompt_tokens.as_ref().is_none_or(|l| l.contains(&p))
-                    });
-                    let reason = if included(p) {
-                        None
-                    } else if let Some(i) = rule {
-                        Some(format!("left out by the plan's exclude[{i}]"))
-                    } else if needed > u64::from(variant.ctx_size) {
-                        Some(format!(
-                            "{p} prompt + {} generated tokens exceed ctx_size {}",
-                            plan.bench.n_predict, variant.ctx_size
-                        ))
-                    } else {
-                        None
+                        .filter(|s| picks(s, b.backend, &source.name, &model.name, &variant.name))
+                        .collect();
+                    let included = |p: u32| {
+                        includes.iter().any(|s| {
+                            s.prompt_tokens
+                                .as_ref()
+                                .map_or(plan.bench.prompt_tokens.contains(&p), |l| l.contains(&p))
+                        })
                     };
-                    match reason {
-                        Some(reason) => excluded.push(Excluded { id, reason }),
-                        None => cells.push(CellPlan {
-                            id,
-                            prompt_tokens: p,
-                        }),
+                    let mut prompts: Vec<u32> = plan.bench.prompt_tokens.clone();
+                    prompts.extend(
+                        includes
+                            .iter()
+                            .flat_map(|s| s.prompt_tokens.iter().flatten()),
+                    );
+                    prompts.sort_unstable();
+                    prompts.dedup();
+                    let mut cells = Vec::new();
+                    for p in prompts {
+                        let id = cell_id(b.backend, label, &model.name, variant, p);
+                        let needed = u64::from(p) + u64::from(plan.bench.n_predict);
+                        let rule = plan.exclude.iter().position(|s| {
+                            picks(s, b.backend, &source.name, &model.name, &variant.name)
+                                && s.prompt_tokens.as_ref().is_none_or(|l| l.contains(&p))
+                        });
+                        let reason = if included(p) {
+                            None
+                        } else if let Some(i) = rule {
+                            Some(format!("left out by the plan's exclude[{i}]"))
+                        } else if needed > u64::from(variant.ctx_size) {
+                            Some(format!(
+                                "{p} prompt + {} generated tokens exceed ctx_size {}",
+                                plan.bench.n_predict, variant.ctx_size
+                            ))
+                        } else {
+                            None
+                        };
+                        match reason {
+                            Some(reason) => excluded.push(Excluded { id, reason }),
+                            None => cells.push(CellPlan {
+                                id,
+                                prompt_tokens: p,
+                            }),
+                        }
                     }
-                }
-                if !cells.is_empty() {
-                    groups.push(Group {
-                        backend: b.backend,
-                        model: mi,
-                        variant: vi,
-                        cells,
-                    });
+                    if !cells.is_empty() {
+                        groups.push(Group {
+                            backend: b.backend,
+                            source: si,
+                            model: mi,
+                            variant: vi,
+                            cells,
+                        });
+                    }
                 }
             }
         }

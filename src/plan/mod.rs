@@ -78,7 +78,8 @@ pub struct Plan {
     /// The plan file's path, or the built-in default.
     pub origin: String,
     pub bench: Bench,
-    pub source: Source,
+    /// The llama.cpp sources; every backend's image is built from each.
+    pub sources: Vec<Source>,
     pub models: Vec<Model>,
     pub backends: Vec<BackendPlan>,
     pub variants: Vec<Variant>,
@@ -121,6 +122,8 @@ pub struct Bench {
 /// The llama.cpp source every image is built from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Source {
+    /// `default` for a plan's single `[source]`, else the `[[sources]]` name.
+    pub name: String,
     /// Full commit id the archives hold.
     pub commit: String,
     /// llama.cpp's build number (bNNNN), when known.
@@ -297,7 +300,48 @@ fn validate(raw: PlanFile, origin: &str, cpus: u32) -> Result<Plan, PlanError> {
         return c.fail("name", "must not be empty");
     }
     let bench = validate_bench(&c, raw.bench)?;
-    let source = validate_source(&c, raw.source)?;
+    let sources = match (raw.source, raw.sources.is_empty()) {
+        (Some(_), false) => {
+            return c.fail(
+                "sources",
+                "name the llama.cpp source once: [source], or several [[sources]], not both",
+            );
+        }
+        (None, true) => {
+            return c.fail(
+                "source",
+                "name the llama.cpp source ([source], or [[sources]] with a name each)",
+            );
+        }
+        (Some(one), true) => vec![validate_source(&c, "source", one, "default")?],
+        (None, false) => {
+            let mut out: Vec<Source> = Vec::new();
+            for (i, sf) in raw.sources.into_iter().enumerate() {
+                let at = format!("sources[{i}]");
+                let Some(name) = sf.name.clone() else {
+                    return c.fail(
+                        format!("{at}.name"),
+                        "each of several sources needs a name (such as b9016)",
+                    );
+                };
+                if name.is_empty()
+                    || !name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
+                {
+                    return c.fail(
+                        format!("{at}.name"),
+                        format!("\"{name}\" must be letters, digits, '-' or '_'"),
+                    );
+                }
+                if out.iter().any(|x| x.name == name) {
+                    return c.fail(format!("{at}.name"), format!("\"{name}\" appears twice"));
+                }
+                out.push(validate_source(&c, &at, sf, &name)?);
+            }
+            out
+        }
+    };
 
     if raw.models.is_empty() {
         return c.fail("models", "name at least one model ([[models]])");
@@ -425,6 +469,14 @@ fn validate(raw: PlanFile, origin: &str, cpus: u32) -> Result<Plan, PlanError> {
         for (i, sel) in list.iter().enumerate() {
             let at = format!("{field}[{i}]");
             check_selector(&c, &at, sel, &models, &backends, &variants)?;
+            if let Some(src) = &sel.source {
+                if !sources.iter().any(|x| &x.name == src) {
+                    return c.fail(
+                        format!("{at}.source"),
+                        format!("\"{src}\" is not one of the plan's [[sources]]"),
+                    );
+                }
+            }
         }
     }
 
@@ -433,7 +485,7 @@ fn validate(raw: PlanFile, origin: &str, cpus: u32) -> Result<Plan, PlanError> {
         description: raw.description,
         origin: origin.to_string(),
         bench,
-        source,
+        sources,
         models,
         backends,
         variants,
@@ -588,10 +640,15 @@ fn validate_bench(c: &Checker, b: file::BenchFile) -> Result<Bench, PlanError> {
     Ok(bench)
 }
 
-fn validate_source(c: &Checker, s: file::SourceFile) -> Result<Source, PlanError> {
+fn validate_source(
+    c: &Checker,
+    field: &str,
+    s: file::SourceFile,
+    name: &str,
+) -> Result<Source, PlanError> {
     if s.commit.len() < 7 || !s.commit.bytes().all(|b| b.is_ascii_hexdigit()) {
         return c.fail(
-            "source.commit",
+            format!("{field}.commit"),
             format!(
                 "\"{}\" is not a git commit id (7 to 40 hex digits)",
                 s.commit
@@ -599,10 +656,10 @@ fn validate_source(c: &Checker, s: file::SourceFile) -> Result<Source, PlanError
         );
     }
     if s.archives.is_empty() {
-        return c.fail("source.archives", "name at least one archive");
+        return c.fail(format!("{field}.archives"), "name at least one archive");
     }
     for (i, a) in s.archives.iter().enumerate() {
-        let at = format!("source.archives[{i}]");
+        let at = format!("{field}.archives[{i}]");
         let (sha, dir) = match a {
             ArchiveFile::Url { sha256, dir, .. }
             | ArchiveFile::Path { sha256, dir, .. }
@@ -618,6 +675,7 @@ fn validate_source(c: &Checker, s: file::SourceFile) -> Result<Source, PlanError
         }
     }
     Ok(Source {
+        name: name.to_string(),
         commit: s.commit.to_ascii_lowercase(),
         build_number: s.build_number,
         archives: s.archives,

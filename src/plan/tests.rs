@@ -10,8 +10,8 @@ fn builtin_plan_resolves_every_default() {
     assert_eq!(p.bench.runs, 4);
     assert_eq!(p.bench.warmup_runs, 1);
     assert_eq!(p.bench.prompt_tokens, [31, 461, 3799, 11205]);
-    assert_eq!(p.source.commit, "0c1e57098bba43ac29e6e3b677cdceebdd22334f");
-    assert_eq!(p.source.build_number, None);
+    assert_eq!(p.sources[0].commit, "0c1e57098bba43ac29e6e3b677cdceebdd22334f");
+    assert_eq!(p.sources[0].build_number, None);
     assert_eq!(
         p.models[0].sha256.as_deref(),
         Some("a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818")
@@ -279,4 +279,82 @@ fn faults_requests_and_selectors_are_checked_by_name() {
     );
     assert_eq!(ok.variants[0].fault.as_ref().unwrap().signal, "STOP");
     assert_eq!(ok.include[0].prompt_tokens, Some(vec![5000]));
+}
+
+const TWO_SOURCES: &str = r#"name = "t"
+[[sources]]
+name = "b9016"
+commit = "846262d78"
+build_number = 9016
+[[sources.archives]]
+kind = "github"
+repo = "ggml-org/llama.cpp"
+dir = "llama.cpp-846262d78"
+[[sources]]
+name = "master"
+commit = "dbe7901ca"
+[[sources.archives]]
+kind = "github"
+repo = "ggml-org/llama.cpp"
+dir = "llama.cpp-dbe7901ca"
+[[models]]
+name = "m"
+file = "m.gguf"
+[[models.sources]]
+kind = "path"
+path = "/m.gguf"
+[[backends]]
+name = "cpu"
+"#;
+
+#[test]
+fn several_sources_are_named_and_cells_carry_the_name() {
+    let p = parse(TWO_SOURCES, "p.toml", 2).unwrap();
+    let names: Vec<_> = p.sources.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["b9016", "master"]);
+    assert_eq!(p.sources[0].build_number, Some(9016));
+    let m = crate::plan::matrix::expand(&p);
+    assert_eq!(m.groups.len(), 2);
+    assert_eq!(m.groups[1].source, 1);
+    assert_eq!(m.groups[1].cells[0].id, "cpu@master.m.default.p31");
+
+    // Only master's 31-token cell: exclude master, include it back for 31.
+    let text = format!(
+        "{TWO_SOURCES}[[exclude]]\nsource = \"master\"\n[[include]]\nsource = \"master\"\nprompt_tokens = [31]\n"
+    );
+    let m = crate::plan::matrix::expand(&parse(&text, "p.toml", 2).unwrap());
+    let master: Vec<_> = m
+        .groups
+        .iter()
+        .filter(|g| g.source == 1)
+        .flat_map(|g| g.cells.iter().map(|c| c.id.clone()))
+        .collect();
+    assert_eq!(master, ["cpu@master.m.default.p31"]);
+    assert_eq!(m.excluded.len(), 3);
+
+    for (text, expect) in [
+        (
+            TWO_SOURCES.replacen("name = \"master\"\n", "name = \"b9016\"\n", 1),
+            "p.toml: sources[1].name: \"b9016\" appears twice",
+        ),
+        (
+            TWO_SOURCES.replacen("name = \"master\"\n", "", 1),
+            "p.toml: sources[1].name: each of several sources needs a name (such as b9016)",
+        ),
+        (
+            format!("{TWO_SOURCES}[[exclude]]\nsource = \"b1\"\n"),
+            "p.toml: exclude[0].source: \"b1\" is not one of the plan's [[sources]]",
+        ),
+        (
+            TWO_SOURCES.replacen(
+                "name = \"t\"\n",
+                "name = \"t\"\n[source]\ncommit = \"0c1e570\"\narchives = []\n",
+                1,
+            ),
+            "p.toml: sources: name the llama.cpp source once: [source], or several [[sources]], not both",
+        ),
+    ] {
+        let err = parse(&text, "p.toml", 2).unwrap_err().to_string();
+        assert!(err.ends_with(expect), "{err}");
+    }
 }

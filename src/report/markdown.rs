@@ -37,8 +37,14 @@ pub fn mean_sd(s: &Summary, decimals: usize) -> String {
     }
 }
 
+/// backend/variant, with `@source` when the plan has several sources (the cell
+/// id then carries it).
 fn column(c: &Cell) -> String {
-    format!("{}/{}", c.backend, c.variant.name)
+    if c.id.starts_with(&format!("{}@", c.backend)) {
+        format!("{}@{}/{}", c.backend, c.source, c.variant.name)
+    } else {
+        format!("{}/{}", c.backend, c.variant.name)
+    }
 }
 
 fn cell_text(c: Option<&Cell>, metric: &str, decimals: usize) -> String {

@@ -1,5 +1,5 @@
 //! llama-bench in the same images as the server cells: one container per backend
-//! and model, its flags mapped to what that image's llama-bench accepts, its raw
+//! source and model, its flags mapped to what that image's llama-bench accepts, its raw
 //! JSON kept in the manifest. A failure is recorded and the next run goes on.
 
 use std::collections::BTreeMap;
@@ -22,86 +22,95 @@ impl<E: Engine> Runner<'_, E> {
             return Ok(());
         };
         let plan = m.plan.clone();
+        let several = plan.sources.len() > 1;
         for bp in &plan.backends {
-            let Some(prepared) = self.backends.get(&bp.backend) else {
-                continue;
-            };
-            for (mi, model) in plan.models.iter().enumerate() {
-                // Already run (before a resume): not again.
-                if m.llama_bench
-                    .iter()
-                    .any(|r| r.backend == bp.backend.name() && r.model == model.name)
-                {
+            for (si, src) in plan.sources.iter().enumerate() {
+                let Some(prepared) = self.backends.get(&(bp.backend, si)) else {
                     continue;
+                };
+                for (mi, model) in plan.models.iter().enumerate() {
+                    // Already run (before a resume): not again.
+                    if m.llama_bench.iter().any(|r| {
+                        r.backend == bp.backend.name()
+                            && r.source == src.name
+                            && r.model == model.name
+                    }) {
+                        continue;
+                    }
+                    let name = if several {
+                        format!("{}@{}.{}", bp.backend.name(), src.name, model.name)
+                    } else {
+                        format!("{}.{}", bp.backend.name(), model.name)
+                    };
+                    crate::progress::note(format!("llama-bench {name}"));
+                    let labels = BTreeMap::from([
+                        (LABEL_MANAGED.to_string(), "true".to_string()),
+                        (LABEL_RUN.to_string(), self.run_id.to_string()),
+                        (LABEL_ROLE.to_string(), "llama-bench".to_string()),
+                    ]);
+                    let base = ContainerSpec {
+                        name: format!("rigbench-{}-bench-{name}", self.run_id),
+                        image: prepared.image_id.clone(),
+                        entrypoint: Some(vec!["/opt/llama/bin/llama-bench".to_string()]),
+                        cmd: vec!["--help".to_string()],
+                        labels,
+                        ..ContainerSpec::default()
+                    };
+                    let help = run_to_completion(
+                        self.engine,
+                        &ContainerSpec {
+                            name: format!("{}-help", base.name),
+                            ..base.clone()
+                        },
+                    )
+                    .await
+                    .map(|c| String::from_utf8_lossy(&c.output).into_owned())
+                    .unwrap_or_default();
+                    let gpu_layers = match settings.n_gpu_layers {
+                        AutoOr::Auto => bp.backend.default_gpu_layers(),
+                        AutoOr::Value(n) => n,
+                    };
+                    let container_model = format!("/models/{}", model.file);
+                    let (argv, notes) = args(
+                        &settings,
+                        Flags::from_help(&help),
+                        &container_model,
+                        gpu_layers,
+                    );
+                    let spec = ContainerSpec {
+                        cmd: argv.clone(),
+                        binds: vec![Bind {
+                            host: self.model_paths[mi].clone(),
+                            container: container_model,
+                            read_only: true,
+                        }],
+                        devices: prepared.passthrough.devices.clone(),
+                        group_add: prepared.passthrough.group_add.clone(),
+                        env: prepared.passthrough.env.clone(),
+                        ..base
+                    };
+                    let log_rel = format!("logs/llama-bench.{name}.log");
+                    let t = Instant::now();
+                    let outcome = self.bench_once(&spec, settings.timeout_s).await;
+                    let (status, failure, results, log) = match outcome {
+                        Ok((results, log)) => ("ok", None, results, log),
+                        Err((f, log)) => ("failed", Some(f), Vec::new(), log),
+                    };
+                    let _ = std::fs::write(self.dir.root().join(&log_rel), &log);
+                    m.llama_bench.push(LlamaBenchRecord {
+                        backend: bp.backend.name().to_string(),
+                        source: src.name.clone(),
+                        model: model.name.clone(),
+                        argv,
+                        notes,
+                        status: status.to_string(),
+                        failure,
+                        results,
+                        seconds: t.elapsed().as_secs_f64(),
+                        log: log_rel,
+                    });
+                    self.dir.save(m)?;
                 }
-                let name = format!("{}.{}", bp.backend.name(), model.name);
-                crate::progress::note(format!("llama-bench {name}"));
-                let labels = BTreeMap::from([
-                    (LABEL_MANAGED.to_string(), "true".to_string()),
-                    (LABEL_RUN.to_string(), self.run_id.to_string()),
-                    (LABEL_ROLE.to_string(), "llama-bench".to_string()),
-                ]);
-                let base = ContainerSpec {
-                    name: format!("rigbench-{}-bench-{name}", self.run_id),
-                    image: prepared.image_id.clone(),
-                    entrypoint: Some(vec!["/opt/llama/bin/llama-bench".to_string()]),
-                    cmd: vec!["--help".to_string()],
-                    labels,
-                    ..ContainerSpec::default()
-                };
-                let help = run_to_completion(
-                    self.engine,
-                    &ContainerSpec {
-                        name: format!("{}-help", base.name),
-                        ..base.clone()
-                    },
-                )
-                .await
-                .map(|c| String::from_utf8_lossy(&c.output).into_owned())
-                .unwrap_or_default();
-                let gpu_layers = match settings.n_gpu_layers {
-                    AutoOr::Auto => bp.backend.default_gpu_layers(),
-                    AutoOr::Value(n) => n,
-                };
-                let container_model = format!("/models/{}", model.file);
-                let (argv, notes) = args(
-                    &settings,
-                    Flags::from_help(&help),
-                    &container_model,
-                    gpu_layers,
-                );
-                let spec = ContainerSpec {
-                    cmd: argv.clone(),
-                    binds: vec![Bind {
-                        host: self.model_paths[mi].clone(),
-                        container: container_model,
-                        read_only: true,
-                    }],
-                    devices: prepared.passthrough.devices.clone(),
-                    group_add: prepared.passthrough.group_add.clone(),
-                    env: prepared.passthrough.env.clone(),
-                    ..base
-                };
-                let log_rel = format!("logs/llama-bench.{name}.log");
-                let t = Instant::now();
-                let outcome = self.bench_once(&spec, settings.timeout_s).await;
-                let (status, failure, results, log) = match outcome {
-                    Ok((results, log)) => ("ok", None, results, log),
-                    Err((f, log)) => ("failed", Some(f), Vec::new(), log),
-                };
-                let _ = std::fs::write(self.dir.root().join(&log_rel), &log);
-                m.llama_bench.push(LlamaBenchRecord {
-                    backend: bp.backend.name().to_string(),
-                    model: model.name.clone(),
-                    argv,
-                    notes,
-                    status: status.to_string(),
-                    failure,
-                    results,
-                    seconds: t.elapsed().as_secs_f64(),
-                    log: log_rel,
-                });
-                self.dir.save(m)?;
             }
         }
         Ok(())

@@ -37,8 +37,8 @@ pub struct Runner<'a, E: Engine> {
     pub engine: &'a E,
     pub dir: &'a RunDir,
     pub run_id: &'a str,
-    /// Image and passthrough per backend.
-    pub backends: BTreeMap<Backend, Prepared>,
+    /// Image and passthrough per backend and source (index into `plan.sources`).
+    pub backends: BTreeMap<(Backend, usize), Prepared>,
     /// Host path per model, in plan order.
     pub model_paths: Vec<PathBuf>,
     /// GPU and memory telemetry, sampled in the background.
@@ -80,6 +80,7 @@ pub fn pending_cells(plan: &Plan, matrix: &Matrix) -> Vec<Cell> {
             cells.push(Cell {
                 id: c.id.clone(),
                 backend: g.backend.name().to_string(),
+                source: plan.sources[g.source].name.clone(),
                 model: model.name.clone(),
                 prompt_tokens: c.prompt_tokens,
                 n_predict: plan.bench.n_predict,
@@ -156,7 +157,7 @@ impl<E: Engine> Runner<'_, E> {
         if pending.is_empty() {
             return Ok(());
         }
-        let Some(prepared) = self.backends.get(&g.backend) else {
+        let Some(prepared) = self.backends.get(&(g.backend, g.source)) else {
             let f = Failure {
                 mode: "load_failed".to_string(),
                 message: format!("no image was built for the {} backend", g.backend.name()),

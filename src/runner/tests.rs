@@ -87,8 +87,8 @@ async fn run(s: &mut Setup) {
         dir: &s.run_dir,
         run_id: "t1",
         backends: BTreeMap::from([
-            (Backend::Cpu, prepared.clone()),
-            (Backend::Vulkan, prepared),
+            ((Backend::Cpu, 0), prepared.clone()),
+            ((Backend::Vulkan, 0), prepared),
         ]),
         model_paths: vec![s.dir.path().join("m.gguf")],
         sampler: Some(&sampler),

@@ -38,6 +38,7 @@ fn cell(prompt: u32, variant: &str, runs: Vec<Run>, failure: Option<Failure>) ->
     let mut c = Cell {
         id: format!("cpu.m.{variant}.p{prompt}"),
         backend: "cpu".into(),
+        source: "default".into(),
         model: "gemma-3-270m-q4_k_m".into(),
         prompt_tokens: prompt,
         n_predict: 4,
@@ -171,6 +172,7 @@ fn manifest() -> Manifest {
     let lb = |backend: &str, results: serde_json::Value, failure: Option<Failure>| {
         crate::manifest::LlamaBenchRecord {
             backend: backend.into(),
+            source: "default".into(),
             model: "gemma-3-270m-q4_k_m".into(),
             argv: vec![],
             notes: if failure.is_none() {
