@@ -109,6 +109,45 @@ fn describe_archive(a: &ArchiveFile, commit: &str) -> String {
     }
 }
 
+/// The `dir` that stands for the archive's one top-level directory.
+pub const TOP_DIR: &str = "*";
+
+/// The single top-level directory of a `.tar.gz` (pax headers skipped).
+pub fn top_dir(path: &std::path::Path) -> Result<String, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let mut found: Option<String> = None;
+    let entries = ar
+        .entries()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("{}: {e}", path.display()))?;
+        let kind = entry.header().entry_type();
+        if kind.is_pax_global_extensions() || kind.is_pax_local_extensions() {
+            continue;
+        }
+        let p = entry
+            .path()
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .into_owned();
+        let Some(first) = p.components().next() else {
+            continue;
+        };
+        let first = first.as_os_str().to_string_lossy().into_owned();
+        match &found {
+            None => found = Some(first),
+            Some(f) if *f != first => {
+                return Err(format!(
+                    "{}: dir = \"*\" needs one top-level directory, found {f} and {first}; name the directory",
+                    path.display()
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    found.ok_or_else(|| format!("{}: the archive is empty", path.display()))
+}
+
 /// A cache key for something with no pinned hash: the hash of its description.
 fn unpinned_key(desc: &str) -> String {
     sha256_hex(desc.as_bytes())[..32].to_string()
@@ -177,20 +216,32 @@ impl Fetcher {
                 .join("unpinned")
                 .join(format!("{}.tar.gz", unpinned_key(desc))),
         };
-        let done = |path: PathBuf, sha256: String, verification| FetchedSource {
-            path,
-            sha256,
-            archive: archive.clone(),
-            dir: dir.clone(),
-            verification,
+        // `dir = "*"`: the archive's one top-level directory (GitHub's archive of
+        // a commit known only by its short id is `<repo>-<full id>/`).
+        let done = |path: PathBuf, sha256: String, verification| {
+            let dir = if dir == TOP_DIR {
+                top_dir(&path).map_err(|message| FetchError::Other {
+                    what: what.clone(),
+                    message,
+                })?
+            } else {
+                dir.clone()
+            };
+            Ok::<_, FetchError>(FetchedSource {
+                path,
+                sha256,
+                archive: archive.clone(),
+                dir,
+                verification,
+            })
         };
         if let ArchiveFile::Path { path, .. } = archive {
             let path = PathBuf::from(path);
             let (sha, v) = self.verify_in_place(&what, desc, &path, pinned.as_deref())?;
-            return Ok(done(path, sha, v));
+            return done(path, sha, v);
         }
         if let Some((sha, v)) = self.cached(&target, pinned.as_deref())? {
-            return Ok(done(target, sha, v));
+            return done(target, sha, v);
         }
         let tmp = self.tmp_file(&what)?;
         match archive {
@@ -215,7 +266,7 @@ impl Fetcher {
             }
         }
         let (sha, v) = self.admit(&what, desc, tmp, &target, pinned.as_deref())?;
-        Ok(done(target, sha, v))
+        done(target, sha, v)
     }
 
     /// Obtains a model file from the first source that works.

@@ -158,3 +158,48 @@ async fn all_sources_failing_lists_each_attempt() {
     assert!(msg.contains("/nonexistent/a.gguf"), "{msg}");
     assert!(msg.contains("127.0.0.1:9"), "{msg}");
 }
+
+/// A `.tar.gz` like GitHub's archive of a commit: a pax global header (the
+/// commit id), then everything under one directory; `extra` adds a second one.
+fn github_like_archive(path: &std::path::Path, extra: bool) {
+    let gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(path).unwrap(),
+        flate2::Compression::fast(),
+    );
+    let mut b = tar::Builder::new(gz);
+    let mut pax = tar::Header::new_ustar();
+    let comment = b"52 comment=846262d78aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n";
+    pax.set_entry_type(tar::EntryType::XGlobalHeader);
+    pax.set_size(comment.len() as u64);
+    pax.set_cksum();
+    b.append_data(&mut pax, "pax_global_header", &comment[..])
+        .unwrap();
+    let mut add = |name: &str| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(2);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, &b"x\n"[..]).unwrap();
+    };
+    add("llama.cpp-846262d78aaaa/CMakeLists.txt");
+    add("llama.cpp-846262d78aaaa/src/llama.cpp");
+    if extra {
+        add("other/README");
+    }
+    b.into_inner().unwrap().finish().unwrap();
+}
+
+#[test]
+fn a_star_dir_is_the_archives_one_top_directory() {
+    let d = tempfile::tempdir().unwrap();
+    let one = d.path().join("one.tar.gz");
+    github_like_archive(&one, false);
+    assert_eq!(top_dir(&one).unwrap(), "llama.cpp-846262d78aaaa");
+    let two = d.path().join("two.tar.gz");
+    github_like_archive(&two, true);
+    let err = top_dir(&two).unwrap_err();
+    assert!(
+        err.ends_with("dir = \"*\" needs one top-level directory, found llama.cpp-846262d78aaaa and other; name the directory"),
+        "{err}"
+    );
+}

@@ -10,7 +10,10 @@ fn builtin_plan_resolves_every_default() {
     assert_eq!(p.bench.runs, 4);
     assert_eq!(p.bench.warmup_runs, 1);
     assert_eq!(p.bench.prompt_tokens, [31, 461, 3799, 11205]);
-    assert_eq!(p.sources[0].commit, "0c1e57098bba43ac29e6e3b677cdceebdd22334f");
+    assert_eq!(
+        p.sources[0].commit,
+        "0c1e57098bba43ac29e6e3b677cdceebdd22334f"
+    );
     assert_eq!(p.sources[0].build_number, None);
     assert_eq!(
         p.models[0].sha256.as_deref(),
