@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use crate::backend::Backend;
 use crate::host::devices::Passthrough;
+use crate::plan::estimate::human;
 use crate::plan::matrix::Matrix;
 use crate::plan::{ArchiveFile, Plan};
 use crate::runner::cell_variant;
@@ -137,6 +138,13 @@ pub fn render(
     let cells: usize = matrix.groups.iter().map(|g| g.cells.len()).sum();
     let _ = writeln!(
         out,
+        "\nmatrix: {} cells, {cells} runnable here, {} excluded (listed below), {} left out by the plan's exclude rules",
+        cells + matrix.excluded.len(),
+        matrix.excluded.len(),
+        matrix.left_out.iter().sum::<usize>()
+    );
+    let _ = writeln!(
+        out,
         "\n{cells} cells in {} server starts, {} requests:",
         matrix.groups.len(),
         cells as u32 * (b.warmup_runs + b.runs)
@@ -182,18 +190,129 @@ pub fn render(
         let _ = writeln!(out, "{t}");
     }
     if !matrix.excluded.is_empty() {
-        let _ = writeln!(out, "\nexcluded:");
+        // Grouped by reason: a missing device excludes many cells at once.
+        let mut reasons: Vec<(&str, Vec<&str>)> = Vec::new();
         for e in &matrix.excluded {
-            let _ = writeln!(out, "  {}: {}", e.id, e.reason);
+            match reasons.iter_mut().find(|(r, _)| *r == e.reason) {
+                Some((_, ids)) => ids.push(&e.id),
+                None => reasons.push((&e.reason, vec![&e.id])),
+            }
+        }
+        let _ = writeln!(out, "\nexcluded:");
+        for (reason, ids) in reasons {
+            let _ = writeln!(out, "  {} cell(s): {reason}", ids.len());
+            for id in ids {
+                let _ = writeln!(out, "    {id}");
+            }
         }
     }
+    let rules: Vec<String> = matrix
+        .left_out
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(i, n)| format!("exclude[{i}] {n}"))
+        .collect();
+    if !rules.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nleft out by the plan's rules ({} cells): {}",
+            matrix.left_out.iter().sum::<usize>(),
+            rules.join(", ")
+        );
+    }
+    estimate_section(&mut out, plan, matrix, cache);
     out
+}
+
+/// The rough time estimate, with what it assumes and leaves out.
+fn estimate_section(out: &mut String, plan: &Plan, matrix: &Matrix, cache: &Cache) {
+    let sizes: Vec<Option<u64>> = plan
+        .models
+        .iter()
+        .map(|m| {
+            m.size_bytes.or_else(|| {
+                let sha = m.sha256.as_ref()?;
+                std::fs::metadata(cache.models().join(sha).join(&m.file))
+                    .ok()
+                    .map(|md| md.len())
+            })
+        })
+        .collect();
+    let e = crate::plan::estimate::estimate(plan, matrix, &sizes);
+    let _ = writeln!(
+        out,
+        "
+estimate: about {} (image builds up to {}, model loads {}, requests {})",
+        human(e.total_s()),
+        human(e.build_s),
+        human(e.load_s),
+        human(e.requests_s)
+    );
+    let _ = writeln!(
+        out,
+        "  rough: generation taken as bandwidth-bound on a dense model (GPU 256 GB/s, CPU 60 GB/s, 60 % efficiency; prompt processing 10x faster), builds as measured on 2 cores; an MoE model runs faster. Not counted: downloads, cool-down waits, stall timeouts of failing cells."
+    );
+    if !e.unknown_size.is_empty() {
+        let _ = writeln!(
+            out,
+            "  not estimated (size unknown until downloaded; set size_bytes): {}",
+            e.unknown_size.join(", ")
+        );
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::plan::matrix::expand;
+
+    #[test]
+    fn the_studys_plan_dry_runs_to_its_matrix_on_a_host_without_gpu() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/strix-halo-2026-05.toml");
+        let plan = crate::plan::load(&path, 2).unwrap();
+        let mut matrix = expand(&plan);
+        // 24 cells at b9016 (Qwen: vulkan f16, rocm6 f16 and q8k; Gemma the
+        // same), the b9016 smoke test, 4 Gemma cells at master plus 2 smoke tests.
+        let all: usize = matrix.groups.iter().map(|g| g.cells.len()).sum();
+        assert_eq!(all, 31);
+        assert_eq!(all * 5, 155);
+        let reasons = BTreeMap::from([
+            (Backend::Vulkan, "vulkan needs /dev/dri".to_string()),
+            (Backend::Rocm6, "rocm6 needs /dev/kfd".to_string()),
+        ]);
+        matrix.exclude_backends(&reasons);
+        let cache = Cache::new(std::path::PathBuf::from("/nonexistent-cache"));
+        let text = render(&plan, &matrix, &cache, &BTreeMap::new());
+        assert!(text.contains(
+            "matrix: 31 cells, 0 runnable here, 31 excluded (listed below), 97 left out by the plan's exclude rules"
+        ), "{text}");
+        assert!(
+            text.contains("  8 cell(s): vulkan needs /dev/dri"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  23 cell(s): rocm6 needs /dev/kfd"),
+            "{text}"
+        );
+        for id in [
+            "vulkan@b9016.qwen3.6-35b-a3b-ud-q5_k_xl.f16.p11205",
+            "rocm6@b9016.qwen3.6-35b-a3b-ud-q5_k_xl.q8k.p3799",
+            "rocm6@b9016.gemma-4-31b-it-q8_0.smoke-nographs.p31",
+            "rocm6@master.gemma-4-31b-it-q8_0.f16.p461",
+            "rocm6@master.gemma-4-31b-it-q8_0.smoke.p31",
+        ] {
+            assert!(text.contains(&format!("    {id}\n")), "{id}");
+        }
+        assert!(!text.contains("vulkan@b9016.qwen3.6-35b-a3b-ud-q5_k_xl.q8k"));
+        assert!(text.contains("llama.cpp source master: commit dbe7901ca"));
+        // Nothing runs here, so nothing to build or time.
+        assert!(
+            text.contains("estimate: about 0 s (image builds up to 0 s,"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn default_plan_dry_run_names_cells_sources_and_images() {
@@ -212,5 +331,15 @@ mod tests {
         ));
         assert!(text.contains("cpu: Containerfile.cpu on auto:"));
         assert!(text.contains("--ctx-size 16384"));
+        assert!(text.contains(
+            "matrix: 4 cells, 4 runnable here, 0 excluded (listed below), 0 left out by the plan's exclude rules"
+        ));
+        // 282 s build + 0.13 s load + 72.5 s requests (see plan::estimate).
+        assert!(
+            text.contains(
+                "estimate: about 6 min (image builds up to 5 min, model loads 0 s, requests 1 min)"
+            ),
+            "{text}"
+        );
     }
 }

@@ -37,7 +37,11 @@ pub struct Excluded {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Matrix {
     pub groups: Vec<Group>,
+    /// Cells that cannot run as planned (context too small, device missing).
     pub excluded: Vec<Excluded>,
+    /// How many cells each of the plan's `exclude` rules left out (by index):
+    /// the plan's intent, counted rather than listed.
+    pub left_out: Vec<usize>,
 }
 
 /// The id of a cell: stable, file-name safe, unique within a plan. `source` is
@@ -105,6 +109,7 @@ fn picks(sel: &CellSelector, backend: Backend, source: &str, model: &str, varian
 pub fn expand(plan: &Plan) -> Matrix {
     let mut groups = Vec::new();
     let mut excluded = Vec::new();
+    let mut left_out = vec![0; plan.exclude.len()];
     let several = plan.sources.len() > 1;
     for b in &plan.backends {
         for (si, source) in plan.sources.iter().enumerate() {
@@ -142,7 +147,8 @@ pub fn expand(plan: &Plan) -> Matrix {
                         let reason = if included(p) {
                             None
                         } else if let Some(i) = rule {
-                            Some(format!("left out by the plan's exclude[{i}]"))
+                            left_out[i] += 1;
+                            continue;
                         } else if needed > u64::from(variant.ctx_size) {
                             Some(format!(
                                 "{p} prompt + {} generated tokens exceed ctx_size {}",
@@ -172,7 +178,11 @@ pub fn expand(plan: &Plan) -> Matrix {
             }
         }
     }
-    Matrix { groups, excluded }
+    Matrix {
+        groups,
+        excluded,
+        left_out,
+    }
 }
 
 #[cfg(test)]
@@ -246,18 +256,14 @@ mod tests {
             .iter()
             .map(|e| (e.id.as_str(), e.reason.as_str()))
             .collect();
+        // The rule's cell is counted, the one that cannot run is listed.
+        assert_eq!(m.left_out, [1]);
         assert_eq!(
             out,
-            [
-                (
-                    "cpu.gemma-3-270m-q4_k_m.default.p31",
-                    "left out by the plan's exclude[0]"
-                ),
-                (
-                    "cpu.gemma-3-270m-q4_k_m.default.p11205",
-                    "11205 prompt + 128 generated tokens exceed ctx_size 1024"
-                ),
-            ]
+            [(
+                "cpu.gemma-3-270m-q4_k_m.default.p11205",
+                "11205 prompt + 128 generated tokens exceed ctx_size 1024"
+            )]
         );
     }
 

@@ -3,6 +3,7 @@
 //! is explicit; nothing below this module sees the raw file or the command line.
 //! `matrix` expands a plan into the cells that are run.
 
+pub mod estimate;
 pub mod file;
 pub mod matrix;
 

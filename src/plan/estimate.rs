@@ -1,0 +1,143 @@
+//! A rough time estimate for a matrix, printed by `run --dry-run`: image builds,
+//! server starts and requests, from stated assumptions (not from measurement of
+//! this host). A pure function; every assumption is returned beside the numbers.
+//!
+//! Generation is taken as bandwidth-bound on a dense model: tokens/s =
+//! efficiency × memory bandwidth ÷ model bytes, with the bandwidth of a Strix
+//! Halo (256 GB/s) for GPU backends and of a desktop's dual-channel DDR5
+//! (60 GB/s) for the CPU, efficiency 0.6; prompt processing at 10× that rate.
+//! An MoE model reads only its active experts per token, so it runs faster than
+//! this. Builds take what they took here on 2 cores (cpu 282 s, rocm6 1010 s;
+//! vulkan about 600 s).
+
+use super::Plan;
+use super::matrix::Matrix;
+use crate::backend::Backend;
+
+const GPU_BANDWIDTH: f64 = 256e9;
+const CPU_BANDWIDTH: f64 = 60e9;
+const EFFICIENCY: f64 = 0.6;
+const PP_OVER_TG: f64 = 10.0;
+/// Model load speed, bytes/s (from page cache or a fast NVMe drive).
+const LOAD_BYTES_PER_S: f64 = 2e9;
+
+/// Seconds to build a backend's image from scratch on 2 cores.
+pub fn build_seconds(b: Backend) -> f64 {
+    match b {
+        Backend::Cpu => 282.0,
+        Backend::Vulkan => 600.0,
+        Backend::Rocm6 | Backend::Rocm7 => 1010.0,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Estimate {
+    /// Building every image, if none exists yet.
+    pub build_s: f64,
+    /// Loading the model at each server start.
+    pub load_s: f64,
+    /// Warm-up and measured requests.
+    pub requests_s: f64,
+    /// Models without a known size: their cells are not in the sums.
+    pub unknown_size: Vec<String>,
+}
+
+impl Estimate {
+    pub fn total_s(&self) -> f64 {
+        self.build_s + self.load_s + self.requests_s
+    }
+}
+
+/// The estimate for `matrix`; `sizes[i]` is model i's size in bytes, if known.
+pub fn estimate(plan: &Plan, matrix: &Matrix, sizes: &[Option<u64>]) -> Estimate {
+    let mut images: Vec<(Backend, usize)> = matrix
+        .groups
+        .iter()
+        .map(|g| (g.backend, g.source))
+        .collect();
+    images.sort();
+    images.dedup();
+    let build_s = images.iter().map(|(b, _)| build_seconds(*b)).sum();
+    let mut load_s = 0.0;
+    let mut requests_s = 0.0;
+    let mut unknown_size = Vec::new();
+    let per_cell = f64::from(plan.bench.warmup_runs + plan.bench.runs);
+    for g in &matrix.groups {
+        let model = &plan.models[g.model];
+        let Some(bytes) = sizes.get(g.model).copied().flatten() else {
+            if !unknown_size.contains(&model.name) {
+                unknown_size.push(model.name.clone());
+            }
+            continue;
+        };
+        let bytes = bytes as f64;
+        let bandwidth = if g.backend == Backend::Cpu {
+            CPU_BANDWIDTH
+        } else {
+            GPU_BANDWIDTH
+        };
+        let tg = EFFICIENCY * bandwidth / bytes;
+        let pp = PP_OVER_TG * tg;
+        load_s += bytes / LOAD_BYTES_PER_S;
+        for c in &g.cells {
+            requests_s +=
+                per_cell * (f64::from(c.prompt_tokens) / pp + f64::from(plan.bench.n_predict) / tg);
+        }
+    }
+    Estimate {
+        build_s,
+        load_s,
+        requests_s,
+        unknown_size,
+    }
+}
+
+/// "1 h 05 min", "12 min", "40 s".
+pub fn human(seconds: f64) -> String {
+    let s = seconds.round() as u64;
+    if s >= 3600 {
+        format!("{} h {:02} min", s / 3600, (s % 3600 + 30) / 60)
+    } else if s >= 60 {
+        format!("{} min", (s + 30) / 60)
+    } else {
+        format!("{s} s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::builtin_for;
+    use crate::plan::matrix::expand;
+
+    #[test]
+    fn default_plan_on_cpu_and_vulkan_by_hand() {
+        // The default plan: 4 prompts (31, 461, 3799, 11205), 1 + 4 runs of 128
+        // tokens, one 253 113 024-byte model, on cpu and vulkan.
+        let plan = builtin_for(2, &[Backend::Vulkan]).unwrap();
+        let m = expand(&plan);
+        let e = estimate(&plan, &m, &[Some(253_113_024)]);
+        // Builds: 282 + 600.
+        assert_eq!(e.build_s, 882.0);
+        // Loads: 2 × 253 113 024 / 2e9 = 0.253113024 s.
+        assert!((e.load_s - 0.253_113_024).abs() < 1e-9);
+        // CPU: tg = 0.6 × 60e9 / 253113024 = 142.2278 t/s, pp = 1422.278 t/s;
+        // per run: 15496 prompt tokens / pp over 4 cells = 10.8952 s, plus
+        // 4 × 128 / tg = 3.5998 s; × 5 runs = 72.475 s.
+        // Vulkan: bandwidth 256/60 times higher: 72.475 × 60 / 256 = 16.986 s.
+        // Sum 89.461 s.
+        assert!((e.requests_s - 89.461).abs() < 0.01, "{}", e.requests_s);
+        assert!(e.unknown_size.is_empty());
+        assert_eq!(human(e.total_s()), "16 min");
+    }
+
+    #[test]
+    fn a_model_of_unknown_size_is_named_and_left_out() {
+        let plan = crate::plan::builtin(2).unwrap();
+        let e = estimate(&plan, &expand(&plan), &[None]);
+        assert_eq!(e.requests_s, 0.0);
+        assert_eq!(e.unknown_size, ["gemma-3-270m-q4_k_m"]);
+        assert_eq!(human(3900.0), "1 h 05 min");
+        assert_eq!(human(40.4), "40 s");
+    }
+}
