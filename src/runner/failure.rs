@@ -5,25 +5,82 @@
 use crate::engine::ContainerState;
 use crate::manifest::Failure;
 
-/// Log signatures worth quoting as evidence, with the mode they point to.
-/// Matched case-insensitively as substrings of a log line.
-pub const SIGNATURES: &[(&str, &str)] = &[
-    ("out of memory", "oom"),
-    ("failed to allocate", "oom"),
-    ("cudaMalloc failed", "oom"),
-    ("ROCm error", "crash"),
-    ("hipGraphInstantiate", "crash"),
-    ("vk::DeviceLostError", "crash"),
-    ("ErrorDeviceLost", "crash"),
-    ("GPU Hang", "crash"),
-    ("HW Exception", "crash"),
-    ("No compatible code objects", "load_failed"),
-    ("failed to load model", "load_failed"),
-    ("error loading model", "load_failed"),
-    ("GGML_ASSERT", "crash"),
-    ("Segmentation fault", "crash"),
-    ("core dumped", "crash"),
+/// Log signatures: a name, a regular expression matched against each log line,
+/// the failure mode it points to. Data, in priority order: when several match,
+/// the mode of the first in this list wins (a HIP graph that fails to
+/// instantiate reports "out of memory" with memory to spare: the study's crash).
+pub const SIGNATURES: &[(&str, &str, &str)] = &[
+    (
+        "hip-graph",
+        r"(?i)hipGraphInstantiate|hipGraphExec",
+        "crash",
+    ),
+    ("cuda-graph", r"(?i)cudaGraphInstantiate", "crash"),
+    (
+        "vk-device-lost",
+        r"vk::DeviceLostError|ErrorDeviceLost|VK_ERROR_DEVICE_LOST",
+        "crash",
+    ),
+    (
+        "gpu-hang",
+        r"(?i)GPU Hang|HW Exception|amdgpu.*ring .* timeout",
+        "crash",
+    ),
+    (
+        "no-code-objects",
+        r"(?i)No compatible code objects",
+        "load_failed",
+    ),
+    (
+        "model-load",
+        r"(?i)failed to load model|error loading model",
+        "load_failed",
+    ),
+    (
+        "out-of-memory",
+        r"(?i)out of memory|ErrorOutOfDeviceMemory|cudaMalloc failed",
+        "oom",
+    ),
+    ("failed-to-allocate", r"(?i)failed to allocate", "oom"),
+    ("rocm-error", r"ROCm error|HIP error", "crash"),
+    ("cuda-error", r"CUDA error", "crash"),
+    ("ggml-assert", r"GGML_ASSERT|GGML_ABORT", "crash"),
+    (
+        "signal",
+        r"(?i)Segmentation fault|core dumped|Aborted",
+        "crash",
+    ),
 ];
+
+/// The compiled signatures (a pattern that does not compile is dropped; a unit
+/// test checks that none does).
+fn compiled() -> &'static [(regex::Regex, &'static str)] {
+    static SIGS: std::sync::LazyLock<Vec<(regex::Regex, &'static str)>> =
+        std::sync::LazyLock::new(|| {
+            SIGNATURES
+                .iter()
+                .filter_map(|(_, p, mode)| Some((regex::Regex::new(p).ok()?, *mode)))
+                .collect()
+        });
+    &SIGS
+}
+
+/// Log lines that match a signature (at most `max`), and the mode of the
+/// highest-priority signature that matched any line.
+pub fn matching_lines(log: &str, max: usize) -> (Vec<String>, Option<&'static str>) {
+    let sigs = compiled();
+    let mut lines = Vec::new();
+    let mut best: Option<usize> = None;
+    for line in log.lines() {
+        if let Some(i) = sigs.iter().position(|(re, _)| re.is_match(line)) {
+            best = Some(best.map_or(i, |b| b.min(i)));
+            if lines.len() < max {
+                lines.push(line.trim().to_string());
+            }
+        }
+    }
+    (lines, best.map(|i| sigs[i].1))
+}
 
 /// What llama-server answers when a request does not fit the slot's context,
 /// matched in the client's error (the server stays healthy).
@@ -33,25 +90,6 @@ pub const CONTEXT_SIGNATURES: &[&str] = &[
     "is larger than the max context size",
     "Context size has been exceeded",
 ];
-
-/// Log lines that match a signature (at most `max`), and the mode the first points to.
-pub fn matching_lines(log: &str, max: usize) -> (Vec<String>, Option<&'static str>) {
-    let mut lines = Vec::new();
-    let mut mode = None;
-    for line in log.lines() {
-        let lower = line.to_lowercase();
-        if let Some((_, m)) = SIGNATURES
-            .iter()
-            .find(|(sig, _)| lower.contains(&sig.to_lowercase()))
-        {
-            mode.get_or_insert(*m);
-            if lines.len() < max {
-                lines.push(line.trim().to_string());
-            }
-        }
-    }
-    (lines, mode)
-}
 
 /// The lines of a server log that say which devices and CPU features it uses:
 /// ggml's Vulkan and HIP device lists and llama.cpp's system_info line.
@@ -172,7 +210,14 @@ mod tests {
         ggml_cuda_compute_forward: ROCm error: out of memory\n  in function hipGraphInstantiate at ggml-cuda.cu:4423\n";
 
     #[test]
-    fn the_studys_rocm_crash_is_oom_with_its_lines_as_evidence() {
+    fn every_signature_compiles() {
+        assert_eq!(compiled().len(), SIGNATURES.len());
+    }
+
+    #[test]
+    fn the_studys_rocm_crash_is_a_crash_with_its_lines_as_evidence() {
+        // "out of memory" in hipGraphInstantiate with ~90 GB free: the graph
+        // signature outranks the memory one.
         let f = run(
             Some(&state(false, 134, false)),
             HIP_OOM,
@@ -180,7 +225,12 @@ mod tests {
             false,
             false,
         );
-        assert_eq!(f.mode, "oom");
+        assert_eq!(f.mode, "crash");
+        assert!(
+            f.evidence
+                .iter()
+                .any(|e| e.contains("ROCm error: out of memory"))
+        );
         assert!(f.evidence.iter().any(|e| e.contains("hipGraphInstantiate")));
         assert!(
             f.evidence
@@ -223,6 +273,18 @@ mod tests {
             false,
         );
         assert_eq!(f.mode, "request_failed");
+    }
+
+    #[test]
+    fn an_allocation_failure_without_graphs_is_oom() {
+        let log = "ggml_backend_cuda_buffer_type_alloc_buffer: allocating 40960.00 MiB on device 0: cudaMalloc failed: out of memory\n\
+                   alloc_tensor_range: failed to allocate ROCm0 buffer of size 42949672960\n";
+        let f = server_start(Some(&state(false, 1, false)), log, "exited");
+        assert_eq!(f.mode, "oom");
+        let (lines, mode) = matching_lines("ggml_vulkan: vk::DeviceLostError\nout of memory\n", 1);
+        assert_eq!(mode, Some("crash"));
+        assert_eq!(lines, ["ggml_vulkan: vk::DeviceLostError"]);
+        assert_eq!(matching_lines("all is well\n", 5), (vec![], None));
     }
 
     #[test]
