@@ -4,6 +4,8 @@
 //! standard deviation (divisor n − 1); the 95 % confidence interval is that of the
 //! mean, mean ± t(0.975, n − 1) · sd / √n, with Student's t from `statrs`.
 
+pub mod compare;
+
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
