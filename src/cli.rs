@@ -44,6 +44,32 @@ pub enum Command {
         /// A run directory.
         dir: PathBuf,
     },
+    /// Compare run B against run A, cell by cell: summaries, the ratio B/A with
+    /// its 95 % interval, Welch's p (Holm-adjusted), a verdict; what differs in
+    /// the setup above it.
+    Compare(CompareArgs),
+    /// Pack a run directory into one deterministic .tar.gz with SHA256SUMS.
+    Bundle {
+        /// The run directory.
+        dir: PathBuf,
+        /// The bundle to write.
+        #[arg(short, long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Check a bundle: every file against SHA256SUMS and the manifest's
+    /// integrity hash; refuses unsafe entries.
+    Verify {
+        /// A bundle (.tar.gz).
+        file: PathBuf,
+    },
+    /// Unpack a checked bundle into a new directory.
+    Import {
+        /// A bundle (.tar.gz).
+        file: PathBuf,
+        /// The directory to create [default: ./rigbench-<run id>].
+        #[arg(long, value_name = "DIR")]
+        into: Option<PathBuf>,
+    },
     /// Remove containers (and with --images, images) that rigbench labelled.
     Cleanup {
         /// Also remove the images rigbench built.
@@ -77,4 +103,18 @@ pub struct BuildArgs {
     /// A plan file; default: the built-in plan.
     #[arg(long, value_name = "FILE")]
     pub plan: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Run A: a run directory (or its manifest.json).
+    pub a: PathBuf,
+    /// Run B, compared against A.
+    pub b: PathBuf,
+    /// Print JSON instead of Markdown.
+    #[arg(long)]
+    pub json: bool,
+    /// The noise band, in percent: inside it a difference counts as none.
+    #[arg(long, value_name = "PERCENT", default_value_t = 2.0)]
+    pub band: f64,
 }

@@ -8,9 +8,11 @@
 pub mod agreement;
 pub mod backend;
 pub mod bench;
+pub mod bundle;
 pub mod cache;
 pub mod cli;
 pub mod commands;
+pub mod comparison;
 pub mod degenerate;
 pub mod engine;
 pub mod fetch;

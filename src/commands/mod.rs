@@ -3,7 +3,9 @@
 //! errors and exits.
 
 pub mod build;
+pub mod bundle;
 pub mod cleanup;
+pub mod compare;
 pub mod doctor;
 pub mod dry_run;
 pub mod prepare;
@@ -34,6 +36,10 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Build(args) => build::build(&g, &args).await,
         Command::Doctor { host_root } => doctor::doctor(&g, &host_root).await,
         Command::Report { dir } => report::report(&dir),
+        Command::Compare(args) => compare::compare(&args),
+        Command::Bundle { dir, out } => bundle::bundle(&dir, &out),
+        Command::Verify { file } => bundle::verify(&file),
+        Command::Import { file, into } => bundle::import(&file, into.as_deref()),
         Command::Cleanup { images } => cleanup::cleanup(&g, images).await,
     }
 }

@@ -3,6 +3,8 @@
 //! schema (`schema/manifest.schema.json` is its published form); `store` writes it
 //! atomically after every change, `integrity` seals it.
 
+#[cfg(test)]
+pub mod fixtures;
 pub mod integrity;
 pub mod schema;
 pub mod store;

@@ -1,73 +1,9 @@
 //! The Markdown report of a hand-made manifest, checked by eye once and pinned as a
 //! snapshot; the numbers in it are worked out below.
 
-use std::collections::BTreeMap;
-
 use super::*;
-use crate::manifest::{CellVariant, Failure, Run, RunChecks, Timing};
-
-fn run(gen_tps: f64, pp_tps: f64, ttft_ms: f64, warmup: bool) -> Run {
-    Run {
-        index: 0,
-        warmup,
-        started_at: "2026-11-26T00:00:00.000Z".into(),
-        ttft_ms,
-        gen_tps,
-        gen_tps_server: gen_tps * 1.001,
-        pp_tps,
-        wall_ms: 1000.0,
-        prompt_n: 31,
-        predicted_n: 4,
-        cache_n: 0,
-        timings: serde_json::Value::Null,
-        token_ids: vec![],
-        token_times_ms: vec![],
-        stop_type: Some("limit".into()),
-        checks: RunChecks {
-            cache_n_zero: true,
-            prompt_n_matches: true,
-            predicted_n_matches: true,
-        },
-        telemetry: None,
-        cooldown: None,
-        degenerate: None,
-    }
-}
-
-fn cell(prompt: u32, variant: &str, runs: Vec<Run>, failure: Option<Failure>) -> Cell {
-    let mut c = Cell {
-        id: format!("cpu.m.{variant}.p{prompt}"),
-        backend: "cpu".into(),
-        source: "default".into(),
-        model: "gemma-3-270m-q4_k_m".into(),
-        prompt_tokens: prompt,
-        n_predict: 4,
-        variant: CellVariant {
-            name: variant.into(),
-            ctx_size: 4096,
-            threads: 2,
-            n_gpu_layers: 0,
-            batch_size: 2048,
-            ubatch_size: 512,
-            flash_attn: "on".into(),
-            cache_type_k: "f16".into(),
-            cache_type_v: "f16".into(),
-            env: BTreeMap::new(),
-            extra_server_args: vec![],
-            server_argv: vec![],
-            request: BTreeMap::new(),
-            fault: None,
-        },
-        status: if failure.is_some() { "failed" } else { "ok" }.into(),
-        failure,
-        server: None,
-        runs,
-        stats: BTreeMap::new(),
-        agreement: None,
-    };
-    c.summarize();
-    c
-}
+use crate::manifest::fixtures::{cell, run};
+use crate::manifest::{Failure, Timing};
 
 fn manifest() -> Manifest {
     let plan = crate::plan::builtin(2).unwrap();

@@ -1,0 +1,225 @@
+//! `rigbench compare A B`: cells of two runs matched by (backend, source when the
+//! plan has several, model, variant, prompt tokens); per metric the two summaries,
+//! Welch's test, the ratio B/A with its interval, Holm-adjusted p across the
+//! matched cells, and a verdict against the noise band; failures against
+//! successes shown as such; what differs in the setup above it all. Pure
+//! functions of two manifests; `render` turns the result into Markdown.
+
+pub mod render;
+pub mod setup;
+
+use serde::{Deserialize, Serialize};
+
+use crate::manifest::{Cell, Manifest};
+use crate::stats::compare::{Ratio, Verdict, Welch, holm, modified_z, ratio, verdict, welch};
+use crate::stats::{Summary, summarize};
+
+/// A metric compared: manifest key, title, whether higher is better.
+pub const METRICS: &[(&str, &str, bool)] = &[
+    ("gen_tps", "Generation, tokens/s", true),
+    ("pp_tps", "Prompt processing, tokens/s", true),
+    ("ttft_ms", "Time to first token, ms", false),
+];
+
+/// How cells are matched across runs.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct CellKey {
+    pub backend: String,
+    /// The source's name when the run's plan has several; empty otherwise.
+    pub source: String,
+    pub model: String,
+    pub variant: String,
+    pub prompt_tokens: u32,
+}
+
+impl CellKey {
+    pub fn of(c: &Cell) -> Self {
+        let several = c.id.starts_with(&format!("{}@", c.backend));
+        CellKey {
+            backend: c.backend.clone(),
+            source: if several {
+                c.source.clone()
+            } else {
+                String::new()
+            },
+            model: c.model.clone(),
+            variant: c.variant.name.clone(),
+            prompt_tokens: c.prompt_tokens,
+        }
+    }
+
+    pub fn label(&self) -> String {
+        let src = if self.source.is_empty() {
+            String::new()
+        } else {
+            format!("@{}", self.source)
+        };
+        format!(
+            "{}{src} {} {} p{}",
+            self.backend, self.model, self.variant, self.prompt_tokens
+        )
+    }
+}
+
+/// One metric of one matched cell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricComparison {
+    pub metric: String,
+    pub a: Option<Summary>,
+    pub b: Option<Summary>,
+    pub welch: Option<Welch>,
+    pub ratio: Option<Ratio>,
+    /// Holm-adjusted across the matched cells, for this metric.
+    pub p_adjusted: Option<f64>,
+    pub verdict: Option<Verdict>,
+}
+
+/// A cell's outcome in one run: "ok 4/4", "crash 0/4", "pending".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub status: String,
+    /// The failure mode, when the cell failed.
+    pub mode: Option<String>,
+    /// Measured runs that passed their checks / planned measured runs.
+    pub valid_runs: usize,
+    pub planned_runs: u32,
+}
+
+impl Outcome {
+    fn of(c: &Cell, planned_runs: u32) -> Self {
+        Outcome {
+            status: c.status.clone(),
+            mode: c.failure.as_ref().map(|f| f.mode.clone()),
+            valid_runs: values(c, "gen_tps").len(),
+            planned_runs,
+        }
+    }
+
+    pub fn text(&self) -> String {
+        let what = self.mode.as_deref().unwrap_or(&self.status);
+        format!("{what} {}/{}", self.valid_runs, self.planned_runs)
+    }
+
+    fn ok(&self) -> bool {
+        self.status == "ok"
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellComparison {
+    pub key: CellKey,
+    pub a: Outcome,
+    pub b: Outcome,
+    pub metrics: Vec<MetricComparison>,
+    /// First-run outliers and the like.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    pub a: String,
+    pub b: String,
+    pub band: f64,
+    pub setup: Vec<setup::Difference>,
+    pub cells: Vec<CellComparison>,
+    pub only_in_a: Vec<String>,
+    pub only_in_b: Vec<String>,
+}
+
+/// A metric's values over a cell's measured runs that passed their checks.
+pub fn values(c: &Cell, metric: &str) -> Vec<f64> {
+    c.runs
+        .iter()
+        .filter(|r| !r.warmup && r.checks.all())
+        .map(|r| match metric {
+            "gen_tps" => r.gen_tps,
+            "pp_tps" => r.pp_tps,
+            _ => r.ttft_ms,
+        })
+        .collect()
+}
+
+/// The first measured run's value, when it is an outlier among the measured runs.
+fn first_run_outlier(c: &Cell, metric: &str) -> Option<(f64, f64)> {
+    let v = values(c, metric);
+    let first = *v.first()?;
+    let z = modified_z(first, &v)?;
+    (z.abs() > crate::stats::compare::OUTLIER_Z).then_some((first, z))
+}
+
+/// Compares run B against run A.
+pub fn compare(a_name: &str, a: &Manifest, b_name: &str, b: &Manifest, band: f64) -> Comparison {
+    let mut cells = Vec::new();
+    let mut only_in_a = Vec::new();
+    for ca in &a.cells {
+        let key = CellKey::of(ca);
+        let Some(cb) = b.cells.iter().find(|x| CellKey::of(x) == key) else {
+            only_in_a.push(ca.id.clone());
+            continue;
+        };
+        let oa = Outcome::of(ca, a.plan.bench.runs);
+        let ob = Outcome::of(cb, b.plan.bench.runs);
+        let mut metrics = Vec::new();
+        for (metric, _, _) in METRICS {
+            let (va, vb) = (values(ca, metric), values(cb, metric));
+            let both = oa.ok() && ob.ok();
+            metrics.push(MetricComparison {
+                metric: metric.to_string(),
+                a: summarize(&va),
+                b: summarize(&vb),
+                welch: if both { welch(&va, &vb) } else { None },
+                ratio: if both { ratio(&va, &vb) } else { None },
+                p_adjusted: None,
+                verdict: None,
+            });
+        }
+        let mut warnings = Vec::new();
+        for (side, c) in [("A", ca), ("B", cb)] {
+            if let Some((x, z)) = first_run_outlier(c, "gen_tps") {
+                warnings.push(format!(
+                    "{side}: the first measured run's generation ({x:.1} t/s) is an outlier (modified z {z:.1}); a longer warm-up may be needed"
+                ));
+            }
+        }
+        cells.push(CellComparison {
+            key,
+            a: oa,
+            b: ob,
+            metrics,
+            warnings,
+        });
+    }
+    let only_in_b = b
+        .cells
+        .iter()
+        .filter(|cb| !a.cells.iter().any(|ca| CellKey::of(ca) == CellKey::of(cb)))
+        .map(|c| c.id.clone())
+        .collect();
+    // Holm across the matched cells, metric by metric.
+    for (mi, (_, _, higher_is_better)) in METRICS.iter().enumerate() {
+        let idx: Vec<usize> = (0..cells.len())
+            .filter(|&i| cells[i].metrics[mi].welch.is_some())
+            .collect();
+        let p: Vec<f64> = idx
+            .iter()
+            .filter_map(|&i| cells[i].metrics[mi].welch.map(|w| w.p))
+            .collect();
+        for (&i, adj) in idx.iter().zip(holm(&p)) {
+            let m = &mut cells[i].metrics[mi];
+            m.p_adjusted = Some(adj);
+            m.verdict = m.ratio.map(|r| verdict(&r, adj, band, *higher_is_better));
+        }
+    }
+    Comparison {
+        a: a_name.to_string(),
+        b: b_name.to_string(),
+        band,
+        setup: setup::differences(a, b),
+        cells,
+        only_in_a,
+        only_in_b,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,118 @@
+//! A comparison as Markdown: the two runs, what differs in their setups, a table
+//! per metric (cell, A, B, B/A with its interval, p, adjusted p, verdict; a failed
+//! side shown as its outcome), warnings and unmatched cells. A pure function.
+
+use std::fmt::Write as _;
+
+use super::{Comparison, METRICS};
+use crate::report::markdown::{mean_sd, table};
+
+/// Shortens a setup value for the table.
+fn short(v: Option<&String>) -> String {
+    match v {
+        None => "—".to_string(),
+        Some(s) if s.chars().count() > 90 => {
+            let head: String = s.chars().take(87).collect();
+            format!("{head}…")
+        }
+        Some(s) => s.clone(),
+    }
+    .replace('|', "\\|")
+}
+
+fn p_text(p: f64) -> String {
+    if p < 0.001 {
+        "<0.001".to_string()
+    } else {
+        format!("{p:.3}")
+    }
+}
+
+pub fn markdown(c: &Comparison) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# rigbench compare\n\nA: {}\nB: {}\n", c.a, c.b);
+    let _ = writeln!(
+        out,
+        "Verdicts say how B does against A, with a noise band of ±{:.0} %: **same** when the 95 % interval of B/A lies inside the band; **faster** or **slower** when it lies wholly outside and Welch's p, Holm-adjusted across the cells, is below 0.05; **inconclusive** otherwise.\n",
+        c.band * 100.0
+    );
+    let _ = writeln!(out, "## What differs in the setup\n");
+    if c.setup.is_empty() {
+        let _ = writeln!(out, "Nothing the manifests record differs.\n");
+    } else {
+        let rows = c
+            .setup
+            .iter()
+            .map(|d| vec![d.field.clone(), short(d.a.as_ref()), short(d.b.as_ref())])
+            .collect();
+        out.push_str(&table(vec!["field".into(), "A".into(), "B".into()], rows));
+        out.push('\n');
+    }
+    for (mi, (_, title, _)) in METRICS.iter().enumerate() {
+        let decimals = if mi == 0 { 1 } else { 0 };
+        let _ = writeln!(out, "## {title}\n");
+        let rows = c
+            .cells
+            .iter()
+            .map(|cell| {
+                let m = &cell.metrics[mi];
+                let side = |s: &Option<crate::stats::Summary>, o: &super::Outcome| {
+                    if o.status != "ok" {
+                        return o.text();
+                    }
+                    s.as_ref()
+                        .map(|s| format!("{} (n={})", mean_sd(s, decimals), s.n))
+                        .unwrap_or_else(|| o.text())
+                };
+                let failed = cell.a.status != "ok" || cell.b.status != "ok";
+                vec![
+                    cell.key.label(),
+                    side(&m.a, &cell.a),
+                    side(&m.b, &cell.b),
+                    m.ratio.map_or("—".to_string(), |r| {
+                        format!("{:.3} ({:.3}–{:.3})", r.ratio, r.ci95_low, r.ci95_high)
+                    }),
+                    m.welch.map_or("—".to_string(), |w| p_text(w.p)),
+                    m.p_adjusted.map_or("—".to_string(), p_text),
+                    if failed {
+                        format!("A: {}, B: {}", cell.a.text(), cell.b.text())
+                    } else {
+                        m.verdict
+                            .map_or("—".to_string(), |v| v.as_str().to_string())
+                    },
+                ]
+            })
+            .collect();
+        out.push_str(&table(
+            vec![
+                "cell".into(),
+                "A".into(),
+                "B".into(),
+                "B/A (95 % CI)".into(),
+                "p".into(),
+                "p adj.".into(),
+                "verdict".into(),
+            ],
+            rows,
+        ));
+        out.push('\n');
+    }
+    let warnings: Vec<String> = c
+        .cells
+        .iter()
+        .flat_map(|cell| {
+            cell.warnings
+                .iter()
+                .map(|w| format!("- {}: {w}", cell.key.label()))
+        })
+        .collect();
+    if !warnings.is_empty() {
+        let _ = writeln!(out, "## Warnings\n\n{}\n", warnings.join("\n"));
+    }
+    for (title, ids) in [("Only in A", &c.only_in_a), ("Only in B", &c.only_in_b)] {
+        if !ids.is_empty() {
+            let _ = writeln!(out, "## {title}\n\n{}\n", ids.join("\n"));
+        }
+    }
+    out
+}

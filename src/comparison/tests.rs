@@ -1,0 +1,133 @@
+//! Two hand-made runs compared. The statistics themselves are checked in
+//! `stats::compare::tests`; here the matching, the Holm family, the verdicts per
+//! metric direction, failures against successes, and the setup differences.
+
+use super::*;
+use crate::manifest::Failure;
+use crate::manifest::fixtures::{cell, run};
+
+fn manifest(cells: Vec<Cell>) -> Manifest {
+    let plan = crate::plan::builtin(2).unwrap();
+    let host = crate::host::probe(std::path::Path::new("/nonexistent"));
+    let mut m = Manifest::new("r", plan, host, None);
+    m.cells = cells;
+    m
+}
+
+/// Measured runs (plus a warm-up that must be ignored) with generation `generation`,
+/// prompt processing 800 and TTFT `ttft`.
+fn runs(generation: &[f64], ttft: &[f64]) -> Vec<crate::manifest::Run> {
+    let mut v = vec![run(1.0, 1.0, 9999.0, true)];
+    v.extend(
+        generation
+            .iter()
+            .zip(ttft)
+            .map(|(g, t)| run(*g, 800.0, *t, false)),
+    );
+    v
+}
+
+#[test]
+fn same_slower_and_failed_cells_with_holm_across_the_cells() {
+    let a = manifest(vec![
+        // Quiet and unchanged: same (see stats tests for these numbers).
+        cell(
+            31,
+            "default",
+            runs(&[80.0, 80.4, 79.8, 80.2], &[40.0, 41.0, 40.5, 40.2]),
+            None,
+        ),
+        // B much slower: 55.6 → 42 (the study's Vulkan → ROCm numbers).
+        cell(
+            461,
+            "default",
+            runs(&[55.6, 55.5, 55.7, 55.6], &[40.0, 41.0, 40.5, 40.2]),
+            None,
+        ),
+        // Ran in A, crashed in B.
+        cell(
+            3799,
+            "default",
+            runs(&[60.0, 60.1, 60.2, 60.0], &[90.0, 91.0, 90.0, 90.0]),
+            None,
+        ),
+        // Only in A.
+        cell(11205, "default", runs(&[50.0, 50.0], &[900.0, 901.0]), None),
+    ]);
+    let mut b_cells = vec![
+        cell(
+            31,
+            "default",
+            runs(&[80.3, 80.1, 80.5, 79.9], &[40.1, 40.9, 40.6, 40.3]),
+            None,
+        ),
+        cell(
+            461,
+            "default",
+            runs(&[42.1, 47.9, 37.0, 41.4], &[30.0, 30.5, 30.2, 30.1]),
+            None,
+        ),
+        cell(
+            3799,
+            "default",
+            vec![],
+            Some(Failure {
+                mode: "crash".into(),
+                message: "x".into(),
+                evidence: vec![],
+            }),
+        ),
+    ];
+    b_cells.push(cell(31, "q8", runs(&[1.0, 1.0], &[1.0, 1.0]), None));
+    let mut b = manifest(b_cells);
+    b.plan.bench.n_predict = 64;
+
+    let c = compare("A", &a, "B", &b, 0.02);
+    assert_eq!(c.cells.len(), 3);
+    assert_eq!(c.only_in_a, ["cpu.m.default.p11205"]);
+    assert_eq!(c.only_in_b, ["cpu.m.q8.p31"]);
+
+    let generation = |i: usize| &c.cells[i].metrics[0];
+    // Holm over the two cells that ran on both sides: p = 0.6036 and 0.00913;
+    // adjusted 0.00913 · 2 = 0.01826 and max(0.6036 · 1, 0.01826) = 0.6036.
+    assert!((generation(1).p_adjusted.unwrap() - 2.0 * 0.009_128_793_598).abs() < 1e-8);
+    assert!((generation(0).p_adjusted.unwrap() - 0.603_645_056_5).abs() < 1e-8);
+    assert_eq!(generation(0).verdict, Some(Verdict::Same));
+    assert_eq!(generation(1).verdict, Some(Verdict::Slower));
+    // TTFT fell from about 40.4 to 30.2 ms on the 461 cell: lower is better, so
+    // B is faster there.
+    assert_eq!(c.cells[1].metrics[2].verdict, Some(Verdict::Faster));
+    // A failure against a success: no statistics, both outcomes.
+    assert_eq!(c.cells[2].a.text(), "ok 4/4");
+    assert_eq!(c.cells[2].b.text(), "crash 0/4");
+    assert!(generation(2).welch.is_none() && generation(2).verdict.is_none());
+
+    // The setup: n_predict changed and nothing else.
+    let fields: Vec<_> = c.setup.iter().map(|d| d.field.as_str()).collect();
+    assert_eq!(fields, ["plan.bench.n_predict"]);
+    assert_eq!(c.setup[0].a.as_deref(), Some("128"));
+    assert_eq!(c.setup[0].b.as_deref(), Some("64"));
+
+    let md = render::markdown(&c);
+    assert!(md.contains("| plan.bench.n_predict | 128 | 64 |"), "{md}");
+    assert!(md.contains("A: ok 4/4, B: crash 0/4"), "{md}");
+    assert!(md.contains("| 0.757 (0.639–0.897) |"), "{md}");
+    assert!(md.contains("## Only in A\n\ncpu.m.default.p11205"), "{md}");
+}
+
+#[test]
+fn a_slow_first_measured_run_is_warned_about() {
+    let a = manifest(vec![cell(
+        31,
+        "default",
+        runs(&[40.0, 55.5, 55.6, 55.7], &[1.0, 1.0, 1.0, 1.0]),
+        None,
+    )]);
+    let c = compare("A", &a, "B", &a.clone(), 0.02);
+    // Modified z −104.9 (worked out in stats::compare::tests), on both sides.
+    assert_eq!(c.cells[0].warnings.len(), 2);
+    assert!(c.cells[0].warnings[0].starts_with(
+        "A: the first measured run's generation (40.0 t/s) is an outlier (modified z -104.9)"
+    ));
+    assert!(c.setup.is_empty());
+}
