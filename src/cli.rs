@@ -48,6 +48,11 @@ pub enum Command {
     /// its 95 % interval, Welch's p (Holm-adjusted), a verdict; what differs in
     /// the setup above it.
     Compare(CompareArgs),
+    /// The published references runs can be compared with.
+    Reference {
+        #[command(subcommand)]
+        action: ReferenceAction,
+    },
     /// Pack a run directory into one deterministic .tar.gz with SHA256SUMS.
     Bundle {
         /// The run directory.
@@ -110,11 +115,27 @@ pub struct CompareArgs {
     /// Run A: a run directory (or its manifest.json).
     pub a: PathBuf,
     /// Run B, compared against A.
-    pub b: PathBuf,
+    #[arg(required_unless_present = "reference")]
+    pub b: Option<PathBuf>,
+    /// Compare run A with a published reference instead (a built-in name, see
+    /// `rigbench reference list`, or a reference file).
+    #[arg(long, value_name = "NAME|FILE", conflicts_with = "b")]
+    pub reference: Option<String>,
     /// Print JSON instead of Markdown.
     #[arg(long)]
     pub json: bool,
     /// The noise band, in percent: inside it a difference counts as none.
     #[arg(long, value_name = "PERCENT", default_value_t = 2.0)]
     pub band: f64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReferenceAction {
+    /// The built-in references.
+    List,
+    /// A reference's setup, cells and failures.
+    Show {
+        /// A built-in name or a reference file.
+        name: String,
+    },
 }

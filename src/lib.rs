@@ -24,6 +24,7 @@ pub mod llama_bench;
 pub mod manifest;
 pub mod plan;
 pub mod progress;
+pub mod reference;
 pub mod report;
 pub mod runner;
 pub mod stats;

@@ -40,12 +40,83 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let (an, a) = load(&args.a)?;
-    let (bn, b) = load(&args.b)?;
+    if let Some(name) = &args.reference {
+        let r = crate::reference::load(name)?;
+        let c = crate::reference::compare::compare(&r, &an, &a, args.band / 100.0);
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&c)?);
+        } else {
+            print!("{}", crate::reference::compare::markdown(&c));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(b_path) = &args.b else {
+        anyhow::bail!("name run B, or a published reference with --reference");
+    };
+    let (bn, b) = load(b_path)?;
     let c = crate::comparison::compare(&an, &a, &bn, &b, args.band / 100.0);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&c)?);
     } else {
         print!("{}", crate::comparison::render::markdown(&c));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `rigbench reference list|show`.
+pub fn reference(action: &crate::cli::ReferenceAction) -> anyhow::Result<ExitCode> {
+    match action {
+        crate::cli::ReferenceAction::List => {
+            for (name, _) in crate::reference::BUILTIN {
+                let r = crate::reference::load(name)?;
+                println!(
+                    "{name}: {} ({} cells, {} failure configurations)",
+                    r.title,
+                    r.cells.len(),
+                    r.failures.len()
+                );
+            }
+        }
+        crate::cli::ReferenceAction::Show { name } => {
+            let r = crate::reference::load(name)?;
+            println!("{} ({}), n = {} per cell", r.title, r.name, r.runs);
+            if let Some(p) = &r.plan {
+                println!("rerun with: rigbench run --plan {p}");
+            }
+            println!("\nsetup:");
+            for f in &r.setup {
+                println!("  {}: {}", f.fact, f.value);
+            }
+            println!("\ncells:");
+            for c in &r.cells {
+                let fig = |v: Option<[f64; 2]>| v.map(|[m, s]| format!("{m} ± {s}"));
+                println!(
+                    "  {}@{} {} {} p{}: gen {}, pp {}",
+                    c.backend,
+                    c.source,
+                    c.model,
+                    c.variant,
+                    c.prompt_tokens,
+                    fig(c.gen_tps)
+                        .or_else(|| c.gen_tps_range.map(|[a, b]| format!("{a}–{b}")))
+                        .unwrap_or_else(|| "—".into()),
+                    fig(c.pp_tps).unwrap_or_else(|| "—".into())
+                );
+            }
+            println!("\nfailures:");
+            for f in &r.failures {
+                println!(
+                    "  {}@{} {} {}: {} {} ({})",
+                    f.backend,
+                    f.source,
+                    f.model,
+                    f.variants.join("/"),
+                    f.mode,
+                    f.runs,
+                    f.evidence
+                );
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

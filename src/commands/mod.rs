@@ -37,6 +37,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Doctor { host_root } => doctor::doctor(&g, &host_root).await,
         Command::Report { dir } => report::report(&dir),
         Command::Compare(args) => compare::compare(&args),
+        Command::Reference { action } => compare::reference(&action),
         Command::Bundle { dir, out } => bundle::bundle(&dir, &out),
         Command::Verify { file } => bundle::verify(&file),
         Command::Import { file, into } => bundle::import(&file, into.as_deref()),

@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 use super::{Comparison, METRICS};
 use crate::report::markdown::{mean_sd, table};
 
-/// Shortens a setup value for the table.
-fn short(v: Option<&String>) -> String {
+/// Shortens a setup value for a table cell (and escapes `|`).
+pub fn short(v: Option<&String>) -> String {
     match v {
         None => "—".to_string(),
         Some(s) if s.chars().count() > 90 => {

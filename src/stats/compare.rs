@@ -60,11 +60,49 @@ pub struct Welch {
     pub p: f64,
 }
 
+/// A side of a comparison given by its summary: count, mean, sample variance
+/// (a published "mean ± sd, n = 4" is `Moments { n: 4.0, mean, var: sd² }`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Moments {
+    pub n: f64,
+    pub mean: f64,
+    pub var: f64,
+}
+
+impl Moments {
+    pub fn of(values: &[f64]) -> Option<Self> {
+        let (n, mean, var) = mean_var(values)?;
+        Some(Moments { n, mean, var })
+    }
+
+    /// From a published mean, sd and n (n ≥ 2).
+    pub fn published(mean: f64, sd: f64, n: u32) -> Option<Self> {
+        (n >= 2 && mean.is_finite() && sd.is_finite()).then_some(Moments {
+            n: f64::from(n),
+            mean,
+            var: sd * sd,
+        })
+    }
+}
+
 /// Welch's t-test of A against B; `None` with fewer than two values on a side.
 /// Both sides without spread: p = 1 when the means are equal, else 0.
 pub fn welch(a: &[f64], b: &[f64]) -> Option<Welch> {
-    let (na, ma, va) = mean_var(a)?;
-    let (nb, mb, vb) = mean_var(b)?;
+    welch_of(Moments::of(a)?, Moments::of(b)?)
+}
+
+/// Welch's t-test from the two sides' summaries.
+pub fn welch_of(a: Moments, b: Moments) -> Option<Welch> {
+    let Moments {
+        n: na,
+        mean: ma,
+        var: va,
+    } = a;
+    let Moments {
+        n: nb,
+        mean: mb,
+        var: vb,
+    } = b;
     let (ca, cb) = (va / na, vb / nb);
     let se = (ca + cb).sqrt();
     let df = satterthwaite(ca, na, cb, nb);
@@ -100,8 +138,21 @@ pub struct Ratio {
 /// The ratio mean(B) / mean(A) with its 95 % interval; `None` with fewer than
 /// two values on a side or a mean that is not positive.
 pub fn ratio(a: &[f64], b: &[f64]) -> Option<Ratio> {
-    let (na, ma, va) = mean_var(a)?;
-    let (nb, mb, vb) = mean_var(b)?;
+    ratio_of(Moments::of(a)?, Moments::of(b)?)
+}
+
+/// The ratio B/A from the two sides' summaries.
+pub fn ratio_of(a: Moments, b: Moments) -> Option<Ratio> {
+    let Moments {
+        n: na,
+        mean: ma,
+        var: va,
+    } = a;
+    let Moments {
+        n: nb,
+        mean: mb,
+        var: vb,
+    } = b;
     if ma <= 0.0 || mb <= 0.0 {
         return None;
     }

@@ -1,0 +1,148 @@
+//! Published references: figures from a public benchmark, one TOML file each in
+//! `references/` (compiled in) or any path. Parsed and checked here; `compare`
+//! sets a run against one. Format: README.md, "Published references".
+
+pub mod compare;
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// The references shipped with rigbench: (name, TOML text).
+pub const BUILTIN: &[(&str, &str)] = &[(
+    "strix-halo-2026-05",
+    include_str!("../../references/strix-halo-2026-05.toml"),
+)];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reference {
+    pub name: String,
+    pub title: String,
+    /// The plan that reruns it, when there is one.
+    #[serde(default)]
+    pub plan: Option<String>,
+    /// Measured runs behind each published mean and sd.
+    pub runs: u32,
+    #[serde(default)]
+    pub setup: Vec<SetupFact>,
+    #[serde(default)]
+    pub cells: Vec<RefCell>,
+    #[serde(default)]
+    pub failures: Vec<RefFailure>,
+}
+
+/// A published fact about the setup; `check` names the fact of a run it is
+/// compared with (see `compare::run_fact`), if rigbench records one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetupFact {
+    pub fact: String,
+    pub value: String,
+    #[serde(default)]
+    pub check: Option<String>,
+}
+
+/// A published cell: mean and sd per metric, or a range where only that was given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefCell {
+    pub source: String,
+    pub backend: String,
+    pub model: String,
+    pub variant: String,
+    pub prompt_tokens: u32,
+    #[serde(default)]
+    pub gen_tps: Option<[f64; 2]>,
+    #[serde(default)]
+    pub pp_tps: Option<[f64; 2]>,
+    #[serde(default)]
+    pub ttft_ms: Option<[f64; 2]>,
+    #[serde(default)]
+    pub gen_tps_range: Option<[f64; 2]>,
+}
+
+/// A configuration that failed as published.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefFailure {
+    pub source: String,
+    pub backend: String,
+    pub model: String,
+    pub variants: Vec<String>,
+    pub mode: String,
+    pub evidence: String,
+    /// As published: "40/40", "smoke test".
+    pub runs: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReferenceError {
+    #[error("reference {file}: {message}")]
+    Invalid { file: String, message: String },
+    #[error(
+        "no reference named \"{0}\" (built in: {list}); pass a file's path to use your own",
+        list = BUILTIN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+    )]
+    Unknown(String),
+}
+
+/// Parses and checks a reference; `file` names it in errors.
+pub fn parse(text: &str, file: &str) -> Result<Reference, ReferenceError> {
+    let bad = |message: String| ReferenceError::Invalid {
+        file: file.to_string(),
+        message,
+    };
+    let r: Reference = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
+    if r.runs < 2 {
+        return Err(bad(format!(
+            "runs: {}: at least 2 runs stand behind a mean and sd",
+            r.runs
+        )));
+    }
+    for (i, c) in r.cells.iter().enumerate() {
+        if c.gen_tps.is_none()
+            && c.pp_tps.is_none()
+            && c.ttft_ms.is_none()
+            && c.gen_tps_range.is_none()
+        {
+            return Err(bad(format!(
+                "cells[{i}] ({} {} {} p{}): no figure (gen_tps, pp_tps, ttft_ms or gen_tps_range)",
+                c.backend, c.model, c.variant, c.prompt_tokens
+            )));
+        }
+        for (field, v) in [
+            ("gen_tps", c.gen_tps),
+            ("pp_tps", c.pp_tps),
+            ("ttft_ms", c.ttft_ms),
+        ] {
+            if let Some([mean, sd]) = v {
+                if !(mean > 0.0 && sd >= 0.0) {
+                    return Err(bad(format!(
+                        "cells[{i}].{field}: [{mean}, {sd}]: a positive mean and an sd of 0 or more"
+                    )));
+                }
+            }
+        }
+    }
+    Ok(r)
+}
+
+/// A built-in reference by name, or a reference file by path.
+pub fn load(name_or_path: &str) -> Result<Reference, ReferenceError> {
+    if let Some((name, text)) = BUILTIN.iter().find(|(n, _)| *n == name_or_path) {
+        return parse(text, &format!("references/{name}.toml"));
+    }
+    let p = Path::new(name_or_path);
+    if p.is_file() {
+        let text = std::fs::read_to_string(p).map_err(|e| ReferenceError::Invalid {
+            file: p.display().to_string(),
+            message: e.to_string(),
+        })?;
+        return parse(&text, &p.display().to_string());
+    }
+    Err(ReferenceError::Unknown(name_or_path.to_string()))
+}
+
+#[cfg(test)]
+mod tests;

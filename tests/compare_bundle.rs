@@ -1,0 +1,150 @@
+//! Two real runs of the e2e plan and one with a single thread, compared with
+//! `rigbench compare`; one of them bundled twice (same bytes), verified and
+//! imported, its report regenerated from the import.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{repo, rigbench, run_plan};
+use serde_json::Value;
+
+fn compare_json(a: &std::path::Path, b: &std::path::Path, cwd: &std::path::Path) -> Value {
+    let out = rigbench(
+        &[
+            "compare",
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+            "--json",
+        ],
+        cwd,
+    );
+    assert!(out.status.success());
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn runs_compare_and_a_run_bundles_verifies_and_imports() {
+    let (wa, a, _) = run_plan("e2e.toml");
+    let (_wb, b, _) = run_plan("e2e.toml");
+
+    // The same plan twice: nothing in the setup differs, every cell matched,
+    // every metric has a ratio and a verdict.
+    let same = compare_json(&a, &b, wa.path());
+    assert_eq!(same["setup"], serde_json::json!([]), "{}", same["setup"]);
+    let cells = same["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 2);
+    for c in cells {
+        for m in c["metrics"].as_array().unwrap() {
+            assert!(m["ratio"]["ratio"].as_f64().unwrap() > 0.0, "{m}");
+            assert!(m["verdict"].is_string(), "{m}");
+        }
+    }
+
+    // One thread instead of two: the setup difference is named, and prompt
+    // processing (compute-bound) on the 461-token cell is slower.
+    let plan = std::fs::read_to_string(repo().join("tests/plans/e2e.toml")).unwrap();
+    let one = wa.path().join("one-thread.toml");
+    std::fs::write(
+        &one,
+        plan.replace("ctx_size = 2048", "ctx_size = 2048\nthreads = 1"),
+    )
+    .unwrap();
+    let c_dir = wa.path().join("one-thread");
+    assert!(
+        rigbench(
+            &[
+                "run",
+                "--plan",
+                one.to_str().unwrap(),
+                "--out",
+                c_dir.to_str().unwrap()
+            ],
+            wa.path()
+        )
+        .status
+        .success()
+    );
+    let diff = compare_json(&a, &c_dir, wa.path());
+    let fields: Vec<&str> = diff["setup"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["field"].as_str().unwrap())
+        .collect();
+    assert!(
+        fields.contains(&"plan.variant[small].threads"),
+        "{fields:?}"
+    );
+    let p461 = diff["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["key"]["prompt_tokens"] == 461)
+        .unwrap();
+    let pp = &p461["metrics"][1];
+    assert_eq!(pp["metric"], "pp_tps");
+    assert!(pp["ratio"]["ratio"].as_f64().unwrap() < 0.95, "{pp}");
+    let md = rigbench(
+        &["compare", a.to_str().unwrap(), c_dir.to_str().unwrap()],
+        wa.path(),
+    );
+    let md = String::from_utf8_lossy(&md.stdout);
+    assert!(
+        md.contains("| plan.variant[small].threads | 2 | 1 |"),
+        "{md}"
+    );
+
+    // Bundles: the same run gives the same bytes; verify passes; import makes
+    // a run directory whose report regenerates.
+    let x = wa.path().join("x.tar.gz");
+    let y = wa.path().join("y.tar.gz");
+    for f in [&x, &y] {
+        assert!(
+            rigbench(
+                &["bundle", a.to_str().unwrap(), "-o", f.to_str().unwrap()],
+                wa.path()
+            )
+            .status
+            .success()
+        );
+    }
+    assert_eq!(std::fs::read(&x).unwrap(), std::fs::read(&y).unwrap());
+    let v = rigbench(&["verify", x.to_str().unwrap()], wa.path());
+    assert!(v.status.success());
+    assert!(String::from_utf8_lossy(&v.stdout).contains(": ok: "));
+    let into = wa.path().join("imported");
+    assert!(
+        rigbench(
+            &[
+                "import",
+                x.to_str().unwrap(),
+                "--into",
+                into.to_str().unwrap()
+            ],
+            wa.path()
+        )
+        .status
+        .success()
+    );
+    assert_eq!(
+        std::fs::read(into.join("manifest.json")).unwrap(),
+        std::fs::read(a.join("manifest.json")).unwrap()
+    );
+    assert!(
+        rigbench(&["report", into.to_str().unwrap()], wa.path())
+            .status
+            .success()
+    );
+    // A flipped byte in the bundle: verify fails.
+    let mut bytes = std::fs::read(&x).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    let bad = wa.path().join("bad.tar.gz");
+    std::fs::write(&bad, bytes).unwrap();
+    assert!(
+        !rigbench(&["verify", bad.to_str().unwrap()], wa.path())
+            .status
+            .success()
+    );
+}
