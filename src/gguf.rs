@@ -48,6 +48,29 @@ pub struct GgufFacts {
     pub expert_count: Option<u64>,
     /// `<arch>.expert_used_count` (MoE models only).
     pub expert_used_count: Option<u64>,
+    /// Bytes of tensor data (the file after the aligned header), when the file's
+    /// size is known.
+    #[serde(default)]
+    pub data_bytes: Option<u64>,
+    /// Bytes of the routed-expert tensors (`*_exps`), from the tensors' offsets.
+    #[serde(default)]
+    pub expert_bytes: Option<u64>,
+}
+
+impl GgufFacts {
+    /// Bytes read per generated token, for a bandwidth ceiling: every weight of a
+    /// dense model; for an MoE model everything but the routed experts, plus the
+    /// share of those a token uses (`expert_used_count / expert_count`).
+    pub fn bytes_per_token(&self) -> Option<f64> {
+        let data = self.data_bytes? as f64;
+        match (self.expert_bytes, self.expert_count, self.expert_used_count) {
+            (Some(e), Some(n), Some(k)) if n > 0 && e > 0 => {
+                let e = e as f64;
+                Some(data - e + e * k as f64 / n as f64)
+            }
+            _ => Some(data),
+        }
+    }
 }
 
 /// Errors reading a GGUF header; each names the file.
@@ -81,12 +104,22 @@ pub fn read_facts(path: &Path) -> Result<GgufFacts, GgufError> {
         path: shown.clone(),
         source,
     })?;
-    parse(&mut BufReader::with_capacity(1 << 20, file), &shown)
+    let size = file.metadata().ok().map(|m| m.len());
+    parse_sized(&mut BufReader::with_capacity(1 << 20, file), &shown, size)
 }
 
 /// Parses a GGUF header from `r`; `shown` names the file in errors.
 pub fn parse(r: &mut impl Read, shown: &str) -> Result<GgufFacts, GgufError> {
-    let mut p = Reader { r, shown };
+    parse_sized(r, shown, None)
+}
+
+/// As `parse`, with the file's size (for the tensor data's size).
+pub fn parse_sized(
+    r: &mut impl Read,
+    shown: &str,
+    file_size: Option<u64>,
+) -> Result<GgufFacts, GgufError> {
+    let mut p = Reader { r, shown, pos: 0 };
     let mut magic = [0u8; 4];
     p.bytes(&mut magic)?;
     if &magic != b"GGUF" {
@@ -112,8 +145,10 @@ pub fn parse(r: &mut impl Read, shown: &str) -> Result<GgufFacts, GgufError> {
         kv.insert(key, value);
     }
     let mut parameter_count: u64 = 0;
+    // (offset in the data section, routed expert?)
+    let mut offsets: Vec<(u64, bool)> = Vec::new();
     for _ in 0..tensor_count {
-        let _name = p.string()?;
+        let name = p.string()?;
         let n_dims = p.u32()?;
         if n_dims > MAX_DIMS {
             return Err(p.corrupt(format!("tensor with {n_dims} dimensions")));
@@ -123,10 +158,31 @@ pub fn parse(r: &mut impl Read, shown: &str) -> Result<GgufFacts, GgufError> {
             elements = elements.saturating_mul(p.u64()?);
         }
         let _ty = p.u32()?;
-        let _offset = p.u64()?;
+        let offset = p.u64()?;
         parameter_count = parameter_count.saturating_add(elements);
+        offsets.push((offset, name.contains("_exps.")));
     }
-    Ok(facts(version, tensor_count, parameter_count, &kv))
+    let mut f = facts(version, tensor_count, parameter_count, &kv);
+    let align = match kv.get("general.alignment") {
+        Some(Value::Uint(a)) if *a > 0 => *a,
+        _ => 32,
+    };
+    let data_start = p.pos.div_ceil(align) * align;
+    if let Some(size) = file_size.filter(|s| *s >= data_start) {
+        let data = size - data_start;
+        f.data_bytes = Some(data);
+        // A tensor's bytes: up to the next tensor's offset, the last to the end.
+        offsets.sort_unstable();
+        let mut experts = 0u64;
+        for (i, (off, exp)) in offsets.iter().enumerate() {
+            let end = offsets.get(i + 1).map_or(data, |n| n.0);
+            if *exp {
+                experts = experts.saturating_add(end.saturating_sub(*off));
+            }
+        }
+        f.expert_bytes = Some(experts);
+    }
+    Ok(f)
 }
 
 fn facts(
@@ -164,6 +220,8 @@ fn facts(
         expert_count: arch_number("expert_count"),
         expert_used_count: arch_number("expert_used_count"),
         architecture,
+        data_bytes: None,
+        expert_bytes: None,
     }
 }
 
@@ -210,6 +268,8 @@ pub fn file_type_name(ftype: u32) -> Option<&'static str> {
 struct Reader<'a, R> {
     r: &'a mut R,
     shown: &'a str,
+    /// Bytes consumed so far.
+    pos: u64,
 }
 
 impl<R: Read> Reader<'_, R> {
@@ -221,6 +281,7 @@ impl<R: Read> Reader<'_, R> {
     }
 
     fn bytes(&mut self, buf: &mut [u8]) -> Result<(), GgufError> {
+        self.pos += buf.len() as u64;
         self.r.read_exact(buf).map_err(|source| {
             if source.kind() == io::ErrorKind::UnexpectedEof {
                 self.corrupt("the file ends inside the header (truncated?)".to_string())
@@ -267,6 +328,7 @@ impl<R: Read> Reader<'_, R> {
         if copied != n {
             return Err(self.corrupt("the file ends inside an array".to_string()));
         }
+        self.pos += n;
         Ok(())
     }
 
@@ -378,7 +440,10 @@ pub(crate) mod tests {
             }
             self
         }
-        pub(crate) fn tensor(mut self, name: &str, dims: &[u64]) -> Self {
+        pub(crate) fn tensor(self, name: &str, dims: &[u64]) -> Self {
+            self.tensor_at(name, dims, 0)
+        }
+        pub(crate) fn tensor_at(mut self, name: &str, dims: &[u64], offset: u64) -> Self {
             self.tensors.extend((name.len() as u64).to_le_bytes());
             self.tensors.extend(name.as_bytes());
             self.tensors.extend((dims.len() as u32).to_le_bytes());
@@ -386,7 +451,7 @@ pub(crate) mod tests {
                 self.tensors.extend(d.to_le_bytes());
             }
             self.tensors.extend(12u32.to_le_bytes());
-            self.tensors.extend(0u64.to_le_bytes());
+            self.tensors.extend(offset.to_le_bytes());
             self.n_tensors += 1;
             self
         }
@@ -432,6 +497,39 @@ pub(crate) mod tests {
         assert_eq!(f.expert_count, Some(128));
         assert_eq!(f.expert_used_count, Some(8));
         assert_eq!(f.embedding_length, None);
+    }
+
+    #[test]
+    fn bytes_per_token_counts_only_the_experts_a_token_uses() {
+        // Embedding at data offset 0 (96 bytes), experts at 96 (1024 bytes, to
+        // the end of a file whose data section is 1120 bytes).
+        let bytes = Builder::new()
+            .str("general.architecture", "qwen3moe")
+            .u32("qwen3moe.expert_count", 128)
+            .u32("qwen3moe.expert_used_count", 8)
+            .tensor_at("blk.0.ffn_gate_exps.weight", &[16, 4, 128], 96)
+            .tensor_at("token_embd.weight", &[16, 3], 0)
+            .bytes();
+        let start = (bytes.len() as u64).div_ceil(32) * 32;
+        let f = parse_sized(&mut bytes.as_slice(), "moe.gguf", Some(start + 1120)).unwrap();
+        assert_eq!(f.data_bytes, Some(1120));
+        assert_eq!(f.expert_bytes, Some(1024));
+        // 1120 - 1024 + 1024 * 8 / 128 = 96 + 64.
+        assert_eq!(f.bytes_per_token(), Some(160.0));
+        // A dense model reads everything; without the size, nothing is known.
+        let dense = Builder::new()
+            .str("general.architecture", "gemma3")
+            .tensor("token_embd.weight", &[16, 3])
+            .bytes();
+        let start = (dense.len() as u64).div_ceil(32) * 32;
+        let f = parse_sized(&mut dense.as_slice(), "d.gguf", Some(start + 500)).unwrap();
+        assert_eq!(f.bytes_per_token(), Some(500.0));
+        assert_eq!(
+            parse(&mut dense.as_slice(), "d.gguf")
+                .unwrap()
+                .bytes_per_token(),
+            None
+        );
     }
 
     #[test]

@@ -64,6 +64,7 @@ pub struct BenchFile {
     pub telemetry_interval_ms: Option<u64>,
     pub cooldown_max_edge_c: Option<f64>,
     pub cooldown_timeout_s: Option<u64>,
+    pub memory_bandwidth_gbs: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

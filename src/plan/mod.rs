@@ -118,6 +118,10 @@ pub struct Bench {
     pub cooldown_max_edge_c: f64,
     /// Longest cool-down wait, seconds.
     pub cooldown_timeout_s: u64,
+    /// The machine's memory bandwidth, GB/s, for the generation ceiling in the
+    /// report; `None`: from the known-platform table, if the host is in it.
+    #[serde(default)]
+    pub memory_bandwidth_gbs: Option<f64>,
 }
 
 /// The llama.cpp source every image is built from.
@@ -600,7 +604,17 @@ fn validate_bench(c: &Checker, b: file::BenchFile) -> Result<Bench, PlanError> {
         telemetry_interval_ms: b.telemetry_interval_ms.unwrap_or(500),
         cooldown_max_edge_c: b.cooldown_max_edge_c.unwrap_or(60.0),
         cooldown_timeout_s: b.cooldown_timeout_s.unwrap_or(300),
+        memory_bandwidth_gbs: b.memory_bandwidth_gbs,
     };
+    if bench
+        .memory_bandwidth_gbs
+        .is_some_and(|v| !(v.is_finite() && v > 0.0))
+    {
+        return c.fail(
+            "bench.memory_bandwidth_gbs",
+            "a bandwidth in GB/s above 0, such as 256",
+        );
+    }
     if bench.telemetry_interval_ms < 50 {
         return c.fail("bench.telemetry_interval_ms", "at least 50 ms");
     }

@@ -47,16 +47,26 @@ fn escape(s: &str) -> String {
 }
 
 pub fn section(out: &mut String, m: &Manifest) {
+    let t = tables(m);
+    if t.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "## Failures and exclusions\n");
+    for (header, rows) in t {
+        out.push_str(&table(header, rows));
+        out.push('\n');
+    }
+}
+
+/// The study-style table, the per-cell table and the exclusions (those present).
+pub fn tables(m: &Manifest) -> Vec<super::system::Rows> {
+    let mut out = Vec::new();
     let failed: Vec<(&Cell, &Failure)> = m
         .cells
         .iter()
         .filter(|c| c.status == "failed")
         .filter_map(|c| Some((c, c.failure.as_ref()?)))
         .collect();
-    if failed.is_empty() && m.excluded.is_empty() {
-        return;
-    }
-    let _ = writeln!(out, "## Failures and exclusions\n");
     if !failed.is_empty() {
         // (configuration, mode, evidence) -> failed cells, in order of first appearance.
         let mut groups: Vec<((String, String, String), u32)> = Vec::new();
@@ -83,7 +93,7 @@ pub fn section(out: &mut String, m: &Manifest) {
                 ]
             })
             .collect();
-        out.push_str(&table(
+        out.push((
             vec![
                 "configuration".into(),
                 "outcome".into(),
@@ -92,16 +102,14 @@ pub fn section(out: &mut String, m: &Manifest) {
             ],
             rows,
         ));
-        out.push('\n');
         let rows = failed
             .iter()
             .map(|(c, f)| vec![c.id.clone(), f.mode.clone(), escape(&f.message)])
             .collect();
-        out.push_str(&table(
+        out.push((
             vec!["cell".into(), "mode".into(), "what happened".into()],
             rows,
         ));
-        out.push('\n');
     }
     if !m.excluded.is_empty() {
         let rows = m
@@ -109,7 +117,7 @@ pub fn section(out: &mut String, m: &Manifest) {
             .iter()
             .map(|e| vec![e.id.clone(), e.reason.clone()])
             .collect();
-        out.push_str(&table(vec!["excluded cell".into(), "reason".into()], rows));
-        out.push('\n');
+        out.push((vec!["excluded cell".into(), "reason".into()], rows));
     }
+    out
 }

@@ -39,7 +39,7 @@ pub fn mean_sd(s: &Summary, decimals: usize) -> String {
 
 /// backend/variant, with `@source` when the plan has several sources (the cell
 /// id then carries it).
-fn column(c: &Cell) -> String {
+pub fn column(c: &Cell) -> String {
     if c.id.starts_with(&format!("{}@", c.backend)) {
         format!("{}@{}/{}", c.backend, c.source, c.variant.name)
     } else {
@@ -59,6 +59,57 @@ fn cell_text(c: Option<&Cell>, metric: &str, decimals: usize) -> String {
             |s| mean_sd(s, decimals),
         ),
     }
+}
+
+/// The columns (backend/variant, in order of appearance) of a model's cells.
+pub fn columns(cells: &[&Cell]) -> Vec<String> {
+    let mut seen = Vec::new();
+    for c in cells {
+        let col = column(c);
+        if !seen.contains(&col) {
+            seen.push(col);
+        }
+    }
+    seen
+}
+
+/// One metric's table for one model: rows prompt lengths, columns
+/// backend/variant; generation carries its share of the ceiling when known.
+pub fn metric_table(
+    m: &Manifest,
+    model: &str,
+    key: &str,
+    decimals: usize,
+) -> Option<super::system::Rows> {
+    let cells: Vec<&Cell> = m.cells.iter().filter(|c| c.model == model).collect();
+    if cells.is_empty() {
+        return None;
+    }
+    let columns = columns(&cells);
+    let prompts: BTreeSet<u32> = cells.iter().map(|c| c.prompt_tokens).collect();
+    let mut header = vec!["prompt tokens".to_string()];
+    header.extend(columns.iter().cloned());
+    let rows = prompts
+        .iter()
+        .map(|p| {
+            let mut row = vec![p.to_string()];
+            for col in &columns {
+                let c = cells
+                    .iter()
+                    .find(|c| c.prompt_tokens == *p && column(c) == *col)
+                    .copied();
+                let mut text = cell_text(c, key, decimals);
+                if key == "gen_tps" {
+                    if let Some(share) = c.and_then(|c| super::roofline::share(m, c)) {
+                        let _ = write!(text, " ({:.0} %)", share * 100.0);
+                    }
+                }
+                row.push(text);
+            }
+            row
+        })
+        .collect();
+    Some((header, rows))
 }
 
 /// Renders the whole report.
@@ -92,41 +143,20 @@ pub fn render(m: &Manifest) -> String {
     let models: Vec<&str> = m.plan.models.iter().map(|x| x.name.as_str()).collect();
     for (key, title, decimals) in SHOWN {
         let _ = writeln!(out, "## {title} (mean ± sd)\n");
-        for model in &models {
-            let cells: Vec<&Cell> = m.cells.iter().filter(|c| c.model == *model).collect();
-            if cells.is_empty() {
-                continue;
+        if *key == "gen_tps" {
+            if let Some((gbs, from)) = super::roofline::bandwidth(m) {
+                let _ = writeln!(
+                    out,
+                    "In brackets: the share of the bandwidth ceiling, {gbs:.0} GB/s ({from}) ÷ the bytes a generated token reads (all weights of a dense model; an MoE model's shared weights plus its active experts).\n"
+                );
             }
-            let columns: Vec<String> = {
-                let mut seen = Vec::new();
-                for c in &cells {
-                    let col = column(c);
-                    if !seen.contains(&col) {
-                        seen.push(col);
-                    }
-                }
-                seen
-            };
-            let prompts: BTreeSet<u32> = cells.iter().map(|c| c.prompt_tokens).collect();
-            let mut header = vec!["prompt tokens".to_string()];
-            header.extend(columns.iter().cloned());
-            let rows = prompts
-                .iter()
-                .map(|p| {
-                    let mut row = vec![p.to_string()];
-                    for col in &columns {
-                        let c = cells
-                            .iter()
-                            .find(|c| c.prompt_tokens == *p && column(c) == *col)
-                            .copied();
-                        row.push(cell_text(c, key, *decimals));
-                    }
-                    row
-                })
-                .collect();
-            let _ = writeln!(out, "### {model}\n");
-            out.push_str(&table(header, rows));
-            out.push('\n');
+        }
+        for model in &models {
+            if let Some((header, rows)) = metric_table(m, model, key, *decimals) {
+                let _ = writeln!(out, "### {model}\n");
+                out.push_str(&table(header, rows));
+                out.push('\n');
+            }
         }
     }
 

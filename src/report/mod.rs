@@ -2,8 +2,11 @@
 //! this module alone writes them into the run directory.
 
 pub mod failures;
+pub mod html;
 pub mod llama_bench;
 pub mod markdown;
+pub mod roofline;
+pub mod svg;
 pub mod system;
 pub mod telemetry;
 
@@ -13,9 +16,14 @@ use crate::hash::write_atomic;
 use crate::manifest::Manifest;
 use crate::manifest::store::RunDir;
 
-/// Writes `report.md` into the run directory; returns its path.
+/// Writes `report.md` and `report.html` into the run directory; returns the
+/// Markdown report's path.
 pub fn write(dir: &RunDir, m: &Manifest) -> std::io::Result<PathBuf> {
     let path = dir.root().join("report.md");
     write_atomic(&path, markdown::render(m).as_bytes())?;
+    write_atomic(
+        &dir.root().join("report.html"),
+        html::render_html(m).as_bytes(),
+    )?;
     Ok(path)
 }

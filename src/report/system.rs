@@ -6,8 +6,21 @@ use std::fmt::Write as _;
 use super::markdown::table;
 use crate::manifest::Manifest;
 
+/// A table: header and rows (cells may hold `code` spans).
+pub type Rows = (Vec<String>, Vec<Vec<String>>);
+
 pub fn section(out: &mut String, m: &Manifest) {
     let _ = writeln!(out, "## System\n");
+    for (header, rows) in tables(m) {
+        out.push_str(&table(header, rows));
+        out.push('\n');
+    }
+    let _ = writeln!(out, "{}", wall_time(m));
+}
+
+/// The host, images and models tables.
+pub fn tables(m: &Manifest) -> Vec<Rows> {
+    let mut out = Vec::new();
     let h = &m.host;
     let gib = |b: u64| format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64);
     let mut rows = vec![
@@ -57,8 +70,7 @@ pub fn section(out: &mut String, m: &Manifest) {
             ),
         ]);
     }
-    out.push_str(&table(vec!["host".into(), "".into()], rows));
-    out.push('\n');
+    out.push((vec!["host".into(), "".into()], rows));
 
     if !m.images.is_empty() {
         let rows = m
@@ -92,7 +104,7 @@ pub fn section(out: &mut String, m: &Manifest) {
                 ]
             })
             .collect();
-        out.push_str(&table(
+        out.push((
             vec![
                 "image".into(),
                 "id".into(),
@@ -104,7 +116,6 @@ pub fn section(out: &mut String, m: &Manifest) {
             ],
             rows,
         ));
-        out.push('\n');
     }
     if !m.models.is_empty() {
         let rows = m
@@ -121,7 +132,7 @@ pub fn section(out: &mut String, m: &Manifest) {
                 ]
             })
             .collect();
-        out.push_str(&table(
+        out.push((
             vec![
                 "model".into(),
                 "sha256".into(),
@@ -132,11 +143,14 @@ pub fn section(out: &mut String, m: &Manifest) {
             ],
             rows,
         ));
-        out.push('\n');
     }
+    out
+}
+
+/// The wall-time split, one sentence.
+pub fn wall_time(m: &Manifest) -> String {
     let t = &m.timing;
-    let _ = writeln!(
-        out,
+    format!(
         "Wall time {:.1} s: fetch {:.1} s, images {:.1} s, model loads {:.1} s, warm-up requests {:.1} s, measured requests {:.1} s, everything else {:.1} s.",
         t.total_s,
         t.fetch_s,
@@ -145,5 +159,5 @@ pub fn section(out: &mut String, m: &Manifest) {
         t.warmup_requests_s,
         t.measured_requests_s,
         t.other_s
-    );
+    )
 }
