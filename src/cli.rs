@@ -53,6 +53,23 @@ pub enum Command {
         #[command(subcommand)]
         action: ReferenceAction,
     },
+    /// Rebuild a recorded run's images from its recorded inputs (no cached
+    /// layer), run its plan here, compare with the original, and say whether the
+    /// rebuilt binaries are bit-identical.
+    Rerun {
+        /// A bundle, a run directory or its manifest.json.
+        input: PathBuf,
+        /// The new run directory [default: rigbench-runs/<time>-<plan>-rerun].
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Reuse an existing image with the same inputs instead of rebuilding.
+        #[arg(long)]
+        reuse_images: bool,
+        /// Go on when an input cannot be had as recorded (a different base image
+        /// here), recording each substitute.
+        #[arg(long)]
+        allow_substitutes: bool,
+    },
     /// Pack a run directory into one deterministic .tar.gz with SHA256SUMS.
     Bundle {
         /// The run directory.

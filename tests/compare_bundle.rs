@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{repo, rigbench, run_plan};
+use common::{repo, rigbench, rigbench_ok, run_plan, run_plan_at};
 use serde_json::Value;
 
 fn compare_json(a: &std::path::Path, b: &std::path::Path, cwd: &std::path::Path) -> Value {
@@ -51,20 +51,7 @@ fn runs_compare_and_a_run_bundles_verifies_and_imports() {
     )
     .unwrap();
     let c_dir = wa.path().join("one-thread");
-    assert!(
-        rigbench(
-            &[
-                "run",
-                "--plan",
-                one.to_str().unwrap(),
-                "--out",
-                c_dir.to_str().unwrap()
-            ],
-            wa.path()
-        )
-        .status
-        .success()
-    );
+    run_plan_at(&one, &c_dir, wa.path());
     let diff = compare_json(&a, &c_dir, wa.path());
     let fields: Vec<&str> = diff["setup"]
         .as_array()
@@ -100,13 +87,9 @@ fn runs_compare_and_a_run_bundles_verifies_and_imports() {
     let x = wa.path().join("x.tar.gz");
     let y = wa.path().join("y.tar.gz");
     for f in [&x, &y] {
-        assert!(
-            rigbench(
-                &["bundle", a.to_str().unwrap(), "-o", f.to_str().unwrap()],
-                wa.path()
-            )
-            .status
-            .success()
+        rigbench_ok(
+            &["bundle", a.to_str().unwrap(), "-o", f.to_str().unwrap()],
+            wa.path(),
         );
     }
     assert_eq!(std::fs::read(&x).unwrap(), std::fs::read(&y).unwrap());
@@ -114,28 +97,20 @@ fn runs_compare_and_a_run_bundles_verifies_and_imports() {
     assert!(v.status.success());
     assert!(String::from_utf8_lossy(&v.stdout).contains(": ok: "));
     let into = wa.path().join("imported");
-    assert!(
-        rigbench(
-            &[
-                "import",
-                x.to_str().unwrap(),
-                "--into",
-                into.to_str().unwrap()
-            ],
-            wa.path()
-        )
-        .status
-        .success()
+    rigbench_ok(
+        &[
+            "import",
+            x.to_str().unwrap(),
+            "--into",
+            into.to_str().unwrap(),
+        ],
+        wa.path(),
     );
     assert_eq!(
         std::fs::read(into.join("manifest.json")).unwrap(),
         std::fs::read(a.join("manifest.json")).unwrap()
     );
-    assert!(
-        rigbench(&["report", into.to_str().unwrap()], wa.path())
-            .status
-            .success()
-    );
+    rigbench_ok(&["report", into.to_str().unwrap()], wa.path());
     // A flipped byte in the bundle: verify fails.
     let mut bytes = std::fs::read(&x).unwrap();
     let mid = bytes.len() / 2;

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{repo, rigbench};
+use common::{repo, run_plan_at};
 
 fn chromium() -> std::path::PathBuf {
     ["chromium", "chromium-browser", "google-chrome"]
@@ -31,20 +31,7 @@ fn the_html_report_renders_its_charts_in_chromium() {
     let plan_path = work.path().join("plan.toml");
     std::fs::write(&plan_path, plan).unwrap();
     let out = work.path().join("run");
-    assert!(
-        rigbench(
-            &[
-                "run",
-                "--plan",
-                plan_path.to_str().unwrap(),
-                "--out",
-                out.to_str().unwrap()
-            ],
-            work.path()
-        )
-        .status
-        .success()
-    );
+    run_plan_at(&plan_path, &out, work.path());
     let html_path = out.join("report.html");
     let html = std::fs::read_to_string(&html_path).unwrap();
     assert_eq!(

@@ -64,6 +64,7 @@ async fn rocm6_build_stage_configures_hip_for_gfx1151_on_debian_rocm() {
                 ]),
                 labels: BTreeMap::from([(LABEL_MANAGED.to_string(), "true".to_string())]),
                 target: Some("build".to_string()),
+                no_cache: false,
                 log: log.clone(),
             },
             &|_: &str| {},

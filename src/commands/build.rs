@@ -51,8 +51,11 @@ pub async fn build(g: &Globals, args: &BuildArgs) -> anyhow::Result<ExitCode> {
         &plan,
         &runnable,
         &sources,
-        &g.cache,
-        &logs,
+        &crate::image::BuildPlace {
+            cache: &g.cache,
+            logs: &logs,
+            rebuild: false,
+        },
     )
     .await?;
     let mut t = Table::new();

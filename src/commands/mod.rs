@@ -10,6 +10,7 @@ pub mod doctor;
 pub mod dry_run;
 pub mod prepare;
 pub mod report;
+pub mod rerun;
 pub mod run;
 
 use std::path::{Path, PathBuf};
@@ -38,6 +39,12 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report { dir } => report::report(&dir),
         Command::Compare(args) => compare::compare(&args),
         Command::Reference { action } => compare::reference(&action),
+        Command::Rerun {
+            input,
+            out,
+            reuse_images,
+            allow_substitutes,
+        } => rerun::rerun(&g, &input, out.as_deref(), reuse_images, allow_substitutes).await,
         Command::Bundle { dir, out } => bundle::bundle(&dir, &out),
         Command::Verify { file } => bundle::verify(&file),
         Command::Import { file, into } => bundle::import(&file, into.as_deref()),

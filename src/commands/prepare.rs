@@ -7,7 +7,6 @@ use std::path::Path;
 use anyhow::Context;
 
 use crate::backend::Backend;
-use crate::cache::Cache;
 use crate::engine::Engine;
 use crate::fetch::{FetchedModel, FetchedSource, Fetcher, describe_model_source};
 use crate::host::devices::Passthrough;
@@ -133,13 +132,12 @@ pub async fn images<E: Engine>(
     plan: &Plan,
     backends: &[(&BackendPlan, &Passthrough)],
     fetched: &[FetchedSource],
-    cache: &Cache,
-    logs: &Path,
+    place: &crate::image::BuildPlace<'_>,
 ) -> anyhow::Result<Vec<ImageRecord>> {
     let mut out = Vec::new();
     for (bp, pass) in backends {
         for (src, source) in plan.sources.iter().zip(fetched) {
-            let rec = crate::image::ensure(engine, bp, src, source, cache, logs, pass).await?;
+            let rec = crate::image::ensure(engine, bp, src, source, place, pass).await?;
             note(format!(
                 "image {} ({}): {} {} ({} in {:.1} s); {}",
                 rec.backend,

@@ -32,24 +32,39 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = &args.resume {
         return resume(g, dir).await;
     }
-    let t_total = Instant::now();
     let host = crate::host::probe(Path::new("/"));
     let plan = load_plan(args.plan.as_deref(), host.cpu.logical_cpus.max(1))?;
-    let mut matrix = expand(&plan);
-    let (passthroughs, missing) = prepare::passthroughs(&plan, Path::new("/"));
-    matrix.exclude_backends(&missing);
     if args.dry_run {
+        let mut matrix = expand(&plan);
+        let (passthroughs, missing) = prepare::passthroughs(&plan, Path::new("/"));
+        matrix.exclude_backends(&missing);
         print!(
             "{}",
             super::dry_run::render(&plan, &matrix, &g.cache, &passthroughs)
         );
         return Ok(ExitCode::SUCCESS);
     }
+    let out = args.out.clone().unwrap_or_else(|| default_out(&plan));
+    fresh(g, plan, &out, false).await
+}
+
+/// Runs `plan` into the new run directory `out`; `rebuild` builds every image
+/// again with no cached layer (for `rerun`).
+pub async fn fresh(
+    g: &Globals,
+    plan: crate::plan::Plan,
+    out: &Path,
+    rebuild: bool,
+) -> anyhow::Result<ExitCode> {
+    let t_total = Instant::now();
+    let host = crate::host::probe(Path::new("/"));
+    let mut matrix = expand(&plan);
+    let (passthroughs, missing) = prepare::passthroughs(&plan, Path::new("/"));
+    matrix.exclude_backends(&missing);
     if matrix.groups.is_empty() {
         anyhow::bail!("the plan leaves no cell to run (see `rigbench run --dry-run`)");
     }
-    let out = args.out.clone().unwrap_or_else(|| default_out(&plan));
-    let dir = RunDir::create(&out)?;
+    let dir = RunDir::create(out)?;
     let run_id = crate::engine::unique_suffix();
     note(format!("run directory {}", out.display()));
 
@@ -59,7 +74,19 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
     m.excluded = matrix.excluded.clone();
     m.cells = pending_cells(&plan, &matrix);
     dir.save(&mut m)?;
-    execute(g, &connected, &dir, &mut m, &matrix, &passthroughs, t_total).await
+    let work = Work {
+        matrix: &matrix,
+        passthroughs: &passthroughs,
+        rebuild,
+    };
+    execute(g, &connected, &dir, &mut m, &work, t_total).await
+}
+
+/// What `execute` runs and how its images are had.
+struct Work<'a> {
+    matrix: &'a Matrix,
+    passthroughs: &'a BTreeMap<Backend, Passthrough>,
+    rebuild: bool,
 }
 
 /// Picks up the run in `dir` where it stopped.
@@ -118,7 +145,12 @@ async fn resume(g: &Globals, dir: &Path) -> anyhow::Result<ExitCode> {
     m.error = None;
     m.engine = Some(connected.client.info().await?);
     run.save(&mut m)?;
-    execute(g, &connected, &run, &mut m, &matrix, &passthroughs, t_total).await
+    let work = Work {
+        matrix: &matrix,
+        passthroughs: &passthroughs,
+        rebuild: false,
+    };
+    execute(g, &connected, &run, &mut m, &work, t_total).await
 }
 
 async fn connect_engine(g: &Globals) -> anyhow::Result<Connected> {
@@ -146,10 +178,10 @@ async fn execute(
     connected: &Connected,
     dir: &RunDir,
     m: &mut Manifest,
-    matrix: &Matrix,
-    passthroughs: &BTreeMap<Backend, Passthrough>,
+    w: &Work<'_>,
     t_total: Instant,
 ) -> anyhow::Result<ExitCode> {
+    let (matrix, passthroughs) = (w.matrix, w.passthroughs);
     let engine = &connected.client;
     let plan = m.plan.clone();
     let run_id = m.run_id.clone();
@@ -176,8 +208,18 @@ async fn execute(
             .iter()
             .filter_map(|bp| Some((bp, passthroughs.get(&bp.backend)?)))
             .collect();
-        let images =
-            prepare::images(engine, &plan, &backends, &sources, &g.cache, &dir.logs()).await?;
+        let images = prepare::images(
+            engine,
+            &plan,
+            &backends,
+            &sources,
+            &crate::image::BuildPlace {
+                cache: &g.cache,
+                logs: &dir.logs(),
+                rebuild: w.rebuild,
+            },
+        )
+        .await?;
         for img in &images {
             if let Some(old) = m
                 .images

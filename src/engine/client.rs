@@ -205,6 +205,7 @@ impl Engine for Client {
             .t(&req.tag)
             .rm(true)
             .forcerm(true)
+            .nocache(req.no_cache)
             .buildargs(&args)
             .labels(&labels);
         if let Some(target) = &req.target {

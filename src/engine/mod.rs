@@ -75,6 +75,8 @@ pub struct BuildRequest {
     pub target: Option<String>,
     /// Where the whole build output is written.
     pub log: PathBuf,
+    /// Build every step again, using no cached layer.
+    pub no_cache: bool,
 }
 
 /// A bind mount of a host path.

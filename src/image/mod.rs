@@ -42,15 +42,25 @@ pub enum ImageError {
 }
 
 /// Builds (or reuses) the image for one backend and reads its facts.
+/// Where and how images are built.
+pub struct BuildPlace<'a> {
+    pub cache: &'a Cache,
+    /// Build logs go here.
+    pub logs: &'a Path,
+    /// Build even when an image with the same inputs exists, with no cached
+    /// layer (a rerun that checks the binary is reproducible).
+    pub rebuild: bool,
+}
+
 pub async fn ensure<E: Engine>(
     engine: &E,
     bp: &BackendPlan,
     plan_source: &Source,
     source: &FetchedSource,
-    cache: &Cache,
-    logs: &Path,
+    place: &BuildPlace<'_>,
     passthrough: &Passthrough,
 ) -> Result<ImageRecord, ImageError> {
+    let (cache, logs) = (place.cache, place.logs);
     let backend = bp.backend;
     let other = |message: String| ImageError::Other {
         backend: backend.name().to_string(),
@@ -89,7 +99,7 @@ pub async fn ensure<E: Engine>(
     let reusable = existing
         .as_ref()
         .is_some_and(|img| img.labels.get(LABEL_INPUTS) == Some(&inputs_sha256));
-    let built_now = !reusable;
+    let built_now = !reusable || place.rebuild;
     if built_now {
         crate::progress::note(format!("building {tag} from {}", backend.containerfile()));
         std::fs::create_dir_all(cache.contexts())
@@ -126,7 +136,8 @@ pub async fn ensure<E: Engine>(
             build_args: build_args.clone(),
             labels,
             target: None,
-            log: logs.join(format!("build-{}.log", backend.name())),
+            log: logs.join(format!("build-{}-{}.log", backend.name(), plan_source.name)),
+            no_cache: place.rebuild,
         };
         let bar = crate::progress::line(&format!("build {}", backend.name()));
         let shown = bar.clone();

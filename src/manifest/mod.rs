@@ -48,6 +48,10 @@ pub struct Manifest {
     pub llama_bench: Vec<LlamaBenchRecord>,
     /// Each `--resume` of this run, in order.
     pub resumes: Vec<Resume>,
+    /// When this run is a `rigbench rerun` of another: which, and whether the
+    /// rebuilt binaries are bit-identical to the original's.
+    #[serde(default)]
+    pub rerun_of: Option<RerunOf>,
     pub timing: Timing,
     pub integrity: Integrity,
 }
@@ -56,6 +60,33 @@ pub struct Manifest {
 pub struct Tool {
     pub name: String,
     pub version: String,
+}
+
+/// The run a rerun reproduces, and the binary check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RerunOf {
+    pub run_id: String,
+    /// The original manifest's integrity hash.
+    pub integrity: String,
+    pub created_at: String,
+    /// Inputs this machine could not provide as recorded, accepted with
+    /// `--allow-substitutes`.
+    pub substitutes: Vec<String>,
+    pub binaries: Vec<BinaryCheck>,
+}
+
+/// One binary of one image: the original's sha256 against the rebuilt one's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct BinaryCheck {
+    /// `backend@source`.
+    pub image: String,
+    pub binary: String,
+    pub original: String,
+    pub rebuilt: Option<String>,
+    pub identical: bool,
+    /// Where they differ: the build inputs and the versions read inside that
+    /// changed (empty when identical).
+    pub differing_inputs: Vec<String>,
 }
 
 /// A `rigbench run --resume` of this run.
@@ -406,6 +437,7 @@ impl Manifest {
             cells: Vec::new(),
             llama_bench: Vec::new(),
             resumes: Vec::new(),
+            rerun_of: None,
             timing: Timing::default(),
             integrity: Integrity::default(),
         }

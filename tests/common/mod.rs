@@ -31,14 +31,17 @@ pub fn rigbench(args: &[&str], cwd: &Path) -> Output {
     out
 }
 
-/// Runs `rigbench run` on a plan under tests/plans into a fresh directory, checks
-/// that it succeeded and that the manifest's integrity holds; returns the
-/// directory (kept alive by the TempDir), the run directory and the manifest.
-pub fn run_plan(plan: &str) -> (tempfile::TempDir, PathBuf, serde_json::Value) {
-    let work = tempfile::tempdir().unwrap();
-    let out = work.path().join("run");
-    let plan = repo().join("tests/plans").join(plan);
-    let status = rigbench(
+/// Runs the rigbench binary with `args` and checks that it succeeded.
+pub fn rigbench_ok(args: &[&str], cwd: &Path) -> Output {
+    let out = rigbench(args, cwd);
+    assert!(out.status.success(), "rigbench {} failed", args.join(" "));
+    out
+}
+
+/// Runs `rigbench run --plan plan --out out`, checks that it succeeded and that
+/// the manifest's integrity holds; returns the manifest.
+pub fn run_plan_at(plan: &Path, out: &Path, cwd: &Path) -> serde_json::Value {
+    rigbench_ok(
         &[
             "run",
             "--plan",
@@ -46,11 +49,20 @@ pub fn run_plan(plan: &str) -> (tempfile::TempDir, PathBuf, serde_json::Value) {
             "--out",
             out.to_str().unwrap(),
         ],
-        work.path(),
+        cwd,
     );
-    assert!(status.status.success(), "rigbench run failed");
     let text = std::fs::read_to_string(out.join("manifest.json")).unwrap();
     let m: serde_json::Value = serde_json::from_str(&text).unwrap();
     rigbench::manifest::integrity::verify(&m).unwrap();
+    m
+}
+
+/// Runs a plan under tests/plans into a fresh directory (see `run_plan_at`);
+/// returns the directory (kept alive by the TempDir), the run directory and the
+/// manifest.
+pub fn run_plan(plan: &str) -> (tempfile::TempDir, PathBuf, serde_json::Value) {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("run");
+    let m = run_plan_at(&repo().join("tests/plans").join(plan), &out, work.path());
     (work, out, m)
 }

@@ -1,0 +1,275 @@
+//! `rigbench rerun BUNDLE_OR_RUN`: rebuild the images of a recorded run from its
+//! recorded sources, build arguments and base images (no cached layer), run its
+//! recorded plan here, compare the new run with the original, and record whether
+//! the rebuilt binaries are bit-identical. An input this machine cannot provide
+//! as recorded stops the rerun, unless `--allow-substitutes` says to go on with
+//! what is here (then each substitute is recorded).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use super::Globals;
+use crate::engine::{Engine, connect};
+use crate::manifest::store::RunDir;
+use crate::manifest::{BinaryCheck, ImageRecord, Manifest, RerunOf};
+use crate::plan::Plan;
+use crate::progress::note;
+
+/// The original run, from a bundle (checked) or a run directory (verified).
+fn original(input: &Path) -> anyhow::Result<Manifest> {
+    if input.is_file() && input.file_name().is_some_and(|n| n != "manifest.json") {
+        let b = crate::bundle::read::open(input)?;
+        let bytes = b
+            .files
+            .get("manifest.json")
+            .ok_or_else(|| anyhow::anyhow!("{}: no manifest.json", input.display()))?;
+        return Ok(serde_json::from_slice(bytes)?);
+    }
+    let dir = if input.is_file() {
+        input
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    } else {
+        input.to_path_buf()
+    };
+    Ok(RunDir::open(&dir).load()?)
+}
+
+/// The recorded plan pinned to what the original run used: each backend's base
+/// image by the reference it resolved to, each source to the archive it came
+/// from with its recorded sha256, each model to its recorded sha256.
+pub fn pinned_plan(m: &Manifest) -> Plan {
+    let mut plan = m.plan.clone();
+    for bp in &mut plan.backends {
+        if let Some(img) = m.images.iter().find(|i| i.backend == bp.backend.name()) {
+            bp.base_image = img.base_image.reference.clone();
+        }
+    }
+    for src in &mut plan.sources {
+        if let Some(img) = m.images.iter().find(|i| i.source == src.name) {
+            let mut a = img.llama_cpp.source_archive.clone();
+            set_archive_sha(&mut a, &img.llama_cpp.source_sha256);
+            src.archives = vec![a];
+        }
+    }
+    for model in &mut plan.models {
+        if let Some(r) = m.models.iter().find(|r| r.name == model.name) {
+            model.sha256 = Some(r.sha256.clone());
+        }
+    }
+    plan
+}
+
+fn set_archive_sha(a: &mut crate::plan::ArchiveFile, sha: &str) {
+    use crate::plan::ArchiveFile as A;
+    match a {
+        A::Url { sha256, .. }
+        | A::Path { sha256, .. }
+        | A::Github { sha256, .. }
+        | A::PypiSdist { sha256, .. } => *sha256 = Some(sha.to_string()),
+    }
+}
+
+/// The binaries of each original image against the rebuilt image's.
+pub fn binary_checks(orig: &[ImageRecord], new: &[ImageRecord]) -> Vec<BinaryCheck> {
+    let mut out = Vec::new();
+    for o in orig {
+        let n = new
+            .iter()
+            .find(|n| n.backend == o.backend && n.source == o.source);
+        let mut differing = Vec::new();
+        if let Some(n) = n {
+            let mut diff = |what: &str, a: String, b: String| {
+                if a != b {
+                    differing.push(format!("{what}: {a} → {b}"));
+                }
+            };
+            diff(
+                "Containerfile sha256",
+                o.containerfile_sha256.clone(),
+                n.containerfile_sha256.clone(),
+            );
+            diff(
+                "base image",
+                o.base_image.image_id.clone(),
+                n.base_image.image_id.clone(),
+            );
+            diff(
+                "source sha256",
+                o.llama_cpp.source_sha256.clone(),
+                n.llama_cpp.source_sha256.clone(),
+            );
+            diff(
+                "build args",
+                format!("{:?}", o.build_args),
+                format!("{:?}", n.build_args),
+            );
+            for (k, v) in &o.toolchain {
+                diff(
+                    &format!("toolchain {k}"),
+                    v.clone(),
+                    n.toolchain.get(k).cloned().unwrap_or_default(),
+                );
+            }
+        }
+        for (binary, sha) in &o.binaries_sha256 {
+            let rebuilt = n.and_then(|n| n.binaries_sha256.get(binary).cloned());
+            let identical = rebuilt.as_deref() == Some(sha.as_str());
+            out.push(BinaryCheck {
+                image: format!("{}@{}", o.backend, o.source),
+                binary: binary.clone(),
+                original: sha.clone(),
+                rebuilt,
+                identical,
+                differing_inputs: if identical {
+                    Vec::new()
+                } else {
+                    differing.clone()
+                },
+            });
+        }
+    }
+    out
+}
+
+pub async fn rerun(
+    g: &Globals,
+    input: &Path,
+    out: Option<&Path>,
+    reuse_images: bool,
+    allow_substitutes: bool,
+) -> anyhow::Result<ExitCode> {
+    let orig = original(input)?;
+    let plan = pinned_plan(&orig);
+    note(format!(
+        "rerun of run {} ({}, plan {}, {} cells)",
+        orig.run_id,
+        orig.created_at,
+        orig.plan.name,
+        orig.cells.len()
+    ));
+
+    // Base images: the recorded reference must be here with the recorded id.
+    let connected = connect(g.socket.as_deref()).await?;
+    let mut substitutes = Vec::new();
+    for img in &orig.images {
+        let b = &img.base_image;
+        match connected.client.image(&b.reference).await? {
+            None => substitutes.push(format!(
+                "{} base image {}: not on this machine (recorded id {})",
+                img.backend, b.reference, b.image_id
+            )),
+            Some(f) if f.id != b.image_id => substitutes.push(format!(
+                "{} base image {}: id {} here, {} in the original",
+                img.backend, b.reference, f.id, b.image_id
+            )),
+            Some(_) => {}
+        }
+    }
+    drop(connected);
+    if !substitutes.is_empty() {
+        for s in &substitutes {
+            note(format!("cannot be had as recorded: {s}"));
+        }
+        if !allow_substitutes {
+            anyhow::bail!(
+                "{} input(s) cannot be had as recorded (above); pass --allow-substitutes to rerun with what this machine has",
+                substitutes.len()
+            );
+        }
+    }
+
+    let out = out.map_or_else(
+        || {
+            let mut p = super::default_out(&plan).into_os_string();
+            p.push("-rerun");
+            PathBuf::from(p)
+        },
+        Path::to_path_buf,
+    );
+    let code = super::run::fresh(g, plan, &out, !reuse_images).await?;
+
+    let dir = RunDir::open(&out);
+    let mut new = dir.load()?;
+    let binaries = binary_checks(&orig.images, &new.images);
+    new.rerun_of = Some(RerunOf {
+        run_id: orig.run_id.clone(),
+        integrity: orig.integrity.sha256.clone(),
+        created_at: orig.created_at.clone(),
+        substitutes,
+        binaries: binaries.clone(),
+    });
+    dir.save(&mut new)?;
+
+    let c = crate::comparison::compare(
+        &format!("original run {} ({})", orig.run_id, input.display()),
+        &orig,
+        &format!("rerun {} ({})", new.run_id, out.display()),
+        &new,
+        crate::stats::compare::DEFAULT_BAND,
+    );
+    let mut text = crate::comparison::render::markdown(&c);
+    text.push_str("## Rebuilt binaries\n\n");
+    for b in &binaries {
+        text.push_str(&format!(
+            "- {} {}: {} (original {}, rebuilt {})\n",
+            b.image,
+            b.binary,
+            if b.identical {
+                "bit-identical"
+            } else {
+                "differs"
+            },
+            &b.original[..b.original.len().min(16)],
+            b.rebuilt
+                .as_deref()
+                .map_or("none", |r| &r[..r.len().min(16)])
+        ));
+        for d in &b.differing_inputs {
+            text.push_str(&format!("  - {d}\n"));
+        }
+    }
+    crate::hash::write_atomic(&out.join("rerun.md"), text.as_bytes())?;
+    print!("{text}");
+    println!("\nrerun: {}", out.join("rerun.md").display());
+    Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plan_is_pinned_to_what_the_original_used() {
+        let text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/default.toml"),
+        )
+        .unwrap();
+        let plan = crate::plan::parse(&text, "default", 2).unwrap();
+        let host = crate::host::probe(Path::new("/nonexistent"));
+        let mut m = Manifest::new("r", plan, host, None);
+        m.models.push(crate::manifest::ModelRecord {
+            name: "gemma-3-270m-q4_k_m".into(),
+            file: "gemma-3-270m-q4_k_m.gguf".into(),
+            size_bytes: 1,
+            sha256: "ab".repeat(32),
+            sha256_pinned: true,
+            source: m.plan.models[0].sources[0].clone(),
+            hash_seconds: 0.0,
+            hash_origin: "computed".into(),
+            gguf: crate::gguf::parse(
+                &mut &b"GGUF\x03\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"[..],
+                "x",
+            )
+            .unwrap(),
+        });
+        let p = pinned_plan(&m);
+        assert_eq!(
+            p.models[0].sha256.as_deref(),
+            Some("ab".repeat(32).as_str())
+        );
+        // No image recorded: bases and archives stay as planned.
+        assert_eq!(p.backends[0].base_image, "auto");
+        assert_eq!(p.sources[0].archives.len(), 2);
+    }
+}

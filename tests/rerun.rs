@@ -1,0 +1,106 @@
+//! `rigbench rerun` of a real bundle: the CPU image rebuilt with no cached layer,
+//! the plan rerun, the runs compared, the binaries' sha256 checked and recorded.
+//! And a run whose base image cannot be had as recorded is refused before
+//! anything is built.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{rigbench, rigbench_ok, run_plan};
+use rigbench::manifest::store::RunDir;
+
+#[test]
+fn a_bundle_reruns_with_rebuilt_images_and_the_binaries_are_checked() {
+    let (work, orig, m) = run_plan("e2e.toml");
+    let bundle = work.path().join("orig.tar.gz");
+    rigbench_ok(
+        &[
+            "bundle",
+            orig.to_str().unwrap(),
+            "-o",
+            bundle.to_str().unwrap(),
+        ],
+        work.path(),
+    );
+
+    // A forged copy: the base image id the run recorded is not on this machine.
+    let forged = work.path().join("forged");
+    std::fs::create_dir_all(forged.join("logs")).unwrap();
+    let mut fm = RunDir::open(&orig).load().unwrap();
+    fm.images[0].base_image.image_id = format!("sha256:{}", "0".repeat(64));
+    RunDir::open(&forged).save(&mut fm).unwrap();
+    let refused = rigbench(
+        &[
+            "rerun",
+            forged.to_str().unwrap(),
+            "--out",
+            work.path().join("never").to_str().unwrap(),
+        ],
+        work.path(),
+    );
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("cannot be had as recorded") && err.contains("--allow-substitutes"),
+        "{err}"
+    );
+    assert!(
+        !work.path().join("never").exists(),
+        "a refused rerun wrote a run"
+    );
+
+    // The real rerun, from the bundle.
+    let out = work.path().join("rerun");
+    let r = rigbench(
+        &[
+            "rerun",
+            bundle.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        work.path(),
+    );
+    assert!(r.status.success());
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        stderr.contains("building localhost/rigbench/llama-cpu"),
+        "no rebuild: {stderr}"
+    );
+    let new = RunDir::open(&out).load().unwrap();
+    assert_eq!(new.status, "complete");
+    // The plan was pinned to what the original used: its base image and hashes.
+    assert_eq!(
+        new.plan.models[0].sha256.as_deref(),
+        m["models"][0]["sha256"].as_str()
+    );
+    assert_eq!(
+        new.plan.backends[0].base_image,
+        m["images"][0]["base_image"]["reference"].as_str().unwrap()
+    );
+    assert_eq!(
+        new.images[0].base_image.image_id,
+        m["images"][0]["base_image"]["image_id"].as_str().unwrap()
+    );
+    let of = new.rerun_of.as_ref().unwrap();
+    assert_eq!(of.run_id, m["run_id"].as_str().unwrap());
+    assert!(of.substitutes.is_empty());
+    let server = of
+        .binaries
+        .iter()
+        .find(|b| b.binary == "llama-server")
+        .unwrap();
+    assert_eq!(server.image, "cpu@default");
+    assert_eq!(
+        server.identical,
+        server.rebuilt.as_deref() == Some(server.original.as_str())
+    );
+    eprintln!(
+        "llama-server: original {} rebuilt {:?} identical {} differing {:?}",
+        server.original, server.rebuilt, server.identical, server.differing_inputs
+    );
+    let text = std::fs::read_to_string(out.join("rerun.md")).unwrap();
+    assert!(text.contains("## Generation, tokens/s"));
+    assert!(text.contains("## Rebuilt binaries"));
+    assert!(text.contains("cpu@default llama-server: "));
+}
