@@ -129,7 +129,7 @@ pub struct BuildArgs {
 
 #[derive(Debug, Args)]
 pub struct CompareArgs {
-    /// Run A: a run directory (or its manifest.json).
+    /// Run A: a run directory, its manifest.json, or a bundle.
     pub a: PathBuf,
     /// Run B, compared against A.
     #[arg(required_unless_present = "reference")]

@@ -93,6 +93,9 @@ fn runs_compare_and_a_run_bundles_verifies_and_imports() {
         );
     }
     assert_eq!(std::fs::read(&x).unwrap(), std::fs::read(&y).unwrap());
+    // A bundle compares as its run does.
+    let from_bundle = compare_json(&x, &b, wa.path());
+    assert_eq!(from_bundle["cells"], same["cells"]);
     let v = rigbench(&["verify", x.to_str().unwrap()], wa.path());
     assert!(v.status.success());
     assert!(String::from_utf8_lossy(&v.stdout).contains(": ok: "));

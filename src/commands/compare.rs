@@ -1,29 +1,17 @@
-//! `rigbench compare A B`: load two verified manifests and print the comparison
+//! `rigbench compare A B`: load two verified runs (directories or bundles) and print the comparison
 //! (Markdown, or JSON with --json).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use crate::cli::CompareArgs;
 use crate::manifest::Manifest;
-use crate::manifest::store::RunDir;
-
-/// A run directory, or a manifest.json inside one.
-fn run_dir(p: &Path) -> PathBuf {
-    if p.file_name().is_some_and(|n| n == "manifest.json") {
-        p.parent()
-            .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-    } else {
-        p.to_path_buf()
-    }
-}
 
 fn load(p: &Path) -> anyhow::Result<(String, Manifest)> {
-    let dir = run_dir(p);
-    let m = RunDir::open(&dir).load()?;
+    let m = super::load_run(p)?;
     let name = format!(
         "{} (run {}, {}, plan {}, {})",
-        dir.display(),
+        p.display(),
         m.run_id,
         m.created_at,
         m.plan.name,

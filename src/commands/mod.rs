@@ -64,6 +64,27 @@ pub fn load_plan(path: Option<&Path>, cpus: u32) -> anyhow::Result<Plan> {
 }
 
 /// The default run directory: rigbench-runs/<UTC time>-<plan name>.
+/// A recorded run: from a bundle (checked), a run directory or its
+/// manifest.json (verified).
+pub fn load_run(input: &Path) -> anyhow::Result<crate::manifest::Manifest> {
+    if input.is_file() && input.file_name().is_some_and(|n| n != "manifest.json") {
+        let b = crate::bundle::read::open(input)?;
+        let bytes = b
+            .files
+            .get("manifest.json")
+            .ok_or_else(|| anyhow::anyhow!("{}: no manifest.json", input.display()))?;
+        return Ok(serde_json::from_slice(bytes)?);
+    }
+    let dir = if input.is_file() {
+        input
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    } else {
+        input.to_path_buf()
+    };
+    Ok(crate::manifest::store::RunDir::open(&dir).load()?)
+}
+
 pub fn default_out(plan: &Plan) -> PathBuf {
     let stamp = crate::manifest::now_rfc3339()
         .replace([':', '.'], "-")

@@ -15,26 +15,6 @@ use crate::manifest::{BinaryCheck, ImageRecord, Manifest, RerunOf};
 use crate::plan::Plan;
 use crate::progress::note;
 
-/// The original run, from a bundle (checked) or a run directory (verified).
-fn original(input: &Path) -> anyhow::Result<Manifest> {
-    if input.is_file() && input.file_name().is_some_and(|n| n != "manifest.json") {
-        let b = crate::bundle::read::open(input)?;
-        let bytes = b
-            .files
-            .get("manifest.json")
-            .ok_or_else(|| anyhow::anyhow!("{}: no manifest.json", input.display()))?;
-        return Ok(serde_json::from_slice(bytes)?);
-    }
-    let dir = if input.is_file() {
-        input
-            .parent()
-            .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-    } else {
-        input.to_path_buf()
-    };
-    Ok(RunDir::open(&dir).load()?)
-}
-
 /// The recorded plan pinned to what the original run used: each backend's base
 /// image by the reference it resolved to, each source to the archive it came
 /// from with its recorded sha256, each model to its recorded sha256.
@@ -139,7 +119,7 @@ pub async fn rerun(
     reuse_images: bool,
     allow_substitutes: bool,
 ) -> anyhow::Result<ExitCode> {
-    let orig = original(input)?;
+    let orig = super::load_run(input)?;
     let plan = pinned_plan(&orig);
     note(format!(
         "rerun of run {} ({}, plan {}, {} cells)",

@@ -91,11 +91,18 @@ pub fn tables(m: &Manifest) -> Vec<Rows> {
                     })
                     .collect();
                 vec![
-                    i.backend.clone(),
+                    format!("{}@{}", i.backend, i.source),
                     format!("`{}`", i.image_id),
                     format!(
-                        "{} (`{}`, {})",
-                        i.base_image.reference, i.base_image.image_id, i.base_image.origin
+                        "{} (`{}`{}, {})",
+                        i.base_image.reference,
+                        i.base_image.image_id,
+                        i.base_image
+                            .digest
+                            .as_ref()
+                            .map(|d| format!(", digest `{d}`"))
+                            .unwrap_or_default(),
+                        i.base_image.origin
                     ),
                     i.llama_cpp.commit.clone(),
                     i.llama_cpp.version_line().to_string(),
