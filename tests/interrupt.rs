@@ -5,67 +5,20 @@
 
 mod common;
 
-use std::os::unix::process::CommandExt;
-use std::time::{Duration, Instant};
-
-use common::{repo, rigbench};
+use common::{repo, runs_of, start_run_until};
 use rigbench::engine::{Engine, LABEL_RUN, connect};
 use serde_json::Value;
-
-fn finished_runs(manifest: &Value) -> usize {
-    manifest["cells"].as_array().map_or(0, |cells| {
-        cells
-            .iter()
-            .map(|c| c["runs"].as_array().map_or(0, Vec::len))
-            .sum()
-    })
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_keeps_finished_runs_and_removes_the_containers() {
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("run");
     let plan = repo().join("tests/plans/e2e.toml");
-    // Make sure the image and model are ready, so the signal lands mid-matrix.
-    assert!(
-        rigbench(&["build", "--plan", plan.to_str().unwrap()], work.path())
-            .status
-            .success()
-    );
-
-    // Its own process group, signalled as a whole: what a terminal's Ctrl-C does.
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rigbench"))
-        .args([
-            "run",
-            "--plan",
-            plan.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .process_group(0)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    // The image built first, so the signal lands mid-matrix; own process group,
+    // signalled as a whole: what a terminal's Ctrl-C does.
+    let (mut child, runs) = start_run_until(&plan, &out, 2, true);
+    let before = runs.len();
     let pgid = rustix::process::Pid::from_child(&child);
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let mut before = 0;
-    while Instant::now() < deadline {
-        if let Ok(text) = std::fs::read_to_string(out.join("manifest.json")) {
-            if let Ok(v) = serde_json::from_str::<Value>(&text) {
-                before = finished_runs(&v);
-                if before >= 2 {
-                    break;
-                }
-            }
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "rigbench ended before the signal"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(before >= 2, "no runs finished within the deadline");
     rustix::process::kill_process_group(pgid, rustix::process::Signal::INT).unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130), "{status}");
@@ -75,9 +28,9 @@ async fn ctrl_c_keeps_finished_runs_and_removes_the_containers() {
     rigbench::manifest::integrity::verify(&m).unwrap();
     assert_eq!(m["status"], "interrupted");
     assert!(
-        finished_runs(&m) >= before,
+        runs_of(&m).len() >= before,
         "runs lost: {} < {before}",
-        finished_runs(&m)
+        runs_of(&m).len()
     );
     assert!(out.join("report.md").exists());
 

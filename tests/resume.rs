@@ -6,76 +6,25 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{repo, rigbench};
+use common::{read_manifest, repo, rigbench, runs_of, start_run_until};
 use rigbench::engine::{Engine, LABEL_RUN, connect};
-use serde_json::Value;
-
-fn runs_of(manifest: &Value) -> Vec<Value> {
-    manifest["cells"]
-        .as_array()
-        .map(|cells| {
-            cells
-                .iter()
-                .flat_map(|c| c["runs"].as_array().cloned().unwrap_or_default())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn read(path: &std::path::Path) -> Option<Value> {
-    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_then_resume_runs_only_what_is_missing() {
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("run");
     let plan = repo().join("tests/plans/e2e.toml");
-    // The image and model ready, so the kill lands mid-matrix.
-    assert!(
-        rigbench(&["build", "--plan", plan.to_str().unwrap()], work.path())
-            .status
-            .success()
-    );
-
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rigbench"))
-        .args([
-            "run",
-            "--plan",
-            plan.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let mut before = Vec::new();
-    while Instant::now() < deadline {
-        if let Some(v) = read(&out.join("manifest.json")) {
-            before = runs_of(&v);
-            // The first cell's warm-up and first measured run: the kill cuts
-            // that cell short, so the resume must complete a half-done cell.
-            if before.len() >= 2 {
-                break;
-            }
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "rigbench ended before the kill"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(before.len() >= 2, "no runs finished within the deadline");
+    // The first cell's warm-up and first measured run: the kill cuts that cell
+    // short, so the resume must complete a half-done cell.
+    let (mut child, _) = start_run_until(&plan, &out, 2, false);
     // SIGKILL to rigbench alone: its server container (and the API service, if
     // it started one) are left behind, as after a crash or an OOM kill.
     child.kill().unwrap();
     child.wait().unwrap();
 
-    let killed = read(&out.join("manifest.json")).unwrap();
+    let killed = read_manifest(&out.join("manifest.json")).unwrap();
     rigbench::manifest::integrity::verify(&killed).unwrap();
     assert_eq!(killed["status"], "running");
     let before = runs_of(&killed);
@@ -96,7 +45,7 @@ async fn kill_9_then_resume_runs_only_what_is_missing() {
         left.len()
     );
 
-    let m = read(&out.join("manifest.json")).unwrap();
+    let m = read_manifest(&out.join("manifest.json")).unwrap();
     rigbench::manifest::integrity::verify(&m).unwrap();
     assert_eq!(m["status"], "complete");
     assert_eq!(m["run_id"].as_str(), Some(run_id.as_str()));

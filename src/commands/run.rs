@@ -21,7 +21,7 @@ use crate::manifest::store::RunDir;
 use crate::manifest::{Manifest, Resume, now_rfc3339};
 use crate::plan::matrix::{Matrix, expand};
 use crate::progress::note;
-use crate::runner::{Prepared, Runner, pending_cells};
+use crate::runner::{Prepared, Runner, pending_cells, remove_run_containers};
 use crate::telemetry::Probe;
 use crate::telemetry::sampler::Sampler;
 
@@ -35,9 +35,7 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
     let host = crate::host::probe(Path::new("/"));
     let plan = load_plan(args.plan.as_deref(), host.cpu.logical_cpus.max(1))?;
     if args.dry_run {
-        let mut matrix = expand(&plan);
-        let (passthroughs, missing) = prepare::passthroughs(&plan, Path::new("/"));
-        matrix.exclude_backends(&missing);
+        let (matrix, passthroughs) = matrix_here(&plan);
         print!(
             "{}",
             super::dry_run::render(&plan, &matrix, &g.cache, &passthroughs)
@@ -46,6 +44,15 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
     }
     let out = args.out.clone().unwrap_or_else(|| default_out(&plan));
     fresh(g, plan, &out, false).await
+}
+
+/// The plan's matrix on this host: the cells of backends whose devices are
+/// missing moved to the excluded, with the passthrough of the others.
+fn matrix_here(plan: &crate::plan::Plan) -> (Matrix, BTreeMap<Backend, Passthrough>) {
+    let mut matrix = expand(plan);
+    let (passthroughs, missing) = prepare::passthroughs(plan, Path::new("/"));
+    matrix.exclude_backends(&missing);
+    (matrix, passthroughs)
 }
 
 /// Runs `plan` into the new run directory `out`; `rebuild` builds every image
@@ -58,9 +65,7 @@ pub async fn fresh(
 ) -> anyhow::Result<ExitCode> {
     let t_total = Instant::now();
     let host = crate::host::probe(Path::new("/"));
-    let mut matrix = expand(&plan);
-    let (passthroughs, missing) = prepare::passthroughs(&plan, Path::new("/"));
-    matrix.exclude_backends(&missing);
+    let (matrix, passthroughs) = matrix_here(&plan);
     if matrix.groups.is_empty() {
         anyhow::bail!("the plan leaves no cell to run (see `rigbench run --dry-run`)");
     }
@@ -107,25 +112,13 @@ async fn resume(g: &Globals, dir: &Path) -> anyhow::Result<ExitCode> {
         dir.display(),
         m.status
     ));
-    let plan = m.plan.clone();
-    let mut matrix = expand(&plan);
-    let (passthroughs, missing) = prepare::passthroughs(&plan, Path::new("/"));
-    matrix.exclude_backends(&missing);
+    let (matrix, passthroughs) = matrix_here(&m.plan);
 
     let connected = connect_engine(g).await?;
     // What the killed process left: its containers, and the API service it had
     // started (in its own process group, so it outlived it).
     let stale_service = m.engine.as_ref().and_then(|e| e.service_pid);
-    let leftovers = Runner {
-        engine: &connected.client,
-        dir: &run,
-        run_id: &m.run_id,
-        backends: BTreeMap::new(),
-        model_paths: Vec::new(),
-        sampler: None,
-    }
-    .cleanup()
-    .await;
+    let leftovers = remove_run_containers(&connected.client, &m.run_id).await;
     let stopped = stale_service.is_some_and(crate::engine::connect::stop_stale_service);
     let note_text = format!(
         "resumed: {leftovers} leftover container(s) removed{}",
@@ -285,15 +278,7 @@ async fn execute(
         }
     };
     // Whatever happened, no container of this run outlives the command.
-    let runner = Runner {
-        engine,
-        dir,
-        run_id: &run_id,
-        backends: BTreeMap::new(),
-        model_paths: Vec::new(),
-        sampler: None,
-    };
-    let removed = runner.cleanup().await;
+    let removed = remove_run_containers(engine, &run_id).await;
     if removed > 0 {
         note(format!("removed {removed} leftover container(s)"));
     }

@@ -34,14 +34,9 @@ pub struct CellKey {
 
 impl CellKey {
     pub fn of(c: &Cell) -> Self {
-        let several = c.id.starts_with(&format!("{}@", c.backend));
         CellKey {
             backend: c.backend.clone(),
-            source: if several {
-                c.source.clone()
-            } else {
-                String::new()
-            },
+            source: c.source_label().unwrap_or_default().to_string(),
             model: c.model.clone(),
             variant: c.variant.name.clone(),
             prompt_tokens: c.prompt_tokens,
@@ -90,7 +85,7 @@ impl Outcome {
         Outcome {
             status: c.status.clone(),
             mode: c.failure.as_ref().map(|f| f.mode.clone()),
-            valid_runs: values(c, "gen_tps").len(),
+            valid_runs: c.values("gen_tps").len(),
             planned_runs,
         }
     }
@@ -126,22 +121,9 @@ pub struct Comparison {
     pub only_in_b: Vec<String>,
 }
 
-/// A metric's values over a cell's measured runs that passed their checks.
-pub fn values(c: &Cell, metric: &str) -> Vec<f64> {
-    c.runs
-        .iter()
-        .filter(|r| !r.warmup && r.checks.all())
-        .map(|r| match metric {
-            "gen_tps" => r.gen_tps,
-            "pp_tps" => r.pp_tps,
-            _ => r.ttft_ms,
-        })
-        .collect()
-}
-
 /// The first measured run's value, when it is an outlier among the measured runs.
 fn first_run_outlier(c: &Cell, metric: &str) -> Option<(f64, f64)> {
-    let v = values(c, metric);
+    let v = c.values(metric);
     let first = *v.first()?;
     let z = modified_z(first, &v)?;
     (z.abs() > crate::stats::compare::OUTLIER_Z).then_some((first, z))
@@ -161,7 +143,7 @@ pub fn compare(a_name: &str, a: &Manifest, b_name: &str, b: &Manifest, band: f64
         let ob = Outcome::of(cb, b.plan.bench.runs);
         let mut metrics = Vec::new();
         for (metric, _, _) in METRICS {
-            let (va, vb) = (values(ca, metric), values(cb, metric));
+            let (va, vb) = (ca.values(metric), cb.values(metric));
             let both = oa.ok() && ob.ok();
             metrics.push(MetricComparison {
                 metric: metric.to_string(),

@@ -5,19 +5,19 @@
 use std::fmt::Write as _;
 
 use super::{Comparison, METRICS};
-use crate::report::markdown::{mean_sd, table};
+use crate::report::markdown::{escape_cell, mean_sd, table};
 
 /// Shortens a setup value for a table cell (and escapes `|`).
 pub fn short(v: Option<&String>) -> String {
-    match v {
-        None => "—".to_string(),
+    let s = match v {
+        None => return "—".to_string(),
         Some(s) if s.chars().count() > 90 => {
             let head: String = s.chars().take(87).collect();
             format!("{head}…")
         }
         Some(s) => s.clone(),
-    }
-    .replace('|', "\\|")
+    };
+    escape_cell(&s)
 }
 
 fn p_text(p: f64) -> String {

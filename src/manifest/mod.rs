@@ -386,20 +386,36 @@ pub const METRICS: &[(&str, MetricOf)] = &[
 ];
 
 impl Cell {
-    /// Recomputes `stats` from the measured, valid runs.
-    pub fn summarize(&mut self) {
-        let counted: Vec<&Run> = self
-            .runs
+    /// A metric's values over the measured runs that passed their checks (the
+    /// runs statistics are drawn from); empty for a metric not in `METRICS`.
+    pub fn values(&self, metric: &str) -> Vec<f64> {
+        let Some((_, get)) = METRICS.iter().find(|(name, _)| *name == metric) else {
+            return Vec::new();
+        };
+        self.runs
             .iter()
             .filter(|r| !r.warmup && r.checks.all())
-            .collect();
+            .map(get)
+            .collect()
+    }
+
+    /// Recomputes `stats` from the measured, valid runs.
+    pub fn summarize(&mut self) {
         self.stats = METRICS
             .iter()
-            .filter_map(|(name, get)| {
-                let values: Vec<f64> = counted.iter().map(|r| get(r)).collect();
-                crate::stats::summarize(&values).map(|s| (name.to_string(), s))
+            .filter_map(|(name, _)| {
+                crate::stats::summarize(&self.values(name)).map(|s| (name.to_string(), s))
             })
             .collect();
+    }
+
+    /// The source's name when the run's plan has several (the cell id then
+    /// reads `backend@source.…`), else `None`.
+    pub fn source_label(&self) -> Option<&str> {
+        self.id
+            .strip_prefix(&self.backend)
+            .is_some_and(|rest| rest.starts_with('@'))
+            .then_some(self.source.as_str())
     }
 }
 

@@ -11,9 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{RefCell, Reference};
 use crate::comparison::render::short;
-use crate::comparison::values;
 use crate::manifest::{Cell, Manifest};
-use crate::report::markdown::{mean_sd, table};
+use crate::report::markdown::{escape_cell, mean_sd, table};
 use crate::stats::compare::{Moments, Ratio, Verdict, holm, ratio_of, verdict, welch_of};
 use crate::stats::{Summary, summarize};
 
@@ -139,25 +138,14 @@ pub fn run_fact(m: &Manifest, check: &str) -> Option<String> {
 
 /// The run's cell for a published one: same backend, model, variant, prompt
 /// length, and source name when the run's plan has several sources.
-fn find<'a>(
-    m: &'a Manifest,
-    backend: &str,
-    source: &str,
-    model: &str,
-    variant: &str,
-    p: u32,
-) -> Vec<&'a Cell> {
-    let several = m.plan.sources.len() > 1;
-    m.cells
-        .iter()
-        .filter(|c| {
-            c.backend == backend
-                && c.model == model
-                && c.variant.name == variant
-                && c.prompt_tokens == p
-                && (!several || c.source == source)
-        })
-        .collect()
+fn find<'a>(m: &'a Manifest, r: &RefCell) -> Option<&'a Cell> {
+    m.cells.iter().find(|c| {
+        c.backend == r.backend
+            && c.model == r.model
+            && c.variant.name == r.variant
+            && c.prompt_tokens == r.prompt_tokens
+            && c.source_label().is_none_or(|s| s == r.source)
+    })
 }
 
 fn label(r: &RefCell) -> String {
@@ -189,15 +177,7 @@ pub fn compare(reference: &Reference, run: &str, m: &Manifest, band: f64) -> Ref
 
     let mut cells = Vec::new();
     for r in &reference.cells {
-        let found = find(
-            m,
-            &r.backend,
-            &r.source,
-            &r.model,
-            &r.variant,
-            r.prompt_tokens,
-        );
-        let cell = found.first();
+        let cell = find(m, r);
         let status = match cell {
             None => "not run".to_string(),
             Some(c) if c.status == "failed" => format!(
@@ -216,7 +196,7 @@ pub fn compare(reference: &Reference, run: &str, m: &Manifest, band: f64) -> Ref
             let Some([mean, sd]) = published else {
                 continue;
             };
-            let v = cell.map(|c| values(c, key)).unwrap_or_default();
+            let v = cell.map(|c| c.values(key)).unwrap_or_default();
             let pubm = Moments::published(mean, sd, reference.runs);
             let mine = Moments::of(&v);
             let (ratio, p) = match (pubm, mine, status.as_str()) {
@@ -238,7 +218,7 @@ pub fn compare(reference: &Reference, run: &str, m: &Manifest, band: f64) -> Ref
             });
         }
         if let Some([lo, hi]) = r.gen_tps_range {
-            let v = cell.map(|c| values(c, "gen_tps")).unwrap_or_default();
+            let v = cell.map(|c| c.values("gen_tps")).unwrap_or_default();
             let yours = summarize(&v);
             metrics.push(MetricResult {
                 metric: "gen_tps".to_string(),
@@ -289,7 +269,7 @@ pub fn compare(reference: &Reference, run: &str, m: &Manifest, band: f64) -> Ref
                     c.backend == f.backend
                         && c.model == f.model
                         && f.variants.contains(&c.variant.name)
-                        && (m.plan.sources.len() == 1 || c.source == f.source)
+                        && c.source_label().is_none_or(|s| s == f.source)
                 })
                 .collect();
             let yours: Vec<String> = mine
@@ -338,10 +318,6 @@ pub fn compare(reference: &Reference, run: &str, m: &Manifest, band: f64) -> Ref
     }
 }
 
-fn esc(s: &str) -> String {
-    s.replace('|', "\\|")
-}
-
 /// The comparison as Markdown.
 pub fn markdown(c: &RefComparison) -> String {
     let mut out = String::new();
@@ -361,8 +337,8 @@ pub fn markdown(c: &RefComparison) -> String {
         .iter()
         .map(|f| {
             vec![
-                esc(&f.fact),
-                esc(&f.published),
+                escape_cell(&f.fact),
+                escape_cell(&f.published),
                 f.yours
                     .as_ref()
                     .map_or_else(|| "not recorded".to_string(), |y| short(Some(y))),
@@ -432,8 +408,8 @@ pub fn markdown(c: &RefComparison) -> String {
             .map(|f| {
                 vec![
                     f.configuration.clone(),
-                    esc(&f.published),
-                    esc(&if f.yours.is_empty() {
+                    escape_cell(&f.published),
+                    escape_cell(&if f.yours.is_empty() {
                         "—".to_string()
                     } else {
                         f.yours.join("; ")

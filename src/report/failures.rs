@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use super::markdown::table;
+use super::markdown::{escape_cell, table};
 use crate::manifest::{Cell, Failure, Manifest};
 
 /// The configuration a cell ran in, as the study names it.
@@ -40,10 +40,6 @@ pub fn telling(f: &Failure) -> String {
         })
         .cloned()
         .unwrap_or_else(|| f.message.clone())
-}
-
-fn escape(s: &str) -> String {
-    s.replace('|', "\\|")
 }
 
 pub fn section(out: &mut String, m: &Manifest) {
@@ -86,9 +82,9 @@ pub fn tables(m: &Manifest) -> Vec<super::system::Rows> {
                     .filter(|c| configuration(c) == config)
                     .count();
                 vec![
-                    escape(&config),
+                    escape_cell(&config),
                     mode,
-                    escape(&evidence),
+                    escape_cell(&evidence),
                     format!("{n}/{of} cells"),
                 ]
             })
@@ -104,7 +100,7 @@ pub fn tables(m: &Manifest) -> Vec<super::system::Rows> {
         ));
         let rows = failed
             .iter()
-            .map(|(c, f)| vec![c.id.clone(), f.mode.clone(), escape(&f.message)])
+            .map(|(c, f)| vec![c.id.clone(), f.mode.clone(), escape_cell(&f.message)])
             .collect();
         out.push((
             vec!["cell".into(), "mode".into(), "what happened".into()],

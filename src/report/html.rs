@@ -19,7 +19,8 @@ th{background:#f3f3f3}code{font-size:12px}.wide{overflow-x:auto}\
 .charts{display:flex;flex-wrap:wrap;gap:12px}.charts svg{border:1px solid #eee;max-width:100%;height:auto}\
 .note{color:#555;font-size:13px}";
 
-fn esc(s: &str) -> String {
+/// Text for HTML content or a quoted attribute.
+pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -29,6 +29,11 @@ pub fn table(header: Vec<String>, rows: Vec<Vec<String>>) -> String {
     format!("{t}\n")
 }
 
+/// Text for a Markdown table cell: `|` escaped.
+pub fn escape_cell(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
 /// "mean ± sd" with `decimals` places; the mean alone when n < 2.
 pub fn mean_sd(s: &Summary, decimals: usize) -> String {
     match s.sd {
@@ -40,10 +45,9 @@ pub fn mean_sd(s: &Summary, decimals: usize) -> String {
 /// backend/variant, with `@source` when the plan has several sources (the cell
 /// id then carries it).
 pub fn column(c: &Cell) -> String {
-    if c.id.starts_with(&format!("{}@", c.backend)) {
-        format!("{}@{}/{}", c.backend, c.source, c.variant.name)
-    } else {
-        format!("{}/{}", c.backend, c.variant.name)
+    match c.source_label() {
+        Some(src) => format!("{}@{src}/{}", c.backend, c.variant.name),
+        None => format!("{}/{}", c.backend, c.variant.name),
     }
 }
 

@@ -5,6 +5,8 @@
 
 use std::fmt::Write as _;
 
+use super::html::esc;
+
 /// One point: x, y, and the interval around y where known.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Point {
@@ -39,12 +41,6 @@ const LEFT: f64 = 70.0;
 const RIGHT: f64 = 190.0;
 const TOP: f64 = 40.0;
 const BOTTOM: f64 = 50.0;
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
 
 /// Ticks for a log axis: powers of ten and 2×, 5× between, within [lo, hi].
 fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {

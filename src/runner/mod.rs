@@ -561,20 +561,25 @@ impl<E: Engine> Runner<'_, E> {
 
     /// Stops and removes every container of this run still present.
     pub async fn cleanup(&self) -> usize {
-        let labels = [
-            format!("{LABEL_MANAGED}=true"),
-            format!("{LABEL_RUN}={}", self.run_id),
-        ];
-        let mut removed = 0;
-        if let Ok(list) = self.engine.list_labelled(&labels).await {
-            for c in list {
-                if self.engine.remove(&c.id).await.is_ok() {
-                    removed += 1;
-                }
+        remove_run_containers(self.engine, self.run_id).await
+    }
+}
+
+/// Stops and removes every container labelled with `run_id`; returns how many.
+pub async fn remove_run_containers<E: Engine>(engine: &E, run_id: &str) -> usize {
+    let labels = [
+        format!("{LABEL_MANAGED}=true"),
+        format!("{LABEL_RUN}={run_id}"),
+    ];
+    let mut removed = 0;
+    if let Ok(list) = engine.list_labelled(&labels).await {
+        for c in list {
+            if engine.remove(&c.id).await.is_ok() {
+                removed += 1;
             }
         }
-        removed
     }
+    removed
 }
 
 /// The prompt text in the served model's tokens, and its BOS token if it has one.

@@ -250,20 +250,9 @@ mod tests {
     #[test]
     fn every_setting_is_explicit_and_extra_args_come_last() {
         let v = CellVariant {
-            name: "q8".into(),
-            ctx_size: 4096,
-            threads: 2,
-            n_gpu_layers: 0,
-            batch_size: 2048,
-            ubatch_size: 512,
-            flash_attn: "on".into(),
             cache_type_k: "q8_0".into(),
-            cache_type_v: "f16".into(),
-            env: BTreeMap::new(),
             extra_server_args: vec!["--no-warmup".into()],
-            server_argv: vec![],
-            request: BTreeMap::new(),
-            fault: None,
+            ..crate::manifest::fixtures::cell(31, "q8", vec![], None).variant
         };
         let a = server_argv("m.gguf", &v);
         let joined = a.join(" ");

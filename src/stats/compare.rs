@@ -28,16 +28,6 @@ pub const ALPHA: f64 = 0.05;
 /// Modified z-score above which a value is an outlier.
 pub const OUTLIER_Z: f64 = 3.5;
 
-fn mean_var(x: &[f64]) -> Option<(f64, f64, f64)> {
-    if x.len() < 2 || x.iter().any(|v| !v.is_finite()) {
-        return None;
-    }
-    let n = x.len() as f64;
-    let m = x.iter().sum::<f64>() / n;
-    let v = x.iter().map(|a| (a - m).powi(2)).sum::<f64>() / (n - 1.0);
-    Some((n, m, v))
-}
-
 /// Welch–Satterthwaite degrees of freedom of two variance terms.
 fn satterthwaite(a: f64, na: f64, b: f64, nb: f64) -> f64 {
     let denom = a * a / (na - 1.0) + b * b / (nb - 1.0);
@@ -70,9 +60,16 @@ pub struct Moments {
 }
 
 impl Moments {
+    /// From measured values (at least two, all finite): `stats::summarize`'s
+    /// mean and sample sd.
     pub fn of(values: &[f64]) -> Option<Self> {
-        let (n, mean, var) = mean_var(values)?;
-        Some(Moments { n, mean, var })
+        let s = super::summarize(values)?;
+        let sd = s.sd?;
+        Some(Moments {
+            n: s.n as f64,
+            mean: s.mean,
+            var: sd * sd,
+        })
     }
 
     /// From a published mean, sd and n (n ≥ 2).
@@ -93,16 +90,7 @@ pub fn welch(a: &[f64], b: &[f64]) -> Option<Welch> {
 
 /// Welch's t-test from the two sides' summaries.
 pub fn welch_of(a: Moments, b: Moments) -> Option<Welch> {
-    let Moments {
-        n: na,
-        mean: ma,
-        var: va,
-    } = a;
-    let Moments {
-        n: nb,
-        mean: mb,
-        var: vb,
-    } = b;
+    let (na, ma, va, nb, mb, vb) = (a.n, a.mean, a.var, b.n, b.mean, b.var);
     let (ca, cb) = (va / na, vb / nb);
     let se = (ca + cb).sqrt();
     let df = satterthwaite(ca, na, cb, nb);
@@ -143,16 +131,7 @@ pub fn ratio(a: &[f64], b: &[f64]) -> Option<Ratio> {
 
 /// The ratio B/A from the two sides' summaries.
 pub fn ratio_of(a: Moments, b: Moments) -> Option<Ratio> {
-    let Moments {
-        n: na,
-        mean: ma,
-        var: va,
-    } = a;
-    let Moments {
-        n: nb,
-        mean: mb,
-        var: vb,
-    } = b;
+    let (na, ma, va, nb, mb, vb) = (a.n, a.mean, a.var, b.n, b.mean, b.var);
     if ma <= 0.0 || mb <= 0.0 {
         return None;
     }
@@ -234,17 +213,6 @@ pub fn verdict(r: &Ratio, p_adjusted: f64, band: f64, higher_is_better: bool) ->
     Verdict::Inconclusive
 }
 
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    let k = s.len() / 2;
-    if s.len() % 2 == 0 {
-        (s[k - 1] + s[k]) / 2.0
-    } else {
-        s[k]
-    }
-}
-
 /// The modified z-score of `x` among `values` (which include it); `None` for
 /// fewer than three values. With a MAD of 0, any value off the median is
 /// infinitely far.
@@ -252,9 +220,9 @@ pub fn modified_z(x: f64, values: &[f64]) -> Option<f64> {
     if values.len() < 3 || values.iter().any(|v| !v.is_finite()) {
         return None;
     }
-    let med = median(values);
+    let med = super::median(values);
     let dev: Vec<f64> = values.iter().map(|v| (v - med).abs()).collect();
-    let mad = median(&dev);
+    let mad = super::median(&dev);
     if mad == 0.0 {
         return Some(if x == med {
             0.0

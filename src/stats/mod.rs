@@ -58,7 +58,7 @@ pub fn summarize(values: &[f64]) -> Option<Summary> {
 }
 
 /// Median of finite values; the caller guarantees at least one.
-fn median(values: &[f64]) -> f64 {
+pub(crate) fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     let mid = sorted.len() / 2;

@@ -66,3 +66,76 @@ pub fn run_plan(plan: &str) -> (tempfile::TempDir, PathBuf, serde_json::Value) {
     let m = run_plan_at(&repo().join("tests/plans").join(plan), &out, work.path());
     (work, out, m)
 }
+
+/// Every run recorded in a manifest, over all cells.
+pub fn runs_of(manifest: &serde_json::Value) -> Vec<serde_json::Value> {
+    manifest["cells"]
+        .as_array()
+        .map(|cells| {
+            cells
+                .iter()
+                .flat_map(|c| c["runs"].as_array().cloned().unwrap_or_default())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The manifest at `path`, if it is there and parses.
+pub fn read_manifest(path: &Path) -> Option<serde_json::Value> {
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
+
+/// Builds the plan's images, then starts `rigbench run --plan plan --out out` in
+/// the background (in its own process group when `own_group`, as a terminal
+/// would) and waits until its manifest records at least `n` runs; returns the
+/// running child and the runs recorded so far.
+pub fn start_run_until(
+    plan: &Path,
+    out: &Path,
+    n: usize,
+    own_group: bool,
+) -> (std::process::Child, Vec<serde_json::Value>) {
+    use std::os::unix::process::CommandExt;
+    let cwd = out.parent().unwrap();
+    rigbench_ok(&["build", "--plan", plan.to_str().unwrap()], cwd);
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_rigbench"));
+    cmd.args([
+        "run",
+        "--plan",
+        plan.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .current_dir(cwd)
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null());
+    if own_group {
+        cmd.process_group(0);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    let mut runs = Vec::new();
+    let mut ended = None;
+    while std::time::Instant::now() < deadline && ended.is_none() {
+        if let Some(v) = read_manifest(&out.join("manifest.json")) {
+            runs = runs_of(&v);
+        }
+        if runs.len() >= n {
+            break;
+        }
+        ended = child.try_wait().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    if runs.len() < n {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!(
+            "only {} runs recorded ({})",
+            runs.len(),
+            ended.map_or("deadline passed".to_string(), |s| format!(
+                "rigbench ended: {s}"
+            ))
+        );
+    }
+    (child, runs)
+}
