@@ -32,7 +32,12 @@ pub fn render(
     let _ = writeln!(
         out,
         "bench: {} warm-up + {} measured runs per cell, n_predict {}, seed {}, health timeout {} s, stall timeout {} s",
-        b.warmup_runs, b.runs, b.n_predict, b.seed, b.health_timeout_s, b.stall_timeout_s
+        b.warmup_runs,
+        b.runs_text(),
+        b.n_predict,
+        b.seed,
+        b.health_timeout_s,
+        b.stall_timeout_s
     );
     for src in &plan.sources {
         let _ = writeln!(
@@ -145,9 +150,14 @@ pub fn render(
     );
     let _ = writeln!(
         out,
-        "\n{cells} cells in {} server starts, {} requests:",
+        "\n{cells} cells in {} server starts, {}{} requests:",
         matrix.groups.len(),
-        cells as u32 * (b.warmup_runs + b.runs)
+        if b.precision.is_some() {
+            "at most "
+        } else {
+            ""
+        },
+        cells as u32 * (b.warmup_runs + b.max_runs())
     );
     for (i, g) in matrix.groups.iter().enumerate() {
         let model = &plan.models[g.model];
@@ -249,6 +259,12 @@ estimate: about {} (image builds up to {}, model loads {}, requests {})",
         human(e.load_s),
         human(e.requests_s)
     );
+    if plan.bench.precision.is_some() {
+        let _ = writeln!(
+            out,
+            "  requests counted at bench.max_runs per cell: an upper bound; a cell stops earlier once its intervals are narrow enough"
+        );
+    }
     let _ = writeln!(
         out,
         "  rough: generation taken as bandwidth-bound on a dense model (GPU 256 GB/s, CPU 60 GB/s, 60 % efficiency; prompt processing 10x faster), builds as measured on 2 cores; an MoE model runs faster. Not counted: downloads, cool-down waits, stall timeouts of failing cells."

@@ -11,7 +11,9 @@ pub mod setup;
 use serde::{Deserialize, Serialize};
 
 use crate::manifest::{Cell, Manifest};
-use crate::stats::compare::{Ratio, Verdict, Welch, holm, modified_z, ratio, verdict, welch};
+use crate::stats::compare::{
+    Moments, Ratio, Verdict, Welch, holm, modified_z, ratio, runs_to_decide, verdict, welch,
+};
 use crate::stats::{Summary, summarize};
 
 /// A metric compared: manifest key, title, whether higher is better.
@@ -67,6 +69,9 @@ pub struct MetricComparison {
     /// Holm-adjusted across the matched cells, for this metric.
     pub p_adjusted: Option<f64>,
     pub verdict: Option<Verdict>,
+    /// For an inconclusive verdict: runs per side that would decide it at the
+    /// measured means and spreads (`stats::compare::runs_to_decide`).
+    pub runs_to_decide: Option<u32>,
 }
 
 /// A cell's outcome in one run: "ok 4/4", "crash 0/4", "pending".
@@ -75,7 +80,8 @@ pub struct Outcome {
     pub status: String,
     /// The failure mode, when the cell failed.
     pub mode: Option<String>,
-    /// Measured runs that passed their checks / planned measured runs.
+    /// Measured runs that passed their checks / planned measured runs (or the
+    /// runs a precision target added).
     pub valid_runs: usize,
     pub planned_runs: u32,
 }
@@ -139,8 +145,8 @@ pub fn compare(a_name: &str, a: &Manifest, b_name: &str, b: &Manifest, band: f64
             only_in_a.push(ca.id.clone());
             continue;
         };
-        let oa = Outcome::of(ca, a.plan.bench.runs);
-        let ob = Outcome::of(cb, b.plan.bench.runs);
+        let oa = Outcome::of(ca, a.plan.bench.runs.max(ca.measured_runs()));
+        let ob = Outcome::of(cb, b.plan.bench.runs.max(cb.measured_runs()));
         let mut metrics = Vec::new();
         for (metric, _, _) in METRICS {
             let (va, vb) = (ca.values(metric), cb.values(metric));
@@ -153,6 +159,7 @@ pub fn compare(a_name: &str, a: &Manifest, b_name: &str, b: &Manifest, band: f64
                 ratio: if both { ratio(&va, &vb) } else { None },
                 p_adjusted: None,
                 verdict: None,
+                runs_to_decide: None,
             });
         }
         let mut warnings = Vec::new();
@@ -190,6 +197,15 @@ pub fn compare(a_name: &str, a: &Manifest, b_name: &str, b: &Manifest, band: f64
             let m = &mut cells[i].metrics[mi];
             m.p_adjusted = Some(adj);
             m.verdict = m.ratio.map(|r| verdict(&r, adj, band, *higher_is_better));
+            if m.verdict == Some(Verdict::Inconclusive) {
+                let moments = |s: &Option<Summary>| {
+                    let s = s.as_ref()?;
+                    Moments::published(s.mean, s.sd?, u32::try_from(s.n).ok()?)
+                };
+                if let (Some(ma), Some(mb)) = (moments(&m.a), moments(&m.b)) {
+                    m.runs_to_decide = runs_to_decide(ma, mb, band);
+                }
+            }
         }
     }
     Comparison {

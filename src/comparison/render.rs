@@ -33,7 +33,7 @@ pub fn markdown(c: &Comparison) -> String {
     let _ = writeln!(out, "# rigbench compare\n\nA: {}\nB: {}\n", c.a, c.b);
     let _ = writeln!(
         out,
-        "Verdicts say how B does against A, with a noise band of ±{:.0} %: **same** when the 95 % interval of B/A lies inside the band; **faster** or **slower** when it lies wholly outside and Welch's p, Holm-adjusted across the cells, is below 0.05; **inconclusive** otherwise.\n",
+        "Verdicts say how B does against A, with a noise band of ±{:.0} %: **same** when the 95 % interval of B/A lies inside the band; **faster** or **slower** when it lies wholly outside and Welch's p, Holm-adjusted across the cells, is below 0.05; **inconclusive** otherwise, with the runs per side that would decide it if the means and spreads stayed as measured (a planning figure).\n",
         c.band * 100.0
     );
     let _ = writeln!(out, "## What differs in the setup\n");
@@ -77,8 +77,11 @@ pub fn markdown(c: &Comparison) -> String {
                     if failed {
                         format!("A: {}, B: {}", cell.a.text(), cell.b.text())
                     } else {
-                        m.verdict
-                            .map_or("—".to_string(), |v| v.as_str().to_string())
+                        match (m.verdict, m.runs_to_decide) {
+                            (Some(v), Some(n)) => format!("{} (≈{n} runs a side)", v.as_str()),
+                            (Some(v), None) => v.as_str().to_string(),
+                            (None, _) => "—".to_string(),
+                        }
                     },
                 ]
             })

@@ -131,3 +131,26 @@ fn a_slow_first_measured_run_is_warned_about() {
     ));
     assert!(c.setup.is_empty());
 }
+
+#[test]
+fn an_inconclusive_cell_says_how_many_runs_would_decide_it() {
+    // Generation 100, 102, 98, 100 on both sides: ratio 1, sd √(8/3) = 1.63299
+    // so cv² = 0.000266667 a side; n = 4: se = √(0.000533333 / 4) = 0.011547,
+    // t(0.975, 6) = 2.446912, half-width 0.028254 > ln 1.02 = 0.0198026:
+    // inconclusive. n = 6: t(0.975, 10) = 2.228139 · √(0.000533333 / 6) =
+    // 0.021007 > 0.0198026; n = 7: t(0.975, 12) = 2.178813 · 0.0087287 =
+    // 0.019018 ≤ it. So 7 runs a side.
+    let values = [100.0, 102.0, 98.0, 100.0];
+    let ttft = [40.0, 40.0, 40.0, 40.0];
+    let a = manifest(vec![cell(31, "default", runs(&values, &ttft), None)]);
+    let b = manifest(vec![cell(31, "default", runs(&values, &ttft), None)]);
+    let c = compare("A", &a, "B", &b, 0.02);
+    let g = &c.cells[0].metrics[0];
+    assert_eq!(g.verdict, Some(Verdict::Inconclusive));
+    assert_eq!(g.runs_to_decide, Some(7));
+    // TTFT without spread on either side: same, nothing to add.
+    let t = &c.cells[0].metrics[2];
+    assert_eq!((t.verdict, t.runs_to_decide), (Some(Verdict::Same), None));
+    let md = render::markdown(&c);
+    assert!(md.contains("| inconclusive (≈7 runs a side) |"), "{md}");
+}

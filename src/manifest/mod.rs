@@ -8,6 +8,8 @@ pub mod fixtures;
 pub mod integrity;
 pub mod schema;
 pub mod store;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 
@@ -397,6 +399,42 @@ impl Cell {
             .filter(|r| !r.warmup && r.checks.all())
             .map(get)
             .collect()
+    }
+
+    /// Measured runs, counted or not (a run that failed its checks still took
+    /// its turn).
+    pub fn measured_runs(&self) -> u32 {
+        self.runs.iter().filter(|r| !r.warmup).count() as u32
+    }
+
+    /// The target metrics whose 95 % interval is still wider than the target,
+    /// each with its half-width in percent of the mean (`None`: fewer than two
+    /// counted values).
+    pub fn imprecise(&self, p: &crate::plan::Precision) -> Vec<(String, Option<f64>)> {
+        p.metrics
+            .iter()
+            .filter_map(|m| {
+                let w = crate::stats::rel_half_width(&self.values(m)).map(|w| w * 100.0);
+                match w {
+                    Some(w) if w <= p.target_ci_pct => None,
+                    _ => Some((m.clone(), w)),
+                }
+            })
+            .collect()
+    }
+
+    /// Whether the cell needs another measured run: fewer than the plan's
+    /// runs, or, with a precision target, fewer than its most runs while a
+    /// target metric's interval is too wide.
+    pub fn wants_more(&self, b: &crate::plan::Bench) -> bool {
+        let n = self.measured_runs();
+        if n < b.runs {
+            return true;
+        }
+        match &b.precision {
+            Some(p) => n < p.max_runs && !self.imprecise(p).is_empty(),
+            None => false,
+        }
     }
 
     /// Recomputes `stats` from the measured, valid runs.

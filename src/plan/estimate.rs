@@ -36,7 +36,8 @@ pub struct Estimate {
     pub build_s: f64,
     /// Loading the model at each server start.
     pub load_s: f64,
-    /// Warm-up and measured requests.
+    /// Warm-up and measured requests (every cell at `max_runs` with a
+    /// precision target).
     pub requests_s: f64,
     /// Models without a known size: their cells are not in the sums.
     pub unknown_size: Vec<String>,
@@ -61,7 +62,8 @@ pub fn estimate(plan: &Plan, matrix: &Matrix, sizes: &[Option<u64>]) -> Estimate
     let mut load_s = 0.0;
     let mut requests_s = 0.0;
     let mut unknown_size = Vec::new();
-    let per_cell = f64::from(plan.bench.warmup_runs + plan.bench.runs);
+    // With a precision target, every cell taken at its most runs: an upper bound.
+    let per_cell = f64::from(plan.bench.warmup_runs + plan.bench.max_runs());
     for g in &matrix.groups {
         let model = &plan.models[g.model];
         let Some(bytes) = sizes.get(g.model).copied().flatten() else {

@@ -122,6 +122,41 @@ pub struct Bench {
     /// report; `None`: from the known-platform table, if the host is in it.
     #[serde(default)]
     pub memory_bandwidth_gbs: Option<f64>,
+    /// Measured runs added after `runs` until the intervals are narrow enough;
+    /// `None`: exactly `runs`.
+    #[serde(default)]
+    pub precision: Option<Precision>,
+}
+
+/// A precision target: after `runs` measured runs, a cell gets more, up to
+/// `max_runs`, while any of `metrics` has a 95 % interval of its mean wider
+/// than ± `target_ci_pct` % of the mean.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Precision {
+    pub max_runs: u32,
+    pub target_ci_pct: f64,
+    pub metrics: Vec<String>,
+}
+
+impl Bench {
+    /// The measured runs a cell gets, in words: "4" or "4 to 12 (…)".
+    pub fn runs_text(&self) -> String {
+        match &self.precision {
+            None => self.runs.to_string(),
+            Some(p) => format!(
+                "{} to {} (more while the 95 % interval of {} is wider than ±{} % of its mean)",
+                self.runs,
+                p.max_runs,
+                p.metrics.join(", "),
+                p.target_ci_pct
+            ),
+        }
+    }
+
+    /// The most measured runs a cell can get.
+    pub fn max_runs(&self) -> u32 {
+        self.precision.as_ref().map_or(self.runs, |p| p.max_runs)
+    }
 }
 
 /// The llama.cpp source every image is built from.
@@ -605,6 +640,7 @@ fn validate_bench(c: &Checker, b: file::BenchFile) -> Result<Bench, PlanError> {
         cooldown_max_edge_c: b.cooldown_max_edge_c.unwrap_or(60.0),
         cooldown_timeout_s: b.cooldown_timeout_s.unwrap_or(300),
         memory_bandwidth_gbs: b.memory_bandwidth_gbs,
+        precision: None,
     };
     if bench
         .memory_bandwidth_gbs
@@ -627,6 +663,8 @@ fn validate_bench(c: &Checker, b: file::BenchFile) -> Result<Bench, PlanError> {
     if bench.runs == 0 {
         return c.fail("bench.runs", "at least 1 measured run");
     }
+    let precision = validate_precision(c, &bench, b.max_runs, b.target_ci_pct, b.target_metrics)?;
+    let bench = Bench { precision, ..bench };
     if bench.n_predict < 2 {
         return c.fail(
             "bench.n_predict",
@@ -653,6 +691,73 @@ fn validate_bench(c: &Checker, b: file::BenchFile) -> Result<Bench, PlanError> {
         }
     }
     Ok(bench)
+}
+
+/// `max_runs`, `target_ci_pct` and `target_metrics` of `[bench]`: the first
+/// two together or neither.
+fn validate_precision(
+    c: &Checker,
+    bench: &Bench,
+    max_runs: Option<u32>,
+    target_ci_pct: Option<f64>,
+    metrics: Option<Vec<String>>,
+) -> Result<Option<Precision>, PlanError> {
+    let (max_runs, target) = match (max_runs, target_ci_pct) {
+        (None, None) => {
+            if metrics.is_some() {
+                return c.fail(
+                    "bench.target_metrics",
+                    "has no effect without bench.max_runs and bench.target_ci_pct",
+                );
+            }
+            return Ok(None);
+        }
+        (Some(_), None) => {
+            return c.fail(
+                "bench.target_ci_pct",
+                "missing: bench.max_runs adds runs until the 95 % intervals are within ± this percentage of the mean, such as 1.0",
+            )
+        }
+        (None, Some(_)) => {
+            return c.fail(
+                "bench.max_runs",
+                "missing: bench.target_ci_pct needs the most measured runs a cell may get, such as 12",
+            )
+        }
+        (Some(m), Some(t)) => (m, t),
+    };
+    if max_runs < bench.runs {
+        return c.fail(
+            "bench.max_runs",
+            format!(
+                "{max_runs} is below bench.runs ({}): the most runs must be at least the fewest",
+                bench.runs
+            ),
+        );
+    }
+    if !(target.is_finite() && target > 0.0 && target < 100.0) {
+        return c.fail(
+            "bench.target_ci_pct",
+            format!("{target}: a percentage above 0 and below 100, such as 1.0"),
+        );
+    }
+    let known: Vec<&str> = crate::manifest::METRICS.iter().map(|(n, _)| *n).collect();
+    let metrics =
+        metrics.unwrap_or_else(|| ["gen_tps", "pp_tps", "ttft_ms"].map(String::from).to_vec());
+    if metrics.is_empty() {
+        return c.fail("bench.target_metrics", "name at least one metric");
+    }
+    if let Some(bad) = metrics.iter().find(|m| !known.contains(&m.as_str())) {
+        return c.fail(
+            "bench.target_metrics",
+            format!("\"{bad}\" is not a metric; use {}", known.join(", ")),
+        );
+    }
+    Ok(Some(Precision {
+        max_runs,
+        target_ci_pct: target,
+        metrics,
+    }))
 }
 
 fn validate_source(

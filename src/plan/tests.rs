@@ -135,12 +135,52 @@ fn bad_values_name_the_field_and_value() {
             "[[variants]]\nname = \"v\"\nbatch_size = 128\nubatch_size = 512\n",
             "batch_size must be at least ubatch_size",
         ),
+        ("[bench]\nmax_runs = 12\n", "bench.target_ci_pct: missing"),
+        ("[bench]\ntarget_ci_pct = 1.0\n", "bench.max_runs: missing"),
+        (
+            "[bench]\nruns = 4\nmax_runs = 3\ntarget_ci_pct = 1.0\n",
+            "bench.max_runs: 3 is below bench.runs (4)",
+        ),
+        (
+            "[bench]\nmax_runs = 8\ntarget_ci_pct = 0.0\n",
+            "bench.target_ci_pct: 0: a percentage above 0",
+        ),
+        (
+            "[bench]\nmax_runs = 8\ntarget_ci_pct = 1.0\ntarget_metrics = [\"tps\"]\n",
+            "bench.target_metrics: \"tps\" is not a metric; use gen_tps, gen_tps_server, pp_tps, ttft_ms",
+        ),
+        (
+            "[bench]\ntarget_metrics = [\"gen_tps\"]\n",
+            "bench.target_metrics: has no effect",
+        ),
     ];
     for (extra, expect) in cases {
         let err = invalid(extra);
         assert!(err.contains(expect), "for {extra:?}: {err}");
         assert!(err.starts_with("plan p.toml"), "{err}");
     }
+}
+
+#[test]
+fn a_precision_target_defaults_its_metrics_and_is_off_by_default() {
+    let p = parse(&minimal(""), "p.toml", 2).unwrap();
+    assert_eq!(p.bench.precision, None);
+    assert_eq!(p.bench.max_runs(), 4);
+    assert_eq!(p.bench.runs_text(), "4");
+    let p = parse(
+        &minimal("[bench]\nruns = 3\nmax_runs = 10\ntarget_ci_pct = 1.5\n"),
+        "p.toml",
+        2,
+    )
+    .unwrap();
+    let pr = p.bench.precision.as_ref().unwrap();
+    assert_eq!((pr.max_runs, pr.target_ci_pct), (10, 1.5));
+    assert_eq!(pr.metrics, ["gen_tps", "pp_tps", "ttft_ms"]);
+    assert_eq!(p.bench.max_runs(), 10);
+    assert_eq!(
+        p.bench.runs_text(),
+        "3 to 10 (more while the 95 % interval of gen_tps, pp_tps, ttft_ms is wider than ±1.5 % of its mean)"
+    );
 }
 
 #[test]

@@ -132,9 +132,12 @@ pub fn render_html(m: &Manifest) -> String {
         esc(&m.tool.version),
         esc(&m.integrity.sha256),
         m.plan.bench.warmup_runs,
-        m.plan.bench.runs,
+        esc(&m.plan.bench.runs_text()),
         m.plan.bench.n_predict
     );
+    if let Some(p) = super::precision::sentence(m) {
+        let _ = writeln!(out, "<p class=\"note\">{}</p>", esc(&p));
+    }
     let bandwidth = super::roofline::bandwidth(m);
     for model in &m.plan.models {
         let cells: Vec<&Cell> = m.cells.iter().filter(|c| c.model == model.name).collect();

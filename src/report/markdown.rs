@@ -137,12 +137,17 @@ pub fn render(m: &Manifest) -> String {
         m.plan.origin,
         m.integrity.sha256
     );
-    let measured = m.plan.bench.runs;
     let _ = writeln!(
         out,
-        "Each cell: {} warm-up + {measured} measured runs of {} generated tokens, greedy, seed {}, prompt cache off; statistics over the measured runs that passed their checks (mean ± sample sd).\n",
-        m.plan.bench.warmup_runs, m.plan.bench.n_predict, m.plan.bench.seed
+        "Each cell: {} warm-up + {} measured runs of {} generated tokens, greedy, seed {}, prompt cache off; statistics over the measured runs that passed their checks (mean ± sample sd).\n",
+        m.plan.bench.warmup_runs,
+        m.plan.bench.runs_text(),
+        m.plan.bench.n_predict,
+        m.plan.bench.seed
     );
+    if let Some(p) = super::precision::sentence(m) {
+        let _ = writeln!(out, "{}\n", escape_cell(&p));
+    }
 
     let models: Vec<&str> = m.plan.models.iter().map(|x| x.name.as_str()).collect();
     for (key, title, decimals) in SHOWN {

@@ -5,6 +5,7 @@ pub mod failures;
 pub mod html;
 pub mod llama_bench;
 pub mod markdown;
+pub mod precision;
 pub mod roofline;
 pub mod svg;
 pub mod system;

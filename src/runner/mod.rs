@@ -118,6 +118,16 @@ pub fn schedule(done: &[crate::manifest::Run], warmups: u32, runs: u32) -> Vec<b
         .collect()
 }
 
+/// The most runs a cell can end with: those done, the fixed ones still to run,
+/// and, with a precision target, the measured runs it may add (plus a warm-up
+/// when a resumed cell has none planned).
+pub fn most_runs(done: &[crate::manifest::Run], fixed: u32, b: &crate::plan::Bench) -> u32 {
+    let measured = done.iter().filter(|r| !r.warmup).count() as u32;
+    let extra = b.max_runs().saturating_sub(b.runs.max(measured));
+    let warm = u32::from(extra > 0 && fixed == 0 && !done.is_empty() && b.warmup_runs > 0);
+    done.len() as u32 + fixed + extra + warm
+}
+
 fn cell_mut<'m>(m: &'m mut Manifest, id: &str) -> Option<&'m mut Cell> {
     m.cells.iter_mut().find(|c| c.id == id)
 }
@@ -336,7 +346,8 @@ impl<E: Engine> Runner<'_, E> {
             let done = cell_mut(m, &c.id)
                 .map(|x| x.runs.clone())
                 .unwrap_or_default();
-            let plan_runs = schedule(&done, bench.warmup_runs, bench.runs);
+            let mut fixed: std::collections::VecDeque<bool> =
+                schedule(&done, bench.warmup_runs, bench.runs).into();
             let (request, fault) = cell_mut(m, &c.id)
                 .map(|x| {
                     (
@@ -350,10 +361,26 @@ impl<E: Engine> Runner<'_, E> {
                 })
                 .unwrap_or_default();
             let first = done.len() as u32;
-            let total = first + plan_runs.len() as u32;
+            let most = most_runs(&done, fixed.len() as u32, &bench);
+            let total = if bench.precision.is_some() {
+                format!("≤{most}")
+            } else {
+                most.to_string()
+            };
+            let resumed = !done.is_empty();
+            let mut warmed_here = false;
             let mut degenerate = false;
-            for (j, warmup) in plan_runs.into_iter().enumerate() {
-                let k = first + j as u32;
+            for k in first.. {
+                let warmup = match fixed.pop_front() {
+                    Some(w) => w,
+                    None if cell_mut(m, &c.id).is_some_and(|x| x.wants_more(&bench)) => {
+                        // A resumed cell past its fixed runs still warms the
+                        // new server up once.
+                        resumed && !warmed_here && bench.warmup_runs > 0
+                    }
+                    None => break,
+                };
+                warmed_here |= warmup;
                 let (progress_tx, progress_rx) = tokio::sync::watch::channel(0usize);
                 let params = CompletionParams {
                     prompt: prompt.clone(),

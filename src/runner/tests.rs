@@ -389,3 +389,80 @@ async fn a_request_field_reaches_the_server_a_forced_loop_is_degenerate() {
     // Degenerate output does not kill the server: one start served both cells.
     assert_eq!(s.engine.created.lock().unwrap().len(), 1);
 }
+
+fn with_bench(extra: &str) -> String {
+    PLAN.replace("\nruns = 2\n", &format!("\nruns = 2\n{extra}"))
+}
+
+#[tokio::test]
+async fn a_met_precision_target_adds_no_run() {
+    // The fake server reports the same prompt time every run: pp_tps has no
+    // spread, so the target is met after the plan's 2 runs.
+    let mut s = setup_plan(&with_bench(
+        "max_runs = 5\ntarget_ci_pct = 1.0\ntarget_metrics = [\"pp_tps\"]\n",
+    ));
+    run(&mut s).await;
+    let m = s.run_dir.load().unwrap();
+    for c in &m.cells {
+        assert_eq!(c.status, "ok");
+        assert_eq!(c.runs.len(), 3, "{}: 1 warm-up + 2 measured", c.id);
+        assert_eq!(c.stats["pp_tps"].n, 2);
+    }
+}
+
+#[tokio::test]
+async fn an_unmet_precision_target_runs_to_max_runs_and_no_further() {
+    // TTFT is timed by the client and never repeats to the nanosecond: a
+    // 1e-6 % target cannot be met, so every cell gets max_runs measured runs.
+    let mut s = setup_plan(&with_bench(
+        "max_runs = 5\ntarget_ci_pct = 0.000001\ntarget_metrics = [\"ttft_ms\"]\n",
+    ));
+    run(&mut s).await;
+    let m = s.run_dir.load().unwrap();
+    for c in &m.cells {
+        assert_eq!(c.status, "ok");
+        assert_eq!(c.runs.len(), 6, "{}: 1 warm-up + 5 measured", c.id);
+        assert_eq!(c.stats["ttft_ms"].n, 5);
+        let idx: Vec<u32> = c.runs.iter().map(|r| r.index).collect();
+        assert_eq!(idx, [0, 1, 2, 3, 4, 5]);
+        assert!(
+            !c.imprecise(m.plan.bench.precision.as_ref().unwrap())
+                .is_empty()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_resumed_cell_past_its_fixed_runs_is_warmed_up_then_extended() {
+    let mut s = setup_plan(&with_bench(
+        "max_runs = 4\ntarget_ci_pct = 0.000001\ntarget_metrics = [\"ttft_ms\"]\n",
+    ));
+    // Killed after the cell's 2 fixed runs, while adding runs: identical kept
+    // runs, then the new server's runs differ, so it goes on to 4 measured.
+    s.manifest.cells[0].status = "ok".to_string();
+    s.manifest.cells[0].runs = vec![done_run(true), done_run(false), done_run(false)];
+    s.manifest.cells[1].runs = vec![done_run(true), done_run(false), done_run(false)];
+    run(&mut s).await;
+    let m = s.run_dir.load().unwrap();
+    assert_eq!(m.cells[0].runs.len(), 3, "the finished cell is untouched");
+    let c = &m.cells[1];
+    assert_eq!(c.status, "ok");
+    let kinds: Vec<bool> = c.runs.iter().map(|r| r.warmup).collect();
+    assert_eq!(kinds, [true, false, false, true, false, false]);
+    assert_eq!(c.measured_runs(), 4);
+}
+
+#[test]
+fn most_runs_counts_done_fixed_and_the_runs_a_target_may_add() {
+    let plan =
+        crate::plan::parse(&with_bench("max_runs = 6\ntarget_ci_pct = 1.0\n"), "t", 2).unwrap();
+    let b = &plan.bench;
+    // New cell: 1 warm-up + 2 fixed + 4 more.
+    assert_eq!(most_runs(&[], 3, b), 7);
+    // Resumed after its fixed runs: 3 done + a warm-up + 4 more.
+    let done = [done_run(true), done_run(false), done_run(false)];
+    assert_eq!(most_runs(&done, 0, b), 8);
+    // Without a target: what is done and fixed.
+    let fixed = crate::plan::parse(PLAN, "t", 2).unwrap();
+    assert_eq!(most_runs(&[], 3, &fixed.bench), 3);
+}

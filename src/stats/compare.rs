@@ -213,6 +213,36 @@ pub fn verdict(r: &Ratio, p_adjusted: f64, band: f64, higher_is_better: bool) ->
     Verdict::Inconclusive
 }
 
+/// Most runs per side `runs_to_decide` looks at.
+const MAX_RUNS_TO_DECIDE: u32 = 10_000;
+
+/// A planning figure for an inconclusive cell: the fewest runs per side at
+/// which the ratio's 95 % interval, at the measured means and relative spreads,
+/// would be narrow enough to decide, lying inside the band (`same`) when the
+/// ratio is inside it, outside it when the ratio is outside. On the log scale
+/// the interval is ln r ± t(0.975, df) · √((cv_A² + cv_B²) / n), and it must
+/// fit in the distance from ln r to the nearer edge, ln(1 − b) or ln(1 + b).
+/// `None`: a ratio on an edge, a mean not positive, or more than 10 000 runs.
+pub fn runs_to_decide(a: Moments, b: Moments, band: f64) -> Option<u32> {
+    if a.mean <= 0.0 || b.mean <= 0.0 {
+        return None;
+    }
+    let lr = (b.mean / a.mean).ln();
+    let d = (lr - (1.0 - band).ln())
+        .abs()
+        .min(((1.0 + band).ln() - lr).abs());
+    if d <= 0.0 {
+        return None;
+    }
+    let (ca, cb) = (a.var / (a.mean * a.mean), b.var / (b.mean * b.mean));
+    (2..=MAX_RUNS_TO_DECIDE).find(|&n| {
+        let nf = f64::from(n);
+        let q = students_t(satterthwaite(ca / nf, nf, cb / nf, nf))
+            .map_or(f64::INFINITY, |t| t.inverse_cdf(0.975));
+        q * ((ca + cb) / nf).sqrt() <= d
+    })
+}
+
 /// The modified z-score of `x` among `values` (which include it); `None` for
 /// fewer than three values. With a MAD of 0, any value off the median is
 /// infinitely far.

@@ -57,6 +57,14 @@ pub fn summarize(values: &[f64]) -> Option<Summary> {
     })
 }
 
+/// Half the width of the 95 % interval of the mean, as a fraction of the mean;
+/// `None` below two values or for a mean that is not positive.
+pub fn rel_half_width(values: &[f64]) -> Option<f64> {
+    let s = summarize(values)?;
+    let high = s.ci95_high?;
+    (s.mean > 0.0).then(|| (high - s.mean) / s.mean)
+}
+
 /// Median of finite values; the caller guarantees at least one.
 pub(crate) fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
@@ -108,6 +116,19 @@ mod tests {
         assert!(close(s.median, 2.0, 1e-12));
         assert!(close(s.sd.unwrap(), 2.645_751, 1e-6));
         assert!(close(s.ci95_high.unwrap() - s.mean, 6.572_411, 1e-5));
+    }
+
+    #[test]
+    fn relative_half_width_by_hand() {
+        // 10, 12, 14, 16 as above: half-width 4.108521 over mean 13 = 0.316040.
+        let r = rel_half_width(&[16.0, 10.0, 14.0, 12.0]).unwrap();
+        assert!(close(r, 0.316_040, 1e-6));
+        // 99, 100, 101: sd 1, t(0.975, 2) = 4.302653, half 4.302653 / sqrt(3)
+        // = 2.484138, over 100.
+        let r = rel_half_width(&[99.0, 100.0, 101.0]).unwrap();
+        assert!(close(r, 0.024_841_38, 1e-8));
+        assert_eq!(rel_half_width(&[5.0]), None);
+        assert_eq!(rel_half_width(&[-1.0, 1.0]), None);
     }
 
     #[test]

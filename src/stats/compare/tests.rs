@@ -121,3 +121,27 @@ fn published_summaries_give_the_same_answers_as_the_values() {
     assert!(close(r1.ci95_low, r2.ci95_low, 1e-12));
     assert!(Moments::published(55.6, 0.1, 1).is_none());
 }
+
+#[test]
+fn runs_to_decide_by_hand() {
+    let m = |mean: f64, sd: f64| Moments::published(mean, sd, 4).unwrap();
+    // Equal means, 2 % spread on each side, ±2 % band: the interval must fit
+    // in ln 1.02 = 0.0198026 around 0. With n a side, se = √(0.0008 / n) and
+    // df = 2(n − 1) (equal terms). n = 9: t(0.975, 16) = 2.119905 · 0.0282843
+    // / 3 = 0.019987 > 0.0198026; n = 10: t(0.975, 18) = 2.100922 · 0.0282843
+    // / 3.1622777 = 0.018791 ≤ 0.0198026. So 10.
+    assert_eq!(runs_to_decide(m(100.0, 2.0), m(100.0, 2.0), 0.02), Some(10));
+    // B 5 % higher, both 2 %: distance ln 1.05 − ln 1.02 = 0.0289876.
+    // n = 5: t(0.975, 8) = 2.306004 · 0.0282843 / 2.2360680 = 0.029169 > d;
+    // n = 6: t(0.975, 10) = 2.228139 · 0.0282843 / 2.4494897 = 0.025728 ≤ d.
+    assert_eq!(runs_to_decide(m(100.0, 2.0), m(105.0, 2.1), 0.02), Some(6));
+    // Mirrored, B = A / 1.05: ln(1/1.05) = −0.0487902 lies 0.0285875 below
+    // the lower edge ln 0.98 = −0.0202027; n = 5 gives 0.029169 > 0.0285875,
+    // n = 6 gives 0.025728 ≤ it. So 6 again.
+    assert_eq!(runs_to_decide(m(105.0, 2.1), m(100.0, 2.0), 0.02), Some(6));
+    // A ratio exactly on an edge can never be decided; a spread as large as
+    // the mean needs about 2 (1.96 / 0.0198)² ≈ 19 600 > 10 000 runs.
+    assert_eq!(runs_to_decide(m(100.0, 1.0), m(102.0, 1.0), 0.02), None);
+    assert_eq!(runs_to_decide(m(100.0, 100.0), m(100.0, 100.0), 0.02), None);
+    assert_eq!(runs_to_decide(m(0.0, 1.0), m(1.0, 1.0), 0.02), None);
+}
