@@ -259,7 +259,7 @@ async fn execute(
     };
     let outcome = tokio::select! {
         r = work => Some(r),
-        _ = tokio::signal::ctrl_c() => None,
+        _ = interrupted() => None,
     };
     let code = match outcome {
         Some(Ok(())) => {
@@ -363,4 +363,20 @@ fn print_summary(m: &Manifest) {
         ]);
     }
     println!("{t}");
+}
+
+/// Resolves at Ctrl-C (SIGINT) or SIGTERM (`kill`, systemd, a CI timeout):
+/// either way the run is marked interrupted and its containers removed.
+async fn interrupted() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }
