@@ -88,6 +88,7 @@ pub fn to_run(
     Run {
         index,
         warmup,
+        round: 0,
         started_at,
         ttft_ms,
         gen_tps,

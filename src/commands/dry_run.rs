@@ -31,8 +31,7 @@ pub fn render(
     let _ = writeln!(out, "plan {} ({})", plan.name, plan.origin);
     let _ = writeln!(
         out,
-        "bench: {} warm-up + {} measured runs per cell, n_predict {}, seed {}, health timeout {} s, stall timeout {} s",
-        b.warmup_runs,
+        "bench: {} per cell, n_predict {}, seed {}, health timeout {} s, stall timeout {} s",
         b.runs_text(),
         b.n_predict,
         b.seed,
@@ -150,14 +149,19 @@ pub fn render(
     );
     let _ = writeln!(
         out,
-        "\n{cells} cells in {} server starts, {}{} requests:",
-        matrix.groups.len(),
+        "\n{cells} cells in {}{} server starts, {}{} requests:",
+        if b.most_rounds() > b.rounds {
+            "at most "
+        } else {
+            ""
+        },
+        matrix.groups.len() as u32 * b.most_rounds(),
         if b.precision.is_some() {
             "at most "
         } else {
             ""
         },
-        cells as u32 * (b.warmup_runs + b.max_runs())
+        cells as u32 * (b.warmup_runs * b.most_rounds() + b.max_runs())
     );
     for (i, g) in matrix.groups.iter().enumerate() {
         let model = &plan.models[g.model];

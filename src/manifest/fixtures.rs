@@ -10,6 +10,7 @@ pub fn run(gen_tps: f64, pp_tps: f64, ttft_ms: f64, warmup: bool) -> Run {
     Run {
         index: 0,
         warmup,
+        round: 0,
         started_at: "2026-11-26T00:00:00.000Z".into(),
         ttft_ms,
         gen_tps,

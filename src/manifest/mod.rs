@@ -327,6 +327,10 @@ pub struct Run {
     /// 0-based, warm-ups first.
     pub index: u32,
     pub warmup: bool,
+    /// The round it ran in (0-based; `bench.rounds`): each round is a new
+    /// server start.
+    #[serde(default)]
+    pub round: u32,
     pub started_at: String,
     /// ms from just before the request was sent to the first streamed chunk that
     /// carried a token (client clock, `Instant`).

@@ -62,8 +62,10 @@ pub fn estimate(plan: &Plan, matrix: &Matrix, sizes: &[Option<u64>]) -> Estimate
     let mut load_s = 0.0;
     let mut requests_s = 0.0;
     let mut unknown_size = Vec::new();
-    // With a precision target, every cell taken at its most runs: an upper bound.
-    let per_cell = f64::from(plan.bench.warmup_runs + plan.bench.max_runs());
+    // With a precision target, every cell taken at its most runs and rounds:
+    // an upper bound. Each round starts every server again, with its warm-ups.
+    let rounds = plan.bench.most_rounds();
+    let per_cell = f64::from(plan.bench.warmup_runs * rounds + plan.bench.max_runs());
     for g in &matrix.groups {
         let model = &plan.models[g.model];
         let Some(bytes) = sizes.get(g.model).copied().flatten() else {
@@ -80,7 +82,7 @@ pub fn estimate(plan: &Plan, matrix: &Matrix, sizes: &[Option<u64>]) -> Estimate
         };
         let tg = EFFICIENCY * bandwidth / bytes;
         let pp = PP_OVER_TG * tg;
-        load_s += bytes / LOAD_BYTES_PER_S;
+        load_s += f64::from(rounds) * bytes / LOAD_BYTES_PER_S;
         for c in &g.cells {
             requests_s +=
                 per_cell * (f64::from(c.prompt_tokens) / pp + f64::from(plan.bench.n_predict) / tg);
@@ -131,6 +133,18 @@ mod tests {
         assert!((e.requests_s - 89.461).abs() < 0.01, "{}", e.requests_s);
         assert!(e.unknown_size.is_empty());
         assert_eq!(human(e.total_s()), "16 min");
+    }
+
+    #[test]
+    fn rounds_repeat_the_loads_and_warm_ups() {
+        // The default plan on cpu in 2 rounds: 2 loads of 0.126556512 s, and
+        // per cell 2 warm-ups + 4 measured runs = 6 requests instead of 5:
+        // 72.475 × 6 / 5 = 86.970 s (see the test above for 72.475).
+        let mut plan = crate::plan::builtin(2).unwrap();
+        plan.bench.rounds = 2;
+        let e = estimate(&plan, &expand(&plan), &[Some(253_113_024)]);
+        assert!((e.load_s - 0.253_113_024).abs() < 1e-9);
+        assert!((e.requests_s - 86.970).abs() < 0.01, "{}", e.requests_s);
     }
 
     #[test]

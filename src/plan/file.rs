@@ -65,6 +65,7 @@ pub struct BenchFile {
     pub cooldown_max_edge_c: Option<f64>,
     pub cooldown_timeout_s: Option<u64>,
     pub memory_bandwidth_gbs: Option<f64>,
+    pub rounds: Option<u32>,
     pub max_runs: Option<u32>,
     pub target_ci_pct: Option<f64>,
     pub target_metrics: Option<Vec<String>>,

@@ -122,10 +122,19 @@ pub struct Bench {
     /// report; `None`: from the known-platform table, if the host is in it.
     #[serde(default)]
     pub memory_bandwidth_gbs: Option<f64>,
+    /// The matrix is run this many times over, each time with new server
+    /// starts, and each cell's measured runs are shared out among the rounds:
+    /// runs then sample server starts and time, not one start at one moment.
+    #[serde(default = "one")]
+    pub rounds: u32,
     /// Measured runs added after `runs` until the intervals are narrow enough;
     /// `None`: exactly `runs`.
     #[serde(default)]
     pub precision: Option<Precision>,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// A precision target: after `runs` measured runs, a cell gets more, up to
@@ -139,17 +148,48 @@ pub struct Precision {
 }
 
 impl Bench {
-    /// The measured runs a cell gets, in words: "4" or "4 to 12 (…)".
+    /// A cell's runs in words: "1 warm-up + 4 measured runs", with the rounds
+    /// and the precision target when the plan sets them.
     pub fn runs_text(&self) -> String {
-        match &self.precision {
-            None => self.runs.to_string(),
-            Some(p) => format!(
-                "{} to {} (more while the 95 % interval of {} is wider than ±{} % of its mean)",
-                self.runs,
-                p.max_runs,
+        let mut s = format!("{} warm-up + {}", self.warmup_runs, self.runs);
+        if let Some(p) = &self.precision {
+            s.push_str(&format!(" to {}", p.max_runs));
+        }
+        s.push_str(" measured runs");
+        if self.rounds > 1 {
+            s.push_str(&format!(
+                " in {} rounds over the whole matrix, each round a new server start with its own warm-up",
+                self.rounds
+            ));
+            if self.precision.is_some() {
+                s.push_str(", a run added per round");
+            }
+        }
+        if let Some(p) = &self.precision {
+            s.push_str(&format!(
+                " (more while the 95 % interval of {} is wider than ±{} % of its mean)",
                 p.metrics.join(", "),
                 p.target_ci_pct
-            ),
+            ));
+        }
+        s
+    }
+
+    /// The measured runs a cell should have by the end of round `r` of the
+    /// planned rounds: `runs` shared out, the first rounds taking the rest.
+    pub fn quota(&self, r: u32) -> u32 {
+        let (each, rest) = (self.runs / self.rounds, self.runs % self.rounds);
+        let r = r.min(self.rounds - 1) + 1;
+        each * r + rest.min(r)
+    }
+
+    /// The most rounds a run can take: the planned ones, plus one per run a
+    /// precision target may add when there are several.
+    pub fn most_rounds(&self) -> u32 {
+        if self.rounds > 1 {
+            self.rounds + (self.max_runs() - self.runs)
+        } else {
+            1
         }
     }
 
@@ -640,6 +680,7 @@ fn validate_bench(c: &Checker, b: file::BenchFile) -> Result<Bench, PlanError> {
         cooldown_max_edge_c: b.cooldown_max_edge_c.unwrap_or(60.0),
         cooldown_timeout_s: b.cooldown_timeout_s.unwrap_or(300),
         memory_bandwidth_gbs: b.memory_bandwidth_gbs,
+        rounds: b.rounds.unwrap_or(1),
         precision: None,
     };
     if bench
@@ -662,6 +703,15 @@ fn validate_bench(c: &Checker, b: file::BenchFile) -> Result<Bench, PlanError> {
     }
     if bench.runs == 0 {
         return c.fail("bench.runs", "at least 1 measured run");
+    }
+    if bench.rounds == 0 || bench.rounds > bench.runs {
+        return c.fail(
+            "bench.rounds",
+            format!(
+                "{}: from 1 to bench.runs ({}), so that every round has a measured run",
+                bench.rounds, bench.runs
+            ),
+        );
     }
     let precision = validate_precision(c, &bench, b.max_runs, b.target_ci_pct, b.target_metrics)?;
     let bench = Bench { precision, ..bench };

@@ -135,6 +135,11 @@ fn bad_values_name_the_field_and_value() {
             "[[variants]]\nname = \"v\"\nbatch_size = 128\nubatch_size = 512\n",
             "batch_size must be at least ubatch_size",
         ),
+        (
+            "[bench]\nruns = 3\nrounds = 4\n",
+            "bench.rounds: 4: from 1 to bench.runs (3)",
+        ),
+        ("[bench]\nrounds = 0\n", "bench.rounds: 0"),
         ("[bench]\nmax_runs = 12\n", "bench.target_ci_pct: missing"),
         ("[bench]\ntarget_ci_pct = 1.0\n", "bench.max_runs: missing"),
         (
@@ -166,7 +171,7 @@ fn a_precision_target_defaults_its_metrics_and_is_off_by_default() {
     let p = parse(&minimal(""), "p.toml", 2).unwrap();
     assert_eq!(p.bench.precision, None);
     assert_eq!(p.bench.max_runs(), 4);
-    assert_eq!(p.bench.runs_text(), "4");
+    assert_eq!(p.bench.runs_text(), "1 warm-up + 4 measured runs");
     let p = parse(
         &minimal("[bench]\nruns = 3\nmax_runs = 10\ntarget_ci_pct = 1.5\n"),
         "p.toml",
@@ -179,8 +184,22 @@ fn a_precision_target_defaults_its_metrics_and_is_off_by_default() {
     assert_eq!(p.bench.max_runs(), 10);
     assert_eq!(
         p.bench.runs_text(),
-        "3 to 10 (more while the 95 % interval of gen_tps, pp_tps, ttft_ms is wider than ±1.5 % of its mean)"
+        "1 warm-up + 3 to 10 measured runs (more while the 95 % interval of gen_tps, pp_tps, ttft_ms is wider than ±1.5 % of its mean)"
     );
+}
+
+#[test]
+fn rounds_share_out_the_runs_first_rounds_first() {
+    let p = parse(&minimal("[bench]\nruns = 5\nrounds = 3\n"), "p.toml", 2).unwrap();
+    // 5 runs in 3 rounds: 2, 2, 1 (5 = 3 · 1 + 2; the first two take one more).
+    let q: Vec<u32> = (0..5).map(|r| p.bench.quota(r)).collect();
+    assert_eq!(q, [2, 4, 5, 5, 5]);
+    assert_eq!(
+        p.bench.runs_text(),
+        "1 warm-up + 5 measured runs in 3 rounds over the whole matrix, each round a new server start with its own warm-up"
+    );
+    let one = parse(&minimal(""), "p.toml", 2).unwrap();
+    assert_eq!((one.bench.rounds, one.bench.quota(0)), (1, 4));
 }
 
 #[test]

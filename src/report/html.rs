@@ -125,13 +125,12 @@ pub fn render_html(m: &Manifest) -> String {
     }
     let _ = writeln!(
         out,
-        "<p class=\"note\">Status <b>{}</b>. Started {}, last written {}. rigbench {}. Integrity sha256 <code>{}</code>. Each cell: {} warm-up + {} measured runs of {} generated tokens, greedy; points are means, bars 95 % confidence intervals of the mean.</p>",
+        "<p class=\"note\">Status <b>{}</b>. Started {}, last written {}. rigbench {}. Integrity sha256 <code>{}</code>. Each cell: {} of {} generated tokens, greedy; points are means, bars 95 % confidence intervals of the mean.</p>",
         esc(&m.status),
         esc(&m.created_at),
         esc(&m.updated_at),
         esc(&m.tool.version),
         esc(&m.integrity.sha256),
-        m.plan.bench.warmup_runs,
         esc(&m.plan.bench.runs_text()),
         m.plan.bench.n_predict
     );

@@ -139,8 +139,7 @@ pub fn render(m: &Manifest) -> String {
     );
     let _ = writeln!(
         out,
-        "Each cell: {} warm-up + {} measured runs of {} generated tokens, greedy, seed {}, prompt cache off; statistics over the measured runs that passed their checks (mean ± sample sd).\n",
-        m.plan.bench.warmup_runs,
+        "Each cell: {} of {} generated tokens, greedy, seed {}, prompt cache off; statistics over the measured runs that passed their checks (mean ± sample sd).\n",
         m.plan.bench.runs_text(),
         m.plan.bench.n_predict,
         m.plan.bench.seed

@@ -97,25 +97,45 @@ pub fn pending_cells(plan: &Plan, matrix: &Matrix) -> Vec<Cell> {
     cells
 }
 
-/// The runs a cell still needs, in order (`true` = warm-up), given the runs it
-/// already has: all of them for a new cell; for a cell cut short (a resumed run),
-/// one warm-up on the new server, then the measured runs still missing.
-pub fn schedule(done: &[crate::manifest::Run], warmups: u32, runs: u32) -> Vec<bool> {
-    if done.is_empty() {
-        return (0..warmups)
-            .map(|_| true)
-            .chain((0..runs).map(|_| false))
-            .collect();
-    }
+/// The runs a cell needs on this server start, in order (`true` = warm-up),
+/// given the runs it already has and the measured runs it should have after
+/// them (`quota`): nothing when it has them, else the warm-ups, then the
+/// measured runs still missing (a new cell, a new round, a resumed cell).
+pub fn schedule(done: &[crate::manifest::Run], warmups: u32, quota: u32) -> Vec<bool> {
     let measured = done.iter().filter(|r| !r.warmup).count() as u32;
-    let missing = runs.saturating_sub(measured);
+    let missing = quota.saturating_sub(measured);
     if missing == 0 {
         return Vec::new();
     }
-    (0..warmups.min(1))
+    (0..warmups)
         .map(|_| true)
         .chain((0..missing).map(|_| false))
         .collect()
+}
+
+/// Whether a cell gets runs in `round`: with one round, while it wants more
+/// (the runs a precision target adds come on the same server); with several,
+/// while it is short of its quota.
+fn needs_runs(c: &Cell, b: &crate::plan::Bench, round: u32) -> bool {
+    if b.rounds == 1 {
+        c.wants_more(b)
+    } else {
+        quota(c, b, round) > c.measured_runs()
+    }
+}
+
+/// The measured runs a cell should have by the end of `round`: the planned
+/// share while the planned rounds last; after them (several rounds with a
+/// precision target) one more while it wants more.
+pub fn quota(c: &Cell, b: &crate::plan::Bench, round: u32) -> u32 {
+    let have = c.measured_runs();
+    if round < b.rounds {
+        b.quota(round)
+    } else if b.rounds > 1 && c.wants_more(b) {
+        have + 1
+    } else {
+        have
+    }
 }
 
 /// The most runs a cell can end with: those done, the fixed ones still to run,
@@ -123,7 +143,11 @@ pub fn schedule(done: &[crate::manifest::Run], warmups: u32, runs: u32) -> Vec<b
 /// when a resumed cell has none planned).
 pub fn most_runs(done: &[crate::manifest::Run], fixed: u32, b: &crate::plan::Bench) -> u32 {
     let measured = done.iter().filter(|r| !r.warmup).count() as u32;
-    let extra = b.max_runs().saturating_sub(b.runs.max(measured));
+    let extra = if b.rounds == 1 {
+        b.max_runs().saturating_sub(b.runs.max(measured))
+    } else {
+        0
+    };
     let warm = u32::from(extra > 0 && fixed == 0 && !done.is_empty() && b.warmup_runs > 0);
     done.len() as u32 + fixed + extra + warm
 }
@@ -134,10 +158,30 @@ fn cell_mut<'m>(m: &'m mut Manifest, id: &str) -> Option<&'m mut Cell> {
 
 impl<E: Engine> Runner<'_, E> {
     /// Runs every group of the matrix, saving the manifest after each run.
+    ///
+    /// Round by round (`bench.rounds`), every group with a cell still short of
+    /// its quota gets a new server start. With several rounds and a precision
+    /// target, rounds go on, one added run per cell that wants it, until none
+    /// does.
     pub async fn run(&self, m: &mut Manifest, matrix: &Matrix) -> Result<(), StoreError> {
-        for (gi, group) in matrix.groups.iter().enumerate() {
-            self.run_group(m, gi, group).await?;
+        let bench = m.plan.bench.clone();
+        for round in 0..bench.most_rounds() {
+            let mut ran = false;
+            for (gi, group) in matrix.groups.iter().enumerate() {
+                ran |= self.run_group(m, gi, group, round).await?;
+            }
+            if round + 1 >= bench.rounds && !ran {
+                break;
+            }
         }
+        // A cell whose last run was saved just before a kill, before its
+        // status was.
+        for c in &mut m.cells {
+            if c.status == "pending" && !c.runs.is_empty() && !c.wants_more(&bench) {
+                c.status = "ok".to_string();
+            }
+        }
+        self.dir.save(m)?;
         let names: Vec<&str> = m.plan.backends.iter().map(|b| b.backend.name()).collect();
         if let Some(reference) = crate::agreement::reference_backend(&names) {
             let reference = reference.to_string();
@@ -147,25 +191,34 @@ impl<E: Engine> Runner<'_, E> {
         Ok(())
     }
 
-    async fn run_group(&self, m: &mut Manifest, gi: usize, g: &Group) -> Result<(), StoreError> {
+    /// Runs a group's cells that are short of their quota in `round`; `false`
+    /// when none is.
+    async fn run_group(
+        &self,
+        m: &mut Manifest,
+        gi: usize,
+        g: &Group,
+        round: u32,
+    ) -> Result<bool, StoreError> {
         let plan = m.plan.clone();
         let model = &plan.models[g.model];
         let variant = cell_variant(g.backend, &model.file, &plan.variants[g.variant]);
         let group_name = format!("{}.{}.{}", g.backend.name(), model.name, variant.name);
         let (log_rel, log_abs) = log_paths(self.dir.root(), &group_name);
-        // Cells already finished (a resumed run) are not run again.
+        // Cells finished (a resumed run) or with their share of this round
+        // already in are not run.
         let pending: Vec<crate::plan::matrix::CellPlan> = g
             .cells
             .iter()
             .filter(|c| {
-                m.cells
-                    .iter()
-                    .any(|x| x.id == c.id && x.status == "pending")
+                m.cells.iter().any(|x| {
+                    x.id == c.id && x.status == "pending" && needs_runs(x, &plan.bench, round)
+                })
             })
             .cloned()
             .collect();
         if pending.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
         let Some(prepared) = self.backends.get(&(g.backend, g.source)) else {
             let f = Failure {
@@ -173,13 +226,14 @@ impl<E: Engine> Runner<'_, E> {
                 message: format!("no image was built for the {} backend", g.backend.name()),
                 evidence: Vec::new(),
             };
-            return self.fail_all(m, &pending, f);
+            self.fail_all(m, &pending, f)?;
+            return Ok(true);
         };
         let mut remaining: &[crate::plan::matrix::CellPlan] = &pending;
         let mut start_no = 0;
         while !remaining.is_empty() {
             let spec = ServerSpec {
-                name: format!("rigbench-{}-g{gi}-s{start_no}", self.run_id),
+                name: format!("rigbench-{}-r{round}-g{gi}-s{start_no}", self.run_id),
                 run_id: self.run_id,
                 image_id: &prepared.image_id,
                 model_path: &self.model_paths[g.model],
@@ -188,7 +242,12 @@ impl<E: Engine> Runner<'_, E> {
                 passthrough: &prepared.passthrough,
             };
             start_no += 1;
-            crate::progress::note(format!("starting llama-server for {group_name}"));
+            let in_round = if plan.bench.rounds > 1 {
+                format!(" (round {})", round + 1)
+            } else {
+                String::new()
+            };
+            crate::progress::note(format!("starting llama-server for {group_name}{in_round}"));
             let baseline = self.sampler.map(Sampler::sample_now);
             let t_load = Instant::now();
             let (started, load_seconds, log_so_far) = match self
@@ -198,7 +257,8 @@ impl<E: Engine> Runner<'_, E> {
                 Ok(up) => up,
                 Err(f) => {
                     m.timing.model_load_s += t_load.elapsed().as_secs_f64();
-                    return self.fail_all(m, remaining, f);
+                    self.fail_all(m, remaining, f)?;
+                    return Ok(true);
                 }
             };
             m.timing.model_load_s += load_seconds;
@@ -213,7 +273,9 @@ impl<E: Engine> Runner<'_, E> {
                 devices_seen: failure::device_lines(&log_so_far),
                 baseline,
             };
-            let outcome = self.run_cells(m, &started, &server_start, remaining).await;
+            let outcome = self
+                .run_cells(m, &started, &server_start, remaining, round)
+                .await;
             let done = match outcome {
                 Ok(n) => n,
                 Err(e) => {
@@ -225,7 +287,7 @@ impl<E: Engine> Runner<'_, E> {
             self.dir.save(m)?;
             remaining = &remaining[done..];
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Starts a server and waits until it is healthy and (on a GPU backend) on its
@@ -312,6 +374,7 @@ impl<E: Engine> Runner<'_, E> {
         srv: &Server,
         start: &ServerStart,
         cells: &[crate::plan::matrix::CellPlan],
+        round: u32,
     ) -> Result<usize, StoreError> {
         let bench = m.plan.bench.clone();
         let prepared = prepare_text(srv).await;
@@ -343,11 +406,13 @@ impl<E: Engine> Runner<'_, E> {
             if let Some(cell) = cell_mut(m, &c.id) {
                 cell.server = Some(start.clone());
             }
-            let done = cell_mut(m, &c.id)
-                .map(|x| x.runs.clone())
-                .unwrap_or_default();
+            let Some((done, want)) =
+                cell_mut(m, &c.id).map(|x| (x.runs.clone(), quota(x, &bench, round)))
+            else {
+                continue;
+            };
             let mut fixed: std::collections::VecDeque<bool> =
-                schedule(&done, bench.warmup_runs, bench.runs).into();
+                schedule(&done, bench.warmup_runs, want).into();
             let (request, fault) = cell_mut(m, &c.id)
                 .map(|x| {
                     (
@@ -368,12 +433,14 @@ impl<E: Engine> Runner<'_, E> {
                 most.to_string()
             };
             let resumed = !done.is_empty();
+            // With several rounds, added runs come one per round instead.
+            let extend = bench.rounds == 1;
             let mut warmed_here = false;
             let mut degenerate = false;
             for k in first.. {
                 let warmup = match fixed.pop_front() {
                     Some(w) => w,
-                    None if cell_mut(m, &c.id).is_some_and(|x| x.wants_more(&bench)) => {
+                    None if extend && cell_mut(m, &c.id).is_some_and(|x| x.wants_more(&bench)) => {
                         // A resumed cell past its fixed runs still warms the
                         // new server up once.
                         resumed && !warmed_here && bench.warmup_runs > 0
@@ -439,6 +506,7 @@ impl<E: Engine> Runner<'_, E> {
                             c.prompt_tokens,
                             bench.n_predict,
                         );
+                        run.round = round;
                         run.telemetry = telemetry;
                         run.cooldown = cooldown;
                         run.degenerate = crate::degenerate::detect(&run.token_ids);
@@ -507,7 +575,7 @@ impl<E: Engine> Runner<'_, E> {
             if degenerate {
                 continue;
             }
-            if let Some(cell) = cell_mut(m, &c.id) {
+            if let Some(cell) = cell_mut(m, &c.id).filter(|x| !x.wants_more(&bench)) {
                 cell.status = "ok".to_string();
             }
             self.dir.save(m)?;

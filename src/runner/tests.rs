@@ -466,3 +466,73 @@ fn most_runs_counts_done_fixed_and_the_runs_a_target_may_add() {
     let fixed = crate::plan::parse(PLAN, "t", 2).unwrap();
     assert_eq!(most_runs(&[], 3, &fixed.bench), 3);
 }
+
+#[tokio::test]
+async fn rounds_share_the_runs_over_new_server_starts() {
+    let mut s = setup_plan(&with_bench("rounds = 2\n"));
+    run(&mut s).await;
+    let m = s.run_dir.load().unwrap();
+    for c in &m.cells {
+        assert_eq!(c.status, "ok");
+        // Each round: a warm-up on the new server, then one measured run.
+        let got: Vec<(bool, u32)> = c.runs.iter().map(|r| (r.warmup, r.round)).collect();
+        assert_eq!(
+            got,
+            [(true, 0), (false, 0), (true, 1), (false, 1)],
+            "{}",
+            c.id
+        );
+        assert_eq!(c.stats["gen_tps"].n, 2);
+    }
+    // One group, two rounds: two server starts, named by round.
+    let created = s.engine.created.lock().unwrap().clone();
+    assert_eq!(created.len(), 2);
+    assert!(
+        created[0].contains("-r0-") && created[1].contains("-r1-"),
+        "{created:?}"
+    );
+    assert_eq!(s.engine.live_containers(), 0);
+}
+
+#[tokio::test]
+async fn with_rounds_an_unmet_target_adds_a_round_per_run() {
+    let mut s = setup_plan(&with_bench(
+        "rounds = 2\nmax_runs = 4\ntarget_ci_pct = 0.000001\ntarget_metrics = [\"ttft_ms\"]\n",
+    ));
+    run(&mut s).await;
+    let m = s.run_dir.load().unwrap();
+    for c in &m.cells {
+        assert_eq!(c.status, "ok");
+        let measured: Vec<u32> = c
+            .runs
+            .iter()
+            .filter(|r| !r.warmup)
+            .map(|r| r.round)
+            .collect();
+        assert_eq!(measured, [0, 1, 2, 3], "{}", c.id);
+        assert_eq!(c.runs.iter().filter(|r| r.warmup).count(), 4);
+    }
+    assert_eq!(s.engine.created.lock().unwrap().len(), 4);
+}
+
+#[tokio::test]
+async fn a_resumed_run_with_rounds_goes_on_from_each_cells_quota() {
+    let mut s = setup_plan(&with_bench("rounds = 2\n"));
+    // Killed in round 0 after the first cell's share: it waits for round 1;
+    // the second cell gets round 0's share first.
+    s.manifest.cells[0].runs = vec![done_run(true), done_run(false)];
+    run(&mut s).await;
+    let m = s.run_dir.load().unwrap();
+    let rounds = |i: usize| -> Vec<(bool, u32)> {
+        m.cells[i]
+            .runs
+            .iter()
+            .map(|r| (r.warmup, r.round))
+            .collect()
+    };
+    assert_eq!(rounds(0), [(true, 0), (false, 0), (true, 1), (false, 1)]);
+    assert_eq!(rounds(1), [(true, 0), (false, 0), (true, 1), (false, 1)]);
+    assert!(m.cells.iter().all(|c| c.status == "ok"));
+    // Round 0 started a server for the second cell only, round 1 for both.
+    assert_eq!(s.engine.created.lock().unwrap().len(), 2);
+}
