@@ -141,6 +141,10 @@ pub struct CompareArgs {
     /// Print JSON instead of Markdown.
     #[arg(long)]
     pub json: bool,
+    /// Also write the comparison as one self-contained HTML page (forest plots
+    /// of B/A with the noise band, the tables).
+    #[arg(long, value_name = "FILE", conflicts_with = "reference")]
+    pub html: Option<PathBuf>,
     /// The noise band, in percent: inside it a difference counts as none.
     #[arg(long, value_name = "PERCENT", default_value_t = 2.0)]
     pub band: f64,

@@ -43,6 +43,11 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
     };
     let (bn, b) = load(b_path)?;
     let c = crate::comparison::compare(&an, &a, &bn, &b, args.band / 100.0);
+    if let Some(path) = &args.html {
+        crate::hash::write_atomic(path, crate::comparison::html::html(&c).as_bytes())
+            .map_err(|e| anyhow::anyhow!("writing --html {}: {e}", path.display()))?;
+        eprintln!("comparison page: {}", path.display());
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&c)?);
     } else {

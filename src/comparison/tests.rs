@@ -113,6 +113,26 @@ fn same_slower_and_failed_cells_with_holm_across_the_cells() {
     assert!(md.contains("A: ok 4/4, B: crash 0/4"), "{md}");
     assert!(md.contains("| 0.757 (0.639–0.897) |"), "{md}");
     assert!(md.contains("## Only in A\n\ncpu.m.default.p11205"), "{md}");
+
+    // The same comparison as a page: a forest plot per metric, the slower
+    // cell's square in vermilion, the crashed cell's note in black, the setup
+    // table, and nothing that loads or runs anything.
+    let page = html::html(&c);
+    assert_eq!(page.matches("<svg").count(), METRICS.len());
+    assert!(
+        page.contains("fill=\"#D55E00\"><title>0.757 (0.639–0.897)</title>"),
+        "{page}"
+    );
+    assert!(page.contains("fill=\"#000000\">A: ok 4/4, B: crash 0/4</text>"));
+    assert!(page.contains("<td>plan.bench.n_predict</td><td>128</td><td>64</td>"));
+    assert!(page.contains("<h2>Only in A</h2>\n<p>cpu.m.default.p11205</p>"));
+    assert!(!page.contains("<script"));
+    assert_eq!(
+        page.matches("http").count(),
+        page.matches("http://www.w3.org/2000/svg").count(),
+        "only the SVG namespace may name an address"
+    );
+    assert!(!page.contains("**"), "Markdown emphasis left in the page");
 }
 
 #[test]

@@ -12,7 +12,7 @@ use super::svg::{Chart, Point, Series, render};
 use super::system::Rows;
 use crate::manifest::{Cell, Manifest};
 
-const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}\
+pub const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}\
 table{border-collapse:collapse;margin:0.6em 0 1.4em;font-size:13px}\
 th,td{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}\
 th{background:#f3f3f3}code{font-size:12px}.wide{overflow-x:auto}\
@@ -41,7 +41,7 @@ fn cell(s: &str) -> String {
     out
 }
 
-fn html_table(out: &mut String, (header, rows): &Rows) {
+pub fn html_table(out: &mut String, (header, rows): &Rows) {
     out.push_str("<div class=\"wide\"><table><thead><tr>");
     for h in header {
         let _ = write!(out, "<th>{}</th>", cell(h));

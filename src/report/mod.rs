@@ -2,6 +2,7 @@
 //! this module alone writes them into the run directory.
 
 pub mod failures;
+pub mod forest;
 pub mod html;
 pub mod llama_bench;
 pub mod markdown;

@@ -1,0 +1,67 @@
+//! Rounds and a precision target on real Podman with the real model: the runs
+//! of each cell are spread over new server starts, each start warmed up, and a
+//! target that cannot be met adds one round per run up to `max_runs`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{repo, run_plan_at};
+
+#[test]
+fn rounds_spread_the_runs_over_server_starts_and_a_target_adds_rounds() {
+    let work = tempfile::tempdir().unwrap();
+    // The e2e plan, one short prompt, 16 tokens; 2 runs in 2 rounds, and a
+    // TTFT target of 1e-6 % (never met: the client clock differs by more) so
+    // max_runs = 3 adds a third round.
+    let plan = std::fs::read_to_string(repo().join("tests/plans/e2e.toml"))
+        .unwrap()
+        .replace("prompt_tokens = [31, 461]", "prompt_tokens = [31]")
+        .replace("n_predict = 32", "n_predict = 16")
+        .replace(
+            "runs = 2\n",
+            "runs = 2\nrounds = 2\nmax_runs = 3\ntarget_ci_pct = 0.000001\ntarget_metrics = [\"ttft_ms\"]\n",
+        );
+    let plan_path = work.path().join("plan.toml");
+    std::fs::write(&plan_path, plan).unwrap();
+    let out = work.path().join("run");
+    let m = run_plan_at(&plan_path, &out, work.path());
+    assert_eq!(m["status"], "complete");
+    assert_eq!(m["plan"]["bench"]["rounds"], 2);
+    let cells = m["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 1);
+    let c = &cells[0];
+    assert_eq!(c["status"], "ok");
+    let runs: Vec<(bool, u64)> = c["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["warmup"].as_bool().unwrap(), r["round"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            (true, 0),
+            (false, 0),
+            (true, 1),
+            (false, 1),
+            (true, 2),
+            (false, 2)
+        ]
+    );
+    assert_eq!(c["stats"]["ttft_ms"]["n"], 3);
+    // Three starts, each appended to the group's log: three model loads.
+    let log = std::fs::read_to_string(out.join(c["server"]["log"].as_str().unwrap())).unwrap();
+    assert_eq!(
+        log.matches("llama_server: listening on").count(),
+        3,
+        "one start per round"
+    );
+    // The report says the target was not met, after how many runs.
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        report.contains("met by 0 of 1 finished cells; still wider: cpu.gemma-3-270m-q4_k_m.small.p31 after 3 runs (ttft_ms ±"),
+        "{report}"
+    );
+    assert!(report.contains("in 2 rounds over the whole matrix"));
+}
