@@ -31,7 +31,7 @@ pub fn render(
     let _ = writeln!(out, "plan {} ({})", plan.name, plan.origin);
     let _ = writeln!(
         out,
-        "bench: {} per cell, n_predict {}, seed {}, health timeout {} s, stall timeout {} s",
+        "bench: per cell {}; n_predict {}, seed {}, health timeout {} s, stall timeout {} s",
         b.runs_text(),
         b.n_predict,
         b.seed,
@@ -341,7 +341,7 @@ mod tests {
         let pass = BTreeMap::from([(Backend::Cpu, Passthrough::default())]);
         let text = render(&plan, &expand(&plan), &cache, &pass);
         assert!(
-            text.contains("4 cells in 1 server starts, 20 requests"),
+            text.contains("4 cells in 4 server starts, 32 requests"),
             "{text}"
         );
         assert!(text.contains("cpu.gemma-3-270m-q4_k_m.default.p11205"));
@@ -354,10 +354,12 @@ mod tests {
         assert!(text.contains(
             "matrix: 4 cells, 4 runnable here, 0 excluded (listed below), 0 left out by the plan's exclude rules"
         ));
-        // 282 s build + 0.13 s load + 72.5 s requests (see plan::estimate).
+        // 4 rounds: 282 s build + 4 × 0.13 s loads + 72.5 × 8 / 5 = 116.0 s
+        // requests (1 warm-up per round + 4 measured runs a cell instead of 1 + 4;
+        // see plan::estimate) = 398.5 s.
         assert!(
             text.contains(
-                "estimate: about 6 min (image builds up to 5 min, model loads 0 s, requests 1 min)"
+                "estimate: about 7 min (image builds up to 5 min, model loads 1 s, requests 2 min)"
             ),
             "{text}"
         );

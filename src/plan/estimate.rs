@@ -116,9 +116,11 @@ mod tests {
 
     #[test]
     fn default_plan_on_cpu_and_vulkan_by_hand() {
-        // The default plan: 4 prompts (31, 461, 3799, 11205), 1 + 4 runs of 128
-        // tokens, one 253 113 024-byte model, on cpu and vulkan.
-        let plan = builtin_for(2, &[Backend::Vulkan]).unwrap();
+        // The default plan in one round: 4 prompts (31, 461, 3799, 11205),
+        // 1 + 4 runs of 128 tokens, one 253 113 024-byte model, on cpu and
+        // vulkan.
+        let mut plan = builtin_for(2, &[Backend::Vulkan]).unwrap();
+        plan.bench.rounds = 1;
         let m = expand(&plan);
         let e = estimate(&plan, &m, &[Some(253_113_024)]);
         // Builds: 282 + 600.

@@ -125,7 +125,7 @@ pub fn render_html(m: &Manifest) -> String {
     }
     let _ = writeln!(
         out,
-        "<p class=\"note\">Status <b>{}</b>. Started {}, last written {}. rigbench {}. Integrity sha256 <code>{}</code>. Each cell: {} of {} generated tokens, greedy; points are means, bars 95 % confidence intervals of the mean.</p>",
+        "<p class=\"note\">Status <b>{}</b>. Started {}, last written {}. rigbench {}. Integrity sha256 <code>{}</code>. Each cell: {}; each run generates {} tokens, greedy; points are means, bars 95 % confidence intervals of the mean.</p>",
         esc(&m.status),
         esc(&m.created_at),
         esc(&m.updated_at),

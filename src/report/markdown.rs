@@ -139,7 +139,7 @@ pub fn render(m: &Manifest) -> String {
     );
     let _ = writeln!(
         out,
-        "Each cell: {} of {} generated tokens, greedy, seed {}, prompt cache off; statistics over the measured runs that passed their checks (mean ± sample sd).\n",
+        "Each cell: {}; each run generates {} tokens, greedy, seed {}, prompt cache off; statistics over the measured runs that passed their checks (mean ± sample sd).\n",
         m.plan.bench.runs_text(),
         m.plan.bench.n_predict,
         m.plan.bench.seed

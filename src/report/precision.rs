@@ -53,10 +53,12 @@ mod tests {
     #[test]
     fn names_the_cells_left_wide_with_their_half_widths() {
         let plan = crate::plan::parse(
-            &crate::plan::DEFAULT_PLAN_TOML.replace(
-                "runs = 4 ",
-                "runs = 2\nmax_runs = 3\ntarget_ci_pct = 1.0\n#",
-            ),
+            &crate::plan::DEFAULT_PLAN_TOML
+                .replace(
+                    "runs = 4 ",
+                    "runs = 2\nmax_runs = 3\ntarget_ci_pct = 1.0\n#",
+                )
+                .replace("rounds = 4 ", "rounds = 1 "),
             "p",
             2,
         )
