@@ -132,8 +132,18 @@ pub struct CompareArgs {
     /// Run A: a run directory, its manifest.json, or a bundle.
     pub a: PathBuf,
     /// Run B, compared against A.
-    #[arg(required_unless_present = "reference")]
+    #[arg(required_unless_present_any = ["reference", "within"])]
     pub b: Option<PathBuf>,
+    /// Compare inside run A instead: the cells of one backend, source or
+    /// variant against another's, matched on the rest (`--within backend rocm6
+    /// rocm7`: is rocm7 faster than rocm6 in this run?).
+    #[arg(
+        long,
+        num_args = 3,
+        value_names = ["FIELD", "A", "B"],
+        conflicts_with_all = ["b", "reference"]
+    )]
+    pub within: Option<Vec<String>>,
     /// Compare run A with a published reference instead (a built-in name, see
     /// `rigbench reference list`, or a reference file).
     #[arg(long, value_name = "NAME|FILE", conflicts_with = "b")]

@@ -128,4 +128,44 @@ fn cpu_and_vulkan_images_measure_the_same_model_and_agree() {
     assert!(report.contains("vulkan/small"), "{report}");
     assert!(report.contains("## llama-bench"), "{report}");
     assert!(report.contains("| pp64 "), "{report}");
+
+    // The two backends of this one run compared with each other: every cell
+    // matched, llvmpipe's generation far below the CPU's, and the two images
+    // named in the setup differences.
+    let cmp = common::rigbench_ok(
+        &[
+            "compare",
+            out.to_str().unwrap(),
+            "--within",
+            "backend",
+            "cpu",
+            "vulkan",
+            "--json",
+        ],
+        out.parent().unwrap(),
+    );
+    let c: Value = serde_json::from_slice(&cmp.stdout).unwrap();
+    let cells = c["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), m["cells"].as_array().unwrap().len() / 2);
+    for cell in cells {
+        assert_eq!(cell["key"]["backend"], "cpu→vulkan");
+        let ratio = cell["metrics"][0]["ratio"]["ratio"].as_f64().unwrap();
+        assert!(ratio < 0.5, "vulkan/cpu generation {ratio}");
+    }
+    let fields: Vec<&str> = c["setup"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["field"].as_str().unwrap())
+        .collect();
+    assert!(
+        fields.iter().any(|f| f.starts_with("image[cpu@default]")),
+        "{fields:?}"
+    );
+    assert!(
+        fields
+            .iter()
+            .any(|f| f.starts_with("image[vulkan@default]")),
+        "{fields:?}"
+    );
 }

@@ -38,20 +38,37 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    if let Some(w) = &args.within {
+        let (field, va, vb) = match w.as_slice() {
+            [f, x, y] => (crate::comparison::within::Field::parse(f), x, y),
+            _ => anyhow::bail!("--within takes three values: FIELD A B"),
+        };
+        let field = field.map_err(anyhow::Error::msg)?;
+        let (ma, mb) = crate::comparison::within::split(&a, field, va, vb)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", args.a.display()))?;
+        let side = |v: &str| format!("{an}, {} {v}", field.name());
+        let c = crate::comparison::compare(&side(va), &ma, &side(vb), &mb, args.band / 100.0);
+        return emit(args, &c);
+    }
     let Some(b_path) = &args.b else {
         anyhow::bail!("name run B, or a published reference with --reference");
     };
     let (bn, b) = load(b_path)?;
     let c = crate::comparison::compare(&an, &a, &bn, &b, args.band / 100.0);
+    emit(args, &c)
+}
+
+/// Writes the page (with --html) and prints the comparison.
+fn emit(args: &CompareArgs, c: &crate::comparison::Comparison) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.html {
-        crate::hash::write_atomic(path, crate::comparison::html::html(&c).as_bytes())
+        crate::hash::write_atomic(path, crate::comparison::html::html(c).as_bytes())
             .map_err(|e| anyhow::anyhow!("writing --html {}: {e}", path.display()))?;
         eprintln!("comparison page: {}", path.display());
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&c)?);
+        println!("{}", serde_json::to_string_pretty(c)?);
     } else {
-        print!("{}", crate::comparison::render::markdown(&c));
+        print!("{}", crate::comparison::render::markdown(c));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -8,6 +8,7 @@
 pub mod html;
 pub mod render;
 pub mod setup;
+pub mod within;
 
 use serde::{Deserialize, Serialize};
 
