@@ -53,12 +53,7 @@ fn runs_compare_and_a_run_bundles_verifies_and_imports() {
     let c_dir = wa.path().join("one-thread");
     run_plan_at(&one, &c_dir, wa.path());
     let diff = compare_json(&a, &c_dir, wa.path());
-    let fields: Vec<&str> = diff["setup"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["field"].as_str().unwrap())
-        .collect();
+    let fields = common::setup_fields(&diff);
     assert!(
         fields.contains(&"plan.variant[small].threads"),
         "{fields:?}"

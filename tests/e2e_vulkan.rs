@@ -152,12 +152,7 @@ fn cpu_and_vulkan_images_measure_the_same_model_and_agree() {
         let ratio = cell["metrics"][0]["ratio"]["ratio"].as_f64().unwrap();
         assert!(ratio < 0.5, "vulkan/cpu generation {ratio}");
     }
-    let fields: Vec<&str> = c["setup"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["field"].as_str().unwrap())
-        .collect();
+    let fields = common::setup_fields(&c);
     assert!(
         fields.iter().any(|f| f.starts_with("image[cpu@default]")),
         "{fields:?}"

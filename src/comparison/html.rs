@@ -35,7 +35,7 @@ pub fn html(c: &Comparison) -> String {
                     interval: m.ratio.map(|r| (r.ratio, r.ci95_low, r.ci95_high)),
                     verdict: m.verdict,
                     // The verdict word only; the table has the rest.
-                    note: match (m.verdict, cell.a.status == "ok" && cell.b.status == "ok") {
+                    note: match (m.verdict, cell.both_ok()) {
                         (Some(v), true) => v.as_str().to_string(),
                         _ => verdict_text(cell, m),
                     },

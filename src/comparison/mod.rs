@@ -103,7 +103,7 @@ impl Outcome {
         format!("{what} {}/{}", self.valid_runs, self.planned_runs)
     }
 
-    fn ok(&self) -> bool {
+    pub fn ok(&self) -> bool {
         self.status == "ok"
     }
 }
@@ -116,6 +116,13 @@ pub struct CellComparison {
     pub metrics: Vec<MetricComparison>,
     /// First-run outliers and the like.
     pub warnings: Vec<String>,
+}
+
+impl CellComparison {
+    /// Whether the cell ran in both runs (else there is nothing to compare).
+    pub fn both_ok(&self) -> bool {
+        self.a.ok() && self.b.ok()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -200,10 +207,7 @@ pub fn compare(a_name: &str, a: &Manifest, b_name: &str, b: &Manifest, band: f64
             m.p_adjusted = Some(adj);
             m.verdict = m.ratio.map(|r| verdict(&r, adj, band, *higher_is_better));
             if m.verdict == Some(Verdict::Inconclusive) {
-                let moments = |s: &Option<Summary>| {
-                    let s = s.as_ref()?;
-                    Moments::published(s.mean, s.sd?, u32::try_from(s.n).ok()?)
-                };
+                let moments = |s: &Option<Summary>| s.as_ref().and_then(Moments::of_summary);
                 if let (Some(ma), Some(mb)) = (moments(&m.a), moments(&m.b)) {
                     m.runs_to_decide = runs_to_decide(ma, mb, band);
                 }

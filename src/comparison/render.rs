@@ -53,7 +53,7 @@ pub fn setup_rows(c: &Comparison) -> Option<Rows> {
 /// A cell's verdict column: a failure against a success as both outcomes, an
 /// inconclusive verdict with the runs that would decide it.
 pub fn verdict_text(cell: &super::CellComparison, m: &super::MetricComparison) -> String {
-    if cell.a.status != "ok" || cell.b.status != "ok" {
+    if !cell.both_ok() {
         return format!("A: {}, B: {}", cell.a.text(), cell.b.text());
     }
     match (m.verdict, m.runs_to_decide) {
@@ -73,7 +73,7 @@ pub fn metric_rows(c: &Comparison, mi: usize) -> Rows {
         .map(|cell| {
             let m = &cell.metrics[mi];
             let side = |s: &Option<crate::stats::Summary>, o: &super::Outcome| {
-                if o.status != "ok" {
+                if !o.ok() {
                     return o.text();
                 }
                 s.as_ref()

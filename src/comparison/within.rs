@@ -127,13 +127,9 @@ mod tests {
         let host = crate::host::probe(std::path::Path::new("/nonexistent"));
         let mut m = Manifest::new("r", plan, host, None);
         let steady = |g: f64| {
-            vec![run(g, 800.0, 40.0, false); 1]
-                .into_iter()
-                .chain([
-                    run(g * 1.001, 800.0, 40.0, false),
-                    run(g * 0.999, 800.0, 40.0, false),
-                ])
-                .collect::<Vec<_>>()
+            [g, g * 1.001, g * 0.999]
+                .map(|x| run(x, 800.0, 40.0, false))
+                .to_vec()
         };
         m.cells = vec![
             on("vulkan", cell(31, "default", steady(55.6), None)),

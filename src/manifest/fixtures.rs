@@ -35,6 +35,15 @@ pub fn run(gen_tps: f64, pp_tps: f64, ttft_ms: f64, warmup: bool) -> Run {
     }
 }
 
+/// Measured runs with these generation speeds, prompt processing 500 t/s and
+/// TTFT 50 ms.
+pub fn gen_runs(gen_tps: &[f64]) -> Vec<Run> {
+    gen_tps
+        .iter()
+        .map(|g| run(*g, 500.0, 50.0, false))
+        .collect()
+}
+
 pub fn cell(prompt: u32, variant: &str, runs: Vec<Run>, failure: Option<Failure>) -> Cell {
     let mut c = Cell {
         id: format!("cpu.m.{variant}.p{prompt}"),

@@ -391,6 +391,11 @@ pub const METRICS: &[(&str, MetricOf)] = &[
     ("ttft_ms", |r| r.ttft_ms),
 ];
 
+/// How many of `runs` are measured runs (not warm-ups).
+pub fn measured(runs: &[Run]) -> u32 {
+    runs.iter().filter(|r| !r.warmup).count() as u32
+}
+
 impl Cell {
     /// A metric's values over the measured runs that passed their checks (the
     /// runs statistics are drawn from); empty for a metric not in `METRICS`.
@@ -408,7 +413,7 @@ impl Cell {
     /// Measured runs, counted or not (a run that failed its checks still took
     /// its turn).
     pub fn measured_runs(&self) -> u32 {
-        self.runs.iter().filter(|r| !r.warmup).count() as u32
+        measured(&self.runs)
     }
 
     /// The target metrics whose 95 % interval is still wider than the target,

@@ -1,7 +1,7 @@
 //! A cell's precision bookkeeping: which target metrics are still too wide and
 //! whether it wants another run.
 
-use super::fixtures::{cell, run};
+use super::fixtures::{cell, gen_runs, run};
 use crate::plan::{Bench, Precision};
 
 fn bench(runs: u32, precision: Option<Precision>) -> Bench {
@@ -25,16 +25,7 @@ fn target(max_runs: u32, pct: f64, metrics: &[&str]) -> Precision {
 fn imprecise_names_each_wide_metric_with_its_half_width() {
     // gen 99, 100, 101: half-width 2.484138 % of 100 (t(0.975, 2) = 4.302653,
     // sd 1, / sqrt(3)); pp 500 three times: 0 %.
-    let c = cell(
-        31,
-        "v",
-        vec![
-            run(99.0, 500.0, 50.0, false),
-            run(100.0, 500.0, 50.0, false),
-            run(101.0, 500.0, 50.0, false),
-        ],
-        None,
-    );
+    let c = cell(31, "v", gen_runs(&[99.0, 100.0, 101.0]), None);
     let wide = c.imprecise(&target(8, 2.0, &["gen_tps", "pp_tps"]));
     assert_eq!(wide.len(), 1);
     assert_eq!(wide[0].0, "gen_tps");

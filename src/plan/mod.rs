@@ -183,13 +183,19 @@ impl Bench {
         each * r + rest.min(r)
     }
 
+    /// Whether the runs a precision target adds come on the cell's server
+    /// start (one round) or one per added round (several).
+    pub fn adds_in_round(&self) -> bool {
+        self.rounds == 1
+    }
+
     /// The most rounds a run can take: the planned ones, plus one per run a
     /// precision target may add when there are several.
     pub fn most_rounds(&self) -> u32 {
-        if self.rounds > 1 {
-            self.rounds + (self.max_runs() - self.runs)
-        } else {
+        if self.adds_in_round() {
             1
+        } else {
+            self.rounds + (self.max_runs() - self.runs)
         }
     }
 

@@ -48,7 +48,7 @@ pub fn sentence(m: &Manifest) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::fixtures::{cell, run};
+    use crate::manifest::fixtures::{cell, gen_runs};
 
     #[test]
     fn names_the_cells_left_wide_with_their_half_widths() {
@@ -72,18 +72,9 @@ mod tests {
         assert_eq!(m.plan.bench.precision.as_ref().unwrap().max_runs, 3);
         // Steady: met. 99/100/101 on gen: ±2.484 % (t(0.975, 2) = 4.302653 ×
         // sd 1 / √3 over 100), pp and TTFT steady. A failed cell is not counted.
-        let mut steady = cell(31, "v", vec![run(100.0, 500.0, 50.0, false); 2], None);
+        let mut steady = cell(31, "v", gen_runs(&[100.0, 100.0]), None);
         steady.status = "ok".into();
-        let mut wide = cell(
-            461,
-            "v",
-            vec![
-                run(99.0, 500.0, 50.0, false),
-                run(100.0, 500.0, 50.0, false),
-                run(101.0, 500.0, 50.0, false),
-            ],
-            None,
-        );
+        let mut wide = cell(461, "v", gen_runs(&[99.0, 100.0, 101.0]), None);
         wide.status = "ok".into();
         let mut failed = cell(3799, "v", vec![], None);
         failed.status = "failed".into();

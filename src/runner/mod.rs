@@ -25,8 +25,7 @@ use crate::plan::matrix::{Group, Matrix};
 use crate::plan::{AutoOr, Plan, Variant};
 use crate::telemetry::sampler::Sampler;
 use crate::telemetry::summarize;
-use schedule::needs_runs;
-pub use schedule::{most_runs, quota, schedule};
+use schedule::{most_runs, needs_runs, quota, schedule};
 use server::{Server, ServerSpec, StartFailure, log_paths, server_argv};
 
 /// What a backend runs with: its image and its device passthrough.
@@ -352,38 +351,26 @@ impl<E: Engine> Runner<'_, E> {
                     continue;
                 }
             };
-            if let Some(cell) = cell_mut(m, &c.id) {
-                cell.server = Some(start.clone());
-            }
-            let Some((done, want)) =
-                cell_mut(m, &c.id).map(|x| (x.runs.clone(), quota(x, &bench, round)))
-            else {
+            // What this start runs for the cell, read without copying its runs.
+            let Some(cell) = cell_mut(m, &c.id) else {
                 continue;
             };
+            cell.server = Some(start.clone());
+            let want = quota(cell, &bench, round);
             let mut fixed: std::collections::VecDeque<bool> =
-                schedule(&done, bench.warmup_runs, want).into();
-            let (request, fault) = cell_mut(m, &c.id)
-                .map(|x| {
-                    (
-                        x.variant
-                            .request
-                            .clone()
-                            .into_iter()
-                            .collect::<serde_json::Map<_, _>>(),
-                        x.variant.fault.clone(),
-                    )
-                })
-                .unwrap_or_default();
-            let first = done.len() as u32;
-            let most = most_runs(&done, fixed.len() as u32, &bench);
+                schedule(&cell.runs, bench.warmup_runs, want).into();
+            let first = cell.runs.len() as u32;
+            let most = most_runs(&cell.runs, fixed.len() as u32, &bench);
+            let request: serde_json::Map<_, _> = cell.variant.request.clone().into_iter().collect();
+            let fault = cell.variant.fault.clone();
             let total = if bench.precision.is_some() {
                 format!("≤{most}")
             } else {
                 most.to_string()
             };
-            let resumed = !done.is_empty();
+            let resumed = first > 0;
             // With several rounds, added runs come one per round instead.
-            let extend = bench.rounds == 1;
+            let extend = bench.adds_in_round();
             let mut warmed_here = false;
             let mut degenerate = false;
             for k in first.. {

@@ -2,15 +2,14 @@
 //! server start, each cell's quota per round (`bench.rounds`), and the runs a
 //! precision target may add. Pure functions of the cell and the plan's bench.
 
-use crate::manifest::Cell;
+use crate::manifest::{Cell, Run, measured};
 
 /// The runs a cell needs on this server start, in order (`true` = warm-up),
 /// given the runs it already has and the measured runs it should have after
 /// them (`quota`): nothing when it has them, else the warm-ups, then the
 /// measured runs still missing (a new cell, a new round, a resumed cell).
-pub fn schedule(done: &[crate::manifest::Run], warmups: u32, quota: u32) -> Vec<bool> {
-    let measured = done.iter().filter(|r| !r.warmup).count() as u32;
-    let missing = quota.saturating_sub(measured);
+pub fn schedule(done: &[Run], warmups: u32, quota: u32) -> Vec<bool> {
+    let missing = quota.saturating_sub(measured(done));
     if missing == 0 {
         return Vec::new();
     }
@@ -23,8 +22,8 @@ pub fn schedule(done: &[crate::manifest::Run], warmups: u32, quota: u32) -> Vec<
 /// Whether a cell gets runs in `round`: with one round, while it wants more
 /// (the runs a precision target adds come on the same server); with several,
 /// while it is short of its quota.
-pub(crate) fn needs_runs(c: &Cell, b: &crate::plan::Bench, round: u32) -> bool {
-    if b.rounds == 1 {
+pub fn needs_runs(c: &Cell, b: &crate::plan::Bench, round: u32) -> bool {
+    if b.adds_in_round() {
         c.wants_more(b)
     } else {
         quota(c, b, round) > c.measured_runs()
@@ -35,23 +34,21 @@ pub(crate) fn needs_runs(c: &Cell, b: &crate::plan::Bench, round: u32) -> bool {
 /// share while the planned rounds last; after them (several rounds with a
 /// precision target) one more while it wants more.
 pub fn quota(c: &Cell, b: &crate::plan::Bench, round: u32) -> u32 {
-    let have = c.measured_runs();
     if round < b.rounds {
         b.quota(round)
-    } else if b.rounds > 1 && c.wants_more(b) {
-        have + 1
+    } else if !b.adds_in_round() && c.wants_more(b) {
+        c.measured_runs() + 1
     } else {
-        have
+        c.measured_runs()
     }
 }
 
 /// The most runs a cell can end with: those done, the fixed ones still to run,
 /// and, with a precision target, the measured runs it may add (plus a warm-up
 /// when a resumed cell has none planned).
-pub fn most_runs(done: &[crate::manifest::Run], fixed: u32, b: &crate::plan::Bench) -> u32 {
-    let measured = done.iter().filter(|r| !r.warmup).count() as u32;
-    let extra = if b.rounds == 1 {
-        b.max_runs().saturating_sub(b.runs.max(measured))
+pub fn most_runs(done: &[Run], fixed: u32, b: &crate::plan::Bench) -> u32 {
+    let extra = if b.adds_in_round() {
+        b.max_runs().saturating_sub(b.runs.max(measured(done)))
     } else {
         0
     };

@@ -63,7 +63,11 @@ impl Moments {
     /// From measured values (at least two, all finite): `stats::summarize`'s
     /// mean and sample sd.
     pub fn of(values: &[f64]) -> Option<Self> {
-        let s = super::summarize(values)?;
+        Self::of_summary(&super::summarize(values)?)
+    }
+
+    /// From a summary of at least two values.
+    pub fn of_summary(s: &super::Summary) -> Option<Self> {
         let sd = s.sd?;
         Some(Moments {
             n: s.n as f64,

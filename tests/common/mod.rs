@@ -139,3 +139,13 @@ pub fn start_run_until(
     }
     (child, runs)
 }
+
+/// The setup fields that differ, from `rigbench compare --json` output.
+pub fn setup_fields(comparison: &serde_json::Value) -> Vec<&str> {
+    comparison["setup"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["field"].as_str().unwrap())
+        .collect()
+}
