@@ -11,8 +11,8 @@ use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
     InspectContainerOptions, KillContainerOptionsBuilder, ListContainersOptionsBuilder,
-    ListImagesOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    RemoveImageOptionsBuilder, StopContainerOptionsBuilder,
+    ListImagesOptionsBuilder, LogsOptionsBuilder, PruneImagesOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder, StopContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 
@@ -291,6 +291,29 @@ impl Engine for Client {
             .collect())
     }
 
+    async fn prune_images(&self, labels: &[String]) -> Result<(Vec<String>, u64), EngineError> {
+        let filters = HashMap::from([
+            ("dangling".to_string(), vec!["true".to_string()]),
+            ("label".to_string(), labels.to_vec()),
+        ]);
+        let opts = PruneImagesOptionsBuilder::new().filters(&filters).build();
+        let pruned = self
+            .docker
+            .prune_images(Some(opts))
+            .await
+            .map_err(|e| EngineError::Api {
+                op: "prune images",
+                message: message(e),
+            })?;
+        let ids = pruned
+            .images_deleted
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|d| d.deleted.or(d.untagged))
+            .collect();
+        Ok((ids, pruned.space_reclaimed.unwrap_or(0).max(0) as u64))
+    }
+
     async fn create(&self, spec: &ContainerSpec) -> Result<String, EngineError> {
         let port_key = spec.publish.map(|p| format!("{}/tcp", p.container_port));
         let port_bindings = spec.publish.map(|p| {
@@ -340,6 +363,7 @@ impl Engine for Client {
                 cap_drop: Some(vec!["ALL".to_string()]),
                 security_opt: Some(vec!["no-new-privileges".to_string()]),
                 privileged: Some(false),
+                init: spec.init.then_some(true),
                 ..Default::default()
             }),
             ..Default::default()
@@ -468,6 +492,62 @@ impl Engine for Client {
             .map_err(|e| Self::container_err("signal", id, e))
     }
 
+    async fn signal_process(
+        &self,
+        id: &str,
+        process: &str,
+        signal: &str,
+    ) -> Result<String, EngineError> {
+        let err = |message: String| EngineError::Container {
+            op: "signal a process",
+            container: id.to_string(),
+            message,
+        };
+        let config = bollard::models::ExecConfig {
+            cmd: Some(
+                ["sh", "-c", SIGNAL_BY_NAME, "sh", signal, process]
+                    .map(String::from)
+                    .to_vec(),
+            ),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            ..Default::default()
+        };
+        let exec = self
+            .docker
+            .create_exec(id, config)
+            .await
+            .map_err(|e| err(message(e)))?;
+        let mut said = Vec::new();
+        match self
+            .docker
+            .start_exec(&exec.id, None)
+            .await
+            .map_err(|e| err(message(e)))?
+        {
+            bollard::exec::StartExecResults::Attached { mut output, .. } => {
+                while let Some(chunk) = output.next().await {
+                    said.extend_from_slice(&chunk.map_err(|e| err(message(e)))?.into_bytes());
+                }
+            }
+            bollard::exec::StartExecResults::Detached => {}
+        }
+        let said = String::from_utf8_lossy(&said).trim().to_string();
+        let code = self
+            .docker
+            .inspect_exec(&exec.id)
+            .await
+            .map_err(|e| err(message(e)))?
+            .exit_code;
+        match code {
+            Some(0) => Ok(said),
+            other => Err(err(format!(
+                "{said} (exit code {})",
+                other.map_or("unknown".to_string(), |c| c.to_string())
+            ))),
+        }
+    }
+
     async fn remove(&self, id: &str) -> Result<(), EngineError> {
         let opts = RemoveContainerOptionsBuilder::new()
             .force(true)
@@ -514,6 +594,17 @@ impl Engine for Client {
             .collect())
     }
 }
+
+/// Sends signal `$1` to every process whose name (`/proc/PID/comm`) is `$2`,
+/// with nothing but a POSIX shell and its `kill` builtin, which every image has.
+const SIGNAL_BY_NAME: &str = r#"sent=""
+for d in /proc/[0-9]*; do
+  read -r name < "$d/comm" 2>/dev/null || continue
+  [ "$name" = "$2" ] || continue
+  kill -s "$1" "${d#/proc/}" && sent="$sent ${d#/proc/}"
+done
+[ -n "$sent" ] || { echo "no process named $2 in the container"; exit 3; }
+echo "SIG$1 sent to $2 (pid$sent in the container)""#;
 
 /// The port of the first `address:port` in an engine message, such as Podman's
 /// "listen tcp4 127.0.0.1:33167: bind: address already in use".

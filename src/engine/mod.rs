@@ -111,6 +111,12 @@ pub struct ContainerSpec {
     pub devices: Vec<String>,
     /// Supplementary groups (numeric ids) of the container process.
     pub group_add: Vec<String>,
+    /// Run the command under the engine's init (Podman's catatonit, Docker's
+    /// tini) as PID 1. Without one, the command is its namespace's init, and the
+    /// kernel drops every signal whose action is the default for it (SEGV, ABRT,
+    /// and TERM when the program has no handler): the server could not be
+    /// crashed or stopped by a signal as it would be on a host.
+    pub init: bool,
 }
 
 /// How a container ended. A non-zero code is a result, not an error.
@@ -184,6 +190,13 @@ pub trait Engine: Send + Sync {
     ) -> impl Future<Output = Result<String, EngineError>> + Send;
     fn remove_image(&self, reference: &str)
     -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// Removes the dangling images (untagged, no image built on them: what a
+    /// rebuild under the same tag leaves, and unused build stages) that carry
+    /// all of `labels`; returns their ids and the bytes freed.
+    fn prune_images(
+        &self,
+        labels: &[String],
+    ) -> impl Future<Output = Result<(Vec<String>, u64), EngineError>> + Send;
     /// Images carrying all of `labels` (`key=value` or `key`).
     fn list_labelled_images(
         &self,
@@ -204,12 +217,24 @@ pub trait Engine: Send + Sync {
     fn stdout(&self, id: &str) -> impl Future<Output = Result<Vec<u8>, EngineError>> + Send;
     /// Stops the container: SIGTERM, then SIGKILL after `grace_s` seconds.
     fn stop(&self, id: &str, grace_s: u32) -> impl Future<Output = Result<(), EngineError>> + Send;
-    /// Sends `signal` (`KILL`, `STOP`, `TERM`...) to the container's main process.
+    /// Sends `signal` (`KILL`, `STOP`, `TERM`...) to the container's main process
+    /// (its init, when it has one: see `ContainerSpec::init`).
     fn signal(
         &self,
         id: &str,
         signal: &str,
     ) -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// Sends `signal` to every process named `process` inside the container, from
+    /// inside it, as `kill` on a host would: the way to reach a program that runs
+    /// under an init, which forwards only some signals (catatonit and tini keep
+    /// SEGV, ABRT and the other synchronous signals, and cannot pass on STOP).
+    /// Returns what the sending said; an error when no such process was found.
+    fn signal_process(
+        &self,
+        id: &str,
+        process: &str,
+        signal: &str,
+    ) -> impl Future<Output = Result<String, EngineError>> + Send;
     /// Removes the container, running or not.
     fn remove(&self, id: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
     /// Containers (running or not) carrying all of `labels` (`key=value` or `key`).

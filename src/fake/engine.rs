@@ -3,7 +3,10 @@
 //! once with a model-loading error in its log, `FAKE_STALL_AFTER=<n>` makes its
 //! server stop sending after n tokens, `FAKE_NO_GPU` logs llama.cpp's warning that
 //! it found no GPU, `FAKE_LOOP` makes its server repeat two tokens (the study's
-//! collapsed Gemma output). SIGKILL ends its streams and leaves it exited 137;
+//! collapsed Gemma output), `FAKE_MAX_PREDICTED=<n>` makes it stop after n tokens
+//! (a context that filled), `FAKE_SIGNALS_NO_EFFECT` makes it ignore every signal.
+//! Signals to its process end its streams and leave it exited 128 + the signal's
+//! number (KILL 137, SEGV 139, ABRT 134, TERM 143); STOP makes it stop sending;
 //! every signal is recorded in `signals`. `port_in_use_once` makes the first start fail
 //! as if the port had been taken.
 
@@ -22,8 +25,10 @@ struct FakeContainer {
     state: ContainerState,
     log: String,
     task: Option<tokio::task::JoinHandle<()>>,
-    /// Shared with the fake server: set by SIGKILL.
+    /// Shared with the fake server: set by a deadly signal.
     killed: std::sync::Arc<AtomicBool>,
+    /// Shared with the fake server: set by SIGSTOP.
+    stopped: std::sync::Arc<AtomicBool>,
 }
 
 #[derive(Default)]
@@ -46,6 +51,47 @@ fn unsupported(op: &'static str) -> EngineError {
     EngineError::Api {
         op,
         message: "not supported by the fake engine".to_string(),
+    }
+}
+
+impl FakeEngine {
+    /// A signal as a process would take it: recorded; then, unless the container
+    /// ignores signals, STOP pauses its streams and the deadly ones end it with
+    /// 128 + the signal's number.
+    fn deliver(&self, id: &str, signal: &str) {
+        self.signals
+            .lock()
+            .unwrap()
+            .push((id.to_string(), signal.to_string()));
+        let mut all = self.containers.lock().unwrap();
+        let Some(c) = all.get_mut(id) else {
+            return;
+        };
+        if c.spec.env.contains_key("FAKE_SIGNALS_NO_EFFECT") {
+            return;
+        }
+        let number = match signal {
+            "STOP" => {
+                c.stopped.store(true, Ordering::SeqCst);
+                return;
+            }
+            "KILL" => 9,
+            "SEGV" => 11,
+            "ABRT" => 6,
+            "TERM" => 15,
+            "INT" => 2,
+            _ => return,
+        };
+        c.killed.store(true, Ordering::SeqCst);
+        if let Some(t) = c.task.take() {
+            t.abort();
+        }
+        c.state = ContainerState {
+            running: false,
+            status: "exited".to_string(),
+            exit_code: Some(128 + number),
+            oom_killed: false,
+        };
     }
 }
 
@@ -83,6 +129,10 @@ impl Engine for FakeEngine {
         Ok(())
     }
 
+    async fn prune_images(&self, _labels: &[String]) -> Result<(Vec<String>, u64), EngineError> {
+        Ok((Vec::new(), 0))
+    }
+
     async fn list_labelled_images(
         &self,
         _labels: &[String],
@@ -105,6 +155,7 @@ impl Engine for FakeEngine {
                 },
                 log: String::new(),
                 killed: std::sync::Arc::default(),
+                stopped: std::sync::Arc::default(),
                 task: None,
             },
         );
@@ -155,13 +206,27 @@ impl Engine for FakeEngine {
                 .env
                 .contains_key("FAKE_LOOP")
                 .then(|| vec![236855, 715]),
+            max_predicted: spec
+                .env
+                .get("FAKE_MAX_PREDICTED")
+                .and_then(|v| v.parse().ok()),
+            // As llama-server takes it from its arguments.
+            n_ctx: spec
+                .cmd
+                .iter()
+                .position(|a| a == "--ctx-size")
+                .and_then(|i| spec.cmd.get(i + 1))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(4096),
             ..Behaviour::default()
         };
         let killed = behaviour.killed.clone();
+        let stopped = behaviour.stopped.clone();
         let task = tokio::spawn(serve(listener, behaviour));
         let mut all = self.containers.lock().unwrap();
         let c = all.get_mut(id).unwrap();
         c.killed = killed;
+        c.stopped = stopped;
         c.task = Some(task);
         c.state.running = true;
         c.state.status = "running".to_string();
@@ -223,25 +288,23 @@ impl Engine for FakeEngine {
     }
 
     async fn signal(&self, id: &str, signal: &str) -> Result<(), EngineError> {
-        self.signals
-            .lock()
-            .unwrap()
-            .push((id.to_string(), signal.to_string()));
-        if signal == "KILL" {
-            if let Some(c) = self.containers.lock().unwrap().get_mut(id) {
-                c.killed.store(true, Ordering::SeqCst);
-                if let Some(t) = c.task.take() {
-                    t.abort();
-                }
-                c.state = ContainerState {
-                    running: false,
-                    status: "exited".to_string(),
-                    exit_code: Some(137),
-                    oom_killed: false,
-                };
-            }
-        }
+        self.deliver(id, signal);
         Ok(())
+    }
+
+    async fn signal_process(
+        &self,
+        id: &str,
+        process: &str,
+        signal: &str,
+    ) -> Result<String, EngineError> {
+        if !self.containers.lock().unwrap().contains_key(id) {
+            return Err(unsupported("signal in an unknown container"));
+        }
+        self.deliver(id, signal);
+        Ok(format!(
+            "SIG{signal} sent to {process} (pid 2 in the container)"
+        ))
     }
 
     async fn remove(&self, id: &str) -> Result<(), EngineError> {

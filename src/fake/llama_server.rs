@@ -27,6 +27,14 @@ pub struct Behaviour {
     /// Set when the fake engine delivers SIGKILL: streams in flight end at once,
     /// without a final event, as the connection of a killed process does.
     pub killed: Arc<std::sync::atomic::AtomicBool>,
+    /// Set when the fake engine delivers SIGSTOP: streams stop sending, the
+    /// connection stays open.
+    pub stopped: Arc<std::sync::atomic::AtomicBool>,
+    /// Generate at most this many tokens, then end normally with the count
+    /// reached (as a server whose context filled does).
+    pub max_predicted: Option<usize>,
+    /// The context size `/props` reports.
+    pub n_ctx: u64,
 }
 
 impl Default for Behaviour {
@@ -38,18 +46,22 @@ impl Default for Behaviour {
             cache_n: 0,
             loop_tokens: None,
             killed: Arc::default(),
+            stopped: Arc::default(),
+            max_predicted: None,
+            n_ctx: 4096,
         }
     }
 }
 
 /// Serves the fake on `listener` until the task is dropped or aborted.
 pub async fn serve(listener: tokio::net::TcpListener, behaviour: Behaviour) {
+    let n_ctx = behaviour.n_ctx;
     let app = axum::Router::new()
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
         .route(
             "/props",
-            get(|| async {
-                Json(json!({"default_generation_settings": {"n_ctx": 4096}, "build_info": "fake"}))
+            get(move || async move {
+                Json(json!({"default_generation_settings": {"n_ctx": n_ctx}, "build_info": "fake"}))
             }),
         )
         .route("/tokenize", post(tokenize))
@@ -102,6 +114,7 @@ async fn completion(State(b): State<Arc<Behaviour>>, Json(body): Json<Value>) ->
     {
         b.loop_tokens = Some(vec![id as u32]);
     }
+    let n_predict = b.max_predicted.map_or(n_predict, |m| m.min(n_predict));
     let stream = async_stream(b, prompt_n, n_predict);
     Response::builder()
         .header("content-type", "text/event-stream")
@@ -117,7 +130,7 @@ fn async_stream(
     futures_util::stream::unfold(0usize, move |i| {
         let b = b.clone();
         async move {
-            if Some(i) == b.stall_after {
+            if Some(i) == b.stall_after || b.stopped.load(std::sync::atomic::Ordering::SeqCst) {
                 tokio::time::sleep(Duration::from_secs(3600)).await;
             }
             if Some(i) == b.truncate_after || i > n_predict {

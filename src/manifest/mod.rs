@@ -285,13 +285,21 @@ pub struct ServerStart {
     pub devices_seen: Vec<String>,
     /// Telemetry taken just before the server started: the runs' baseline.
     pub baseline: Option<crate::telemetry::Sample>,
+    /// Whether llama-server ran under the engine's init as PID 1 (Podman's
+    /// catatonit, Docker's tini), so that signals reached it as on a host.
+    /// Absent (false) in manifests written before rigbench did so.
+    #[serde(default)]
+    pub init: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Failure {
     /// `load_failed`, `crash`, `oom`, `hang`, `timeout`, `request_failed`,
-    /// `degenerate_output` (the tokens collapsed onto a short loop), or `no_device`
-    /// (a GPU backend's server found no device and would run on the CPU).
+    /// `stopped` (the server shut down mid-run: exit 0, or SIGTERM/SIGINT),
+    /// `context_exceeded`, `degenerate_output` (the tokens collapsed onto a short
+    /// loop), `no_device` (a GPU backend's server found no device and would run
+    /// on the CPU), `fault_no_effect` (a fault the plan injected changed
+    /// nothing), or `checks_failed` (every measured run failed a check).
     pub mode: String,
     pub message: String,
     /// Log lines, exit code, whatever shows the failure.

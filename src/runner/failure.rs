@@ -3,7 +3,7 @@
 //! below). Pure functions; the runner gathers the inputs.
 
 use crate::engine::ContainerState;
-use crate::manifest::Failure;
+use crate::manifest::{Cell, Failure};
 
 /// Log signatures: a name, a regular expression matched against each log line,
 /// the failure mode it points to. Data, in priority order: when several match,
@@ -113,6 +113,120 @@ pub fn fell_back_to_cpu(log: &str) -> bool {
     log.contains("no usable GPU found")
 }
 
+/// What an exit code says beyond its number: 128 + N is the shell's and the
+/// engines' way of reporting that the process was ended by signal N.
+pub fn exit_meaning(code: i64) -> String {
+    let name = match code - 128 {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        4 => "SIGILL",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        15 => "SIGTERM",
+        n if (1..=64).contains(&n) => return format!(" (killed by signal {n})"),
+        _ => return String::new(),
+    };
+    format!(" (killed by {name}, signal {})", code - 128)
+}
+
+/// The failure of a cell whose measured runs all completed but none passed its
+/// checks (so it has no number to show), naming the check and why; `None` when
+/// at least one measured run counts, or none has run. A generated count cut
+/// short where prompt + generated reached the context is `context_exceeded`.
+pub fn uncounted(cell: &Cell) -> Option<Failure> {
+    let measured: Vec<&crate::manifest::Run> = cell.runs.iter().filter(|r| !r.warmup).collect();
+    if measured.is_empty() || measured.iter().any(|r| r.checks.all()) {
+        return None;
+    }
+    // The context the server really had (it raises small ones), else the plan's.
+    let ctx = cell
+        .server
+        .as_ref()
+        .and_then(|s| s.props.as_ref())
+        .and_then(|p| p["default_generation_settings"]["n_ctx"].as_u64())
+        .unwrap_or(u64::from(cell.variant.ctx_size));
+    let want_prompt = u64::from(cell.prompt_tokens);
+    let want_gen = u64::from(cell.n_predict);
+    let evidence = measured
+        .iter()
+        .map(|r| {
+            let mut failed = Vec::new();
+            if !r.checks.cache_n_zero {
+                failed.push("cache_n == 0");
+            }
+            if !r.checks.prompt_n_matches {
+                failed.push("prompt count");
+            }
+            if !r.checks.predicted_n_matches {
+                failed.push("generated count");
+            }
+            format!(
+                "run {}: prompt_n {}, predicted_n {}, {} tokens streamed, cache_n {}, stop {}: failed {}",
+                r.index + 1,
+                r.prompt_n,
+                r.predicted_n,
+                r.token_ids.len(),
+                r.cache_n,
+                r.stop_type.as_deref().unwrap_or("?"),
+                failed.join(", ")
+            )
+        })
+        .collect();
+    let n = measured.len();
+    let first = measured[0];
+    let (mode, message) = if measured.iter().all(|r| !r.checks.predicted_n_matches) {
+        let got = first.predicted_n.max(first.token_ids.len() as u64);
+        if first.prompt_n + got >= ctx {
+            (
+                "context_exceeded",
+                format!(
+                    "all {n} measured runs stopped at {got} of {want_gen} generated tokens: the context filled ({} prompt + {got} generated = {} of {ctx})",
+                    first.prompt_n,
+                    first.prompt_n + got
+                ),
+            )
+        } else {
+            (
+                "checks_failed",
+                format!(
+                    "all {n} measured runs generated {got} of {want_gen} tokens (stop: {})",
+                    first.stop_type.as_deref().unwrap_or("?")
+                ),
+            )
+        }
+    } else if measured.iter().all(|r| !r.checks.prompt_n_matches) {
+        (
+            "checks_failed",
+            format!(
+                "all {n} measured runs: the server processed {} prompt tokens, not the planned {want_prompt}",
+                first.prompt_n
+            ),
+        )
+    } else if measured.iter().all(|r| !r.checks.cache_n_zero) {
+        (
+            "checks_failed",
+            format!(
+                "all {n} measured runs took tokens from the prompt cache (cache_n {})",
+                first.cache_n
+            ),
+        )
+    } else {
+        (
+            "checks_failed",
+            format!("all {n} measured runs failed a check (see the evidence)"),
+        )
+    };
+    Some(Failure {
+        mode: mode.to_string(),
+        message,
+        evidence,
+    })
+}
+
 /// The last `n` non-empty lines of a log.
 pub fn tail(log: &str, n: usize) -> Vec<String> {
     let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
@@ -152,7 +266,7 @@ fn failure(
             s.status,
             s.exit_code
                 .filter(|_| !s.running)
-                .map(|c| format!(", exit code {c}"))
+                .map(|c| format!(", exit code {c}{}", exit_meaning(c)))
                 .unwrap_or_default()
         ));
     }
@@ -177,8 +291,13 @@ pub fn run(
 ) -> Failure {
     let (sig_lines, sig_mode) = matching_lines(log, 10);
     let died = state.is_some_and(|s| !s.running);
+    let code = state.and_then(|s| s.exit_code);
     let mode = if state.is_some_and(|s| s.oom_killed) || (died && sig_mode == Some("oom")) {
         "oom"
+    } else if died && sig_mode.is_none() && matches!(code, Some(0 | 130 | 143)) {
+        // Shut down on request (SIGTERM from `podman stop`, systemd, a
+        // supervisor; SIGINT), or a clean exit mid-run: not a crash of its own.
+        "stopped"
     } else if died {
         "crash"
     } else if stalled {
@@ -190,6 +309,14 @@ pub fn run(
     } else {
         "request_failed"
     };
+    if mode == "stopped" && stalled {
+        // llama-server on SIGTERM stops sending, then exits once the client lets
+        // go of the stream: a shutdown, not a hang.
+        let why = format!(
+            "{why}; the server then exited: it was shutting down (SIGTERM or SIGINT), not hung"
+        );
+        return failure(mode, &why, state, log, sig_lines);
+    }
     failure(mode, why, state, log, sig_lines)
 }
 
@@ -235,7 +362,9 @@ mod tests {
         assert!(
             f.evidence
                 .iter()
-                .any(|e| e == "container exited, exit code 134")
+                .any(|e| e == "container exited, exit code 134 (killed by SIGABRT, signal 6)"),
+            "{:?}",
+            f.evidence
         );
     }
 
@@ -329,6 +458,109 @@ mod tests {
                 "system_info: n_threads = 2 | CPU : AVX2 = 1 | AVX512 = 1",
             ]
         );
+    }
+
+    #[test]
+    fn a_server_that_shuts_down_on_term_is_stopped_not_a_hang_or_a_crash() {
+        for code in [143, 130, 0] {
+            let f = run(
+                Some(&state(false, code, false)),
+                "main: shutting down\n",
+                "stream ended",
+                false,
+                false,
+            );
+            assert_eq!(f.mode, "stopped", "exit {code}");
+        }
+        // A signature in the log still says what happened.
+        let f = run(
+            Some(&state(false, 0, false)),
+            "CUDA error: an illegal memory access\n",
+            "x",
+            false,
+            false,
+        );
+        assert_eq!(f.mode, "crash");
+        let f = run(Some(&state(false, 139, false)), "", "x", false, false);
+        assert_eq!(f.mode, "crash");
+        assert_eq!(
+            f.evidence[0],
+            "container exited, exit code 139 (killed by SIGSEGV, signal 11)"
+        );
+    }
+
+    #[test]
+    fn exit_codes_above_128_name_their_signal() {
+        assert_eq!(exit_meaning(137), " (killed by SIGKILL, signal 9)");
+        assert_eq!(exit_meaning(134), " (killed by SIGABRT, signal 6)");
+        assert_eq!(exit_meaning(143), " (killed by SIGTERM, signal 15)");
+        assert_eq!(exit_meaning(162), " (killed by signal 34)");
+        assert_eq!(exit_meaning(1), "");
+        assert_eq!(exit_meaning(0), "");
+        assert_eq!(exit_meaning(255), "");
+    }
+
+    fn cut_short(predicted: u64, prompt: u64) -> crate::manifest::Run {
+        let mut r = crate::manifest::fixtures::run(50.0, 500.0, 40.0, false);
+        r.prompt_n = prompt;
+        r.predicted_n = predicted;
+        r.checks.predicted_n_matches = false;
+        r
+    }
+
+    #[test]
+    fn a_cell_whose_every_run_filled_the_context_is_context_exceeded_with_the_sum() {
+        // The case: 461 + 64 in 512; the server stopped after 51 tokens.
+        let mut c = crate::manifest::fixtures::cell(461, "ctx512", vec![], None);
+        c.variant.ctx_size = 512;
+        c.n_predict = 64;
+        c.runs = vec![
+            crate::manifest::fixtures::run(50.0, 500.0, 40.0, true),
+            cut_short(51, 461),
+            cut_short(51, 461),
+        ];
+        let f = uncounted(&c).unwrap();
+        assert_eq!(f.mode, "context_exceeded");
+        assert_eq!(
+            f.message,
+            "all 2 measured runs stopped at 51 of 64 generated tokens: the context filled (461 prompt + 51 generated = 512 of 512)"
+        );
+        assert_eq!(f.evidence.len(), 2);
+        assert!(
+            f.evidence[0].ends_with("failed generated count"),
+            "{}",
+            f.evidence[0]
+        );
+    }
+
+    #[test]
+    fn other_failed_checks_are_checks_failed_and_one_counted_run_is_enough() {
+        let mut c = crate::manifest::fixtures::cell(31, "v", vec![], None);
+        c.n_predict = 64;
+        c.runs = vec![cut_short(20, 31), cut_short(20, 31)];
+        let f = uncounted(&c).unwrap();
+        assert_eq!(f.mode, "checks_failed");
+        assert_eq!(
+            f.message,
+            "all 2 measured runs generated 20 of 64 tokens (stop: limit)"
+        );
+
+        let mut cached = crate::manifest::fixtures::run(50.0, 500.0, 40.0, false);
+        cached.cache_n = 30;
+        cached.checks.cache_n_zero = false;
+        c.runs = vec![cached.clone(), cached.clone()];
+        let f = uncounted(&c).unwrap();
+        assert_eq!(
+            f.message,
+            "all 2 measured runs took tokens from the prompt cache (cache_n 30)"
+        );
+
+        c.runs
+            .push(crate::manifest::fixtures::run(50.0, 500.0, 40.0, false));
+        assert_eq!(uncounted(&c), None);
+        // Warm-ups alone (or nothing) are not judged.
+        c.runs = vec![crate::manifest::fixtures::run(50.0, 500.0, 40.0, true)];
+        assert_eq!(uncounted(&c), None);
     }
 
     #[test]

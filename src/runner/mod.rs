@@ -6,6 +6,7 @@
 //! server is restarted for the next cell.
 
 pub mod failure;
+pub mod fault;
 pub mod llama_bench;
 pub mod schedule;
 pub mod server;
@@ -27,6 +28,9 @@ use crate::telemetry::sampler::Sampler;
 use crate::telemetry::summarize;
 use schedule::{most_runs, needs_runs, quota, schedule};
 use server::{Server, ServerSpec, StartFailure, log_paths, server_argv};
+
+/// How long a server that may be dying is watched before it counts as alive.
+const SETTLE: Duration = Duration::from_secs(3);
 
 /// What a backend runs with: its image and its device passthrough.
 #[derive(Debug, Clone)]
@@ -126,7 +130,13 @@ impl<E: Engine> Runner<'_, E> {
         // status was.
         for c in &mut m.cells {
             if c.status == "pending" && !c.runs.is_empty() && !c.wants_more(&bench) {
-                c.status = "ok".to_string();
+                match failure::uncounted(c) {
+                    Some(f) => {
+                        c.status = "failed".to_string();
+                        c.failure = Some(f);
+                    }
+                    None => c.status = "ok".to_string(),
+                }
             }
         }
         self.dir.save(m)?;
@@ -220,6 +230,7 @@ impl<E: Engine> Runner<'_, E> {
                 passthrough: prepared.passthrough.clone(),
                 devices_seen: failure::device_lines(&log_so_far),
                 baseline,
+                init: true,
             };
             let outcome = self
                 .run_cells(m, &started, &server_start, remaining, round)
@@ -411,9 +422,14 @@ impl<E: Engine> Runner<'_, E> {
                 let window_from = self.sampler.map(Sampler::now_ms);
                 let started_at = now_rfc3339();
                 let t = Instant::now();
-                let (result, injected) = self
-                    .complete_with_fault(srv, &params, fault.as_ref(), progress_rx)
-                    .await;
+                let (result, injected) = fault::complete_with_fault(
+                    self.engine,
+                    srv,
+                    &params,
+                    fault.as_ref(),
+                    progress_rx,
+                )
+                .await;
                 let elapsed = t.elapsed().as_secs_f64();
                 let telemetry = match (self.sampler, window_from) {
                     (Some(s), Some(from)) => {
@@ -463,11 +479,47 @@ impl<E: Engine> Runner<'_, E> {
                             }
                         ));
                         let collapse = run.degenerate.clone();
+                        let tokens = run.token_ids.len();
                         if let Some(cell) = cell_mut(m, &c.id) {
                             cell.runs.push(run);
                             cell.summarize();
                         }
                         self.dir.save(m)?;
+                        if let Some(planned) = &fault {
+                            // The plan asked for a failure and the run went
+                            // through: a server dying just after its stream is
+                            // the fault's effect; one that lives on is not.
+                            let state = self.settled_state(&srv.id).await;
+                            let f = if state.as_ref().is_some_and(|s| !s.running) {
+                                let log = self.log_of(&srv.id).await;
+                                failure::run(
+                                    state.as_ref(),
+                                    &log,
+                                    &format!(
+                                        "run {} of {total}: the server died after its stream ended",
+                                        k + 1
+                                    ),
+                                    false,
+                                    false,
+                                )
+                            } else {
+                                fault::no_effect(
+                                    planned,
+                                    injected.as_ref(),
+                                    tokens,
+                                    state.as_ref(),
+                                    SETTLE.as_secs_f64(),
+                                )
+                            };
+                            let mut f = f;
+                            if let Some(i) =
+                                injected.as_ref().filter(|_| f.mode != "fault_no_effect")
+                            {
+                                f.evidence.insert(0, i.note.clone());
+                            }
+                            self.fail_all(m, std::slice::from_ref(c), f)?;
+                            return Ok(i + 1);
+                        }
                         if let Some(d) = collapse {
                             // The server is alive but its output is not: the cell
                             // fails, its remaining runs are skipped, the next cell
@@ -486,13 +538,8 @@ impl<E: Engine> Runner<'_, E> {
                     Err(e) => {
                         let stalled = matches!(e, BenchError::Stall { .. });
                         let timed_out = matches!(e, BenchError::Timeout { .. });
-                        let state = self.settled_state(&srv.id, stalled || timed_out).await;
-                        let log = self
-                            .engine
-                            .logs(&srv.id)
-                            .await
-                            .map(|b| String::from_utf8_lossy(&b).into_owned())
-                            .unwrap_or_default();
+                        let state = self.settled_state(&srv.id).await;
+                        let log = self.log_of(&srv.id).await;
                         let mut f = failure::run(
                             state.as_ref(),
                             &log,
@@ -500,8 +547,8 @@ impl<E: Engine> Runner<'_, E> {
                             stalled,
                             timed_out,
                         );
-                        if let Some(note) = injected {
-                            f.evidence.insert(0, note);
+                        if let Some(i) = injected {
+                            f.evidence.insert(0, i.note);
                         }
                         self.fail_all(m, std::slice::from_ref(c), f)?;
                         return Ok(i + 1);
@@ -512,75 +559,39 @@ impl<E: Engine> Runner<'_, E> {
                 continue;
             }
             if let Some(cell) = cell_mut(m, &c.id).filter(|x| !x.wants_more(&bench)) {
-                cell.status = "ok".to_string();
+                match failure::uncounted(cell) {
+                    // Every measured run failed its checks: no number to show.
+                    Some(f) => {
+                        self.fail_all(m, std::slice::from_ref(c), f)?;
+                        continue;
+                    }
+                    None => cell.status = "ok".to_string(),
+                }
             }
             self.dir.save(m)?;
         }
         Ok(cells.len())
     }
 
-    /// One completion; with a planned fault, `fault.signal` goes to the server
-    /// container once `fault.after_tokens` tokens have streamed. Returns the
-    /// result and, when the fault fired, a line saying so for the evidence.
-    async fn complete_with_fault(
-        &self,
-        srv: &Server,
-        params: &CompletionParams,
-        fault: Option<&crate::plan::Fault>,
-        mut progress: tokio::sync::watch::Receiver<usize>,
-    ) -> (
-        Result<crate::bench::measure::RawRun, BenchError>,
-        Option<String>,
-    ) {
-        let run = srv.client.complete(params);
-        let Some(f) = fault else {
-            return (run.await, None);
-        };
-        // Written before the signal is sent: the stream may break (and win the
-        // race below) before the engine has answered.
-        let fired: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
-        let fire = async {
-            if progress
-                .wait_for(|n| *n >= f.after_tokens as usize)
-                .await
-                .is_err()
-            {
-                return;
-            }
-            let what = format!(
-                "injected by the plan: SIG{} sent to the server after {} streamed tokens",
-                f.signal, f.after_tokens
-            );
-            crate::progress::note(format!("  {what}"));
-            if let Ok(mut g) = fired.lock() {
-                *g = Some(what.clone());
-            }
-            if let Err(e) = self.engine.signal(&srv.id, &f.signal).await {
-                if let Ok(mut g) = fired.lock() {
-                    *g = Some(format!("{what} (sending failed: {e})"));
-                }
-            }
-        };
-        tokio::pin!(run);
-        let result = tokio::select! {
-            biased;
-            r = &mut run => r,
-            () = fire => run.await,
-        };
-        let note = fired.lock().ok().and_then(|mut g| g.take());
-        (result, note)
+    /// Everything the container wrote so far, as text (empty when unreadable).
+    async fn log_of(&self, id: &str) -> String {
+        self.engine
+            .logs(id)
+            .await
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
     }
 
-    /// The container's state after a failed run. A broken stream from a server
-    /// that still looks alive may be a server that is dying: the state is read
-    /// again for up to 3 s until it says exited. A stall or timeout is read once
-    /// (the server is alive by definition of a hang).
-    async fn settled_state(&self, id: &str, client_gave_up: bool) -> Option<ContainerState> {
+    /// The container's state after a failed run, or after a run a fault was
+    /// planned for. A server that looks alive may be one that is ending: the
+    /// state is read again for up to `SETTLE` until it says exited. That holds
+    /// for a stall too: a server shutting down on SIGTERM stops sending first
+    /// and exits only once the client has let go of its stream (measured with
+    /// llama-server 0c1e57098), which is no hang.
+    async fn settled_state(&self, id: &str) -> Option<ContainerState> {
         let mut state = self.engine.state(id).await.ok();
-        if client_gave_up {
-            return state;
-        }
-        for _ in 0..30 {
+        let polls = SETTLE.as_millis() / 100;
+        for _ in 0..polls {
             if !state.as_ref().is_some_and(|s| s.running) {
                 break;
             }

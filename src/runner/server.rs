@@ -144,6 +144,9 @@ impl Server {
                 ]),
                 devices: spec.passthrough.devices.clone(),
                 group_add: spec.passthrough.group_add.clone(),
+                // So that signals reach the server as they would on a host
+                // (see `ContainerSpec::init`); recorded as `ServerStart::init`.
+                init: true,
             };
             let id = engine.create(&cs).await?;
             match engine.start(&id).await {

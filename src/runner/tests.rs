@@ -359,8 +359,11 @@ fault = { signal = "KILL", after_tokens = 3 }
         assert_eq!(f.mode, "crash", "{}: {f:?}", c.id);
         assert!(f.evidence[0].starts_with("injected by the plan: SIGKILL"));
         assert!(
+            f.evidence.contains(
+                &"container exited, exit code 137 (killed by SIGKILL, signal 9)".to_string()
+            ),
+            "{:?}",
             f.evidence
-                .contains(&"container exited, exit code 137".to_string())
         );
         assert_eq!(c.variant.fault.as_ref().unwrap().after_tokens, 3);
     }
@@ -535,4 +538,147 @@ async fn a_resumed_run_with_rounds_goes_on_from_each_cells_quota() {
     assert!(m.cells.iter().all(|c| c.status == "ok"));
     // Round 0 started a server for the second cell only, round 1 for both.
     assert_eq!(s.engine.created.lock().unwrap().len(), 2);
+}
+
+/// One cell (31 tokens) with `variant`, run on the fake; its manifest cell.
+async fn one_cell(variant: &str) -> (Setup, Cell) {
+    one_cell_at(31, variant).await
+}
+
+/// One cell of `prompt` tokens with `variant` (and whatever else the text adds).
+async fn one_cell_at(prompt: u32, variant: &str) -> (Setup, Cell) {
+    let mut s = setup_plan(&format!(
+        "{}{variant}",
+        PLAN.replace(
+            "prompt_tokens = [31, 200]",
+            &format!("prompt_tokens = [{prompt}]")
+        )
+    ));
+    run(&mut s).await;
+    let m = s.run_dir.load().unwrap();
+    let c = m.cells[0].clone();
+    (s, c)
+}
+
+#[tokio::test]
+async fn every_fault_signal_lands_in_its_class_with_the_exit_status_never_ok() {
+    for (sig, mode, exit) in [
+        (
+            "SEGV",
+            "crash",
+            Some("exit code 139 (killed by SIGSEGV, signal 11)"),
+        ),
+        (
+            "ABRT",
+            "crash",
+            Some("exit code 134 (killed by SIGABRT, signal 6)"),
+        ),
+        (
+            "KILL",
+            "crash",
+            Some("exit code 137 (killed by SIGKILL, signal 9)"),
+        ),
+        (
+            "TERM",
+            "stopped",
+            Some("exit code 143 (killed by SIGTERM, signal 15)"),
+        ),
+        ("STOP", "hang", None),
+    ] {
+        let (s, c) = one_cell(&format!(
+            "[[variants]]\nname = \"f\"\nfault = {{ signal = \"{sig}\", after_tokens = 3 }}\n"
+        ))
+        .await;
+        assert_eq!(c.status, "failed", "{sig}");
+        let f = c.failure.as_ref().unwrap();
+        assert_eq!(f.mode, mode, "{sig}: {f:?}");
+        assert!(
+            f.evidence[0].starts_with(&format!(
+                "injected by the plan: SIG{sig} sent to llama-server after 3 streamed tokens"
+            )),
+            "{sig}: {:?}",
+            f.evidence
+        );
+        if let Some(exit) = exit {
+            assert!(
+                f.evidence.iter().any(|e| e.ends_with(exit)),
+                "{sig}: {:?}",
+                f.evidence
+            );
+        }
+        assert_eq!(s.engine.signals.lock().unwrap().len(), 1, "{sig}");
+        assert_eq!(s.engine.live_containers(), 0);
+    }
+}
+
+#[tokio::test]
+async fn a_fault_that_changed_nothing_fails_the_cell_as_fault_no_effect() {
+    let (_s, c) = one_cell(
+        r#"
+[[variants]]
+name = "deaf"
+env = { FAKE_SIGNALS_NO_EFFECT = "1" }
+fault = { signal = "SEGV", after_tokens = 3 }
+"#,
+    )
+    .await;
+    assert_eq!(c.status, "failed");
+    let f = c.failure.as_ref().unwrap();
+    assert_eq!(f.mode, "fault_no_effect", "{f:?}");
+    assert_eq!(
+        f.message,
+        "SIGSEGV had no effect: the run completed all 8 tokens and the server was still running 3 s later"
+    );
+    assert!(f.evidence[0].starts_with("injected by the plan: SIGSEGV"));
+    // The run itself is kept.
+    assert_eq!(c.runs.len(), 1);
+    assert_eq!(c.runs[0].token_ids.len(), 8);
+}
+
+#[tokio::test]
+async fn a_cell_whose_every_measured_run_fails_its_checks_is_not_ok() {
+    // The server stops after 5 of 8 tokens every time: the count check fails in
+    // every run; 31 + 5 is far from the context, so it is not the context.
+    let (_s, c) = one_cell(
+        r#"
+[[variants]]
+name = "short"
+env = { FAKE_MAX_PREDICTED = "5" }
+"#,
+    )
+    .await;
+    assert_eq!(c.status, "failed");
+    let f = c.failure.as_ref().unwrap();
+    assert_eq!(f.mode, "checks_failed");
+    assert_eq!(
+        f.message,
+        "all 2 measured runs generated 5 of 8 tokens (stop: limit)"
+    );
+    assert_eq!(c.runs.len(), 3, "warm-up and both measured runs kept");
+    assert!(c.stats.is_empty() || c.stats["gen_tps"].n == 0);
+}
+
+#[tokio::test]
+async fn a_context_that_fills_during_generation_fails_the_cell_with_the_sum() {
+    // 59 prompt tokens + 5 generated = 64 = ctx_size; 59 + 8 planned does not
+    // fit, so the context check leaves the cell out unless included.
+    let (_s, c) = one_cell_at(
+        59,
+        r#"
+[[variants]]
+name = "ctx64"
+ctx_size = 64
+env = { FAKE_MAX_PREDICTED = "5" }
+[[include]]
+variant = "ctx64"
+prompt_tokens = [59]
+"#,
+    )
+    .await;
+    let f = c.failure.as_ref().unwrap();
+    assert_eq!(f.mode, "context_exceeded", "{f:?}");
+    assert_eq!(
+        f.message,
+        "all 2 measured runs stopped at 5 of 8 generated tokens: the context filled (59 prompt + 5 generated = 64 of 64)"
+    );
 }
