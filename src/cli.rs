@@ -97,6 +97,10 @@ pub enum Command {
         /// Also remove the images rigbench built.
         #[arg(long)]
         images: bool,
+        /// Also remove the untagged images rigbench left (what a no-cache
+        /// rebuild or a rerun replaced, and their build stages); tagged ones stay.
+        #[arg(long)]
+        dangling_images: bool,
     },
 }
 

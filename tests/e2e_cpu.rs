@@ -12,6 +12,7 @@ use rigbench::engine::{Engine, LABEL_RUN, connect};
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Podman and the model: scripts/test.sh runs it"]
 async fn small_plan_runs_end_to_end_in_a_real_container() {
     let (_work, out, m) = run_plan("e2e.toml");
     // The manifest validates against the published schema.

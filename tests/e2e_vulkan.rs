@@ -1,10 +1,9 @@
 //! The CPU and Vulkan images side by side through real Podman on the real model:
 //! both built (Vulkan from the same source, on Mesa's llvmpipe here), both measured,
 //! their greedy outputs compared token by token, and llama-bench run in both.
-//! At 31 prompt tokens the two backends generate the same 32 tokens. At 461 they
-//! part after a few tokens: the CPU's choice there leads the runner-up by less than
-//! one nat and llvmpipe's numerics flip it, so the test checks the agreement
-//! rigbench records rather than equality.
+//! At 31 prompt tokens the two backends generate the same tokens (at 461 they part
+//! after a few: the CPU's choice there leads the runner-up by less than one nat
+//! and llvmpipe's numerics flip it; that prompt is no longer run, see the plan).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -23,6 +22,7 @@ fn cell<'a>(m: &'a Value, backend: &str, prompt: u64) -> &'a Value {
 }
 
 #[test]
+#[ignore = "needs Podman and the model: scripts/test.sh runs it"]
 fn cpu_and_vulkan_images_measure_the_same_model_and_agree() {
     let (_work, out, m) = run_plan("e2e-vulkan.toml");
     assert_eq!(m["status"], "complete");
@@ -67,7 +67,7 @@ fn cpu_and_vulkan_images_measure_the_same_model_and_agree() {
         "{llama_devices:?}"
     );
 
-    for prompt in [31, 461] {
+    for prompt in [31] {
         let c = cell(&m, "cpu", prompt);
         let v = cell(&m, "vulkan", prompt);
         assert_eq!(c["status"], "ok");
@@ -89,13 +89,13 @@ fn cpu_and_vulkan_images_measure_the_same_model_and_agree() {
             v["runs"][1]["token_ids"].as_array().unwrap(),
         );
         let prefix = ct.iter().zip(vt).take_while(|(x, y)| x == y).count();
-        assert_eq!(a["compared"], 32);
+        assert_eq!(a["compared"], 16);
         assert_eq!(a["matching_prefix"].as_u64().unwrap() as usize, prefix);
         if prompt == 31 {
-            // The short prompt: the same 32 tokens on both backends.
+            // The short prompt: the same 16 tokens on both backends.
             assert_eq!(ct, vt, "CPU and Vulkan disagree at {prompt} prompt tokens");
             assert!(a["first_divergence"].is_null());
-        } else if prefix < 32 {
+        } else if prefix < 16 {
             assert_eq!(
                 a["first_divergence"]["index"].as_u64().unwrap() as usize,
                 prefix
@@ -113,7 +113,7 @@ fn cpu_and_vulkan_images_measure_the_same_model_and_agree() {
     for r in lb {
         assert_eq!(r["status"], "ok", "{r}");
         let results = r["results"].as_array().unwrap();
-        assert_eq!(results.len(), 2, "pp64 and tg16: {results:?}");
+        assert_eq!(results.len(), 2, "pp16 and tg4: {results:?}");
         assert!(results.iter().all(|x| x["avg_ts"].as_f64().unwrap() > 0.0));
         assert!(
             r["argv"]
@@ -127,7 +127,7 @@ fn cpu_and_vulkan_images_measure_the_same_model_and_agree() {
     assert!(report.contains("| prompt tokens | cpu/small"), "{report}");
     assert!(report.contains("vulkan/small"), "{report}");
     assert!(report.contains("## llama-bench"), "{report}");
-    assert!(report.contains("| pp64 "), "{report}");
+    assert!(report.contains("| pp16 "), "{report}");
 
     // The two backends of this one run compared with each other: every cell
     // matched, llvmpipe's generation far below the CPU's, and the two images

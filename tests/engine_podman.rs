@@ -27,6 +27,7 @@ async fn base<E: Engine>(engine: &E) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Podman: scripts/test.sh runs it"]
 async fn engine_reports_itself_and_exit_codes_are_results() {
     let c = connect(None).await.unwrap();
     let e = &c.client;
@@ -69,6 +70,7 @@ async fn engine_reports_itself_and_exit_codes_are_results() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Podman: scripts/test.sh runs it"]
 async fn labelled_containers_are_found_and_a_taken_port_is_reported() {
     let c = connect(None).await.unwrap();
     let e = &c.client;
@@ -125,6 +127,7 @@ fn context(containerfile: &str) -> tempfile::NamedTempFile {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Podman: scripts/test.sh runs it"]
 async fn tiny_images_build_and_a_failing_build_says_why() {
     let c = connect(None).await.unwrap();
     let e = &c.client;

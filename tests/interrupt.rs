@@ -11,12 +11,14 @@ use rigbench::engine::{Engine, LABEL_RUN, connect};
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Podman and the model: scripts/test.sh runs it"]
 async fn ctrl_c_keeps_finished_runs_and_removes_the_containers() {
     // Own process group, signalled as a whole: what a terminal's Ctrl-C does.
     interrupt(rustix::process::Signal::INT, true).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Podman and the model: scripts/test.sh runs it"]
 async fn sigterm_to_rigbench_alone_does_the_same() {
     // `kill PID`: only rigbench hears it; its private Podman service does not.
     interrupt(rustix::process::Signal::TERM, false).await;

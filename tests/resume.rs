@@ -12,6 +12,7 @@ use common::{read_manifest, repo, rigbench, runs_of, start_run_until};
 use rigbench::engine::{Engine, LABEL_RUN, connect};
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Podman and the model: scripts/test.sh runs it"]
 async fn kill_9_then_resume_runs_only_what_is_missing() {
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("run");

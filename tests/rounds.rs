@@ -9,6 +9,7 @@ mod common;
 use common::{repo, run_plan_at};
 
 #[test]
+#[ignore = "needs Podman and the model: scripts/test.sh runs it"]
 fn rounds_spread_the_runs_over_server_starts_and_a_target_adds_rounds() {
     let work = tempfile::tempdir().unwrap();
     // The e2e plan, one short prompt, 16 tokens; 2 runs in 2 rounds, and a

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use super::Globals;
 use crate::engine::{Engine, LABEL_MANAGED, connect};
 
-pub async fn cleanup(g: &Globals, images: bool) -> anyhow::Result<ExitCode> {
+pub async fn cleanup(g: &Globals, images: bool, dangling: bool) -> anyhow::Result<ExitCode> {
     let connected = connect(g.socket.as_deref()).await?;
     let engine = &connected.client;
     let label = [format!("{LABEL_MANAGED}=true")];
@@ -22,10 +22,19 @@ pub async fn cleanup(g: &Globals, images: bool) -> anyhow::Result<ExitCode> {
             removed_images += 1;
         }
     }
+    if dangling && !images {
+        let (ids, bytes) = engine.prune_images(&label).await?;
+        removed_images = ids.len();
+        println!(
+            "removed {} dangling image(s), {:.1} GB freed",
+            ids.len(),
+            bytes as f64 / 1e9
+        );
+    }
     println!(
         "{} container(s){} removed",
         containers.len(),
-        if images {
+        if images || dangling {
             format!(", {removed_images} image(s)")
         } else {
             String::new()

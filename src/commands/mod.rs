@@ -48,7 +48,10 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bundle { dir, out } => bundle::bundle(&dir, &out),
         Command::Verify { file } => bundle::verify(&file),
         Command::Import { file, into } => bundle::import(&file, into.as_deref()),
-        Command::Cleanup { images } => cleanup::cleanup(&g, images).await,
+        Command::Cleanup {
+            images,
+            dangling_images,
+        } => cleanup::cleanup(&g, images, dangling_images).await,
     }
 }
 
