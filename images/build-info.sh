@@ -27,6 +27,23 @@ rocm_version() {
 
 first_line() { "$@" 2>/dev/null | head -n1 || true; }
 
+# nvcc's release line, where there is an nvcc.
+nvcc_version() {
+  n=$(command -v nvcc 2>/dev/null || true)
+  [ -n "$n" ] || { [ -x /usr/local/cuda/bin/nvcc ] && n=/usr/local/cuda/bin/nvcc; }
+  [ -n "$n" ] || return 0
+  "$n" --version 2>/dev/null | grep -i release | head -n1 || true
+}
+
+# The GPU architectures whose machine code a binary carries (sm_90 …), where the
+# toolkit's cuobjdump is there to read them.
+cuda_archs() {
+  o=$(command -v cuobjdump 2>/dev/null || true)
+  [ -n "$o" ] || { [ -x /usr/local/cuda/bin/cuobjdump ] && o=/usr/local/cuda/bin/cuobjdump; }
+  [ -n "$o" ] || return 0
+  "$o" --list-elf "$1" 2>/dev/null | grep -o 'sm_[0-9]*[a-z]*' | sort -u | tr '\n' ' ' | sed 's/ $//' || true
+}
+
 # shellcheck source=/dev/null
 . /etc/os-release
 mode=${1:?usage: build-info.sh build|runtime [CMAKE_FLAG]...}
@@ -47,6 +64,14 @@ case "$mode" in
     printf '  "hip_compiler": "%s",\n' "$(esc "${HIPCXX:+$(first_line "$HIPCXX" --version)}")"
     printf '  "cmake": "%s",\n' "$(esc "$(first_line cmake --version)")"
     printf '  "rocm": "%s",\n' "$(esc "$(rocm_version)")"
+    if [ "$BACKEND" = cuda ]; then
+      printf '  "nvcc": "%s",\n' "$(esc "$(nvcc_version)")"
+      printf '  "cuda_architectures": "%s",\n' "$(esc "$(cuda_archs /opt/llama/bin/llama-server)")"
+    fi
+    # What a base made from a host (scripts/offline/cuda-base.sh) was made from.
+    if [ -r /etc/rigbench-base.json ]; then
+      printf '  "base_made_from": %s,\n' "$(tr -d '\n' < /etc/rigbench-base.json)"
+    fi
     printf '  "binaries": {"llama-server": "%s", "llama-bench": "%s"}\n' \
       "$(sha /opt/llama/bin/llama-server)" "$(sha /opt/llama/bin/llama-bench)"
     printf '}\n'

@@ -19,6 +19,13 @@ tar -xf "$LLAMA_ARCHIVE" -C /src/llama.cpp --strip-components="$strip" "$LLAMA_S
 rm -f "$LLAMA_ARCHIVE"
 
 case "$BACKEND" in
+  cuda)
+    # nvcc where NVIDIA's images and toolkit installers put it.
+    if [ -z "${CUDACXX:-}" ] && ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then
+      CUDACXX=/usr/local/cuda/bin/nvcc
+      export CUDACXX
+    fi
+    ;;
   rocm*)
     # HIP as llama.cpp documents it: the ROCm clang as the HIP compiler, wherever
     # the distribution put it (/opt/rocm, /usr/lib64/rocm, /usr/lib/llvm-*).
@@ -39,6 +46,11 @@ set -- \
   -DLLAMA_USE_PREBUILT_UI=OFF \
   -DLLAMA_OPENSSL=OFF \
   "$@"
+
+# Make where the base has it, else Ninja (a toolkit-only base may carry just that).
+if ! command -v make >/dev/null 2>&1 && command -v ninja >/dev/null 2>&1; then
+  set -- -G Ninja "$@"
+fi
 
 echo "build-llama.sh: cmake -S /src/llama.cpp -B /src/build $*"
 cmake -S /src/llama.cpp -B /src/build "$@"

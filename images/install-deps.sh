@@ -11,10 +11,12 @@ backend=${2:?usage: install-deps.sh build|runtime BACKEND}
 case "$stage/$backend" in
   build/cpu)
     apt_pkgs="ca-certificates cmake g++ make"
-    dnf_pkgs="cmake gcc-c++ make" ;;
+    dnf_pkgs="cmake gcc-c++ make"
+    needs="cmake c++" ;;
   runtime/cpu)
     apt_pkgs="libgomp1"
-    dnf_pkgs="libgomp" ;;
+    dnf_pkgs="libgomp"
+    needs_libs="libgomp.so.1" ;;
   build/vulkan)
     apt_pkgs="ca-certificates cmake g++ make libvulkan-dev glslc spirv-headers"
     dnf_pkgs="cmake gcc-c++ make vulkan-loader-devel vulkan-headers glslc spirv-headers-devel" ;;
@@ -36,10 +38,40 @@ case "$stage/$backend" in
   runtime/rocm7)
     apt_pkgs="libgomp1"
     dnf_pkgs="-" ;;
+  build/cuda)
+    # NVIDIA's devel image (or the host's toolkit) carries nvcc and cuBLAS; only
+    # build tools. The image rigbench makes from it starts from scratch.
+    apt_pkgs="ca-certificates cmake g++ make"
+    dnf_pkgs="cmake gcc-c++ make"
+    needs="cmake c++ nvcc" ;;
   *)
     echo "install-deps.sh: no package list for stage '$stage' and backend '$backend'" >&2
     exit 2 ;;
 esac
+
+# A base that already has every tool and library this stage needs installs
+# nothing: a base made from a host with no network (scripts/offline/cuda-base.sh)
+# has no package source. Make or Ninja is needed too (build-llama.sh takes either).
+if [ -n "${needs:-}${needs_libs:-}" ]; then
+  missing=""
+  for t in ${needs:-}; do
+    command -v "$t" >/dev/null 2>&1 || [ -x "/usr/local/cuda/bin/$t" ] || missing="$missing $t"
+  done
+  if [ -n "${needs:-}" ] && ! command -v make >/dev/null 2>&1 && ! command -v ninja >/dev/null 2>&1; then
+    missing="$missing make"
+  fi
+  for l in ${needs_libs:-}; do
+    found=""
+    for d in /usr/lib/x86_64-linux-gnu /usr/lib64 /usr/lib /lib/x86_64-linux-gnu; do
+      [ -e "$d/$l" ] && found=1
+    done
+    [ -n "$found" ] || missing="$missing $l"
+  done
+  if [ -z "$missing" ]; then
+    echo "install-deps.sh: the base has ${needs:-}${needs_libs:-} already; nothing to install"
+    exit 0
+  fi
+fi
 
 if command -v apt-get >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive

@@ -1,4 +1,4 @@
-//! Backends: what differs between the CPU, Vulkan and ROCm images (Containerfile,
+//! Backends: what differs between the CPU, Vulkan, ROCm and CUDA images (Containerfile,
 //! base image, build arguments, devices, environment, server defaults). Each
 //! difference is a method with its reason, so no other module branches on the
 //! backend.
@@ -25,6 +25,7 @@ pub enum Backend {
     Vulkan,
     Rocm6,
     Rocm7,
+    Cuda,
 }
 
 /// Debian trixie slim, pinned by digest (the 2026-08-24 rebuild of the index).
@@ -39,6 +40,13 @@ pub const PINNED_FEDORA: &str =
 pub const PINNED_ROCM7: &str = "rocm/dev-ubuntu-24.04:7.2.4-complete@sha256:92f309c51b52cef8762867848f1529dee821624f23cd5df38455e819538f762f";
 /// The base scripts/setup.sh builds from apt's own mirror when no registry answers.
 pub const LOCAL_DEBIAN: &str = "localhost/rigbench/debian:trixie";
+/// NVIDIA's CUDA 13.0.1 development image (Ubuntu 24.04: nvcc 13.0.88, cuBLAS),
+/// pinned by its index digest; the build stage only (the image rigbench makes
+/// carries just the binaries and the libraries they load).
+pub const PINNED_CUDA: &str = "nvidia/cuda:13.0.1-devel-ubuntu24.04@sha256:7d2f6a8c2071d911524f95061a0db363e24d27aa51ec831fcccf9e76eb72bc92";
+/// The base `scripts/cuda-base.sh` makes from the host's own CUDA toolkit and
+/// root filesystem, for hosts that reach no registry.
+pub const LOCAL_CUDA: &str = "localhost/rigbench/cuda:host";
 
 /// What a backend needs from the host's devices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +56,34 @@ pub enum DeviceNeeds {
     RenderNodesOrSoftware,
     /// /dev/kfd and the DRM render nodes; nothing runs without them.
     KfdAndRenderNodes,
+    /// NVIDIA's device nodes and driver libraries (or a CDI spec naming them).
+    Nvidia,
+}
+
+/// `CMAKE_CUDA_ARCHITECTURES` where the host's GPUs are unknown: Turing, Ampere
+/// (A100, consumer), Ada, Hopper and Blackwell (data centre, consumer), real
+/// code for each (llama.cpp's own list for release builds, less the PTX).
+pub const CUDA_ARCHITECTURES_FALLBACK: &str = "75;80;86;89;90;100;120";
+
+/// The `CMAKE_CUDA_ARCHITECTURES` value for GPUs of these compute capabilities
+/// (`9.0` → `90`), deduplicated and sorted; `None` when none parses.
+pub fn cuda_architectures(capabilities: &[String]) -> Option<String> {
+    let mut archs: Vec<u32> = capabilities
+        .iter()
+        .filter_map(|c| {
+            let (major, minor) = c.trim().split_once('.')?;
+            Some(major.parse::<u32>().ok()? * 10 + minor.parse::<u32>().ok()?)
+        })
+        .collect();
+    archs.sort_unstable();
+    archs.dedup();
+    (!archs.is_empty()).then(|| {
+        archs
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(";")
+    })
 }
 
 impl Backend {
@@ -56,6 +92,7 @@ impl Backend {
         Backend::Vulkan,
         Backend::Rocm6,
         Backend::Rocm7,
+        Backend::Cuda,
     ];
 
     pub fn name(self) -> &'static str {
@@ -64,6 +101,7 @@ impl Backend {
             Backend::Vulkan => "vulkan",
             Backend::Rocm6 => "rocm6",
             Backend::Rocm7 => "rocm7",
+            Backend::Cuda => "cuda",
         }
     }
 
@@ -82,6 +120,7 @@ impl Backend {
             Backend::Vulkan => "Containerfile.vulkan",
             Backend::Rocm6 => "Containerfile.rocm6",
             Backend::Rocm7 => "Containerfile.rocm7",
+            Backend::Cuda => "Containerfile.cuda",
         }
     }
 
@@ -92,6 +131,7 @@ impl Backend {
             Backend::Vulkan => include_str!("../Containerfile.vulkan"),
             Backend::Rocm6 => include_str!("../Containerfile.rocm6"),
             Backend::Rocm7 => include_str!("../Containerfile.rocm7"),
+            Backend::Cuda => include_str!("../Containerfile.cuda"),
         }
     }
 
@@ -107,6 +147,8 @@ impl Backend {
             Backend::Rocm6 => &[(PINNED_FEDORA, "pinned")],
             // ROCm 7.x with a rocWMMA that knows gfx1151 comes from AMD's own image.
             Backend::Rocm7 => &[(PINNED_ROCM7, "pinned")],
+            // NVIDIA's toolkit image, or one made from the host's own toolkit.
+            Backend::Cuda => &[(PINNED_CUDA, "pinned"), (LOCAL_CUDA, "local")],
         }
     }
 
@@ -130,6 +172,17 @@ impl Backend {
                 ("ROCWMMA_FATTN", "ON"),
                 ("HIP_NO_VMM", "ON"),
             ],
+            // `auto`: the architectures of the host's GPUs, resolved when the
+            // image is built (`image::ensure`, recorded in the image's build
+            // arguments), else `CUDA_ARCHITECTURES_FALLBACK`, which is also the
+            // Containerfile's own default. Graphs on, as llama.cpp ships;
+            // FA_ALL_QUANTS off (its default: only f16/q8_0/q4_0 K/V pairs get
+            // flash-attention kernels, the rest fall back).
+            Backend::Cuda => &[
+                ("CUDA_ARCHITECTURES", "auto"),
+                ("CUDA_GRAPHS", "ON"),
+                ("CUDA_FA_ALL_QUANTS", "OFF"),
+            ],
         }
     }
 
@@ -138,7 +191,7 @@ impl Backend {
     pub fn default_gpu_layers(self) -> u32 {
         match self {
             Backend::Cpu => 0,
-            Backend::Vulkan | Backend::Rocm6 | Backend::Rocm7 => 999,
+            Backend::Vulkan | Backend::Rocm6 | Backend::Rocm7 | Backend::Cuda => 999,
         }
     }
 
@@ -148,6 +201,7 @@ impl Backend {
             Backend::Cpu => DeviceNeeds::None,
             Backend::Vulkan => DeviceNeeds::RenderNodesOrSoftware,
             Backend::Rocm6 | Backend::Rocm7 => DeviceNeeds::KfdAndRenderNodes,
+            Backend::Cuda => DeviceNeeds::Nvidia,
         }
     }
 
@@ -162,6 +216,7 @@ impl Backend {
                 "HIP_VISIBLE_DEVICES",
                 "ROCR_VISIBLE_DEVICES",
             ],
+            Backend::Cuda => &["CUDA_VISIBLE_DEVICES", "GGML_CUDA_DISABLE_GRAPHS"],
         }
     }
 }
@@ -175,14 +230,20 @@ mod tests {
         for b in Backend::ALL {
             assert_eq!(Backend::parse(b.name()), Some(*b));
         }
-        assert_eq!(Backend::parse("cuda"), None);
+        assert_eq!(Backend::parse("cuda"), Some(Backend::Cuda));
+        assert_eq!(Backend::parse("metal"), None);
     }
 
     #[test]
     fn every_build_arg_default_is_declared_in_its_containerfile() {
         for b in Backend::ALL {
             for (arg, default) in b.build_arg_defaults() {
-                let decl = format!("ARG {arg}={default}");
+                // `auto` is resolved by rigbench; the Containerfile has a real value.
+                let decl = if *default == "auto" {
+                    format!("ARG {arg}=")
+                } else {
+                    format!("ARG {arg}={default}")
+                };
                 assert!(
                     b.containerfile_text().contains(&decl),
                     "{} lacks `{decl}`",
@@ -190,6 +251,18 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn cuda_architectures_from_compute_capabilities() {
+        let caps = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(cuda_architectures(&caps(&["9.0"])).as_deref(), Some("90"));
+        assert_eq!(
+            cuda_architectures(&caps(&["8.9", "9.0", "8.9"])).as_deref(),
+            Some("89;90")
+        );
+        assert_eq!(cuda_architectures(&caps(&["12.0"])).as_deref(), Some("120"));
+        assert_eq!(cuda_architectures(&caps(&["", "x.y"])), None);
     }
 
     #[test]

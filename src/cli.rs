@@ -115,6 +115,10 @@ pub struct RunArgs {
     /// Print the resolved matrix and what would be fetched and built, and stop.
     #[arg(long)]
     pub dry_run: bool,
+    /// With --dry-run: read the devices (and the default plan's backends) from
+    /// another machine's tree instead of `/` (see tests/fixtures/hosts).
+    #[arg(long, value_name = "DIR", requires = "dry_run")]
+    pub host_root: Option<PathBuf>,
     /// Finish the run in DIR (after a crash or a kill): remove what the dead
     /// process left, keep every finished run, run only what is missing.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["plan", "out", "dry_run"])]
@@ -172,5 +176,21 @@ pub enum ReferenceAction {
     Show {
         /// A built-in name or a reference file.
         name: String,
+    },
+    /// Make a reference of a run (its ok cells' means and sds, its failures,
+    /// its setup facts), for others to compare theirs with: `compare RUN
+    /// --reference FILE`.
+    FromRun {
+        /// A bundle, a run directory or its manifest.json.
+        run: PathBuf,
+        /// The reference file to write (TOML).
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+        /// Its name [default: the file's stem].
+        #[arg(long)]
+        name: Option<String>,
+        /// Its title [default: the plan's description and the host's GPU].
+        #[arg(long)]
+        title: Option<String>,
     },
 }

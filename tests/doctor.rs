@@ -76,3 +76,117 @@ fn a_machine_without_gpu_runs_the_cpu_backend_only() {
     );
     assert!(out.contains("the default plan here runs: cpu\n"), "{out}");
 }
+
+#[test]
+fn an_nvidia_host_without_cdi_gets_its_nodes_and_read_only_driver_libraries() {
+    let out = doctor("nvidia-h200");
+    assert!(
+        out.contains("nvidia driver 580.159.04 (CUDA ? (NVML not read)), device nodes: /dev/nvidia0 /dev/nvidia-uvm /dev/nvidia-uvm-tools /dev/nvidiactl"),
+        "{out}"
+    );
+    assert!(
+        out.contains("gpu nvidia0: NVIDIA H200 compute capability 9.0"),
+        "{out}"
+    );
+    assert!(out.contains("no CDI spec for nvidia.com/gpu"), "{out}");
+    assert!(
+        out.contains(
+            "cuda    ok: /dev/nvidia0 /dev/nvidia-uvm /dev/nvidia-uvm-tools /dev/nvidiactl"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("/usr/local/nvidia/lib64/libcuda.so.1 (from /usr/local/nvidia/lib64/libcuda.so.580.159.04)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("image built for CUDA architectures 90 (this host's GPUs)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("the default plan here runs: cpu, cuda\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn an_nvidia_host_with_a_cdi_spec_takes_its_devices_and_libraries_from_it() {
+    let out = doctor("nvidia-cdi");
+    assert!(
+        out.contains("CDI spec for nvidia.com/gpu: /etc/cdi/nvidia.yaml"),
+        "{out}"
+    );
+    assert!(
+        out.contains("gpu nvidia0: NVIDIA GeForce RTX 4090 compute capability 8.9"),
+        "{out}"
+    );
+    assert!(
+        out.contains("note: devices and driver libraries from the CDI spec /etc/cdi/nvidia.yaml"),
+        "{out}"
+    );
+    assert!(
+        out.contains("image built for CUDA architectures 89"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("nvidia-smi"),
+        "only libraries are mounted: {out}"
+    );
+}
+
+#[test]
+fn a_driver_without_device_nodes_leaves_cuda_out() {
+    let out = doctor("nvidia-no-nodes");
+    assert!(
+        out.contains(
+            "cuda    unavailable: cuda needs an NVIDIA GPU (/dev/nvidia0 and /dev/nvidiactl)"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("the default plan here runs: cpu\n"), "{out}");
+}
+
+#[test]
+fn dry_run_on_an_nvidia_host_lists_cuda_cells_and_here_excludes_them() {
+    let root = repo().join("tests/fixtures/hosts/nvidia-h200");
+    let plan = repo().join("plans/h200-cuda.toml");
+    let out = rigbench(
+        &[
+            "run",
+            "--dry-run",
+            "--plan",
+            plan.to_str().unwrap(),
+            "--host-root",
+            root.to_str().unwrap(),
+        ],
+        &repo(),
+    );
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("matrix: 16 cells, 16 runnable here, 0 excluded"),
+        "{text}"
+    );
+    assert!(
+        text.contains("cuda.gemma-3-270m-q4_k_m.nographs.p11205"),
+        "{text}"
+    );
+    // A host without an NVIDIA GPU: the cuda cells are excluded with the reason.
+    let root = repo().join("tests/fixtures/hosts/no-gpu");
+    let out = rigbench(
+        &[
+            "run",
+            "--dry-run",
+            "--plan",
+            plan.to_str().unwrap(),
+            "--host-root",
+            root.to_str().unwrap(),
+        ],
+        &repo(),
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("12 cell(s): cuda needs an NVIDIA GPU (/dev/nvidia0 and /dev/nvidiactl)"),
+        "{text}"
+    );
+}

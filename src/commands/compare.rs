@@ -76,6 +76,59 @@ fn emit(args: &CompareArgs, c: &crate::comparison::Comparison) -> anyhow::Result
 /// `rigbench reference list|show`.
 pub fn reference(action: &crate::cli::ReferenceAction) -> anyhow::Result<ExitCode> {
     match action {
+        crate::cli::ReferenceAction::FromRun {
+            run,
+            output,
+            name,
+            title,
+        } => {
+            let m = super::load_run(run)?;
+            let name = name.clone().unwrap_or_else(|| {
+                output
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| m.plan.name.clone())
+            });
+            let gpu = m
+                .host
+                .nvidia
+                .as_ref()
+                .and_then(|n| n.gpus.first().map(|g| g.name.clone()))
+                .or_else(|| m.host.gpus.iter().find_map(|g| g.gfx_target.clone()))
+                .unwrap_or_else(|| "no GPU".to_string());
+            let title = title.clone().unwrap_or_else(|| {
+                format!(
+                    "{} ({gpu}, {})",
+                    m.plan.description.as_deref().unwrap_or(&m.plan.name),
+                    m.created_at.get(..10).unwrap_or(&m.created_at)
+                )
+            });
+            let r = crate::reference::from_run::from_manifest(&m, &name, &title);
+            let header = format!(
+                "# Made by `rigbench reference from-run` from run {} ({}), integrity {}.\n\
+                 # Compare a run of the same plan with it: rigbench compare RUN --reference {}\n\
+                 # Format: README.md, \"Published references\".\n",
+                m.run_id,
+                m.created_at,
+                m.integrity.sha256,
+                output.display()
+            );
+            let text = format!("{header}{}", toml::to_string_pretty(&r)?);
+            // What is written must read back as a reference.
+            crate::reference::parse(&text, &output.display().to_string())?;
+            let tmp = output.with_extension("toml.tmp");
+            std::fs::write(&tmp, &text)
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", tmp.display()))?;
+            std::fs::rename(&tmp, output)
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", output.display()))?;
+            println!(
+                "{}: reference {name}: {} cells, {} failure configurations, {} setup facts",
+                output.display(),
+                r.cells.len(),
+                r.failures.len(),
+                r.setup.len()
+            );
+        }
         crate::cli::ReferenceAction::List => {
             for (name, _) in crate::reference::BUILTIN {
                 let r = crate::reference::load(name)?;

@@ -59,6 +59,54 @@ fn print_host(h: &HostFacts) {
             println!("  firmware {}", fw.join(", "));
         }
     }
+    if let Some(n) = &h.nvidia {
+        println!(
+            "nvidia driver {} (CUDA {}), device nodes: {}",
+            n.driver_version.as_deref().unwrap_or("?"),
+            n.cuda_version.as_deref().unwrap_or("? (NVML not read)"),
+            if n.device_nodes.is_empty() {
+                "none".to_string()
+            } else {
+                n.device_nodes.join(" ")
+            }
+        );
+        for g in &n.gpus {
+            println!(
+                "gpu nvidia{}: {} compute capability {} memory {} bus {} ({})",
+                g.index,
+                g.name,
+                g.compute_capability.as_deref().unwrap_or("?"),
+                gib(g.memory_total_bytes),
+                g.pci_bus_id.as_deref().unwrap_or("?"),
+                g.source
+            );
+        }
+        match &n.cdi_spec {
+            Some(f) => println!("  CDI spec for nvidia.com/gpu: {f}"),
+            None => println!(
+                "  no CDI spec for nvidia.com/gpu (/etc/cdi, /var/run/cdi): rigbench passes the device nodes and the driver's libraries itself; to make one: nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml"
+            ),
+        }
+    }
+}
+
+/// For the cuda backend: the architectures its image would be built for here.
+fn cuda_arch_note(b: Backend, h: &HostFacts) -> Option<String> {
+    if b != Backend::Cuda {
+        return None;
+    }
+    let caps: Vec<String> = h
+        .nvidia
+        .iter()
+        .flat_map(|n| n.gpus.iter().filter_map(|g| g.compute_capability.clone()))
+        .collect();
+    Some(match crate::backend::cuda_architectures(&caps) {
+        Some(a) => format!("image built for CUDA architectures {a} (this host's GPUs)"),
+        None => format!(
+            "image built for CUDA architectures {} (the GPUs' compute capability is unknown)",
+            crate::backend::CUDA_ARCHITECTURES_FALLBACK
+        ),
+    })
 }
 
 /// Group name of `gid` from `root`/etc/group.
@@ -131,6 +179,27 @@ pub async fn doctor(g: &Globals, root: &Path) -> anyhow::Result<ExitCode> {
                     format!(", groups {}", p.group_add.join(" "))
                 };
                 println!("  {:<7} ok: {devs}{groups}", b.name());
+                if !p.mounts.is_empty() {
+                    println!(
+                        "          read-only: {}",
+                        p.mounts
+                            .iter()
+                            .map(|m| {
+                                if m.host
+                                    .ends_with(m.container.rsplit('/').next().unwrap_or_default())
+                                {
+                                    m.container.clone()
+                                } else {
+                                    format!("{} (from {})", m.container, m.host)
+                                }
+                            })
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    );
+                }
+                if let Some(arch) = cuda_arch_note(*b, &h) {
+                    println!("          {arch}");
+                }
                 for n in &p.notes {
                     println!("          note: {n}");
                 }

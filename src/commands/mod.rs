@@ -57,10 +57,15 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// The plan at `path`, or the built-in default for the GPUs this host has.
 pub fn load_plan(path: Option<&Path>, cpus: u32) -> anyhow::Result<Plan> {
+    load_plan_on(path, cpus, Path::new("/"))
+}
+
+/// The same for the host under `root`.
+pub fn load_plan_on(path: Option<&Path>, cpus: u32, root: &Path) -> anyhow::Result<Plan> {
     Ok(match path {
         Some(p) => crate::plan::load(p, cpus)?,
         None => {
-            let found = crate::host::devices::available_backends(Path::new("/"));
+            let found = crate::host::devices::available_backends(root);
             crate::plan::builtin_for(cpus, &found)?
         }
     })

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use comfy_table::Table;
 
-use super::{Globals, default_out, load_plan, prepare};
+use super::{Globals, default_out, prepare};
 use crate::backend::Backend;
 use crate::cli::RunArgs;
 use crate::engine::{Connected, Engine, connect};
@@ -32,10 +32,11 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = &args.resume {
         return resume(g, dir).await;
     }
-    let host = crate::host::probe(Path::new("/"));
-    let plan = load_plan(args.plan.as_deref(), host.cpu.logical_cpus.max(1))?;
+    let root = args.host_root.as_deref().unwrap_or(Path::new("/"));
+    let host = crate::host::probe(root);
+    let plan = super::load_plan_on(args.plan.as_deref(), host.cpu.logical_cpus.max(1), root)?;
     if args.dry_run {
-        let (matrix, passthroughs) = matrix_here(&plan);
+        let (matrix, passthroughs) = matrix_on(&plan, root);
         print!(
             "{}",
             super::dry_run::render(&plan, &matrix, &g.cache, &passthroughs)
@@ -49,8 +50,13 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
 /// The plan's matrix on this host: the cells of backends whose devices are
 /// missing moved to the excluded, with the passthrough of the others.
 fn matrix_here(plan: &crate::plan::Plan) -> (Matrix, BTreeMap<Backend, Passthrough>) {
+    matrix_on(plan, Path::new("/"))
+}
+
+/// The same for the host under `root`.
+fn matrix_on(plan: &crate::plan::Plan, root: &Path) -> (Matrix, BTreeMap<Backend, Passthrough>) {
     let mut matrix = expand(plan);
-    let (passthroughs, missing) = prepare::passthroughs(plan, Path::new("/"));
+    let (passthroughs, missing) = prepare::passthroughs(plan, root);
     matrix.exclude_backends(&missing);
     (matrix, passthroughs)
 }
@@ -183,7 +189,9 @@ async fn execute(
         std::time::Duration::from_millis(plan.bench.telemetry_interval_ms),
     );
     if !sampler.probe().has_gpus() {
-        note("no amdgpu card: GPU telemetry unavailable (MemAvailable is still recorded)");
+        note(
+            "no amdgpu card and no NVIDIA GPU through NVML: GPU telemetry unavailable (MemAvailable is still recorded)",
+        );
     }
     let work = async {
         let t = Instant::now();

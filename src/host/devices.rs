@@ -1,6 +1,7 @@
 //! What a backend's container gets from the host, least privilege: only the device
 //! nodes it needs (Vulkan: the DRM render nodes; ROCm: /dev/kfd and the render
-//! nodes), the numeric groups owning those nodes (so the container process may
+//! nodes; CUDA: the NVIDIA nodes, and the driver's libraries mounted read-only),
+//! the numeric groups owning those nodes (so the container process may
 //! open them without running privileged), and the host's device-selection
 //! variables. Decided before anything is built: a missing device is an error now,
 //! not a failed run later.
@@ -22,8 +23,25 @@ pub struct Passthrough {
     pub group_add: Vec<String>,
     /// Host variables passed through because they were set.
     pub env: BTreeMap<String, String>,
+    /// Host files mounted read-only (the NVIDIA driver's libraries).
+    #[serde(default)]
+    pub mounts: Vec<crate::host::nvidia::ReadOnlyMount>,
+    /// The CDI spec the devices and libraries were taken from, if any.
+    #[serde(default)]
+    pub cdi: Option<String>,
     /// What the user should know (for example: no render node, software Vulkan).
     pub notes: Vec<String>,
+}
+
+impl Passthrough {
+    /// The read-only mounts as engine binds.
+    pub fn binds(&self) -> impl Iterator<Item = crate::engine::Bind> + '_ {
+        self.mounts.iter().map(|m| crate::engine::Bind {
+            host: m.host.clone().into(),
+            container: m.container.clone(),
+            read_only: true,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -55,7 +73,8 @@ pub fn has_kfd(root: &Path) -> bool {
 }
 
 /// The GPU backends this host can run, for the built-in plan: Vulkan where there
-/// is a render node, the ROCm images where there is also /dev/kfd.
+/// is a render node, the ROCm images where there is also /dev/kfd, CUDA where
+/// there are NVIDIA's device nodes.
 pub fn available_backends(root: &Path) -> Vec<Backend> {
     let mut found = Vec::new();
     if !render_nodes(root).is_empty() {
@@ -63,6 +82,9 @@ pub fn available_backends(root: &Path) -> Vec<Backend> {
         if has_kfd(root) {
             found.extend([Backend::Rocm6, Backend::Rocm7]);
         }
+    }
+    if crate::host::nvidia::probe(root).usable() {
+        found.push(Backend::Cuda);
     }
     found
 }
@@ -128,6 +150,7 @@ pub fn passthrough(
                 .chain(render)
                 .collect();
         }
+        DeviceNeeds::Nvidia => nvidia(backend, root, &mut p)?,
     }
     p.group_add = owning_groups(root, &p.devices);
     for var in backend.passthrough_env() {
@@ -136,6 +159,48 @@ pub fn passthrough(
         }
     }
     Ok(p)
+}
+
+/// The cuda backend's share: from the CDI spec where the NVIDIA Container Toolkit
+/// wrote one (its device nodes and driver libraries; its hooks are not run, the
+/// image's LD_LIBRARY_PATH finds the libraries instead), else the NVIDIA device
+/// nodes and the driver's libraries found on the host. Never more: no other
+/// mount, no capability, no `--privileged`.
+fn nvidia(backend: Backend, root: &Path, p: &mut Passthrough) -> Result<(), MissingDevice> {
+    let host = crate::host::nvidia::probe(root);
+    let missing = |what: &str, fix: &str| MissingDevice {
+        backend: backend.name().to_string(),
+        what: what.to_string(),
+        fix: fix.to_string(),
+    };
+    let (devices, libraries) = match &host.cdi {
+        Some(cdi) => {
+            p.cdi = Some(format!("{} ({}=all)", cdi.file, cdi.kind));
+            p.notes.push(format!(
+                "devices and driver libraries from the CDI spec {}; its hooks are not run (the image's LD_LIBRARY_PATH finds the libraries)",
+                cdi.file
+            ));
+            (cdi.device_nodes.clone(), cdi.libraries.clone())
+        }
+        None => {
+            if !host.usable() {
+                return Err(missing(
+                    "an NVIDIA GPU (/dev/nvidia0 and /dev/nvidiactl)",
+                    "install NVIDIA's driver (nvidia-smi should list the GPU); `rigbench doctor` shows what it finds",
+                ));
+            }
+            (host.device_nodes.clone(), host.libraries.clone())
+        }
+    };
+    if libraries.is_empty() {
+        return Err(missing(
+            "the NVIDIA driver's libcuda.so.1",
+            "install the driver's user-space libraries (or write a CDI spec: `nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml`)",
+        ));
+    }
+    p.devices = devices;
+    p.mounts = crate::host::nvidia::library_mounts(root, &libraries);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -216,6 +281,54 @@ mod tests {
         let names: Vec<_> = plan.backends.iter().map(|b| b.backend.name()).collect();
         assert_eq!(names, ["cpu", "vulkan", "rocm6", "rocm7"]);
         assert_eq!(plan.backends[2].build_args["GPU_TARGETS"], "gfx1151");
+    }
+
+    #[test]
+    fn cuda_gets_the_nvidia_nodes_and_read_only_driver_libraries_and_nothing_else() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hosts");
+        let cuda_visible = |k: &str| (k == "CUDA_VISIBLE_DEVICES").then(|| "0".to_string());
+        let p = passthrough(Backend::Cuda, &fixtures.join("nvidia-h200"), &cuda_visible).unwrap();
+        assert_eq!(
+            p.devices,
+            [
+                "/dev/nvidia0",
+                "/dev/nvidia-uvm",
+                "/dev/nvidia-uvm-tools",
+                "/dev/nvidiactl"
+            ]
+        );
+        assert!(
+            p.mounts
+                .iter()
+                .all(|m| m.container.starts_with("/usr/local/nvidia/lib64/"))
+        );
+        assert!(
+            p.mounts
+                .iter()
+                .any(|m| m.container.ends_with("/libcuda.so.1"))
+        );
+        assert_eq!(p.cdi, None);
+        assert_eq!(p.env["CUDA_VISIBLE_DEVICES"], "0");
+
+        let p = passthrough(Backend::Cuda, &fixtures.join("nvidia-cdi"), &no_env).unwrap();
+        assert_eq!(
+            p.cdi.as_deref(),
+            Some("/etc/cdi/nvidia.yaml (nvidia.com/gpu=all)")
+        );
+        assert_eq!(p.devices.len(), 4);
+        assert_eq!(p.mounts.len(), 6, "{:?}", p.mounts);
+        assert!(!p.mounts.iter().any(|m| m.host.contains("nvidia-smi")));
+
+        let err = passthrough(Backend::Cuda, &fixtures.join("no-gpu"), &no_env).unwrap_err();
+        assert!(
+            err.to_string().starts_with("cuda needs an NVIDIA GPU"),
+            "{err}"
+        );
+        assert_eq!(
+            available_backends(&fixtures.join("nvidia-h200")),
+            [Backend::Cuda]
+        );
+        assert!(available_backends(&fixtures.join("nvidia-no-nodes")).is_empty());
     }
 
     #[test]

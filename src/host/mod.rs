@@ -7,6 +7,7 @@
 pub mod devices;
 pub mod diagnose;
 pub mod gpu;
+pub mod nvidia;
 
 use std::collections::BTreeMap;
 
@@ -28,6 +29,47 @@ pub struct HostFacts {
     /// Parameters of the amdgpu and ttm modules, as `module.parameter` → value
     /// (/sys/module/*/parameters), where those modules are loaded.
     pub module_params: BTreeMap<String, String>,
+    /// The NVIDIA driver and its GPUs, where there is one. Absent in manifests
+    /// written before rigbench knew NVIDIA.
+    #[serde(default)]
+    pub nvidia: Option<NvidiaFacts>,
+}
+
+/// The NVIDIA driver and GPUs of a host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct NvidiaFacts {
+    /// `580.159.04`: NVML's, else /proc/driver/nvidia/version's.
+    pub driver_version: Option<String>,
+    /// The newest CUDA the driver supports (NVML), `13.0`.
+    pub cuda_version: Option<String>,
+    /// From NVML where it loads (name, memory, compute capability), else from
+    /// /proc/driver/nvidia/gpus with the compute capability of known parts.
+    pub gpus: Vec<crate::nvml::NvidiaGpu>,
+    pub device_nodes: Vec<String>,
+    /// The CDI spec for `nvidia.com/gpu`, if the NVIDIA Container Toolkit wrote one.
+    pub cdi_spec: Option<String>,
+}
+
+impl NvidiaFacts {
+    /// What the host's driver files say, with NVML's answers (when given) in
+    /// place of /proc's.
+    pub fn from(host: &nvidia::NvidiaHost, nvml: Option<&dyn crate::nvml::Nvidia>) -> NvidiaFacts {
+        let (gpus, driver) = match nvml {
+            Some(n) => (n.gpus(), n.driver()),
+            None => (Vec::new(), crate::nvml::NvidiaDriver::default()),
+        };
+        NvidiaFacts {
+            driver_version: driver.version.or_else(|| host.driver_version.clone()),
+            cuda_version: driver.cuda_version,
+            gpus: if gpus.is_empty() {
+                host.gpus.clone()
+            } else {
+                gpus
+            },
+            device_nodes: host.device_nodes.clone(),
+            cdi_spec: host.cdi.as_ref().map(|c| c.file.clone()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -121,7 +163,23 @@ pub fn probe(root: &Path) -> HostFacts {
         memory_bytes,
         gpus: gpu::probe(root),
         module_params: module_params(root),
+        nvidia: nvidia_facts(root),
     }
+}
+
+/// The NVIDIA side: NVML only on the real root (a fixture tree has its /proc).
+fn nvidia_facts(root: &Path) -> Option<NvidiaFacts> {
+    let host = nvidia::probe(root);
+    if host.driver_version.is_none() && host.device_nodes.is_empty() && host.cdi.is_none() {
+        return None;
+    }
+    let nvml = (root == Path::new("/"))
+        .then(crate::nvml::Nvml::load)
+        .flatten();
+    Some(NvidiaFacts::from(
+        &host,
+        nvml.as_ref().map(|n| n as &dyn crate::nvml::Nvidia),
+    ))
 }
 
 /// The amdgpu and ttm module parameters that change how much memory a GPU gets.

@@ -24,6 +24,10 @@ pub const IMAGE_FILES: &[(&str, &str)] = &[
         include_str!("../../images/build-llama.sh"),
     ),
     (
+        "images/collect-runtime.sh",
+        include_str!("../../images/collect-runtime.sh"),
+    ),
+    (
         "images/install-deps.sh",
         include_str!("../../images/install-deps.sh"),
     ),
@@ -105,6 +109,7 @@ mod tests {
                 ("Containerfile.cpu".to_string(), 0o644, 0),
                 ("images/build-info.sh".to_string(), 0o755, 0),
                 ("images/build-llama.sh".to_string(), 0o755, 0),
+                ("images/collect-runtime.sh".to_string(), 0o755, 0),
                 ("images/install-deps.sh".to_string(), 0o755, 0),
                 (ARCHIVE_NAME.to_string(), 0o644, 0),
             ]

@@ -31,6 +31,26 @@ pub const MANAGED_BUILD_ARGS: &[&str] = &[
     "LLAMA_BUILD_NUMBER",
 ];
 
+/// Build arguments whose value `auto` depends on this host, made explicit:
+/// `CUDA_ARCHITECTURES` from the compute capability of the host's NVIDIA GPUs,
+/// else the documented list (`backend::CUDA_ARCHITECTURES_FALLBACK`).
+fn resolve_auto_args(backend: crate::backend::Backend, args: &mut BTreeMap<String, String>) {
+    if backend != crate::backend::Backend::Cuda {
+        return;
+    }
+    if args.get("CUDA_ARCHITECTURES").map(String::as_str) == Some("auto") {
+        let caps: Vec<String> = crate::host::probe(Path::new("/"))
+            .nvidia
+            .iter()
+            .flat_map(|n| n.gpus.iter().filter_map(|g| g.compute_capability.clone()))
+            .collect();
+        let archs = crate::backend::cuda_architectures(&caps)
+            .unwrap_or_else(|| crate::backend::CUDA_ARCHITECTURES_FALLBACK.to_string());
+        crate::progress::note(format!("cuda: CUDA_ARCHITECTURES=auto → {archs}"));
+        args.insert("CUDA_ARCHITECTURES".into(), archs);
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
     #[error(transparent)]
@@ -70,6 +90,7 @@ pub async fn ensure<E: Engine>(
     let base = base::resolve(engine, backend, &bp.base_image).await?;
 
     let mut build_args = bp.build_args.clone();
+    resolve_auto_args(backend, &mut build_args);
     build_args.insert("BASE_IMAGE".into(), base.reference.clone());
     build_args.insert("LLAMA_ARCHIVE".into(), context::ARCHIVE_NAME.into());
     build_args.insert("LLAMA_SRC_DIR".into(), source.dir.clone());
@@ -185,7 +206,14 @@ pub async fn ensure<E: Engine>(
     };
     let build_info = read_json("/opt/llama/build-info.json").await?;
     let runtime_info = read_json("/opt/llama/runtime-info.json").await?;
-    let version = run_to_completion(engine, &probe(vec!["--version".into()], None)).await?;
+    // The binary may need the GPU driver's libraries just to start (CUDA's
+    // llama-server links libcuda.so.1), so it gets the backend's passthrough.
+    let mut version_spec = probe(vec!["--version".into()], None);
+    version_spec.devices = passthrough.devices.clone();
+    version_spec.group_add = passthrough.group_add.clone();
+    version_spec.env = passthrough.env.clone();
+    version_spec.binds = passthrough.binds().collect();
+    let version = run_to_completion(engine, &version_spec).await?;
     let version_output = String::from_utf8_lossy(&version.output).trim().to_string();
     if version.status.code != 0 {
         return Err(other(format!(
@@ -200,6 +228,7 @@ pub async fn ensure<E: Engine>(
             spec.devices = passthrough.devices.clone();
             spec.group_add = passthrough.group_add.clone();
             spec.env = passthrough.env.clone();
+            spec.binds = passthrough.binds().collect();
             match run_to_completion(engine, &spec).await {
                 Ok(done) => {
                     let text = String::from_utf8_lossy(&done.output).into_owned();
@@ -229,6 +258,7 @@ pub async fn ensure<E: Engine>(
         spec.devices = passthrough.devices.clone();
         spec.group_add = passthrough.group_add.clone();
         spec.env = passthrough.env.clone();
+        spec.binds = passthrough.binds().collect();
         let done = run_to_completion(engine, &spec).await?;
         probe::list_devices(&String::from_utf8_lossy(&done.output))
     };
@@ -254,6 +284,10 @@ pub async fn ensure<E: Engine>(
         ("mesa", &runtime_info, "mesa_vulkan_drivers"),
         ("vulkan_loader", &runtime_info, "vulkan_loader"),
         ("rocm", &runtime_info, "rocm"),
+        ("nvcc", &build_info, "nvcc"),
+        ("cuda_architectures", &build_info, "cuda_architectures"),
+        ("cuda_runtime", &runtime_info, "cuda_runtime"),
+        ("cublas", &runtime_info, "cublas"),
     ] {
         if let Some(v) = text(from, field) {
             toolchain.insert(key.to_string(), v);

@@ -1,6 +1,8 @@
 //! Reading the GPU devices an image sees, from the tools the images ship:
 //! `vulkaninfo --summary` (Vulkan) and `rocminfo` (ROCm). Pure parsers of their
 //! text; `image::ensure` runs the tools in a container with the backend's devices.
+//! The CUDA image ships no such tool (it starts from scratch): llama.cpp's own
+//! `--list-devices` names its GPUs.
 
 use std::collections::BTreeMap;
 
@@ -9,7 +11,7 @@ use crate::backend::Backend;
 /// The command (entrypoint and arguments) that lists a backend's devices.
 pub fn command(backend: Backend) -> Option<(Vec<String>, Vec<String>)> {
     match backend {
-        Backend::Cpu => None,
+        Backend::Cpu | Backend::Cuda => None,
         Backend::Vulkan => Some((vec!["vulkaninfo".into()], vec!["--summary".into()])),
         Backend::Rocm6 | Backend::Rocm7 => Some((vec!["rocminfo".into()], vec![])),
     }
@@ -18,7 +20,7 @@ pub fn command(backend: Backend) -> Option<(Vec<String>, Vec<String>)> {
 /// Devices in a backend's tool output, each as the fields that identify it.
 pub fn parse(backend: Backend, text: &str) -> Vec<BTreeMap<String, String>> {
     match backend {
-        Backend::Cpu => Vec::new(),
+        Backend::Cpu | Backend::Cuda => Vec::new(),
         Backend::Vulkan => vulkaninfo_summary(text),
         Backend::Rocm6 | Backend::Rocm7 => rocminfo_gpus(text),
     }

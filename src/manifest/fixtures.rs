@@ -78,3 +78,14 @@ pub fn cell(prompt: u32, variant: &str, runs: Vec<Run>, failure: Option<Failure>
     c.summarize();
     c
 }
+
+/// An empty manifest of the built-in default plan on a host with nothing.
+pub fn manifest() -> super::Manifest {
+    let plan = crate::plan::builtin(2).expect("the built-in plan parses");
+    super::Manifest::new(
+        "r1",
+        plan,
+        crate::host::probe(std::path::Path::new("/nonexistent")),
+        None,
+    )
+}

@@ -27,6 +27,9 @@ pub fn build_seconds(b: Backend) -> f64 {
         Backend::Cpu => 282.0,
         Backend::Vulkan => 600.0,
         Backend::Rocm6 | Backend::Rocm7 => 1010.0,
+        // llama.cpp's CUDA build for one architecture took 288 s on 16 cores
+        // (an H200 host); on 2 cores about 8× that.
+        Backend::Cuda => 2300.0,
     }
 }
 

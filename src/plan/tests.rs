@@ -205,7 +205,7 @@ fn rounds_share_out_the_runs_first_rounds_first() {
 #[test]
 fn bad_backend_sha_and_commit() {
     let err = parse(
-        &minimal("").replace("name = \"cpu\"", "name = \"cuda\""),
+        &minimal("").replace("name = \"cpu\"", "name = \"metal\""),
         "p.toml",
         2,
     )
@@ -213,7 +213,7 @@ fn bad_backend_sha_and_commit() {
     .to_string();
     assert!(
         err.contains(
-            "backends[0].name: unknown backend \"cuda\" (known: cpu, vulkan, rocm6, rocm7)"
+            "backends[0].name: unknown backend \"metal\" (known: cpu, vulkan, rocm6, rocm7, cuda)"
         ),
         "{err}"
     );

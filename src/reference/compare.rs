@@ -130,6 +130,18 @@ pub fn run_fact(m: &Manifest, check: &str) -> Option<String> {
             .find(|v| v.name == *variant)
             .map(|v| v.ctx_size.to_string()),
         ["kernel_cmdline"] => m.host.kernel.cmdline.clone(),
+        ["nvidia_gpu"] => m
+            .host
+            .nvidia
+            .as_ref()
+            .and_then(|n| n.gpus.first().map(|g| g.name.clone())),
+        ["nvidia_driver"] => m
+            .host
+            .nvidia
+            .as_ref()
+            .and_then(|n| n.driver_version.clone()),
+        ["cuda_runtime"] => image("cuda").and_then(|i| i.toolchain.get("cuda_runtime").cloned()),
+        ["cublas"] => image("cuda").and_then(|i| i.toolchain.get("cublas").cloned()),
         ["host_os"] => m.host.os.clone(),
         ["cpu_model"] => m.host.cpu.model.clone(),
         _ => None,

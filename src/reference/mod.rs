@@ -3,16 +3,23 @@
 //! sets a run against one. Format: README.md, "Published references".
 
 pub mod compare;
+pub mod from_run;
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 /// The references shipped with rigbench: (name, TOML text).
-pub const BUILTIN: &[(&str, &str)] = &[(
-    "strix-halo-2026-05",
-    include_str!("../../references/strix-halo-2026-05.toml"),
-)];
+pub const BUILTIN: &[(&str, &str)] = &[
+    (
+        "strix-halo-2026-05",
+        include_str!("../../references/strix-halo-2026-05.toml"),
+    ),
+    (
+        "h200-gemma3-270m",
+        include_str!("../../references/h200-gemma3-270m.toml"),
+    ),
+];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -257,7 +257,9 @@ fn a_bad_reference_names_the_field() {
     );
     let err = load("nope").unwrap_err().to_string();
     assert!(
-        err.contains("no reference named \"nope\" (built in: strix-halo-2026-05)"),
+        err.contains(
+            "no reference named \"nope\" (built in: strix-halo-2026-05, h200-gemma3-270m)"
+        ),
         "{err}"
     );
 }

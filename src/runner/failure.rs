@@ -15,7 +15,32 @@ pub const SIGNATURES: &[(&str, &str, &str)] = &[
         r"(?i)hipGraphInstantiate|hipGraphExec",
         "crash",
     ),
-    ("cuda-graph", r"(?i)cudaGraphInstantiate", "crash"),
+    // CUDA: the same graph code as HIP's (ggml-cuda is compiled for both).
+    (
+        "cuda-graph",
+        r"(?i)cudaGraphInstantiate|cudaGraphExecUpdate|cudaGraphLaunch",
+        "crash",
+    ),
+    (
+        "cuda-illegal-access",
+        r"an illegal memory access was encountered|cudaErrorIllegalAddress",
+        "crash",
+    ),
+    (
+        "cuda-no-device",
+        r"no CUDA-capable device is detected|cudaErrorNoDevice",
+        "load_failed",
+    ),
+    (
+        "cuda-driver-too-old",
+        r"CUDA driver version is insufficient for CUDA runtime version|cudaErrorInsufficientDriver",
+        "load_failed",
+    ),
+    (
+        "cuda-wrong-architecture",
+        r"no kernel image is available for execution on the device|cudaErrorNoKernelImageForDevice",
+        "load_failed",
+    ),
     (
         "vk-device-lost",
         r"vk::DeviceLostError|ErrorDeviceLost|VK_ERROR_DEVICE_LOST",
@@ -561,6 +586,57 @@ mod tests {
         // Warm-ups alone (or nothing) are not judged.
         c.runs = vec![crate::manifest::fixtures::run(50.0, 500.0, 40.0, true)];
         assert_eq!(uncounted(&c), None);
+    }
+
+    /// CUDA failures as llama.cpp prints them: `ggml_cuda_error` in
+    /// ggml/src/ggml-cuda/ggml-cuda.cu writes "CUDA error: <cudaGetErrorString>",
+    /// then the device and the function; the messages are the CUDA runtime's own
+    /// error strings (CUDA Runtime API, cudaError_t).
+    #[test]
+    fn cuda_failures_land_in_their_classes() {
+        let cases = [
+            (
+                "CUDA error: out of memory\n  current device: 0, in function ggml_backend_cuda_buffer_type_alloc_buffer at ggml-cuda.cu:752\n  cudaMalloc(&ptr, size)\n",
+                "oom",
+            ),
+            (
+                "CUDA error: operation failed due to a previous error during capture\n  current device: 0, in function ggml_cuda_graph_evaluate_and_capture at ggml-cuda.cu:3581\n  cudaGraphInstantiate(&cuda_ctx->cuda_graph->instance, cuda_ctx->cuda_graph->graph, NULL, NULL, 0)\n",
+                "crash",
+            ),
+            (
+                "CUDA error: an illegal memory access was encountered\n  current device: 0, in function ggml_backend_cuda_synchronize at ggml-cuda.cu:2760\n  cudaStreamSynchronize(cuda_ctx->stream())\n",
+                "crash",
+            ),
+            (
+                "ggml_cuda_init: failed to initialize CUDA: no CUDA-capable device is detected\n",
+                "load_failed",
+            ),
+            (
+                "ggml_cuda_init: failed to initialize CUDA: CUDA driver version is insufficient for CUDA runtime version\n",
+                "load_failed",
+            ),
+            (
+                "CUDA error: no kernel image is available for execution on the device\n  current device: 0, in function ggml_cuda_op_mul_mat at ggml-cuda.cu:1709\n",
+                "load_failed",
+            ),
+        ];
+        for (log, mode) in cases {
+            let (lines, got) = matching_lines(log, 5);
+            assert_eq!(got, Some(mode), "{log}");
+            assert!(!lines.is_empty());
+        }
+        // A dead server's CUDA OOM is oom; a graph failure that says "out of
+        // memory" is the graph's crash, as with HIP.
+        let f = run(
+            Some(&state(false, 134, false)),
+            cases[0].0,
+            "x",
+            false,
+            false,
+        );
+        assert_eq!(f.mode, "oom");
+        let graph_oom = "CUDA error: out of memory\n  in function cudaGraphInstantiate\n";
+        assert_eq!(matching_lines(graph_oom, 5).1, Some("crash"));
     }
 
     #[test]

@@ -56,10 +56,18 @@ impl<E: Engine> Runner<'_, E> {
                         labels,
                         ..ContainerSpec::default()
                     };
+                    // With the backend's devices and driver libraries: CUDA's
+                    // llama-bench does not even start without libcuda.so.1, and
+                    // an empty help maps every flag wrong (seen on the H200:
+                    // llama-bench printed its usage and exited 1).
                     let help = run_to_completion(
                         self.engine,
                         &ContainerSpec {
                             name: format!("{}-help", base.name),
+                            devices: prepared.passthrough.devices.clone(),
+                            group_add: prepared.passthrough.group_add.clone(),
+                            env: prepared.passthrough.env.clone(),
+                            binds: prepared.passthrough.binds().collect(),
                             ..base.clone()
                         },
                     )
@@ -79,11 +87,14 @@ impl<E: Engine> Runner<'_, E> {
                     );
                     let spec = ContainerSpec {
                         cmd: argv.clone(),
-                        binds: vec![Bind {
+                        binds: std::iter::once(Bind {
                             host: self.model_paths[mi].clone(),
                             container: container_model,
                             read_only: true,
-                        }],
+                        })
+                        .chain(prepared.passthrough.binds())
+                        .collect(),
+                        init: true,
                         devices: prepared.passthrough.devices.clone(),
                         group_add: prepared.passthrough.group_add.clone(),
                         env: prepared.passthrough.env.clone(),

@@ -127,11 +127,13 @@ impl Server {
                     .chain(&spec.variant.env)
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect(),
-                binds: vec![Bind {
+                binds: std::iter::once(Bind {
                     host: spec.model_path.to_path_buf(),
                     container: format!("/models/{}", spec.model_file),
                     read_only: true,
-                }],
+                })
+                .chain(spec.passthrough.binds())
+                .collect(),
                 publish: Some(Publish {
                     host_ip: Ipv4Addr::LOCALHOST,
                     host_port: port,

@@ -2,7 +2,10 @@
 //! `Probe` finds each amdgpu card's sysfs files once (under an injectable root) and
 //! reads a `Sample` from them: VRAM and GTT used/total, `gpu_busy_percent`, edge
 //! and junction temperature, power (on an APU the PPT reading is the whole SoC's,
-//! and is labelled so), and `MemAvailable`. `summarize` turns the samples of one run
+//! and is labelled so), and `MemAvailable`. NVIDIA GPUs are read through NVML
+//! (`crate::nvml`) into the same samples: memory used/total as VRAM, utilisation,
+//! the GPU temperature in place of the edge sensor, board power, SM and memory
+//! clocks, and the compute processes' own memory. `summarize` turns the samples of one run
 //! into its record; `sampler` takes samples in the background.
 //!
 //! Peak memory is max(VRAM used + GTT used) over the run minus the value before the
@@ -41,6 +44,36 @@ pub struct CardSample {
     pub edge_c: Option<f64>,
     pub junction_c: Option<f64>,
     pub power_w: Option<f64>,
+    /// NVIDIA: SM and memory clocks, MHz (NVML).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sm_clock_mhz: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_clock_mhz: Option<u32>,
+    /// NVIDIA: memory of the compute processes on this GPU, bytes (NVML).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processes_memory_bytes: Option<u64>,
+}
+
+impl CardSample {
+    /// An NVIDIA GPU's NVML reading as a card sample: its memory in the VRAM
+    /// fields (a discrete card has no GTT), its temperature in `edge_c` (the
+    /// sensor cool-down waits on).
+    pub fn from_nvml(r: &crate::nvml::Reading) -> CardSample {
+        CardSample {
+            card: format!("nvidia{}", r.index),
+            vram_used_bytes: r.memory_used_bytes,
+            vram_total_bytes: r.memory_total_bytes,
+            gtt_used_bytes: None,
+            gtt_total_bytes: None,
+            busy_percent: r.utilization_percent,
+            edge_c: r.temperature_c,
+            junction_c: None,
+            power_w: r.power_w,
+            sm_clock_mhz: r.sm_clock_mhz,
+            memory_clock_mhz: r.memory_clock_mhz,
+            processes_memory_bytes: r.processes_memory_bytes,
+        }
+    }
 }
 
 /// All cards and the host's available memory at one moment.
@@ -54,12 +87,13 @@ pub struct Sample {
 }
 
 impl Sample {
-    /// VRAM + GTT used, summed over the cards that report both.
+    /// VRAM + GTT used, summed over the cards that report VRAM (a card with no
+    /// GTT counter, a discrete NVIDIA one, adds its VRAM alone).
     pub fn vram_gtt_used(&self) -> Option<u64> {
         let v: Vec<u64> = self
             .cards
             .iter()
-            .filter_map(|c| Some(c.vram_used_bytes? + c.gtt_used_bytes?))
+            .filter_map(|c| Some(c.vram_used_bytes? + c.gtt_used_bytes.unwrap_or(0)))
             .collect();
         (!v.is_empty()).then(|| v.iter().sum())
     }
@@ -88,11 +122,22 @@ struct CardFiles {
     power: Option<(PathBuf, PowerSource)>,
 }
 
-/// The telemetry files of a host, found once.
-#[derive(Debug, Clone)]
+/// The telemetry sources of a host, found once: amdgpu sysfs files and NVML.
+#[derive(Clone)]
 pub struct Probe {
     root: PathBuf,
     cards: Vec<CardFiles>,
+    nvidia: Option<std::sync::Arc<dyn crate::nvml::Nvidia>>,
+}
+
+impl std::fmt::Debug for Probe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Probe")
+            .field("root", &self.root)
+            .field("cards", &self.cards)
+            .field("nvidia", &self.nvidia.is_some())
+            .finish()
+    }
 }
 
 fn read_u64(path: &Path) -> Option<u64> {
@@ -112,8 +157,28 @@ fn names(dir: &Path) -> Vec<String> {
 }
 
 impl Probe {
-    /// Finds the amdgpu cards and their hwmon files under `root`.
+    /// The amdgpu cards under `root`, and NVML's GPUs when `root` is the real
+    /// one and NVML loads.
     pub fn discover(root: &Path) -> Probe {
+        let mut p = Probe::amdgpu(root);
+        if root == Path::new("/") {
+            if let Some(n) = crate::nvml::Nvml::load() {
+                if !crate::nvml::Nvidia::gpus(&n).is_empty() {
+                    p.nvidia = Some(std::sync::Arc::new(n));
+                }
+            }
+        }
+        p
+    }
+
+    /// The same probe reading NVIDIA GPUs from `nvidia` (a fake, in tests).
+    pub fn with_nvidia(mut self, nvidia: std::sync::Arc<dyn crate::nvml::Nvidia>) -> Probe {
+        self.nvidia = Some(nvidia);
+        self
+    }
+
+    /// Finds the amdgpu cards and their hwmon files under `root`.
+    fn amdgpu(root: &Path) -> Probe {
         let mut cards = Vec::new();
         for g in crate::host::gpu::probe(root) {
             if g.driver.as_deref() != Some("amdgpu") {
@@ -163,25 +228,40 @@ impl Probe {
         Probe {
             root: root.to_path_buf(),
             cards,
+            nvidia: None,
         }
     }
 
     /// Whether there is any GPU to watch.
     pub fn has_gpus(&self) -> bool {
-        !self.cards.is_empty()
+        !self.cards.is_empty() || self.nvidia.is_some()
     }
 
-    /// Whether any card has an edge temperature sensor (cool-down needs one).
+    /// Whether NVIDIA GPUs are read through NVML.
+    pub fn has_nvml(&self) -> bool {
+        self.nvidia.is_some()
+    }
+
+    /// Whether any card has an edge temperature sensor (cool-down needs one);
+    /// NVML's GPU temperature serves as one.
     pub fn has_edge_sensor(&self) -> bool {
-        self.cards.iter().any(|c| c.edge.is_some())
+        self.cards.iter().any(|c| c.edge.is_some()) || self.nvidia.is_some()
     }
 
     /// Where each card's power reading comes from.
     pub fn power_sources(&self) -> Vec<PowerSource> {
-        self.cards
+        let mut v: Vec<PowerSource> = self
+            .cards
             .iter()
             .filter_map(|c| c.power.as_ref().map(|(_, s)| s.clone()))
-            .collect()
+            .collect();
+        if let Some(n) = &self.nvidia {
+            v.extend(n.gpus().iter().map(|g| PowerSource {
+                file: format!("NVML nvmlDeviceGetPowerUsage (GPU {}: {})", g.index, g.name),
+                scope: "GPU board".to_string(),
+            }));
+        }
+        v
     }
 
     /// Reads every file once.
@@ -208,7 +288,16 @@ impl Probe {
                     .as_ref()
                     .and_then(|(p, _)| read_u64(p))
                     .map(|uw| uw as f64 / 1e6),
+                sm_clock_mhz: None,
+                memory_clock_mhz: None,
+                processes_memory_bytes: None,
             })
+            .chain(
+                self.nvidia
+                    .iter()
+                    .flat_map(|n| n.read())
+                    .map(|r| CardSample::from_nvml(&r)),
+            )
             .collect();
         let mem_available_bytes = std::fs::read_to_string(self.root.join("proc/meminfo"))
             .ok()
@@ -252,6 +341,14 @@ pub struct RunTelemetry {
     pub max_power_w: Option<f64>,
     pub power_sources: Vec<PowerSource>,
     pub mean_busy_percent: Option<f64>,
+    /// NVIDIA: the highest SM and memory clocks in the run, MHz.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_sm_clock_mhz: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_memory_clock_mhz: Option<u32>,
+    /// NVIDIA: the compute processes' own memory at its highest, bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_processes_memory_bytes: Option<u64>,
 }
 
 /// A rise below this share of the MemAvailable drop is an accounting anomaly...
@@ -280,7 +377,10 @@ pub fn summarize(
     if !has_cards {
         return RunTelemetry {
             available: false,
-            note: Some("no amdgpu card on this host: GPU telemetry unavailable".to_string()),
+            note: Some(
+                "no amdgpu card and no NVIDIA GPU (NVML) on this host: GPU telemetry unavailable"
+                    .to_string(),
+            ),
             samples: run.len(),
             mem_available_drop_bytes: drop,
             ..RunTelemetry::default()
@@ -312,6 +412,19 @@ pub fn summarize(
         max_power_w: max_of(cards().filter_map(|c| c.power_w)),
         power_sources,
         mean_busy_percent: (!busy.is_empty()).then(|| busy.iter().sum::<f64>() / busy.len() as f64),
+        max_sm_clock_mhz: cards().filter_map(|c| c.sm_clock_mhz).max(),
+        max_memory_clock_mhz: cards().filter_map(|c| c.memory_clock_mhz).max(),
+        peak_processes_memory_bytes: run
+            .iter()
+            .filter_map(|s| {
+                let v: Vec<u64> = s
+                    .cards
+                    .iter()
+                    .filter_map(|c| c.processes_memory_bytes)
+                    .collect();
+                (!v.is_empty()).then(|| v.iter().sum())
+            })
+            .max(),
     }
 }
 

@@ -63,7 +63,7 @@ fn no_gpu_means_unavailable_and_the_run_goes_on() {
     let t = summarize(Some(&s), std::slice::from_ref(&s), vec![]);
     assert!(!t.available);
     assert_eq!(t.mem_available_drop_bytes, Some(0));
-    assert!(t.note.unwrap().contains("no amdgpu card"));
+    assert!(t.note.unwrap().contains("no amdgpu card and no NVIDIA GPU"));
 }
 
 fn sample(at_ms: f64, vram: u64, gtt: u64, avail: u64, edge: f64, power: f64, busy: f64) -> Sample {
@@ -79,6 +79,9 @@ fn sample(at_ms: f64, vram: u64, gtt: u64, avail: u64, edge: f64, power: f64, bu
             edge_c: Some(edge),
             junction_c: None,
             power_w: Some(power),
+            sm_clock_mhz: None,
+            memory_clock_mhz: None,
+            processes_memory_bytes: None,
         }],
         mem_available_bytes: Some(avail),
     }
@@ -151,4 +154,73 @@ async fn no_sensor_no_wait() {
     let c = sampler.cool_down(60.0, Duration::from_secs(30)).await;
     assert_eq!(c.waited_s, 0.0);
     assert!(c.note.unwrap().contains("no GPU edge temperature sensor"));
+}
+
+/// An H200 as NVML would report it, with `used` GiB in use and the server's
+/// process holding `proc_gib`.
+fn h200(used: u64, proc_gib: Option<u64>, temp: f64, power: f64, sm: u32) -> crate::nvml::Reading {
+    crate::nvml::Reading {
+        index: 0,
+        memory_used_bytes: Some(used * GIB),
+        memory_total_bytes: Some(143771 << 20),
+        utilization_percent: Some(97.0),
+        temperature_c: Some(temp),
+        power_w: Some(power),
+        sm_clock_mhz: Some(sm),
+        memory_clock_mhz: Some(3201),
+        processes_memory_bytes: proc_gib.map(|g| g * GIB),
+    }
+}
+
+#[test]
+fn nvml_readings_become_card_samples_and_a_run_summary() {
+    let fake = crate::nvml::Fake {
+        gpus: vec![crate::nvml::NvidiaGpu {
+            index: 0,
+            name: "NVIDIA H200".into(),
+            uuid: None,
+            pci_bus_id: None,
+            memory_total_bytes: Some(143771 << 20),
+            compute_capability: Some("9.0".into()),
+            source: "nvml".into(),
+        }],
+        readings: vec![h200(2, None, 31.0, 75.0, 345)],
+        ..Default::default()
+    };
+    let probe = Probe::discover(Path::new("/nonexistent")).with_nvidia(std::sync::Arc::new(fake));
+    assert!(probe.has_gpus() && probe.has_nvml() && probe.has_edge_sensor());
+    assert_eq!(
+        probe.power_sources()[0].file,
+        "NVML nvmlDeviceGetPowerUsage (GPU 0: NVIDIA H200)"
+    );
+    let base = probe.read(0.0);
+    assert_eq!(base.cards[0].card, "nvidia0");
+    assert_eq!(
+        base.vram_gtt_used(),
+        Some(2 * GIB),
+        "no GTT on a discrete card"
+    );
+    assert_eq!(base.edge_c(), Some(31.0));
+
+    // During the run: 3 GiB more in use (the server: 3 GiB of its own), hotter,
+    // more power, the SM clock up from idle.
+    let mk = |at: f64, r: crate::nvml::Reading| Sample {
+        at_ms: at,
+        cards: vec![CardSample::from_nvml(&r)],
+        mem_available_bytes: None,
+    };
+    let run = [
+        mk(500.0, h200(5, Some(3), 38.0, 310.5, 1980)),
+        mk(1000.0, h200(4, Some(2), 36.0, 250.0, 1755)),
+    ];
+    let t = summarize(Some(&base), &run, probe.power_sources());
+    assert!(t.available);
+    assert_eq!(t.peak_vram_gtt_bytes, Some(5 * GIB));
+    assert_eq!(t.peak_delta_bytes, Some(3 * GIB as i64));
+    assert_eq!(t.peak_processes_memory_bytes, Some(3 * GIB));
+    assert_eq!(t.max_edge_c, Some(38.0));
+    assert_eq!(t.max_power_w, Some(310.5));
+    assert_eq!(t.max_sm_clock_mhz, Some(1980));
+    assert_eq!(t.max_memory_clock_mhz, Some(3201));
+    assert_eq!(t.mean_busy_percent, Some(97.0));
 }

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The H200 run, end to end, on a host prepared by scripts/offline/gpu-host.sh:
+# builds the cpu and cuda images of plans/h200-cuda.toml (while the model's parts
+# are still arriving), joins and verifies the model, runs the plan twice (a and
+# b), compares (cuda against cpu, each variant against the default, b against
+# a) and bundles each run. Every step is logged with its time to
+# $OUT_DIR/pipeline.log, and a run is bundled as soon as it ends, so whatever
+# finished can be fetched even if the machine is taken back later.
+# Usage: scripts/offline/h200-pipeline.sh STAGE_DIR OUT_DIR
+# (STAGE_DIR holds the source archive and parts/part-* of the model.)
+set -uo pipefail
+stage=${1:?usage: h200-pipeline.sh STAGE_DIR OUT_DIR}
+out=${2:?usage: h200-pipeline.sh STAGE_DIR OUT_DIR}
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+plan="$repo/plans/h200-cuda.toml"
+model="$stage/gemma-3-270m-q4_k_m.gguf"
+want=a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818
+mkdir -p "$out"
+t0=$SECONDS
+step() { printf '[%5ds] %s\n' "$((SECONDS - t0))" "$*" >> "$out/pipeline.log"; }
+run() { # NAME CMD...: runs CMD, its output to NAME.log, its status to the log
+  local name=$1 rc
+  shift
+  step "start $name: $*"
+  "$@" > "$out/$name.log" 2>&1
+  rc=$?
+  step "end $name: exit $rc"
+  return "$rc"
+}
+
+run build rigbench build --plan "$plan"
+step "waiting for the model's parts"
+for _ in $(seq 1 600); do
+  [ "$(find "$stage/parts" -name 'part-*' 2>/dev/null | wc -l)" -ge 5 ] && break
+  sleep 1
+done
+cat "$stage"/parts/part-* > "$model"
+got=$(sha256sum "$model" | cut -d' ' -f1)
+step "model joined: sha256 $got ($( [ "$got" = "$want" ] && echo as pinned || echo NOT as pinned))"
+[ "$got" = "$want" ] || exit 1
+for r in a b; do
+  run "run-$r" rigbench run --plan "$plan" --out "$out/$r"
+  run "bundle-$r" rigbench bundle "$out/$r" -o "$out/h200-$r.tar.gz"
+  run "cmp-$r-backend" rigbench compare "$out/$r" --within backend cpu cuda
+  if [ "$r" = a ]; then
+    run "cmp-a-q8k" rigbench compare "$out/a" --within variant default q8k
+    run "cmp-a-nographs" rigbench compare "$out/a" --within variant default nographs
+  fi
+done
+run "cmp-a-b" rigbench compare "$out/a" "$out/b"
+step "done"
