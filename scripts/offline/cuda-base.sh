@@ -62,7 +62,8 @@ for d in /usr/lib/*; do
   copy "$d"
 done
 copy /etc/os-release /etc/passwd /etc/group /etc/ld.so.conf /etc/ld.so.conf.d /etc/alternatives
-mkdir -p -m 1777 "$root/tmp" "$root/var/tmp"
+mkdir -p "$root/tmp" "$root/var/tmp"
+chmod 1777 "$root/tmp" "$root/var/tmp"
 # The toolkit: compiler, NVVM, headers, cudart and cuBLAS (and the driver stub
 # the link needs), not the other libraries (cuFFT, cuSPARSE, NPP, …).
 mkdir -p "$root$cuda"
