@@ -37,7 +37,8 @@ fn read(path: &Path) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-fn names(dir: &Path) -> Vec<String> {
+/// The entries of `dir`, sorted by name (none where it cannot be read).
+pub(crate) fn names(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = fs::read_dir(dir)
         .map(|rd| {
             rd.flatten()

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::gpu::names;
+
 use crate::nvml::NvidiaGpu;
 
 /// Where drivers put their libraries, relative to the root: NVIDIA's container
@@ -85,18 +87,6 @@ impl NvidiaHost {
 fn is_gpu_node(d: &str) -> bool {
     d.strip_prefix("/dev/nvidia")
         .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-}
-
-fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
 }
 
 /// The host path of `p` under `root` (`root`/x → /x).

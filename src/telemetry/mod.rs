@@ -19,6 +19,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::host::gpu::names;
+
 /// PCI device ids of AMD APUs, whose amdgpu power reading covers the whole SoC.
 const APU_DEVICE_IDS: &[&str] = &[
     "1586", // Strix Halo (Radeon 8060S/8050S)
@@ -142,18 +144,6 @@ impl std::fmt::Debug for Probe {
 
 fn read_u64(path: &Path) -> Option<u64> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
-}
-
-fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
 }
 
 impl Probe {
