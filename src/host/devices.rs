@@ -34,13 +34,22 @@ pub struct Passthrough {
 }
 
 impl Passthrough {
-    /// The read-only mounts as engine binds.
-    pub fn binds(&self) -> impl Iterator<Item = crate::engine::Bind> + '_ {
-        self.mounts.iter().map(|m| crate::engine::Bind {
-            host: m.host.clone().into(),
-            container: m.container.clone(),
-            read_only: true,
-        })
+    /// `spec` with this backend's share added: its devices, their groups, its
+    /// read-only mounts after `spec`'s own binds, and its environment where
+    /// `spec` does not set the variable itself (a plan's own settings win).
+    pub fn onto(&self, mut spec: crate::engine::ContainerSpec) -> crate::engine::ContainerSpec {
+        spec.devices.extend(self.devices.iter().cloned());
+        spec.group_add.extend(self.group_add.iter().cloned());
+        spec.binds
+            .extend(self.mounts.iter().map(|m| crate::engine::Bind {
+                host: m.host.clone().into(),
+                container: m.container.clone(),
+                read_only: true,
+            }));
+        for (k, v) in &self.env {
+            spec.env.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        spec
     }
 }
 

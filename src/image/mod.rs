@@ -208,11 +208,7 @@ pub async fn ensure<E: Engine>(
     let runtime_info = read_json("/opt/llama/runtime-info.json").await?;
     // The binary may need the GPU driver's libraries just to start (CUDA's
     // llama-server links libcuda.so.1), so it gets the backend's passthrough.
-    let mut version_spec = probe(vec!["--version".into()], None);
-    version_spec.devices = passthrough.devices.clone();
-    version_spec.group_add = passthrough.group_add.clone();
-    version_spec.env = passthrough.env.clone();
-    version_spec.binds = passthrough.binds().collect();
+    let version_spec = passthrough.onto(probe(vec!["--version".into()], None));
     let version = run_to_completion(engine, &version_spec).await?;
     let version_output = String::from_utf8_lossy(&version.output).trim().to_string();
     if version.status.code != 0 {
@@ -224,11 +220,7 @@ pub async fn ensure<E: Engine>(
     let (devices, device_probe) = match probe::command(backend) {
         None => (Vec::new(), None),
         Some((entrypoint, cmd)) => {
-            let mut spec = probe(cmd, Some(entrypoint.clone()));
-            spec.devices = passthrough.devices.clone();
-            spec.group_add = passthrough.group_add.clone();
-            spec.env = passthrough.env.clone();
-            spec.binds = passthrough.binds().collect();
+            let spec = passthrough.onto(probe(cmd, Some(entrypoint.clone())));
             match run_to_completion(engine, &spec).await {
                 Ok(done) => {
                     let text = String::from_utf8_lossy(&done.output).into_owned();
@@ -254,11 +246,7 @@ pub async fn ensure<E: Engine>(
     let llama_devices = if backend == crate::backend::Backend::Cpu {
         Vec::new()
     } else {
-        let mut spec = probe(vec!["--list-devices".into()], None);
-        spec.devices = passthrough.devices.clone();
-        spec.group_add = passthrough.group_add.clone();
-        spec.env = passthrough.env.clone();
-        spec.binds = passthrough.binds().collect();
+        let spec = passthrough.onto(probe(vec!["--list-devices".into()], None));
         let done = run_to_completion(engine, &spec).await?;
         probe::list_devices(&String::from_utf8_lossy(&done.output))
     };

@@ -62,14 +62,10 @@ impl<E: Engine> Runner<'_, E> {
                     // llama-bench printed its usage and exited 1).
                     let help = run_to_completion(
                         self.engine,
-                        &ContainerSpec {
+                        &prepared.passthrough.onto(ContainerSpec {
                             name: format!("{}-help", base.name),
-                            devices: prepared.passthrough.devices.clone(),
-                            group_add: prepared.passthrough.group_add.clone(),
-                            env: prepared.passthrough.env.clone(),
-                            binds: prepared.passthrough.binds().collect(),
                             ..base.clone()
-                        },
+                        }),
                     )
                     .await
                     .map(|c| String::from_utf8_lossy(&c.output).into_owned())
@@ -85,21 +81,16 @@ impl<E: Engine> Runner<'_, E> {
                         &container_model,
                         gpu_layers,
                     );
-                    let spec = ContainerSpec {
+                    let spec = prepared.passthrough.onto(ContainerSpec {
                         cmd: argv.clone(),
-                        binds: std::iter::once(Bind {
+                        binds: vec![Bind {
                             host: self.model_paths[mi].clone(),
                             container: container_model,
                             read_only: true,
-                        })
-                        .chain(prepared.passthrough.binds())
-                        .collect(),
+                        }],
                         init: true,
-                        devices: prepared.passthrough.devices.clone(),
-                        group_add: prepared.passthrough.group_add.clone(),
-                        env: prepared.passthrough.env.clone(),
                         ..base
-                    };
+                    });
                     let log_rel = format!("logs/llama-bench.{name}.log");
                     let t = Instant::now();
                     let outcome = self.bench_once(&spec, settings.timeout_s).await;

@@ -490,7 +490,7 @@ impl<E: Engine> Runner<'_, E> {
                             // through: a server dying just after its stream is
                             // the fault's effect; one that lives on is not.
                             let state = self.settled_state(&srv.id).await;
-                            let f = if state.as_ref().is_some_and(|s| !s.running) {
+                            let mut f = if state.as_ref().is_some_and(|s| !s.running) {
                                 let log = self.log_of(&srv.id).await;
                                 failure::run(
                                     state.as_ref(),
@@ -511,7 +511,6 @@ impl<E: Engine> Runner<'_, E> {
                                     SETTLE.as_secs_f64(),
                                 )
                             };
-                            let mut f = f;
                             if let Some(i) =
                                 injected.as_ref().filter(|_| f.mode != "fault_no_effect")
                             {

@@ -114,26 +114,19 @@ impl Server {
             } else {
                 format!("{}-{attempt}", spec.name)
             };
-            let cs = ContainerSpec {
+            let cs = spec.passthrough.onto(ContainerSpec {
                 name: name.clone(),
                 image: spec.image_id.to_string(),
                 entrypoint: None,
                 cmd: spec.variant.server_argv.clone(),
-                // The host's device selection first; the plan's own settings win.
-                env: spec
-                    .passthrough
-                    .env
-                    .iter()
-                    .chain(&spec.variant.env)
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-                binds: std::iter::once(Bind {
+                // The plan's own settings; the host's device selection is
+                // added where the plan does not set it.
+                env: spec.variant.env.clone(),
+                binds: vec![Bind {
                     host: spec.model_path.to_path_buf(),
                     container: format!("/models/{}", spec.model_file),
                     read_only: true,
-                })
-                .chain(spec.passthrough.binds())
-                .collect(),
+                }],
                 publish: Some(Publish {
                     host_ip: Ipv4Addr::LOCALHOST,
                     host_port: port,
@@ -144,12 +137,11 @@ impl Server {
                     (LABEL_RUN.to_string(), spec.run_id.to_string()),
                     (LABEL_ROLE.to_string(), "server".to_string()),
                 ]),
-                devices: spec.passthrough.devices.clone(),
-                group_add: spec.passthrough.group_add.clone(),
                 // So that signals reach the server as they would on a host
                 // (see `ContainerSpec::init`); recorded as `ServerStart::init`.
                 init: true,
-            };
+                ..ContainerSpec::default()
+            });
             let id = engine.create(&cs).await?;
             match engine.start(&id).await {
                 Ok(()) => {
