@@ -72,6 +72,16 @@ case "$mode" in
     if [ -r /etc/rigbench-base.json ]; then
       printf '  "base_made_from": %s,\n' "$(tr -d '\n' < /etc/rigbench-base.json)"
     fi
+    # COMPILER_CACHE from build-llama.sh: "none" (no ccache in the image), "off"
+    # (asked to compile everything anew), or "on HITS MISSES VERSION".
+    # shellcheck disable=SC2086 # the words of COMPILER_CACHE are meant apart
+    set -- ${COMPILER_CACHE:-none}
+    if [ "$1" = on ]; then
+      printf '  "compiler_cache": {"state": "on", "tool": "%s", "hits": %s, "misses": %s},\n' \
+        "$(esc "$(echo "$*" | cut -d' ' -f4-)")" "${2:-0}" "${3:-0}"
+    else
+      printf '  "compiler_cache": {"state": "%s"},\n' "$(esc "$1")"
+    fi
     printf '  "binaries": {"llama-server": "%s", "llama-bench": "%s"}\n' \
       "$(sha /opt/llama/bin/llama-server)" "$(sha /opt/llama/bin/llama-bench)"
     printf '}\n'

@@ -4,7 +4,8 @@
 # /opt/llama/build-info.json. Shared by every Containerfile; backend flags come as
 # arguments. Usage: build-llama.sh [CMAKE_FLAG]...
 # Environment: LLAMA_ARCHIVE, LLAMA_SRC_DIR, LLAMA_COMMIT, LLAMA_BUILD_NUMBER,
-# BUILD_JOBS (0 = all cores), BASE_IMAGE, BACKEND.
+# BUILD_JOBS (0 = all cores), BASE_IMAGE, BACKEND, RIGBENCH_CCACHE (1: compile
+# through ccache into the cache directory the Containerfile mounts, see below).
 set -eu
 
 : "${LLAMA_ARCHIVE:?}" "${LLAMA_SRC_DIR:?}" "${LLAMA_COMMIT:?}" "${BACKEND:?}"
@@ -35,6 +36,34 @@ case "$BACKEND" in
     ;;
 esac
 
+# The compiler cache: rigbench's images share one ccache directory on the build
+# machine (a `RUN --mount=type=cache` in the Containerfile), so that an image
+# whose sources and flags another image already compiled (the Vulkan image after
+# the CPU one, a rebuild of changed build scripts) takes those objects from it.
+# ccache gives the bytes the compiler would; `-march=native` is the exception
+# (ccache issue 824: the flag reads the CPU, the cache key does not), so the
+# CPU's model and flags are made part of every key. RIGBENCH_CCACHE=0 (a rerun
+# checking that the binaries rebuild bit-identically) compiles everything anew.
+# What the cache gave is recorded in build-info.json.
+CCACHE_MOUNT=/var/cache/rigbench-ccache
+ccache_state=none
+if command -v ccache >/dev/null 2>&1; then
+  if [ "${RIGBENCH_CCACHE:-0}" = 1 ] && [ -d "$CCACHE_MOUNT" ] && [ -w "$CCACHE_MOUNT" ]; then
+    grep -m2 -E '^(model name|flags)' /proc/cpuinfo > /tmp/ccache-cpu-identity || true
+    CCACHE_DIR=$CCACHE_MOUNT
+    CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-3G}
+    CCACHE_EXTRAFILES=/tmp/ccache-cpu-identity
+    CCACHE_STATSLOG=/tmp/ccache-stats.log
+    export CCACHE_DIR CCACHE_MAXSIZE CCACHE_EXTRAFILES CCACHE_STATSLOG
+    unset CCACHE_DISABLE
+    ccache_state=on
+  else
+    CCACHE_DISABLE=1
+    export CCACHE_DISABLE
+    ccache_state=off
+  fi
+fi
+
 set -- \
   -DCMAKE_BUILD_TYPE=Release \
   -DBUILD_SHARED_LIBS=OFF \
@@ -63,5 +92,13 @@ cmake --build /src/build --config Release -j "$jobs" --target llama-server llama
 mkdir -p /opt/llama/bin
 install -m 0755 /src/build/bin/llama-server /src/build/bin/llama-bench /opt/llama/bin/
 
+# What the compiler cache gave: compilations taken from it and compiled anew.
+COMPILER_CACHE="$ccache_state"
+if [ "$ccache_state" = on ] && [ -r /tmp/ccache-stats.log ]; then
+  hits=$(grep -c -E '^(direct|preprocessed)_cache_hit$' /tmp/ccache-stats.log || true)
+  misses=$(grep -c -E '^cache_miss$' /tmp/ccache-stats.log || true)
+  COMPILER_CACHE="on $hits $misses $(ccache --version | head -n1)"
+fi
+export COMPILER_CACHE
 /rigbench/images/build-info.sh build "$@" > /opt/llama/build-info.json
 rm -rf /src

@@ -10,16 +10,17 @@ backend=${2:?usage: install-deps.sh build|runtime BACKEND}
 # Package lists: apt names, then dnf names ("-" where that family has no way).
 case "$stage/$backend" in
   build/cpu)
-    apt_pkgs="ca-certificates cmake g++ make"
-    dnf_pkgs="cmake gcc-c++ make"
+    # ccache: the compiler cache rigbench's images share (build-llama.sh).
+    apt_pkgs="ca-certificates ccache cmake g++ make"
+    dnf_pkgs="ccache cmake gcc-c++ make"
     needs="cmake c++" ;;
   runtime/cpu)
     apt_pkgs="libgomp1"
     dnf_pkgs="libgomp"
     needs_libs="libgomp.so.1" ;;
   build/vulkan)
-    apt_pkgs="ca-certificates cmake g++ make libvulkan-dev glslc spirv-headers"
-    dnf_pkgs="cmake gcc-c++ make vulkan-loader-devel vulkan-headers glslc spirv-headers-devel" ;;
+    apt_pkgs="ca-certificates ccache cmake g++ make libvulkan-dev glslc spirv-headers"
+    dnf_pkgs="ccache cmake gcc-c++ make vulkan-loader-devel vulkan-headers glslc spirv-headers-devel" ;;
   runtime/vulkan)
     apt_pkgs="libgomp1 libvulkan1 mesa-vulkan-drivers vulkan-tools"
     dnf_pkgs="libgomp vulkan-loader mesa-vulkan-drivers vulkan-tools" ;;

@@ -30,6 +30,12 @@ timed() {
   return "$rc"
 }
 
+# Cargo's build directory outside the clone, so that a fresh clone on a machine
+# that ran the suite before compiles only rigbench itself, not its dependencies
+# again (CI clones anew each time). Artefacts keep their names from build to
+# build, so it does not grow with each run. A caller's own setting wins.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/rigbench/cargo-target}"
+
 # The ROCm configure test builds on a Debian sid base (Debian packages ROCm 6.4).
 timed setup env RIGBENCH_EXTRA_BASES=sid scripts/setup.sh
 
@@ -86,5 +92,5 @@ done
 
 # Images a no-cache rebuild (the rerun test, `rigbench rerun`) left untagged:
 # removed, so that the suite does not grow the disk from run to run.
-timed "prune rigbench's dangling images" target/debug/rigbench cleanup --dangling-images || failed=1
+timed "prune rigbench's dangling images" "$CARGO_TARGET_DIR/debug/rigbench" cleanup --dangling-images || failed=1
 exit "$failed"

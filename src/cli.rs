@@ -63,8 +63,15 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
         /// Reuse an existing image with the same inputs instead of rebuilding.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "compiler_cache")]
         reuse_images: bool,
+        /// Rebuild with no cached layer, but take compiled objects from
+        /// rigbench's compiler cache on this machine where their inputs match
+        /// (minutes instead of a full compile). "bit-identical" then shows that
+        /// the recorded inputs link to the same binaries, not that compiling
+        /// them again gives the same bytes; the rerun records which it was.
+        #[arg(long)]
+        compiler_cache: bool,
         /// Go on when an input cannot be had as recorded (a different base image
         /// here), recording each substitute.
         #[arg(long)]

@@ -1,5 +1,9 @@
 //! `rigbench rerun` of a real bundle: the CPU image rebuilt with no cached layer,
 //! the plan rerun, the runs compared, the binaries' sha256 checked and recorded.
+//! The rebuild takes its objects from the compiler cache (`--compiler-cache`):
+//! a rebuild that compiles everything anew differs from it only in the one
+//! build argument (unit test `image::tests::only_a_clean_rebuild_…`) and costs
+//! a full compile (6.5 minutes here); what it found is in the README.
 //! And a run whose base image cannot be had as recorded is refused before
 //! anything is built.
 
@@ -57,6 +61,7 @@ fn a_bundle_reruns_with_rebuilt_images_and_the_binaries_are_checked() {
         &[
             "rerun",
             bundle.to_str().unwrap(),
+            "--compiler-cache",
             "--out",
             out.to_str().unwrap(),
         ],
@@ -104,4 +109,13 @@ fn a_bundle_reruns_with_rebuilt_images_and_the_binaries_are_checked() {
     assert!(text.contains("## Generation, tokens/s"));
     assert!(text.contains("## Rebuilt binaries"));
     assert!(text.contains("cpu@default llama-server: "));
+    // What the rebuild compiled anew and what it took from the compiler cache
+    // is recorded with the rebuilt image and said in the report.
+    let cc = &new.images[0].build_info["compiler_cache"];
+    assert_eq!(cc["state"], "on", "{cc}");
+    assert!(cc["hits"].as_u64().unwrap() > 0, "{cc}");
+    assert!(
+        text.contains("cpu@default compiled: ") && text.contains("from the compiler cache"),
+        "{text}"
+    );
 }

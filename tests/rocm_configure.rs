@@ -3,7 +3,9 @@
 //! rocBLAS and hipBLAS 6.4.4, hipcc 7.0.2) installs its dependencies and configures
 //! llama.cpp with HIP for gfx1151 (CONFIGURE_ONLY=1: a full HIP build takes hours on
 //! these machines, and nothing here could run it). scripts/test.sh makes the sid
-//! base with debootstrap.
+//! base with debootstrap. The toolchain stage (`deps`, ROCm's packages) is kept
+//! under a tag of its own, so that a later run takes it from the layer cache and
+//! only the configure step, the thing checked, runs again.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -44,33 +46,44 @@ async fn rocm6_build_stage_configures_hip_for_gfx1151_on_debian_rocm() {
         &source.path,
     )
     .unwrap();
+    let request = |target: &str, tag: &str, log: &std::path::Path| BuildRequest {
+        context_tar: ctx.clone(),
+        containerfile: Backend::Rocm6.containerfile().to_string(),
+        tag: tag.to_string(),
+        build_args: BTreeMap::from([
+            ("BASE_IMAGE".to_string(), SID_BASE.to_string()),
+            ("LLAMA_SRC_DIR".to_string(), source.dir.clone()),
+            ("LLAMA_COMMIT".to_string(), plan.sources[0].commit.clone()),
+            ("CONFIGURE_ONLY".to_string(), "1".to_string()),
+            // The mirror here is a snapshot: sid's Release file has expired.
+            ("APT_CHECK_VALID_UNTIL".to_string(), "false".to_string()),
+        ]),
+        labels: BTreeMap::from([(LABEL_MANAGED.to_string(), "true".to_string())]),
+        target: Some(target.to_string()),
+        no_cache: false,
+        log: log.to_path_buf(),
+    };
+    // The toolchain, kept (tagged) between runs: a rebuild with the same inputs
+    // is all cache hits; changed inputs replace it, and the old one, untagged,
+    // goes with rigbench's dangling images.
+    let deps_log = work.path().join("deps.log");
+    let deps = e
+        .build(
+            &request("deps", "localhost/rigbench/rocm6-deps-test:sid", &deps_log),
+            &|_: &str| {},
+        )
+        .await;
+    let deps_text = std::fs::read_to_string(&deps_log).unwrap_or_default();
+    deps.unwrap_or_else(|err| panic!("{err}\n{deps_text}"));
+
+    // The build stage on top of it: configured anew each run, since its image
+    // is removed below and the layer cache then has no configure step to give.
     let log = work.path().join("build.log");
     let tag = format!(
         "localhost/rigbench/rocm6-configure-test:{}",
         std::process::id()
     );
-    let built = e
-        .build(
-            &BuildRequest {
-                context_tar: ctx,
-                containerfile: Backend::Rocm6.containerfile().to_string(),
-                tag: tag.clone(),
-                build_args: BTreeMap::from([
-                    ("BASE_IMAGE".to_string(), SID_BASE.to_string()),
-                    ("LLAMA_SRC_DIR".to_string(), source.dir.clone()),
-                    ("LLAMA_COMMIT".to_string(), plan.sources[0].commit.clone()),
-                    ("CONFIGURE_ONLY".to_string(), "1".to_string()),
-                    // The mirror here is a snapshot: sid's Release file has expired.
-                    ("APT_CHECK_VALID_UNTIL".to_string(), "false".to_string()),
-                ]),
-                labels: BTreeMap::from([(LABEL_MANAGED.to_string(), "true".to_string())]),
-                target: Some("build".to_string()),
-                no_cache: false,
-                log: log.clone(),
-            },
-            &|_: &str| {},
-        )
-        .await;
+    let built = e.build(&request("build", &tag, &log), &|_: &str| {}).await;
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     let _ = e.remove_image(&tag).await;
     built.unwrap_or_else(|err| panic!("{err}\n{text}"));

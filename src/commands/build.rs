@@ -54,7 +54,7 @@ pub async fn build(g: &Globals, args: &BuildArgs) -> anyhow::Result<ExitCode> {
         &crate::image::BuildPlace {
             cache: &g.cache,
             logs: &logs,
-            rebuild: false,
+            rebuild: crate::image::Rebuild::No,
         },
     )
     .await?;

@@ -43,8 +43,16 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             input,
             out,
             reuse_images,
+            compiler_cache,
             allow_substitutes,
-        } => rerun::rerun(&g, &input, out.as_deref(), reuse_images, allow_substitutes).await,
+        } => {
+            let rebuild = match (reuse_images, compiler_cache) {
+                (true, _) => crate::image::Rebuild::No,
+                (false, true) => crate::image::Rebuild::FromCompilerCache,
+                (false, false) => crate::image::Rebuild::Clean,
+            };
+            rerun::rerun(&g, &input, out.as_deref(), rebuild, allow_substitutes).await
+        }
         Command::Bundle { dir, out } => bundle::bundle(&dir, &out),
         Command::Verify { file } => bundle::verify(&file),
         Command::Import { file, into } => bundle::import(&file, into.as_deref()),

@@ -112,11 +112,33 @@ pub fn binary_checks(orig: &[ImageRecord], new: &[ImageRecord]) -> Vec<BinaryChe
     out
 }
 
+/// How a rebuilt image's objects were compiled, from its build info's
+/// `compiler_cache` (images/build-info.sh): anew, or how many came from the
+/// compiler cache (then "bit-identical" shows the link, not a fresh compile).
+pub fn compiled_how(build_info: &serde_json::Value) -> String {
+    let cc = &build_info["compiler_cache"];
+    match cc["state"].as_str() {
+        Some("on") => {
+            let hits = cc["hits"].as_u64().unwrap_or(0);
+            let total = hits + cc["misses"].as_u64().unwrap_or(0);
+            format!(
+                "{hits} of {total} compilations from the compiler cache ({}); a match shows the recorded inputs link to the same binaries",
+                cc["tool"].as_str().unwrap_or("ccache")
+            )
+        }
+        Some("off") => "every object anew (compiler cache off)".to_string(),
+        Some("none") => "every object anew (no compiler cache in the image)".to_string(),
+        _ => {
+            "not recorded (an image built before rigbench recorded its compiler cache)".to_string()
+        }
+    }
+}
+
 pub async fn rerun(
     g: &Globals,
     input: &Path,
     out: Option<&Path>,
-    reuse_images: bool,
+    rebuild: crate::image::Rebuild,
     allow_substitutes: bool,
 ) -> anyhow::Result<ExitCode> {
     let orig = super::load_run(input)?;
@@ -167,7 +189,7 @@ pub async fn rerun(
         },
         Path::to_path_buf,
     );
-    let code = super::run::fresh(g, plan, &out, !reuse_images).await?;
+    let code = super::run::fresh(g, plan, &out, rebuild).await?;
 
     let dir = RunDir::open(&out);
     let mut new = dir.load()?;
@@ -209,6 +231,14 @@ pub async fn rerun(
             text.push_str(&format!("  - {d}\n"));
         }
     }
+    for img in new.images.iter().filter(|i| i.built_now) {
+        text.push_str(&format!(
+            "- {}@{} compiled: {}\n",
+            img.backend,
+            img.source,
+            compiled_how(&img.build_info)
+        ));
+    }
     crate::hash::write_atomic(&out.join("rerun.md"), text.as_bytes())?;
     print!("{text}");
     println!("\nrerun: {}", out.join("rerun.md").display());
@@ -218,6 +248,20 @@ pub async fn rerun(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn how_a_rebuilt_image_was_compiled_is_said_from_its_build_info() {
+        let on = serde_json::json!({"compiler_cache": {"state": "on", "tool": "ccache version 4.11.2", "hits": 290, "misses": 10}});
+        assert_eq!(
+            compiled_how(&on),
+            "290 of 300 compilations from the compiler cache (ccache version 4.11.2); a match shows the recorded inputs link to the same binaries"
+        );
+        let off = serde_json::json!({"compiler_cache": {"state": "off"}});
+        assert_eq!(compiled_how(&off), "every object anew (compiler cache off)");
+        let none = serde_json::json!({"compiler_cache": {"state": "none"}});
+        assert!(compiled_how(&none).contains("no compiler cache"));
+        assert!(compiled_how(&serde_json::json!({})).starts_with("not recorded"));
+    }
 
     #[test]
     fn the_plan_is_pinned_to_what_the_original_used() {

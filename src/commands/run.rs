@@ -17,6 +17,7 @@ use crate::cli::RunArgs;
 use crate::engine::{Connected, Engine, connect};
 use crate::fetch::Fetcher;
 use crate::host::devices::Passthrough;
+use crate::image::Rebuild;
 use crate::manifest::store::RunDir;
 use crate::manifest::{Manifest, Resume, now_rfc3339};
 use crate::plan::matrix::{Matrix, expand};
@@ -44,7 +45,7 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let out = args.out.clone().unwrap_or_else(|| default_out(&plan));
-    fresh(g, plan, &out, false).await
+    fresh(g, plan, &out, Rebuild::No).await
 }
 
 /// The plan's matrix on this host: the cells of backends whose devices are
@@ -61,13 +62,13 @@ fn matrix_on(plan: &crate::plan::Plan, root: &Path) -> (Matrix, BTreeMap<Backend
     (matrix, passthroughs)
 }
 
-/// Runs `plan` into the new run directory `out`; `rebuild` builds every image
-/// again with no cached layer (for `rerun`).
+/// Runs `plan` into the new run directory `out`; `rebuild` says whether every
+/// image is built again (for `rerun`).
 pub async fn fresh(
     g: &Globals,
     plan: crate::plan::Plan,
     out: &Path,
-    rebuild: bool,
+    rebuild: Rebuild,
 ) -> anyhow::Result<ExitCode> {
     let t_total = Instant::now();
     let host = crate::host::probe(Path::new("/"));
@@ -97,7 +98,7 @@ pub async fn fresh(
 struct Work<'a> {
     matrix: &'a Matrix,
     passthroughs: &'a BTreeMap<Backend, Passthrough>,
-    rebuild: bool,
+    rebuild: Rebuild,
 }
 
 /// Picks up the run in `dir` where it stopped.
@@ -147,7 +148,7 @@ async fn resume(g: &Globals, dir: &Path) -> anyhow::Result<ExitCode> {
     let work = Work {
         matrix: &matrix,
         passthroughs: &passthroughs,
-        rebuild: false,
+        rebuild: Rebuild::No,
     };
     execute(g, &connected, &run, &mut m, &work, t_total).await
 }

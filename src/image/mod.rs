@@ -29,7 +29,43 @@ pub const MANAGED_BUILD_ARGS: &[&str] = &[
     "LLAMA_SRC_DIR",
     "LLAMA_COMMIT",
     "LLAMA_BUILD_NUMBER",
+    COMPILER_CACHE_ARG,
 ];
+
+/// The build argument that lets a build compile through rigbench's compiler
+/// cache (`1`) or compiles every object anew (`0`); images/build-llama.sh.
+/// It is not a build input: ccache gives the bytes the compiler gives, so it is
+/// left out of the inputs hash and of the recorded build arguments, and what the
+/// cache gave is recorded in the image's build info (`compiler_cache`).
+pub const COMPILER_CACHE_ARG: &str = "RIGBENCH_CCACHE";
+
+/// How `ensure` has an image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rebuild {
+    /// Reuse an image with the same inputs, else build it (layers and compiled
+    /// objects from the caches where they match).
+    No,
+    /// Build again with no cached layer and every object compiled anew: what a
+    /// rerun needs to show that the recorded inputs give the same binaries.
+    Clean,
+    /// Build again with no cached layer, but objects from the compiler cache
+    /// where their inputs match (`rerun --compiler-cache`): the binaries are
+    /// linked anew from objects compiled earlier on this machine.
+    FromCompilerCache,
+}
+
+impl Rebuild {
+    fn no_cache(self) -> bool {
+        self != Rebuild::No
+    }
+
+    fn compiler_cache(self) -> &'static str {
+        match self {
+            Rebuild::No | Rebuild::FromCompilerCache => "1",
+            Rebuild::Clean => "0",
+        }
+    }
+}
 
 /// Build arguments whose value `auto` depends on this host, made explicit:
 /// `CUDA_ARCHITECTURES` from the compute capability of the host's NVIDIA GPUs,
@@ -51,6 +87,20 @@ fn resolve_auto_args(backend: crate::backend::Backend, args: &mut BTreeMap<Strin
     }
 }
 
+/// The build arguments a build is asked with: the recorded ones (the inputs)
+/// and whether it may compile through the compiler cache.
+fn request_build_args(
+    recorded: &BTreeMap<String, String>,
+    rebuild: Rebuild,
+) -> BTreeMap<String, String> {
+    let mut args = recorded.clone();
+    args.insert(
+        COMPILER_CACHE_ARG.to_string(),
+        rebuild.compiler_cache().to_string(),
+    );
+    args
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
     #[error(transparent)]
@@ -67,9 +117,8 @@ pub struct BuildPlace<'a> {
     pub cache: &'a Cache,
     /// Build logs go here.
     pub logs: &'a Path,
-    /// Build even when an image with the same inputs exists, with no cached
-    /// layer (a rerun that checks the binary is reproducible).
-    pub rebuild: bool,
+    /// Whether to build even when an image with the same inputs exists.
+    pub rebuild: Rebuild,
 }
 
 pub async fn ensure<E: Engine>(
@@ -120,7 +169,7 @@ pub async fn ensure<E: Engine>(
     let reusable = existing
         .as_ref()
         .is_some_and(|img| img.labels.get(LABEL_INPUTS) == Some(&inputs_sha256));
-    let built_now = !reusable || place.rebuild;
+    let built_now = !reusable || place.rebuild.no_cache();
     if built_now {
         crate::progress::note(format!("building {tag} from {}", backend.containerfile()));
         std::fs::create_dir_all(cache.contexts())
@@ -150,15 +199,16 @@ pub async fn ensure<E: Engine>(
                 plan_source.commit.clone(),
             ),
         ]);
+        let request_args = request_build_args(&build_args, place.rebuild);
         let req = crate::engine::BuildRequest {
             context_tar: ctx.path().to_path_buf(),
             containerfile: cf_name.to_string(),
             tag: tag.clone(),
-            build_args: build_args.clone(),
+            build_args: request_args,
             labels,
             target: None,
             log: logs.join(format!("build-{}-{}.log", backend.name(), plan_source.name)),
-            no_cache: place.rebuild,
+            no_cache: place.rebuild.no_cache(),
         };
         let bar = crate::progress::line(&format!("build {}", backend.name()));
         let shown = bar.clone();
@@ -320,4 +370,29 @@ pub async fn ensure<E: Engine>(
         device_probe,
         llama_devices,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_clean_rebuild_compiles_every_object_anew() {
+        let recorded = BTreeMap::from([("GGML_NATIVE".to_string(), "ON".to_string())]);
+        let arg = |r: Rebuild| request_build_args(&recorded, r)[COMPILER_CACHE_ARG].clone();
+        assert_eq!(arg(Rebuild::Clean), "0");
+        assert_eq!(arg(Rebuild::No), "1");
+        assert_eq!(arg(Rebuild::FromCompilerCache), "1");
+        // Every rebuild skips the layer cache; only `No` may reuse an image.
+        assert!(!Rebuild::No.no_cache());
+        assert!(Rebuild::Clean.no_cache() && Rebuild::FromCompilerCache.no_cache());
+        // The recorded arguments are passed on unchanged.
+        assert_eq!(
+            request_build_args(&recorded, Rebuild::No)["GGML_NATIVE"],
+            "ON"
+        );
+        assert_eq!(request_build_args(&recorded, Rebuild::No).len(), 2);
+        // A plan cannot set it: rigbench manages it.
+        assert!(MANAGED_BUILD_ARGS.contains(&COMPILER_CACHE_ARG));
+    }
 }
