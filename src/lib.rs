@@ -29,6 +29,7 @@ pub mod reference;
 pub mod report;
 pub mod runner;
 pub mod stats;
+pub mod status;
 pub mod telemetry;
 
 #[cfg(test)]

@@ -74,7 +74,7 @@ fn a_bundle_reruns_with_rebuilt_images_and_the_binaries_are_checked() {
         "no rebuild: {stderr}"
     );
     let new = RunDir::open(&out).load().unwrap();
-    assert_eq!(new.status, "complete");
+    assert_eq!(new.status, rigbench::status::RunStatus::Complete);
     // The plan was pinned to what the original used: its base image and hashes.
     assert_eq!(
         new.plan.models[0].sha256.as_deref(),

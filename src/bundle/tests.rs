@@ -7,6 +7,7 @@ use super::read::{import, open};
 use super::*;
 use crate::manifest::Manifest;
 use crate::manifest::store::RunDir;
+use crate::status::RunStatus;
 
 /// A verifiable run directory with a log in a subdirectory.
 fn run_dir(root: &Path) -> std::path::PathBuf {
@@ -15,7 +16,7 @@ fn run_dir(root: &Path) -> std::path::PathBuf {
     let plan = crate::plan::builtin(2).unwrap();
     let host = crate::host::probe(Path::new("/nonexistent"));
     let mut m = Manifest::new("abc123", plan, host, None);
-    m.status = "complete".into();
+    m.status = RunStatus::Complete;
     d.save(&mut m).unwrap();
     std::fs::write(dir.join("report.md"), "# report\n").unwrap();
     std::fs::write(dir.join("logs/cpu.log"), "main: server is listening\n").unwrap();

@@ -23,6 +23,7 @@ use crate::manifest::{Manifest, Resume, now_rfc3339};
 use crate::plan::matrix::{Matrix, expand};
 use crate::progress::note;
 use crate::runner::{Prepared, Runner, pending_cells, remove_run_containers};
+use crate::status::{CellStatus, RunStatus};
 use crate::telemetry::Probe;
 use crate::telemetry::sampler::Sampler;
 
@@ -106,14 +107,18 @@ async fn resume(g: &Globals, dir: &Path) -> anyhow::Result<ExitCode> {
     let t_total = Instant::now();
     let run = RunDir::open(dir);
     let mut m = run.load()?;
-    if m.status == "complete" {
+    if m.status == RunStatus::Complete {
         println!(
             "{}: the run is complete; nothing to resume",
             run.manifest_path().display()
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let missing_cells = m.cells.iter().filter(|c| c.status == "pending").count();
+    let missing_cells = m
+        .cells
+        .iter()
+        .filter(|c| c.status == CellStatus::Pending)
+        .count();
     note(format!(
         "resuming {} ({}, {missing_cells} cell(s) not finished)",
         dir.display(),
@@ -138,10 +143,10 @@ async fn resume(g: &Globals, dir: &Path) -> anyhow::Result<ExitCode> {
     note(&note_text);
     m.resumes.push(Resume {
         at: now_rfc3339(),
-        previous_status: m.status.clone(),
+        previous_status: m.status,
         note: note_text,
     });
-    m.status = "running".to_string();
+    m.status = RunStatus::Running;
     m.error = None;
     m.engine = Some(connected.client.info().await?);
     run.save(&mut m)?;
@@ -272,17 +277,17 @@ async fn execute(
     };
     let code = match outcome {
         Some(Ok(())) => {
-            m.status = "complete".to_string();
+            m.status = RunStatus::Complete;
             ExitCode::SUCCESS
         }
         Some(Err(e)) => {
-            m.status = "failed".to_string();
+            m.status = RunStatus::Failed;
             m.error = Some(format!("{e:#}"));
             ExitCode::FAILURE
         }
         None => {
             note("interrupted: stopping and removing this run's containers");
-            m.status = "interrupted".to_string();
+            m.status = RunStatus::Interrupted;
             ExitCode::from(INTERRUPTED)
         }
     };
@@ -361,7 +366,7 @@ fn print_summary(m: &Manifest) {
     for c in &m.cells {
         let status = match &c.failure {
             Some(f) => format!("failed: {}", f.mode),
-            None => c.status.clone(),
+            None => c.status.to_string(),
         };
         t.add_row(vec![
             c.id.clone(),

@@ -17,6 +17,7 @@ use crate::stats::compare::{
     Moments, Ratio, Verdict, Welch, holm, modified_z, ratio, runs_to_decide, verdict, welch,
 };
 use crate::stats::{Summary, summarize};
+use crate::status::{CellStatus, FailureMode};
 
 /// A metric compared: manifest key, title, whether higher is better.
 pub const METRICS: &[(&str, &str, bool)] = &[
@@ -79,9 +80,9 @@ pub struct MetricComparison {
 /// A cell's outcome in one run: "ok 4/4", "crash 0/4", "pending".
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Outcome {
-    pub status: String,
+    pub status: CellStatus,
     /// The failure mode, when the cell failed.
-    pub mode: Option<String>,
+    pub mode: Option<FailureMode>,
     /// Measured runs that passed their checks / planned measured runs (or the
     /// runs a precision target added).
     pub valid_runs: usize,
@@ -91,20 +92,20 @@ pub struct Outcome {
 impl Outcome {
     fn of(c: &Cell, planned_runs: u32) -> Self {
         Outcome {
-            status: c.status.clone(),
-            mode: c.failure.as_ref().map(|f| f.mode.clone()),
+            status: c.status,
+            mode: c.failure.as_ref().map(|f| f.mode),
             valid_runs: c.values("gen_tps").len(),
             planned_runs,
         }
     }
 
     pub fn text(&self) -> String {
-        let what = self.mode.as_deref().unwrap_or(&self.status);
+        let what = self.mode.map_or(self.status.name(), |m| m.name());
         format!("{what} {}/{}", self.valid_runs, self.planned_runs)
     }
 
     pub fn ok(&self) -> bool {
-        self.status == "ok"
+        self.status == CellStatus::Ok
     }
 }
 

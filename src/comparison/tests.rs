@@ -5,6 +5,7 @@
 use super::*;
 use crate::manifest::Failure;
 use crate::manifest::fixtures::{cell, run};
+use crate::status::FailureMode;
 
 fn manifest(cells: Vec<Cell>) -> Manifest {
     let plan = crate::plan::builtin(2).unwrap();
@@ -72,7 +73,7 @@ fn same_slower_and_failed_cells_with_holm_across_the_cells() {
             "default",
             vec![],
             Some(Failure {
-                mode: "crash".into(),
+                mode: FailureMode::Crash,
                 message: "x".into(),
                 evidence: vec![],
             }),

@@ -114,10 +114,11 @@ mod tests {
     use crate::comparison::compare;
     use crate::manifest::fixtures::{cell, run};
     use crate::stats::compare::Verdict;
+    use crate::status::CellStatus;
 
     fn on(backend: &str, c: Cell) -> Cell {
         let mut c = masked(&c, Field::Backend, backend);
-        c.status = "ok".into();
+        c.status = CellStatus::Ok;
         c
     }
 

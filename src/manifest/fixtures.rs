@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::{Cell, CellVariant, Failure, Run, RunChecks};
+use crate::status::CellStatus;
 
 /// A run whose checks all pass.
 pub fn run(gen_tps: f64, pp_tps: f64, ttft_ms: f64, warmup: bool) -> Run {
@@ -68,7 +69,11 @@ pub fn cell(prompt: u32, variant: &str, runs: Vec<Run>, failure: Option<Failure>
             request: BTreeMap::new(),
             fault: None,
         },
-        status: if failure.is_some() { "failed" } else { "ok" }.into(),
+        status: if failure.is_some() {
+            CellStatus::Failed
+        } else {
+            CellStatus::Ok
+        },
         failure,
         server: None,
         runs,

@@ -21,6 +21,7 @@ use crate::host::HostFacts;
 use crate::plan::matrix::Excluded;
 use crate::plan::{ArchiveFile, ModelSourceFile, Plan};
 use crate::stats::Summary;
+pub use crate::status::{CellStatus, FailureMode, RunStatus};
 
 pub const SCHEMA_VERSION: &str = "rigbench.manifest/1";
 
@@ -35,7 +36,7 @@ pub struct Manifest {
     /// RFC 3339, UTC: when the manifest was last written.
     pub updated_at: String,
     /// `running`, `complete`, `interrupted` or `failed` (with `error`).
-    pub status: String,
+    pub status: RunStatus,
     pub error: Option<String>,
     pub host: HostFacts,
     pub engine: Option<EngineInfo>,
@@ -97,7 +98,7 @@ pub struct Resume {
     /// RFC 3339, UTC.
     pub at: String,
     /// The status the manifest had (`running` after a kill).
-    pub previous_status: String,
+    pub previous_status: RunStatus,
     /// What the resume cleaned up.
     pub note: String,
 }
@@ -230,7 +231,7 @@ pub struct Cell {
     pub n_predict: u32,
     pub variant: CellVariant,
     /// `pending`, `ok` or `failed`.
-    pub status: String,
+    pub status: CellStatus,
     pub failure: Option<Failure>,
     pub server: Option<ServerStart>,
     pub runs: Vec<Run>,
@@ -300,7 +301,7 @@ pub struct Failure {
     /// loop), `no_device` (a GPU backend's server found no device and would run
     /// on the CPU), `fault_no_effect` (a fault the plan injected changed
     /// nothing), or `checks_failed` (every measured run failed a check).
-    pub mode: String,
+    pub mode: FailureMode,
     pub message: String,
     /// Log lines, exit code, whatever shows the failure.
     pub evidence: Vec<String>,
@@ -319,7 +320,7 @@ pub struct LlamaBenchRecord {
     /// Settings the image's llama-bench could not take.
     pub notes: Vec<String>,
     /// `ok` or `failed`.
-    pub status: String,
+    pub status: CellStatus,
     pub failure: Option<Failure>,
     /// llama-bench's own JSON output, one object per test, as printed.
     pub results: Vec<serde_json::Value>,
@@ -497,7 +498,7 @@ impl Manifest {
             run_id: run_id.to_string(),
             created_at: now.clone(),
             updated_at: now,
-            status: "running".to_string(),
+            status: RunStatus::Running,
             error: None,
             host,
             engine,

@@ -114,6 +114,31 @@ mod tests {
     }
 
     #[test]
+    fn a_status_that_is_no_status_is_refused_with_the_file_and_the_words_it_may_be() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::create(&dir.path().join("r")).unwrap();
+        let mut m = Manifest::new(
+            "r1",
+            crate::plan::builtin(2).unwrap(),
+            probe(Path::new("/x")),
+            None,
+        );
+        run.save(&mut m).unwrap();
+        // Re-sealed, so that the integrity check passes and the type decides.
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(run.manifest_path()).unwrap()).unwrap();
+        v["status"] = "finished".into();
+        v["integrity"]["sha256"] = integrity::hash_value(&v).into();
+        std::fs::write(run.manifest_path(), serde_json::to_vec(&v).unwrap()).unwrap();
+        let err = run.load().unwrap_err().to_string();
+        assert!(err.contains("manifest.json"), "{err}");
+        assert!(
+            err.contains("unknown variant `finished`") && err.contains("`complete`"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn a_tampered_manifest_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let run = RunDir::create(&dir.path().join("r")).unwrap();

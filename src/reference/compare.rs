@@ -15,6 +15,7 @@ use crate::manifest::{Cell, Manifest};
 use crate::report::markdown::{escape_cell, mean_sd, table};
 use crate::stats::compare::{Moments, Ratio, Verdict, holm, ratio_of, verdict, welch_of};
 use crate::stats::{Summary, summarize};
+use crate::status::CellStatus;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FactCheck {
@@ -192,11 +193,11 @@ pub fn compare(reference: &Reference, run: &str, m: &Manifest, band: f64) -> Ref
         let cell = find(m, r);
         let status = match cell {
             None => "not run".to_string(),
-            Some(c) if c.status == "failed" => format!(
+            Some(c) if c.status == CellStatus::Failed => format!(
                 "failed where published ran ({})",
-                c.failure.as_ref().map_or("?", |f| f.mode.as_str())
+                c.failure.as_ref().map_or("?", |f| f.mode.name())
             ),
-            Some(c) if c.status != "ok" => c.status.clone(),
+            Some(c) if c.status != CellStatus::Ok => c.status.to_string(),
             Some(_) => "compared".to_string(),
         };
         let mut metrics = Vec::new();
@@ -291,7 +292,7 @@ pub fn compare(reference: &Reference, run: &str, m: &Manifest, band: f64) -> Ref
                     None => format!("{}: {}", c.id, c.status),
                 })
                 .collect();
-            let ran = mine.iter().filter(|c| c.status == "ok").count();
+            let ran = mine.iter().filter(|c| c.status == CellStatus::Ok).count();
             let same = mine
                 .iter()
                 .filter(|c| c.failure.as_ref().is_some_and(|x| x.mode == f.mode))

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use super::{RefCell, RefFailure, Reference, SetupFact};
 use crate::manifest::Manifest;
+use crate::status::{CellStatus, FailureMode};
 
 /// The mean and sd of a cell's metric, when it has both.
 fn figure(c: &crate::manifest::Cell, metric: &str) -> Option<[f64; 2]> {
@@ -84,14 +85,14 @@ fn setup(m: &Manifest) -> Vec<SetupFact> {
 }
 
 /// Failed cells are grouped by source, backend, model and failure mode.
-type GroupKey = (String, String, String, String);
+type GroupKey = (String, String, String, FailureMode);
 
 /// The reference `name` (titled `title`) made from run `m`.
 pub fn from_manifest(m: &Manifest, name: &str, title: &str) -> Reference {
     let cells = m
         .cells
         .iter()
-        .filter(|c| c.status == "ok")
+        .filter(|c| c.status == CellStatus::Ok)
         .filter_map(|c| {
             let gen_tps = figure(c, "gen_tps");
             let pp_tps = figure(c, "pp_tps");
@@ -111,15 +112,10 @@ pub fn from_manifest(m: &Manifest, name: &str, title: &str) -> Reference {
         .collect();
     // Failures grouped by configuration and outcome, as the study tabulated them.
     let mut groups: BTreeMap<GroupKey, (Vec<String>, String, usize)> = BTreeMap::new();
-    for c in m.cells.iter().filter(|c| c.status == "failed") {
+    for c in m.cells.iter().filter(|c| c.status == CellStatus::Failed) {
         let Some(f) = &c.failure else { continue };
         let e = groups
-            .entry((
-                c.source.clone(),
-                c.backend.clone(),
-                c.model.clone(),
-                f.mode.clone(),
-            ))
+            .entry((c.source.clone(), c.backend.clone(), c.model.clone(), f.mode))
             .or_insert_with(|| (Vec::new(), f.message.clone(), 0));
         if !e.0.contains(&c.variant.name) {
             e.0.push(c.variant.name.clone());
@@ -171,7 +167,7 @@ mod tests {
             "q8k",
             vec![],
             Some(crate::manifest::Failure {
-                mode: "crash".into(),
+                mode: FailureMode::Crash,
                 message: "CUDA error: an illegal memory access was encountered".into(),
                 evidence: vec![],
             }),
@@ -185,7 +181,7 @@ mod tests {
         assert_eq!(c.gen_tps, Some([100.0, 1.633]));
         assert_eq!(c.pp_tps, Some([500.0, 0.0]));
         assert_eq!(r.failures.len(), 1);
-        assert_eq!(r.failures[0].mode, "crash");
+        assert_eq!(r.failures[0].mode, FailureMode::Crash);
         assert_eq!(r.failures[0].variants, ["q8k"]);
         assert_eq!(r.failures[0].runs, "1 cell(s)");
         let text = toml::to_string_pretty(&r).unwrap();

@@ -7,6 +7,7 @@ pub mod from_run;
 
 use std::path::Path;
 
+use crate::status::FailureMode;
 use serde::{Deserialize, Serialize};
 
 /// The references shipped with rigbench: (name, TOML text).
@@ -77,7 +78,8 @@ pub struct RefFailure {
     pub backend: String,
     pub model: String,
     pub variants: Vec<String>,
-    pub mode: String,
+    /// The failure mode, as rigbench names it (`crash`, `degenerate_output` …).
+    pub mode: FailureMode,
     pub evidence: String,
     /// As published: "40/40", "smoke test".
     pub runs: String,

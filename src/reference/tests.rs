@@ -6,6 +6,7 @@ use super::*;
 use crate::manifest::fixtures::{cell, run};
 use crate::manifest::{Failure, Manifest};
 use crate::stats::compare::Verdict;
+use crate::status::FailureMode;
 
 #[test]
 fn the_study_reference_holds_every_published_figure() {
@@ -151,7 +152,7 @@ fn a_run_of_the_study_plan_against_the_published_figures() {
             31,
             vec![],
             Some(Failure {
-                mode: "hang".into(),
+                mode: FailureMode::Hang,
                 message: "x".into(),
                 evidence: vec![],
             }),
@@ -177,7 +178,7 @@ fn a_run_of_the_study_plan_against_the_published_figures() {
             31,
             vec![],
             Some(Failure {
-                mode: "crash".into(),
+                mode: FailureMode::Crash,
                 message: "x".into(),
                 evidence: vec![],
             }),

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 
 use super::markdown::{escape_cell, table};
 use crate::manifest::{Cell, Failure, Manifest};
+use crate::status::CellStatus;
 
 /// The configuration a cell ran in, as the study names it.
 pub fn configuration(c: &Cell) -> String {
@@ -60,14 +61,14 @@ pub fn tables(m: &Manifest) -> Vec<super::system::Rows> {
     let failed: Vec<(&Cell, &Failure)> = m
         .cells
         .iter()
-        .filter(|c| c.status == "failed")
+        .filter(|c| c.status == CellStatus::Failed)
         .filter_map(|c| Some((c, c.failure.as_ref()?)))
         .collect();
     if !failed.is_empty() {
         // (configuration, mode, evidence) -> failed cells, in order of first appearance.
         let mut groups: Vec<((String, String, String), u32)> = Vec::new();
         for (c, f) in &failed {
-            let key = (configuration(c), f.mode.clone(), telling(f));
+            let key = (configuration(c), f.mode.to_string(), telling(f));
             match groups.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, n)) => *n += 1,
                 None => groups.push((key, 1)),
@@ -100,7 +101,7 @@ pub fn tables(m: &Manifest) -> Vec<super::system::Rows> {
         ));
         let rows = failed
             .iter()
-            .map(|(c, f)| vec![c.id.clone(), f.mode.clone(), escape_cell(&f.message)])
+            .map(|(c, f)| vec![c.id.clone(), f.mode.to_string(), escape_cell(&f.message)])
             .collect();
         out.push((
             vec!["cell".into(), "mode".into(), "what happened".into()],

@@ -126,7 +126,7 @@ pub fn render_html(m: &Manifest) -> String {
     let _ = writeln!(
         out,
         "<p class=\"note\">Status <b>{}</b>. Started {}, last written {}. rigbench {}. Integrity sha256 <code>{}</code>. Each cell: {}; each run generates {} tokens, greedy; points are means, bars 95 % confidence intervals of the mean.</p>",
-        esc(&m.status),
+        esc(m.status.name()),
         esc(&m.created_at),
         esc(&m.updated_at),
         esc(&m.tool.version),

@@ -9,6 +9,7 @@ use comfy_table::{Table, presets::ASCII_MARKDOWN};
 
 use crate::manifest::{Cell, Manifest};
 use crate::stats::Summary;
+use crate::status::CellStatus;
 
 /// A metric as shown: manifest key, title, decimals.
 const SHOWN: &[(&str, &str, usize)] = &[
@@ -54,9 +55,9 @@ pub fn column(c: &Cell) -> String {
 fn cell_text(c: Option<&Cell>, metric: &str, decimals: usize) -> String {
     match c {
         None => "—".to_string(),
-        Some(c) if c.status == "failed" => format!(
+        Some(c) if c.status == CellStatus::Failed => format!(
             "failed: {}",
-            c.failure.as_ref().map_or("?", |f| f.mode.as_str())
+            c.failure.as_ref().map_or("?", |f| f.mode.name())
         ),
         Some(c) => c.stats.get(metric).map_or_else(
             || format!("{} (no runs)", c.status),

@@ -3,11 +3,16 @@
 //! shared by the Markdown and HTML reports.
 
 use crate::manifest::Manifest;
+use crate::status::CellStatus;
 
 /// One sentence, or `None` when the plan sets no precision target.
 pub fn sentence(m: &Manifest) -> Option<String> {
     let p = m.plan.bench.precision.as_ref()?;
-    let done: Vec<_> = m.cells.iter().filter(|c| c.status == "ok").collect();
+    let done: Vec<_> = m
+        .cells
+        .iter()
+        .filter(|c| c.status == CellStatus::Ok)
+        .collect();
     let wide: Vec<String> = done
         .iter()
         .filter_map(|c| {
@@ -73,11 +78,11 @@ mod tests {
         // Steady: met. 99/100/101 on gen: ±2.484 % (t(0.975, 2) = 4.302653 ×
         // sd 1 / √3 over 100), pp and TTFT steady. A failed cell is not counted.
         let mut steady = cell(31, "v", gen_runs(&[100.0, 100.0]), None);
-        steady.status = "ok".into();
+        steady.status = CellStatus::Ok;
         let mut wide = cell(461, "v", gen_runs(&[99.0, 100.0, 101.0]), None);
-        wide.status = "ok".into();
+        wide.status = CellStatus::Ok;
         let mut failed = cell(3799, "v", vec![], None);
-        failed.status = "failed".into();
+        failed.status = CellStatus::Failed;
         m.cells = vec![steady.clone(), wide, failed];
         assert_eq!(
             sentence(&m).unwrap(),

@@ -4,83 +4,88 @@
 
 use crate::engine::ContainerState;
 use crate::manifest::{Cell, Failure};
+use crate::status::FailureMode;
 
 /// Log signatures: a name, a regular expression matched against each log line,
 /// the failure mode it points to. Data, in priority order: when several match,
 /// the mode of the first in this list wins (a HIP graph that fails to
 /// instantiate reports "out of memory" with memory to spare: the study's crash).
-pub const SIGNATURES: &[(&str, &str, &str)] = &[
+pub const SIGNATURES: &[(&str, &str, FailureMode)] = &[
     (
         "hip-graph",
         r"(?i)hipGraphInstantiate|hipGraphExec",
-        "crash",
+        FailureMode::Crash,
     ),
     // CUDA: the same graph code as HIP's (ggml-cuda is compiled for both).
     (
         "cuda-graph",
         r"(?i)cudaGraphInstantiate|cudaGraphExecUpdate|cudaGraphLaunch",
-        "crash",
+        FailureMode::Crash,
     ),
     (
         "cuda-illegal-access",
         r"an illegal memory access was encountered|cudaErrorIllegalAddress",
-        "crash",
+        FailureMode::Crash,
     ),
     (
         "cuda-no-device",
         r"no CUDA-capable device is detected|cudaErrorNoDevice",
-        "load_failed",
+        FailureMode::LoadFailed,
     ),
     (
         "cuda-driver-too-old",
         r"CUDA driver version is insufficient for CUDA runtime version|cudaErrorInsufficientDriver",
-        "load_failed",
+        FailureMode::LoadFailed,
     ),
     (
         "cuda-wrong-architecture",
         r"no kernel image is available for execution on the device|cudaErrorNoKernelImageForDevice",
-        "load_failed",
+        FailureMode::LoadFailed,
     ),
     (
         "vk-device-lost",
         r"vk::DeviceLostError|ErrorDeviceLost|VK_ERROR_DEVICE_LOST",
-        "crash",
+        FailureMode::Crash,
     ),
     (
         "gpu-hang",
         r"(?i)GPU Hang|HW Exception|amdgpu.*ring .* timeout",
-        "crash",
+        FailureMode::Crash,
     ),
     (
         "no-code-objects",
         r"(?i)No compatible code objects",
-        "load_failed",
+        FailureMode::LoadFailed,
     ),
     (
         "model-load",
         r"(?i)failed to load model|error loading model",
-        "load_failed",
+        FailureMode::LoadFailed,
     ),
     (
         "out-of-memory",
         r"(?i)out of memory|ErrorOutOfDeviceMemory|cudaMalloc failed",
-        "oom",
+        FailureMode::Oom,
     ),
-    ("failed-to-allocate", r"(?i)failed to allocate", "oom"),
-    ("rocm-error", r"ROCm error|HIP error", "crash"),
-    ("cuda-error", r"CUDA error", "crash"),
-    ("ggml-assert", r"GGML_ASSERT|GGML_ABORT", "crash"),
+    (
+        "failed-to-allocate",
+        r"(?i)failed to allocate",
+        FailureMode::Oom,
+    ),
+    ("rocm-error", r"ROCm error|HIP error", FailureMode::Crash),
+    ("cuda-error", r"CUDA error", FailureMode::Crash),
+    ("ggml-assert", r"GGML_ASSERT|GGML_ABORT", FailureMode::Crash),
     (
         "signal",
         r"(?i)Segmentation fault|core dumped|Aborted",
-        "crash",
+        FailureMode::Crash,
     ),
 ];
 
 /// The compiled signatures (a pattern that does not compile is dropped; a unit
 /// test checks that none does).
-fn compiled() -> &'static [(regex::Regex, &'static str)] {
-    static SIGS: std::sync::LazyLock<Vec<(regex::Regex, &'static str)>> =
+fn compiled() -> &'static [(regex::Regex, FailureMode)] {
+    static SIGS: std::sync::LazyLock<Vec<(regex::Regex, FailureMode)>> =
         std::sync::LazyLock::new(|| {
             SIGNATURES
                 .iter()
@@ -92,7 +97,7 @@ fn compiled() -> &'static [(regex::Regex, &'static str)] {
 
 /// Log lines that match a signature (at most `max`), and the mode of the
 /// highest-priority signature that matched any line.
-pub fn matching_lines(log: &str, max: usize) -> (Vec<String>, Option<&'static str>) {
+pub fn matching_lines(log: &str, max: usize) -> (Vec<String>, Option<FailureMode>) {
     let sigs = compiled();
     let mut lines = Vec::new();
     let mut best: Option<usize> = None;
@@ -207,7 +212,7 @@ pub fn uncounted(cell: &Cell) -> Option<Failure> {
         let got = first.predicted_n.max(first.token_ids.len() as u64);
         if first.prompt_n + got >= ctx {
             (
-                "context_exceeded",
+                FailureMode::ContextExceeded,
                 format!(
                     "all {n} measured runs stopped at {got} of {want_gen} generated tokens: the context filled ({} prompt + {got} generated = {} of {ctx})",
                     first.prompt_n,
@@ -216,7 +221,7 @@ pub fn uncounted(cell: &Cell) -> Option<Failure> {
             )
         } else {
             (
-                "checks_failed",
+                FailureMode::ChecksFailed,
                 format!(
                     "all {n} measured runs generated {got} of {want_gen} tokens (stop: {})",
                     first.stop_type.as_deref().unwrap_or("?")
@@ -225,7 +230,7 @@ pub fn uncounted(cell: &Cell) -> Option<Failure> {
         }
     } else if measured.iter().all(|r| !r.checks.prompt_n_matches) {
         (
-            "checks_failed",
+            FailureMode::ChecksFailed,
             format!(
                 "all {n} measured runs: the server processed {} prompt tokens, not the planned {want_prompt}",
                 first.prompt_n
@@ -233,7 +238,7 @@ pub fn uncounted(cell: &Cell) -> Option<Failure> {
         )
     } else if measured.iter().all(|r| !r.checks.cache_n_zero) {
         (
-            "checks_failed",
+            FailureMode::ChecksFailed,
             format!(
                 "all {n} measured runs took tokens from the prompt cache (cache_n {})",
                 first.cache_n
@@ -241,12 +246,12 @@ pub fn uncounted(cell: &Cell) -> Option<Failure> {
         )
     } else {
         (
-            "checks_failed",
+            FailureMode::ChecksFailed,
             format!("all {n} measured runs failed a check (see the evidence)"),
         )
     };
     Some(Failure {
-        mode: mode.to_string(),
+        mode,
         message,
         evidence,
     })
@@ -265,12 +270,12 @@ pub fn tail(log: &str, n: usize) -> Vec<String> {
 pub fn server_start(state: Option<&ContainerState>, log: &str, why: &str) -> Failure {
     let (sig_lines, sig_mode) = matching_lines(log, 10);
     let mode = match state {
-        Some(s) if s.oom_killed => "oom",
+        Some(s) if s.oom_killed => FailureMode::Oom,
         Some(s) if !s.running => match sig_mode {
-            Some("oom") => "oom",
-            _ => "load_failed",
+            Some(FailureMode::Oom) => FailureMode::Oom,
+            _ => FailureMode::LoadFailed,
         },
-        _ => "load_failed",
+        _ => FailureMode::LoadFailed,
     };
     failure(mode, why, state, log, sig_lines)
 }
@@ -278,7 +283,7 @@ pub fn server_start(state: Option<&ContainerState>, log: &str, why: &str) -> Fai
 /// A failure with its evidence: the container's state, the signature lines, the
 /// log's tail.
 fn failure(
-    mode: &str,
+    mode: FailureMode,
     why: &str,
     state: Option<&ContainerState>,
     log: &str,
@@ -298,7 +303,7 @@ fn failure(
     evidence.extend(sig_lines);
     evidence.extend(tail(log, 8).into_iter().map(|l| format!("log: {l}")));
     Failure {
-        mode: mode.to_string(),
+        mode,
         message: why.to_string(),
         evidence,
     }
@@ -317,24 +322,25 @@ pub fn run(
     let (sig_lines, sig_mode) = matching_lines(log, 10);
     let died = state.is_some_and(|s| !s.running);
     let code = state.and_then(|s| s.exit_code);
-    let mode = if state.is_some_and(|s| s.oom_killed) || (died && sig_mode == Some("oom")) {
-        "oom"
-    } else if died && sig_mode.is_none() && matches!(code, Some(0 | 130 | 143)) {
-        // Shut down on request (SIGTERM from `podman stop`, systemd, a
-        // supervisor; SIGINT), or a clean exit mid-run: not a crash of its own.
-        "stopped"
-    } else if died {
-        "crash"
-    } else if stalled {
-        "hang"
-    } else if timed_out {
-        "timeout"
-    } else if CONTEXT_SIGNATURES.iter().any(|sig| why.contains(sig)) {
-        "context_exceeded"
-    } else {
-        "request_failed"
-    };
-    if mode == "stopped" && stalled {
+    let mode =
+        if state.is_some_and(|s| s.oom_killed) || (died && sig_mode == Some(FailureMode::Oom)) {
+            FailureMode::Oom
+        } else if died && sig_mode.is_none() && matches!(code, Some(0 | 130 | 143)) {
+            // Shut down on request (SIGTERM from `podman stop`, systemd, a
+            // supervisor; SIGINT), or a clean exit mid-run: not a crash of its own.
+            FailureMode::Stopped
+        } else if died {
+            FailureMode::Crash
+        } else if stalled {
+            FailureMode::Hang
+        } else if timed_out {
+            FailureMode::Timeout
+        } else if CONTEXT_SIGNATURES.iter().any(|sig| why.contains(sig)) {
+            FailureMode::ContextExceeded
+        } else {
+            FailureMode::RequestFailed
+        };
+    if mode == FailureMode::Stopped && stalled {
         // llama-server on SIGTERM stops sending, then exits once the client lets
         // go of the stream: a shutdown, not a hang.
         let why = format!(
@@ -377,7 +383,7 @@ mod tests {
             false,
             false,
         );
-        assert_eq!(f.mode, "crash");
+        assert_eq!(f.mode, FailureMode::Crash);
         assert!(
             f.evidence
                 .iter()
@@ -402,15 +408,15 @@ mod tests {
             false,
             false,
         );
-        assert_eq!(f.mode, "crash");
+        assert_eq!(f.mode, FailureMode::Crash);
     }
 
     #[test]
     fn a_live_server_that_stops_sending_is_a_hang() {
         let f = run(Some(&state(true, 0, false)), "", "no token", true, false);
-        assert_eq!(f.mode, "hang");
+        assert_eq!(f.mode, FailureMode::Hang);
         let f = run(Some(&state(true, 0, false)), "", "slow", false, true);
-        assert_eq!(f.mode, "timeout");
+        assert_eq!(f.mode, FailureMode::Timeout);
     }
 
     #[test]
@@ -418,7 +424,7 @@ mod tests {
         // llama-server 0c1e57098's answer, as the client reports it.
         let why = "run 1 of 3: POST /completion: HTTP 400: {\"error\":{\"code\":400,\"message\":\"request (461 tokens) exceeds the available context size (128 tokens), try increasing it\",\"type\":\"exceed_context_size_error\"}}";
         let f = run(Some(&state(true, 0, false)), "", why, false, false);
-        assert_eq!(f.mode, "context_exceeded");
+        assert_eq!(f.mode, FailureMode::ContextExceeded);
         let f = run(
             Some(&state(true, 0, false)),
             "",
@@ -426,7 +432,7 @@ mod tests {
             false,
             false,
         );
-        assert_eq!(f.mode, "request_failed");
+        assert_eq!(f.mode, FailureMode::RequestFailed);
     }
 
     #[test]
@@ -434,9 +440,9 @@ mod tests {
         let log = "ggml_backend_cuda_buffer_type_alloc_buffer: allocating 40960.00 MiB on device 0: cudaMalloc failed: out of memory\n\
                    alloc_tensor_range: failed to allocate ROCm0 buffer of size 42949672960\n";
         let f = server_start(Some(&state(false, 1, false)), log, "exited");
-        assert_eq!(f.mode, "oom");
+        assert_eq!(f.mode, FailureMode::Oom);
         let (lines, mode) = matching_lines("ggml_vulkan: vk::DeviceLostError\nout of memory\n", 1);
-        assert_eq!(mode, Some("crash"));
+        assert_eq!(mode, Some(FailureMode::Crash));
         assert_eq!(lines, ["ggml_vulkan: vk::DeviceLostError"]);
         assert_eq!(matching_lines("all is well\n", 5), (vec![], None));
     }
@@ -444,9 +450,9 @@ mod tests {
     #[test]
     fn kernel_oom_kill_wins() {
         let f = run(Some(&state(false, 137, true)), "", "x", false, false);
-        assert_eq!(f.mode, "oom");
+        assert_eq!(f.mode, FailureMode::Oom);
         let f = server_start(Some(&state(false, 137, true)), "", "x");
-        assert_eq!(f.mode, "oom");
+        assert_eq!(f.mode, FailureMode::Oom);
     }
 
     #[test]
@@ -454,7 +460,7 @@ mod tests {
         let log = "llama_model_load: error loading model: tensor data is not within file bounds\n\
                    main: exiting due to model loading error\n";
         let f = server_start(Some(&state(false, 1, false)), log, "exited before healthy");
-        assert_eq!(f.mode, "load_failed");
+        assert_eq!(f.mode, FailureMode::LoadFailed);
         assert!(
             f.evidence
                 .iter()
@@ -495,7 +501,7 @@ mod tests {
                 false,
                 false,
             );
-            assert_eq!(f.mode, "stopped", "exit {code}");
+            assert_eq!(f.mode, FailureMode::Stopped, "exit {code}");
         }
         // A signature in the log still says what happened.
         let f = run(
@@ -505,9 +511,9 @@ mod tests {
             false,
             false,
         );
-        assert_eq!(f.mode, "crash");
+        assert_eq!(f.mode, FailureMode::Crash);
         let f = run(Some(&state(false, 139, false)), "", "x", false, false);
-        assert_eq!(f.mode, "crash");
+        assert_eq!(f.mode, FailureMode::Crash);
         assert_eq!(
             f.evidence[0],
             "container exited, exit code 139 (killed by SIGSEGV, signal 11)"
@@ -545,7 +551,7 @@ mod tests {
             cut_short(51, 461),
         ];
         let f = uncounted(&c).unwrap();
-        assert_eq!(f.mode, "context_exceeded");
+        assert_eq!(f.mode, FailureMode::ContextExceeded);
         assert_eq!(
             f.message,
             "all 2 measured runs stopped at 51 of 64 generated tokens: the context filled (461 prompt + 51 generated = 512 of 512)"
@@ -564,7 +570,7 @@ mod tests {
         c.n_predict = 64;
         c.runs = vec![cut_short(20, 31), cut_short(20, 31)];
         let f = uncounted(&c).unwrap();
-        assert_eq!(f.mode, "checks_failed");
+        assert_eq!(f.mode, FailureMode::ChecksFailed);
         assert_eq!(
             f.message,
             "all 2 measured runs generated 20 of 64 tokens (stop: limit)"
@@ -622,7 +628,7 @@ mod tests {
         ];
         for (log, mode) in cases {
             let (lines, got) = matching_lines(log, 5);
-            assert_eq!(got, Some(mode), "{log}");
+            assert_eq!(got.map(FailureMode::name), Some(mode), "{log}");
             assert!(!lines.is_empty());
         }
         // A dead server's CUDA OOM is oom; a graph failure that says "out of
@@ -634,9 +640,9 @@ mod tests {
             false,
             false,
         );
-        assert_eq!(f.mode, "oom");
+        assert_eq!(f.mode, FailureMode::Oom);
         let graph_oom = "CUDA error: out of memory\n  in function cudaGraphInstantiate\n";
-        assert_eq!(matching_lines(graph_oom, 5).1, Some("crash"));
+        assert_eq!(matching_lines(graph_oom, 5).1, Some(FailureMode::Crash));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::manifest::Failure;
 use crate::plan::Fault;
 
 use super::server::Server;
+use crate::status::FailureMode;
 
 /// The process a fault is sent to (its `/proc/PID/comm`).
 pub const SERVER_PROCESS: &str = "llama-server";
@@ -142,7 +143,7 @@ pub fn no_effect(
         evidence.push(format!("container {}", s.status));
     }
     Failure {
-        mode: "fault_no_effect".to_string(),
+        mode: FailureMode::FaultNoEffect,
         message,
         evidence,
     }
@@ -176,7 +177,7 @@ mod tests {
             delivered: true,
         };
         let f = no_effect(&fault("SEGV"), Some(&i), 32, Some(&running()), 3.0);
-        assert_eq!(f.mode, "fault_no_effect");
+        assert_eq!(f.mode, FailureMode::FaultNoEffect);
         assert_eq!(
             f.message,
             "SIGSEGV had no effect: the run completed all 32 tokens and the server was still running 3 s later"
@@ -187,7 +188,7 @@ mod tests {
     #[test]
     fn a_fault_never_due_or_never_sent_is_no_effect_too() {
         let f = no_effect(&fault("TERM"), None, 4, Some(&running()), 3.0);
-        assert_eq!(f.mode, "fault_no_effect");
+        assert_eq!(f.mode, FailureMode::FaultNoEffect);
         assert!(
             f.message
                 .contains("was never sent: the stream ended after 4 tokens"),

@@ -13,6 +13,7 @@ use crate::llama_bench::{Flags, args, parse_output};
 use crate::manifest::store::StoreError;
 use crate::manifest::{Failure, LlamaBenchRecord, Manifest};
 use crate::plan::AutoOr;
+use crate::status::{CellStatus, FailureMode};
 
 impl<E: Engine> Runner<'_, E> {
     /// Runs llama-bench for every prepared backend and every model, when the plan
@@ -95,8 +96,8 @@ impl<E: Engine> Runner<'_, E> {
                     let t = Instant::now();
                     let outcome = self.bench_once(&spec, settings.timeout_s).await;
                     let (status, failure, results, log) = match outcome {
-                        Ok((results, log)) => ("ok", None, results, log),
-                        Err((f, log)) => ("failed", Some(f), Vec::new(), log),
+                        Ok((results, log)) => (CellStatus::Ok, None, results, log),
+                        Err((f, log)) => (CellStatus::Failed, Some(f), Vec::new(), log),
                     };
                     let _ = std::fs::write(self.dir.root().join(&log_rel), &log);
                     m.llama_bench.push(LlamaBenchRecord {
@@ -105,7 +106,7 @@ impl<E: Engine> Runner<'_, E> {
                         model: model.name.clone(),
                         argv,
                         notes,
-                        status: status.to_string(),
+                        status,
                         failure,
                         results,
                         seconds: t.elapsed().as_secs_f64(),
@@ -124,10 +125,10 @@ impl<E: Engine> Runner<'_, E> {
         spec: &ContainerSpec,
         timeout_s: u64,
     ) -> Result<(Vec<serde_json::Value>, String), (Failure, String)> {
-        let fail = |mode: &str, message: String, log: String| {
+        let fail = |mode: FailureMode, message: String, log: String| {
             (
                 Failure {
-                    mode: mode.to_string(),
+                    mode,
                     message: message.clone(),
                     evidence: failure::tail(&log, 8),
                 },
@@ -138,12 +139,12 @@ impl<E: Engine> Runner<'_, E> {
             .engine
             .create(spec)
             .await
-            .map_err(|e| fail("load_failed", e.to_string(), String::new()))?;
+            .map_err(|e| fail(FailureMode::LoadFailed, e.to_string(), String::new()))?;
         let result = async {
             self.engine
                 .start(&id)
                 .await
-                .map_err(|e| fail("load_failed", e.to_string(), String::new()))?;
+                .map_err(|e| fail(FailureMode::LoadFailed, e.to_string(), String::new()))?;
             let waited =
                 tokio::time::timeout(Duration::from_secs(timeout_s), self.engine.wait(&id)).await;
             let log = self
@@ -155,12 +156,12 @@ impl<E: Engine> Runner<'_, E> {
             let status = match waited {
                 Err(_) => {
                     return Err(fail(
-                        "timeout",
+                        FailureMode::Timeout,
                         format!("llama-bench took longer than {timeout_s} s"),
                         log,
                     ));
                 }
-                Ok(Err(e)) => return Err(fail("crash", e.to_string(), log)),
+                Ok(Err(e)) => return Err(fail(FailureMode::Crash, e.to_string(), log)),
                 Ok(Ok(s)) => s,
             };
             if status.code != 0 {
@@ -173,7 +174,7 @@ impl<E: Engine> Runner<'_, E> {
                     false,
                 );
                 if status.oom_killed {
-                    f.mode = "oom".to_string();
+                    f.mode = FailureMode::Oom;
                 }
                 return Err((f, log));
             }
@@ -185,7 +186,7 @@ impl<E: Engine> Runner<'_, E> {
                 .unwrap_or_default();
             match parse_output(&stdout) {
                 Ok(results) => Ok((results, log)),
-                Err(e) => Err(fail("request_failed", e, log)),
+                Err(e) => Err(fail(FailureMode::RequestFailed, e, log)),
             }
         }
         .await;

@@ -24,6 +24,7 @@ use crate::manifest::store::{RunDir, StoreError};
 use crate::manifest::{Cell, CellVariant, Failure, Manifest, ServerStart, now_rfc3339};
 use crate::plan::matrix::{Group, Matrix};
 use crate::plan::{AutoOr, Plan, Variant};
+use crate::status::{CellStatus, FailureMode};
 use crate::telemetry::sampler::Sampler;
 use crate::telemetry::summarize;
 use schedule::{most_runs, needs_runs, quota, schedule};
@@ -92,7 +93,7 @@ pub fn pending_cells(plan: &Plan, matrix: &Matrix) -> Vec<Cell> {
                 prompt_tokens: c.prompt_tokens,
                 n_predict: plan.bench.n_predict,
                 variant: variant.clone(),
-                status: "pending".to_string(),
+                status: CellStatus::Pending,
                 failure: None,
                 server: None,
                 runs: Vec::new(),
@@ -129,13 +130,13 @@ impl<E: Engine> Runner<'_, E> {
         // A cell whose last run was saved just before a kill, before its
         // status was.
         for c in &mut m.cells {
-            if c.status == "pending" && !c.runs.is_empty() && !c.wants_more(&bench) {
+            if c.status == CellStatus::Pending && !c.runs.is_empty() && !c.wants_more(&bench) {
                 match failure::uncounted(c) {
                     Some(f) => {
-                        c.status = "failed".to_string();
+                        c.status = CellStatus::Failed;
                         c.failure = Some(f);
                     }
-                    None => c.status = "ok".to_string(),
+                    None => c.status = CellStatus::Ok,
                 }
             }
         }
@@ -170,7 +171,9 @@ impl<E: Engine> Runner<'_, E> {
             .iter()
             .filter(|c| {
                 m.cells.iter().any(|x| {
-                    x.id == c.id && x.status == "pending" && needs_runs(x, &plan.bench, round)
+                    x.id == c.id
+                        && x.status == CellStatus::Pending
+                        && needs_runs(x, &plan.bench, round)
                 })
             })
             .cloned()
@@ -180,7 +183,7 @@ impl<E: Engine> Runner<'_, E> {
         }
         let Some(prepared) = self.backends.get(&(g.backend, g.source)) else {
             let f = Failure {
-                mode: "load_failed".to_string(),
+                mode: FailureMode::LoadFailed,
                 message: format!("no image was built for the {} backend", g.backend.name()),
                 evidence: Vec::new(),
             };
@@ -262,7 +265,7 @@ impl<E: Engine> Runner<'_, E> {
         let started = Server::start(self.engine, spec)
             .await
             .map_err(|e| Failure {
-                mode: "load_failed".to_string(),
+                mode: FailureMode::LoadFailed,
                 message: format!("the server container did not start: {e}"),
                 evidence: vec![e.to_string()],
             })?;
@@ -298,7 +301,7 @@ impl<E: Engine> Runner<'_, E> {
         if backend != Backend::Cpu && failure::fell_back_to_cpu(&log_so_far) {
             started.stop(self.engine, log_abs).await;
             return Err(Failure {
-                mode: "no_device".to_string(),
+                mode: FailureMode::NoDevice,
                 message: format!(
                     "llama-server found no {} device and would run on the CPU",
                     backend.name()
@@ -318,7 +321,7 @@ impl<E: Engine> Runner<'_, E> {
         crate::progress::note(format!("  failed ({}): {}", f.mode, f.message));
         for c in cells {
             if let Some(cell) = cell_mut(m, &c.id) {
-                cell.status = "failed".to_string();
+                cell.status = CellStatus::Failed;
                 cell.failure = Some(f.clone());
             }
         }
@@ -342,7 +345,7 @@ impl<E: Engine> Runner<'_, E> {
                 Ok(p) => p,
                 Err(e) => {
                     let f = Failure {
-                        mode: "request_failed".to_string(),
+                        mode: FailureMode::RequestFailed,
                         message: format!("tokenizing the prompt text failed: {e}"),
                         evidence: vec![e.to_string()],
                     };
@@ -354,7 +357,7 @@ impl<E: Engine> Runner<'_, E> {
                 Ok(p) => p,
                 Err(e) => {
                     let f = Failure {
-                        mode: "request_failed".to_string(),
+                        mode: FailureMode::RequestFailed,
                         message: e.clone(),
                         evidence: vec![e],
                     };
@@ -511,8 +514,9 @@ impl<E: Engine> Runner<'_, E> {
                                     SETTLE.as_secs_f64(),
                                 )
                             };
-                            if let Some(i) =
-                                injected.as_ref().filter(|_| f.mode != "fault_no_effect")
+                            if let Some(i) = injected
+                                .as_ref()
+                                .filter(|_| f.mode != FailureMode::FaultNoEffect)
                             {
                                 f.evidence.insert(0, i.note.clone());
                             }
@@ -525,7 +529,7 @@ impl<E: Engine> Runner<'_, E> {
                             // runs on the same server.
                             let ids: Vec<String> = d.unit.iter().map(u32::to_string).collect();
                             let f = Failure {
-                                mode: "degenerate_output".to_string(),
+                                mode: FailureMode::DegenerateOutput,
                                 message: format!("run {} of {total}: {}", k + 1, d.summary),
                                 evidence: vec![format!("repeating token ids [{}]", ids.join(", "))],
                             };
@@ -564,7 +568,7 @@ impl<E: Engine> Runner<'_, E> {
                         self.fail_all(m, std::slice::from_ref(c), f)?;
                         continue;
                     }
-                    None => cell.status = "ok".to_string(),
+                    None => cell.status = CellStatus::Ok,
                 }
             }
             self.dir.save(m)?;

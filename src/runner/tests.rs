@@ -9,6 +9,7 @@ use crate::fake::engine::FakeEngine;
 use crate::host::probe;
 use crate::manifest::store::RunDir;
 use crate::plan::matrix::expand;
+use crate::status::{CellStatus, FailureMode};
 
 const PLAN: &str = r#"
 name = "fake"
@@ -104,7 +105,7 @@ async fn every_cell_measured_and_saved_and_no_container_left() {
     let on_disk = s.run_dir.load().unwrap();
     assert_eq!(on_disk.cells.len(), 2);
     for c in &on_disk.cells {
-        assert_eq!(c.status, "ok", "{}", c.id);
+        assert_eq!(c.status, CellStatus::Ok, "{}", c.id);
         assert_eq!(c.runs.len(), 3);
         assert!(c.runs[0].warmup && !c.runs[1].warmup);
         assert_eq!(c.stats["gen_tps"].n, 2);
@@ -150,9 +151,9 @@ name = "fine"
         .collect();
     assert_eq!(broken.len(), 2);
     for c in broken {
-        assert_eq!(c.status, "failed");
+        assert_eq!(c.status, CellStatus::Failed);
         let f = c.failure.as_ref().unwrap();
-        assert_eq!(f.mode, "load_failed");
+        assert_eq!(f.mode, FailureMode::LoadFailed);
         assert!(
             f.evidence.iter().any(|e| e.contains("error loading model")),
             "{:?}",
@@ -164,7 +165,7 @@ name = "fine"
             f.evidence
         );
     }
-    assert!(fine.iter().all(|c| c.status == "ok"));
+    assert!(fine.iter().all(|c| c.status == CellStatus::Ok));
     assert_eq!(s.engine.live_containers(), 0);
 }
 
@@ -182,8 +183,13 @@ env = { FAKE_STALL_AFTER = "3" }
     run(&mut s).await;
     let m = s.run_dir.load().unwrap();
     for c in &m.cells {
-        assert_eq!(c.status, "failed");
-        assert_eq!(c.failure.as_ref().unwrap().mode, "hang", "{:?}", c.failure);
+        assert_eq!(c.status, CellStatus::Failed);
+        assert_eq!(
+            c.failure.as_ref().unwrap().mode,
+            FailureMode::Hang,
+            "{:?}",
+            c.failure
+        );
     }
     assert_eq!(s.engine.created.lock().unwrap().len(), 2);
     assert_eq!(s.engine.live_containers(), 0);
@@ -195,7 +201,7 @@ async fn a_port_taken_between_choice_and_start_is_retried_on_another() {
     s.engine.port_in_use_once.store(true, Ordering::SeqCst);
     run(&mut s).await;
     let m = s.run_dir.load().unwrap();
-    assert!(m.cells.iter().all(|c| c.status == "ok"));
+    assert!(m.cells.iter().all(|c| c.status == CellStatus::Ok));
     let created = s.engine.created.lock().unwrap().clone();
     assert_eq!(created.len(), 2);
     assert!(created[1].ends_with("-1"), "{created:?}");
@@ -259,9 +265,9 @@ env = { FAKE_NO_GPU = "1" }
     assert_eq!(m.cells.len(), 2);
     for c in &m.cells {
         assert_eq!(c.backend, "vulkan");
-        assert_eq!(c.status, "failed");
+        assert_eq!(c.status, CellStatus::Failed);
         let f = c.failure.as_ref().unwrap();
-        assert_eq!(f.mode, "no_device");
+        assert_eq!(f.mode, FailureMode::NoDevice);
         assert!(
             f.evidence.iter().any(|e| e.contains("no usable GPU found")),
             "{:?}",
@@ -282,9 +288,9 @@ async fn collapsed_output_fails_its_cell_keeps_the_run_and_the_next_cell_runs() 
     let m = s.run_dir.load().unwrap();
     assert_eq!(m.cells.len(), 2);
     for c in &m.cells {
-        assert_eq!(c.status, "failed", "{}", c.id);
+        assert_eq!(c.status, CellStatus::Failed, "{}", c.id);
         let f = c.failure.as_ref().unwrap();
-        assert_eq!(f.mode, "degenerate_output");
+        assert_eq!(f.mode, FailureMode::DegenerateOutput);
         assert!(f.message.contains("repeat [236855, 715]"), "{}", f.message);
         // The first run showed it; it is kept, the rest were skipped.
         assert_eq!(c.runs.len(), 1);
@@ -324,7 +330,7 @@ async fn finished_cells_are_not_run_again_and_a_cut_cell_is_completed() {
     let mut s = setup("");
     // As left by a killed run: the first cell finished, the second has its
     // warm-up and one measured run.
-    s.manifest.cells[0].status = "ok".to_string();
+    s.manifest.cells[0].status = CellStatus::Ok;
     s.manifest.cells[0].runs = vec![done_run(true), done_run(false), done_run(false)];
     s.manifest.cells[1].runs = vec![done_run(true), done_run(false)];
     run(&mut s).await;
@@ -332,7 +338,7 @@ async fn finished_cells_are_not_run_again_and_a_cut_cell_is_completed() {
     assert_eq!(m.cells[0].runs.len(), 3, "the finished cell is untouched");
     assert_eq!(m.cells[0].runs[1].started_at, "t");
     let c = &m.cells[1];
-    assert_eq!(c.status, "ok");
+    assert_eq!(c.status, CellStatus::Ok);
     // 2 kept + 1 warm-up on the new server + 1 missing measured run.
     assert_eq!(c.runs.len(), 4);
     assert_eq!(c.runs[2].index, 2);
@@ -356,7 +362,7 @@ fault = { signal = "KILL", after_tokens = 3 }
     // server is restarted for the second cell, which meets the same fault.
     for c in &m.cells {
         let f = c.failure.as_ref().unwrap();
-        assert_eq!(f.mode, "crash", "{}: {f:?}", c.id);
+        assert_eq!(f.mode, FailureMode::Crash, "{}: {f:?}", c.id);
         assert!(f.evidence[0].starts_with("injected by the plan: SIGKILL"));
         assert!(
             f.evidence.contains(
@@ -385,7 +391,7 @@ async fn a_request_field_reaches_the_server_a_forced_loop_is_degenerate() {
     let m = s.run_dir.load().unwrap();
     for c in &m.cells {
         let f = c.failure.as_ref().unwrap();
-        assert_eq!(f.mode, "degenerate_output", "{}", c.id);
+        assert_eq!(f.mode, FailureMode::DegenerateOutput, "{}", c.id);
         assert_eq!(f.evidence, ["repeating token ids [4242]"]);
         assert_eq!(c.runs[0].token_ids, vec![4242; 32]);
     }
@@ -407,7 +413,7 @@ async fn a_met_precision_target_adds_no_run() {
     run(&mut s).await;
     let m = s.run_dir.load().unwrap();
     for c in &m.cells {
-        assert_eq!(c.status, "ok");
+        assert_eq!(c.status, CellStatus::Ok);
         assert_eq!(c.runs.len(), 3, "{}: 1 warm-up + 2 measured", c.id);
         assert_eq!(c.stats["pp_tps"].n, 2);
     }
@@ -423,7 +429,7 @@ async fn an_unmet_precision_target_runs_to_max_runs_and_no_further() {
     run(&mut s).await;
     let m = s.run_dir.load().unwrap();
     for c in &m.cells {
-        assert_eq!(c.status, "ok");
+        assert_eq!(c.status, CellStatus::Ok);
         assert_eq!(c.runs.len(), 6, "{}: 1 warm-up + 5 measured", c.id);
         assert_eq!(c.stats["ttft_ms"].n, 5);
         let idx: Vec<u32> = c.runs.iter().map(|r| r.index).collect();
@@ -442,14 +448,14 @@ async fn a_resumed_cell_past_its_fixed_runs_is_warmed_up_then_extended() {
     ));
     // Killed after the cell's 2 fixed runs, while adding runs: identical kept
     // runs, then the new server's runs differ, so it goes on to 4 measured.
-    s.manifest.cells[0].status = "ok".to_string();
+    s.manifest.cells[0].status = CellStatus::Ok;
     s.manifest.cells[0].runs = vec![done_run(true), done_run(false), done_run(false)];
     s.manifest.cells[1].runs = vec![done_run(true), done_run(false), done_run(false)];
     run(&mut s).await;
     let m = s.run_dir.load().unwrap();
     assert_eq!(m.cells[0].runs.len(), 3, "the finished cell is untouched");
     let c = &m.cells[1];
-    assert_eq!(c.status, "ok");
+    assert_eq!(c.status, CellStatus::Ok);
     let kinds: Vec<bool> = c.runs.iter().map(|r| r.warmup).collect();
     assert_eq!(kinds, [true, false, false, true, false, false]);
     assert_eq!(c.measured_runs(), 4);
@@ -476,7 +482,7 @@ async fn rounds_share_the_runs_over_new_server_starts() {
     run(&mut s).await;
     let m = s.run_dir.load().unwrap();
     for c in &m.cells {
-        assert_eq!(c.status, "ok");
+        assert_eq!(c.status, CellStatus::Ok);
         // Each round: a warm-up on the new server, then one measured run.
         let got: Vec<(bool, u32)> = c.runs.iter().map(|r| (r.warmup, r.round)).collect();
         assert_eq!(
@@ -505,7 +511,7 @@ async fn with_rounds_an_unmet_target_adds_a_round_per_run() {
     run(&mut s).await;
     let m = s.run_dir.load().unwrap();
     for c in &m.cells {
-        assert_eq!(c.status, "ok");
+        assert_eq!(c.status, CellStatus::Ok);
         let measured: Vec<u32> = c
             .runs
             .iter()
@@ -535,7 +541,7 @@ async fn a_resumed_run_with_rounds_goes_on_from_each_cells_quota() {
     };
     assert_eq!(rounds(0), [(true, 0), (false, 0), (true, 1), (false, 1)]);
     assert_eq!(rounds(1), [(true, 0), (false, 0), (true, 1), (false, 1)]);
-    assert!(m.cells.iter().all(|c| c.status == "ok"));
+    assert!(m.cells.iter().all(|c| c.status == CellStatus::Ok));
     // Round 0 started a server for the second cell only, round 1 for both.
     assert_eq!(s.engine.created.lock().unwrap().len(), 2);
 }
@@ -589,9 +595,9 @@ async fn every_fault_signal_lands_in_its_class_with_the_exit_status_never_ok() {
             "[[variants]]\nname = \"f\"\nfault = {{ signal = \"{sig}\", after_tokens = 3 }}\n"
         ))
         .await;
-        assert_eq!(c.status, "failed", "{sig}");
+        assert_eq!(c.status, CellStatus::Failed, "{sig}");
         let f = c.failure.as_ref().unwrap();
-        assert_eq!(f.mode, mode, "{sig}: {f:?}");
+        assert_eq!(f.mode.name(), mode, "{sig}: {f:?}");
         assert!(
             f.evidence[0].starts_with(&format!(
                 "injected by the plan: SIG{sig} sent to llama-server after 3 streamed tokens"
@@ -622,9 +628,9 @@ fault = { signal = "SEGV", after_tokens = 3 }
 "#,
     )
     .await;
-    assert_eq!(c.status, "failed");
+    assert_eq!(c.status, CellStatus::Failed);
     let f = c.failure.as_ref().unwrap();
-    assert_eq!(f.mode, "fault_no_effect", "{f:?}");
+    assert_eq!(f.mode, FailureMode::FaultNoEffect, "{f:?}");
     assert_eq!(
         f.message,
         "SIGSEGV had no effect: the run completed all 8 tokens and the server was still running 3 s later"
@@ -647,9 +653,9 @@ env = { FAKE_MAX_PREDICTED = "5" }
 "#,
     )
     .await;
-    assert_eq!(c.status, "failed");
+    assert_eq!(c.status, CellStatus::Failed);
     let f = c.failure.as_ref().unwrap();
-    assert_eq!(f.mode, "checks_failed");
+    assert_eq!(f.mode, FailureMode::ChecksFailed);
     assert_eq!(
         f.message,
         "all 2 measured runs generated 5 of 8 tokens (stop: limit)"
@@ -676,7 +682,7 @@ prompt_tokens = [59]
     )
     .await;
     let f = c.failure.as_ref().unwrap();
-    assert_eq!(f.mode, "context_exceeded", "{f:?}");
+    assert_eq!(f.mode, FailureMode::ContextExceeded, "{f:?}");
     assert_eq!(
         f.message,
         "all 2 measured runs stopped at 5 of 8 generated tokens: the context filled (59 prompt + 5 generated = 64 of 64)"

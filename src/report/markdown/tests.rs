@@ -4,6 +4,7 @@
 use super::*;
 use crate::manifest::fixtures::{cell, run};
 use crate::manifest::{Failure, Timing};
+use crate::status::{CellStatus, FailureMode, RunStatus};
 
 fn manifest() -> Manifest {
     let plan = crate::plan::builtin(2).unwrap();
@@ -11,7 +12,7 @@ fn manifest() -> Manifest {
     let mut m = Manifest::new("r1", plan, host, None);
     m.created_at = "2026-11-26T00:00:00.000Z".into();
     m.updated_at = "2026-11-26T00:05:00.000Z".into();
-    m.status = "complete".into();
+    m.status = RunStatus::Complete;
     m.tool.version = "0.1.0".into();
     m.integrity.sha256 = "ab".repeat(32);
     // gen 70, 72 (warm-up 10 excluded): mean 71, sd sqrt(2) = 1.414 -> "71.0 ± 1.4".
@@ -68,7 +69,7 @@ fn manifest() -> Manifest {
         "q8",
         vec![],
         Some(Failure {
-            mode: "hang".into(),
+            mode: FailureMode::Hang,
             message: "run 1 of 5: no token for 120 s after 3 tokens (stall timeout)".into(),
             evidence: vec!["container running".into()],
         }),
@@ -81,7 +82,7 @@ fn manifest() -> Manifest {
         "q8",
         vec![],
         Some(Failure {
-            mode: "hang".into(),
+            mode: FailureMode::Hang,
             message: "run 1 of 5: no token for 120 s after 3 tokens (stall timeout)".into(),
             evidence: vec!["container running".into()],
         }),
@@ -91,7 +92,7 @@ fn manifest() -> Manifest {
         "graphs",
         vec![],
         Some(Failure {
-            mode: "oom".into(),
+            mode: FailureMode::Oom,
             message: "run 1 of 5: the stream ended".into(),
             evidence: vec![
                 "container exited, exit code 134".into(),
@@ -116,7 +117,11 @@ fn manifest() -> Manifest {
             } else {
                 vec!["no -d".into()]
             },
-            status: if failure.is_none() { "ok" } else { "failed" }.into(),
+            status: if failure.is_none() {
+                CellStatus::Ok
+            } else {
+                CellStatus::Failed
+            },
             failure,
             results: results.as_array().cloned().unwrap_or_default(),
             seconds: 1.0,
@@ -135,7 +140,7 @@ fn manifest() -> Manifest {
         "vulkan",
         serde_json::json!([]),
         Some(Failure {
-            mode: "crash".into(),
+            mode: FailureMode::Crash,
             message: "llama-bench exited with 1".into(),
             evidence: vec![],
         }),
