@@ -89,7 +89,7 @@ struct Entry {
 }
 
 /// Where a hash came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HashOrigin {
     /// The file was read and hashed now.

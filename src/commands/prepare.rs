@@ -89,10 +89,7 @@ pub async fn models(
             sha256_pinned: f.verification.pinned,
             source: f.source.clone(),
             hash_seconds: f.verification.hash_seconds,
-            hash_origin: match f.verification.hash_origin {
-                crate::hash::HashOrigin::Cached => "cached".to_string(),
-                crate::hash::HashOrigin::Computed => "computed".to_string(),
-            },
+            hash_origin: f.verification.hash_origin,
             gguf,
         });
         fetched.push(f);

@@ -280,7 +280,7 @@ mod tests {
             sha256_pinned: true,
             source: m.plan.models[0].sources[0].clone(),
             hash_seconds: 0.0,
-            hash_origin: "computed".into(),
+            hash_origin: crate::hash::HashOrigin::Computed,
             gguf: crate::gguf::parse(
                 &mut &b"GGUF\x03\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"[..],
                 "x",

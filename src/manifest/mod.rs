@@ -214,7 +214,7 @@ pub struct ModelRecord {
     /// Seconds spent hashing the file in this run (0 when the hash cache answered).
     pub hash_seconds: f64,
     /// `computed` or `cached`.
-    pub hash_origin: String,
+    pub hash_origin: crate::hash::HashOrigin,
     pub gguf: GgufFacts,
 }
 
