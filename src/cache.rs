@@ -48,6 +48,12 @@ impl Cache {
         self.root.join("tmp")
     }
 
+    /// The GPU driver's shader cache shared by rigbench's containers
+    /// (`host::devices::Passthrough::shader_cache`).
+    pub fn shader_cache(&self) -> PathBuf {
+        self.root.join("shader-cache")
+    }
+
     /// Build contexts assembled for the engine.
     pub fn contexts(&self) -> PathBuf {
         self.root.join("contexts")

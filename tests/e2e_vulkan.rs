@@ -71,6 +71,15 @@ fn cpu_and_vulkan_images_measure_the_same_model_and_agree() {
     let v = cell(&m, "vulkan", 31);
     assert_eq!(c["status"], "ok");
     assert_eq!(v["status"], "ok");
+    // Mesa's shader cache, shared by the run's Vulkan containers and kept
+    // between runs: the pipelines llvmpipe compiled are in it (without it the
+    // llama-bench container compiled them all again: 180 s against 11 s here).
+    let shader_cache = v["server"]["passthrough"]["shader_cache"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no shader cache: {}", v["server"]["passthrough"]));
+    assert!(c["server"]["passthrough"]["shader_cache"].is_null());
+    let cached = walk_files(std::path::Path::new(shader_cache));
+    assert!(cached > 0, "nothing in the shader cache {shader_cache}");
     // The server ran on the Vulkan device, not on a CPU fallback.
     let seen = v["server"]["devices_seen"].as_array().unwrap();
     assert!(
@@ -153,4 +162,18 @@ fn cpu_and_vulkan_images_measure_the_same_model_and_agree() {
             .any(|f| f.starts_with("image[vulkan@default]")),
         "{fields:?}"
     );
+}
+
+/// The number of files under `dir`, recursively.
+fn walk_files(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| {
+                    let p = e.path();
+                    if p.is_dir() { walk_files(&p) } else { 1 }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
 }

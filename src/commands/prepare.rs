@@ -122,6 +122,24 @@ pub fn passthroughs(
     (ok, missing)
 }
 
+/// Gives the backends whose driver keeps Mesa's shader cache the shared one
+/// under the cache directory (created here).
+pub fn shader_caches(
+    passthroughs: &mut BTreeMap<Backend, Passthrough>,
+    cache: &crate::cache::Cache,
+) -> anyhow::Result<()> {
+    let dir = cache.shader_cache();
+    for (backend, p) in passthroughs.iter_mut() {
+        if crate::host::devices::uses_mesa_shader_cache(*backend) {
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                anyhow::anyhow!("cannot create the shader cache {}: {e}", dir.display())
+            })?;
+            p.shader_cache = Some(dir.display().to_string());
+        }
+    }
+    Ok(())
+}
+
 /// Builds or reuses the image of each backend from each source (`fetched` in the
 /// order of `plan.sources`).
 pub async fn images<E: Engine>(

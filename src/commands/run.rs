@@ -73,7 +73,8 @@ pub async fn fresh(
 ) -> anyhow::Result<ExitCode> {
     let t_total = Instant::now();
     let host = crate::host::probe(Path::new("/"));
-    let (matrix, passthroughs) = matrix_here(&plan);
+    let (matrix, mut passthroughs) = matrix_here(&plan);
+    prepare::shader_caches(&mut passthroughs, &g.cache)?;
     if matrix.groups.is_empty() {
         anyhow::bail!("the plan leaves no cell to run (see `rigbench run --dry-run`)");
     }
@@ -124,7 +125,8 @@ async fn resume(g: &Globals, dir: &Path) -> anyhow::Result<ExitCode> {
         dir.display(),
         m.status
     ));
-    let (matrix, passthroughs) = matrix_here(&m.plan);
+    let (matrix, mut passthroughs) = matrix_here(&m.plan);
+    prepare::shader_caches(&mut passthroughs, &g.cache)?;
 
     let connected = connect_engine(g).await?;
     // What the killed process left: its containers, and the API service it had

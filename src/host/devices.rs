@@ -29,6 +29,14 @@ pub struct Passthrough {
     /// The CDI spec the devices and libraries were taken from, if any.
     #[serde(default)]
     pub cdi: Option<String>,
+    /// The host directory mounted read-write as the GPU driver's shader cache
+    /// (Mesa's, for Vulkan: `MESA_SHADER_CACHE_DIR`), kept between containers
+    /// and runs as a user's own `~/.cache/mesa_shader_cache` is, so that a
+    /// pipeline compiled once is not compiled again at every container start or
+    /// inside a measured request. A plan turns it off with the variant
+    /// environment `MESA_SHADER_CACHE_DISABLE = "true"`.
+    #[serde(default)]
+    pub shader_cache: Option<String>,
     /// What the user should know (for example: no render node, software Vulkan).
     pub notes: Vec<String>,
 }
@@ -46,10 +54,35 @@ impl Passthrough {
                 container: m.container.clone(),
                 read_only: true,
             }));
+        if let Some(dir) = &self.shader_cache {
+            spec.binds.push(crate::engine::Bind {
+                host: dir.into(),
+                container: SHADER_CACHE_IN_CONTAINER.to_string(),
+                read_only: false,
+            });
+            spec.env
+                .entry("MESA_SHADER_CACHE_DIR".to_string())
+                .or_insert_with(|| SHADER_CACHE_IN_CONTAINER.to_string());
+        }
         for (k, v) in &self.env {
             spec.env.entry(k.clone()).or_insert_with(|| v.clone());
         }
         spec
+    }
+}
+
+/// Where a backend's shader cache is mounted inside its containers.
+pub const SHADER_CACHE_IN_CONTAINER: &str = "/var/cache/rigbench-shader-cache";
+
+/// Whether a backend's driver keeps compiled pipelines in Mesa's shader cache
+/// (RADV, and llvmpipe's lavapipe where there is no GPU). HIP and CUDA keep
+/// their own caches for JIT code, which these images do not need (their GPU
+/// code is compiled at build time).
+pub fn uses_mesa_shader_cache(backend: crate::backend::Backend) -> bool {
+    use crate::backend::Backend;
+    match backend {
+        Backend::Vulkan => true,
+        Backend::Cpu | Backend::Rocm6 | Backend::Rocm7 | Backend::Cuda => false,
     }
 }
 
@@ -226,6 +259,37 @@ mod tests {
 
     fn no_env(_: &str) -> Option<String> {
         None
+    }
+
+    #[test]
+    fn the_shader_cache_is_mounted_writable_and_a_plan_may_point_mesa_elsewhere() {
+        let p = Passthrough {
+            shader_cache: Some("/root/.cache/rigbench/shader-cache".into()),
+            ..Passthrough::default()
+        };
+        let spec = p.onto(crate::engine::ContainerSpec::default());
+        assert_eq!(spec.binds.len(), 1);
+        assert_eq!(
+            spec.binds[0].host,
+            std::path::PathBuf::from("/root/.cache/rigbench/shader-cache")
+        );
+        assert_eq!(spec.binds[0].container, SHADER_CACHE_IN_CONTAINER);
+        assert!(!spec.binds[0].read_only);
+        assert_eq!(spec.env["MESA_SHADER_CACHE_DIR"], SHADER_CACHE_IN_CONTAINER);
+        // The spec's own setting (a plan's variant environment) wins.
+        let mut own = crate::engine::ContainerSpec::default();
+        own.env
+            .insert("MESA_SHADER_CACHE_DIR".into(), "/tmp/elsewhere".into());
+        assert_eq!(p.onto(own).env["MESA_SHADER_CACHE_DIR"], "/tmp/elsewhere");
+        // No cache, no mount.
+        assert!(
+            Passthrough::default()
+                .onto(crate::engine::ContainerSpec::default())
+                .binds
+                .is_empty()
+        );
+        assert!(uses_mesa_shader_cache(crate::backend::Backend::Vulkan));
+        assert!(!uses_mesa_shader_cache(crate::backend::Backend::Cuda));
     }
 
     #[test]
