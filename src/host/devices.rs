@@ -34,8 +34,9 @@ pub struct Passthrough {
     /// and runs as a user's own `~/.cache/mesa_shader_cache` is, so that a
     /// pipeline compiled once is not compiled again at every container start or
     /// inside a measured request. A plan turns it off with the variant
-    /// environment `MESA_SHADER_CACHE_DISABLE = "true"`.
-    #[serde(default)]
+    /// environment `MESA_SHADER_CACHE_DISABLE = "true"`. Absent from the JSON
+    /// when there is none, as in manifests written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shader_cache: Option<String>,
     /// What the user should know (for example: no render node, software Vulkan).
     pub notes: Vec<String>,

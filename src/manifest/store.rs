@@ -138,6 +138,23 @@ mod tests {
         );
     }
 
+    /// A manifest written before the statuses and failure modes became types
+    /// (the H200 run of 2026-12-01, with failed llama-bench records) reads and
+    /// writes back byte for byte: the types changed nothing on disk.
+    #[test]
+    fn a_manifest_written_before_the_typed_vocabulary_writes_back_byte_identical() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("results/h200-2026-12/a");
+        let m = RunDir::open(&path).load().unwrap();
+        assert!(m.llama_bench.iter().any(|r| r.failure.is_some()));
+        let mut bytes = serde_json::to_vec_pretty(&m).unwrap();
+        bytes.push(b'\n');
+        let original = std::fs::read(path.join("manifest.json")).unwrap();
+        assert!(
+            bytes == original,
+            "the manifest did not write back as it was"
+        );
+    }
+
     #[test]
     fn a_tampered_manifest_is_refused() {
         let dir = tempfile::tempdir().unwrap();
