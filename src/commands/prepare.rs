@@ -129,13 +129,18 @@ pub fn shader_caches(
     cache: &crate::cache::Cache,
 ) -> anyhow::Result<()> {
     let dir = cache.shader_cache();
-    for (backend, p) in passthroughs.iter_mut() {
-        if crate::host::devices::uses_mesa_shader_cache(*backend) {
-            std::fs::create_dir_all(&dir).map_err(|e| {
-                anyhow::anyhow!("cannot create the shader cache {}: {e}", dir.display())
-            })?;
-            p.shader_cache = Some(dir.display().to_string());
-        }
+    let users: Vec<&mut Passthrough> = passthroughs
+        .iter_mut()
+        .filter(|(b, _)| crate::host::devices::uses_mesa_shader_cache(**b))
+        .map(|(_, p)| p)
+        .collect();
+    if !users.is_empty() {
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            anyhow::anyhow!("cannot create the shader cache {}: {e}", dir.display())
+        })?;
+    }
+    for p in users {
+        p.shader_cache = Some(dir.display().to_string());
     }
     Ok(())
 }

@@ -295,12 +295,7 @@ pub struct ServerStart {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Failure {
-    /// `load_failed`, `crash`, `oom`, `hang`, `timeout`, `request_failed`,
-    /// `stopped` (the server shut down mid-run: exit 0, or SIGTERM/SIGINT),
-    /// `context_exceeded`, `degenerate_output` (the tokens collapsed onto a short
-    /// loop), `no_device` (a GPU backend's server found no device and would run
-    /// on the CPU), `fault_no_effect` (a fault the plan injected changed
-    /// nothing), or `checks_failed` (every measured run failed a check).
+    /// How it failed (`FailureMode` says what each mode means).
     pub mode: FailureMode,
     pub message: String,
     /// Log lines, exit code, whatever shows the failure.

@@ -113,8 +113,8 @@ mod tests {
         assert_eq!(back, m);
     }
 
-    #[test]
-    fn a_status_that_is_no_status_is_refused_with_the_file_and_the_words_it_may_be() {
+    /// A new run directory with a fresh manifest saved in it.
+    fn saved_run() -> (tempfile::TempDir, RunDir) {
         let dir = tempfile::tempdir().unwrap();
         let run = RunDir::create(&dir.path().join("r")).unwrap();
         let mut m = Manifest::new(
@@ -124,6 +124,12 @@ mod tests {
             None,
         );
         run.save(&mut m).unwrap();
+        (dir, run)
+    }
+
+    #[test]
+    fn a_status_that_is_no_status_is_refused_with_the_file_and_the_words_it_may_be() {
+        let (_dir, run) = saved_run();
         // Re-sealed, so that the integrity check passes and the type decides.
         let mut v: serde_json::Value =
             serde_json::from_slice(&std::fs::read(run.manifest_path()).unwrap()).unwrap();
@@ -157,15 +163,7 @@ mod tests {
 
     #[test]
     fn a_tampered_manifest_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let run = RunDir::create(&dir.path().join("r")).unwrap();
-        let mut m = Manifest::new(
-            "r1",
-            crate::plan::builtin(2).unwrap(),
-            probe(Path::new("/x")),
-            None,
-        );
-        run.save(&mut m).unwrap();
+        let (_dir, run) = saved_run();
         let text = std::fs::read_to_string(run.manifest_path()).unwrap();
         std::fs::write(
             run.manifest_path(),
