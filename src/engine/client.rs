@@ -39,6 +39,21 @@ pub struct Client {
 /// How often `wait` looks at a container on Podman.
 const WAIT_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 
+/// Whether an inspect failed only because the container was ending at that moment;
+/// the inspect is then repeated. Two such moments are known:
+/// - Podman reports the state "stopped" (between a container's end and its cleanup),
+///   which bollard's state enum does not know; it turns into "exited" within moments.
+/// - Podman before 4.4 reads `/proc/PID/cgroup` of a process that may exit while it
+///   reads, and answers HTTP 500 "read /proc/N/cgroup: no such process" (Podman issue
+///   16383, fixed by PR 16504; seen here on 4.3.1 in CI, when an image probe ended).
+fn inspect_is_transient(message: &str) -> bool {
+    if message.contains("unknown variant `stopped`") {
+        return true;
+    }
+    message.contains("/cgroup: no such process")
+        || (message.contains("open /proc/") && message.contains("/cgroup: no such file"))
+}
+
 fn message(e: BollardError) -> String {
     match e {
         BollardError::DockerResponseServerError {
@@ -438,9 +453,6 @@ impl Engine for Client {
     }
 
     async fn state(&self, id: &str) -> Result<ContainerState, EngineError> {
-        // Podman reports the transient state "stopped" (between a container's end and
-        // its cleanup), which bollard's state enum does not know; it turns into
-        // "exited" within moments, so the inspect is repeated.
         let mut attempts = 0;
         let c = loop {
             match self
@@ -449,7 +461,7 @@ impl Engine for Client {
                 .await
             {
                 Ok(c) => break c,
-                Err(e) if attempts < 50 && e.to_string().contains("unknown variant `stopped`") => {
+                Err(e) if attempts < 50 && inspect_is_transient(&e.to_string()) => {
                     attempts += 1;
                     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 }
@@ -639,5 +651,22 @@ mod tests {
         assert_eq!(port_in_message(msg), Some(33167));
         assert_eq!(port_in_message("listen tcp [::1]:8080: bind"), Some(8080));
         assert_eq!(port_in_message("address already in use"), None);
+    }
+
+    /// The message CI saw (Podman 4.3.1) is repeated; a real failure is not.
+    #[test]
+    fn an_inspect_while_the_container_ends_is_repeated() {
+        let ci = "read /proc/30053/cgroup: no such process (HTTP 500)";
+        assert!(inspect_is_transient(ci));
+        assert!(inspect_is_transient(
+            "open /proc/66223/cgroup: no such file or directory (HTTP 500)"
+        ));
+        assert!(inspect_is_transient(
+            "unknown variant `stopped`, expected one of `created`, `running`"
+        ));
+        assert!(!inspect_is_transient("no such container (HTTP 404)"));
+        assert!(!inspect_is_transient(
+            "open /etc/x: no such file or directory"
+        ));
     }
 }
