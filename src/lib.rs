@@ -22,6 +22,7 @@ pub mod host;
 pub mod image;
 pub mod llama_bench;
 pub mod manifest;
+pub mod metric;
 pub mod nvml;
 pub mod plan;
 pub mod progress;

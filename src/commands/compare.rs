@@ -34,7 +34,7 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
         if args.json {
             println!("{}", serde_json::to_string_pretty(&c)?);
         } else {
-            print!("{}", crate::reference::compare::markdown(&c));
+            print!("{}", crate::reference::render::markdown(&c));
         }
         return Ok(ExitCode::SUCCESS);
     }

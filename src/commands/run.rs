@@ -20,6 +20,7 @@ use crate::host::devices::Passthrough;
 use crate::image::Rebuild;
 use crate::manifest::store::RunDir;
 use crate::manifest::{Manifest, Resume, now_rfc3339};
+use crate::metric::Metric;
 use crate::plan::matrix::{Matrix, expand};
 use crate::progress::note;
 use crate::runner::{Prepared, Runner, pending_cells, remove_run_containers};
@@ -358,11 +359,13 @@ fn check_same_inputs(
 
 fn print_summary(m: &Manifest) {
     let mut t = Table::new();
-    t.set_header(vec!["cell", "status", "gen t/s", "pp t/s", "TTFT ms"]);
-    let show = |c: &crate::manifest::Cell, k: &str, d: usize| {
+    let mut header = vec!["cell", "status"];
+    header.extend(Metric::HEADLINE.map(Metric::short));
+    t.set_header(header);
+    let show = |c: &crate::manifest::Cell, m: Metric| {
         c.stats
-            .get(k)
-            .map(|s| crate::report::markdown::mean_sd(s, d))
+            .get(&m)
+            .map(|s| crate::report::markdown::mean_sd(s, m.decimals()))
             .unwrap_or_else(|| "—".to_string())
     };
     for c in &m.cells {
@@ -370,13 +373,9 @@ fn print_summary(m: &Manifest) {
             Some(f) => format!("failed: {}", f.mode),
             None => c.status.to_string(),
         };
-        t.add_row(vec![
-            c.id.clone(),
-            status,
-            show(c, "gen_tps", 1),
-            show(c, "pp_tps", 0),
-            show(c, "ttft_ms", 0),
-        ]);
+        let mut row = vec![c.id.clone(), status];
+        row.extend(Metric::HEADLINE.map(|m| show(c, m)));
+        t.add_row(row);
     }
     println!("{t}");
 }

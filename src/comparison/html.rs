@@ -23,7 +23,8 @@ pub fn html(c: &Comparison) -> String {
         None => out.push_str("<p>Nothing the manifests record differs.</p>\n"),
         Some(rows) => html_table(&mut out, &rows),
     }
-    for (mi, (_, title, _)) in METRICS.iter().enumerate() {
+    for (mi, metric) in METRICS.into_iter().enumerate() {
+        let title = metric.title();
         let _ = writeln!(out, "<h2>{}</h2>", esc(title));
         let rows: Vec<ForestRow> = c
             .cells

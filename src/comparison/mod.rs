@@ -13,18 +13,15 @@ pub mod within;
 use serde::{Deserialize, Serialize};
 
 use crate::manifest::{Cell, Manifest};
+use crate::metric::Metric;
 use crate::stats::compare::{
-    Moments, Ratio, Verdict, Welch, holm, modified_z, ratio, runs_to_decide, verdict, welch,
+    Moments, Ratio, Tested, Verdict, Welch, decide, modified_z, ratio, runs_to_decide, welch,
 };
 use crate::stats::{Summary, summarize};
 use crate::status::{CellStatus, FailureMode};
 
-/// A metric compared: manifest key, title, whether higher is better.
-pub const METRICS: &[(&str, &str, bool)] = &[
-    ("gen_tps", "Generation, tokens/s", true),
-    ("pp_tps", "Prompt processing, tokens/s", true),
-    ("ttft_ms", "Time to first token, ms", false),
-];
+/// The metrics compared, in the order of `CellComparison::metrics`.
+pub const METRICS: [Metric; 3] = Metric::HEADLINE;
 
 /// How cells are matched across runs.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -64,7 +61,7 @@ impl CellKey {
 /// One metric of one matched cell.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricComparison {
-    pub metric: String,
+    pub metric: Metric,
     pub a: Option<Summary>,
     pub b: Option<Summary>,
     pub welch: Option<Welch>,
@@ -75,6 +72,19 @@ pub struct MetricComparison {
     /// For an inconclusive verdict: runs per side that would decide it at the
     /// measured means and spreads (`stats::compare::runs_to_decide`).
     pub runs_to_decide: Option<u32>,
+}
+
+impl Tested for MetricComparison {
+    fn p(&self) -> Option<f64> {
+        self.welch.map(|w| w.p)
+    }
+    fn ratio(&self) -> Option<Ratio> {
+        self.ratio
+    }
+    fn decided(&mut self, p_adjusted: f64, verdict: Option<Verdict>) {
+        self.p_adjusted = Some(p_adjusted);
+        self.verdict = verdict;
+    }
 }
 
 /// A cell's outcome in one run: "ok 4/4", "crash 0/4", "pending".
@@ -94,7 +104,7 @@ impl Outcome {
         Outcome {
             status: c.status,
             mode: c.failure.as_ref().map(|f| f.mode),
-            valid_runs: c.values("gen_tps").len(),
+            valid_runs: c.values(Metric::GenTps).len(),
             planned_runs,
         }
     }
@@ -138,7 +148,7 @@ pub struct Comparison {
 }
 
 /// The first measured run's value, when it is an outlier among the measured runs.
-fn first_run_outlier(c: &Cell, metric: &str) -> Option<(f64, f64)> {
+fn first_run_outlier(c: &Cell, metric: Metric) -> Option<(f64, f64)> {
     let v = c.values(metric);
     let first = *v.first()?;
     let z = modified_z(first, &v)?;
@@ -158,11 +168,11 @@ pub fn compare(a_name: &str, a: &Manifest, b_name: &str, b: &Manifest, band: f64
         let oa = Outcome::of(ca, a.plan.bench.runs.max(ca.measured_runs()));
         let ob = Outcome::of(cb, b.plan.bench.runs.max(cb.measured_runs()));
         let mut metrics = Vec::new();
-        for (metric, _, _) in METRICS {
+        for metric in METRICS {
             let (va, vb) = (ca.values(metric), cb.values(metric));
             let both = oa.ok() && ob.ok();
             metrics.push(MetricComparison {
-                metric: metric.to_string(),
+                metric,
                 a: summarize(&va),
                 b: summarize(&vb),
                 welch: if both { welch(&va, &vb) } else { None },
@@ -174,7 +184,7 @@ pub fn compare(a_name: &str, a: &Manifest, b_name: &str, b: &Manifest, band: f64
         }
         let mut warnings = Vec::new();
         for (side, c) in [("A", ca), ("B", cb)] {
-            if let Some((x, z)) = first_run_outlier(c, "gen_tps") {
+            if let Some((x, z)) = first_run_outlier(c, Metric::GenTps) {
                 warnings.push(format!(
                     "{side}: the first measured run's generation ({x:.1} t/s) is an outlier (modified z {z:.1}); a longer warm-up may be needed"
                 ));
@@ -195,23 +205,18 @@ pub fn compare(a_name: &str, a: &Manifest, b_name: &str, b: &Manifest, band: f64
         .map(|c| c.id.clone())
         .collect();
     // Holm across the matched cells, metric by metric.
-    for (mi, (_, _, higher_is_better)) in METRICS.iter().enumerate() {
-        let idx: Vec<usize> = (0..cells.len())
-            .filter(|&i| cells[i].metrics[mi].welch.is_some())
-            .collect();
-        let p: Vec<f64> = idx
-            .iter()
-            .filter_map(|&i| cells[i].metrics[mi].welch.map(|w| w.p))
-            .collect();
-        for (&i, adj) in idx.iter().zip(holm(&p)) {
-            let m = &mut cells[i].metrics[mi];
-            m.p_adjusted = Some(adj);
-            m.verdict = m.ratio.map(|r| verdict(&r, adj, band, *higher_is_better));
-            if m.verdict == Some(Verdict::Inconclusive) {
-                let moments = |s: &Option<Summary>| s.as_ref().and_then(Moments::of_summary);
-                if let (Some(ma), Some(mb)) = (moments(&m.a), moments(&m.b)) {
-                    m.runs_to_decide = runs_to_decide(ma, mb, band);
-                }
+    for (mi, metric) in METRICS.into_iter().enumerate() {
+        decide(
+            cells.iter_mut().map(|c| &mut c.metrics[mi]),
+            band,
+            metric.higher_is_better(),
+        );
+    }
+    for m in cells.iter_mut().flat_map(|c| c.metrics.iter_mut()) {
+        if m.verdict == Some(Verdict::Inconclusive) {
+            let moments = |s: &Option<Summary>| s.as_ref().and_then(Moments::of_summary);
+            if let (Some(ma), Some(mb)) = (moments(&m.a), moments(&m.b)) {
+                m.runs_to_decide = runs_to_decide(ma, mb, band);
             }
         }
     }

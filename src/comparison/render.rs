@@ -133,7 +133,8 @@ pub fn markdown(c: &Comparison) -> String {
             out.push('\n');
         }
     }
-    for (mi, (_, title, _)) in METRICS.iter().enumerate() {
+    for (mi, metric) in METRICS.into_iter().enumerate() {
+        let title = metric.title();
         let _ = writeln!(out, "## {title}\n");
         let (header, rows) = metric_rows(c, mi);
         out.push_str(&table(header, rows));

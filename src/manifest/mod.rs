@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::EngineInfo;
 use crate::gguf::GgufFacts;
 use crate::host::HostFacts;
+use crate::metric::Metric;
 use crate::plan::matrix::Excluded;
 use crate::plan::{ArchiveFile, ModelSourceFile, Plan};
 use crate::stats::Summary;
@@ -236,7 +237,7 @@ pub struct Cell {
     pub server: Option<ServerStart>,
     pub runs: Vec<Run>,
     /// Per metric over the measured (non-warm-up, valid) runs.
-    pub stats: BTreeMap<String, Summary>,
+    pub stats: BTreeMap<Metric, Summary>,
     /// Greedy output compared with the same cell on the reference backend.
     pub agreement: Option<crate::agreement::Agreement>,
 }
@@ -384,16 +385,17 @@ impl RunChecks {
     }
 }
 
-/// Reads one metric off a run.
-pub type MetricOf = fn(&Run) -> f64;
-
-/// The metrics summarised per cell, with how each is read off a run.
-pub const METRICS: &[(&str, MetricOf)] = &[
-    ("gen_tps", |r| r.gen_tps),
-    ("gen_tps_server", |r| r.gen_tps_server),
-    ("pp_tps", |r| r.pp_tps),
-    ("ttft_ms", |r| r.ttft_ms),
-];
+impl Run {
+    /// One metric of this run.
+    pub fn value(&self, m: Metric) -> f64 {
+        match m {
+            Metric::GenTps => self.gen_tps,
+            Metric::GenTpsServer => self.gen_tps_server,
+            Metric::PpTps => self.pp_tps,
+            Metric::TtftMs => self.ttft_ms,
+        }
+    }
+}
 
 /// How many of `runs` are measured runs (not warm-ups).
 pub fn measured(runs: &[Run]) -> u32 {
@@ -402,15 +404,12 @@ pub fn measured(runs: &[Run]) -> u32 {
 
 impl Cell {
     /// A metric's values over the measured runs that passed their checks (the
-    /// runs statistics are drawn from); empty for a metric not in `METRICS`.
-    pub fn values(&self, metric: &str) -> Vec<f64> {
-        let Some((_, get)) = METRICS.iter().find(|(name, _)| *name == metric) else {
-            return Vec::new();
-        };
+    /// runs statistics are drawn from).
+    pub fn values(&self, metric: Metric) -> Vec<f64> {
         self.runs
             .iter()
             .filter(|r| !r.warmup && r.checks.all())
-            .map(get)
+            .map(|r| r.value(metric))
             .collect()
     }
 
@@ -423,14 +422,14 @@ impl Cell {
     /// The target metrics whose 95 % interval is still wider than the target,
     /// each with its half-width in percent of the mean (`None`: fewer than two
     /// counted values).
-    pub fn imprecise(&self, p: &crate::plan::Precision) -> Vec<(String, Option<f64>)> {
+    pub fn imprecise(&self, p: &crate::plan::Precision) -> Vec<(Metric, Option<f64>)> {
         p.metrics
             .iter()
-            .filter_map(|m| {
+            .filter_map(|&m| {
                 let w = crate::stats::rel_half_width(&self.values(m)).map(|w| w * 100.0);
                 match w {
                     Some(w) if w <= p.target_ci_pct => None,
-                    _ => Some((m.clone(), w)),
+                    _ => Some((m, w)),
                 }
             })
             .collect()
@@ -452,11 +451,9 @@ impl Cell {
 
     /// Recomputes `stats` from the measured, valid runs.
     pub fn summarize(&mut self) {
-        self.stats = METRICS
-            .iter()
-            .filter_map(|(name, _)| {
-                crate::stats::summarize(&self.values(name)).map(|s| (name.to_string(), s))
-            })
+        self.stats = Metric::ALL
+            .into_iter()
+            .filter_map(|m| crate::stats::summarize(&self.values(m)).map(|s| (m, s)))
             .collect();
     }
 

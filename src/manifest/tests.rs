@@ -2,6 +2,7 @@
 //! whether it wants another run.
 
 use super::fixtures::{cell, gen_runs, run};
+use crate::metric::Metric;
 use crate::plan::{Bench, Precision};
 
 fn bench(runs: u32, precision: Option<Precision>) -> Bench {
@@ -13,11 +14,11 @@ fn bench(runs: u32, precision: Option<Precision>) -> Bench {
     }
 }
 
-fn target(max_runs: u32, pct: f64, metrics: &[&str]) -> Precision {
+fn target(max_runs: u32, pct: f64, metrics: &[Metric]) -> Precision {
     Precision {
         max_runs,
         target_ci_pct: pct,
-        metrics: metrics.iter().map(|m| m.to_string()).collect(),
+        metrics: metrics.to_vec(),
     }
 }
 
@@ -26,20 +27,20 @@ fn imprecise_names_each_wide_metric_with_its_half_width() {
     // gen 99, 100, 101: half-width 2.484138 % of 100 (t(0.975, 2) = 4.302653,
     // sd 1, / sqrt(3)); pp 500 three times: 0 %.
     let c = cell(31, "v", gen_runs(&[99.0, 100.0, 101.0]), None);
-    let wide = c.imprecise(&target(8, 2.0, &["gen_tps", "pp_tps"]));
+    let wide = c.imprecise(&target(8, 2.0, &[Metric::GenTps, Metric::PpTps]));
     assert_eq!(wide.len(), 1);
-    assert_eq!(wide[0].0, "gen_tps");
+    assert_eq!(wide[0].0, Metric::GenTps);
     assert!((wide[0].1.unwrap() - 2.484_138).abs() < 1e-5);
     // At a 2.5 % target nothing is too wide.
     assert!(
-        c.imprecise(&target(8, 2.5, &["gen_tps", "pp_tps"]))
+        c.imprecise(&target(8, 2.5, &[Metric::GenTps, Metric::PpTps]))
             .is_empty()
     );
     // One counted value has no interval: too wide, with no number.
     let one = cell(31, "v", vec![run(1.0, 1.0, 1.0, false)], None);
     assert_eq!(
-        one.imprecise(&target(8, 2.0, &["ttft_ms"])),
-        [("ttft_ms".to_string(), None)]
+        one.imprecise(&target(8, 2.0, &[Metric::TtftMs])),
+        [(Metric::TtftMs, None)]
     );
 }
 
@@ -61,7 +62,7 @@ fn wants_more_until_runs_then_until_precise_or_max_runs() {
     assert!(warm.wants_more(&b));
     // With a 1 % target: the steady cell stops at `runs`, the noisy one goes
     // on to max_runs and no further.
-    let b = bench(3, Some(target(6, 1.0, &["gen_tps"])));
+    let b = bench(3, Some(target(6, 1.0, &[Metric::GenTps])));
     assert!(steady(2).wants_more(&b));
     assert!(!steady(3).wants_more(&b));
     assert!(noisy(3).wants_more(&b));
@@ -71,5 +72,5 @@ fn wants_more_until_runs_then_until_precise_or_max_runs() {
     let mut bad = steady(3);
     bad.runs[2].checks.cache_n_zero = false;
     assert_eq!(bad.measured_runs(), 3);
-    assert_eq!(bad.values("gen_tps").len(), 2);
+    assert_eq!(bad.values(Metric::GenTps).len(), 2);
 }

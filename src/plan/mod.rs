@@ -13,6 +13,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::Backend;
+use crate::metric::Metric;
 pub use file::{ArchiveFile, AutoOr, CellSelector, Fault, ModelSourceFile};
 use file::{PlanFile, VariantFile};
 
@@ -144,7 +145,15 @@ fn one() -> u32 {
 pub struct Precision {
     pub max_runs: u32,
     pub target_ci_pct: f64,
-    pub metrics: Vec<String>,
+    pub metrics: Vec<Metric>,
+}
+
+impl Precision {
+    /// The target metrics' names: "gen_tps, pp_tps".
+    pub fn metric_names(&self) -> String {
+        let names: Vec<&str> = self.metrics.iter().map(|m| m.name()).collect();
+        names.join(", ")
+    }
 }
 
 impl Bench {
@@ -168,7 +177,7 @@ impl Bench {
         if let Some(p) = &self.precision {
             s.push_str(&format!(
                 " (more while the 95 % interval of {} is wider than ±{} % of its mean)",
-                p.metrics.join(", "),
+                p.metric_names(),
                 p.target_ci_pct
             ));
         }
@@ -797,17 +806,26 @@ fn validate_precision(
             format!("{target}: a percentage above 0 and below 100, such as 1.0"),
         );
     }
-    let known: Vec<&str> = crate::manifest::METRICS.iter().map(|(n, _)| *n).collect();
-    let metrics =
-        metrics.unwrap_or_else(|| ["gen_tps", "pp_tps", "ttft_ms"].map(String::from).to_vec());
+    let metrics = match metrics {
+        None => Metric::HEADLINE.to_vec(),
+        Some(names) => {
+            let mut metrics = Vec::new();
+            for name in &names {
+                match Metric::parse(name) {
+                    Some(m) => metrics.push(m),
+                    None => {
+                        return c.fail(
+                            "bench.target_metrics",
+                            format!("\"{name}\" is not a metric; use {}", Metric::names()),
+                        );
+                    }
+                }
+            }
+            metrics
+        }
+    };
     if metrics.is_empty() {
         return c.fail("bench.target_metrics", "name at least one metric");
-    }
-    if let Some(bad) = metrics.iter().find(|m| !known.contains(&m.as_str())) {
-        return c.fail(
-            "bench.target_metrics",
-            format!("\"{bad}\" is not a metric; use {}", known.join(", ")),
-        );
     }
     Ok(Some(Precision {
         max_runs,

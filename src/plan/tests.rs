@@ -180,7 +180,7 @@ fn a_precision_target_defaults_its_metrics_and_is_off_by_default() {
     .unwrap();
     let pr = p.bench.precision.as_ref().unwrap();
     assert_eq!((pr.max_runs, pr.target_ci_pct), (10, 1.5));
-    assert_eq!(pr.metrics, ["gen_tps", "pp_tps", "ttft_ms"]);
+    assert_eq!(pr.metrics, crate::metric::Metric::HEADLINE);
     assert_eq!(p.bench.max_runs(), 10);
     assert_eq!(
         p.bench.runs_text(),

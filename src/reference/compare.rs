@@ -5,17 +5,14 @@
 //! failed", "failed where published ran"), and the published setup facts next to
 //! the run's. Pure functions; `markdown` renders the result.
 
-use std::fmt::Write as _;
-
 use serde::{Deserialize, Serialize};
 
 use super::{RefCell, Reference};
-use crate::comparison::render::short;
 use crate::manifest::{Cell, Manifest};
-use crate::report::markdown::{escape_cell, mean_sd, table};
-use crate::stats::compare::{Moments, Ratio, Verdict, holm, ratio_of, verdict, welch_of};
+use crate::metric::Metric;
+use crate::stats::compare::{Moments, Ratio, Tested, Verdict, decide, ratio_of, welch_of};
 use crate::stats::{Summary, summarize};
-use crate::status::CellStatus;
+use crate::status::{CellStatus, FailureMode};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FactCheck {
@@ -27,9 +24,9 @@ pub struct FactCheck {
     pub differs: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MetricResult {
-    pub metric: String,
+    pub metric: Metric,
     pub published: String,
     pub yours: Option<Summary>,
     pub ratio: Option<Ratio>,
@@ -40,23 +37,94 @@ pub struct MetricResult {
     pub in_range: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+impl Tested for MetricResult {
+    fn p(&self) -> Option<f64> {
+        self.p
+    }
+    fn ratio(&self) -> Option<Ratio> {
+        self.ratio
+    }
+    fn decided(&mut self, p_adjusted: f64, verdict: Option<Verdict>) {
+        self.p_adjusted = Some(p_adjusted);
+        self.verdict = verdict;
+    }
+}
+
+/// Where a published cell stands in the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellStanding {
+    /// The run's cell ran: its figures are compared.
+    Compared,
+    /// The run has no such cell.
+    NotRun,
+    /// The run's cell failed, in this mode, where the published one ran.
+    FailedWherePublishedRan(FailureMode),
+    /// The run's cell has not finished (pending).
+    Unfinished(CellStatus),
+}
+
+impl std::fmt::Display for CellStanding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CellStanding::Compared => f.write_str("compared"),
+            CellStanding::NotRun => f.write_str("not run"),
+            CellStanding::FailedWherePublishedRan(m) => {
+                write!(f, "failed where published ran ({m})")
+            }
+            CellStanding::Unfinished(s) => write!(f, "{s}"),
+        }
+    }
+}
+
+/// Where a published failure stands in the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureStanding {
+    /// The run has no cell of that configuration.
+    NotRun,
+    /// `ran` of the run's `of` cells of that configuration ran.
+    RanWherePublishedFailed { ran: usize, of: usize },
+    /// Every one of the run's cells failed in the published mode.
+    FailedAsPublished,
+    /// They failed, not all in the published mode.
+    FailedAnotherWay,
+}
+
+impl std::fmt::Display for FailureStanding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FailureStanding::NotRun => f.write_str("not run"),
+            FailureStanding::RanWherePublishedFailed { ran, of } => {
+                write!(f, "ran where published failed ({ran} of {of} cells)")
+            }
+            FailureStanding::FailedAsPublished => f.write_str("failed as published"),
+            FailureStanding::FailedAnotherWay => f.write_str("failed, in another way"),
+        }
+    }
+}
+
+/// `--json` writes a standing as the words the Markdown shows.
+fn as_words<T: std::fmt::Display, S: serde::Serializer>(t: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(t)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CellResult {
     pub cell: String,
-    /// "compared", "not run", "failed where published ran (crash)".
-    pub status: String,
+    #[serde(serialize_with = "as_words")]
+    pub status: CellStanding,
     pub metrics: Vec<MetricResult>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FailureResult {
     pub configuration: String,
     pub published: String,
     pub yours: Vec<String>,
-    pub status: String,
+    #[serde(serialize_with = "as_words")]
+    pub status: FailureStanding,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RefComparison {
     pub reference: String,
     pub title: String,
@@ -192,34 +260,31 @@ pub fn compare(reference: &Reference, run: &str, m: &Manifest, band: f64) -> Ref
     for r in &reference.cells {
         let cell = find(m, r);
         let status = match cell {
-            None => "not run".to_string(),
-            Some(c) if c.status == CellStatus::Failed => format!(
-                "failed where published ran ({})",
-                c.failure.as_ref().map_or("?", |f| f.mode.name())
-            ),
-            Some(c) if c.status != CellStatus::Ok => c.status.to_string(),
-            Some(_) => "compared".to_string(),
+            None => CellStanding::NotRun,
+            Some(c) => match (c.status, &c.failure) {
+                (CellStatus::Ok, _) => CellStanding::Compared,
+                (CellStatus::Failed, Some(f)) => CellStanding::FailedWherePublishedRan(f.mode),
+                (s, _) => CellStanding::Unfinished(s),
+            },
         };
         let mut metrics = Vec::new();
-        for (key, published) in [
-            ("gen_tps", r.gen_tps),
-            ("pp_tps", r.pp_tps),
-            ("ttft_ms", r.ttft_ms),
-        ] {
-            let Some([mean, sd]) = published else {
+        for metric in Metric::HEADLINE {
+            let Some([mean, sd]) = r.figure(metric) else {
                 continue;
             };
-            let v = cell.map(|c| c.values(key)).unwrap_or_default();
+            let v = cell.map(|c| c.values(metric)).unwrap_or_default();
             let pubm = Moments::published(mean, sd, reference.runs);
             let mine = Moments::of(&v);
-            let (ratio, p) = match (pubm, mine, status.as_str()) {
-                (Some(a), Some(b), "compared") => (ratio_of(a, b), welch_of(a, b).map(|w| w.p)),
+            let (ratio, p) = match (pubm, mine, status) {
+                (Some(a), Some(b), CellStanding::Compared) => {
+                    (ratio_of(a, b), welch_of(a, b).map(|w| w.p))
+                }
                 _ => (None, None),
             };
             metrics.push(MetricResult {
-                metric: key.to_string(),
+                metric,
                 published: {
-                    let d = if key == "gen_tps" { 1 } else { 0 };
+                    let d = metric.decimals();
                     format!("{mean:.d$} ± {sd:.d$} (n={})", reference.runs)
                 },
                 yours: summarize(&v),
@@ -231,10 +296,10 @@ pub fn compare(reference: &Reference, run: &str, m: &Manifest, band: f64) -> Ref
             });
         }
         if let Some([lo, hi]) = r.gen_tps_range {
-            let v = cell.map(|c| c.values("gen_tps")).unwrap_or_default();
+            let v = cell.map(|c| c.values(Metric::GenTps)).unwrap_or_default();
             let yours = summarize(&v);
             metrics.push(MetricResult {
-                metric: "gen_tps".to_string(),
+                metric: Metric::GenTps,
                 published: format!("{lo:.1}–{hi:.1} (range)"),
                 in_range: yours.as_ref().map(|s| s.mean >= lo && s.mean <= hi),
                 yours,
@@ -251,24 +316,15 @@ pub fn compare(reference: &Reference, run: &str, m: &Manifest, band: f64) -> Ref
         });
     }
     // Holm per metric across the compared cells.
-    for key in ["gen_tps", "pp_tps", "ttft_ms"] {
-        let mut idx = Vec::new();
-        let mut ps = Vec::new();
-        for (ci, c) in cells.iter().enumerate() {
-            for (mi, x) in c.metrics.iter().enumerate() {
-                if x.metric == key {
-                    if let Some(p) = x.p {
-                        idx.push((ci, mi));
-                        ps.push(p);
-                    }
-                }
-            }
-        }
-        for ((ci, mi), adj) in idx.into_iter().zip(holm(&ps)) {
-            let x = &mut cells[ci].metrics[mi];
-            x.p_adjusted = Some(adj);
-            x.verdict = x.ratio.map(|r| verdict(&r, adj, band, key != "ttft_ms"));
-        }
+    for metric in Metric::HEADLINE {
+        decide(
+            cells
+                .iter_mut()
+                .flat_map(|c| c.metrics.iter_mut())
+                .filter(|x| x.metric == metric),
+            band,
+            metric.higher_is_better(),
+        );
     }
 
     let failures = reference
@@ -298,13 +354,16 @@ pub fn compare(reference: &Reference, run: &str, m: &Manifest, band: f64) -> Ref
                 .filter(|c| c.failure.as_ref().is_some_and(|x| x.mode == f.mode))
                 .count();
             let status = if mine.is_empty() {
-                "not run".to_string()
+                FailureStanding::NotRun
             } else if ran > 0 {
-                format!("ran where published failed ({ran} of {} cells)", mine.len())
+                FailureStanding::RanWherePublishedFailed {
+                    ran,
+                    of: mine.len(),
+                }
             } else if same == mine.len() {
-                "failed as published".to_string()
+                FailureStanding::FailedAsPublished
             } else {
-                "failed, in another way".to_string()
+                FailureStanding::FailedAnotherWay
             };
             FailureResult {
                 configuration: format!(
@@ -329,118 +388,4 @@ pub fn compare(reference: &Reference, run: &str, m: &Manifest, band: f64) -> Ref
         cells,
         failures,
     }
-}
-
-/// The comparison as Markdown.
-pub fn markdown(c: &RefComparison) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# {} against the published \"{}\" ({})\n",
-        c.run, c.title, c.reference
-    );
-    let _ = writeln!(
-        out,
-        "Ratios are yours ÷ published, with a 95 % interval from both sides' mean, sd and n; verdicts at a ±{:.0} % band (Holm-adjusted Welch p): **same** reproduces the published figure, **faster**/**slower** do not, **inconclusive** cannot tell.\n",
-        c.band * 100.0
-    );
-    let _ = writeln!(out, "## Setup\n");
-    let rows = c
-        .setup
-        .iter()
-        .map(|f| {
-            vec![
-                escape_cell(&f.fact),
-                escape_cell(&f.published),
-                f.yours
-                    .as_ref()
-                    .map_or_else(|| "not recorded".to_string(), |y| short(Some(y))),
-                match f.differs {
-                    Some(true) => "**differs**".to_string(),
-                    Some(false) => "same".to_string(),
-                    None => "—".to_string(),
-                },
-            ]
-        })
-        .collect();
-    out.push_str(&table(
-        vec!["fact".into(), "published".into(), "yours".into(), "".into()],
-        rows,
-    ));
-    out.push('\n');
-    for (key, title, decimals) in [
-        ("gen_tps", "Generation, tokens/s", 1usize),
-        ("pp_tps", "Prompt processing, tokens/s", 0),
-    ] {
-        let _ = writeln!(out, "## {title}\n");
-        let rows = c
-            .cells
-            .iter()
-            .filter_map(|cell| {
-                let x = cell.metrics.iter().find(|x| x.metric == key)?;
-                let yours = match (&x.yours, cell.status.as_str()) {
-                    (Some(s), "compared") => format!("{} (n={})", mean_sd(s, decimals), s.n),
-                    _ => cell.status.clone(),
-                };
-                let verdict = match (x.verdict, x.in_range) {
-                    (Some(v), _) => v.as_str().to_string(),
-                    (None, Some(true)) => "in the published range".to_string(),
-                    (None, Some(false)) => "outside the published range".to_string(),
-                    (None, None) => cell.status.clone(),
-                };
-                Some(vec![
-                    cell.cell.clone(),
-                    x.published.clone(),
-                    yours,
-                    x.ratio.map_or("—".to_string(), |r| {
-                        format!("{:.3} ({:.3}–{:.3})", r.ratio, r.ci95_low, r.ci95_high)
-                    }),
-                    x.p_adjusted.map_or("—".to_string(), |p| format!("{p:.3}")),
-                    verdict,
-                ])
-            })
-            .collect();
-        out.push_str(&table(
-            vec![
-                "cell".into(),
-                "published".into(),
-                "yours".into(),
-                "yours ÷ published (95 % CI)".into(),
-                "p adj.".into(),
-                "verdict".into(),
-            ],
-            rows,
-        ));
-        out.push('\n');
-    }
-    if !c.failures.is_empty() {
-        let _ = writeln!(out, "## Published failures\n");
-        let rows = c
-            .failures
-            .iter()
-            .map(|f| {
-                vec![
-                    f.configuration.clone(),
-                    escape_cell(&f.published),
-                    escape_cell(&if f.yours.is_empty() {
-                        "—".to_string()
-                    } else {
-                        f.yours.join("; ")
-                    }),
-                    f.status.clone(),
-                ]
-            })
-            .collect();
-        out.push_str(&table(
-            vec![
-                "configuration".into(),
-                "published".into(),
-                "yours".into(),
-                "".into(),
-            ],
-            rows,
-        ));
-        out.push('\n');
-    }
-    out
 }

@@ -7,11 +7,12 @@ use std::collections::BTreeMap;
 
 use super::{RefCell, RefFailure, Reference, SetupFact};
 use crate::manifest::Manifest;
+use crate::metric::Metric;
 use crate::status::{CellStatus, FailureMode};
 
 /// The mean and sd of a cell's metric, when it has both.
-fn figure(c: &crate::manifest::Cell, metric: &str) -> Option<[f64; 2]> {
-    let s = c.stats.get(metric)?;
+fn figure(c: &crate::manifest::Cell, metric: Metric) -> Option<[f64; 2]> {
+    let s = c.stats.get(&metric)?;
     Some([round(s.mean), round(s.sd?)])
 }
 
@@ -94,9 +95,9 @@ pub fn from_manifest(m: &Manifest, name: &str, title: &str) -> Reference {
         .iter()
         .filter(|c| c.status == CellStatus::Ok)
         .filter_map(|c| {
-            let gen_tps = figure(c, "gen_tps");
-            let pp_tps = figure(c, "pp_tps");
-            let ttft_ms = figure(c, "ttft_ms");
+            let gen_tps = figure(c, Metric::GenTps);
+            let pp_tps = figure(c, Metric::PpTps);
+            let ttft_ms = figure(c, Metric::TtftMs);
             (gen_tps.is_some() || pp_tps.is_some() || ttft_ms.is_some()).then(|| RefCell {
                 source: c.source.clone(),
                 backend: c.backend.clone(),

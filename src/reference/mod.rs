@@ -4,9 +4,11 @@
 
 pub mod compare;
 pub mod from_run;
+pub mod render;
 
 use std::path::Path;
 
+use crate::metric::Metric;
 use crate::status::FailureMode;
 use serde::{Deserialize, Serialize};
 
@@ -70,6 +72,19 @@ pub struct RefCell {
     pub gen_tps_range: Option<[f64; 2]>,
 }
 
+impl RefCell {
+    /// The published mean and sd of `metric`, where the reference has it (a
+    /// reference carries no figure of the server's own timing).
+    pub fn figure(&self, metric: Metric) -> Option<[f64; 2]> {
+        match metric {
+            Metric::GenTps => self.gen_tps,
+            Metric::PpTps => self.pp_tps,
+            Metric::TtftMs => self.ttft_ms,
+            Metric::GenTpsServer => None,
+        }
+    }
+}
+
 /// A configuration that failed as published.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -116,16 +131,17 @@ pub fn parse(text: &str, file: &str) -> Result<Reference, ReferenceError> {
             && c.gen_tps_range.is_none()
         {
             return Err(bad(format!(
-                "cells[{i}] ({} {} {} p{}): no figure (gen_tps, pp_tps, ttft_ms or gen_tps_range)",
-                c.backend, c.model, c.variant, c.prompt_tokens
+                "cells[{i}] ({} {} {} p{}): no figure ({} or gen_tps_range)",
+                c.backend,
+                c.model,
+                c.variant,
+                c.prompt_tokens,
+                Metric::HEADLINE.map(Metric::name).join(", ")
             )));
         }
-        for (field, v) in [
-            ("gen_tps", c.gen_tps),
-            ("pp_tps", c.pp_tps),
-            ("ttft_ms", c.ttft_ms),
-        ] {
-            if let Some([mean, sd]) = v {
+        for metric in Metric::HEADLINE {
+            if let Some([mean, sd]) = c.figure(metric) {
+                let field = metric.name();
                 if !(mean > 0.0 && sd >= 0.0) {
                     return Err(bad(format!(
                         "cells[{i}].{field}: [{mean}, {sd}]: a positive mean and an sd of 0 or more"

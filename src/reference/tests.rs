@@ -1,7 +1,8 @@
 //! The shipped reference parses to every published figure; a run of the study's
 //! plan (hand-made) is compared with it; bad reference files name the field.
 
-use super::compare::{compare, differs, markdown};
+use super::compare::{compare, differs};
+use super::render::markdown;
 use super::*;
 use crate::manifest::fixtures::{cell, run};
 use crate::manifest::{Failure, Manifest};
@@ -201,21 +202,24 @@ fn a_run_of_the_study_plan_against_the_published_figures() {
         c.cells[i]
             .metrics
             .iter()
-            .find(|x| x.metric == "gen_tps")
+            .find(|x| x.metric == crate::metric::Metric::GenTps)
             .unwrap()
     };
-    assert_eq!(c.cells[0].status, "compared");
+    assert_eq!(c.cells[0].status.to_string(), "compared");
     assert_eq!(generation(0).verdict, Some(Verdict::Same));
     assert_eq!(generation(1).verdict, Some(Verdict::Slower));
-    assert_eq!(c.cells[2].status, "not run");
-    assert_eq!(c.cells[4].status, "failed where published ran (hang)");
-    assert_eq!(generation(12).in_range, Some(true));
-    assert_eq!(c.failures[0].status, "failed as published");
+    assert_eq!(c.cells[2].status.to_string(), "not run");
     assert_eq!(
-        c.failures[1].status,
+        c.cells[4].status.to_string(),
+        "failed where published ran (hang)"
+    );
+    assert_eq!(generation(12).in_range, Some(true));
+    assert_eq!(c.failures[0].status.to_string(), "failed as published");
+    assert_eq!(
+        c.failures[1].status.to_string(),
         "ran where published failed (1 of 1 cells)"
     );
-    assert_eq!(c.failures[2].status, "not run");
+    assert_eq!(c.failures[2].status.to_string(), "not run");
     // Setup: no GPU, no images here: recorded facts are missing, the published
     // context size is the plan's.
     let ctx = c

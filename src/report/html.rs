@@ -11,6 +11,7 @@ use super::markdown::{column, metric_table};
 use super::svg::{Chart, Point, Series, render};
 use super::system::Rows;
 use crate::manifest::{Cell, Manifest};
+use crate::metric::Metric;
 
 pub const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}\
 table{border-collapse:collapse;margin:0.6em 0 1.4em;font-size:13px}\
@@ -80,8 +81,8 @@ fn series(cells: &[&Cell], value: impl Fn(&Cell) -> Option<Point>) -> Vec<Series
     out
 }
 
-fn stat_point(c: &Cell, key: &str, scale: f64) -> Option<Point> {
-    let s = c.stats.get(key)?;
+fn stat_point(c: &Cell, metric: Metric, scale: f64) -> Option<Point> {
+    let s = c.stats.get(&metric)?;
     Some(Point {
         x: f64::from(c.prompt_tokens),
         y: s.mean * scale,
@@ -144,15 +145,15 @@ pub fn render_html(m: &Manifest) -> String {
             continue;
         }
         let _ = writeln!(out, "<h2>{}</h2>\n<div class=\"charts\">", esc(&model.name));
-        let gen_series = series(&cells, |c| stat_point(c, "gen_tps", 1.0));
+        let gen_series = series(&cells, |c| stat_point(c, Metric::GenTps, 1.0));
         out.push_str(&render(&Chart {
-            title: "Generation, tokens/s",
+            title: Metric::GenTps.title(),
             x_label: "prompt tokens",
             y_label: "tokens/s",
             log_y: false,
             series: &gen_series,
         }));
-        let ttft = series(&cells, |c| stat_point(c, "ttft_ms", 1.0 / 1000.0));
+        let ttft = series(&cells, |c| stat_point(c, Metric::TtftMs, 1.0 / 1000.0));
         out.push_str(&render(&Chart {
             title: "Time to first token, s",
             x_label: "prompt tokens",
@@ -169,14 +170,10 @@ pub fn render_html(m: &Manifest) -> String {
             series: &mem,
         }));
         out.push_str("</div>\n");
-        for (key, title, decimals) in [
-            ("gen_tps", "Generation, tokens/s (mean ± sd)", 1),
-            ("pp_tps", "Prompt processing, tokens/s (mean ± sd)", 0),
-            ("ttft_ms", "Time to first token, ms (mean ± sd)", 0),
-        ] {
-            if let Some(t) = metric_table(m, &model.name, key, decimals) {
-                let _ = writeln!(out, "<h3>{title}</h3>");
-                if key == "gen_tps" {
+        for metric in Metric::HEADLINE {
+            if let Some(t) = metric_table(m, &model.name, metric) {
+                let _ = writeln!(out, "<h3>{} (mean ± sd)</h3>", metric.title());
+                if metric == Metric::GenTps {
                     match &bandwidth {
                         Some((gbs, from)) => {
                             let _ = writeln!(

@@ -8,15 +8,9 @@ use std::fmt::Write as _;
 use comfy_table::{Table, presets::ASCII_MARKDOWN};
 
 use crate::manifest::{Cell, Manifest};
+use crate::metric::Metric;
 use crate::stats::Summary;
 use crate::status::CellStatus;
-
-/// A metric as shown: manifest key, title, decimals.
-const SHOWN: &[(&str, &str, usize)] = &[
-    ("gen_tps", "Generation, tokens/s", 1),
-    ("pp_tps", "Prompt processing, tokens/s", 0),
-    ("ttft_ms", "Time to first token, ms", 0),
-];
 
 /// A Markdown table.
 pub fn table(header: Vec<String>, rows: Vec<Vec<String>>) -> String {
@@ -52,16 +46,16 @@ pub fn column(c: &Cell) -> String {
     }
 }
 
-fn cell_text(c: Option<&Cell>, metric: &str, decimals: usize) -> String {
+fn cell_text(c: Option<&Cell>, metric: Metric) -> String {
     match c {
         None => "—".to_string(),
         Some(c) if c.status == CellStatus::Failed => format!(
             "failed: {}",
             c.failure.as_ref().map_or("?", |f| f.mode.name())
         ),
-        Some(c) => c.stats.get(metric).map_or_else(
+        Some(c) => c.stats.get(&metric).map_or_else(
             || format!("{} (no runs)", c.status),
-            |s| mean_sd(s, decimals),
+            |s| mean_sd(s, metric.decimals()),
         ),
     }
 }
@@ -80,12 +74,7 @@ pub fn columns(cells: &[&Cell]) -> Vec<String> {
 
 /// One metric's table for one model: rows prompt lengths, columns
 /// backend/variant; generation carries its share of the ceiling when known.
-pub fn metric_table(
-    m: &Manifest,
-    model: &str,
-    key: &str,
-    decimals: usize,
-) -> Option<super::system::Rows> {
+pub fn metric_table(m: &Manifest, model: &str, metric: Metric) -> Option<super::system::Rows> {
     let cells: Vec<&Cell> = m.cells.iter().filter(|c| c.model == model).collect();
     if cells.is_empty() {
         return None;
@@ -103,8 +92,8 @@ pub fn metric_table(
                     .iter()
                     .find(|c| c.prompt_tokens == *p && column(c) == *col)
                     .copied();
-                let mut text = cell_text(c, key, decimals);
-                if key == "gen_tps" {
+                let mut text = cell_text(c, metric);
+                if metric == Metric::GenTps {
                     if let Some(share) = c.and_then(|c| super::roofline::share(m, c)) {
                         let _ = write!(text, " ({:.0} %)", share * 100.0);
                     }
@@ -150,9 +139,9 @@ pub fn render(m: &Manifest) -> String {
     }
 
     let models: Vec<&str> = m.plan.models.iter().map(|x| x.name.as_str()).collect();
-    for (key, title, decimals) in SHOWN {
-        let _ = writeln!(out, "## {title} (mean ± sd)\n");
-        if *key == "gen_tps" {
+    for metric in Metric::HEADLINE {
+        let _ = writeln!(out, "## {} (mean ± sd)\n", metric.title());
+        if metric == Metric::GenTps {
             if let Some((gbs, from)) = super::roofline::bandwidth(m) {
                 let _ = writeln!(
                     out,
@@ -161,7 +150,7 @@ pub fn render(m: &Manifest) -> String {
             }
         }
         for model in &models {
-            if let Some((header, rows)) = metric_table(m, model, key, *decimals) {
+            if let Some((header, rows)) = metric_table(m, model, metric) {
                 let _ = writeln!(out, "### {model}\n");
                 out.push_str(&table(header, rows));
                 out.push('\n');
@@ -185,7 +174,10 @@ fn checks(out: &mut String, m: &Manifest) {
         .map(|c| {
             let measured: Vec<_> = c.runs.iter().filter(|r| !r.warmup).collect();
             let failed_checks = measured.iter().filter(|r| !r.checks.all()).count();
-            let ratio = match (c.stats.get("gen_tps"), c.stats.get("gen_tps_server")) {
+            let ratio = match (
+                c.stats.get(&Metric::GenTps),
+                c.stats.get(&Metric::GenTpsServer),
+            ) {
                 (Some(a), Some(b)) if b.median > 0.0 => format!("{:.4}", a.median / b.median),
                 _ => "—".to_string(),
             };
@@ -203,9 +195,9 @@ fn checks(out: &mut String, m: &Manifest) {
                 c.id.clone(),
                 measured.len().to_string(),
                 failed_checks.to_string(),
-                c.stats
-                    .get("gen_tps_server")
-                    .map_or("—".into(), |s| mean_sd(s, 1)),
+                c.stats.get(&Metric::GenTpsServer).map_or("—".into(), |s| {
+                    mean_sd(s, Metric::GenTpsServer.decimals())
+                }),
                 ratio,
                 agreement,
             ]

@@ -37,7 +37,7 @@ pub fn sentence(m: &Manifest) -> Option<String> {
     let mut s = format!(
         "Precision target: runs added, up to {}, while the 95 % interval of {} was wider than ±{} % of its mean; met by {} of {} finished cells",
         p.max_runs,
-        p.metrics.join(", "),
+        p.metric_names(),
         p.target_ci_pct,
         done.len() - wide.len(),
         done.len()

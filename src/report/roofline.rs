@@ -5,6 +5,7 @@
 //! the known-platform table by the host's GPU. Pure functions.
 
 use crate::manifest::{Cell, Manifest};
+use crate::metric::Metric;
 
 /// How a known platform is recognised in the host record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,7 +169,7 @@ pub fn ceiling(m: &Manifest, c: &Cell) -> Option<f64> {
 
 /// A cell's mean generation speed as a share of its ceiling (0.62 = 62 %).
 pub fn share(m: &Manifest, c: &Cell) -> Option<f64> {
-    let mean = c.stats.get("gen_tps")?.mean;
+    let mean = c.stats.get(&Metric::GenTps)?.mean;
     Some(mean / ceiling(m, c)?)
 }
 

@@ -108,7 +108,7 @@ async fn every_cell_measured_and_saved_and_no_container_left() {
         assert_eq!(c.status, CellStatus::Ok, "{}", c.id);
         assert_eq!(c.runs.len(), 3);
         assert!(c.runs[0].warmup && !c.runs[1].warmup);
-        assert_eq!(c.stats["gen_tps"].n, 2);
+        assert_eq!(c.stats[&crate::metric::Metric::GenTps].n, 2);
         assert_eq!(c.runs[1].prompt_n, u64::from(c.prompt_tokens));
         assert!(c.server.as_ref().unwrap().baseline.is_some());
         // Every run has telemetry; measured runs had a cool-down (45 °C < 60 °C).
@@ -415,7 +415,7 @@ async fn a_met_precision_target_adds_no_run() {
     for c in &m.cells {
         assert_eq!(c.status, CellStatus::Ok);
         assert_eq!(c.runs.len(), 3, "{}: 1 warm-up + 2 measured", c.id);
-        assert_eq!(c.stats["pp_tps"].n, 2);
+        assert_eq!(c.stats[&crate::metric::Metric::PpTps].n, 2);
     }
 }
 
@@ -431,7 +431,7 @@ async fn an_unmet_precision_target_runs_to_max_runs_and_no_further() {
     for c in &m.cells {
         assert_eq!(c.status, CellStatus::Ok);
         assert_eq!(c.runs.len(), 6, "{}: 1 warm-up + 5 measured", c.id);
-        assert_eq!(c.stats["ttft_ms"].n, 5);
+        assert_eq!(c.stats[&crate::metric::Metric::TtftMs].n, 5);
         let idx: Vec<u32> = c.runs.iter().map(|r| r.index).collect();
         assert_eq!(idx, [0, 1, 2, 3, 4, 5]);
         assert!(
@@ -491,7 +491,7 @@ async fn rounds_share_the_runs_over_new_server_starts() {
             "{}",
             c.id
         );
-        assert_eq!(c.stats["gen_tps"].n, 2);
+        assert_eq!(c.stats[&crate::metric::Metric::GenTps].n, 2);
     }
     // One group, two rounds: two server starts, named by round.
     let created = s.engine.created.lock().unwrap().clone();
@@ -661,7 +661,7 @@ env = { FAKE_MAX_PREDICTED = "5" }
         "all 2 measured runs generated 5 of 8 tokens (stop: limit)"
     );
     assert_eq!(c.runs.len(), 3, "warm-up and both measured runs kept");
-    assert!(c.stats.is_empty() || c.stats["gen_tps"].n == 0);
+    assert!(c.stats.is_empty() || c.stats[&crate::metric::Metric::GenTps].n == 0);
 }
 
 #[tokio::test]

@@ -217,6 +217,31 @@ pub fn verdict(r: &Ratio, p_adjusted: f64, band: f64, higher_is_better: bool) ->
     Verdict::Inconclusive
 }
 
+/// One metric's test of one matched cell, as `decide` sees it: its Welch p (or
+/// none, when the cell cannot be tested), its ratio, and where the adjusted p
+/// and the verdict go.
+pub trait Tested {
+    fn p(&self) -> Option<f64>;
+    fn ratio(&self) -> Option<Ratio>;
+    fn decided(&mut self, p_adjusted: f64, verdict: Option<Verdict>);
+}
+
+/// Holm-adjusts one metric's p-values across the tests given (the matched cells
+/// of a comparison) and gives each tested one its verdict against the band; a
+/// test without a p is left as it is and does not count in the adjustment.
+pub fn decide<'a, T: Tested + 'a>(
+    tests: impl IntoIterator<Item = &'a mut T>,
+    band: f64,
+    higher_is_better: bool,
+) {
+    let mut tested: Vec<&mut T> = tests.into_iter().filter(|t| t.p().is_some()).collect();
+    let p: Vec<f64> = tested.iter().filter_map(|t| t.p()).collect();
+    for (t, adj) in tested.iter_mut().zip(holm(&p)) {
+        let v = t.ratio().map(|r| verdict(&r, adj, band, higher_is_better));
+        t.decided(adj, v);
+    }
+}
+
 /// Most runs per side `runs_to_decide` looks at.
 const MAX_RUNS_TO_DECIDE: u32 = 10_000;
 

@@ -161,10 +161,16 @@ fn manifest() -> Manifest {
 #[test]
 fn mean_and_sd_by_hand() {
     let m = manifest();
-    let s = &m.cells[0].stats["gen_tps"];
+    let s = &m.cells[0].stats[&crate::metric::Metric::GenTps];
     assert_eq!(mean_sd(s, 1), "71.0 ± 1.4");
-    assert_eq!(mean_sd(&m.cells[0].stats["pp_tps"], 0), "805 ± 7");
-    assert_eq!(mean_sd(&m.cells[1].stats["gen_tps"], 1), "65.0");
+    assert_eq!(
+        mean_sd(&m.cells[0].stats[&crate::metric::Metric::PpTps], 0),
+        "805 ± 7"
+    );
+    assert_eq!(
+        mean_sd(&m.cells[1].stats[&crate::metric::Metric::GenTps], 1),
+        "65.0"
+    );
 }
 
 #[test]

@@ -92,6 +92,74 @@ fn holm_by_hand() {
     assert!(holm(&[]).is_empty());
 }
 
+/// A test as the comparisons hold one.
+#[derive(Debug, PartialEq)]
+struct T {
+    p: Option<f64>,
+    ratio: Option<Ratio>,
+    adj: Option<f64>,
+    verdict: Option<Verdict>,
+}
+
+impl Tested for T {
+    fn p(&self) -> Option<f64> {
+        self.p
+    }
+    fn ratio(&self) -> Option<Ratio> {
+        self.ratio
+    }
+    fn decided(&mut self, p_adjusted: f64, verdict: Option<Verdict>) {
+        self.adj = Some(p_adjusted);
+        self.verdict = verdict;
+    }
+}
+
+fn t(p: Option<f64>, r: f64, lo: f64, hi: f64) -> T {
+    T {
+        p,
+        ratio: Some(Ratio {
+            ratio: r,
+            ci95_low: lo,
+            ci95_high: hi,
+        }),
+        adj: None,
+        verdict: None,
+    }
+}
+
+#[test]
+fn decide_adjusts_the_tested_only_and_gives_verdicts() {
+    // Tested p = 0.01 and 0.04 (the middle one has none): m = 2, sorted
+    // 0.01·2 = 0.02, 0.04·1 = 0.04. Ratio 1.05–1.15 lies above the 2 % band at
+    // p 0.02: faster; 0.85–0.95 below it at p 0.04: slower; where lower is
+    // better the two swap.
+    let mut tests = [
+        t(Some(0.01), 1.10, 1.05, 1.15),
+        t(None, 1.0, 0.99, 1.01),
+        t(Some(0.04), 0.90, 0.85, 0.95),
+    ];
+    decide(tests.iter_mut(), 0.02, true);
+    assert!(close(tests[0].adj.unwrap(), 0.02, 1e-12));
+    assert!(close(tests[2].adj.unwrap(), 0.04, 1e-12));
+    assert_eq!(tests[0].verdict, Some(Verdict::Faster));
+    assert_eq!(tests[2].verdict, Some(Verdict::Slower));
+    assert_eq!((tests[1].adj, tests[1].verdict), (None, None));
+    decide(tests.iter_mut(), 0.02, false);
+    assert_eq!(tests[0].verdict, Some(Verdict::Slower));
+    assert_eq!(tests[2].verdict, Some(Verdict::Faster));
+    // Three tested: 0.04 now counts three times and is no longer significant.
+    let mut three = [
+        t(Some(0.04), 1.10, 1.05, 1.15),
+        t(Some(0.5), 1.0, 0.99, 1.01),
+        t(Some(0.3), 1.0, 0.97, 1.03),
+    ];
+    decide(three.iter_mut(), 0.02, true);
+    assert!(close(three[0].adj.unwrap(), 0.12, 1e-12));
+    assert_eq!(three[0].verdict, Some(Verdict::Inconclusive));
+    assert_eq!(three[1].verdict, Some(Verdict::Same));
+    assert_eq!(three[2].verdict, Some(Verdict::Inconclusive));
+}
+
 #[test]
 fn a_cold_first_run_is_an_outlier() {
     // 40 among 40, 55.5, 55.6, 55.7: median 55.55; deviations 15.55, 0.05,
