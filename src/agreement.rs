@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::backend::Backend;
 use crate::manifest::Cell;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -51,11 +52,11 @@ pub fn compare(reference_id: &str, reference: &[u32], other: &[u32]) -> Agreemen
     }
 }
 
-/// The reference backend's name among `backends` (in plan order).
-pub fn reference_backend<'a>(backends: &[&'a str]) -> Option<&'a str> {
+/// The reference backend among `backends` (in plan order).
+pub fn reference_backend(backends: &[Backend]) -> Option<Backend> {
     backends
         .iter()
-        .find(|b| **b == "cpu")
+        .find(|b| **b == Backend::Cpu)
         .or_else(|| backends.first())
         .copied()
 }
@@ -71,7 +72,7 @@ fn tokens(c: &Cell) -> Option<&[u32]> {
 /// Sets each cell's agreement with its reference cell: the same source, model,
 /// variant and prompt on the reference backend (none on the reference backend
 /// itself, nor where either has no measured run).
-pub fn annotate(cells: &mut [Cell], reference: &str) {
+pub fn annotate(cells: &mut [Cell], reference: Backend) {
     let refs: Vec<(String, String, String, u32, String, Vec<u32>)> = cells
         .iter()
         .filter(|c| c.backend == reference)
@@ -141,8 +142,14 @@ mod tests {
 
     #[test]
     fn cpu_is_the_reference_when_present() {
-        assert_eq!(reference_backend(&["vulkan", "cpu"]), Some("cpu"));
-        assert_eq!(reference_backend(&["rocm6", "vulkan"]), Some("rocm6"));
+        assert_eq!(
+            reference_backend(&[Backend::Vulkan, Backend::Cpu]),
+            Some(Backend::Cpu)
+        );
+        assert_eq!(
+            reference_backend(&[Backend::Rocm6, Backend::Vulkan]),
+            Some(Backend::Rocm6)
+        );
         assert_eq!(reference_backend(&[]), None);
     }
 }

@@ -28,6 +28,12 @@ pub enum Backend {
     Cuda,
 }
 
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Debian trixie slim, pinned by digest (the 2026-08-24 rebuild of the index).
 /// Short names only: the engine's own short-name table resolves them (Podman maps
 /// `debian` and `fedora` to their official registries).

@@ -70,7 +70,7 @@ pub async fn build(g: &Globals, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     ]);
     for i in &images {
         t.add_row(vec![
-            i.backend.clone(),
+            i.backend.to_string(),
             i.source.clone(),
             i.tag.clone(),
             i.image_id.clone(),

@@ -44,10 +44,10 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
             _ => anyhow::bail!("--within takes three values: FIELD A B"),
         };
         let field = field.map_err(anyhow::Error::msg)?;
-        let (ma, mb) = crate::comparison::within::split(&a, field, va, vb)
+        let s = crate::comparison::within::split(&a, field, va, vb)
             .map_err(|e| anyhow::anyhow!("{}: {e}", args.a.display()))?;
         let side = |v: &str| format!("{an}, {} {v}", field.name());
-        let c = crate::comparison::compare(&side(va), &ma, &side(vb), &mb, args.band / 100.0);
+        let c = crate::comparison::compare_within(&side(va), &side(vb), &s, args.band / 100.0);
         return emit(args, &c);
     }
     let Some(b_path) = &args.b else {

@@ -21,7 +21,7 @@ use crate::progress::note;
 pub fn pinned_plan(m: &Manifest) -> Plan {
     let mut plan = m.plan.clone();
     for bp in &mut plan.backends {
-        if let Some(img) = m.images.iter().find(|i| i.backend == bp.backend.name()) {
+        if let Some(img) = m.images.iter().find(|i| i.backend == bp.backend) {
             bp.base_image = img.base_image.reference.clone();
         }
     }

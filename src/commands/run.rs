@@ -256,7 +256,7 @@ async fn execute(
                 .images
                 .iter()
                 .filter_map(|i| {
-                    let b = Backend::parse(&i.backend)?;
+                    let b = i.backend;
                     let si = plan.sources.iter().position(|s| s.name == i.source)?;
                     Some((
                         (b, si),

@@ -23,7 +23,8 @@ use crate::status::{CellStatus, FailureMode};
 /// The metrics compared, in the order of `CellComparison::metrics`.
 pub const METRICS: [Metric; 3] = Metric::HEADLINE;
 
-/// How cells are matched across runs.
+/// How cells are matched across runs: what a cell is, as text (a within-run
+/// comparison writes its compared field as "a→b").
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct CellKey {
     pub backend: String,
@@ -35,14 +36,26 @@ pub struct CellKey {
 }
 
 impl CellKey {
-    pub fn of(c: &Cell) -> Self {
+    /// The key of cell `c` of run `m`.
+    pub fn of(m: &Manifest, c: &Cell) -> Self {
         CellKey {
-            backend: c.backend.clone(),
-            source: c.source_label().unwrap_or_default().to_string(),
+            backend: c.backend.name().to_string(),
+            source: m.source_label(c).unwrap_or_default().to_string(),
             model: c.model.clone(),
             variant: c.variant.name.clone(),
             prompt_tokens: c.prompt_tokens,
         }
+    }
+
+    /// The key with the field a within-run comparison splits on read as `label`.
+    pub fn within(m: &Manifest, c: &Cell, field: within::Field, label: &str) -> Self {
+        let mut k = CellKey::of(m, c);
+        match field {
+            within::Field::Backend => k.backend = label.to_string(),
+            within::Field::Source => k.source = label.to_string(),
+            within::Field::Variant => k.variant = label.to_string(),
+        }
+        k
     }
 
     pub fn label(&self) -> String {
@@ -157,11 +170,29 @@ fn first_run_outlier(c: &Cell, metric: Metric) -> Option<(f64, f64)> {
 
 /// Compares run B against run A.
 pub fn compare(a_name: &str, a: &Manifest, b_name: &str, b: &Manifest, band: f64) -> Comparison {
+    compare_by(a_name, a, b_name, b, band, &CellKey::of)
+}
+
+/// Compares the two sides of one run split by `within::split`.
+pub fn compare_within(a_name: &str, b_name: &str, s: &within::Split, band: f64) -> Comparison {
+    let key = |m: &Manifest, c: &Cell| CellKey::within(m, c, s.field, &s.label);
+    compare_by(a_name, &s.a, b_name, &s.b, band, &key)
+}
+
+/// Compares B against A, matching cells on `key`.
+fn compare_by(
+    a_name: &str,
+    a: &Manifest,
+    b_name: &str,
+    b: &Manifest,
+    band: f64,
+    key_of: &dyn Fn(&Manifest, &Cell) -> CellKey,
+) -> Comparison {
     let mut cells = Vec::new();
     let mut only_in_a = Vec::new();
     for ca in &a.cells {
-        let key = CellKey::of(ca);
-        let Some(cb) = b.cells.iter().find(|x| CellKey::of(x) == key) else {
+        let key = key_of(a, ca);
+        let Some(cb) = b.cells.iter().find(|x| key_of(b, x) == key) else {
             only_in_a.push(ca.id.clone());
             continue;
         };
@@ -201,7 +232,7 @@ pub fn compare(a_name: &str, a: &Manifest, b_name: &str, b: &Manifest, band: f64
     let only_in_b = b
         .cells
         .iter()
-        .filter(|cb| !a.cells.iter().any(|ca| CellKey::of(ca) == CellKey::of(cb)))
+        .filter(|cb| !a.cells.iter().any(|ca| key_of(a, ca) == key_of(b, cb)))
         .map(|c| c.id.clone())
         .collect();
     // Holm across the matched cells, metric by metric.

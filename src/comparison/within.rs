@@ -1,9 +1,10 @@
 //! Comparing inside one run: the cells of one backend, source or variant
 //! against another's ("is rocm7 faster than rocm6 here?"), matched on
-//! everything else. Splits a manifest into two, A and B, whose cells carry the
-//! compared field as "a→b" so that they match; each side keeps only its own
-//! images (or variant), so the setup table shows what differs between them.
-//! Pure functions; the comparison itself is `comparison::compare`.
+//! everything else. Splits a manifest into two, A and B; their cells keep what
+//! they are, and `comparison::compare_within` matches them on a key whose
+//! compared field reads "a→b". Each side keeps only its own images (or
+//! variant), so the setup table shows what differs between them. Pure
+//! functions.
 
 use crate::manifest::{Cell, Manifest};
 
@@ -35,49 +36,34 @@ impl Field {
         }
     }
 
-    fn of(self, c: &Cell) -> &str {
+    /// The cell's value of this field.
+    pub fn of(self, c: &Cell) -> &str {
         match self {
-            Field::Backend => &c.backend,
+            Field::Backend => c.backend.name(),
             Field::Source => &c.source,
             Field::Variant => &c.variant.name,
         }
     }
 }
 
-/// The cell with `field` set to `to`, its id rewritten to match where the id
-/// carries it (backend first, source after `@`).
-fn masked(c: &Cell, field: Field, to: &str) -> Cell {
-    let mut c = c.clone();
-    match field {
-        Field::Backend => {
-            let rest = c.id.strip_prefix(&c.backend).unwrap_or(&c.id).to_string();
-            c.id = format!("{to}{rest}");
-            c.backend = to.to_string();
-        }
-        Field::Source => {
-            let old = format!("{}@{}.", c.backend, c.source);
-            if let Some(rest) = c.id.strip_prefix(&old) {
-                c.id = format!("{}@{to}.{rest}", c.backend);
-            }
-            c.source = to.to_string();
-        }
-        Field::Variant => c.variant.name = to.to_string(),
-    }
-    c
+/// A run split in two for a within-run comparison: the cells whose field is
+/// `a` and those whose field is `b`, matched on everything else, the compared
+/// field shown as `label` ("vulkan→rocm6").
+#[derive(Debug, Clone)]
+pub struct Split {
+    pub a: Manifest,
+    pub b: Manifest,
+    pub field: Field,
+    pub label: String,
 }
 
-/// One side: the cells whose `field` is `value`, masked, and only that side's
-/// images or variant.
-fn side(m: &Manifest, field: Field, value: &str, mask: &str) -> Manifest {
+/// One side: the cells whose `field` is `value`, and only that side's images
+/// or variant.
+fn side(m: &Manifest, field: Field, value: &str) -> Manifest {
     let mut s = m.clone();
-    s.cells = m
-        .cells
-        .iter()
-        .filter(|c| field.of(c) == value)
-        .map(|c| masked(c, field, mask))
-        .collect();
+    s.cells.retain(|c| field.of(c) == value);
     match field {
-        Field::Backend => s.images.retain(|i| i.backend == value),
+        Field::Backend => s.images.retain(|i| i.backend.name() == value),
         Field::Source => s.images.retain(|i| i.source == value),
         Field::Variant => s.plan.variants.retain(|v| v.name == value),
     }
@@ -85,7 +71,7 @@ fn side(m: &Manifest, field: Field, value: &str, mask: &str) -> Manifest {
 }
 
 /// Splits run `m` into A (`field` = `a`) and B (`field` = `b`).
-pub fn split(m: &Manifest, field: Field, a: &str, b: &str) -> Result<(Manifest, Manifest), String> {
+pub fn split(m: &Manifest, field: Field, a: &str, b: &str) -> Result<Split, String> {
     let mut present: Vec<&str> = m.cells.iter().map(|c| field.of(c)).collect();
     present.sort_unstable();
     present.dedup();
@@ -104,20 +90,27 @@ pub fn split(m: &Manifest, field: Field, a: &str, b: &str) -> Result<(Manifest, 
             field.name()
         ));
     }
-    let mask = format!("{a}→{b}");
-    Ok((side(m, field, a, &mask), side(m, field, b, &mask)))
+    Ok(Split {
+        a: side(m, field, a),
+        b: side(m, field, b),
+        field,
+        label: format!("{a}→{b}"),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::comparison::compare;
+    use crate::backend::Backend;
+    use crate::comparison::compare_within;
     use crate::manifest::fixtures::{cell, run};
     use crate::stats::compare::Verdict;
     use crate::status::CellStatus;
 
-    fn on(backend: &str, c: Cell) -> Cell {
-        let mut c = masked(&c, Field::Backend, backend);
+    /// The fixture cell (made on cpu) on `backend`.
+    fn on(backend: Backend, mut c: Cell) -> Cell {
+        c.id = c.id.replacen("cpu", backend.name(), 1);
+        c.backend = backend;
         c.status = CellStatus::Ok;
         c
     }
@@ -133,16 +126,19 @@ mod tests {
                 .to_vec()
         };
         m.cells = vec![
-            on("vulkan", cell(31, "default", steady(55.6), None)),
-            on("rocm6", cell(31, "default", steady(42.0), None)),
-            on("vulkan", cell(461, "default", steady(50.0), None)),
-            on("cpu", cell(31, "default", steady(80.0), None)),
+            on(Backend::Vulkan, cell(31, "default", steady(55.6), None)),
+            on(Backend::Rocm6, cell(31, "default", steady(42.0), None)),
+            on(Backend::Vulkan, cell(461, "default", steady(50.0), None)),
+            on(Backend::Cpu, cell(31, "default", steady(80.0), None)),
         ];
-        let (a, b) = split(&m, Field::Backend, "vulkan", "rocm6").unwrap();
-        assert_eq!(a.cells.len(), 2);
-        assert_eq!(b.cells.len(), 1);
-        assert_eq!(a.cells[0].id, "vulkan→rocm6.m.default.p31");
-        let c = compare("A", &a, "B", &b, 0.02);
+        let s = split(&m, Field::Backend, "vulkan", "rocm6").unwrap();
+        assert_eq!(s.a.cells.len(), 2);
+        assert_eq!(s.b.cells.len(), 1);
+        // The cells stay what they are; the key carries the label.
+        assert_eq!(s.a.cells[0].id, "vulkan.m.default.p31");
+        assert_eq!(s.a.cells[0].backend, Backend::Vulkan);
+        assert_eq!(s.label, "vulkan→rocm6");
+        let c = compare_within("A", "B", &s, 0.02);
         // p31 matched across the two backends: 42 / 55.6 = 0.755, slower;
         // p461 ran on vulkan only.
         assert_eq!(c.cells.len(), 1);
@@ -153,7 +149,7 @@ mod tests {
         let g = &c.cells[0].metrics[0];
         assert!((g.ratio.unwrap().ratio - 42.0 / 55.6).abs() < 1e-12);
         assert_eq!(g.verdict, Some(Verdict::Slower));
-        assert_eq!(c.only_in_a, ["vulkan→rocm6.m.default.p461"]);
+        assert_eq!(c.only_in_a, ["vulkan.m.default.p461"]);
         // The cpu cell is on neither side.
         assert!(c.only_in_b.is_empty());
     }
@@ -174,9 +170,12 @@ mod tests {
         );
         let err = split(&m, Field::Variant, "default", "default").unwrap_err();
         assert!(err.contains("two different values"), "{err}");
-        let (a, b) = split(&m, Field::Variant, "default", "q8").unwrap();
-        assert_eq!(a.cells[0].variant.name, "default→q8");
-        assert_eq!(b.cells[0].variant.name, "default→q8");
+        let s = split(&m, Field::Variant, "default", "q8").unwrap();
+        assert_eq!(s.a.cells[0].variant.name, "default");
+        assert_eq!(s.b.cells[0].variant.name, "q8");
+        let c = compare_within("A", "B", &s, 0.02);
+        assert_eq!(c.cells.len(), 1);
+        assert_eq!(c.cells[0].key.variant, "default→q8");
         assert_eq!(
             Field::parse("model").unwrap_err(),
             "--within model: compare by backend, source or variant"

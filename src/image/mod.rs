@@ -108,7 +108,10 @@ pub enum ImageError {
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error("{backend} image: {message}")]
-    Other { backend: String, message: String },
+    Other {
+        backend: crate::backend::Backend,
+        message: String,
+    },
 }
 
 /// Builds (or reuses) the image for one backend and reads its facts.
@@ -131,10 +134,7 @@ pub async fn ensure<E: Engine>(
 ) -> Result<ImageRecord, ImageError> {
     let (cache, logs) = (place.cache, place.logs);
     let backend = bp.backend;
-    let other = |message: String| ImageError::Other {
-        backend: backend.name().to_string(),
-        message,
-    };
+    let other = |message: String| ImageError::Other { backend, message };
     let started = Instant::now();
     let base = base::resolve(engine, backend, &bp.base_image).await?;
 
@@ -342,7 +342,7 @@ pub async fn ensure<E: Engine>(
         .unwrap_or_default();
 
     Ok(ImageRecord {
-        backend: backend.name().to_string(),
+        backend,
         source: plan_source.name.clone(),
         tag,
         image_id: facts.id,

@@ -48,7 +48,7 @@ pub fn gen_runs(gen_tps: &[f64]) -> Vec<Run> {
 pub fn cell(prompt: u32, variant: &str, runs: Vec<Run>, failure: Option<Failure>) -> Cell {
     let mut c = Cell {
         id: format!("cpu.m.{variant}.p{prompt}"),
-        backend: "cpu".into(),
+        backend: crate::backend::Backend::Cpu,
         source: "default".into(),
         model: "gemma-3-270m-q4_k_m".into(),
         prompt_tokens: prompt,

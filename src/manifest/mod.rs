@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::backend::Backend;
 use crate::engine::EngineInfo;
 use crate::gguf::GgufFacts;
 use crate::host::HostFacts;
@@ -135,7 +136,7 @@ pub struct Integrity {
 /// An image a cell ran in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ImageRecord {
-    pub backend: String,
+    pub backend: Backend,
     /// The plan's name for the llama.cpp source it was built from.
     #[serde(default = "default_source")]
     pub source: String,
@@ -222,8 +223,9 @@ pub struct ModelRecord {
 /// One cell of the matrix: a prompt length on one backend, model and variant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Cell {
+    /// Made from the fields below by `plan::matrix::cell_id`; never read back.
     pub id: String,
-    pub backend: String,
+    pub backend: Backend,
     /// The llama.cpp source's name (`default` when the plan has one).
     #[serde(default = "default_source")]
     pub source: String,
@@ -306,7 +308,7 @@ pub struct Failure {
 /// One llama-bench run: a backend's image on a model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LlamaBenchRecord {
-    pub backend: String,
+    pub backend: Backend,
     /// The llama.cpp source's name.
     #[serde(default = "default_source")]
     pub source: String,
@@ -456,15 +458,6 @@ impl Cell {
             .filter_map(|m| crate::stats::summarize(&self.values(m)).map(|s| (m, s)))
             .collect();
     }
-
-    /// The source's name when the run's plan has several (the cell id then
-    /// reads `backend@source.…`), else `None`.
-    pub fn source_label(&self) -> Option<&str> {
-        self.id
-            .strip_prefix(&self.backend)
-            .is_some_and(|rest| rest.starts_with('@'))
-            .then_some(self.source.as_str())
-    }
 }
 
 /// Now, RFC 3339 UTC with millisecond precision.
@@ -478,6 +471,12 @@ pub fn now_rfc3339() -> String {
 }
 
 impl Manifest {
+    /// A cell's source name when the run's plan has several (its id then reads
+    /// `backend@source.…`), else `None`.
+    pub fn source_label<'a>(&self, c: &'a Cell) -> Option<&'a str> {
+        (self.plan.sources.len() > 1).then_some(c.source.as_str())
+    }
+
     /// A new manifest for `plan`: status `running`, nothing measured yet.
     pub fn new(run_id: &str, plan: Plan, host: HostFacts, engine: Option<EngineInfo>) -> Self {
         let now = now_rfc3339();

@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{RefCell, Reference};
+use crate::backend::Backend;
 use crate::manifest::{Cell, Manifest};
 use crate::metric::Metric;
 use crate::stats::compare::{Moments, Ratio, Tested, Verdict, decide, ratio_of, welch_of};
@@ -168,8 +169,8 @@ pub fn differs(check: &str, published: &str, yours: &str) -> Option<bool> {
 
 /// The run's value of a fact named by a reference's `check`.
 pub fn run_fact(m: &Manifest, check: &str) -> Option<String> {
-    let image = |backend: &str| m.images.iter().find(|i| i.backend == backend);
-    let runtime = |backend: &str, key: &str| {
+    let image = |backend: Backend| m.images.iter().find(|i| i.backend == backend);
+    let runtime = |backend: Backend, key: &str| {
         image(backend)
             .and_then(|i| i.runtime_info.get(key))
             .and_then(|v| v.as_str())
@@ -189,9 +190,11 @@ pub fn run_fact(m: &Manifest, check: &str) -> Option<String> {
             .find(|i| i.source == *source)
             .or_else(|| m.images.first().filter(|_| m.plan.sources.len() == 1))
             .map(|i| i.llama_cpp.commit.clone()),
-        ["rocm"] => runtime("rocm6", "rocm").or_else(|| runtime("rocm7", "rocm")),
-        ["mesa"] => runtime("vulkan", "mesa_vulkan_drivers"),
-        ["build_arg", backend, arg] => image(backend).and_then(|i| i.build_args.get(*arg).cloned()),
+        ["rocm"] => runtime(Backend::Rocm6, "rocm").or_else(|| runtime(Backend::Rocm7, "rocm")),
+        ["mesa"] => runtime(Backend::Vulkan, "mesa_vulkan_drivers"),
+        ["build_arg", backend, arg] => Backend::parse(backend)
+            .and_then(image)
+            .and_then(|i| i.build_args.get(*arg).cloned()),
         ["ctx", variant] => m
             .plan
             .variants
@@ -209,8 +212,10 @@ pub fn run_fact(m: &Manifest, check: &str) -> Option<String> {
             .nvidia
             .as_ref()
             .and_then(|n| n.driver_version.clone()),
-        ["cuda_runtime"] => image("cuda").and_then(|i| i.toolchain.get("cuda_runtime").cloned()),
-        ["cublas"] => image("cuda").and_then(|i| i.toolchain.get("cublas").cloned()),
+        ["cuda_runtime"] => {
+            image(Backend::Cuda).and_then(|i| i.toolchain.get("cuda_runtime").cloned())
+        }
+        ["cublas"] => image(Backend::Cuda).and_then(|i| i.toolchain.get("cublas").cloned()),
         ["host_os"] => m.host.os.clone(),
         ["cpu_model"] => m.host.cpu.model.clone(),
         _ => None,
@@ -225,7 +230,7 @@ fn find<'a>(m: &'a Manifest, r: &RefCell) -> Option<&'a Cell> {
             && c.model == r.model
             && c.variant.name == r.variant
             && c.prompt_tokens == r.prompt_tokens
-            && c.source_label().is_none_or(|s| s == r.source)
+            && m.source_label(c).is_none_or(|s| s == r.source)
     })
 }
 
@@ -338,7 +343,7 @@ pub fn compare(reference: &Reference, run: &str, m: &Manifest, band: f64) -> Ref
                     c.backend == f.backend
                         && c.model == f.model
                         && f.variants.contains(&c.variant.name)
-                        && c.source_label().is_none_or(|s| s == f.source)
+                        && m.source_label(c).is_none_or(|s| s == f.source)
                 })
                 .collect();
             let yours: Vec<String> = mine

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::{RefCell, RefFailure, Reference, SetupFact};
+use crate::backend::Backend;
 use crate::manifest::Manifest;
 use crate::metric::Metric;
 use crate::status::{CellStatus, FailureMode};
@@ -86,7 +87,7 @@ fn setup(m: &Manifest) -> Vec<SetupFact> {
 }
 
 /// Failed cells are grouped by source, backend, model and failure mode.
-type GroupKey = (String, String, String, FailureMode);
+type GroupKey = (String, Backend, String, FailureMode);
 
 /// The reference `name` (titled `title`) made from run `m`.
 pub fn from_manifest(m: &Manifest, name: &str, title: &str) -> Reference {
@@ -100,7 +101,7 @@ pub fn from_manifest(m: &Manifest, name: &str, title: &str) -> Reference {
             let ttft_ms = figure(c, Metric::TtftMs);
             (gen_tps.is_some() || pp_tps.is_some() || ttft_ms.is_some()).then(|| RefCell {
                 source: c.source.clone(),
-                backend: c.backend.clone(),
+                backend: c.backend,
                 model: c.model.clone(),
                 variant: c.variant.name.clone(),
                 prompt_tokens: c.prompt_tokens,
@@ -116,7 +117,7 @@ pub fn from_manifest(m: &Manifest, name: &str, title: &str) -> Reference {
     for c in m.cells.iter().filter(|c| c.status == CellStatus::Failed) {
         let Some(f) = &c.failure else { continue };
         let e = groups
-            .entry((c.source.clone(), c.backend.clone(), c.model.clone(), f.mode))
+            .entry((c.source.clone(), c.backend, c.model.clone(), f.mode))
             .or_insert_with(|| (Vec::new(), f.message.clone(), 0));
         if !e.0.contains(&c.variant.name) {
             e.0.push(c.variant.name.clone());
@@ -177,7 +178,7 @@ mod tests {
         let r = from_manifest(&m, "mine", "My run");
         assert_eq!(r.cells.len(), 1);
         let c = &r.cells[0];
-        assert_eq!((c.backend.as_str(), c.prompt_tokens), ("cpu", 31));
+        assert_eq!((c.backend, c.prompt_tokens), (Backend::Cpu, 31));
         // Mean 100, sample sd of 100, 102, 98, 100: sqrt(8 / 3) = 1.633.
         assert_eq!(c.gen_tps, Some([100.0, 1.633]));
         assert_eq!(c.pp_tps, Some([500.0, 0.0]));

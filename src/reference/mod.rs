@@ -8,6 +8,7 @@ pub mod render;
 
 use std::path::Path;
 
+use crate::backend::Backend;
 use crate::metric::Metric;
 use crate::status::FailureMode;
 use serde::{Deserialize, Serialize};
@@ -58,7 +59,7 @@ pub struct SetupFact {
 #[serde(deny_unknown_fields)]
 pub struct RefCell {
     pub source: String,
-    pub backend: String,
+    pub backend: Backend,
     pub model: String,
     pub variant: String,
     pub prompt_tokens: u32,
@@ -90,7 +91,7 @@ impl RefCell {
 #[serde(deny_unknown_fields)]
 pub struct RefFailure {
     pub source: String,
-    pub backend: String,
+    pub backend: Backend,
     pub model: String,
     pub variants: Vec<String>,
     /// The failure mode, as rigbench names it (`crash`, `degenerate_output` …).

@@ -113,7 +113,7 @@ fn a_run_of_the_study_plan_against_the_published_figures() {
               failure| {
         let mut c = cell(p, variant, runs, failure);
         c.id = id.to_string();
-        c.backend = backend.into();
+        c.backend = crate::backend::Backend::parse(backend).unwrap();
         c.source = source.into();
         c.model = model.into();
         c

@@ -59,11 +59,11 @@ pub fn html_table(out: &mut String, (header, rows): &Rows) {
 }
 
 /// One series per backend/variant column: a value per prompt length.
-fn series(cells: &[&Cell], value: impl Fn(&Cell) -> Option<Point>) -> Vec<Series> {
+fn series(m: &Manifest, cells: &[&Cell], value: impl Fn(&Cell) -> Option<Point>) -> Vec<Series> {
     let mut by: BTreeMap<usize, Series> = BTreeMap::new();
-    let cols = super::markdown::columns(cells);
+    let cols = super::markdown::columns(m, cells);
     for c in cells {
-        let Some(i) = cols.iter().position(|x| *x == column(c)) else {
+        let Some(i) = cols.iter().position(|x| *x == column(m, c)) else {
             continue;
         };
         let s = by.entry(i).or_insert_with(|| Series {
@@ -145,7 +145,7 @@ pub fn render_html(m: &Manifest) -> String {
             continue;
         }
         let _ = writeln!(out, "<h2>{}</h2>\n<div class=\"charts\">", esc(&model.name));
-        let gen_series = series(&cells, |c| stat_point(c, Metric::GenTps, 1.0));
+        let gen_series = series(m, &cells, |c| stat_point(c, Metric::GenTps, 1.0));
         out.push_str(&render(&Chart {
             title: Metric::GenTps.title(),
             x_label: "prompt tokens",
@@ -153,7 +153,7 @@ pub fn render_html(m: &Manifest) -> String {
             log_y: false,
             series: &gen_series,
         }));
-        let ttft = series(&cells, |c| stat_point(c, Metric::TtftMs, 1.0 / 1000.0));
+        let ttft = series(m, &cells, |c| stat_point(c, Metric::TtftMs, 1.0 / 1000.0));
         out.push_str(&render(&Chart {
             title: "Time to first token, s",
             x_label: "prompt tokens",
@@ -161,7 +161,7 @@ pub fn render_html(m: &Manifest) -> String {
             log_y: true,
             series: &ttft,
         }));
-        let mem = series(&cells, memory_point);
+        let mem = series(m, &cells, memory_point);
         out.push_str(&render(&Chart {
             title: "Peak memory taken, GiB",
             x_label: "prompt tokens",

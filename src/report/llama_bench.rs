@@ -34,7 +34,7 @@ pub fn section(out: &mut String, m: &Manifest) {
             }
         }
         let mut header = vec!["test".to_string()];
-        header.extend(runs.iter().map(|r| r.backend.clone()));
+        header.extend(runs.iter().map(|r| r.backend.to_string()));
         let body = tests
             .iter()
             .map(|t| {

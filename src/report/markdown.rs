@@ -39,8 +39,8 @@ pub fn mean_sd(s: &Summary, decimals: usize) -> String {
 
 /// backend/variant, with `@source` when the plan has several sources (the cell
 /// id then carries it).
-pub fn column(c: &Cell) -> String {
-    match c.source_label() {
+pub fn column(m: &Manifest, c: &Cell) -> String {
+    match m.source_label(c) {
         Some(src) => format!("{}@{src}/{}", c.backend, c.variant.name),
         None => format!("{}/{}", c.backend, c.variant.name),
     }
@@ -61,10 +61,10 @@ fn cell_text(c: Option<&Cell>, metric: Metric) -> String {
 }
 
 /// The columns (backend/variant, in order of appearance) of a model's cells.
-pub fn columns(cells: &[&Cell]) -> Vec<String> {
+pub fn columns(m: &Manifest, cells: &[&Cell]) -> Vec<String> {
     let mut seen = Vec::new();
     for c in cells {
-        let col = column(c);
+        let col = column(m, c);
         if !seen.contains(&col) {
             seen.push(col);
         }
@@ -79,7 +79,7 @@ pub fn metric_table(m: &Manifest, model: &str, metric: Metric) -> Option<super::
     if cells.is_empty() {
         return None;
     }
-    let columns = columns(&cells);
+    let columns = columns(m, &cells);
     let prompts: BTreeSet<u32> = cells.iter().map(|c| c.prompt_tokens).collect();
     let mut header = vec!["prompt tokens".to_string()];
     header.extend(columns.iter().cloned());
@@ -90,7 +90,7 @@ pub fn metric_table(m: &Manifest, model: &str, metric: Metric) -> Option<super::
             for col in &columns {
                 let c = cells
                     .iter()
-                    .find(|c| c.prompt_tokens == *p && column(c) == *col)
+                    .find(|c| c.prompt_tokens == *p && column(m, c) == *col)
                     .copied();
                 let mut text = cell_text(c, metric);
                 if metric == Metric::GenTps {

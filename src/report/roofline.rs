@@ -4,6 +4,7 @@
 //! The bandwidth comes from the plan (`bench.memory_bandwidth_gbs`), else from
 //! the known-platform table by the host's GPU. Pure functions.
 
+use crate::backend::Backend;
 use crate::manifest::{Cell, Manifest};
 use crate::metric::Metric;
 
@@ -157,7 +158,7 @@ pub fn bandwidth(m: &Manifest) -> Option<(f64, String)> {
 pub fn ceiling(m: &Manifest, c: &Cell) -> Option<f64> {
     let (gbs, _) = bandwidth(m)?;
     if m.plan.bench.memory_bandwidth_gbs.is_none()
-        && c.backend == "cpu"
+        && c.backend == Backend::Cpu
         && platform(m).is_some_and(|p| !p.unified)
     {
         return None;
@@ -205,7 +206,7 @@ mod tests {
     }
 
     fn ceiling_of_cpu(m: &Manifest) -> Option<f64> {
-        let c = m.cells.iter().find(|c| c.backend == "cpu")?;
+        let c = m.cells.iter().find(|c| c.backend == Backend::Cpu)?;
         ceiling(m, c)
     }
 

@@ -32,9 +32,7 @@ impl<E: Engine> Runner<'_, E> {
                 for (mi, model) in plan.models.iter().enumerate() {
                     // Already run (before a resume): not again.
                     if m.llama_bench.iter().any(|r| {
-                        r.backend == bp.backend.name()
-                            && r.source == src.name
-                            && r.model == model.name
+                        r.backend == bp.backend && r.source == src.name && r.model == model.name
                     }) {
                         continue;
                     }
@@ -101,7 +99,7 @@ impl<E: Engine> Runner<'_, E> {
                     };
                     let _ = std::fs::write(self.dir.root().join(&log_rel), &log);
                     m.llama_bench.push(LlamaBenchRecord {
-                        backend: bp.backend.name().to_string(),
+                        backend: bp.backend,
                         source: src.name.clone(),
                         model: model.name.clone(),
                         argv,

@@ -87,7 +87,7 @@ pub fn pending_cells(plan: &Plan, matrix: &Matrix) -> Vec<Cell> {
         for c in &g.cells {
             cells.push(Cell {
                 id: c.id.clone(),
-                backend: g.backend.name().to_string(),
+                backend: g.backend,
                 source: plan.sources[g.source].name.clone(),
                 model: model.name.clone(),
                 prompt_tokens: c.prompt_tokens,
@@ -141,10 +141,9 @@ impl<E: Engine> Runner<'_, E> {
             }
         }
         self.dir.save(m)?;
-        let names: Vec<&str> = m.plan.backends.iter().map(|b| b.backend.name()).collect();
-        if let Some(reference) = crate::agreement::reference_backend(&names) {
-            let reference = reference.to_string();
-            crate::agreement::annotate(&mut m.cells, &reference);
+        let backends: Vec<Backend> = m.plan.backends.iter().map(|b| b.backend).collect();
+        if let Some(reference) = crate::agreement::reference_backend(&backends) {
+            crate::agreement::annotate(&mut m.cells, reference);
             self.dir.save(m)?;
         }
         Ok(())

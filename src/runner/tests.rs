@@ -264,7 +264,7 @@ env = { FAKE_NO_GPU = "1" }
     let m = s.run_dir.load().unwrap();
     assert_eq!(m.cells.len(), 2);
     for c in &m.cells {
-        assert_eq!(c.backend, "vulkan");
+        assert_eq!(c.backend, crate::backend::Backend::Vulkan);
         assert_eq!(c.status, CellStatus::Failed);
         let f = c.failure.as_ref().unwrap();
         assert_eq!(f.mode, FailureMode::NoDevice);

@@ -108,7 +108,7 @@ fn manifest() -> Manifest {
     // llama-bench: one backend measured, one failed.
     let lb = |backend: &str, results: serde_json::Value, failure: Option<Failure>| {
         crate::manifest::LlamaBenchRecord {
-            backend: backend.into(),
+            backend: crate::backend::Backend::parse(backend).unwrap(),
             source: "default".into(),
             model: "gemma-3-270m-q4_k_m".into(),
             argv: vec![],
