@@ -163,6 +163,30 @@ pub fn exit_meaning(code: i64) -> String {
     format!(" (killed by {name}, signal {})", code - 128)
 }
 
+/// One run's counts and the checks it failed, for a failure's evidence.
+fn checks_failed(r: &crate::manifest::Run) -> String {
+    let mut failed = Vec::new();
+    if !r.checks.cache_n_zero {
+        failed.push("cache_n == 0");
+    }
+    if !r.checks.prompt_n_matches {
+        failed.push("prompt count");
+    }
+    if !r.checks.predicted_n_matches {
+        failed.push("generated count");
+    }
+    format!(
+        "run {}: prompt_n {}, predicted_n {}, {} tokens streamed, cache_n {}, stop {}: failed {}",
+        r.index + 1,
+        r.prompt_n,
+        r.predicted_n,
+        r.token_ids.len(),
+        r.cache_n,
+        r.stop_type.as_deref().unwrap_or("?"),
+        failed.join(", ")
+    )
+}
+
 /// The failure of a cell whose measured runs all completed but none passed its
 /// checks (so it has no number to show), naming the check and why; `None` when
 /// at least one measured run counts, or none has run. A generated count cut
@@ -181,31 +205,7 @@ pub fn uncounted(cell: &Cell) -> Option<Failure> {
         .unwrap_or(u64::from(cell.variant.ctx_size));
     let want_prompt = u64::from(cell.prompt_tokens);
     let want_gen = u64::from(cell.n_predict);
-    let evidence = measured
-        .iter()
-        .map(|r| {
-            let mut failed = Vec::new();
-            if !r.checks.cache_n_zero {
-                failed.push("cache_n == 0");
-            }
-            if !r.checks.prompt_n_matches {
-                failed.push("prompt count");
-            }
-            if !r.checks.predicted_n_matches {
-                failed.push("generated count");
-            }
-            format!(
-                "run {}: prompt_n {}, predicted_n {}, {} tokens streamed, cache_n {}, stop {}: failed {}",
-                r.index + 1,
-                r.prompt_n,
-                r.predicted_n,
-                r.token_ids.len(),
-                r.cache_n,
-                r.stop_type.as_deref().unwrap_or("?"),
-                failed.join(", ")
-            )
-        })
-        .collect();
+    let evidence = measured.iter().map(|r| checks_failed(r)).collect();
     let n = measured.len();
     let first = measured[0];
     let (mode, message) = if measured.iter().all(|r| !r.checks.predicted_n_matches) {

@@ -9,11 +9,20 @@ use super::{Runner, failure};
 use crate::engine::{
     Bind, ContainerSpec, Engine, LABEL_MANAGED, LABEL_ROLE, LABEL_RUN, run_to_completion,
 };
-use crate::llama_bench::{Flags, args, parse_output};
+use crate::llama_bench::{Flags, Settings, args, parse_output};
 use crate::manifest::store::StoreError;
 use crate::manifest::{Failure, LlamaBenchRecord, Manifest};
 use crate::plan::AutoOr;
 use crate::status::{CellStatus, FailureMode};
+
+/// What one llama-bench run measures: a backend's image of a source, on the
+/// plan's model at this index; `name` as its container and log are named.
+struct Target<'a> {
+    backend: crate::backend::Backend,
+    source: &'a str,
+    model: usize,
+    name: &'a str,
+}
 
 impl<E: Engine> Runner<'_, E> {
     /// Runs llama-bench for every prepared backend and every model, when the plan
@@ -42,79 +51,98 @@ impl<E: Engine> Runner<'_, E> {
                         format!("{}.{}", bp.backend.name(), model.name)
                     };
                     crate::progress::note(format!("llama-bench {name}"));
-                    let labels = BTreeMap::from([
-                        (LABEL_MANAGED.to_string(), "true".to_string()),
-                        (LABEL_RUN.to_string(), self.run_id.to_string()),
-                        (LABEL_ROLE.to_string(), "llama-bench".to_string()),
-                    ]);
-                    let base = ContainerSpec {
-                        name: format!("rigbench-{}-bench-{name}", self.run_id),
-                        image: prepared.image_id.clone(),
-                        entrypoint: Some(vec!["/opt/llama/bin/llama-bench".to_string()]),
-                        cmd: vec!["--help".to_string()],
-                        labels,
-                        ..ContainerSpec::default()
-                    };
-                    // With the backend's devices and driver libraries: CUDA's
-                    // llama-bench does not even start without libcuda.so.1, and
-                    // an empty help maps every flag wrong (seen on the H200:
-                    // llama-bench printed its usage and exited 1).
-                    let help = run_to_completion(
-                        self.engine,
-                        &prepared.passthrough.onto(ContainerSpec {
-                            name: format!("{}-help", base.name),
-                            ..base.clone()
-                        }),
-                    )
-                    .await
-                    .map(|c| String::from_utf8_lossy(&c.output).into_owned())
-                    .unwrap_or_default();
-                    let gpu_layers = match settings.n_gpu_layers {
-                        AutoOr::Auto => bp.backend.default_gpu_layers(),
-                        AutoOr::Value(n) => n,
-                    };
-                    let container_model = format!("/models/{}", model.file);
-                    let (argv, notes) = args(
-                        &settings,
-                        Flags::from_help(&help),
-                        &container_model,
-                        gpu_layers,
-                    );
-                    let spec = prepared.passthrough.onto(ContainerSpec {
-                        cmd: argv.clone(),
-                        binds: vec![Bind {
-                            host: self.model_paths[mi].clone(),
-                            container: container_model,
-                            read_only: true,
-                        }],
-                        init: true,
-                        ..base
-                    });
-                    let log_rel = format!("logs/llama-bench.{name}.log");
-                    let t = Instant::now();
-                    let outcome = self.bench_once(&spec, settings.timeout_s).await;
-                    let (status, failure, results, log) = match outcome {
-                        Ok((results, log)) => (CellStatus::Ok, None, results, log),
-                        Err((f, log)) => (CellStatus::Failed, Some(f), Vec::new(), log),
-                    };
-                    let _ = std::fs::write(self.dir.root().join(&log_rel), &log);
-                    m.llama_bench.push(LlamaBenchRecord {
+                    let what = Target {
                         backend: bp.backend,
-                        source: src.name.clone(),
-                        model: model.name.clone(),
-                        argv,
-                        notes,
-                        status,
-                        failure,
-                        results,
-                        seconds: t.elapsed().as_secs_f64(),
-                        log: log_rel,
-                    });
-                    self.dir.save(m)?;
+                        source: &src.name,
+                        model: mi,
+                        name: &name,
+                    };
+                    self.bench_model(m, &settings, &what, prepared).await?;
                 }
             }
         }
         Ok(())
+    }
+
+    /// llama-bench of one backend's image (of one source) on one model: its
+    /// flags read from that image's `--help`, the run, its record and log.
+    async fn bench_model(
+        &self,
+        m: &mut Manifest,
+        settings: &Settings,
+        what: &Target<'_>,
+        prepared: &super::Prepared,
+    ) -> Result<(), StoreError> {
+        let model = m.plan.models[what.model].clone();
+        let labels = BTreeMap::from([
+            (LABEL_MANAGED.to_string(), "true".to_string()),
+            (LABEL_RUN.to_string(), self.run_id.to_string()),
+            (LABEL_ROLE.to_string(), "llama-bench".to_string()),
+        ]);
+        let base = ContainerSpec {
+            name: format!("rigbench-{}-bench-{}", self.run_id, what.name),
+            image: prepared.image_id.clone(),
+            entrypoint: Some(vec!["/opt/llama/bin/llama-bench".to_string()]),
+            cmd: vec!["--help".to_string()],
+            labels,
+            ..ContainerSpec::default()
+        };
+        // With the backend's devices and driver libraries: CUDA's llama-bench
+        // does not even start without libcuda.so.1, and an empty help maps
+        // every flag wrong (seen on the H200: llama-bench printed its usage and
+        // exited 1).
+        let help = run_to_completion(
+            self.engine,
+            &prepared.passthrough.onto(ContainerSpec {
+                name: format!("{}-help", base.name),
+                ..base.clone()
+            }),
+        )
+        .await
+        .map(|c| String::from_utf8_lossy(&c.output).into_owned())
+        .unwrap_or_default();
+        let gpu_layers = match settings.n_gpu_layers {
+            AutoOr::Auto => what.backend.default_gpu_layers(),
+            AutoOr::Value(n) => n,
+        };
+        let container_model = format!("/models/{}", model.file);
+        let (argv, notes) = args(
+            settings,
+            Flags::from_help(&help),
+            &container_model,
+            gpu_layers,
+        );
+        let spec = prepared.passthrough.onto(ContainerSpec {
+            cmd: argv.clone(),
+            binds: vec![Bind {
+                host: self.model_paths[what.model].clone(),
+                container: container_model,
+                read_only: true,
+            }],
+            init: true,
+            ..base
+        });
+        let log_rel = format!("logs/llama-bench.{}.log", what.name);
+        let t = Instant::now();
+        let (status, failure, results, log) = match self.bench_once(&spec, settings.timeout_s).await
+        {
+            Ok((results, log)) => (CellStatus::Ok, None, results, log),
+            Err((f, log)) => (CellStatus::Failed, Some(f), Vec::new(), log),
+        };
+        let _ = std::fs::write(self.dir.root().join(&log_rel), &log);
+        m.llama_bench.push(LlamaBenchRecord {
+            backend: what.backend,
+            source: what.source.to_string(),
+            model: model.name.clone(),
+            argv,
+            notes,
+            status,
+            failure,
+            results,
+            seconds: t.elapsed().as_secs_f64(),
+            log: log_rel,
+        });
+        self.dir.save(m)
     }
 
     /// One llama-bench container: its JSON results and log, or a failure and log.

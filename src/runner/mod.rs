@@ -5,6 +5,7 @@
 //! is recorded as a result (`failure`) and the matrix goes on; after a failure the
 //! server is restarted for the next cell.
 
+mod cell;
 pub mod failure;
 pub mod fault;
 pub mod llama_bench;
@@ -16,18 +17,17 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::backend::Backend;
-use crate::bench::measure::{build_prompt, detect_bos, to_run};
-use crate::bench::{BenchError, CompletionParams, PROMPT_TEXT};
+use crate::bench::measure::detect_bos;
+use crate::bench::{BenchError, PROMPT_TEXT};
 use crate::engine::{ContainerState, Engine, LABEL_MANAGED, LABEL_RUN};
 use crate::host::devices::Passthrough;
 use crate::manifest::store::{RunDir, StoreError};
-use crate::manifest::{Cell, CellVariant, Failure, Manifest, ServerStart, now_rfc3339};
+use crate::manifest::{Cell, CellVariant, Failure, Manifest, ServerStart};
 use crate::plan::matrix::{Group, Matrix};
 use crate::plan::{AutoOr, Plan, Variant};
 use crate::status::{CellStatus, FailureMode};
 use crate::telemetry::sampler::Sampler;
-use crate::telemetry::summarize;
-use schedule::{most_runs, needs_runs, quota, schedule};
+use schedule::needs_runs;
 use server::{Server, ServerSpec, StartFailure, log_paths, server_argv};
 
 /// How long a server that may be dying is watched before it counts as alive.
@@ -208,47 +208,63 @@ impl<E: Engine> Runner<'_, E> {
                 String::new()
             };
             crate::progress::note(format!("starting llama-server for {group_name}{in_round}"));
-            let baseline = self.sampler.map(Sampler::sample_now);
-            let t_load = Instant::now();
-            let (started, load_seconds, log_so_far) = match self
-                .bring_up(&spec, g.backend, plan.bench.health_timeout_s, &log_abs)
+            let (started, server_start) = match self
+                .start_server(m, &spec, g.backend, prepared, &log_rel, &log_abs)
                 .await
             {
                 Ok(up) => up,
                 Err(f) => {
-                    m.timing.model_load_s += t_load.elapsed().as_secs_f64();
                     self.fail_all(m, remaining, f)?;
                     return Ok(true);
                 }
             };
-            m.timing.model_load_s += load_seconds;
-            crate::progress::note(format!("  healthy after {load_seconds:.2} s"));
-            let server_start = ServerStart {
-                container_name: started.name.clone(),
-                host_port: started.port,
-                load_seconds,
-                log: log_rel.clone(),
-                props: started.client.props().await.ok(),
-                passthrough: prepared.passthrough.clone(),
-                devices_seen: failure::device_lines(&log_so_far),
-                baseline,
-                init: true,
-            };
             let outcome = self
                 .run_cells(m, &started, &server_start, remaining, round)
                 .await;
-            let done = match outcome {
-                Ok(n) => n,
-                Err(e) => {
-                    started.stop(self.engine, &log_abs).await;
-                    return Err(e);
-                }
-            };
             started.stop(self.engine, &log_abs).await;
+            let done = outcome?;
             self.dir.save(m)?;
             remaining = &remaining[done..];
         }
         Ok(true)
+    }
+
+    /// Starts a group's server and records the start: its load time, its
+    /// props, the devices it saw and the telemetry baseline before it.
+    async fn start_server(
+        &self,
+        m: &mut Manifest,
+        spec: &ServerSpec<'_>,
+        backend: Backend,
+        prepared: &Prepared,
+        log_rel: &str,
+        log_abs: &std::path::Path,
+    ) -> Result<(Server, ServerStart), Failure> {
+        let baseline = self.sampler.map(Sampler::sample_now);
+        let t_load = Instant::now();
+        let health = m.plan.bench.health_timeout_s;
+        let (started, load_seconds, log_so_far) =
+            match self.bring_up(spec, backend, health, log_abs).await {
+                Ok(up) => up,
+                Err(f) => {
+                    m.timing.model_load_s += t_load.elapsed().as_secs_f64();
+                    return Err(f);
+                }
+            };
+        m.timing.model_load_s += load_seconds;
+        crate::progress::note(format!("  healthy after {load_seconds:.2} s"));
+        let server_start = ServerStart {
+            container_name: started.name.clone(),
+            host_port: started.port,
+            load_seconds,
+            log: log_rel.to_string(),
+            props: started.client.props().await.ok(),
+            passthrough: prepared.passthrough.clone(),
+            devices_seen: failure::device_lines(&log_so_far),
+            baseline,
+            init: true,
+        };
+        Ok((started, server_start))
     }
 
     /// Starts a server and waits until it is healthy and (on a GPU backend) on its
@@ -325,254 +341,6 @@ impl<E: Engine> Runner<'_, E> {
             }
         }
         self.dir.save(m)
-    }
-
-    /// Runs cells on a healthy server until one fails; returns how many were done
-    /// (the failed one included), so the caller restarts the server for the rest.
-    async fn run_cells(
-        &self,
-        m: &mut Manifest,
-        srv: &Server,
-        start: &ServerStart,
-        cells: &[crate::plan::matrix::CellPlan],
-        round: u32,
-    ) -> Result<usize, StoreError> {
-        let bench = m.plan.bench.clone();
-        let prepared = prepare_text(srv).await;
-        for (i, c) in cells.iter().enumerate() {
-            let (bos, text) = match &prepared {
-                Ok(p) => p,
-                Err(e) => {
-                    let f = Failure {
-                        mode: FailureMode::RequestFailed,
-                        message: format!("tokenizing the prompt text failed: {e}"),
-                        evidence: vec![e.to_string()],
-                    };
-                    self.fail_all(m, &cells[i..], f)?;
-                    return Ok(cells.len());
-                }
-            };
-            let prompt = match build_prompt(*bos, text, c.prompt_tokens as usize) {
-                Ok(p) => p,
-                Err(e) => {
-                    let f = Failure {
-                        mode: FailureMode::RequestFailed,
-                        message: e.clone(),
-                        evidence: vec![e],
-                    };
-                    self.fail_all(m, std::slice::from_ref(c), f)?;
-                    continue;
-                }
-            };
-            // What this start runs for the cell, read without copying its runs.
-            let Some(cell) = cell_mut(m, &c.id) else {
-                continue;
-            };
-            cell.server = Some(start.clone());
-            let want = quota(cell, &bench, round);
-            let mut fixed: std::collections::VecDeque<bool> =
-                schedule(&cell.runs, bench.warmup_runs, want).into();
-            let first = cell.runs.len() as u32;
-            let most = most_runs(&cell.runs, fixed.len() as u32, &bench);
-            let request: serde_json::Map<_, _> = cell.variant.request.clone().into_iter().collect();
-            let fault = cell.variant.fault.clone();
-            let total = if bench.precision.is_some() {
-                format!("≤{most}")
-            } else {
-                most.to_string()
-            };
-            let resumed = first > 0;
-            // With several rounds, added runs come one per round instead.
-            let extend = bench.adds_in_round();
-            let mut warmed_here = false;
-            let mut degenerate = false;
-            for k in first.. {
-                let warmup = match fixed.pop_front() {
-                    Some(w) => w,
-                    None if extend && cell_mut(m, &c.id).is_some_and(|x| x.wants_more(&bench)) => {
-                        // A resumed cell past its fixed runs still warms the
-                        // new server up once.
-                        resumed && !warmed_here && bench.warmup_runs > 0
-                    }
-                    None => break,
-                };
-                warmed_here |= warmup;
-                let (progress_tx, progress_rx) = tokio::sync::watch::channel(0usize);
-                let params = CompletionParams {
-                    prompt: prompt.clone(),
-                    n_predict: bench.n_predict,
-                    seed: bench.seed,
-                    stall: Duration::from_secs(bench.stall_timeout_s),
-                    total: Duration::from_secs(bench.request_timeout_s),
-                    extra: request.clone(),
-                    progress: fault.is_some().then(|| std::sync::Arc::new(progress_tx)),
-                };
-                let cooldown = match self.sampler {
-                    Some(s) if !warmup => {
-                        let t = Instant::now();
-                        let c = s
-                            .cool_down(
-                                bench.cooldown_max_edge_c,
-                                Duration::from_secs(bench.cooldown_timeout_s),
-                            )
-                            .await;
-                        m.timing.cooldown_s += t.elapsed().as_secs_f64();
-                        Some(c)
-                    }
-                    _ => None,
-                };
-                let window_from = self.sampler.map(Sampler::now_ms);
-                let started_at = now_rfc3339();
-                let t = Instant::now();
-                let (result, injected) = fault::complete_with_fault(
-                    self.engine,
-                    srv,
-                    &params,
-                    fault.as_ref(),
-                    progress_rx,
-                )
-                .await;
-                let elapsed = t.elapsed().as_secs_f64();
-                let telemetry = match (self.sampler, window_from) {
-                    (Some(s), Some(from)) => {
-                        s.sample_now();
-                        let window = s.window(from, s.now_ms());
-                        Some(summarize(
-                            start.baseline.as_ref(),
-                            &window,
-                            s.power_sources(),
-                        ))
-                    }
-                    _ => None,
-                };
-                if warmup {
-                    m.timing.warmup_requests_s += elapsed;
-                } else {
-                    m.timing.measured_requests_s += elapsed;
-                }
-                match result {
-                    Ok(raw) => {
-                        let mut run = to_run(
-                            &raw,
-                            k,
-                            warmup,
-                            started_at,
-                            c.prompt_tokens,
-                            bench.n_predict,
-                        );
-                        run.round = round;
-                        run.telemetry = telemetry;
-                        run.cooldown = cooldown;
-                        run.degenerate = crate::degenerate::detect(&run.token_ids);
-                        crate::progress::note(format!(
-                            "  {} {} {}/{}: gen {:.1} t/s (server {:.1}), pp {:.0} t/s, ttft {:.0} ms{}",
-                            c.id,
-                            if warmup { "warm-up" } else { "run" },
-                            k + 1,
-                            total,
-                            run.gen_tps,
-                            run.gen_tps_server,
-                            run.pp_tps,
-                            run.ttft_ms,
-                            if run.checks.all() {
-                                ""
-                            } else {
-                                " (check failed: not counted)"
-                            }
-                        ));
-                        let collapse = run.degenerate.clone();
-                        let tokens = run.token_ids.len();
-                        if let Some(cell) = cell_mut(m, &c.id) {
-                            cell.runs.push(run);
-                            cell.summarize();
-                        }
-                        self.dir.save(m)?;
-                        if let Some(planned) = &fault {
-                            // The plan asked for a failure and the run went
-                            // through: a server dying just after its stream is
-                            // the fault's effect; one that lives on is not.
-                            let state = self.settled_state(&srv.id).await;
-                            let mut f = if state.as_ref().is_some_and(|s| !s.running) {
-                                let log = self.log_of(&srv.id).await;
-                                failure::run(
-                                    state.as_ref(),
-                                    &log,
-                                    &format!(
-                                        "run {} of {total}: the server died after its stream ended",
-                                        k + 1
-                                    ),
-                                    false,
-                                    false,
-                                )
-                            } else {
-                                fault::no_effect(
-                                    planned,
-                                    injected.as_ref(),
-                                    tokens,
-                                    state.as_ref(),
-                                    SETTLE.as_secs_f64(),
-                                )
-                            };
-                            if let Some(i) = injected
-                                .as_ref()
-                                .filter(|_| f.mode != FailureMode::FaultNoEffect)
-                            {
-                                f.evidence.insert(0, i.note.clone());
-                            }
-                            self.fail_all(m, std::slice::from_ref(c), f)?;
-                            return Ok(i + 1);
-                        }
-                        if let Some(d) = collapse {
-                            // The server is alive but its output is not: the cell
-                            // fails, its remaining runs are skipped, the next cell
-                            // runs on the same server.
-                            let ids: Vec<String> = d.unit.iter().map(u32::to_string).collect();
-                            let f = Failure {
-                                mode: FailureMode::DegenerateOutput,
-                                message: format!("run {} of {total}: {}", k + 1, d.summary),
-                                evidence: vec![format!("repeating token ids [{}]", ids.join(", "))],
-                            };
-                            self.fail_all(m, std::slice::from_ref(c), f)?;
-                            degenerate = true;
-                            break;
-                        }
-                    }
-                    Err(e) => {
-                        let stalled = matches!(e, BenchError::Stall { .. });
-                        let timed_out = matches!(e, BenchError::Timeout { .. });
-                        let state = self.settled_state(&srv.id).await;
-                        let log = self.log_of(&srv.id).await;
-                        let mut f = failure::run(
-                            state.as_ref(),
-                            &log,
-                            &format!("run {} of {}: {e}", k + 1, total),
-                            stalled,
-                            timed_out,
-                        );
-                        if let Some(i) = injected {
-                            f.evidence.insert(0, i.note);
-                        }
-                        self.fail_all(m, std::slice::from_ref(c), f)?;
-                        return Ok(i + 1);
-                    }
-                }
-            }
-            if degenerate {
-                continue;
-            }
-            if let Some(cell) = cell_mut(m, &c.id).filter(|x| !x.wants_more(&bench)) {
-                match failure::uncounted(cell) {
-                    // Every measured run failed its checks: no number to show.
-                    Some(f) => {
-                        self.fail_all(m, std::slice::from_ref(c), f)?;
-                        continue;
-                    }
-                    None => cell.status = CellStatus::Ok,
-                }
-            }
-            self.dir.save(m)?;
-        }
-        Ok(cells.len())
     }
 
     /// Everything the container wrote so far, as text (empty when unreadable).

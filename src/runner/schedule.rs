@@ -4,18 +4,40 @@
 
 use crate::manifest::{Cell, Run, measured};
 
-/// The runs a cell needs on this server start, in order (`true` = warm-up),
+/// One request of a cell: a warm-up (run, recorded, never summarised) or a
+/// measured run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Iteration {
+    WarmUp,
+    Measured,
+}
+
+impl Iteration {
+    pub fn is_warmup(self) -> bool {
+        self == Iteration::WarmUp
+    }
+
+    /// As the progress lines name it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Iteration::WarmUp => "warm-up",
+            Iteration::Measured => "run",
+        }
+    }
+}
+
+/// The runs a cell needs on this server start, in order,
 /// given the runs it already has and the measured runs it should have after
 /// them (`quota`): nothing when it has them, else the warm-ups, then the
 /// measured runs still missing (a new cell, a new round, a resumed cell).
-pub fn schedule(done: &[Run], warmups: u32, quota: u32) -> Vec<bool> {
+pub fn schedule(done: &[Run], warmups: u32, quota: u32) -> Vec<Iteration> {
     let missing = quota.saturating_sub(measured(done));
     if missing == 0 {
         return Vec::new();
     }
     (0..warmups)
-        .map(|_| true)
-        .chain((0..missing).map(|_| false))
+        .map(|_| Iteration::WarmUp)
+        .chain((0..missing).map(|_| Iteration::Measured))
         .collect()
 }
 

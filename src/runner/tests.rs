@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
+use super::schedule::{most_runs, schedule};
 use super::*;
 use crate::fake::engine::FakeEngine;
 use crate::host::probe;
@@ -311,18 +312,19 @@ fn done_run(warmup: bool) -> crate::manifest::Run {
 
 #[test]
 fn a_new_cell_gets_all_its_runs_a_cut_one_a_warm_up_and_what_is_missing() {
-    assert_eq!(schedule(&[], 1, 3), [true, false, false, false]);
-    assert_eq!(schedule(&[], 0, 2), [false, false]);
+    use super::schedule::Iteration::{Measured as M, WarmUp as W};
+    assert_eq!(schedule(&[], 1, 3), [W, M, M, M]);
+    assert_eq!(schedule(&[], 0, 2), [M, M]);
     // Warm-up and one measured run done before the kill: re-warm, two more.
     let done = [done_run(true), done_run(false)];
-    assert_eq!(schedule(&done, 1, 3), [true, false, false]);
+    assert_eq!(schedule(&done, 1, 3), [W, M, M]);
     // Only the warm-up done: re-warm on the new server, then all measured runs.
-    assert_eq!(schedule(&[done_run(true)], 1, 2), [true, false, false]);
+    assert_eq!(schedule(&[done_run(true)], 1, 2), [W, M, M]);
     // Everything measured: nothing to do.
     let all = [done_run(true), done_run(false), done_run(false)];
     assert!(schedule(&all, 1, 2).is_empty());
     // A plan without warm-ups does not gain one on resume.
-    assert_eq!(schedule(&[done_run(false)], 0, 2), [false]);
+    assert_eq!(schedule(&[done_run(false)], 0, 2), [M]);
 }
 
 #[tokio::test]

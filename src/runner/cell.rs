@@ -1,0 +1,381 @@
+//! One server start's cells, in named steps: `run_cells` cuts each cell's
+//! prompt and hands it to `run_cell`, which runs the cell's warm-ups and
+//! measured runs one request at a time (`run_once`) and sets its status once
+//! it has them. A request's outcome says whether the cell goes on, fails with
+//! the server alive (degenerate output), or fails and takes the server with
+//! it (the next cell then gets a new start).
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use super::schedule::{Iteration, most_runs, quota, schedule};
+use super::server::Server;
+use super::{Runner, SETTLE, cell_mut, failure, fault, prepare_text};
+use crate::bench::measure::{build_prompt, to_run};
+use crate::bench::{BenchError, CompletionParams};
+use crate::engine::Engine;
+use crate::manifest::store::StoreError;
+use crate::manifest::{Failure, Manifest, ServerStart, now_rfc3339};
+use crate::plan::Fault;
+use crate::plan::matrix::CellPlan;
+use crate::status::{CellStatus, FailureMode};
+use crate::telemetry::sampler::Sampler;
+use crate::telemetry::summarize;
+
+/// What one request came to.
+enum RunOutcome {
+    /// Recorded; the cell goes on.
+    Recorded,
+    /// The output collapsed onto a loop: the cell fails, the server lives on
+    /// for the next cell.
+    Degenerate(Failure),
+    /// The request failed, or a planned fault ran its course: the cell fails
+    /// and the next cell gets a new server.
+    ServerDone(Failure),
+}
+
+/// What a cell came to on this server.
+enum CellOutcome {
+    /// The next cell runs on the same server.
+    Next,
+    /// The server is done: the next cell needs a new start.
+    ServerDone,
+}
+
+/// What every request of a cell on this start shares.
+struct CellRequests<'c> {
+    cell: &'c CellPlan,
+    start: &'c ServerStart,
+    prompt: Vec<u32>,
+    request: serde_json::Map<String, serde_json::Value>,
+    fault: Option<Fault>,
+    /// The cell's runs in all, for progress lines ("≤8" with a precision target).
+    total: String,
+    round: u32,
+}
+
+impl<E: Engine> Runner<'_, E> {
+    /// Runs cells on a healthy server until one takes the server down; returns
+    /// how many were done (that one included), so the caller restarts the
+    /// server for the rest.
+    pub(super) async fn run_cells(
+        &self,
+        m: &mut Manifest,
+        srv: &Server,
+        start: &ServerStart,
+        cells: &[CellPlan],
+        round: u32,
+    ) -> Result<usize, StoreError> {
+        let prepared = prepare_text(srv).await;
+        for (i, c) in cells.iter().enumerate() {
+            let (bos, text) = match &prepared {
+                Ok(p) => p,
+                Err(e) => {
+                    let f = Failure {
+                        mode: FailureMode::RequestFailed,
+                        message: format!("tokenizing the prompt text failed: {e}"),
+                        evidence: vec![e.to_string()],
+                    };
+                    self.fail_all(m, &cells[i..], f)?;
+                    return Ok(cells.len());
+                }
+            };
+            let prompt = match build_prompt(*bos, text, c.prompt_tokens as usize) {
+                Ok(p) => p,
+                Err(e) => {
+                    let f = Failure {
+                        mode: FailureMode::RequestFailed,
+                        message: e.clone(),
+                        evidence: vec![e],
+                    };
+                    self.fail_all(m, std::slice::from_ref(c), f)?;
+                    continue;
+                }
+            };
+            match self.run_cell(m, srv, start, c, prompt, round).await? {
+                CellOutcome::Next => {}
+                CellOutcome::ServerDone => return Ok(i + 1),
+            }
+        }
+        Ok(cells.len())
+    }
+
+    /// Runs one cell's share of this start: its schedule, then, with a precision
+    /// target on a single round, added runs while it wants more.
+    async fn run_cell(
+        &self,
+        m: &mut Manifest,
+        srv: &Server,
+        start: &ServerStart,
+        c: &CellPlan,
+        prompt: Vec<u32>,
+        round: u32,
+    ) -> Result<CellOutcome, StoreError> {
+        let bench = m.plan.bench.clone();
+        let Some(cell) = cell_mut(m, &c.id) else {
+            return Ok(CellOutcome::Next);
+        };
+        cell.server = Some(start.clone());
+        let want = quota(cell, &bench, round);
+        let mut fixed: VecDeque<Iteration> = schedule(&cell.runs, bench.warmup_runs, want).into();
+        let first = cell.runs.len() as u32;
+        let most = most_runs(&cell.runs, fixed.len() as u32, &bench);
+        let req = CellRequests {
+            cell: c,
+            start,
+            prompt,
+            request: cell.variant.request.clone().into_iter().collect(),
+            fault: cell.variant.fault.clone(),
+            total: if bench.precision.is_some() {
+                format!("≤{most}")
+            } else {
+                most.to_string()
+            },
+            round,
+        };
+        let resumed = first > 0;
+        // With several rounds, added runs come one per round instead.
+        let extend = bench.adds_in_round();
+        let mut warmed_here = false;
+        for k in first.. {
+            let it = match fixed.pop_front() {
+                Some(it) => it,
+                None if extend && cell_mut(m, &c.id).is_some_and(|x| x.wants_more(&bench)) => {
+                    // A resumed cell past its fixed runs still warms the new
+                    // server up once.
+                    if resumed && !warmed_here && bench.warmup_runs > 0 {
+                        Iteration::WarmUp
+                    } else {
+                        Iteration::Measured
+                    }
+                }
+                None => break,
+            };
+            warmed_here |= it.is_warmup();
+            match self.run_once(m, srv, &req, k, it).await? {
+                RunOutcome::Recorded => {}
+                RunOutcome::Degenerate(f) => {
+                    self.fail_all(m, std::slice::from_ref(c), f)?;
+                    return Ok(CellOutcome::Next);
+                }
+                RunOutcome::ServerDone(f) => {
+                    self.fail_all(m, std::slice::from_ref(c), f)?;
+                    return Ok(CellOutcome::ServerDone);
+                }
+            }
+        }
+        self.finish_cell(m, c)?;
+        Ok(CellOutcome::Next)
+    }
+
+    /// A cell with all its runs is ok, or failed when no measured run passed its
+    /// checks (no number to show); one that wants more stays pending.
+    fn finish_cell(&self, m: &mut Manifest, c: &CellPlan) -> Result<(), StoreError> {
+        let bench = m.plan.bench.clone();
+        if let Some(cell) = cell_mut(m, &c.id).filter(|x| !x.wants_more(&bench)) {
+            match failure::uncounted(cell) {
+                Some(f) => return self.fail_all(m, std::slice::from_ref(c), f),
+                None => cell.status = CellStatus::Ok,
+            }
+        }
+        self.dir.save(m)
+    }
+
+    /// One request, k-th of the cell: the cool-down before a measured run, the
+    /// completion (with the planned fault, if any), the telemetry of its window,
+    /// and what it came to.
+    async fn run_once(
+        &self,
+        m: &mut Manifest,
+        srv: &Server,
+        req: &CellRequests<'_>,
+        k: u32,
+        it: Iteration,
+    ) -> Result<RunOutcome, StoreError> {
+        let bench = m.plan.bench.clone();
+        let (progress_tx, progress_rx) = tokio::sync::watch::channel(0usize);
+        let params = CompletionParams {
+            prompt: req.prompt.clone(),
+            n_predict: bench.n_predict,
+            seed: bench.seed,
+            stall: Duration::from_secs(bench.stall_timeout_s),
+            total: Duration::from_secs(bench.request_timeout_s),
+            extra: req.request.clone(),
+            progress: req
+                .fault
+                .is_some()
+                .then(|| std::sync::Arc::new(progress_tx)),
+        };
+        let cooldown = match self.sampler {
+            Some(s) if !it.is_warmup() => {
+                let t = Instant::now();
+                let timeout = Duration::from_secs(bench.cooldown_timeout_s);
+                let c = s.cool_down(bench.cooldown_max_edge_c, timeout).await;
+                m.timing.cooldown_s += t.elapsed().as_secs_f64();
+                Some(c)
+            }
+            _ => None,
+        };
+        let window_from = self.sampler.map(Sampler::now_ms);
+        let started_at = now_rfc3339();
+        let t = Instant::now();
+        let (result, injected) =
+            fault::complete_with_fault(self.engine, srv, &params, req.fault.as_ref(), progress_rx)
+                .await;
+        let elapsed = t.elapsed().as_secs_f64();
+        match it {
+            Iteration::WarmUp => m.timing.warmup_requests_s += elapsed,
+            Iteration::Measured => m.timing.measured_requests_s += elapsed,
+        }
+        let raw = match result {
+            Ok(raw) => raw,
+            Err(e) => {
+                let f = self.failed_run(srv, req, k, &e, injected).await;
+                return Ok(RunOutcome::ServerDone(f));
+            }
+        };
+        let telemetry = match (self.sampler, window_from) {
+            (Some(s), Some(from)) => {
+                s.sample_now();
+                let window = s.window(from, s.now_ms());
+                let power = s.power_sources();
+                Some(summarize(req.start.baseline.as_ref(), &window, power))
+            }
+            _ => None,
+        };
+        let mut run = to_run(
+            &raw,
+            k,
+            it.is_warmup(),
+            started_at,
+            req.cell.prompt_tokens,
+            bench.n_predict,
+        );
+        run.round = req.round;
+        run.telemetry = telemetry;
+        run.cooldown = cooldown;
+        run.degenerate = crate::degenerate::detect(&run.token_ids);
+        self.record(m, req, run, k, it)?;
+        self.after_run(m, srv, req, k, injected).await
+    }
+
+    /// Notes the run, adds it to its cell and saves the manifest.
+    fn record(
+        &self,
+        m: &mut Manifest,
+        req: &CellRequests<'_>,
+        run: crate::manifest::Run,
+        k: u32,
+        it: Iteration,
+    ) -> Result<(), StoreError> {
+        crate::progress::note(format!(
+            "  {} {} {}/{}: gen {:.1} t/s (server {:.1}), pp {:.0} t/s, ttft {:.0} ms{}",
+            req.cell.id,
+            it.word(),
+            k + 1,
+            req.total,
+            run.gen_tps,
+            run.gen_tps_server,
+            run.pp_tps,
+            run.ttft_ms,
+            if run.checks.all() {
+                ""
+            } else {
+                " (check failed: not counted)"
+            }
+        ));
+        if let Some(cell) = cell_mut(m, &req.cell.id) {
+            cell.runs.push(run);
+            cell.summarize();
+        }
+        self.dir.save(m)
+    }
+
+    /// What a recorded run comes to: with a planned fault, the fault's effect
+    /// (or that it had none); a collapsed output fails the cell; else the cell
+    /// goes on.
+    async fn after_run(
+        &self,
+        m: &Manifest,
+        srv: &Server,
+        req: &CellRequests<'_>,
+        k: u32,
+        injected: Option<fault::Injected>,
+    ) -> Result<RunOutcome, StoreError> {
+        let Some(run) = cell_run(m, &req.cell.id) else {
+            return Ok(RunOutcome::Recorded);
+        };
+        if let Some(planned) = &req.fault {
+            let tokens = run.token_ids.len();
+            let f = self
+                .fault_outcome(srv, req, k, planned, injected, tokens)
+                .await;
+            return Ok(RunOutcome::ServerDone(f));
+        }
+        if let Some(d) = &run.degenerate {
+            let ids: Vec<String> = d.unit.iter().map(u32::to_string).collect();
+            return Ok(RunOutcome::Degenerate(Failure {
+                mode: FailureMode::DegenerateOutput,
+                message: format!("run {} of {}: {}", k + 1, req.total, d.summary),
+                evidence: vec![format!("repeating token ids [{}]", ids.join(", "))],
+            }));
+        }
+        Ok(RunOutcome::Recorded)
+    }
+
+    /// The plan asked for a failure and the run went through: a server dying
+    /// just after its stream is the fault's effect; one that lives on is not.
+    async fn fault_outcome(
+        &self,
+        srv: &Server,
+        req: &CellRequests<'_>,
+        k: u32,
+        planned: &Fault,
+        injected: Option<fault::Injected>,
+        tokens: usize,
+    ) -> Failure {
+        let state = self.settled_state(&srv.id).await;
+        let mut f = if state.as_ref().is_some_and(|s| !s.running) {
+            let log = self.log_of(&srv.id).await;
+            let why = format!(
+                "run {} of {}: the server died after its stream ended",
+                k + 1,
+                req.total
+            );
+            failure::run(state.as_ref(), &log, &why, false, false)
+        } else {
+            let settle = SETTLE.as_secs_f64();
+            fault::no_effect(planned, injected.as_ref(), tokens, state.as_ref(), settle)
+        };
+        if let Some(i) = injected.filter(|_| f.mode != FailureMode::FaultNoEffect) {
+            f.evidence.insert(0, i.note);
+        }
+        f
+    }
+
+    /// A request that failed: classified from the server's state and log.
+    async fn failed_run(
+        &self,
+        srv: &Server,
+        req: &CellRequests<'_>,
+        k: u32,
+        e: &BenchError,
+        injected: Option<fault::Injected>,
+    ) -> Failure {
+        let stalled = matches!(e, BenchError::Stall { .. });
+        let timed_out = matches!(e, BenchError::Timeout { .. });
+        let state = self.settled_state(&srv.id).await;
+        let log = self.log_of(&srv.id).await;
+        let why = format!("run {} of {}: {e}", k + 1, req.total);
+        let mut f = failure::run(state.as_ref(), &log, &why, stalled, timed_out);
+        if let Some(i) = injected {
+            f.evidence.insert(0, i.note);
+        }
+        f
+    }
+}
+
+/// The cell's last run.
+fn cell_run<'m>(m: &'m Manifest, id: &str) -> Option<&'m crate::manifest::Run> {
+    m.cells.iter().find(|c| c.id == id)?.runs.last()
+}
