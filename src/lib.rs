@@ -29,6 +29,7 @@ pub mod progress;
 pub mod reference;
 pub mod report;
 pub mod runner;
+pub mod session;
 pub mod stats;
 pub mod status;
 pub mod telemetry;

@@ -4,12 +4,13 @@ use std::process::ExitCode;
 
 use comfy_table::Table;
 
-use super::{Globals, load_plan, prepare};
+use super::{Globals, load_plan};
 use crate::backend::Backend;
 use crate::cli::BuildArgs;
 use crate::engine::connect;
 use crate::fetch::Fetcher;
 use crate::host::devices::Passthrough;
+use crate::session::prepare;
 
 pub async fn build(g: &Globals, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     let host = crate::host::probe(std::path::Path::new("/"));

@@ -8,7 +8,6 @@ pub mod cleanup;
 pub mod compare;
 pub mod doctor;
 pub mod dry_run;
-pub mod prepare;
 pub mod report;
 pub mod rerun;
 pub mod run;

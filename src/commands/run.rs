@@ -11,11 +11,10 @@ use std::time::Instant;
 
 use comfy_table::Table;
 
-use super::{Globals, default_out, prepare};
+use super::{Globals, default_out};
 use crate::backend::Backend;
 use crate::cli::RunArgs;
 use crate::engine::{Connected, Engine, connect};
-use crate::fetch::Fetcher;
 use crate::host::devices::Passthrough;
 use crate::image::Rebuild;
 use crate::manifest::store::RunDir;
@@ -23,10 +22,10 @@ use crate::manifest::{Manifest, Resume, now_rfc3339};
 use crate::metric::Metric;
 use crate::plan::matrix::{Matrix, expand};
 use crate::progress::note;
-use crate::runner::{Prepared, Runner, pending_cells, remove_run_containers};
+use crate::runner::{pending_cells, remove_run_containers};
+use crate::session::Session;
+use crate::session::prepare;
 use crate::status::{CellStatus, RunStatus};
-use crate::telemetry::Probe;
-use crate::telemetry::sampler::Sampler;
 
 /// Exit code after Ctrl-C, as shells report SIGINT.
 const INTERRUPTED: u8 = 130;
@@ -179,7 +178,7 @@ async fn connect_engine(g: &Globals) -> anyhow::Result<Connected> {
     Ok(connected)
 }
 
-/// Fetches, builds (or reuses) and runs what the manifest still lacks, then
+/// Runs the session's pipeline on `m` until it ends or a signal stops it, then
 /// finishes the manifest and the report, whatever happened.
 async fn execute(
     g: &Globals,
@@ -189,93 +188,20 @@ async fn execute(
     w: &Work<'_>,
     t_total: Instant,
 ) -> anyhow::Result<ExitCode> {
-    let (matrix, passthroughs) = (w.matrix, w.passthroughs);
     let engine = &connected.client;
-    let plan = m.plan.clone();
     let run_id = m.run_id.clone();
-    let sampler = Sampler::start(
-        Probe::discover(Path::new("/")),
-        std::time::Duration::from_millis(plan.bench.telemetry_interval_ms),
-    );
-    if !sampler.probe().has_gpus() {
-        note(
-            "no amdgpu card and no NVIDIA GPU through NVML: GPU telemetry unavailable (MemAvailable is still recorded)",
-        );
-    }
-    let work = async {
-        let t = Instant::now();
-        let mut fetcher = Fetcher::new(&g.cache)?;
-        let sources = prepare::sources(&mut fetcher, &plan).await?;
-        let (records, fetched) = prepare::models(&mut fetcher, &plan).await?;
-        check_same_inputs(m, &records, &sources)?;
-        m.models = records;
-        m.timing.fetch_s += t.elapsed().as_secs_f64();
-        dir.save(m)?;
-
-        let t = Instant::now();
-        let backends: Vec<_> = plan
-            .backends
-            .iter()
-            .filter_map(|bp| Some((bp, passthroughs.get(&bp.backend)?)))
-            .collect();
-        let images = prepare::images(
-            engine,
-            &plan,
-            &backends,
-            &sources,
-            &crate::image::BuildPlace {
-                cache: &g.cache,
-                logs: &dir.logs(),
-                rebuild: w.rebuild,
-            },
-        )
-        .await?;
-        for img in &images {
-            if let Some(old) = m
-                .images
-                .iter()
-                .find(|o| o.backend == img.backend && o.source == img.source)
-            {
-                if old.image_id != img.image_id {
-                    note(format!(
-                        "warning: the {} ({}) image is {} now, {} before the resume",
-                        img.backend, img.source, img.image_id, old.image_id
-                    ));
-                }
-            }
-        }
-        m.images = images;
-        m.timing.build_s += t.elapsed().as_secs_f64();
-        dir.save(m)?;
-
-        let runner = Runner {
-            engine,
-            dir,
-            run_id: &run_id,
-            backends: m
-                .images
-                .iter()
-                .filter_map(|i| {
-                    let b = i.backend;
-                    let si = plan.sources.iter().position(|s| s.name == i.source)?;
-                    Some((
-                        (b, si),
-                        Prepared {
-                            image_id: i.image_id.clone(),
-                            passthrough: passthroughs.get(&b)?.clone(),
-                        },
-                    ))
-                })
-                .collect::<BTreeMap<_, _>>(),
-            model_paths: fetched.iter().map(|f| f.path.clone()).collect(),
-            sampler: Some(&sampler),
-        };
-        runner.run(m, matrix).await?;
-        runner.run_llama_bench(m).await?;
-        anyhow::Ok(())
+    let sampler = crate::session::sampler(m);
+    let session = Session {
+        engine,
+        cache: &g.cache,
+        dir,
+        matrix: w.matrix,
+        passthroughs: w.passthroughs,
+        rebuild: w.rebuild,
+        sampler: Some(&sampler),
     };
     let outcome = tokio::select! {
-        r = work => Some(r),
+        r = session.run(m) => Some(r),
         _ = interrupted() => None,
     };
     let code = match outcome {
@@ -299,16 +225,7 @@ async fn execute(
     if removed > 0 {
         note(format!("removed {removed} leftover container(s)"));
     }
-    let t = &mut m.timing;
-    t.total_s += t_total.elapsed().as_secs_f64();
-    t.other_s = (t.total_s
-        - t.fetch_s
-        - t.build_s
-        - t.model_load_s
-        - t.warmup_requests_s
-        - t.measured_requests_s
-        - t.cooldown_s)
-        .max(0.0);
+    crate::session::close_timing(m, t_total);
     dir.save(m)?;
     let report = crate::report::write(dir, m)?;
     print_summary(m);
@@ -321,40 +238,6 @@ async fn execute(
         anyhow::bail!("{e}");
     }
     Ok(code)
-}
-
-/// On a resume, the source and models must be the very files the finished runs
-/// used (an unpinned download may have changed since).
-fn check_same_inputs(
-    m: &Manifest,
-    models: &[crate::manifest::ModelRecord],
-    sources: &[crate::fetch::FetchedSource],
-) -> anyhow::Result<()> {
-    for old in &m.models {
-        if let Some(new) = models.iter().find(|n| n.name == old.name) {
-            if new.sha256 != old.sha256 {
-                anyhow::bail!(
-                    "model {}: sha256 {} now, {} in the runs already recorded; start a new run instead of resuming",
-                    old.name,
-                    new.sha256,
-                    old.sha256
-                );
-            }
-        }
-    }
-    for (src, now) in m.plan.sources.iter().zip(sources) {
-        if let Some(old) = m.images.iter().find(|i| i.source == src.name) {
-            if old.llama_cpp.source_sha256 != now.sha256 {
-                anyhow::bail!(
-                    "llama.cpp source {}: sha256 {} now, {} in the runs already recorded; start a new run instead of resuming",
-                    src.name,
-                    now.sha256,
-                    old.llama_cpp.source_sha256
-                );
-            }
-        }
-    }
-    Ok(())
 }
 
 fn print_summary(m: &Manifest) {

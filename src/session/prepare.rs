@@ -1,5 +1,6 @@
-//! What `run` and `build` share: fetching the source and models, and building (or
-//! reusing) the images, with the timing and progress the user sees.
+//! What a run and `build` share: fetching the source and models, the
+//! backends' device passthrough and shader caches, and building (or reusing)
+//! the images, with the progress the user sees.
 
 use std::collections::BTreeMap;
 use std::path::Path;

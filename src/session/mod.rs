@@ -1,0 +1,188 @@
+//! A run's pipeline, library-side: fetch the sources and models (checking, on
+//! a resume, that they are the files already measured), build or reuse the
+//! images, run the matrix and llama-bench, saving the manifest after each
+//! step, and close the manifest's timing. `commands::run` keeps what is the
+//! command's: arguments, signals, exit codes and what is printed.
+
+pub mod prepare;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use crate::backend::Backend;
+use crate::cache::Cache;
+use crate::engine::Engine;
+use crate::fetch::{FetchedModel, FetchedSource, Fetcher};
+use crate::host::devices::Passthrough;
+use crate::image::{BuildPlace, Rebuild};
+use crate::manifest::store::RunDir;
+use crate::manifest::{Manifest, ModelRecord};
+use crate::plan::matrix::Matrix;
+use crate::progress::note;
+use crate::runner::{Prepared, Runner};
+use crate::telemetry::sampler::Sampler;
+
+/// Everything a run's pipeline works with besides its manifest.
+pub struct Session<'a, E: Engine> {
+    pub engine: &'a E,
+    pub cache: &'a Cache,
+    pub dir: &'a RunDir,
+    pub matrix: &'a Matrix,
+    pub passthroughs: &'a BTreeMap<Backend, Passthrough>,
+    /// Whether images are built again (`rerun`).
+    pub rebuild: Rebuild,
+    pub sampler: Option<&'a Sampler>,
+}
+
+impl<E: Engine> Session<'_, E> {
+    /// Fetches, builds (or reuses) and runs what the manifest still lacks.
+    pub async fn run(&self, m: &mut Manifest) -> anyhow::Result<()> {
+        let (sources, models) = self.fetch(m).await?;
+        self.images(m, &sources).await?;
+        self.measure(m, &models).await
+    }
+
+    /// The sources and models, recorded in the manifest.
+    async fn fetch(
+        &self,
+        m: &mut Manifest,
+    ) -> anyhow::Result<(Vec<FetchedSource>, Vec<FetchedModel>)> {
+        let t = Instant::now();
+        let mut fetcher = Fetcher::new(self.cache)?;
+        let sources = prepare::sources(&mut fetcher, &m.plan).await?;
+        let (records, fetched) = prepare::models(&mut fetcher, &m.plan).await?;
+        check_same_inputs(m, &records, &sources)?;
+        m.models = records;
+        m.timing.fetch_s += t.elapsed().as_secs_f64();
+        self.dir.save(m)?;
+        Ok((sources, fetched))
+    }
+
+    /// The images of every backend this host can run, recorded in the manifest;
+    /// on a resume, an image that changed since is noted.
+    async fn images(&self, m: &mut Manifest, sources: &[FetchedSource]) -> anyhow::Result<()> {
+        let t = Instant::now();
+        let plan = m.plan.clone();
+        let backends: Vec<_> = plan
+            .backends
+            .iter()
+            .filter_map(|bp| Some((bp, self.passthroughs.get(&bp.backend)?)))
+            .collect();
+        let place = BuildPlace {
+            cache: self.cache,
+            logs: &self.dir.logs(),
+            rebuild: self.rebuild,
+        };
+        let images = prepare::images(self.engine, &plan, &backends, sources, &place).await?;
+        for img in &images {
+            let before = m
+                .images
+                .iter()
+                .find(|o| o.backend == img.backend && o.source == img.source);
+            if let Some(old) = before.filter(|o| o.image_id != img.image_id) {
+                note(format!(
+                    "warning: the {} ({}) image is {} now, {} before the resume",
+                    img.backend, img.source, img.image_id, old.image_id
+                ));
+            }
+        }
+        m.images = images;
+        m.timing.build_s += t.elapsed().as_secs_f64();
+        self.dir.save(m)?;
+        Ok(())
+    }
+
+    /// The matrix's cells and llama-bench, in the recorded images.
+    async fn measure(&self, m: &mut Manifest, models: &[FetchedModel]) -> anyhow::Result<()> {
+        let run_id = m.run_id.clone();
+        let sources = &m.plan.sources;
+        let backends = m
+            .images
+            .iter()
+            .filter_map(|i| {
+                let si = sources.iter().position(|s| s.name == i.source)?;
+                let prepared = Prepared {
+                    image_id: i.image_id.clone(),
+                    passthrough: self.passthroughs.get(&i.backend)?.clone(),
+                };
+                Some(((i.backend, si), prepared))
+            })
+            .collect();
+        let runner = Runner {
+            engine: self.engine,
+            dir: self.dir,
+            run_id: &run_id,
+            backends,
+            model_paths: models.iter().map(|f| f.path.clone()).collect(),
+            sampler: self.sampler,
+        };
+        runner.run(m, self.matrix).await?;
+        runner.run_llama_bench(m).await?;
+        Ok(())
+    }
+}
+
+/// Closes the manifest's wall time: `total_s` gains this process's time since
+/// `started`, and `other_s` is what no step accounts for.
+pub fn close_timing(m: &mut Manifest, started: Instant) {
+    let t = &mut m.timing;
+    t.total_s += started.elapsed().as_secs_f64();
+    t.other_s = (t.total_s
+        - t.fetch_s
+        - t.build_s
+        - t.model_load_s
+        - t.warmup_requests_s
+        - t.measured_requests_s
+        - t.cooldown_s)
+        .max(0.0);
+}
+
+/// Starts the telemetry sampler for this host at the plan's interval, saying
+/// when no GPU can be read.
+pub fn sampler(m: &Manifest) -> Sampler {
+    let sampler = Sampler::start(
+        crate::telemetry::Probe::discover(Path::new("/")),
+        std::time::Duration::from_millis(m.plan.bench.telemetry_interval_ms),
+    );
+    if !sampler.probe().has_gpus() {
+        note(
+            "no amdgpu card and no NVIDIA GPU through NVML: GPU telemetry unavailable (MemAvailable is still recorded)",
+        );
+    }
+    sampler
+}
+
+/// On a resume, the source and models must be the very files the finished runs
+/// used (an unpinned download may have changed since).
+fn check_same_inputs(
+    m: &Manifest,
+    models: &[ModelRecord],
+    sources: &[FetchedSource],
+) -> anyhow::Result<()> {
+    for old in &m.models {
+        if let Some(new) = models.iter().find(|n| n.name == old.name) {
+            if new.sha256 != old.sha256 {
+                anyhow::bail!(
+                    "model {}: sha256 {} now, {} in the runs already recorded; start a new run instead of resuming",
+                    old.name,
+                    new.sha256,
+                    old.sha256
+                );
+            }
+        }
+    }
+    for (src, now) in m.plan.sources.iter().zip(sources) {
+        if let Some(old) = m.images.iter().find(|i| i.source == src.name) {
+            if old.llama_cpp.source_sha256 != now.sha256 {
+                anyhow::bail!(
+                    "llama.cpp source {}: sha256 {} now, {} in the runs already recorded; start a new run instead of resuming",
+                    src.name,
+                    now.sha256,
+                    old.llama_cpp.source_sha256
+                );
+            }
+        }
+    }
+    Ok(())
+}
