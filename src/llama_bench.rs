@@ -3,31 +3,9 @@
 //! `-fa on|off|auto` replaced `-fa 0|1`, `--load-mode` replaced `-mmp`, `-d`
 //! appeared later), and the rows of its JSON output for the report.
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// The plan's `[llama_bench]` section, resolved.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Settings {
-    /// Prompt sizes (`-p`), tokens.
-    pub n_prompt: Vec<u32>,
-    /// Generation sizes (`-n`), tokens.
-    pub n_gen: Vec<u32>,
-    /// Context depths (`-d`), tokens already in the KV cache.
-    pub n_depth: Vec<u32>,
-    /// Repetitions per test (`-r`).
-    pub repetitions: u32,
-    /// `on`, `off` or `auto` (`-fa`).
-    pub flash_attn: String,
-    /// `auto` (the backend's default) or a number (`-ngl`).
-    pub n_gpu_layers: crate::plan::AutoOr,
-    /// Threads (`-t`), resolved from `auto`.
-    pub threads: u32,
-    /// `mmap`, `none`, `mlock`, `auto` (`--load-mode`, or `-mmp` before it).
-    pub load_mode: String,
-    /// Longest a whole llama-bench run may take, seconds.
-    pub timeout_s: u64,
-}
+pub use crate::plan::llama_bench::Settings;
 
 /// The flags a llama-bench accepts, read from its `--help`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -7,6 +7,16 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Where drivers put their libraries, relative to the root: NVIDIA's container
+/// convention first, then the multiarch and the lib64 layouts.
+pub const LIB_DIRS: &[&str] = &[
+    "usr/local/nvidia/lib64",
+    "usr/lib/x86_64-linux-gnu",
+    "usr/lib64",
+    "usr/lib/aarch64-linux-gnu",
+    "usr/lib",
+];
+
 /// One NVIDIA GPU as NVML (or the driver's /proc files) describes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NvidiaGpu {
@@ -69,7 +79,7 @@ impl Nvml {
         if let Ok(nvml) = nvml_wrapper::Nvml::init() {
             return Some(Nvml { nvml });
         }
-        for dir in crate::host::nvidia::LIB_DIRS {
+        for dir in LIB_DIRS {
             let path = std::path::Path::new("/")
                 .join(dir)
                 .join("libnvidia-ml.so.1");

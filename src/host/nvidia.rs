@@ -14,15 +14,7 @@ use super::gpu::names;
 
 use crate::nvml::NvidiaGpu;
 
-/// Where drivers put their libraries, relative to the root: NVIDIA's container
-/// convention first, then the multiarch and the lib64 layouts.
-pub const LIB_DIRS: &[&str] = &[
-    "usr/local/nvidia/lib64",
-    "usr/lib/x86_64-linux-gnu",
-    "usr/lib64",
-    "usr/lib/aarch64-linux-gnu",
-    "usr/lib",
-];
+pub use crate::nvml::LIB_DIRS;
 
 /// The directory inside the container where the driver's libraries are mounted
 /// (on the image's `LD_LIBRARY_PATH`, as in NVIDIA's own images).

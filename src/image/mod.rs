@@ -21,22 +21,7 @@ use crate::host::devices::Passthrough;
 use crate::manifest::{ImageRecord, LlamaCpp};
 use crate::plan::{BackendPlan, Source};
 
-/// Build arguments rigbench sets itself; a plan's `build_args` may not name them.
-pub const MANAGED_BUILD_ARGS: &[&str] = &[
-    "BASE_IMAGE",
-    "LLAMA_ARCHIVE",
-    "LLAMA_SRC_DIR",
-    "LLAMA_COMMIT",
-    "LLAMA_BUILD_NUMBER",
-    COMPILER_CACHE_ARG,
-];
-
-/// The build argument that lets a build compile through rigbench's compiler
-/// cache (`1`) or compiles every object anew (`0`); images/build-llama.sh.
-/// It is not a build input: ccache gives the bytes the compiler gives, so it is
-/// left out of the inputs hash and of the recorded build arguments, and what the
-/// cache gave is recorded in the image's build info (`compiler_cache`).
-pub const COMPILER_CACHE_ARG: &str = "RIGBENCH_CCACHE";
+pub use crate::backend::{COMPILER_CACHE_ARG, MANAGED_BUILD_ARGS};
 
 /// How `ensure` has an image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,6 +5,7 @@
 
 pub mod estimate;
 pub mod file;
+pub mod llama_bench;
 pub mod matrix;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -86,7 +87,7 @@ pub struct Plan {
     pub backends: Vec<BackendPlan>,
     pub variants: Vec<Variant>,
     /// llama-bench runs per backend and model, when the plan asks for them.
-    pub llama_bench: Option<crate::llama_bench::Settings>,
+    pub llama_bench: Option<llama_bench::Settings>,
     /// Cells left out of the matrix.
     pub exclude: Vec<CellSelector>,
     /// Cells added even where a rule or the context size would leave them out.
@@ -489,7 +490,7 @@ fn validate(raw: PlanFile, origin: &str, cpus: u32) -> Result<Plan, PlanError> {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         for (k, v) in b.build_args {
-            if crate::image::MANAGED_BUILD_ARGS.contains(&k.as_str()) {
+            if crate::backend::MANAGED_BUILD_ARGS.contains(&k.as_str()) {
                 return c.fail(
                     format!("{at}.build_args.{k}"),
                     "is set by rigbench (from base_image and [source]); remove it",
@@ -640,8 +641,8 @@ fn validate_llama_bench(
     c: &Checker,
     lb: file::LlamaBenchFile,
     cpus: u32,
-) -> Result<crate::llama_bench::Settings, PlanError> {
-    let s = crate::llama_bench::Settings {
+) -> Result<llama_bench::Settings, PlanError> {
+    let s = llama_bench::Settings {
         n_prompt: lb.n_prompt.unwrap_or_else(|| vec![512]),
         n_gen: lb.n_gen.unwrap_or_else(|| vec![128]),
         n_depth: lb.n_depth.unwrap_or_else(|| vec![0]),
