@@ -27,6 +27,7 @@ pub mod nvml;
 pub mod plan;
 pub mod progress;
 pub mod reference;
+pub mod render;
 pub mod report;
 pub mod runner;
 pub mod session;

@@ -248,7 +248,7 @@ fn print_summary(m: &Manifest) {
     let show = |c: &crate::manifest::Cell, m: Metric| {
         c.stats
             .get(&m)
-            .map(|s| crate::report::markdown::mean_sd(s, m.decimals()))
+            .map(|s| crate::render::mean_sd(s, m.decimals()))
             .unwrap_or_else(|| "—".to_string())
     };
     for c in &m.cells {

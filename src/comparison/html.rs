@@ -7,8 +7,9 @@ use std::fmt::Write as _;
 
 use super::render::{metric_rows, rule, setup_rows, verdict_text, warnings};
 use super::{Comparison, METRICS};
+use crate::render::html::{esc, table as html_table, text};
 use crate::report::forest::{ForestRow, render};
-use crate::report::html::{STYLE, esc, html_table};
+use crate::report::html::STYLE;
 
 pub fn html(c: &Comparison) -> String {
     let mut out = String::new();
@@ -17,7 +18,7 @@ pub fn html(c: &Comparison) -> String {
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>rigbench compare</title><style>{STYLE}</style></head><body>\n<h1>rigbench compare</h1>\n<p>A: {}<br>B: {}</p>\n<p class=\"note\">{}</p>\n<h2>What differs in the setup</h2>\n",
         esc(&c.a),
         esc(&c.b),
-        esc(&rule(c.band).replace("**", ""))
+        text(&rule(c.band))
     );
     match setup_rows(c) {
         None => out.push_str("<p>Nothing the manifests record differs.</p>\n"),

@@ -5,20 +5,18 @@
 use std::fmt::Write as _;
 
 use super::{Comparison, METRICS};
-use crate::report::markdown::{escape_cell, mean_sd, table};
-use crate::report::system::Rows;
+use crate::render::{Table, Text, markdown, mean_sd};
 
-/// Shortens a setup value for a table cell (and escapes `|`).
+/// Shortens a setup value for a table cell.
 pub fn short(v: Option<&String>) -> String {
-    let s = match v {
-        None => return "—".to_string(),
+    match v {
+        None => "—".to_string(),
         Some(s) if s.chars().count() > 90 => {
             let head: String = s.chars().take(87).collect();
             format!("{head}…")
         }
         Some(s) => s.clone(),
-    };
-    escape_cell(&s)
+    }
 }
 
 fn p_text(p: f64) -> String {
@@ -30,24 +28,31 @@ fn p_text(p: f64) -> String {
 }
 
 /// The verdict rule in words.
-pub fn rule(band: f64) -> String {
-    format!(
-        "Verdicts say how B does against A, with a noise band of ±{:.0} %: **same** when the 95 % interval of B/A lies inside the band; **faster** or **slower** when it lies wholly outside and Welch's p, Holm-adjusted across the cells, is below 0.05; **inconclusive** otherwise, with the runs per side that would decide it if the means and spreads stayed as measured (a planning figure).",
+pub fn rule(band: f64) -> Text {
+    Text::plain(format!(
+        "Verdicts say how B does against A, with a noise band of ±{:.0} %: ",
         band * 100.0
-    )
+    ))
+    .then_strong("same")
+    .then(" when the 95 % interval of B/A lies inside the band; ")
+    .then_strong("faster")
+    .then(" or ")
+    .then_strong("slower")
+    .then(" when it lies wholly outside and Welch's p, Holm-adjusted across the cells, is below 0.05; ")
+    .then_strong("inconclusive")
+    .then(" otherwise, with the runs per side that would decide it if the means and spreads stayed as measured (a planning figure).")
 }
 
-/// What differs in the setup, as table rows; `None` when nothing does.
-pub fn setup_rows(c: &Comparison) -> Option<Rows> {
+/// What differs in the setup, as a table; `None` when nothing does.
+pub fn setup_rows(c: &Comparison) -> Option<Table> {
     if c.setup.is_empty() {
         return None;
     }
     let rows = c
         .setup
         .iter()
-        .map(|d| vec![d.field.clone(), short(d.a.as_ref()), short(d.b.as_ref())])
-        .collect();
-    Some((vec!["field".into(), "A".into(), "B".into()], rows))
+        .map(|d| [d.field.clone(), short(d.a.as_ref()), short(d.b.as_ref())]);
+    Some(Table::new(["field", "A", "B"]).with_rows(rows))
 }
 
 /// A cell's verdict column: a failure against a success as both outcomes, an
@@ -65,46 +70,31 @@ pub fn verdict_text(cell: &super::CellComparison, m: &super::MetricComparison) -
 
 /// Metric `mi`'s table: cell, A, B, B/A with its interval, p, adjusted p,
 /// verdict.
-pub fn metric_rows(c: &Comparison, mi: usize) -> Rows {
-    let decimals = if mi == 0 { 1 } else { 0 };
-    let rows = c
-        .cells
-        .iter()
-        .map(|cell| {
-            let m = &cell.metrics[mi];
-            let side = |s: &Option<crate::stats::Summary>, o: &super::Outcome| {
-                if !o.ok() {
-                    return o.text();
-                }
-                s.as_ref()
-                    .map(|s| format!("{} (n={})", mean_sd(s, decimals), s.n))
-                    .unwrap_or_else(|| o.text())
-            };
-            vec![
-                cell.key.label(),
-                side(&m.a, &cell.a),
-                side(&m.b, &cell.b),
-                m.ratio.map_or("—".to_string(), |r| {
-                    format!("{:.3} ({:.3}–{:.3})", r.ratio, r.ci95_low, r.ci95_high)
-                }),
-                m.welch.map_or("—".to_string(), |w| p_text(w.p)),
-                m.p_adjusted.map_or("—".to_string(), p_text),
-                verdict_text(cell, m),
-            ]
-        })
-        .collect();
-    (
-        vec![
-            "cell".into(),
-            "A".into(),
-            "B".into(),
-            "B/A (95 % CI)".into(),
-            "p".into(),
-            "p adj.".into(),
-            "verdict".into(),
-        ],
-        rows,
-    )
+pub fn metric_rows(c: &Comparison, mi: usize) -> Table {
+    let decimals = METRICS[mi].decimals();
+    let rows = c.cells.iter().map(|cell| {
+        let m = &cell.metrics[mi];
+        let side = |s: &Option<crate::stats::Summary>, o: &super::Outcome| {
+            if !o.ok() {
+                return o.text();
+            }
+            s.as_ref()
+                .map(|s| format!("{} (n={})", mean_sd(s, decimals), s.n))
+                .unwrap_or_else(|| o.text())
+        };
+        [
+            cell.key.label(),
+            side(&m.a, &cell.a),
+            side(&m.b, &cell.b),
+            m.ratio.map_or("—".to_string(), |r| {
+                format!("{:.3} ({:.3}–{:.3})", r.ratio, r.ci95_low, r.ci95_high)
+            }),
+            m.welch.map_or("—".to_string(), |w| p_text(w.p)),
+            m.p_adjusted.map_or("—".to_string(), p_text),
+            verdict_text(cell, m),
+        ]
+    });
+    Table::new(["cell", "A", "B", "B/A (95 % CI)", "p", "p adj.", "verdict"]).with_rows(rows)
 }
 
 /// Each cell's warnings, labelled.
@@ -122,22 +112,21 @@ pub fn warnings(c: &Comparison) -> Vec<String> {
 pub fn markdown(c: &Comparison) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# rigbench compare\n\nA: {}\nB: {}\n", c.a, c.b);
-    let _ = writeln!(out, "{}\n", rule(c.band));
+    let _ = writeln!(out, "{}\n", markdown::text(&rule(c.band)));
     let _ = writeln!(out, "## What differs in the setup\n");
     match setup_rows(c) {
         None => {
             let _ = writeln!(out, "Nothing the manifests record differs.\n");
         }
-        Some((header, rows)) => {
-            out.push_str(&table(header, rows));
+        Some(t) => {
+            out.push_str(&markdown::table(&t));
             out.push('\n');
         }
     }
     for (mi, metric) in METRICS.into_iter().enumerate() {
         let title = metric.title();
         let _ = writeln!(out, "## {title}\n");
-        let (header, rows) = metric_rows(c, mi);
-        out.push_str(&table(header, rows));
+        out.push_str(&markdown::table(&metric_rows(c, mi)));
         out.push('\n');
     }
     let warnings = warnings(c);

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use super::compare::{CellStanding, RefComparison};
 use crate::comparison::render::short;
 use crate::metric::Metric;
-use crate::report::markdown::{escape_cell, mean_sd, table};
+use crate::render::{Table, Text, markdown as md, mean_sd};
 
 /// The comparison as Markdown.
 pub fn markdown(c: &RefComparison) -> String {
@@ -24,100 +24,80 @@ pub fn markdown(c: &RefComparison) -> String {
         c.band * 100.0
     );
     let _ = writeln!(out, "## Setup\n");
-    let rows = c
-        .setup
-        .iter()
-        .map(|f| {
-            vec![
-                escape_cell(&f.fact),
-                escape_cell(&f.published),
+    let rows = c.setup.iter().map(|f| {
+        [
+            Text::plain(&f.fact),
+            Text::plain(&f.published),
+            Text::plain(
                 f.yours
                     .as_ref()
                     .map_or_else(|| "not recorded".to_string(), |y| short(Some(y))),
-                match f.differs {
-                    Some(true) => "**differs**".to_string(),
-                    Some(false) => "same".to_string(),
-                    None => "—".to_string(),
-                },
-            ]
-        })
-        .collect();
-    out.push_str(&table(
-        vec!["fact".into(), "published".into(), "yours".into(), "".into()],
-        rows,
+            ),
+            match f.differs {
+                Some(true) => Text::strong("differs"),
+                Some(false) => Text::plain("same"),
+                None => Text::plain("—"),
+            },
+        ]
+    });
+    out.push_str(&md::table(
+        &Table::new(["fact", "published", "yours", ""]).with_rows(rows),
     ));
     out.push('\n');
     for metric in [Metric::GenTps, Metric::PpTps] {
         let _ = writeln!(out, "## {}\n", metric.title());
-        let rows = c
-            .cells
-            .iter()
-            .filter_map(|cell| {
-                let x = cell.metrics.iter().find(|x| x.metric == metric)?;
-                let yours = match (&x.yours, cell.status) {
-                    (Some(s), CellStanding::Compared) => {
-                        format!("{} (n={})", mean_sd(s, metric.decimals()), s.n)
-                    }
-                    _ => cell.status.to_string(),
-                };
-                let verdict = match (x.verdict, x.in_range) {
-                    (Some(v), _) => v.as_str().to_string(),
-                    (None, Some(true)) => "in the published range".to_string(),
-                    (None, Some(false)) => "outside the published range".to_string(),
-                    (None, None) => cell.status.to_string(),
-                };
-                Some(vec![
-                    cell.cell.clone(),
-                    x.published.clone(),
-                    yours,
-                    x.ratio.map_or("—".to_string(), |r| {
-                        format!("{:.3} ({:.3}–{:.3})", r.ratio, r.ci95_low, r.ci95_high)
-                    }),
-                    x.p_adjusted.map_or("—".to_string(), |p| format!("{p:.3}")),
-                    verdict,
-                ])
-            })
-            .collect();
-        out.push_str(&table(
-            vec![
-                "cell".into(),
-                "published".into(),
-                "yours".into(),
-                "yours ÷ published (95 % CI)".into(),
-                "p adj.".into(),
-                "verdict".into(),
-            ],
-            rows,
-        ));
+        let rows = c.cells.iter().filter_map(|cell| {
+            let x = cell.metrics.iter().find(|x| x.metric == metric)?;
+            let yours = match (&x.yours, cell.status) {
+                (Some(s), CellStanding::Compared) => {
+                    format!("{} (n={})", mean_sd(s, metric.decimals()), s.n)
+                }
+                _ => cell.status.to_string(),
+            };
+            let verdict = match (x.verdict, x.in_range) {
+                (Some(v), _) => v.as_str().to_string(),
+                (None, Some(true)) => "in the published range".to_string(),
+                (None, Some(false)) => "outside the published range".to_string(),
+                (None, None) => cell.status.to_string(),
+            };
+            Some([
+                cell.cell.clone(),
+                x.published.clone(),
+                yours,
+                x.ratio.map_or("—".to_string(), |r| {
+                    format!("{:.3} ({:.3}–{:.3})", r.ratio, r.ci95_low, r.ci95_high)
+                }),
+                x.p_adjusted.map_or("—".to_string(), |p| format!("{p:.3}")),
+                verdict,
+            ])
+        });
+        let t = Table::new([
+            "cell",
+            "published",
+            "yours",
+            "yours ÷ published (95 % CI)",
+            "p adj.",
+            "verdict",
+        ]);
+        out.push_str(&md::table(&t.with_rows(rows)));
         out.push('\n');
     }
     if !c.failures.is_empty() {
         let _ = writeln!(out, "## Published failures\n");
-        let rows = c
-            .failures
-            .iter()
-            .map(|f| {
-                vec![
-                    f.configuration.clone(),
-                    escape_cell(&f.published),
-                    escape_cell(&if f.yours.is_empty() {
-                        "—".to_string()
-                    } else {
-                        f.yours.join("; ")
-                    }),
-                    f.status.to_string(),
-                ]
-            })
-            .collect();
-        out.push_str(&table(
-            vec![
-                "configuration".into(),
-                "published".into(),
-                "yours".into(),
-                "".into(),
-            ],
-            rows,
-        ));
+        let rows = c.failures.iter().map(|f| {
+            [
+                f.configuration.clone(),
+                f.published.clone(),
+                if f.yours.is_empty() {
+                    "—".to_string()
+                } else {
+                    f.yours.join("; ")
+                },
+                f.status.to_string(),
+            ]
+        });
+        let t = Table::new(["configuration", "published", "yours", ""]);
+        out.push_str(&md::table(&t.with_rows(rows)));
         out.push('\n');
     }
     out

@@ -6,8 +6,8 @@
 
 use std::fmt::Write as _;
 
-use super::markdown::{escape_cell, table};
 use crate::manifest::{Cell, Failure, Manifest};
+use crate::render::{Table, markdown};
 use crate::status::CellStatus;
 
 /// The configuration a cell ran in, as the study names it.
@@ -49,14 +49,14 @@ pub fn section(out: &mut String, m: &Manifest) {
         return;
     }
     let _ = writeln!(out, "## Failures and exclusions\n");
-    for (header, rows) in t {
-        out.push_str(&table(header, rows));
+    for t in t {
+        out.push_str(&markdown::table(&t));
         out.push('\n');
     }
 }
 
 /// The study-style table, the per-cell table and the exclusions (those present).
-pub fn tables(m: &Manifest) -> Vec<super::system::Rows> {
+pub fn tables(m: &Manifest) -> Vec<Table> {
     let mut out = Vec::new();
     let failed: Vec<(&Cell, &Failure)> = m
         .cells
@@ -74,47 +74,23 @@ pub fn tables(m: &Manifest) -> Vec<super::system::Rows> {
                 None => groups.push((key, 1)),
             }
         }
-        let rows = groups
-            .into_iter()
-            .map(|((config, mode, evidence), n)| {
-                let of = m
-                    .cells
-                    .iter()
-                    .filter(|c| configuration(c) == config)
-                    .count();
-                vec![
-                    escape_cell(&config),
-                    mode,
-                    escape_cell(&evidence),
-                    format!("{n}/{of} cells"),
-                ]
-            })
-            .collect();
-        out.push((
-            vec![
-                "configuration".into(),
-                "outcome".into(),
-                "evidence".into(),
-                "count".into(),
-            ],
-            rows,
-        ));
+        let rows = groups.into_iter().map(|((config, mode, evidence), n)| {
+            let of = m
+                .cells
+                .iter()
+                .filter(|c| configuration(c) == config)
+                .count();
+            [config, mode, evidence, format!("{n}/{of} cells")]
+        });
+        out.push(Table::new(["configuration", "outcome", "evidence", "count"]).with_rows(rows));
         let rows = failed
             .iter()
-            .map(|(c, f)| vec![c.id.clone(), f.mode.to_string(), escape_cell(&f.message)])
-            .collect();
-        out.push((
-            vec!["cell".into(), "mode".into(), "what happened".into()],
-            rows,
-        ));
+            .map(|(c, f)| [c.id.clone(), f.mode.to_string(), f.message.clone()]);
+        out.push(Table::new(["cell", "mode", "what happened"]).with_rows(rows));
     }
     if !m.excluded.is_empty() {
-        let rows = m
-            .excluded
-            .iter()
-            .map(|e| vec![e.id.clone(), e.reason.clone()])
-            .collect();
-        out.push((vec!["excluded cell".into(), "reason".into()], rows));
+        let rows = m.excluded.iter().map(|e| [e.id.clone(), e.reason.clone()]);
+        out.push(Table::new(["excluded cell", "reason"]).with_rows(rows));
     }
     out
 }

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::html::esc;
+use crate::render::html::esc;
 use crate::stats::compare::Verdict;
 
 /// One row: the label, the ratio with its interval where both sides ran, and

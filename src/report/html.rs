@@ -9,9 +9,9 @@ use std::fmt::Write as _;
 
 use super::markdown::{column, metric_table};
 use super::svg::{Chart, Point, Series, render};
-use super::system::Rows;
 use crate::manifest::{Cell, Manifest};
 use crate::metric::Metric;
+use crate::render::html::{esc, table as html_table};
 
 pub const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}\
 table{border-collapse:collapse;margin:0.6em 0 1.4em;font-size:13px}\
@@ -19,44 +19,6 @@ th,td{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}\
 th{background:#f3f3f3}code{font-size:12px}.wide{overflow-x:auto}\
 .charts{display:flex;flex-wrap:wrap;gap:12px}.charts svg{border:1px solid #eee;max-width:100%;height:auto}\
 .note{color:#555;font-size:13px}";
-
-/// Text for HTML content or a quoted attribute.
-pub fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// A Markdown table cell as HTML: escaped, `code` spans kept, `\|` unescaped.
-fn cell(s: &str) -> String {
-    let s = esc(&s.replace("\\|", "|"));
-    let mut out = String::new();
-    for (i, part) in s.split('`').enumerate() {
-        if i % 2 == 1 {
-            let _ = write!(out, "<code>{part}</code>");
-        } else {
-            out.push_str(part);
-        }
-    }
-    out
-}
-
-pub fn html_table(out: &mut String, (header, rows): &Rows) {
-    out.push_str("<div class=\"wide\"><table><thead><tr>");
-    for h in header {
-        let _ = write!(out, "<th>{}</th>", cell(h));
-    }
-    out.push_str("</tr></thead><tbody>");
-    for r in rows {
-        out.push_str("<tr>");
-        for c in r {
-            let _ = write!(out, "<td>{}</td>", cell(c));
-        }
-        out.push_str("</tr>");
-    }
-    out.push_str("</tbody></table></div>\n");
-}
 
 /// One series per backend/variant column: a value per prompt length.
 fn series(m: &Manifest, cells: &[&Cell], value: impl Fn(&Cell) -> Option<Point>) -> Vec<Series> {

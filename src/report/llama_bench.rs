@@ -4,9 +4,9 @@
 
 use std::fmt::Write as _;
 
-use super::markdown::table;
 use crate::llama_bench::rows;
 use crate::manifest::Manifest;
+use crate::render::{Table, markdown};
 
 pub fn section(out: &mut String, m: &Manifest) {
     if m.llama_bench.is_empty() {
@@ -53,9 +53,9 @@ pub fn section(out: &mut String, m: &Manifest) {
                 }
                 row
             })
-            .collect();
+            .collect::<Vec<Vec<String>>>();
         let _ = writeln!(out, "### {}\n", model.name);
-        out.push_str(&table(header, body));
+        out.push_str(&markdown::table(&Table::new(header).with_rows(body)));
         out.push('\n');
         let mut noted = false;
         for r in &runs {

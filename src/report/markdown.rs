@@ -5,37 +5,10 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use comfy_table::{Table, presets::ASCII_MARKDOWN};
-
 use crate::manifest::{Cell, Manifest};
 use crate::metric::Metric;
-use crate::stats::Summary;
+use crate::render::{Table, Text, markdown, mean_sd};
 use crate::status::CellStatus;
-
-/// A Markdown table.
-pub fn table(header: Vec<String>, rows: Vec<Vec<String>>) -> String {
-    let mut t = Table::new();
-    t.load_style(ASCII_MARKDOWN);
-    t.force_no_tty();
-    t.set_header(header);
-    for r in rows {
-        t.add_row(r);
-    }
-    format!("{t}\n")
-}
-
-/// Text for a Markdown table cell: `|` escaped.
-pub fn escape_cell(s: &str) -> String {
-    s.replace('|', "\\|")
-}
-
-/// "mean ± sd" with `decimals` places; the mean alone when n < 2.
-pub fn mean_sd(s: &Summary, decimals: usize) -> String {
-    match s.sd {
-        Some(sd) => format!("{:.*} ± {:.*}", decimals, s.mean, decimals, sd),
-        None => format!("{:.*}", decimals, s.mean),
-    }
-}
 
 /// backend/variant, with `@source` when the plan has several sources (the cell
 /// id then carries it).
@@ -74,7 +47,7 @@ pub fn columns(m: &Manifest, cells: &[&Cell]) -> Vec<String> {
 
 /// One metric's table for one model: rows prompt lengths, columns
 /// backend/variant; generation carries its share of the ceiling when known.
-pub fn metric_table(m: &Manifest, model: &str, metric: Metric) -> Option<super::system::Rows> {
+pub fn metric_table(m: &Manifest, model: &str, metric: Metric) -> Option<Table> {
     let cells: Vec<&Cell> = m.cells.iter().filter(|c| c.model == model).collect();
     if cells.is_empty() {
         return None;
@@ -83,27 +56,25 @@ pub fn metric_table(m: &Manifest, model: &str, metric: Metric) -> Option<super::
     let prompts: BTreeSet<u32> = cells.iter().map(|c| c.prompt_tokens).collect();
     let mut header = vec!["prompt tokens".to_string()];
     header.extend(columns.iter().cloned());
-    let rows = prompts
-        .iter()
-        .map(|p| {
-            let mut row = vec![p.to_string()];
-            for col in &columns {
-                let c = cells
-                    .iter()
-                    .find(|c| c.prompt_tokens == *p && column(m, c) == *col)
-                    .copied();
-                let mut text = cell_text(c, metric);
-                if metric == Metric::GenTps {
-                    if let Some(share) = c.and_then(|c| super::roofline::share(m, c)) {
-                        let _ = write!(text, " ({:.0} %)", share * 100.0);
-                    }
+    let mut t = Table::new(header);
+    for p in &prompts {
+        let mut row = vec![p.to_string()];
+        for col in &columns {
+            let c = cells
+                .iter()
+                .find(|c| c.prompt_tokens == *p && column(m, c) == *col)
+                .copied();
+            let mut text = cell_text(c, metric);
+            if metric == Metric::GenTps {
+                if let Some(share) = c.and_then(|c| super::roofline::share(m, c)) {
+                    let _ = write!(text, " ({:.0} %)", share * 100.0);
                 }
-                row.push(text);
             }
-            row
-        })
-        .collect();
-    Some((header, rows))
+            row.push(text);
+        }
+        t.push(row);
+    }
+    Some(t)
 }
 
 /// Renders the whole report.
@@ -135,7 +106,7 @@ pub fn render(m: &Manifest) -> String {
         m.plan.bench.seed
     );
     if let Some(p) = super::precision::sentence(m) {
-        let _ = writeln!(out, "{}\n", escape_cell(&p));
+        let _ = writeln!(out, "{}\n", markdown::text(&Text::plain(p)));
     }
 
     let models: Vec<&str> = m.plan.models.iter().map(|x| x.name.as_str()).collect();
@@ -150,9 +121,9 @@ pub fn render(m: &Manifest) -> String {
             }
         }
         for model in &models {
-            if let Some((header, rows)) = metric_table(m, model, metric) {
+            if let Some(t) = metric_table(m, model, metric) {
                 let _ = writeln!(out, "### {model}\n");
-                out.push_str(&table(header, rows));
+                out.push_str(&markdown::table(&t));
                 out.push('\n');
             }
         }
@@ -211,17 +182,16 @@ fn checks(out: &mut String, m: &Manifest) {
         out,
         "Runs failing a check (prompt cache hit, prompt or generated token count off) are kept in the manifest but not summarised. \"client ÷ server\" is client generation tokens/s over the server's `predicted_per_second` (medians); the last column compares the first measured run's generated tokens with the same cell on the reference backend (CPU when present).\n"
     );
-    out.push_str(&table(
-        vec![
-            "cell".into(),
-            "measured runs".into(),
-            "failing checks".into(),
-            "server gen t/s".into(),
-            "client ÷ server".into(),
-            "greedy output agrees".into(),
-        ],
-        rows,
-    ));
+    let t = Table::new([
+        "cell",
+        "measured runs",
+        "failing checks",
+        "server gen t/s",
+        "client ÷ server",
+        "greedy output agrees",
+    ])
+    .with_rows(rows);
+    out.push_str(&markdown::table(&t));
     out.push('\n');
 }
 

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::html::esc;
+use crate::render::html::esc;
 
 /// One point: x, y, and the interval around y where known.
 #[derive(Debug, Clone, PartialEq)]

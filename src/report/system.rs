@@ -3,153 +3,140 @@
 
 use std::fmt::Write as _;
 
-use super::markdown::table;
 use crate::manifest::Manifest;
-
-/// A table: header and rows (cells may hold `code` spans).
-pub type Rows = (Vec<String>, Vec<Vec<String>>);
+use crate::render::{Table, Text, markdown};
 
 pub fn section(out: &mut String, m: &Manifest) {
     let _ = writeln!(out, "## System\n");
-    for (header, rows) in tables(m) {
-        out.push_str(&table(header, rows));
+    for t in tables(m) {
+        out.push_str(&markdown::table(&t));
         out.push('\n');
     }
     let _ = writeln!(out, "{}", wall_time(m));
 }
 
 /// The host, images and models tables.
-pub fn tables(m: &Manifest) -> Vec<Rows> {
+pub fn tables(m: &Manifest) -> Vec<Table> {
     let mut out = Vec::new();
     let h = &m.host;
     let gib = |b: u64| format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64);
-    let mut rows = vec![
-        vec!["OS".to_string(), h.os.clone().unwrap_or_default()],
+    let mut rows: Vec<Vec<Text>> = vec![
+        vec!["OS".into(), h.os.clone().unwrap_or_default().into()],
         vec![
-            "kernel".to_string(),
-            h.kernel.release.clone().unwrap_or_default(),
+            "kernel".into(),
+            h.kernel.release.clone().unwrap_or_default().into(),
         ],
         vec![
-            "kernel command line".to_string(),
-            format!("`{}`", h.kernel.cmdline.clone().unwrap_or_default()),
+            "kernel command line".into(),
+            Text::code(h.kernel.cmdline.clone().unwrap_or_default()),
         ],
         vec![
-            "CPU".to_string(),
+            "CPU".into(),
             format!(
                 "{} ({} logical)",
                 h.cpu.model.clone().unwrap_or_default(),
                 h.cpu.logical_cpus
-            ),
+            )
+            .into(),
         ],
         vec![
-            "memory".to_string(),
-            h.memory_bytes.map(gib).unwrap_or_default(),
+            "memory".into(),
+            h.memory_bytes.map(gib).unwrap_or_default().into(),
         ],
     ];
     for g in &h.gpus {
         rows.push(vec![
-            format!("GPU {}", g.card),
+            format!("GPU {}", g.card).into(),
             format!(
                 "{} {} VRAM {} GTT {}",
                 g.pci_id.clone().unwrap_or_default(),
                 g.driver.clone().unwrap_or_default(),
                 g.vram_total_bytes.map(gib).unwrap_or_else(|| "?".into()),
                 g.gtt_total_bytes.map(gib).unwrap_or_else(|| "?".into())
-            ),
+            )
+            .into(),
         ]);
     }
     if let Some(e) = &m.engine {
         rows.push(vec![
-            "engine".to_string(),
+            "engine".into(),
             format!(
                 "{:?} {} (API {}, runtime {})",
                 e.kind,
                 e.version,
                 e.api_version,
                 e.runtime.clone().unwrap_or_default()
-            ),
+            )
+            .into(),
         ]);
     }
-    out.push((vec!["host".into(), "".into()], rows));
+    out.push(Table::new(["host", ""]).with_rows(rows));
 
     if !m.images.is_empty() {
-        let rows = m
-            .images
-            .iter()
-            .map(|i| {
-                let tc: Vec<String> = ["compiler", "hip_compiler", "mesa", "rocm"]
-                    .iter()
-                    .filter_map(|k| i.toolchain.get(*k).map(|v| format!("{k} {v}")))
-                    .collect();
-                let devices: Vec<String> = i
-                    .devices
-                    .iter()
-                    .filter_map(|d| {
-                        d.get("deviceName")
-                            .or_else(|| d.get("Marketing Name"))
-                            .cloned()
-                    })
-                    .collect();
-                vec![
-                    format!("{}@{}", i.backend, i.source),
-                    format!("`{}`", i.image_id),
-                    format!(
-                        "{} (`{}`{}, {})",
-                        i.base_image.reference,
-                        i.base_image.image_id,
-                        i.base_image
-                            .digest
-                            .as_ref()
-                            .map(|d| format!(", digest `{d}`"))
-                            .unwrap_or_default(),
-                        i.base_image.origin
-                    ),
-                    i.llama_cpp.commit.clone(),
-                    i.llama_cpp.version_line().to_string(),
-                    tc.join("; "),
-                    devices.join("; "),
-                ]
-            })
-            .collect();
-        out.push((
+        let rows = m.images.iter().map(|i| {
+            let tc: Vec<String> = ["compiler", "hip_compiler", "mesa", "rocm"]
+                .iter()
+                .filter_map(|k| i.toolchain.get(*k).map(|v| format!("{k} {v}")))
+                .collect();
+            let devices: Vec<String> = i
+                .devices
+                .iter()
+                .filter_map(|d| {
+                    d.get("deviceName")
+                        .or_else(|| d.get("Marketing Name"))
+                        .cloned()
+                })
+                .collect();
+            let b = &i.base_image;
+            let mut base = Text::plain(format!("{} (", b.reference)).then_code(&b.image_id);
+            if let Some(d) = &b.digest {
+                base = base.then(", digest ").then_code(d);
+            }
             vec![
-                "image".into(),
-                "id".into(),
-                "base".into(),
-                "llama.cpp commit".into(),
-                "llama-server --version".into(),
-                "toolchain".into(),
-                "devices".into(),
-            ],
-            rows,
-        ));
+                format!("{}@{}", i.backend, i.source).into(),
+                Text::code(&i.image_id),
+                base.then(format!(", {})", b.origin)),
+                i.llama_cpp.commit.clone().into(),
+                i.llama_cpp.version_line().into(),
+                tc.join("; ").into(),
+                devices.join("; ").into(),
+            ]
+        });
+        out.push(
+            Table::new([
+                "image",
+                "id",
+                "base",
+                "llama.cpp commit",
+                "llama-server --version",
+                "toolchain",
+                "devices",
+            ])
+            .with_rows(rows),
+        );
     }
     if !m.models.is_empty() {
-        let rows = m
-            .models
-            .iter()
-            .map(|x| {
-                vec![
-                    x.name.clone(),
-                    format!("`{}`", x.sha256),
-                    x.size_bytes.to_string(),
-                    x.gguf.architecture.clone().unwrap_or_default(),
-                    x.gguf.file_type_name.clone().unwrap_or_default(),
-                    x.gguf.parameter_count.to_string(),
-                ]
-            })
-            .collect();
-        out.push((
+        let rows = m.models.iter().map(|x| {
             vec![
-                "model".into(),
-                "sha256".into(),
-                "bytes".into(),
-                "architecture".into(),
-                "type".into(),
-                "parameters".into(),
-            ],
-            rows,
-        ));
+                x.name.clone().into(),
+                Text::code(&x.sha256),
+                x.size_bytes.to_string().into(),
+                x.gguf.architecture.clone().unwrap_or_default().into(),
+                x.gguf.file_type_name.clone().unwrap_or_default().into(),
+                x.gguf.parameter_count.to_string().into(),
+            ]
+        });
+        out.push(
+            Table::new([
+                "model",
+                "sha256",
+                "bytes",
+                "architecture",
+                "type",
+                "parameters",
+            ])
+            .with_rows(rows),
+        );
     }
     out
 }

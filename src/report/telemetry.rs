@@ -5,8 +5,8 @@
 
 use std::fmt::Write as _;
 
-use super::markdown::table;
 use crate::manifest::{Cell, Manifest, Run};
+use crate::render::{Table, markdown};
 use crate::telemetry::RunTelemetry;
 
 const GIB: f64 = (1u64 << 30) as f64;
@@ -42,57 +42,51 @@ pub fn section(out: &mut String, m: &Manifest) {
     let fmt = |v: Option<f64>, unit: &str, d: usize| {
         v.map_or("—".to_string(), |x| format!("{x:.d$} {unit}"))
     };
-    let rows = m
-        .cells
-        .iter()
-        .filter(|c| !measured(c).is_empty())
-        .map(|c| {
-            let runs = measured(c);
-            let delta = max(runs
-                .iter()
-                .filter_map(|(_, t)| t.peak_delta_bytes)
-                .map(|b| b as f64 / GIB));
-            let drop = max(runs
-                .iter()
-                .filter_map(|(_, t)| t.mem_available_drop_bytes)
-                .map(|b| b as f64 / GIB));
-            let anomalies = runs.iter().filter(|(_, t)| t.accounting_anomaly).count();
-            let edge = max(runs.iter().filter_map(|(_, t)| t.max_edge_c));
-            let power = max(runs.iter().filter_map(|(_, t)| t.max_power_w));
-            let scope = runs
-                .iter()
-                .find_map(|(_, t)| t.power_sources.first().map(|p| p.scope.clone()))
-                .unwrap_or_default();
-            let waited: f64 = runs
-                .iter()
-                .filter_map(|(r, _)| r.cooldown.as_ref().map(|c| c.waited_s))
-                .sum();
-            vec![
-                c.id.clone(),
-                fmt(delta, "GiB", 2),
-                fmt(drop, "GiB", 2),
-                if anomalies > 0 {
-                    format!("{anomalies} of {}", runs.len())
-                } else {
-                    "none".to_string()
-                },
-                fmt(edge, "°C", 0),
-                power.map_or("—".to_string(), |p| format!("{p:.0} W ({scope})")),
-                format!("{waited:.1} s"),
-            ]
-        })
-        .collect();
-    out.push_str(&table(
+    let rows = m.cells.iter().filter(|c| !measured(c).is_empty()).map(|c| {
+        let runs = measured(c);
+        let delta = max(runs
+            .iter()
+            .filter_map(|(_, t)| t.peak_delta_bytes)
+            .map(|b| b as f64 / GIB));
+        let drop = max(runs
+            .iter()
+            .filter_map(|(_, t)| t.mem_available_drop_bytes)
+            .map(|b| b as f64 / GIB));
+        let anomalies = runs.iter().filter(|(_, t)| t.accounting_anomaly).count();
+        let edge = max(runs.iter().filter_map(|(_, t)| t.max_edge_c));
+        let power = max(runs.iter().filter_map(|(_, t)| t.max_power_w));
+        let scope = runs
+            .iter()
+            .find_map(|(_, t)| t.power_sources.first().map(|p| p.scope.clone()))
+            .unwrap_or_default();
+        let waited: f64 = runs
+            .iter()
+            .filter_map(|(r, _)| r.cooldown.as_ref().map(|c| c.waited_s))
+            .sum();
         vec![
-            "cell".into(),
-            "GPU memory (peak − baseline)".into(),
-            "MemAvailable drop".into(),
-            "accounting anomaly".into(),
-            "max edge".into(),
-            "max power".into(),
-            "cool-down waited".into(),
-        ],
-        rows,
-    ));
+            c.id.clone(),
+            fmt(delta, "GiB", 2),
+            fmt(drop, "GiB", 2),
+            if anomalies > 0 {
+                format!("{anomalies} of {}", runs.len())
+            } else {
+                "none".to_string()
+            },
+            fmt(edge, "°C", 0),
+            power.map_or("—".to_string(), |p| format!("{p:.0} W ({scope})")),
+            format!("{waited:.1} s"),
+        ]
+    });
+    let t = Table::new([
+        "cell",
+        "GPU memory (peak − baseline)",
+        "MemAvailable drop",
+        "accounting anomaly",
+        "max edge",
+        "max power",
+        "cool-down waited",
+    ])
+    .with_rows(rows);
+    out.push_str(&markdown::table(&t));
     out.push('\n');
 }
