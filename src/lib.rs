@@ -35,5 +35,5 @@ pub mod stats;
 pub mod status;
 pub mod telemetry;
 
-#[cfg(test)]
-pub(crate) mod fake;
+#[cfg(any(test, feature = "fakes"))]
+pub mod fake;
