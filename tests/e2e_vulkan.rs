@@ -10,14 +10,16 @@
 mod common;
 
 use common::{COMMIT, run_plan};
+use rigbench::backend::Backend;
+use rigbench::manifest::{Cell, Manifest};
+use rigbench::metric::Metric;
+use rigbench::status::{CellStatus, RunStatus};
 use serde_json::Value;
 
-fn cell<'a>(m: &'a Value, backend: &str, prompt: u64) -> &'a Value {
-    m["cells"]
-        .as_array()
-        .unwrap()
+fn cell(m: &Manifest, backend: Backend, prompt: u32) -> &Cell {
+    m.cells
         .iter()
-        .find(|c| c["backend"] == backend && c["prompt_tokens"] == prompt)
+        .find(|c| c.backend == backend && c.prompt_tokens == prompt)
         .unwrap_or_else(|| panic!("no {backend} cell for {prompt} tokens"))
 }
 
@@ -25,101 +27,85 @@ fn cell<'a>(m: &'a Value, backend: &str, prompt: u64) -> &'a Value {
 #[ignore = "needs Podman and the model: scripts/test.sh runs it"]
 fn cpu_and_vulkan_images_measure_the_same_model_and_agree() {
     let (_work, out, m) = run_plan("e2e-vulkan.toml");
-    assert_eq!(m["status"], "complete");
+    assert_eq!(m.status, RunStatus::Complete);
 
-    let images = m["images"].as_array().unwrap();
-    assert_eq!(images.len(), 2);
-    let vulkan = images.iter().find(|i| i["backend"] == "vulkan").unwrap();
-    assert_eq!(vulkan["containerfile"], "Containerfile.vulkan");
+    assert_eq!(m.images.len(), 2);
+    let vulkan = m
+        .images
+        .iter()
+        .find(|i| i.backend == Backend::Vulkan)
+        .unwrap();
+    assert_eq!(vulkan.containerfile, "Containerfile.vulkan");
     assert!(
-        vulkan["build_info"]["cmake_flags"]
+        vulkan.build_info["cmake_flags"]
             .as_array()
             .unwrap()
             .contains(&Value::from("-DGGML_VULKAN=ON"))
     );
-    assert!(
-        vulkan["llama_cpp"]["version_output"]
-            .as_str()
-            .unwrap()
-            .contains(COMMIT)
-    );
+    assert!(vulkan.llama_cpp.version_output.contains(COMMIT));
     // The Vulkan device and driver, and the Mesa version read inside the image.
-    let device = &vulkan["devices"][0];
+    let device = &vulkan.devices[0];
     assert!(
-        device["deviceName"].as_str().is_some_and(|d| !d.is_empty()),
-        "{device}"
+        device.get("deviceName").is_some_and(|d| !d.is_empty()),
+        "{device:?}"
     );
-    assert!(
-        device["driverInfo"].as_str().unwrap().contains("Mesa"),
-        "{device}"
-    );
-    assert!(
-        vulkan["toolchain"]["mesa"]
-            .as_str()
-            .is_some_and(|v| !v.is_empty())
-    );
+    assert!(device["driverInfo"].contains("Mesa"), "{device:?}");
+    assert!(vulkan.toolchain.get("mesa").is_some_and(|v| !v.is_empty()));
     // llama.cpp itself sees the Vulkan device with the environment rigbench sets.
-    let llama_devices = vulkan["llama_devices"].as_array().unwrap();
+    let llama_devices = &vulkan.llama_devices;
     assert!(
-        llama_devices
-            .iter()
-            .any(|d| d.as_str().unwrap().starts_with("Vulkan0:")),
+        llama_devices.iter().any(|d| d.starts_with("Vulkan0:")),
         "{llama_devices:?}"
     );
 
-    let c = cell(&m, "cpu", 31);
-    let v = cell(&m, "vulkan", 31);
-    assert_eq!(c["status"], "ok");
-    assert_eq!(v["status"], "ok");
+    let c = cell(&m, Backend::Cpu, 31);
+    let v = cell(&m, Backend::Vulkan, 31);
+    assert_eq!(c.status, CellStatus::Ok);
+    assert_eq!(v.status, CellStatus::Ok);
     // Mesa's shader cache, shared by the run's Vulkan containers and kept
     // between runs: the pipelines llvmpipe compiled are in it (without it the
     // llama-bench container compiled them all again: 180 s against 11 s here).
-    let shader_cache = v["server"]["passthrough"]["shader_cache"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no shader cache: {}", v["server"]["passthrough"]));
-    assert!(c["server"]["passthrough"]["shader_cache"].is_null());
+    let (v_server, c_server) = (v.server.as_ref().unwrap(), c.server.as_ref().unwrap());
+    let shader_cache = v_server
+        .passthrough
+        .shader_cache
+        .as_deref()
+        .unwrap_or_else(|| panic!("no shader cache: {:?}", v_server.passthrough));
+    assert!(c_server.passthrough.shader_cache.is_none());
     let cached = walk_files(std::path::Path::new(shader_cache));
     assert!(cached > 0, "nothing in the shader cache {shader_cache}");
     // The server ran on the Vulkan device, not on a CPU fallback.
-    let seen = v["server"]["devices_seen"].as_array().unwrap();
+    let seen = &v_server.devices_seen;
     assert!(
-        !seen
-            .iter()
-            .any(|l| l.as_str().unwrap().contains("no usable GPU")),
+        !seen.iter().any(|l| l.contains("no usable GPU")),
         "the Vulkan server fell back to the CPU: {seen:?}"
     );
-    assert!(v["stats"]["gen_tps"]["mean"].as_f64().unwrap() > 0.0);
+    assert!(v.stats[&Metric::GenTps].mean > 0.0);
     // Greedy decoding, compared with the CPU cell by rigbench itself: at the
     // short prompt, the same 16 tokens on both backends.
-    let a = &v["agreement"];
-    assert_eq!(a["reference"], c["id"]);
-    let (ct, vt) = (
-        c["runs"][1]["token_ids"].as_array().unwrap(),
-        v["runs"][1]["token_ids"].as_array().unwrap(),
-    );
+    let a = v.agreement.as_ref().unwrap();
+    assert_eq!(a.reference, c.id);
+    let (ct, vt) = (&c.runs[1].token_ids, &v.runs[1].token_ids);
     let prefix = ct.iter().zip(vt).take_while(|(x, y)| x == y).count();
-    assert_eq!(a["compared"], 16);
-    assert_eq!(a["matching_prefix"].as_u64().unwrap() as usize, prefix);
+    assert_eq!(a.compared, 16);
+    assert_eq!(a.matching_prefix, prefix);
     assert_eq!(ct, vt, "CPU and Vulkan disagree at 31 prompt tokens");
-    assert!(a["first_divergence"].is_null());
+    assert!(a.first_divergence.is_none());
     assert!(
-        c["agreement"].is_null(),
+        c.agreement.is_none(),
         "the reference cell has no agreement of its own"
     );
 
-    let lb = m["llama_bench"].as_array().unwrap();
-    assert_eq!(lb.len(), 2);
-    for r in lb {
-        assert_eq!(r["status"], "ok", "{r}");
-        let results = r["results"].as_array().unwrap();
-        assert_eq!(results.len(), 2, "pp16 and tg4: {results:?}");
-        assert!(results.iter().all(|x| x["avg_ts"].as_f64().unwrap() > 0.0));
+    assert_eq!(m.llama_bench.len(), 2);
+    for r in &m.llama_bench {
+        assert_eq!(r.status, CellStatus::Ok, "{r:?}");
+        assert_eq!(r.results.len(), 2, "pp16 and tg4: {:?}", r.results);
         assert!(
-            r["argv"]
-                .as_array()
-                .unwrap()
-                .contains(&Value::from("--load-mode"))
+            r.results
+                .iter()
+                .all(|x| x["avg_ts"].as_f64().unwrap() > 0.0)
         );
+        assert!(r.argv.iter().any(|a| a == "--load-mode"));
     }
 
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
@@ -145,7 +131,7 @@ fn cpu_and_vulkan_images_measure_the_same_model_and_agree() {
     );
     let c: Value = serde_json::from_slice(&cmp.stdout).unwrap();
     let cells = c["cells"].as_array().unwrap();
-    assert_eq!(cells.len(), m["cells"].as_array().unwrap().len() / 2);
+    assert_eq!(cells.len(), m.cells.len() / 2);
     for cell in cells {
         assert_eq!(cell["key"]["backend"], "cpu→vulkan");
         let ratio = cell["metrics"][0]["ratio"]["ratio"].as_f64().unwrap();

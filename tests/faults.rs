@@ -8,26 +8,27 @@
 mod common;
 
 use common::{repo, rigbench, run_plan_at};
-use serde_json::Value;
+use rigbench::manifest::{Cell, Failure, Manifest};
+use rigbench::metric::Metric;
+use rigbench::status::{CellStatus, FailureMode, RunStatus};
 
-fn cell<'a>(m: &'a Value, id: &str) -> &'a Value {
-    m["cells"]
-        .as_array()
-        .unwrap()
+fn cell<'a>(m: &'a Manifest, id: &str) -> &'a Cell {
+    m.cells
         .iter()
-        .find(|c| c["id"] == id)
+        .find(|c| c.id == id)
         .unwrap_or_else(|| panic!("no cell {id}"))
 }
 
-fn evidence(c: &Value) -> String {
-    c["failure"]["evidence"]
-        .as_array()
-        .map(|e| {
-            e.iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
+fn failure(c: &Cell) -> &Failure {
+    c.failure
+        .as_ref()
+        .unwrap_or_else(|| panic!("{}: no failure", c.id))
+}
+
+fn evidence(c: &Cell) -> String {
+    c.failure
+        .as_ref()
+        .map(|f| f.evidence.join("\n"))
         .unwrap_or_default()
 }
 
@@ -72,29 +73,38 @@ fn each_fault_in_its_class_and_the_healthy_cell_measured() {
     // Failed cells are results: the run itself succeeds and completes.
     let out = work.path().join("run");
     let m = run_plan_at(&plan, &out, work.path());
-    assert_eq!(m["status"], "complete");
-    assert_eq!(m["cells"].as_array().unwrap().len(), 10);
+    assert_eq!(m.status, RunStatus::Complete);
+    assert_eq!(m.cells.len(), 10);
 
     let healthy = cell(&m, "cpu.gemma-3-270m-q4_k_m.healthy.p31");
-    assert_eq!(healthy["status"], "ok");
-    assert_eq!(healthy["stats"]["gen_tps"]["n"], 2);
-    assert!(healthy["stats"]["gen_tps"]["mean"].as_f64().unwrap() > 1.0);
+    assert_eq!(healthy.status, CellStatus::Ok);
+    assert_eq!(healthy.stats[&Metric::GenTps].n, 2);
+    assert!(healthy.stats[&Metric::GenTps].mean > 1.0);
 
     let expect = [
-        ("cpu.gemma-3-270m-q4_k_m.kill.p31", "crash"),
-        ("cpu.gemma-3-270m-q4_k_m.segv.p31", "crash"),
-        ("cpu.gemma-3-270m-q4_k_m.abrt.p31", "crash"),
-        ("cpu.gemma-3-270m-q4_k_m.term.p31", "stopped"),
-        ("cpu.gemma-3-270m-q4_k_m.filled.p240", "context_exceeded"),
-        ("cpu.gemma-3-270m-q4_k_m.stop.p31", "hang"),
-        ("cpu.gemma-3-270m-q4_k_m.loop.p31", "degenerate_output"),
-        ("cpu.gemma-3-270m-q4_k_m.tiny.p461", "context_exceeded"),
-        ("cpu.truncated.healthy.p31", "load_failed"),
+        ("cpu.gemma-3-270m-q4_k_m.kill.p31", FailureMode::Crash),
+        ("cpu.gemma-3-270m-q4_k_m.segv.p31", FailureMode::Crash),
+        ("cpu.gemma-3-270m-q4_k_m.abrt.p31", FailureMode::Crash),
+        ("cpu.gemma-3-270m-q4_k_m.term.p31", FailureMode::Stopped),
+        (
+            "cpu.gemma-3-270m-q4_k_m.filled.p240",
+            FailureMode::ContextExceeded,
+        ),
+        ("cpu.gemma-3-270m-q4_k_m.stop.p31", FailureMode::Hang),
+        (
+            "cpu.gemma-3-270m-q4_k_m.loop.p31",
+            FailureMode::DegenerateOutput,
+        ),
+        (
+            "cpu.gemma-3-270m-q4_k_m.tiny.p461",
+            FailureMode::ContextExceeded,
+        ),
+        ("cpu.truncated.healthy.p31", FailureMode::LoadFailed),
     ];
     for (id, mode) in expect {
         let c = cell(&m, id);
-        assert_eq!(c["status"], "failed", "{id}");
-        assert_eq!(c["failure"]["mode"], mode, "{id}: {}", c["failure"]);
+        assert_eq!(c.status, CellStatus::Failed, "{id}");
+        assert_eq!(failure(c).mode, mode, "{id}: {:?}", c.failure);
     }
 
     // The evidence of each.
@@ -104,9 +114,9 @@ fn each_fault_in_its_class_and_the_healthy_cell_measured() {
     assert!(e.contains("exit code 137"), "{e}");
 
     // Every server ran under the engine's init.
-    for c in m["cells"].as_array().unwrap() {
-        if !c["server"].is_null() {
-            assert_eq!(c["server"]["init"], true, "{}", c["id"]);
+    for c in &m.cells {
+        if let Some(s) = &c.server {
+            assert!(s.init, "{}", c.id);
         }
     }
 
@@ -136,27 +146,22 @@ fn each_fault_in_its_class_and_the_healthy_cell_measured() {
     assert!(e.contains("container exited, exit code 0"), "{e}");
     assert!(e.contains("cleaning up before exit"), "{e}");
     assert!(
-        term["failure"]["message"]
-            .as_str()
-            .unwrap()
+        failure(term)
+            .message
             .ends_with("it was shutting down (SIGTERM or SIGINT), not hung"),
-        "{}",
-        term["failure"]
+        "{:?}",
+        term.failure
     );
 
     // The context filled during generation: each run stopped at 256 - 240 = 16.
     let filled = cell(&m, "cpu.gemma-3-270m-q4_k_m.filled.p240");
     assert_eq!(
-        filled["failure"]["message"],
+        failure(filled).message,
         "all 2 measured runs stopped at 16 of 32 generated tokens: the context filled (240 prompt + 16 generated = 256 of 256)",
-        "{}",
-        filled["failure"]
+        "{:?}",
+        filled.failure
     );
-    assert_eq!(
-        filled["runs"].as_array().unwrap().len(),
-        3,
-        "the runs are kept"
-    );
+    assert_eq!(filled.runs.len(), 3, "the runs are kept");
 
     let stop = cell(&m, "cpu.gemma-3-270m-q4_k_m.stop.p31");
     assert!(
@@ -165,29 +170,22 @@ fn each_fault_in_its_class_and_the_healthy_cell_measured() {
         evidence(stop)
     );
     assert!(
-        stop["failure"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("no token for 10 s after"),
-        "{}",
-        stop["failure"]
+        failure(stop).message.contains("no token for 10 s after"),
+        "{:?}",
+        stop.failure
     );
 
     let looped = cell(&m, "cpu.gemma-3-270m-q4_k_m.loop.p31");
     assert_eq!(evidence(looped), "repeating token ids [236855]");
-    assert_eq!(
-        looped["runs"][0]["token_ids"],
-        serde_json::json!(vec![236855; 32])
-    );
+    assert_eq!(looped.runs[0].token_ids, vec![236855; 32]);
 
     let tiny = cell(&m, "cpu.gemma-3-270m-q4_k_m.tiny.p461");
     assert!(
-        tiny["failure"]["message"]
-            .as_str()
-            .unwrap()
+        failure(tiny)
+            .message
             .contains("exceeds the available context size"),
-        "{}",
-        tiny["failure"]
+        "{:?}",
+        tiny.failure
     );
 
     let trunc = cell(&m, "cpu.truncated.healthy.p31");
@@ -195,17 +193,15 @@ fn each_fault_in_its_class_and_the_healthy_cell_measured() {
     assert!(e.contains("exit code 1"), "{e}");
     assert!(e.to_lowercase().contains("error loading model"), "{e}");
     // The unpinned model's hash was recorded at first use.
-    let rec = m["models"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == "truncated")
-        .unwrap();
-    assert_eq!(rec["sha256"].as_str().unwrap().len(), 64);
+    let rec = m.models.iter().find(|r| r.name == "truncated").unwrap();
+    assert_eq!(rec.sha256.len(), 64);
 
     // The report lists every failure.
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     for (id, mode) in expect {
-        assert!(report.contains(id) && report.contains(mode), "{id} {mode}");
+        assert!(
+            report.contains(id) && report.contains(mode.name()),
+            "{id} {mode}"
+        );
     }
 }

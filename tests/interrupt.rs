@@ -6,9 +6,9 @@
 
 mod common;
 
-use common::{repo, runs_of, start_run_until};
+use common::{manifest_json, read_manifest, repo, runs_of, start_run_until};
 use rigbench::engine::{Engine, LABEL_RUN, connect};
-use serde_json::Value;
+use rigbench::status::RunStatus;
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs Podman and the model: scripts/test.sh runs it"]
@@ -40,10 +40,9 @@ async fn interrupt(signal: rustix::process::Signal, group: bool) {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130), "{status}");
 
-    let m: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
-    rigbench::manifest::integrity::verify(&m).unwrap();
-    assert_eq!(m["status"], "interrupted");
+    rigbench::manifest::integrity::verify(&manifest_json(&out)).unwrap();
+    let m = read_manifest(&out.join("manifest.json")).unwrap();
+    assert_eq!(m.status, RunStatus::Interrupted);
     assert!(
         runs_of(&m).len() >= before,
         "runs lost: {} < {before}",
@@ -51,7 +50,7 @@ async fn interrupt(signal: rustix::process::Signal, group: bool) {
     );
     assert!(out.join("report.md").exists());
 
-    let run_id = m["run_id"].as_str().unwrap();
+    let run_id = &m.run_id;
     let connected = connect(None).await.unwrap();
     let left = connected
         .client

@@ -78,18 +78,18 @@ fn a_bundle_reruns_with_rebuilt_images_and_the_binaries_are_checked() {
     // The plan was pinned to what the original used: its base image and hashes.
     assert_eq!(
         new.plan.models[0].sha256.as_deref(),
-        m["models"][0]["sha256"].as_str()
+        Some(m.models[0].sha256.as_str())
     );
     assert_eq!(
         new.plan.backends[0].base_image,
-        m["images"][0]["base_image"]["reference"].as_str().unwrap()
+        m.images[0].base_image.reference
     );
     assert_eq!(
         new.images[0].base_image.image_id,
-        m["images"][0]["base_image"]["image_id"].as_str().unwrap()
+        m.images[0].base_image.image_id
     );
     let of = new.rerun_of.as_ref().unwrap();
-    assert_eq!(of.run_id, m["run_id"].as_str().unwrap());
+    assert_eq!(of.run_id, m.run_id);
     assert!(of.substitutes.is_empty());
     let server = of
         .binaries

@@ -8,8 +8,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{read_manifest, repo, rigbench, runs_of, start_run_until};
+use common::{manifest_json, read_manifest, repo, rigbench, runs_of, start_run_until};
 use rigbench::engine::{Engine, LABEL_RUN, connect};
+use rigbench::metric::Metric;
+use rigbench::status::{CellStatus, RunStatus};
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs Podman and the model: scripts/test.sh runs it"]
@@ -25,12 +27,12 @@ async fn kill_9_then_resume_runs_only_what_is_missing() {
     child.kill().unwrap();
     child.wait().unwrap();
 
+    rigbench::manifest::integrity::verify(&manifest_json(&out)).unwrap();
     let killed = read_manifest(&out.join("manifest.json")).unwrap();
-    rigbench::manifest::integrity::verify(&killed).unwrap();
-    assert_eq!(killed["status"], "running");
+    assert_eq!(killed.status, RunStatus::Running);
     let before = runs_of(&killed);
-    let run_id = killed["run_id"].as_str().unwrap().to_string();
-    let stale_service = killed["engine"]["service_pid"].as_u64();
+    let run_id = killed.run_id.clone();
+    let stale_service = killed.engine.as_ref().and_then(|e| e.service_pid);
 
     let connected = connect(None).await.unwrap();
     let label = [format!("{LABEL_RUN}={run_id}")];
@@ -46,12 +48,12 @@ async fn kill_9_then_resume_runs_only_what_is_missing() {
         left.len()
     );
 
+    rigbench::manifest::integrity::verify(&manifest_json(&out)).unwrap();
     let m = read_manifest(&out.join("manifest.json")).unwrap();
-    rigbench::manifest::integrity::verify(&m).unwrap();
-    assert_eq!(m["status"], "complete");
-    assert_eq!(m["run_id"].as_str(), Some(run_id.as_str()));
-    assert_eq!(m["resumes"].as_array().map(Vec::len), Some(1));
-    assert_eq!(m["resumes"][0]["previous_status"], "running");
+    assert_eq!(m.status, RunStatus::Complete);
+    assert_eq!(m.run_id, run_id);
+    assert_eq!(m.resumes.len(), 1);
+    assert_eq!(m.resumes[0].previous_status, RunStatus::Running);
 
     // Nothing finished is lost or repeated: every run recorded before the kill
     // is still there, unchanged (same start time, same token ids).
@@ -60,44 +62,31 @@ async fn kill_9_then_resume_runs_only_what_is_missing() {
         assert!(
             after
                 .iter()
-                .any(|a| a["started_at"] == r["started_at"] && a["token_ids"] == r["token_ids"]),
+                .any(|a| a.started_at == r.started_at && a.token_ids == r.token_ids),
             "run started at {} lost by the resume",
-            r["started_at"]
+            r.started_at
         );
     }
     // Every cell has exactly the planned measured runs, and is measured.
-    for c in m["cells"].as_array().unwrap() {
-        assert_eq!(c["status"], "ok", "cell {}", c["id"]);
-        let measured = c["runs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|r| r["warmup"] == false)
-            .count();
-        assert_eq!(measured, 2, "cell {}: {measured} measured runs", c["id"]);
-        assert!(c["stats"]["gen_tps"]["mean"].as_f64().unwrap() > 0.0);
+    for c in &m.cells {
+        assert_eq!(c.status, CellStatus::Ok, "cell {}", c.id);
+        let measured = c.measured_runs();
+        assert_eq!(measured, 2, "cell {}: {measured} measured runs", c.id);
+        assert!(c.stats[&Metric::GenTps].mean > 0.0);
     }
     // Exactly the missing runs were added: a cell untouched by the kill gets its
     // warm-up and 2 measured runs; a cell cut short one warm-up on the new server
     // and the measured runs it lacked; a finished cell nothing.
-    for c in killed["cells"].as_array().unwrap() {
-        let had = c["runs"].as_array().unwrap();
-        let measured = had.iter().filter(|r| r["warmup"] == false).count();
+    for c in &killed.cells {
+        let had = &c.runs;
+        let measured = c.measured_runs() as usize;
         let expected = match (had.len(), measured) {
             (0, _) => 3,
             (n, 2) => n,
             (n, k) => n + 1 + (2 - k),
         };
-        let now = m["cells"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|x| x["id"] == c["id"])
-            .unwrap()["runs"]
-            .as_array()
-            .unwrap()
-            .len();
-        assert_eq!(now, expected, "cell {}: had {} runs", c["id"], had.len());
+        let now = m.cells.iter().find(|x| x.id == c.id).unwrap().runs.len();
+        assert_eq!(now, expected, "cell {}: had {} runs", c.id, had.len());
     }
     let left = connected.client.list_labelled(&label).await.unwrap();
     assert!(left.is_empty(), "containers of the run left: {left:?}");

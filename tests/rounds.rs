@@ -7,6 +7,8 @@
 mod common;
 
 use common::{repo, run_plan_at};
+use rigbench::metric::Metric;
+use rigbench::status::{CellStatus, RunStatus};
 
 #[test]
 #[ignore = "needs Podman and the model: scripts/test.sh runs it"]
@@ -27,18 +29,12 @@ fn rounds_spread_the_runs_over_server_starts_and_a_target_adds_rounds() {
     std::fs::write(&plan_path, plan).unwrap();
     let out = work.path().join("run");
     let m = run_plan_at(&plan_path, &out, work.path());
-    assert_eq!(m["status"], "complete");
-    assert_eq!(m["plan"]["bench"]["rounds"], 2);
-    let cells = m["cells"].as_array().unwrap();
-    assert_eq!(cells.len(), 1);
-    let c = &cells[0];
-    assert_eq!(c["status"], "ok");
-    let runs: Vec<(bool, u64)> = c["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| (r["warmup"].as_bool().unwrap(), r["round"].as_u64().unwrap()))
-        .collect();
+    assert_eq!(m.status, RunStatus::Complete);
+    assert_eq!(m.plan.bench.rounds, 2);
+    assert_eq!(m.cells.len(), 1);
+    let c = &m.cells[0];
+    assert_eq!(c.status, CellStatus::Ok);
+    let runs: Vec<(bool, u32)> = c.runs.iter().map(|r| (r.warmup, r.round)).collect();
     assert_eq!(
         runs,
         [
@@ -50,9 +46,9 @@ fn rounds_spread_the_runs_over_server_starts_and_a_target_adds_rounds() {
             (false, 2)
         ]
     );
-    assert_eq!(c["stats"]["ttft_ms"]["n"], 3);
+    assert_eq!(c.stats[&Metric::TtftMs].n, 3);
     // Three starts, each appended to the group's log: three model loads.
-    let log = std::fs::read_to_string(out.join(c["server"]["log"].as_str().unwrap())).unwrap();
+    let log = std::fs::read_to_string(out.join(&c.server.as_ref().unwrap().log)).unwrap();
     assert_eq!(
         log.matches("llama_server: listening on").count(),
         3,

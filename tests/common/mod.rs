@@ -7,6 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use rigbench::manifest::{Manifest, Run};
+
 pub const MODEL_SHA256: &str = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818";
 pub const COMMIT: &str = "0c1e57098bba43ac29e6e3b677cdceebdd22334f";
 
@@ -40,7 +42,7 @@ pub fn rigbench_ok(args: &[&str], cwd: &Path) -> Output {
 
 /// Runs `rigbench run --plan plan --out out`, checks that it succeeded and that
 /// the manifest's integrity holds; returns the manifest.
-pub fn run_plan_at(plan: &Path, out: &Path, cwd: &Path) -> serde_json::Value {
+pub fn run_plan_at(plan: &Path, out: &Path, cwd: &Path) -> Manifest {
     rigbench_ok(
         &[
             "run",
@@ -51,16 +53,22 @@ pub fn run_plan_at(plan: &Path, out: &Path, cwd: &Path) -> serde_json::Value {
         ],
         cwd,
     );
-    let text = std::fs::read_to_string(out.join("manifest.json")).unwrap();
-    let m: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let m = manifest_json(out);
     rigbench::manifest::integrity::verify(&m).unwrap();
-    m
+    read_manifest(&out.join("manifest.json")).expect("the manifest reads as a Manifest")
+}
+
+/// The run directory's manifest as raw JSON, for what only JSON can show: the
+/// schema's verdict and the integrity hash over the bytes' values.
+pub fn manifest_json(run_dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(run_dir.join("manifest.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
 }
 
 /// Runs a plan under tests/plans into a fresh directory (see `run_plan_at`);
 /// returns the directory (kept alive by the TempDir), the run directory and the
 /// manifest.
-pub fn run_plan(plan: &str) -> (tempfile::TempDir, PathBuf, serde_json::Value) {
+pub fn run_plan(plan: &str) -> (tempfile::TempDir, PathBuf, Manifest) {
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("run");
     let m = run_plan_at(&repo().join("tests/plans").join(plan), &out, work.path());
@@ -68,20 +76,17 @@ pub fn run_plan(plan: &str) -> (tempfile::TempDir, PathBuf, serde_json::Value) {
 }
 
 /// Every run recorded in a manifest, over all cells.
-pub fn runs_of(manifest: &serde_json::Value) -> Vec<serde_json::Value> {
-    manifest["cells"]
-        .as_array()
-        .map(|cells| {
-            cells
-                .iter()
-                .flat_map(|c| c["runs"].as_array().cloned().unwrap_or_default())
-                .collect()
-        })
-        .unwrap_or_default()
+pub fn runs_of(manifest: &Manifest) -> Vec<Run> {
+    manifest
+        .cells
+        .iter()
+        .flat_map(|c| c.runs.iter().cloned())
+        .collect()
 }
 
-/// The manifest at `path`, if it is there and parses.
-pub fn read_manifest(path: &Path) -> Option<serde_json::Value> {
+/// The manifest at `path`, if it is there and reads as a `Manifest` (one being
+/// written may not yet).
+pub fn read_manifest(path: &Path) -> Option<Manifest> {
     serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
 }
 
@@ -94,7 +99,7 @@ pub fn start_run_until(
     out: &Path,
     n: usize,
     own_group: bool,
-) -> (std::process::Child, Vec<serde_json::Value>) {
+) -> (std::process::Child, Vec<Run>) {
     use std::os::unix::process::CommandExt;
     let cwd = out.parent().unwrap();
     rigbench_ok(&["build", "--plan", plan.to_str().unwrap()], cwd);
