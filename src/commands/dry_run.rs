@@ -38,6 +38,18 @@ pub fn render(
         b.health_timeout_s,
         b.stall_timeout_s
     );
+    sources_section(&mut out, plan, cache);
+    models_section(&mut out, plan, cache);
+    images_section(&mut out, plan, passthroughs);
+    matrix_section(&mut out, plan, matrix);
+    starts_section(&mut out, plan, matrix);
+    excluded_section(&mut out, matrix);
+    estimate_section(&mut out, plan, matrix, cache);
+    out
+}
+
+/// Each llama.cpp source: its commit and archives, pinned and cached or not.
+fn sources_section(out: &mut String, plan: &Plan, cache: &Cache) {
     for src in &plan.sources {
         let _ = writeln!(
             out,
@@ -71,6 +83,10 @@ pub fn render(
             let _ = writeln!(out, "  {}. {desc} ({state})", i + 1);
         }
     }
+}
+
+/// Each model: its file, hash and sources.
+fn models_section(out: &mut String, plan: &Plan, cache: &Cache) {
     let _ = writeln!(out, "\nmodels:");
     for m in &plan.models {
         let state = match &m.sha256 {
@@ -85,6 +101,10 @@ pub fn render(
             let _ = writeln!(out, "    from {}", describe_model_source(s));
         }
     }
+}
+
+/// Each backend's image: Containerfile, base, build arguments, devices.
+fn images_section(out: &mut String, plan: &Plan, passthroughs: &BTreeMap<Backend, Passthrough>) {
     let _ = writeln!(
         out,
         "\nimages (built unless one with the same inputs exists):"
@@ -139,6 +159,11 @@ pub fn render(
             let _ = writeln!(out, "    note: {n}");
         }
     }
+}
+
+/// The matrix's size and its requests in all.
+fn matrix_section(out: &mut String, plan: &Plan, matrix: &Matrix) {
+    let b = &plan.bench;
     let cells: usize = matrix.groups.iter().map(|g| g.cells.len()).sum();
     let _ = writeln!(
         out,
@@ -163,6 +188,12 @@ pub fn render(
         },
         cells as u32 * (b.warmup_runs * b.most_rounds() + b.max_runs())
     );
+}
+
+/// Each server start: its command line, environment, request fields, fault,
+/// and its cells.
+fn starts_section(out: &mut String, plan: &Plan, matrix: &Matrix) {
+    let b = &plan.bench;
     for (i, g) in matrix.groups.iter().enumerate() {
         let model = &plan.models[g.model];
         let v = cell_variant(g.backend, &model.file, &plan.variants[g.variant]);
@@ -203,6 +234,10 @@ pub fn render(
         }
         let _ = writeln!(out, "{t}");
     }
+}
+
+/// The cells that cannot run here, by reason, and those the plan's rules left out.
+fn excluded_section(out: &mut String, matrix: &Matrix) {
     if !matrix.excluded.is_empty() {
         // Grouped by reason: a missing device excludes many cells at once.
         let mut reasons: Vec<(&str, Vec<&str>)> = Vec::new();
@@ -235,8 +270,6 @@ pub fn render(
             rules.join(", ")
         );
     }
-    estimate_section(&mut out, plan, matrix, cache);
-    out
 }
 
 /// The rough time estimate, with what it assumes and leaves out.
