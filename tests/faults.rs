@@ -141,17 +141,22 @@ fn each_fault_in_its_class_and_the_healthy_cell_measured() {
     let term = cell(&m, "cpu.gemma-3-270m-q4_k_m.term.p31");
     let e = evidence(term);
     assert!(e.contains("injected by the plan: SIGTERM"), "{e}");
-    // llama-server shuts down on it: it stops sending, and exits (code 0) once
-    // the client lets go of the stream; not a hang.
+    // llama-server shuts down on it and exits (code 0): either it stops sending
+    // and exits once the client lets go of the stream (a stall that is no
+    // hang), or, on a busier machine, it cancels the task and closes the stream
+    // first (seen in CI: "after 6 tokens: error decoding response body"). The
+    // mode is `stopped` either way (asserted above); a stall must say why.
     assert!(e.contains("container exited, exit code 0"), "{e}");
     assert!(e.contains("cleaning up before exit"), "{e}");
-    assert!(
-        failure(term)
-            .message
-            .ends_with("it was shutting down (SIGTERM or SIGINT), not hung"),
-        "{:?}",
-        term.failure
-    );
+    let message = &failure(term).message;
+    if message.contains("no token for") {
+        assert!(
+            message.ends_with("it was shutting down (SIGTERM or SIGINT), not hung"),
+            "{message}"
+        );
+    } else {
+        assert!(message.contains("after "), "{message}");
+    }
 
     // The context filled during generation: each run stopped at 256 - 240 = 16.
     let filled = cell(&m, "cpu.gemma-3-270m-q4_k_m.filled.p240");
