@@ -8,6 +8,9 @@
 # finished can be fetched even if the machine is taken back later.
 # Usage: scripts/offline/h200-pipeline.sh STAGE_DIR OUT_DIR
 # (STAGE_DIR holds the source archive and parts/part-* of the model.)
+# RIGBENCH_H200_RUNS names the runs (default "a b"); a run other than a and b
+# (a later session's) is also compared with the published run
+# results/h200-2026-12/a.
 set -uo pipefail
 stage=${1:?usage: h200-pipeline.sh STAGE_DIR OUT_DIR}
 out=${2:?usage: h200-pipeline.sh STAGE_DIR OUT_DIR}
@@ -38,7 +41,7 @@ cat "$stage"/parts/part-* > "$model"
 got=$(sha256sum "$model" | cut -d' ' -f1)
 step "model joined: sha256 $got ($( [ "$got" = "$want" ] && echo as pinned || echo NOT as pinned))"
 [ "$got" = "$want" ] || exit 1
-for r in a b; do
+for r in ${RIGBENCH_H200_RUNS:-a b}; do
   run "run-$r" rigbench run --plan "$plan" --out "$out/$r"
   run "bundle-$r" rigbench bundle "$out/$r" -o "$out/h200-$r.tar.gz"
   run "cmp-$r-backend" rigbench compare "$out/$r" --within backend cpu cuda
@@ -46,6 +49,12 @@ for r in a b; do
     run "cmp-a-q8k" rigbench compare "$out/a" --within variant default q8k
     run "cmp-a-nographs" rigbench compare "$out/a" --within variant default nographs
   fi
+  case "$r" in
+    a | b) ;;
+    *) run "cmp-published-$r" rigbench compare "$repo/results/h200-2026-12/a" "$out/$r" ;;
+  esac
 done
-run "cmp-a-b" rigbench compare "$out/a" "$out/b"
+if [ -d "$out/a" ] && [ -d "$out/b" ]; then
+  run "cmp-a-b" rigbench compare "$out/a" "$out/b"
+fi
 step "done"
