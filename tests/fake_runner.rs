@@ -17,40 +17,20 @@ use rigbench::metric::Metric;
 use rigbench::runner::{Prepared, Runner, pending_cells};
 use rigbench::status::{CellStatus, FailureMode};
 
-const PLAN: &str = r#"
-name = "fake"
-[bench]
-runs = 3
-warmup_runs = 1
-n_predict = 32
-prompt_tokens = [31, 200]
-health_timeout_s = 5
-stall_timeout_s = 1
-request_timeout_s = 20
-[source]
-commit = "0c1e57098bba43ac29e6e3b677cdceebdd22334f"
-[[source.archives]]
-kind = "path"
-path = "/nonexistent.tar.gz"
-dir = "x"
-[[models]]
-name = "m"
-file = "m.gguf"
-[[models.sources]]
-kind = "path"
-path = "/nonexistent.gguf"
-[[backends]]
-name = "cpu"
-[[variants]]
-name = "healthy"
-[[variants]]
-name = "looping"
-env = { FAKE_LOOP = "1" }
-"#;
+/// tests/plans/fake.toml with 3 measured runs, 32 tokens (enough to see a
+/// loop) and two variants.
+fn plan() -> String {
+    let base = include_str!("plans/fake.toml")
+        .replace("runs = 2\n", "runs = 3\n")
+        .replace("n_predict = 8\n", "n_predict = 32\n");
+    format!(
+        "{base}[[variants]]\nname = \"healthy\"\n[[variants]]\nname = \"looping\"\nenv = {{ FAKE_LOOP = \"1\" }}\n"
+    )
+}
 
 #[tokio::test]
 async fn a_healthy_and_a_collapsing_variant_through_the_public_api() {
-    let plan = rigbench::plan::parse(PLAN, "fake.toml", 2).unwrap();
+    let plan = rigbench::plan::parse(&plan(), "fake.toml", 2).unwrap();
     let matrix = rigbench::plan::matrix::expand(&plan);
     let work = tempfile::tempdir().unwrap();
     let dir = RunDir::create(&work.path().join("run")).unwrap();

@@ -12,31 +12,8 @@ use crate::manifest::store::RunDir;
 use crate::plan::matrix::expand;
 use crate::status::{CellStatus, FailureMode};
 
-const PLAN: &str = r#"
-name = "fake"
-[bench]
-runs = 2
-warmup_runs = 1
-n_predict = 8
-prompt_tokens = [31, 200]
-health_timeout_s = 5
-stall_timeout_s = 1
-request_timeout_s = 20
-[source]
-commit = "0c1e57098bba43ac29e6e3b677cdceebdd22334f"
-[[source.archives]]
-kind = "path"
-path = "/nonexistent.tar.gz"
-dir = "x"
-[[models]]
-name = "m"
-file = "m.gguf"
-[[models.sources]]
-kind = "path"
-path = "/nonexistent.gguf"
-[[backends]]
-name = "cpu"
-"#;
+/// tests/plans/fake.toml: the fake engine never reads its source or model.
+const PLAN: &str = include_str!("../../tests/plans/fake.toml");
 
 struct Setup {
     engine: FakeEngine,
