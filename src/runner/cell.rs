@@ -255,8 +255,11 @@ impl<E: Engine> Runner<'_, E> {
         run.telemetry = telemetry;
         run.cooldown = cooldown;
         run.degenerate = crate::degenerate::detect(&run.token_ids);
+        let (tokens, collapse) = (run.token_ids.len(), run.degenerate.clone());
         self.record(m, req, run, k, it)?;
-        self.after_run(m, srv, req, k, injected).await
+        Ok(self
+            .after_run(srv, req, k, injected, tokens, collapse)
+            .await)
     }
 
     /// Notes the run, adds it to its cell and saves the manifest.
@@ -296,31 +299,28 @@ impl<E: Engine> Runner<'_, E> {
     /// goes on.
     async fn after_run(
         &self,
-        m: &Manifest,
         srv: &Server,
         req: &CellRequests<'_>,
         k: u32,
         injected: Option<fault::Injected>,
-    ) -> Result<RunOutcome, StoreError> {
-        let Some(run) = cell_run(m, &req.cell.id) else {
-            return Ok(RunOutcome::Recorded);
-        };
+        tokens: usize,
+        collapse: Option<crate::degenerate::Degeneracy>,
+    ) -> RunOutcome {
         if let Some(planned) = &req.fault {
-            let tokens = run.token_ids.len();
             let f = self
                 .fault_outcome(srv, req, k, planned, injected, tokens)
                 .await;
-            return Ok(RunOutcome::ServerDone(f));
+            return RunOutcome::ServerDone(f);
         }
-        if let Some(d) = &run.degenerate {
+        if let Some(d) = collapse {
             let ids: Vec<String> = d.unit.iter().map(u32::to_string).collect();
-            return Ok(RunOutcome::Degenerate(Failure {
+            return RunOutcome::Degenerate(Failure {
                 mode: FailureMode::DegenerateOutput,
                 message: format!("run {} of {}: {}", k + 1, req.total, d.summary),
                 evidence: vec![format!("repeating token ids [{}]", ids.join(", "))],
-            }));
+            });
         }
-        Ok(RunOutcome::Recorded)
+        RunOutcome::Recorded
     }
 
     /// The plan asked for a failure and the run went through: a server dying
@@ -373,9 +373,4 @@ impl<E: Engine> Runner<'_, E> {
         }
         f
     }
-}
-
-/// The cell's last run.
-fn cell_run<'m>(m: &'m Manifest, id: &str) -> Option<&'m crate::manifest::Run> {
-    m.cells.iter().find(|c| c.id == id)?.runs.last()
 }
