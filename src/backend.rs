@@ -128,6 +128,17 @@ impl Backend {
         }
     }
 
+    /// The name llama.cpp's backend registry gives it, as llama-bench writes it
+    /// in its `backends` field (HIP registers as `ROCm`).
+    pub fn llama_cpp_name(self) -> &'static str {
+        match self {
+            Backend::Cpu => "CPU",
+            Backend::Vulkan => "Vulkan",
+            Backend::Rocm6 | Backend::Rocm7 => "ROCm",
+            Backend::Cuda => "CUDA",
+        }
+    }
+
     pub fn names() -> Vec<&'static str> {
         Self::ALL.iter().map(|b| b.name()).collect()
     }

@@ -48,6 +48,10 @@ pub enum Command {
     /// its 95 % interval, Welch's p (Holm-adjusted), a verdict; what differs in
     /// the setup above it.
     Compare(CompareArgs),
+    /// Write a run's results in llama-bench's layout and field names (one row
+    /// per llama-bench test and per cell), for llama.cpp's
+    /// compare-llama-bench.py, llama-bench viewers or SQLite.
+    Export(ExportArgs),
     /// The published references runs can be compared with.
     Reference {
         #[command(subcommand)]
@@ -173,6 +177,24 @@ pub struct CompareArgs {
     /// The noise band, in percent: inside it a difference counts as none.
     #[arg(long, value_name = "PERCENT", default_value_t = 2.0)]
     pub band: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// A bundle, a run directory or its manifest.json.
+    pub run: PathBuf,
+    /// jsonl, csv, md or sql (as `llama-bench -o`).
+    #[arg(long, value_enum, default_value = "jsonl")]
+    pub format: crate::export::Format,
+    /// What `build_commit` says [default: the source's commit, 8 hex digits].
+    /// compare-llama-bench.py compares builds by it: two runs of one commit
+    /// need two names (`--build-commit a`, `--build-commit b`).
+    #[arg(long, value_name = "TEXT")]
+    pub build_commit: Option<String>,
+    /// Write to this file instead of standard output (all or nothing: a
+    /// failed export leaves no half-written file).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -15,6 +15,7 @@ pub mod commands;
 pub mod comparison;
 pub mod degenerate;
 pub mod engine;
+pub mod export;
 pub mod fetch;
 pub mod gguf;
 pub mod hash;

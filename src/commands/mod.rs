@@ -8,6 +8,7 @@ pub mod cleanup;
 pub mod compare;
 pub mod doctor;
 pub mod dry_run;
+pub mod export;
 pub mod report;
 pub mod rerun;
 pub mod run;
@@ -37,6 +38,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Doctor { host_root } => doctor::doctor(&g, &host_root).await,
         Command::Report { dir } => report::report(&dir),
         Command::Compare(args) => compare::compare(&args),
+        Command::Export(args) => export::export(&args),
         Command::Reference { action } => compare::reference(&action),
         Command::Rerun {
             input,
