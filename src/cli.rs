@@ -222,4 +222,25 @@ pub enum ReferenceAction {
         #[arg(long)]
         title: Option<String>,
     },
+    /// Make a reference of llama-bench's own results (`llama-bench -o json`
+    /// or `-o jsonl`, repetitions 2 or more): `compare RUN --reference FILE`
+    /// then sets the run's llama-bench tests against them.
+    FromLlamaBench {
+        /// llama-bench JSON or JSONL files.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+        /// The reference file to write (TOML).
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+        /// Its name [default: the file's stem].
+        #[arg(long)]
+        name: Option<String>,
+        /// Its title [default: "llama-bench results (FILE)"].
+        #[arg(long)]
+        title: Option<String>,
+        /// The rigbench backend the tests ran on [default: from llama-bench's
+        /// `backends`; ROCm needs rocm6 or rocm7 here].
+        #[arg(long, value_name = "NAME")]
+        backend: Option<String>,
+    },
 }

@@ -99,20 +99,34 @@ fn num(v: &Value, k: &str) -> f64 {
     v.get(k).and_then(Value::as_f64).unwrap_or(0.0)
 }
 
+/// A test as llama-bench's tables name it: `pp512`, `tg128`, `pp512+tg128`,
+/// with ` @ d4096` for a depth.
+pub fn test_name(n_prompt: u32, n_gen: u32, n_depth: u32) -> String {
+    let mut test = match (n_prompt > 0, n_gen > 0) {
+        (true, false) => format!("pp{n_prompt}"),
+        (false, true) => format!("tg{n_gen}"),
+        _ => format!("pp{n_prompt}+tg{n_gen}"),
+    };
+    if n_depth > 0 {
+        test.push_str(&format!(" @ d{n_depth}"));
+    }
+    test
+}
+
+/// A whole-number field of a llama-bench test object (0 when absent).
+pub fn count(v: &Value, k: &str) -> u32 {
+    v.get(k)
+        .and_then(Value::as_u64)
+        .and_then(|n| u32::try_from(n).ok())
+        .unwrap_or(0)
+}
+
 /// The rows of llama-bench's JSON output (an array of test objects).
 pub fn rows(results: &[Value]) -> Vec<Row> {
     results
         .iter()
         .map(|r| {
-            let (p, n, d) = (num(r, "n_prompt"), num(r, "n_gen"), num(r, "n_depth"));
-            let mut test = match (p > 0.0, n > 0.0) {
-                (true, false) => format!("pp{p}"),
-                (false, true) => format!("tg{n}"),
-                _ => format!("pp{p}+tg{n}"),
-            };
-            if d > 0.0 {
-                test.push_str(&format!(" @ d{d}"));
-            }
+            let test = test_name(count(r, "n_prompt"), count(r, "n_gen"), count(r, "n_depth"));
             Row {
                 test,
                 avg_ts: num(r, "avg_ts"),

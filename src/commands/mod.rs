@@ -9,6 +9,7 @@ pub mod compare;
 pub mod doctor;
 pub mod dry_run;
 pub mod export;
+pub mod reference;
 pub mod report;
 pub mod rerun;
 pub mod run;
@@ -39,7 +40,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report { dir } => report::report(&dir),
         Command::Compare(args) => compare::compare(&args),
         Command::Export(args) => export::export(&args),
-        Command::Reference { action } => compare::reference(&action),
+        Command::Reference { action } => reference::reference(&action),
         Command::Rerun {
             input,
             out,

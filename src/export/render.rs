@@ -103,19 +103,10 @@ fn int(r: &Row, k: &str) -> i64 {
     r.get(k).and_then(Value::as_i64).unwrap_or(0)
 }
 
-/// The test as llama-bench's table names it: `pp512`, `tg128`, `pp31+tg32`,
-/// with ` @ d4096` for a depth.
+/// The test as llama-bench's table names it: `pp512`, `tg128`, `pp31+tg32`.
 fn test_name(r: &Row) -> String {
-    let (p, n, d) = (int(r, "n_prompt"), int(r, "n_gen"), int(r, "n_depth"));
-    let mut t = match (p > 0, n > 0) {
-        (true, false) => format!("pp{p}"),
-        (false, true) => format!("tg{n}"),
-        _ => format!("pp{p}+tg{n}"),
-    };
-    if d > 0 {
-        t.push_str(&format!(" @ d{d}"));
-    }
-    t
+    let n = |k: &str| u32::try_from(int(r, k)).unwrap_or(0);
+    crate::llama_bench::test_name(n("n_prompt"), n("n_gen"), n("n_depth"))
 }
 
 pub fn markdown(rows: &[Row]) -> String {

@@ -134,6 +134,83 @@ pub struct RefComparison {
     pub setup: Vec<FactCheck>,
     pub cells: Vec<CellResult>,
     pub failures: Vec<FailureResult>,
+    /// The published llama-bench tests beside the run's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub llama_bench: Vec<LlamaBenchResult>,
+}
+
+/// A published llama-bench test and the run's test of the same backend,
+/// model type, prompt, generation and depth (over its repetitions).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LlamaBenchResult {
+    /// `cpu gemma3 270M Q4_K - Medium pp16`.
+    pub test: String,
+    pub published: String,
+    /// The run's samples (tokens/s), where it has the test.
+    pub yours: Option<Summary>,
+    pub ratio: Option<Ratio>,
+    pub p: Option<f64>,
+    pub p_adjusted: Option<f64>,
+    pub verdict: Option<Verdict>,
+}
+
+impl Tested for LlamaBenchResult {
+    fn p(&self) -> Option<f64> {
+        self.p
+    }
+    fn ratio(&self) -> Option<Ratio> {
+        self.ratio
+    }
+    fn decided(&mut self, p_adjusted: f64, verdict: Option<Verdict>) {
+        self.p_adjusted = Some(p_adjusted);
+        self.verdict = verdict;
+    }
+}
+
+/// The run's samples (tokens/s) of the llama-bench test matching `t`.
+fn llama_bench_samples(m: &Manifest, t: &super::RefLlamaBench) -> Vec<f64> {
+    let count = crate::llama_bench::count;
+    m.llama_bench
+        .iter()
+        .filter(|r| r.backend == t.backend && r.status == CellStatus::Ok)
+        .flat_map(|r| r.results.iter())
+        .find(|x| {
+            x.get("model_type").and_then(|v| v.as_str()) == Some(t.model_type.as_str())
+                && count(x, "n_prompt") == t.n_prompt
+                && count(x, "n_gen") == t.n_gen
+                && count(x, "n_depth") == t.n_depth
+        })
+        .and_then(|x| x.get("samples_ts"))
+        .and_then(|v| v.as_array())
+        .map(|a| a.iter().filter_map(|v| v.as_f64()).collect())
+        .unwrap_or_default()
+}
+
+/// Every published llama-bench test against the run's, Holm-adjusted together.
+fn compare_llama_bench(reference: &Reference, m: &Manifest, band: f64) -> Vec<LlamaBenchResult> {
+    let mut out: Vec<LlamaBenchResult> = reference
+        .llama_bench
+        .iter()
+        .map(|t| {
+            let v = llama_bench_samples(m, t);
+            let [mean, sd] = t.ts;
+            let (ratio, p) = match (Moments::published(mean, sd, t.repetitions), Moments::of(&v)) {
+                (Some(a), Some(b)) => (ratio_of(a, b), welch_of(a, b).map(|w| w.p)),
+                _ => (None, None),
+            };
+            LlamaBenchResult {
+                test: format!("{} {} {}", t.backend, t.model_type, t.test()),
+                published: format!("{mean:.2} ± {sd:.2} (n={})", t.repetitions),
+                yours: summarize(&v),
+                ratio,
+                p,
+                p_adjusted: None,
+                verdict: None,
+            }
+        })
+        .collect();
+    decide(out.iter_mut(), band, true);
+    out
 }
 
 /// Digit groups of a text: "6.4.43484" → [6, 4, 43484].
@@ -392,5 +469,6 @@ pub fn compare(reference: &Reference, run: &str, m: &Manifest, band: f64) -> Ref
         setup,
         cells,
         failures,
+        llama_bench: compare_llama_bench(reference, m, band),
     }
 }

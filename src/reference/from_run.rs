@@ -152,6 +152,19 @@ pub fn from_manifest(m: &Manifest, name: &str, title: &str) -> Reference {
         setup: setup(m),
         cells,
         failures,
+        // The run's llama-bench tests with two repetitions or more.
+        llama_bench: m
+            .llama_bench
+            .iter()
+            .filter(|r| r.status == CellStatus::Ok)
+            .flat_map(|r| {
+                r.results.iter().filter_map(|t| {
+                    super::from_llama_bench::entry(t, Some(r.backend), "")
+                        .ok()
+                        .filter(|e| e.repetitions >= 2)
+                })
+            })
+            .collect(),
     }
 }
 

@@ -3,6 +3,7 @@
 //! sets a run against one. Format: README.md, "Published references".
 
 pub mod compare;
+pub mod from_llama_bench;
 pub mod from_run;
 pub mod render;
 
@@ -41,6 +42,44 @@ pub struct Reference {
     pub cells: Vec<RefCell>,
     #[serde(default)]
     pub failures: Vec<RefFailure>,
+    /// Published llama-bench tests (`rigbench reference from-llama-bench`),
+    /// compared with a run's llama-bench tests.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub llama_bench: Vec<RefLlamaBench>,
+}
+
+/// A published llama-bench test: its throughput over its repetitions, and
+/// what identifies it (llama-bench's own field names and values).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefLlamaBench {
+    pub backend: Backend,
+    /// llama-bench's `model_type`, for example `gemma3 270M Q4_K - Medium`.
+    pub model_type: String,
+    pub n_prompt: u32,
+    pub n_gen: u32,
+    #[serde(default)]
+    pub n_depth: u32,
+    /// `avg_ts` and `stddev_ts`, tokens per second.
+    pub ts: [f64; 2],
+    /// Repetitions behind them (the number of samples).
+    pub repetitions: u32,
+    /// Where it came from, for the reader: the file, commit, CPU and GPU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_filename: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_commit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_info: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_info: Option<String>,
+}
+
+impl RefLlamaBench {
+    /// The test as llama-bench's table names it (`pp512`, `tg128 @ d4096`).
+    pub fn test(&self) -> String {
+        crate::llama_bench::test_name(self.n_prompt, self.n_gen, self.n_depth)
+    }
 }
 
 /// A published fact about the setup; `check` names the fact of a run it is
@@ -149,6 +188,22 @@ pub fn parse(text: &str, file: &str) -> Result<Reference, ReferenceError> {
                     )));
                 }
             }
+        }
+    }
+    for (i, t) in r.llama_bench.iter().enumerate() {
+        let [mean, sd] = t.ts;
+        if !(mean > 0.0 && sd >= 0.0) {
+            return Err(bad(format!(
+                "llama_bench[{i}].ts: [{mean}, {sd}]: a positive mean and an sd of 0 or more"
+            )));
+        }
+        if t.repetitions < 2 {
+            return Err(bad(format!(
+                "llama_bench[{i}] ({} {}): repetitions {}: at least 2 stand behind a mean and sd (llama-bench -r 2 or more)",
+                t.backend,
+                t.test(),
+                t.repetitions
+            )));
         }
     }
     Ok(r)

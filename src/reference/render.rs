@@ -44,7 +44,12 @@ pub fn markdown(c: &RefComparison) -> String {
         &Table::new(["fact", "published", "yours", ""]).with_rows(rows),
     ));
     out.push('\n');
-    for metric in [Metric::GenTps, Metric::PpTps] {
+    let server_metrics: &[Metric] = if c.cells.is_empty() {
+        &[]
+    } else {
+        &[Metric::GenTps, Metric::PpTps]
+    };
+    for &metric in server_metrics {
         let _ = writeln!(out, "## {}\n", metric.title());
         let rows = c.cells.iter().filter_map(|cell| {
             let x = cell.metrics.iter().find(|x| x.metric == metric)?;
@@ -73,6 +78,37 @@ pub fn markdown(c: &RefComparison) -> String {
         });
         let t = Table::new([
             "cell",
+            "published",
+            "yours",
+            "yours ÷ published (95 % CI)",
+            "p adj.",
+            "verdict",
+        ]);
+        out.push_str(&md::table(&t.with_rows(rows)));
+        out.push('\n');
+    }
+    if !c.llama_bench.is_empty() {
+        let _ = writeln!(out, "## llama-bench (tokens/s)\n");
+        let rows = c.llama_bench.iter().map(|t| {
+            [
+                t.test.clone(),
+                t.published.clone(),
+                t.yours.as_ref().map_or("not run".to_string(), |s| {
+                    format!("{} (n={})", mean_sd(s, 2), s.n)
+                }),
+                t.ratio.map_or("—".to_string(), |r| {
+                    format!("{:.3} ({:.3}–{:.3})", r.ratio, r.ci95_low, r.ci95_high)
+                }),
+                t.p_adjusted.map_or("—".to_string(), |p| format!("{p:.3}")),
+                t.verdict
+                    .map_or(if t.yours.is_some() { "—" } else { "not run" }, |v| {
+                        v.as_str()
+                    })
+                    .to_string(),
+            ]
+        });
+        let t = Table::new([
+            "test",
             "published",
             "yours",
             "yours ÷ published (95 % CI)",

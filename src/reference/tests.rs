@@ -268,3 +268,44 @@ fn a_bad_reference_names_the_field() {
         "{err}"
     );
 }
+
+#[test]
+fn llama_bench_tests_are_set_against_the_runs_by_model_type_and_shape() {
+    let jsonl = r#"{"backends": "CPU", "model_type": "gemma3 270M Q4_K - Medium", "cpu_info": "EPYC", "n_prompt": 16, "n_gen": 0, "n_depth": 0, "avg_ts": 500.0, "stddev_ts": 1.0, "samples_ts": [499.0, 500.0, 501.0]}
+{"backends": "CPU", "model_type": "gemma3 270M Q4_K - Medium", "cpu_info": "EPYC", "n_prompt": 0, "n_gen": 4, "n_depth": 0, "avg_ts": 60.0, "stddev_ts": 0.5, "samples_ts": [59.5, 60.0, 60.5]}
+{"backends": "CPU", "model_type": "gemma3 270M Q4_K - Medium", "cpu_info": "EPYC", "n_prompt": 0, "n_gen": 128, "n_depth": 0, "avg_ts": 55.0, "stddev_ts": 0.5, "samples_ts": [54.5, 55.0, 55.5]}
+"#;
+    let r = from_llama_bench::from_files(&[("lb.jsonl".into(), jsonl.into())], "lb", "t", None)
+        .unwrap();
+    let mut m = crate::manifest::fixtures::manifest();
+    // The run's pp16 is the same, its tg4 30 % slower, and it has no tg128.
+    let results = vec![
+        serde_json::json!({"model_type": "gemma3 270M Q4_K - Medium", "n_prompt": 16, "n_gen": 0, "n_depth": 0, "samples_ts": [499.5, 500.0, 500.5]}),
+        serde_json::json!({"model_type": "gemma3 270M Q4_K - Medium", "n_prompt": 0, "n_gen": 4, "n_depth": 0, "samples_ts": [42.0, 42.2, 41.8]}),
+    ];
+    m.llama_bench = vec![crate::manifest::LlamaBenchRecord {
+        backend: Backend::Cpu,
+        source: "default".into(),
+        model: "gemma-3-270m-q4_k_m".into(),
+        argv: vec![],
+        notes: vec![],
+        status: crate::status::CellStatus::Ok,
+        failure: None,
+        results,
+        seconds: 1.0,
+        log: String::new(),
+    }];
+    let c = compare(&r, "run", &m, 0.02);
+    assert_eq!(c.llama_bench.len(), 3);
+    let [pp, tg4, tg128] = [&c.llama_bench[0], &c.llama_bench[1], &c.llama_bench[2]];
+    assert_eq!(pp.test, "cpu gemma3 270M Q4_K - Medium pp16");
+    assert_eq!(pp.verdict, Some(Verdict::Same), "{pp:?}");
+    assert_eq!(tg4.verdict, Some(Verdict::Slower), "{tg4:?}");
+    assert!((tg4.ratio.unwrap().ratio - 0.7).abs() < 1e-9);
+    assert!(tg128.yours.is_none() && tg128.verdict.is_none());
+    let md = markdown(&c);
+    assert!(md.contains("## llama-bench (tokens/s)"), "{md}");
+    assert!(md.contains("| not run "), "{md}");
+    // A reference of llama-bench tests only has no server-cell tables.
+    assert!(!md.contains("## Generation"), "{md}");
+}
