@@ -132,8 +132,35 @@ pub struct RunArgs {
     pub host_root: Option<PathBuf>,
     /// Finish the run in DIR (after a crash or a kill): remove what the dead
     /// process left, keep every finished run, run only what is missing.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["plan", "out", "dry_run"])]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["plan", "out", "dry_run", "model", "print_plan"])]
     pub resume: Option<PathBuf>,
+    /// Measure this model instead of the plan's: a GGUF file (for a split
+    /// model its first shard, `…-00001-of-0000N.gguf`) or
+    /// `hf://OWNER/REPO/FILE[@REVISION]`. Its sha256 is recorded at first use.
+    #[arg(long, value_name = "PATH|hf://…")]
+    pub model: Option<String>,
+    /// Only these backends (repeatable, or comma-separated).
+    #[arg(long = "backend", value_name = "NAME", value_delimiter = ',')]
+    pub backends: Vec<String>,
+    /// Prompt lengths in tokens (comma-separated), instead of the plan's.
+    #[arg(long, value_name = "N,…", value_delimiter = ',')]
+    pub prompt_tokens: Vec<u32>,
+    /// Measured runs per cell, instead of the plan's.
+    #[arg(long, value_name = "N")]
+    pub runs: Option<u32>,
+    /// Rounds over the matrix, instead of the plan's.
+    #[arg(long, value_name = "N")]
+    pub rounds: Option<u32>,
+    /// Context size of every variant, instead of the plan's.
+    #[arg(long, value_name = "TOKENS")]
+    pub ctx_size: Option<u32>,
+    /// Tokens generated per run, instead of the plan's.
+    #[arg(long, value_name = "N")]
+    pub n_predict: Option<u32>,
+    /// Print the resolved plan (with the flags above applied) as a plan file
+    /// to reuse with --plan, and stop.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub print_plan: bool,
 }
 
 #[derive(Debug, Args)]

@@ -36,7 +36,27 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
     }
     let root = args.host_root.as_deref().unwrap_or(Path::new("/"));
     let host = crate::host::probe(root);
-    let plan = super::load_plan_on(args.plan.as_deref(), host.cpu.logical_cpus.max(1), root)?;
+    let overrides = overrides(args)?;
+    let found = crate::host::devices::available_backends(root);
+    let (plan, raw) = crate::plan::load_with(
+        args.plan.as_deref(),
+        host.cpu.logical_cpus.max(1),
+        &found,
+        &overrides,
+    )?;
+    if args.print_plan {
+        let mut cmd = vec!["rigbench run".to_string()];
+        if let Some(p) = &args.plan {
+            cmd.push(format!("--plan {}", p.display()));
+        }
+        cmd.extend(plan.overrides.iter().cloned());
+        let note = format!(
+            "Printed by `{} --print-plan`.\nRun it with: rigbench run --plan FILE",
+            cmd.join(" ")
+        );
+        print!("{}", crate::plan::to_toml(&raw, &note)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.dry_run {
         let (matrix, passthroughs) = matrix_on(&plan, root);
         print!(
@@ -47,6 +67,35 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
     }
     let out = args.out.clone().unwrap_or_else(|| default_out(&plan));
     fresh(g, plan, &out, Rebuild::No).await
+}
+
+/// The plan changes the command line asks for.
+fn overrides(args: &RunArgs) -> anyhow::Result<crate::plan::overrides::Overrides> {
+    use crate::plan::overrides::{ModelArg, Overrides};
+    let model = args
+        .model
+        .as_deref()
+        .map(ModelArg::parse)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let mut backends = Vec::new();
+    for b in &args.backends {
+        backends.push(Backend::parse(b).ok_or_else(|| {
+            anyhow::anyhow!(
+                "--backend {b}: not a backend (known: {})",
+                Backend::names().join(", ")
+            )
+        })?);
+    }
+    Ok(Overrides {
+        model,
+        backends,
+        prompt_tokens: args.prompt_tokens.clone(),
+        runs: args.runs,
+        rounds: args.rounds,
+        n_predict: args.n_predict,
+        ctx_size: args.ctx_size,
+    })
 }
 
 /// The plan's matrix on this host: the cells of backends whose devices are

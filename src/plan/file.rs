@@ -6,79 +6,104 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlanFile {
     pub name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(default)]
     pub bench: BenchFile,
     /// One llama.cpp source...
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<SourceFile>,
     /// ...or several, each named (`[[sources]]`): every image is built from each.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<SourceFile>,
     pub models: Vec<ModelFile>,
     pub backends: Vec<BackendFile>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub variants: Vec<VariantFile>,
     /// llama-bench in the same images, per backend and model; absent: not run.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub llama_bench: Option<LlamaBenchFile>,
     /// Cells left out of the matrix.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exclude: Vec<CellSelector>,
     /// Cells added: they run even where a rule or the context size would leave
     /// them out.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub include: Vec<CellSelector>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LlamaBenchFile {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub n_prompt: Option<Vec<u32>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub n_gen: Option<Vec<u32>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub n_depth: Option<Vec<u32>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub repetitions: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub flash_attn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub n_gpu_layers: Option<AutoOr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub threads: Option<AutoOr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub load_mode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout_s: Option<u64>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BenchFile {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub runs: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub warmup_runs: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub n_predict: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub prompt_tokens: Option<Vec<u32>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub health_timeout_s: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub stall_timeout_s: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub request_timeout_s: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub telemetry_interval_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cooldown_max_edge_c: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cooldown_timeout_s: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub memory_bandwidth_gbs: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub rounds: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_runs: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub target_ci_pct: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub target_metrics: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceFile {
     /// Names the source in cell ids and reports; required in `[[sources]]`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub commit: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build_number: Option<u32>,
     pub archives: Vec<ArchiveFile>,
 }
@@ -114,12 +139,14 @@ pub enum ArchiveFile {
     },
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelFile {
     pub name: String,
     pub file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub size_bytes: Option<u64>,
     pub sources: Vec<ModelSourceFile>,
 }
@@ -150,37 +177,45 @@ fn main_revision() -> String {
     "main".to_string()
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackendFile {
     pub name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_image: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub build_args: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VariantFile {
     pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ctx_size: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub threads: Option<AutoOr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub n_gpu_layers: Option<AutoOr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub batch_size: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ubatch_size: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub flash_attn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cache_type_k: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cache_type_v: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub server_args: Vec<String>,
     /// Fields added to every completion request (for example `logit_bias`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub request: BTreeMap<String, serde_json::Value>,
     /// A fault rigbench injects into every run on this variant's servers.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<Fault>,
 }
 

@@ -7,6 +7,7 @@ pub mod estimate;
 pub mod file;
 pub mod llama_bench;
 pub mod matrix;
+pub mod overrides;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -93,6 +94,10 @@ pub struct Plan {
     pub exclude: Vec<CellSelector>,
     /// Cells added even where a rule or the context size would leave them out.
     pub include: Vec<CellSelector>,
+    /// The `rigbench run` flags that changed the plan file, as given
+    /// (`--model …`, `--runs 2`); the fields above already hold their values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<String>,
 }
 
 /// How each cell is measured.
@@ -324,26 +329,61 @@ pub fn builtin(cpus: u32) -> Result<Plan, PlanError> {
 /// The built-in default plan with the GPU backends `found` on this host added,
 /// each with its defaults (CPU is always there).
 pub fn builtin_for(cpus: u32, found: &[Backend]) -> Result<Plan, PlanError> {
-    let mut plan = builtin(cpus)?;
-    for b in found {
-        if plan.backends.iter().all(|x| x.backend != *b) {
-            plan.backends.push(BackendPlan {
-                backend: *b,
-                base_image: "auto".to_string(),
-                build_args: b
-                    .build_arg_defaults()
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-            });
-        }
-    }
-    Ok(plan)
+    Ok(load_with(None, cpus, found, &overrides::Overrides::default())?.0)
 }
 
-/// Parses plan text; `origin` names it in errors and in the resolved plan.
-pub fn parse(text: &str, origin: &str, cpus: u32) -> Result<Plan, PlanError> {
-    let raw: PlanFile = toml::from_str(text).map_err(|e| {
+/// The plan file at `path` (else the built-in default, with the GPU backends
+/// `found` on this host added) with the command line's `o` applied: the
+/// resolved plan, and the plan file that resolves to it (`--print-plan`).
+pub fn load_with(
+    path: Option<&Path>,
+    cpus: u32,
+    found: &[Backend],
+    o: &overrides::Overrides,
+) -> Result<(Plan, PlanFile), PlanError> {
+    let (text, origin) = match path {
+        Some(p) => {
+            let file = p.display().to_string();
+            let text = std::fs::read_to_string(p).map_err(|source| PlanError::Read {
+                file: file.clone(),
+                source,
+            })?;
+            (text, file)
+        }
+        None => (DEFAULT_PLAN_TOML.to_string(), BUILTIN_ORIGIN.to_string()),
+    };
+    let mut raw = parse_file(&text, &origin)?;
+    if path.is_none() {
+        for b in found {
+            if raw.backends.iter().all(|x| x.name != b.name()) {
+                raw.backends.push(file::BackendFile {
+                    name: b.name().to_string(),
+                    base_image: None,
+                    build_args: BTreeMap::new(),
+                });
+            }
+        }
+    }
+    o.apply(&mut raw, &origin)?;
+    let mut plan = validate::validate(raw.clone(), &origin, cpus)?;
+    plan.overrides = o.words();
+    Ok((plan, raw))
+}
+
+/// A plan file as TOML that `parse` reads back to the same plan; `note` is
+/// put at its top as comments.
+pub fn to_toml(raw: &PlanFile, note: &str) -> Result<String, PlanError> {
+    let body = toml::to_string(raw).map_err(|e| PlanError::Invalid {
+        file: "the printed plan".to_string(),
+        field: String::new(),
+        message: e.to_string(),
+    })?;
+    let header: String = note.lines().map(|l| format!("# {l}\n")).collect();
+    Ok(format!("{header}{body}"))
+}
+
+fn parse_file(text: &str, origin: &str) -> Result<PlanFile, PlanError> {
+    toml::from_str(text).map_err(|e| {
         let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
         PlanError::Syntax {
             file: origin.to_string(),
@@ -351,8 +391,12 @@ pub fn parse(text: &str, origin: &str, cpus: u32) -> Result<Plan, PlanError> {
             column,
             message: e.message().to_string(),
         }
-    })?;
-    validate::validate(raw, origin, cpus)
+    })
+}
+
+/// Parses plan text; `origin` names it in errors and in the resolved plan.
+pub fn parse(text: &str, origin: &str, cpus: u32) -> Result<Plan, PlanError> {
+    validate::validate(parse_file(text, origin)?, origin, cpus)
 }
 
 /// 1-based line and column of byte `offset` in `text`.

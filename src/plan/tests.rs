@@ -421,3 +421,95 @@ fn several_sources_are_named_and_cells_carry_the_name() {
         assert!(err.ends_with(expect), "{err}");
     }
 }
+
+#[test]
+fn command_line_overrides_apply_are_recorded_and_the_printed_plan_round_trips() {
+    use super::overrides::{ModelArg, Overrides};
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("Qwen3-0.6B-Q8_0-00001-of-00002.gguf");
+    std::fs::write(&model, b"GGUF").unwrap();
+    let o = Overrides {
+        model: Some(ModelArg::Path(model.clone())),
+        backends: vec![Backend::Vulkan],
+        prompt_tokens: vec![31, 512],
+        runs: Some(3),
+        rounds: Some(1),
+        n_predict: Some(16),
+        ctx_size: Some(4096),
+    };
+    let (plan, raw) = super::load_with(None, 8, &[Backend::Vulkan], &o).unwrap();
+    assert_eq!(
+        plan.name, "Qwen3-0.6B-Q8_0",
+        "the split suffix is not part of the name"
+    );
+    assert_eq!(plan.models.len(), 1);
+    assert_eq!(plan.models[0].file, "Qwen3-0.6B-Q8_0-00001-of-00002.gguf");
+    assert_eq!(plan.models[0].sha256, None, "recorded at first use");
+    assert_eq!(
+        plan.models[0].sources,
+        [ModelSourceFile::Path {
+            path: model.display().to_string()
+        }]
+    );
+    assert_eq!(
+        plan.backends.iter().map(|b| b.backend).collect::<Vec<_>>(),
+        [Backend::Vulkan]
+    );
+    assert_eq!(plan.bench.prompt_tokens, [31, 512]);
+    assert_eq!(
+        (plan.bench.runs, plan.bench.rounds, plan.bench.n_predict),
+        (3, 1, 16)
+    );
+    assert!(plan.variants.iter().all(|v| v.ctx_size == 4096));
+    assert_eq!(
+        plan.overrides,
+        [
+            format!("--model {}", model.display()),
+            "--backend vulkan".to_string(),
+            "--prompt-tokens 31,512".to_string(),
+            "--runs 3".to_string(),
+            "--rounds 1".to_string(),
+            "--n-predict 16".to_string(),
+            "--ctx-size 4096".to_string(),
+        ]
+    );
+    // The printed plan resolves to the same plan (but for where it came from).
+    let text = super::to_toml(&raw, "printed").unwrap();
+    assert!(text.starts_with("# printed\n"));
+    let mut again = parse(&text, "printed.toml", 8).unwrap();
+    assert_eq!(again.origin, "printed.toml");
+    assert!(again.overrides.is_empty());
+    again.origin = plan.origin.clone();
+    again.overrides = plan.overrides.clone();
+    assert_eq!(again, plan);
+    // So does the built-in plan printed with no flag at all.
+    let (plain, raw) = super::load_with(None, 8, &[], &Overrides::default()).unwrap();
+    let mut back = parse(&super::to_toml(&raw, "").unwrap(), BUILTIN_ORIGIN, 8).unwrap();
+    back.overrides = plain.overrides.clone();
+    assert_eq!(back, plain);
+    assert_eq!(plain, builtin(8).unwrap());
+}
+
+#[test]
+fn a_bad_model_argument_says_what_is_wrong_and_how_to_fix_it() {
+    use super::overrides::{ModelArg, Overrides};
+    let e = ModelArg::parse("hf://owner/repo").unwrap_err();
+    assert!(e.contains("hf://OWNER/REPO/FILE.gguf"), "{e}");
+    assert_eq!(
+        ModelArg::parse("hf://ggml-org/gemma-3-270m-GGUF/sub/g.gguf@abc123").unwrap(),
+        ModelArg::HuggingFace {
+            repo: "ggml-org/gemma-3-270m-GGUF".into(),
+            file: "sub/g.gguf".into(),
+            revision: "abc123".into()
+        }
+    );
+    let o = Overrides {
+        model: Some(ModelArg::Path("/nonexistent/m.gguf".into())),
+        ..Default::default()
+    };
+    let e = super::load_with(None, 2, &[], &o).unwrap_err().to_string();
+    assert!(
+        e.contains("--model: /nonexistent/m.gguf: no such file"),
+        "{e}"
+    );
+}

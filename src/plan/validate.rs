@@ -68,6 +68,7 @@ pub(super) fn validate(raw: PlanFile, origin: &str, cpus: u32) -> Result<Plan, P
         llama_bench,
         exclude: raw.exclude,
         include: raw.include,
+        overrides: Vec::new(),
     })
 }
 

@@ -14,6 +14,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub mod split;
+
 /// Longest string accepted (keys, values, tensor names): 16 MiB.
 const MAX_STRING: u64 = 16 << 20;
 /// Most array elements accepted (a tokenizer vocabulary has a few hundred thousand).
@@ -55,6 +57,14 @@ pub struct GgufFacts {
     /// Bytes of the routed-expert tensors (`*_exps`), from the tensors' offsets.
     #[serde(default)]
     pub expert_bytes: Option<u64>,
+    /// `split.count`: the files a split model is in (llama-gguf-split); the
+    /// counts and bytes above are then summed over them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split_count: Option<u32>,
+    /// `split.no` of this file (0 for the first), while one shard is read.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub split_no: Option<u32>,
 }
 
 impl GgufFacts {
@@ -222,6 +232,8 @@ fn facts(
         architecture,
         data_bytes: None,
         expert_bytes: None,
+        split_count: number("split.count").and_then(|v| u32::try_from(v).ok()),
+        split_no: number("split.no").and_then(|v| u32::try_from(v).ok()),
     }
 }
 
