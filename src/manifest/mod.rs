@@ -217,7 +217,21 @@ pub struct ModelRecord {
     pub hash_seconds: f64,
     /// `computed` or `cached`.
     pub hash_origin: crate::hash::HashOrigin,
+    /// The whole model's header facts (a split model's summed over its shards).
     pub gguf: GgufFacts,
+    /// A split model's shards after the first (the first is `file` above),
+    /// each with its own hash, recorded at first use.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<ShardRecord>,
+}
+
+/// One shard of a split model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ShardRecord {
+    pub file: String,
+    pub size_bytes: u64,
+    pub sha256: String,
+    pub source: ModelSourceFile,
 }
 
 /// One cell of the matrix: a prompt length on one backend, model and variant.

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::{Runner, failure};
 use crate::engine::{
-    Bind, ContainerSpec, Engine, LABEL_MANAGED, LABEL_ROLE, LABEL_RUN, run_to_completion,
+    ContainerSpec, Engine, LABEL_MANAGED, LABEL_ROLE, LABEL_RUN, run_to_completion,
 };
 use crate::llama_bench::{Flags, Settings, args, parse_output};
 use crate::manifest::store::StoreError;
@@ -114,11 +114,7 @@ impl<E: Engine> Runner<'_, E> {
         );
         let spec = prepared.passthrough.onto(ContainerSpec {
             cmd: argv.clone(),
-            binds: vec![Bind {
-                host: self.model_paths[what.model].clone(),
-                container: container_model,
-                read_only: true,
-            }],
+            binds: self.model_files[what.model].binds(),
             init: true,
             ..base
         });

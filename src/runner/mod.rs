@@ -47,10 +47,34 @@ pub struct Runner<'a, E: Engine> {
     pub run_id: &'a str,
     /// Image and passthrough per backend and source (index into `plan.sources`).
     pub backends: BTreeMap<(Backend, usize), Prepared>,
-    /// Host path per model, in plan order.
-    pub model_paths: Vec<PathBuf>,
+    /// The files of each model, in plan order.
+    pub model_files: Vec<ModelFiles>,
     /// GPU and memory telemetry, sampled in the background.
     pub sampler: Option<&'a Sampler>,
+}
+
+/// A model's files on the host, each mounted read-only as `/models/<name>`: a
+/// split model's shards side by side, where llama.cpp finds them from the
+/// first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelFiles(pub Vec<(PathBuf, String)>);
+
+impl ModelFiles {
+    /// A model in one file.
+    pub fn one(host: PathBuf, name: &str) -> Self {
+        ModelFiles(vec![(host, name.to_string())])
+    }
+
+    pub fn binds(&self) -> Vec<crate::engine::Bind> {
+        self.0
+            .iter()
+            .map(|(host, name)| crate::engine::Bind {
+                host: host.clone(),
+                container: format!("/models/{name}"),
+                read_only: true,
+            })
+            .collect()
+    }
 }
 
 /// The resolved server settings of a group.
@@ -196,7 +220,7 @@ impl<E: Engine> Runner<'_, E> {
                 name: format!("rigbench-{}-r{round}-g{gi}-s{start_no}", self.run_id),
                 run_id: self.run_id,
                 image_id: &prepared.image_id,
-                model_path: &self.model_paths[g.model],
+                model_files: &self.model_files[g.model],
                 model_file: &model.file,
                 variant: &variant,
                 passthrough: &prepared.passthrough,

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::bench::{Health, ServerClient};
 use crate::engine::{
-    Bind, ContainerSpec, ContainerState, Engine, EngineError, LABEL_MANAGED, LABEL_ROLE, LABEL_RUN,
+    ContainerSpec, ContainerState, Engine, EngineError, LABEL_MANAGED, LABEL_ROLE, LABEL_RUN,
     Publish,
 };
 use crate::host::devices::Passthrough;
@@ -27,7 +27,7 @@ pub struct ServerSpec<'a> {
     pub name: String,
     pub run_id: &'a str,
     pub image_id: &'a str,
-    pub model_path: &'a Path,
+    pub model_files: &'a super::ModelFiles,
     pub model_file: &'a str,
     pub variant: &'a CellVariant,
     pub passthrough: &'a Passthrough,
@@ -122,11 +122,7 @@ impl Server {
                 // The plan's own settings; the host's device selection is
                 // added where the plan does not set it.
                 env: spec.variant.env.clone(),
-                binds: vec![Bind {
-                    host: spec.model_path.to_path_buf(),
-                    container: format!("/models/{}", spec.model_file),
-                    read_only: true,
-                }],
+                binds: spec.model_files.binds(),
                 publish: Some(Publish {
                     host_ip: Ipv4Addr::LOCALHOST,
                     host_port: port,

@@ -69,7 +69,10 @@ async fn run(s: &mut Setup) {
             ((Backend::Cpu, 0), prepared.clone()),
             ((Backend::Vulkan, 0), prepared),
         ]),
-        model_paths: vec![s.dir.path().join("m.gguf")],
+        model_files: vec![super::ModelFiles::one(
+            s.dir.path().join("m.gguf"),
+            "m.gguf",
+        )],
         sampler: Some(&sampler),
     };
     runner.run(&mut s.manifest, &s.matrix).await.unwrap();
@@ -193,7 +196,7 @@ async fn cleanup_removes_only_this_runs_containers() {
         dir: &s.run_dir,
         run_id: "t1",
         backends: BTreeMap::new(),
-        model_paths: vec![],
+        model_files: vec![],
         sampler: None,
     };
     let mine = crate::engine::ContainerSpec {

@@ -114,7 +114,7 @@ impl<E: Engine> Session<'_, E> {
             dir: self.dir,
             run_id: &run_id,
             backends,
-            model_paths: models.iter().map(|f| f.path.clone()).collect(),
+            model_files: models.iter().map(FetchedModel::files).collect(),
             sampler: self.sampler,
         };
         runner.run(m, self.matrix).await?;

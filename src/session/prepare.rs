@@ -11,7 +11,7 @@ use crate::backend::Backend;
 use crate::engine::Engine;
 use crate::fetch::{FetchedModel, FetchedSource, Fetcher, describe_model_source};
 use crate::host::devices::Passthrough;
-use crate::manifest::{ImageRecord, ModelRecord};
+use crate::manifest::{ImageRecord, ModelRecord, ShardRecord};
 use crate::plan::{BackendPlan, Plan, Source};
 use crate::progress::note;
 
@@ -54,10 +54,16 @@ pub async fn models(
     let mut fetched = Vec::new();
     for m in &plan.models {
         let f = fetcher.model(m).await?;
-        let path = f.path.clone();
-        let gguf = tokio::task::spawn_blocking(move || crate::gguf::read_facts(&path))
-            .await
-            .context("reading the GGUF header")??;
+        let paths: Vec<std::path::PathBuf> = f.files().0.into_iter().map(|(p, _)| p).collect();
+        let gguf = tokio::task::spawn_blocking(move || match paths.as_slice() {
+            [one] => crate::gguf::read_facts(one),
+            shards => {
+                let refs: Vec<&Path> = shards.iter().map(|p| p.as_path()).collect();
+                crate::gguf::split::read_split_facts(&refs)
+            }
+        })
+        .await
+        .context("reading the GGUF header")??;
         note(format!(
             "model {}: {} ({} bytes, {} {}, sha256 {} {} in {:.2} s)",
             m.name,
@@ -92,6 +98,16 @@ pub async fn models(
             hash_seconds: f.verification.hash_seconds,
             hash_origin: f.verification.hash_origin,
             gguf,
+            shards: f
+                .shards
+                .iter()
+                .map(|s| ShardRecord {
+                    file: s.file.clone(),
+                    size_bytes: s.size_bytes,
+                    sha256: s.sha256.clone(),
+                    source: s.source.clone(),
+                })
+                .collect(),
         });
         fetched.push(f);
     }
