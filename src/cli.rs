@@ -239,15 +239,11 @@ pub enum ReferenceAction {
     FromRun {
         /// A bundle, a run directory or its manifest.json.
         run: PathBuf,
-        /// The reference file to write (TOML).
-        #[arg(short, long, value_name = "FILE")]
-        output: PathBuf,
-        /// Its name [default: the file's stem].
-        #[arg(long)]
-        name: Option<String>,
         /// Its title [default: the plan's description and the host's GPU].
         #[arg(long)]
         title: Option<String>,
+        #[command(flatten)]
+        out: RefOut,
     },
     /// Make a reference of llama-bench's own results (`llama-bench -o json`
     /// or `-o jsonl`, repetitions 2 or more): `compare RUN --reference FILE`
@@ -256,12 +252,8 @@ pub enum ReferenceAction {
         /// llama-bench JSON or JSONL files.
         #[arg(required = true)]
         files: Vec<std::path::PathBuf>,
-        /// The reference file to write (TOML).
-        #[arg(short, long, value_name = "FILE")]
-        output: PathBuf,
-        /// Its name [default: the file's stem].
-        #[arg(long)]
-        name: Option<String>,
+        #[command(flatten)]
+        out: RefOut,
         /// Its title [default: "llama-bench results (FILE)"].
         #[arg(long)]
         title: Option<String>,
@@ -270,4 +262,15 @@ pub enum ReferenceAction {
         #[arg(long, value_name = "NAME")]
         backend: Option<String>,
     },
+}
+
+/// Where a new reference goes and what it is called.
+#[derive(Debug, Args)]
+pub struct RefOut {
+    /// The reference file to write (TOML).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Its name [default: the file's stem].
+    #[arg(long)]
+    pub name: Option<String>,
 }

@@ -38,9 +38,8 @@ pub fn reference(action: &crate::cli::ReferenceAction) -> anyhow::Result<ExitCod
     match action {
         crate::cli::ReferenceAction::FromRun {
             run,
-            output,
-            name,
             title,
+            out: crate::cli::RefOut { output, name },
         } => {
             let m = super::load_run(run)?;
             let name = name.clone().unwrap_or_else(|| stem(output));
@@ -72,8 +71,7 @@ pub fn reference(action: &crate::cli::ReferenceAction) -> anyhow::Result<ExitCod
         }
         crate::cli::ReferenceAction::FromLlamaBench {
             files,
-            output,
-            name,
+            out: crate::cli::RefOut { output, name },
             title,
             backend,
         } => {

@@ -102,46 +102,16 @@ fn rigbench_fields(
     set(row, "rigbench_status", json!(status));
 }
 
-fn llama_bench_row(m: &Manifest, rec: &LlamaBenchRecord, r: &Value, opts: &Options) -> Row {
+/// The columns every llama-bench row has, its test's values aside.
+fn llama_bench_base(
+    m: &Manifest,
+    rec: &LlamaBenchRecord,
+    opts: &Options,
+    status: String,
+) -> Vec<(&'static str, Value)> {
     let mut row = empty();
-    for (name, kind) in columns() {
-        if let Some(v) = r.get(name) {
-            set(&mut row, name, typed(v, kind));
-        }
-    }
-    set(
-        &mut row,
-        "build_commit",
-        json!(build_commit(m, &rec.source, opts)),
-    );
-    let cell = format!("llama-bench/{}/{}/{}", rec.backend, rec.source, rec.model);
-    rigbench_fields(
-        &mut row,
-        m,
-        &cell,
-        "llama-bench",
-        rec.backend,
-        &rec.source,
-        "ok".to_string(),
-    );
-    let n = r.get("samples_ts").and_then(Value::as_array).map(Vec::len);
-    set(&mut row, "n_runs", json!(n));
-    Row(row)
-}
-
-fn failed_llama_bench_row(m: &Manifest, rec: &LlamaBenchRecord, opts: &Options) -> Row {
-    let mut row = empty();
-    set(
-        &mut row,
-        "build_commit",
-        json!(build_commit(m, &rec.source, opts)),
-    );
     set(&mut row, "build_number", build_number(m, &rec.source));
     set(&mut row, "backends", json!(rec.backend.llama_cpp_name()));
-    let status = match &rec.failure {
-        Some(f) => format!("failed: {}", f.mode),
-        None => rec.status.to_string(),
-    };
     let cell = format!("llama-bench/{}/{}/{}", rec.backend, rec.source, rec.model);
     rigbench_fields(
         &mut row,
@@ -152,7 +122,35 @@ fn failed_llama_bench_row(m: &Manifest, rec: &LlamaBenchRecord, opts: &Options) 
         &rec.source,
         status,
     );
+    set(
+        &mut row,
+        "build_commit",
+        json!(build_commit(m, &rec.source, opts)),
+    );
+    row
+}
+
+fn llama_bench_row(m: &Manifest, rec: &LlamaBenchRecord, r: &Value, opts: &Options) -> Row {
+    let mut row = llama_bench_base(m, rec, opts, "ok".to_string());
+    for (name, kind) in columns() {
+        if name == "build_commit" || name.starts_with("rigbench_") {
+            continue;
+        }
+        if let Some(v) = r.get(name) {
+            set(&mut row, name, typed(v, kind));
+        }
+    }
+    let n = r.get("samples_ts").and_then(Value::as_array).map(Vec::len);
+    set(&mut row, "n_runs", json!(n));
     Row(row)
+}
+
+fn failed_llama_bench_row(m: &Manifest, rec: &LlamaBenchRecord, opts: &Options) -> Row {
+    let status = match &rec.failure {
+        Some(f) => format!("failed: {}", f.mode),
+        None => rec.status.to_string(),
+    };
+    Row(llama_bench_base(m, rec, opts, status))
 }
 
 /// A value as llama-bench types its field (its CSV prints booleans as 0/1, its

@@ -38,18 +38,25 @@ pub struct MetricResult {
     pub in_range: Option<bool>,
 }
 
-impl Tested for MetricResult {
-    fn p(&self) -> Option<f64> {
-        self.p
-    }
-    fn ratio(&self) -> Option<Ratio> {
-        self.ratio
-    }
-    fn decided(&mut self, p_adjusted: f64, verdict: Option<Verdict>) {
-        self.p_adjusted = Some(p_adjusted);
-        self.verdict = verdict;
-    }
+/// `Tested` for a result with `ratio`, `p`, `p_adjusted` and `verdict` fields.
+macro_rules! tested {
+    ($($t:ty),*) => {$(
+        impl Tested for $t {
+            fn p(&self) -> Option<f64> {
+                self.p
+            }
+            fn ratio(&self) -> Option<Ratio> {
+                self.ratio
+            }
+            fn decided(&mut self, p_adjusted: f64, verdict: Option<Verdict>) {
+                self.p_adjusted = Some(p_adjusted);
+                self.verdict = verdict;
+            }
+        }
+    )*};
 }
+
+tested!(MetricResult, LlamaBenchResult);
 
 /// Where a published cell stands in the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,19 +159,6 @@ pub struct LlamaBenchResult {
     pub p: Option<f64>,
     pub p_adjusted: Option<f64>,
     pub verdict: Option<Verdict>,
-}
-
-impl Tested for LlamaBenchResult {
-    fn p(&self) -> Option<f64> {
-        self.p
-    }
-    fn ratio(&self) -> Option<Ratio> {
-        self.ratio
-    }
-    fn decided(&mut self, p_adjusted: f64, verdict: Option<Verdict>) {
-        self.p_adjusted = Some(p_adjusted);
-        self.verdict = verdict;
-    }
 }
 
 /// The run's samples (tokens/s) of the llama-bench test matching `t`.

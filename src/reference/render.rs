@@ -10,6 +10,28 @@ use crate::comparison::render::short;
 use crate::metric::Metric;
 use crate::render::{Table, Text, markdown as md, mean_sd};
 
+/// A table of published figures against the run's, its rows named `first`.
+fn compared_table(first: &str) -> Table {
+    Table::new([
+        first,
+        "published",
+        "yours",
+        "yours ÷ published (95 % CI)",
+        "p adj.",
+        "verdict",
+    ])
+}
+
+fn ratio_text(r: Option<crate::stats::compare::Ratio>) -> String {
+    r.map_or("—".to_string(), |r| {
+        format!("{:.3} ({:.3}–{:.3})", r.ratio, r.ci95_low, r.ci95_high)
+    })
+}
+
+fn p_text(p: Option<f64>) -> String {
+    p.map_or("—".to_string(), |p| format!("{p:.3}"))
+}
+
 /// The comparison as Markdown.
 pub fn markdown(c: &RefComparison) -> String {
     let mut out = String::new();
@@ -69,21 +91,12 @@ pub fn markdown(c: &RefComparison) -> String {
                 cell.cell.clone(),
                 x.published.clone(),
                 yours,
-                x.ratio.map_or("—".to_string(), |r| {
-                    format!("{:.3} ({:.3}–{:.3})", r.ratio, r.ci95_low, r.ci95_high)
-                }),
-                x.p_adjusted.map_or("—".to_string(), |p| format!("{p:.3}")),
+                ratio_text(x.ratio),
+                p_text(x.p_adjusted),
                 verdict,
             ])
         });
-        let t = Table::new([
-            "cell",
-            "published",
-            "yours",
-            "yours ÷ published (95 % CI)",
-            "p adj.",
-            "verdict",
-        ]);
+        let t = compared_table("cell");
         out.push_str(&md::table(&t.with_rows(rows)));
         out.push('\n');
     }
@@ -96,10 +109,8 @@ pub fn markdown(c: &RefComparison) -> String {
                 t.yours.as_ref().map_or("not run".to_string(), |s| {
                     format!("{} (n={})", mean_sd(s, 2), s.n)
                 }),
-                t.ratio.map_or("—".to_string(), |r| {
-                    format!("{:.3} ({:.3}–{:.3})", r.ratio, r.ci95_low, r.ci95_high)
-                }),
-                t.p_adjusted.map_or("—".to_string(), |p| format!("{p:.3}")),
+                ratio_text(t.ratio),
+                p_text(t.p_adjusted),
                 t.verdict
                     .map_or(if t.yours.is_some() { "—" } else { "not run" }, |v| {
                         v.as_str()
@@ -107,14 +118,7 @@ pub fn markdown(c: &RefComparison) -> String {
                     .to_string(),
             ]
         });
-        let t = Table::new([
-            "test",
-            "published",
-            "yours",
-            "yours ÷ published (95 % CI)",
-            "p adj.",
-            "verdict",
-        ]);
+        let t = compared_table("test");
         out.push_str(&md::table(&t.with_rows(rows)));
         out.push('\n');
     }
