@@ -415,3 +415,48 @@ async fn a_file_in_the_hugging_face_cache_is_used_where_it_is() {
     assert_ne!(got.path, snap);
     assert_eq!(std::fs::read(&got.path).unwrap(), b"GGUF tiny model");
 }
+
+#[tokio::test]
+async fn a_split_model_fetches_every_shard_from_beside_the_first_and_names_a_missing_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let shard = |i: u32| dir.path().join(format!("m-0000{i}-of-00003.gguf"));
+    for i in 1..=3 {
+        std::fs::write(shard(i), format!("shard {i}")).unwrap();
+    }
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = Cache::new(cache_dir.path().to_path_buf());
+    let mut f = Fetcher::new(&cache).unwrap();
+    let mut m = model(
+        None,
+        vec![ModelSourceFile::Path {
+            path: shard(1).display().to_string(),
+        }],
+    );
+    m.file = "m-00001-of-00003.gguf".into();
+    let got = f.model(&m).await.unwrap();
+    let files = got.files();
+    assert_eq!(
+        files
+            .0
+            .iter()
+            .map(|(p, n)| (p.clone(), n.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            (shard(1), "m-00001-of-00003.gguf"),
+            (shard(2), "m-00002-of-00003.gguf"),
+            (shard(3), "m-00003-of-00003.gguf"),
+        ]
+    );
+    assert_eq!(got.shards[1].sha256, sha256_hex(b"shard 3"));
+    let binds = files.binds();
+    assert!(binds.iter().all(|b| b.read_only));
+    assert_eq!(binds[2].container, "/models/m-00003-of-00003.gguf");
+
+    std::fs::remove_file(shard(2)).unwrap();
+    let err = f.model(&m).await.unwrap_err().to_string();
+    assert!(
+        err.starts_with("model tiny shard 2 of 3: no source worked"),
+        "{err}"
+    );
+    assert!(err.contains("m-00002-of-00003.gguf"), "{err}");
+}

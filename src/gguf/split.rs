@@ -113,4 +113,41 @@ mod tests {
         assert_eq!(parse_shard_name("m-1-of-2.gguf"), None);
         assert_eq!(parse_shard_name("m-00003-of-00002.gguf"), None);
     }
+
+    /// A GGUF header with no tensors and the two split keys (u16).
+    fn header(no: u16, count: u16) -> Vec<u8> {
+        let mut b = b"GGUF".to_vec();
+        b.extend(3u32.to_le_bytes());
+        b.extend(0u64.to_le_bytes());
+        b.extend(2u64.to_le_bytes());
+        for (k, v) in [("split.no", no), ("split.count", count)] {
+            b.extend((k.len() as u64).to_le_bytes());
+            b.extend(k.as_bytes());
+            b.extend(2u32.to_le_bytes());
+            b.extend(v.to_le_bytes());
+        }
+        b
+    }
+
+    #[test]
+    fn shards_are_summed_and_one_out_of_place_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = |n: &str| dir.path().join(n);
+        std::fs::write(p("a"), header(0, 2)).unwrap();
+        std::fs::write(p("b"), header(1, 2)).unwrap();
+        std::fs::write(p("c"), header(0, 3)).unwrap();
+        let whole = read_split_facts(&[&p("a"), &p("b")]).unwrap();
+        assert_eq!(whole.split_count, Some(2));
+        assert_eq!(whole.split_no, None);
+        let e = read_split_facts(&[&p("a"), &p("c")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(&p("c").display().to_string()), "{e}");
+        assert!(
+            e.contains(
+                "shard 2 of 2 by its place, but its header says split.no 0 of split.count 3"
+            ),
+            "{e}"
+        );
+    }
 }
