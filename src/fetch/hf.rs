@@ -5,6 +5,12 @@
 //! `huggingface_hub`'s: `<hub>/models--OWNER--REPO/refs/<branch>` holds the
 //! commit a branch points at, `snapshots/<commit>/<file>` the file (a link into
 //! `blobs/`). Read only: rigbench never writes into it.
+//!
+//! Why not the hf-hub crate: 1.0.0 depends on hf-xet (the Xet storage client)
+//! unconditionally, a large tree for the cold test build; 0.4.3 on reqwest
+//! 0.12, a second HTTP stack beside our 0.13. What rigbench needs of the hub
+//! is the lookup below, its address and the token; downloads go through
+//! `fetch::http` (resumable).
 
 use std::path::{Path, PathBuf};
 
