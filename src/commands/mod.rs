@@ -72,13 +72,9 @@ pub fn load_plan(path: Option<&Path>, cpus: u32) -> anyhow::Result<Plan> {
 
 /// The same for the host under `root`.
 pub fn load_plan_on(path: Option<&Path>, cpus: u32, root: &Path) -> anyhow::Result<Plan> {
-    Ok(match path {
-        Some(p) => crate::plan::load(p, cpus)?,
-        None => {
-            let found = crate::host::devices::available_backends(root);
-            crate::plan::builtin_for(cpus, &found)?
-        }
-    })
+    let found = crate::host::devices::available_backends(root);
+    let none = crate::plan::overrides::Overrides::default();
+    Ok(crate::plan::load_with(path, cpus, &found, &none)?.0)
 }
 
 /// The default run directory: rigbench-runs/<UTC time>-<plan name>.

@@ -301,10 +301,7 @@ fn print_summary(m: &Manifest) {
             .unwrap_or_else(|| "—".to_string())
     };
     for c in &m.cells {
-        let status = match &c.failure {
-            Some(f) => format!("failed: {}", f.mode),
-            None => c.status.to_string(),
-        };
+        let status = crate::manifest::outcome(c.status, c.failure.as_ref());
         let mut row = vec![c.id.clone(), status];
         row.extend(Metric::HEADLINE.map(|m| show(c, m)));
         t.add_row(row);

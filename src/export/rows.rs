@@ -146,10 +146,7 @@ fn llama_bench_row(m: &Manifest, rec: &LlamaBenchRecord, r: &Value, opts: &Optio
 }
 
 fn failed_llama_bench_row(m: &Manifest, rec: &LlamaBenchRecord, opts: &Options) -> Row {
-    let status = match &rec.failure {
-        Some(f) => format!("failed: {}", f.mode),
-        None => rec.status.to_string(),
-    };
+    let status = crate::manifest::outcome(rec.status, rec.failure.as_ref());
     Row(llama_bench_base(m, rec, opts, status))
 }
 
@@ -256,26 +253,23 @@ fn server_row(m: &Manifest, c: &Cell, opts: &Options) -> Row {
     for (k, val) in fields {
         set(&mut row, k, val);
     }
-    let measured: Vec<_> = c.runs.iter().filter(|r| !r.warmup).collect();
-    if let Some(first) = measured.first() {
+    if let Some(first) = c.runs.iter().find(|r| !r.warmup) {
         set(&mut row, "test_time", json!(first.started_at));
     }
     if c.status == CellStatus::Ok {
-        figures(&mut row, c, &measured);
+        figures(&mut row, c);
     }
-    let status = match &c.failure {
-        Some(f) => format!("failed: {}", f.mode),
-        None => c.status.to_string(),
-    };
+    let status = crate::manifest::outcome(c.status, c.failure.as_ref());
     rigbench_fields(&mut row, m, &c.id, "server", c.backend, &c.source, status);
     Row(row)
 }
 
-/// The figures of an ok cell: its generation rate as llama-bench's `avg_ts`
-/// (and the time `n_gen` tokens take at each run's rate as `avg_ns`), TTFT
-/// and prompt processing in rigbench's own columns.
-fn figures(row: &mut [(&'static str, Value)], c: &Cell, measured: &[&crate::manifest::Run]) {
-    let ts: Vec<f64> = measured.iter().map(|r| r.gen_tps).collect();
+/// The figures of an ok cell over the runs its statistics count: its
+/// generation rate as llama-bench's `avg_ts` (and the time `n_gen` tokens take
+/// at each run's rate as `avg_ns`), TTFT and prompt processing in rigbench's
+/// own columns.
+fn figures(row: &mut [(&'static str, Value)], c: &Cell) {
+    let ts = c.values(Metric::GenTps);
     let ns: Vec<f64> = ts
         .iter()
         .map(|t| f64::from(c.n_predict) / t * 1e9)

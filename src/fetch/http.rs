@@ -6,7 +6,8 @@ use std::path::Path;
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
-/// Downloads `url` into `dest`; errors are messages naming the URL.
+/// Downloads `url` into `dest` anew (nothing resumed, nothing kept beside it);
+/// errors are messages naming the URL.
 pub async fn download(
     http: &reqwest::Client,
     url: &str,
@@ -15,33 +16,10 @@ pub async fn download(
     dest: &Path,
     what: &str,
 ) -> Result<(), String> {
-    let mut req = http.get(url);
-    if let Some(token) = bearer {
-        req = req.bearer_auth(token);
-    }
-    let resp = req.send().await.map_err(|e| format!("GET {url}: {e}"))?;
-    let status = resp.status();
-    if !status.is_success() {
-        return Err(format!("GET {url}: HTTP {status}"));
-    }
-    let total = resp.content_length().or(expected_size);
-    let bar = crate::progress::bytes(total, what);
-    let mut file = tokio::fs::File::create(dest)
-        .await
-        .map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
-    let mut stream = resp.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| format!("GET {url}: {e}"))?;
-        file.write_all(&chunk)
-            .await
-            .map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
-        bar.inc(chunk.len() as u64);
-    }
-    file.flush()
-        .await
-        .map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
-    bar.finish_and_clear();
-    Ok(())
+    let _ = std::fs::remove_file(etag_file(dest));
+    let r = download_resumable(http, url, bearer, expected_size, dest, what).await;
+    let _ = std::fs::remove_file(etag_file(dest));
+    r
 }
 
 /// An error with its causes: reqwest's own message says only "error sending
@@ -81,8 +59,7 @@ fn total_of(resp: &reqwest::Response) -> Option<u64> {
 /// Downloads `url` into `partial`, resuming what an earlier attempt left there
 /// (HTTP range, only for the same ETag: a changed file starts again). The file
 /// is whole when this returns `Ok`: its length is the one the server gave; a
-/// cut-off download stays in `partial` for the next attempt, and the error
-/// says so.
+/// cut-off download stays in `partial` for the next attempt.
 pub async fn download_resumable(
     http: &reqwest::Client,
     url: &str,
@@ -165,10 +142,9 @@ pub async fn download_resumable(
     let short = total.is_some_and(|t| written < t);
     if cut.is_some() || short {
         return Err(format!(
-            "GET {url}: cut off after {written} of {} bytes ({}); the part is kept in {} and the next attempt resumes it",
+            "GET {url}: cut off after {written} of {} bytes ({})",
             total.map_or("?".to_string(), |t| t.to_string()),
             cut.unwrap_or_else(|| "the stream ended early".to_string()),
-            partial.display()
         ));
     }
     let _ = std::fs::remove_file(etag_file(partial));

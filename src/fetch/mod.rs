@@ -496,7 +496,16 @@ impl Fetcher {
             desc,
         )
         .await
-        .map_err(fail)?;
+        .map_err(|e| {
+            if partial.is_file() {
+                fail(format!(
+                    "{e}; the part is kept in {} and the next attempt resumes it",
+                    partial.display()
+                ))
+            } else {
+                fail(e)
+            }
+        })?;
         let (sha, v) = self.admit(&what, desc, &partial, target, pinned)?;
         Ok((target.to_path_buf(), sha, v))
     }

@@ -310,6 +310,15 @@ pub struct ServerStart {
     pub init: bool,
 }
 
+/// A cell's or llama-bench run's outcome in words: `ok`, `pending`, or
+/// `failed: <mode>`.
+pub fn outcome(status: CellStatus, failure: Option<&Failure>) -> String {
+    match failure {
+        Some(f) => format!("failed: {}", f.mode),
+        None => status.to_string(),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Failure {
     /// How it failed (`FailureMode` says what each mode means).

@@ -312,12 +312,7 @@ pub enum PlanError {
 
 /// Reads, checks and resolves the plan at `path`; `cpus` resolves `threads = "auto"`.
 pub fn load(path: &Path, cpus: u32) -> Result<Plan, PlanError> {
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| PlanError::Read {
-        file: file.clone(),
-        source,
-    })?;
-    parse(&text, &file, cpus)
+    Ok(load_with(Some(path), cpus, &[], &overrides::Overrides::default())?.0)
 }
 
 /// The built-in default plan, resolved for a host with `cpus` CPUs: the CPU

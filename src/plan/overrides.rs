@@ -198,14 +198,8 @@ impl Overrides {
             raw.bench.prompt_tokens = Some(self.prompt_tokens.clone());
         }
         if let Some(r) = self.runs {
+            // (Above a precision target's max_runs, validation says so.)
             raw.bench.runs = Some(r);
-            // A precision target's most runs may not be below the runs.
-            if let Some(max) = raw.bench.max_runs.filter(|m| *m < r) {
-                return Err(bad(
-                    "--runs",
-                    format!("{r} is more than the plan's bench.max_runs ({max})"),
-                ));
-            }
         }
         if let Some(r) = self.rounds {
             raw.bench.rounds = Some(r);
