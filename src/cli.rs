@@ -8,7 +8,8 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(
     name = "rigbench",
-    version,
+    version = crate::version::LONG,
+    after_help = crate::exit::TABLE,
     about = "Reproducible local-LLM inference benchmarks: one Podman image per llama.cpp backend, one manifest per run"
 )]
 pub struct Cli {
@@ -204,6 +205,12 @@ pub struct CompareArgs {
     /// The noise band, in percent: inside it a difference counts as none.
     #[arg(long, value_name = "PERCENT", default_value_t = 2.0)]
     pub band: f64,
+    /// Exit with code 4 (and list what was found on stderr) when B is slower
+    /// in a metric or fails a cell A ran (`slower`); also when B is faster or
+    /// a cell's outcome changed either way (`changed`); also when a metric is
+    /// not shown to be the same (`any`). For gating a CI job on a regression.
+    #[arg(long, value_enum, value_name = "WHAT")]
+    pub fail_on: Option<crate::comparison::gate::FailOn>,
 }
 
 #[derive(Debug, Args)]

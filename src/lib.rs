@@ -15,6 +15,7 @@ pub mod commands;
 pub mod comparison;
 pub mod degenerate;
 pub mod engine;
+pub mod exit;
 pub mod export;
 pub mod fetch;
 pub mod gguf;
@@ -35,6 +36,7 @@ pub mod session;
 pub mod stats;
 pub mod status;
 pub mod telemetry;
+pub mod version;
 
 #[cfg(any(test, feature = "fakes"))]
 pub mod fake;

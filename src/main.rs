@@ -19,7 +19,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("rigbench: error: {e:#}");
-            ExitCode::FAILURE
+            rigbench::exit::Exit::Error.into()
         }
     }
 }

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{repo, rigbench, run_plan_at};
+use common::{repo, rigbench, run_plan_exiting};
 use rigbench::manifest::{Cell, Failure, Manifest};
 use rigbench::metric::Metric;
 use rigbench::status::{CellStatus, FailureMode, RunStatus};
@@ -70,9 +70,10 @@ fn each_fault_in_its_class_and_the_healthy_cell_measured() {
     let bytes = std::fs::read(&model).unwrap();
     std::fs::write(&truncated, &bytes[..64 << 20]).unwrap();
 
-    // Failed cells are results: the run itself succeeds and completes.
+    // Failed cells are results: the run completes, and its exit code (3)
+    // says that some cells failed.
     let out = work.path().join("run");
-    let m = run_plan_at(&plan, &out, work.path());
+    let m = run_plan_exiting(&plan, &out, work.path(), 3);
     assert_eq!(m.status, RunStatus::Complete);
     assert_eq!(m.cells.len(), 10);
 

@@ -4,7 +4,11 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use clap::ValueEnum;
+
 use crate::cli::CompareArgs;
+use crate::comparison::gate::{self, FailOn};
+use crate::exit::Exit;
 use crate::manifest::Manifest;
 
 fn load(p: &Path) -> anyhow::Result<(String, Manifest)> {
@@ -36,7 +40,11 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
         } else {
             print!("{}", crate::reference::render::markdown(&c));
         }
-        return Ok(ExitCode::SUCCESS);
+        let found = args
+            .fail_on
+            .map(|on| gate::reference_findings(&c, on))
+            .unwrap_or_default();
+        return Ok(gated(args.fail_on, &found));
     }
     if let Some(w) = &args.within {
         let (field, va, vb) = match w.as_slice() {
@@ -70,5 +78,32 @@ fn emit(args: &CompareArgs, c: &crate::comparison::Comparison) -> anyhow::Result
     } else {
         print!("{}", crate::comparison::render::markdown(c));
     }
-    Ok(ExitCode::SUCCESS)
+    let found = args
+        .fail_on
+        .map(|on| gate::findings(c, on))
+        .unwrap_or_default();
+    Ok(gated(args.fail_on, &found))
+}
+
+/// The exit code after `--fail-on`: `Gate` with the findings listed on
+/// stderr, else success (saying so when a gate was asked for).
+fn gated(on: Option<FailOn>, found: &[String]) -> ExitCode {
+    let Some(on) = on else {
+        return Exit::Ok.into();
+    };
+    let name = on.to_possible_value().map(|v| v.get_name().to_string());
+    let name = name.unwrap_or_default();
+    if found.is_empty() {
+        eprintln!("compare: --fail-on {name}: nothing found");
+        return Exit::Ok.into();
+    }
+    eprintln!(
+        "compare: --fail-on {name}: {} finding(s), exit code {}:",
+        found.len(),
+        Exit::Gate.code()
+    );
+    for f in found {
+        eprintln!("  {f}");
+    }
+    Exit::Gate.into()
 }

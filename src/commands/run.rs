@@ -15,6 +15,7 @@ use super::{Globals, default_out};
 use crate::backend::Backend;
 use crate::cli::RunArgs;
 use crate::engine::{Connected, Engine, connect};
+use crate::exit::Exit;
 use crate::host::devices::Passthrough;
 use crate::image::Rebuild;
 use crate::manifest::store::RunDir;
@@ -26,9 +27,6 @@ use crate::runner::{pending_cells, remove_run_containers};
 use crate::session::Session;
 use crate::session::prepare;
 use crate::status::{CellStatus, RunStatus};
-
-/// Exit code after Ctrl-C, as shells report SIGINT.
-const INTERRUPTED: u8 = 130;
 
 pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = &args.resume {
@@ -253,22 +251,17 @@ async fn execute(
         r = session.run(m) => Some(r),
         _ = interrupted() => None,
     };
-    let code = match outcome {
-        Some(Ok(())) => {
-            m.status = RunStatus::Complete;
-            ExitCode::SUCCESS
-        }
+    match outcome {
+        Some(Ok(())) => m.status = RunStatus::Complete,
         Some(Err(e)) => {
             m.status = RunStatus::Failed;
             m.error = Some(format!("{e:#}"));
-            ExitCode::FAILURE
         }
         None => {
             note("interrupted: stopping and removing this run's containers");
             m.status = RunStatus::Interrupted;
-            ExitCode::from(INTERRUPTED)
         }
-    };
+    }
     // Whatever happened, no container of this run outlives the command.
     let removed = remove_run_containers(engine, &run_id).await;
     if removed > 0 {
@@ -286,7 +279,14 @@ async fn execute(
     if let Some(e) = &m.error {
         anyhow::bail!("{e}");
     }
-    Ok(code)
+    let exit = Exit::of_run(m);
+    if exit == Exit::CellsFailed {
+        note(format!(
+            "some cells failed (their failures are recorded as results): exit code {}",
+            exit.code()
+        ));
+    }
+    Ok(exit.into())
 }
 
 fn print_summary(m: &Manifest) {

@@ -5,6 +5,7 @@
 //! successes shown as such; what differs in the setup above it all. Pure
 //! functions of two manifests; `render` turns the result into Markdown.
 
+pub mod gate;
 pub mod html;
 pub mod render;
 pub mod setup;

@@ -62,6 +62,9 @@ pub fn facts(m: &Manifest) -> BTreeMap<String, String> {
         }
     };
     put("rigbench", serde_json::to_value(&m.tool.version));
+    if let Some(c) = &m.tool.commit {
+        put("rigbench_commit", serde_json::to_value(c));
+    }
     put("host", serde_json::to_value(&m.host));
     put("engine", serde_json::to_value(&m.engine));
     for i in &m.images {

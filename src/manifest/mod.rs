@@ -65,6 +65,10 @@ pub struct Manifest {
 pub struct Tool {
     pub name: String,
     pub version: String,
+    /// The git commit rigbench was built from (`-dirty` with local changes,
+    /// `unknown` outside git); absent in manifests before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
 }
 
 /// The run a rerun reproduces, and the binary check.
@@ -507,7 +511,8 @@ impl Manifest {
             schema_version: SCHEMA_VERSION.to_string(),
             tool: Tool {
                 name: "rigbench".to_string(),
-                version: env!("CARGO_PKG_VERSION").to_string(),
+                version: crate::version::VERSION.to_string(),
+                commit: Some(crate::version::COMMIT.to_string()),
             },
             run_id: run_id.to_string(),
             created_at: now.clone(),

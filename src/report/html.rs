@@ -92,7 +92,7 @@ pub fn render_html(m: &Manifest) -> String {
         esc(m.status.name()),
         esc(&m.created_at),
         esc(&m.updated_at),
-        esc(&m.tool.version),
+        esc(&super::markdown::tool_text(&m.tool)),
         esc(&m.integrity.sha256),
         esc(&m.plan.bench.runs_text()),
         m.plan.bench.n_predict

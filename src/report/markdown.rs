@@ -94,7 +94,7 @@ pub fn render(m: &Manifest) -> String {
             .unwrap_or_default(),
         m.created_at,
         m.updated_at,
-        m.tool.version,
+        tool_text(&m.tool),
         m.plan.origin,
         m.integrity.sha256
     );
@@ -197,3 +197,18 @@ fn checks(out: &mut String, m: &Manifest) {
 
 #[cfg(test)]
 mod tests;
+
+/// "0.1.0 (commit 0123456789ab)", or the version alone for a manifest from
+/// before the commit was recorded.
+pub fn tool_text(t: &crate::manifest::Tool) -> String {
+    match &t.commit {
+        Some(c) => {
+            let (hash, dirty) = c
+                .strip_suffix("-dirty")
+                .map_or((c.as_str(), ""), |h| (h, "-dirty"));
+            let short = hash.get(..12).unwrap_or(hash);
+            format!("{} (commit {short}{dirty})", t.version)
+        }
+        None => t.version.clone(),
+    }
+}

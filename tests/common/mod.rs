@@ -40,18 +40,29 @@ pub fn rigbench_ok(args: &[&str], cwd: &Path) -> Output {
     out
 }
 
-/// Runs `rigbench run --plan plan --out out`, checks that it succeeded and that
-/// the manifest's integrity holds; returns the manifest.
+/// Runs `rigbench run --plan plan --out out`, checks that it succeeded (every
+/// cell ok: exit code 0) and that the manifest's integrity holds; returns the
+/// manifest.
 pub fn run_plan_at(plan: &Path, out: &Path, cwd: &Path) -> Manifest {
-    rigbench_ok(
-        &[
-            "run",
-            "--plan",
-            plan.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        cwd,
+    run_plan_exiting(plan, out, cwd, 0)
+}
+
+/// The same, for a run that ends with exit code `code` (3: complete, some
+/// cells failed).
+pub fn run_plan_exiting(plan: &Path, out: &Path, cwd: &Path, code: i32) -> Manifest {
+    let args = [
+        "run",
+        "--plan",
+        plan.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let done = rigbench(&args, cwd);
+    assert_eq!(
+        done.status.code(),
+        Some(code),
+        "rigbench {}",
+        args.join(" ")
     );
     let m = manifest_json(out);
     rigbench::manifest::integrity::verify(&m).unwrap();

@@ -14,6 +14,7 @@ fn manifest() -> Manifest {
     m.updated_at = "2026-11-26T00:05:00.000Z".into();
     m.status = RunStatus::Complete;
     m.tool.version = "0.1.0".into();
+    m.tool.commit = Some("0123456789abcdef0123456789abcdef01234567".into());
     m.integrity.sha256 = "ab".repeat(32);
     // gen 70, 72 (warm-up 10 excluded): mean 71, sd sqrt(2) = 1.414 -> "71.0 ± 1.4".
     // pp 800, 810: mean 805, sd 7.07 -> "805 ± 7". ttft 40, 44: "42 ± 3".
