@@ -236,11 +236,24 @@ pub async fn doctor(g: &Globals, root: &Path) -> anyhow::Result<ExitCode> {
                 }
             );
             println!(
-                "  API {}, runtime {}, cgroups {}",
+                "  API {}, runtime {}, cgroups {}{}",
                 info.api_version,
                 info.runtime.as_deref().unwrap_or("?"),
-                info.cgroup_version.as_deref().unwrap_or("?")
+                info.cgroup_version.as_deref().unwrap_or("?"),
+                if info.rootless == Some(true) {
+                    ", rootless"
+                } else {
+                    ", rootful"
+                }
             );
+            let mut gpus: std::collections::BTreeMap<_, _> = Backend::ALL
+                .iter()
+                .filter_map(|b| Some((*b, devices::passthrough(*b, root, &env).ok()?)))
+                .collect();
+            let mine = crate::host::rootless::my_groups();
+            for n in crate::host::rootless::adjust_groups(&mut gpus, &info, &mine) {
+                println!("  note: {n}");
+            }
             for bp in &plan.backends {
                 let mut any = false;
                 for (reference, origin) in bp.backend.base_candidates() {

@@ -131,6 +131,7 @@ pub async fn fresh(
 
     let connected = connect_engine(g).await?;
     let info = connected.client.info().await?;
+    rootless_groups(&mut passthroughs, &info);
     let mut m = Manifest::new(&run_id, plan.clone(), host, Some(info));
     m.excluded = matrix.excluded.clone();
     m.cells = pending_cells(&plan, &matrix);
@@ -197,7 +198,9 @@ async fn resume(g: &Globals, dir: &Path) -> anyhow::Result<ExitCode> {
     });
     m.status = RunStatus::Running;
     m.error = None;
-    m.engine = Some(connected.client.info().await?);
+    let info = connected.client.info().await?;
+    rootless_groups(&mut passthroughs, &info);
+    m.engine = Some(info);
     run.save(&mut m)?;
     let work = Work {
         matrix: &matrix,
@@ -207,13 +210,30 @@ async fn resume(g: &Globals, dir: &Path) -> anyhow::Result<ExitCode> {
     execute(g, &connected, &run, &mut m, &work, t_total).await
 }
 
+/// The device groups as the engine can give them (`host::rootless`), with
+/// what the user should know.
+fn rootless_groups(
+    passthroughs: &mut BTreeMap<Backend, Passthrough>,
+    info: &crate::engine::EngineInfo,
+) {
+    let mine = crate::host::rootless::my_groups();
+    for line in crate::host::rootless::adjust_groups(passthroughs, info, &mine) {
+        note(line);
+    }
+}
+
 async fn connect_engine(g: &Globals) -> anyhow::Result<Connected> {
     let connected = connect(g.socket.as_deref()).await?;
     let info = connected.client.info().await?;
     note(format!(
-        "engine: {:?} {} at {}{} (runtime {})",
+        "engine: {:?} {}{} at {}{} (runtime {})",
         info.kind,
         info.version,
+        if info.rootless == Some(true) {
+            " rootless"
+        } else {
+            ""
+        },
         info.socket,
         if info.service_started_by_rigbench {
             ", started for this run"

@@ -54,6 +54,25 @@ fn inspect_is_transient(message: &str) -> bool {
         || (message.contains("open /proc/") && message.contains("/cgroup: no such file"))
 }
 
+/// Whether the engine's security options (`/info`) say it runs rootless:
+/// Docker (and newer Podman) list `name=rootless` then. Podman 4.3 does not
+/// (its `Rootless` field is outside Docker's schema, which bollard reads), so
+/// `info` also asks who owns the socket: a rootless service's socket is its
+/// user's, a rootful one's root's.
+fn is_rootless(options: Option<&[String]>) -> bool {
+    options
+        .unwrap_or_default()
+        .iter()
+        .any(|o| o.split(',').any(|kv| kv == "name=rootless"))
+}
+
+/// The owner of a `unix://` socket's file.
+fn socket_owner(address: &str) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let path = address.strip_prefix("unix://").unwrap_or(address);
+    std::fs::metadata(path).ok().map(|m| m.uid())
+}
+
 fn message(e: BollardError) -> String {
     match e {
         BollardError::DockerResponseServerError {
@@ -157,6 +176,10 @@ impl Engine for Client {
             socket: self.socket.clone(),
             service_started_by_rigbench: self.service_pid.is_some(),
             service_pid: self.service_pid,
+            rootless: Some(
+                is_rootless(info.security_options.as_deref())
+                    || socket_owner(&self.socket).is_some_and(|uid| uid != 0),
+            ),
         })
     }
 
@@ -651,6 +674,29 @@ mod tests {
         assert_eq!(port_in_message(msg), Some(33167));
         assert_eq!(port_in_message("listen tcp [::1]:8080: bind"), Some(8080));
         assert_eq!(port_in_message("address already in use"), None);
+    }
+
+    #[test]
+    fn rootless_is_read_from_the_security_options() {
+        let docker = [
+            "name=seccomp,profile=builtin".to_string(),
+            "name=rootless".to_string(),
+        ];
+        assert!(is_rootless(Some(&docker)));
+        let podman43 = ["name=seccomp,profile=default".to_string()];
+        assert!(!is_rootless(Some(&podman43)));
+        assert!(!is_rootless(None));
+    }
+
+    #[test]
+    fn a_sockets_owner_is_read_from_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sock");
+        let _l = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let me = rustix::process::geteuid().as_raw();
+        let address = format!("unix://{}", path.display());
+        assert_eq!(socket_owner(&address), Some(me));
+        assert_eq!(socket_owner("unix:///nonexistent/s.sock"), None);
     }
 
     /// The message CI saw (Podman 4.3.1) is repeated; a real failure is not.

@@ -49,6 +49,10 @@ pub struct EngineInfo {
     pub service_started_by_rigbench: bool,
     /// That service's process id (so a resume can stop one a killed run left).
     pub service_pid: Option<u32>,
+    /// Whether the engine runs rootless (as the user, in a user namespace);
+    /// absent in manifests from before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rootless: Option<bool>,
 }
 
 /// An image as the engine reports it.

@@ -106,6 +106,7 @@ impl Engine for FakeEngine {
             socket: "fake".to_string(),
             service_started_by_rigbench: false,
             service_pid: None,
+            rootless: Some(false),
         })
     }
 

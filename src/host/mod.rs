@@ -8,6 +8,7 @@ pub mod devices;
 pub mod diagnose;
 pub mod gpu;
 pub mod nvidia;
+pub mod rootless;
 
 use std::collections::BTreeMap;
 
