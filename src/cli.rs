@@ -104,6 +104,23 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         into: Option<PathBuf>,
     },
+    /// The runs in DIR [default: rigbench-runs]: status, plan, backends, cells
+    /// ok/failed/pending, when, and whether each manifest's integrity holds.
+    List {
+        /// A directory of run directories (or one run directory).
+        dir: Option<PathBuf>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One run's summary: what ran where, how it ended, its cells.
+    Show {
+        /// A run directory, its manifest.json, or a bundle.
+        run: PathBuf,
+        /// Print the summary and the whole manifest as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Remove containers (and with --images, images) that rigbench labelled.
     Cleanup {
         /// Also remove the images rigbench built.

@@ -20,6 +20,7 @@ pub mod export;
 pub mod fetch;
 pub mod gguf;
 pub mod hash;
+pub mod history;
 pub mod host;
 pub mod image;
 pub mod llama_bench;

@@ -9,6 +9,7 @@ pub mod compare;
 pub mod doctor;
 pub mod dry_run;
 pub mod export;
+pub mod history;
 pub mod reference;
 pub mod report;
 pub mod rerun;
@@ -58,6 +59,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bundle { dir, out } => bundle::bundle(&dir, &out),
         Command::Verify { file } => bundle::verify(&file),
         Command::Import { file, into } => bundle::import(&file, into.as_deref()),
+        Command::List { dir, json } => history::list(dir.as_deref(), json),
+        Command::Show { run, json } => history::show(&run, json),
         Command::Cleanup {
             images,
             dangling_images,

@@ -9,8 +9,6 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use comfy_table::Table;
-
 use super::{Globals, default_out};
 use crate::backend::Backend;
 use crate::cli::RunArgs;
@@ -20,7 +18,6 @@ use crate::host::devices::Passthrough;
 use crate::image::Rebuild;
 use crate::manifest::store::RunDir;
 use crate::manifest::{Manifest, Resume, now_rfc3339};
-use crate::metric::Metric;
 use crate::plan::matrix::{Matrix, expand};
 use crate::progress::note;
 use crate::runner::{pending_cells, remove_run_containers};
@@ -290,7 +287,7 @@ async fn execute(
     crate::session::close_timing(m, t_total);
     dir.save(m)?;
     let report = crate::report::write(dir, m)?;
-    print_summary(m);
+    print!("{}", crate::history::cells_table(m));
     println!(
         "manifest: {}\nreport:   {}",
         dir.manifest_path().display(),
@@ -307,26 +304,6 @@ async fn execute(
         ));
     }
     Ok(exit.into())
-}
-
-fn print_summary(m: &Manifest) {
-    let mut t = Table::new();
-    let mut header = vec!["cell", "status"];
-    header.extend(Metric::HEADLINE.map(Metric::short));
-    t.set_header(header);
-    let show = |c: &crate::manifest::Cell, m: Metric| {
-        c.stats
-            .get(&m)
-            .map(|s| crate::render::mean_sd(s, m.decimals()))
-            .unwrap_or_else(|| "—".to_string())
-    };
-    for c in &m.cells {
-        let status = crate::manifest::outcome(c.status, c.failure.as_ref());
-        let mut row = vec![c.id.clone(), status];
-        row.extend(Metric::HEADLINE.map(|m| show(c, m)));
-        t.add_row(row);
-    }
-    println!("{t}");
 }
 
 /// Resolves at Ctrl-C (SIGINT) or SIGTERM (`kill`, systemd, a CI timeout):
