@@ -19,6 +19,7 @@
 #     RIGBENCH_ROOTLESS_USER (run as root; the user is created if missing):
 #     subordinate uid/gid ranges in /etc/subuid and /etc/subgid, newuidmap,
 #     /dev/net/tun usable by the user (slirp4netns needs it to publish ports),
+#     the runtime directory /run/user/UID where no login manager made one,
 #     and the overlay storage driver in the user's storage.conf where Podman
 #     would fall back to vfs (a full copy of every layer).
 #
@@ -230,6 +231,15 @@ ensure_rootless() {
   if [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != 666 ]; then
     log "making /dev/net/tun usable by users (mode 0666, as most distributions ship it)"
     as_root chmod 0666 /dev/net/tun
+  fi
+  # The user's runtime directory, where a login manager (systemd-logind) would
+  # have made it: Podman keeps its run root there, and the user's API socket
+  # is looked for at $XDG_RUNTIME_DIR/podman/podman.sock.
+  local rundir
+  rundir="/run/user/$(id -u "$user" 2>/dev/null || echo UID)"
+  if [ ! -d "$rundir" ]; then
+    log "making $user's runtime directory $rundir (no login manager made it)"
+    as_root install -d -m 0700 -o "$user" -g "$(id -g "$user" 2>/dev/null || echo GID)" "$rundir"
   fi
   # Podman picks vfs when it cannot tell that native rootless overlay works
   # (kernel 5.13 and later have it): overlay unless the user chose otherwise.

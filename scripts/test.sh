@@ -37,6 +37,12 @@ timed() {
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/rigbench/cargo-target}"
 
 # The ROCm configure test builds on a Debian sid base (Debian packages ROCm 6.4).
+# tests/rootless.rs runs rigbench as an unprivileged user under rootless Podman:
+# run as root, setup prepares that user (created if missing); run as a user,
+# the whole suite is rootless and setup prepares the user itself.
+if [ "$(id -u)" -eq 0 ]; then
+  export RIGBENCH_ROOTLESS_USER="${RIGBENCH_ROOTLESS_USER:-rigbench-rootless}"
+fi
 timed setup env RIGBENCH_EXTRA_BASES=sid scripts/setup.sh
 
 # Tools the checks need: the ShellCheck linter for the scripts, and Chromium,
