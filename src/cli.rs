@@ -121,6 +121,17 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the shell completion script for bash, zsh or fish (for example
+    /// `rigbench completions bash > /etc/bash_completion.d/rigbench`).
+    Completions { shell: Shell },
+    /// Print the man page rigbench(1), or with --out write it and one page per
+    /// subcommand (rigbench-run.1, …) into a directory.
+    Man {
+        /// The directory to write every page into (for example
+        /// /usr/local/share/man/man1).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Remove containers (and with --images, images) that rigbench labelled.
     Cleanup {
         /// Also remove the images rigbench built.
@@ -131,6 +142,14 @@ pub enum Command {
         #[arg(long)]
         dangling_images: bool,
     },
+}
+
+/// The shells completions are made for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    quiet_on_closed_stdout();
     let cli = rigbench::cli::Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -22,4 +23,22 @@ fn main() -> ExitCode {
             rigbench::exit::Exit::Error.into()
         }
     }
+}
+
+/// `rigbench list | head`: when the reader goes away, stop as a program killed
+/// by SIGPIPE would (status 141), without a panic message. Rust ignores
+/// SIGPIPE, so a write to a closed pipe panics in `print!` instead.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .unwrap_or_default();
+        if text.starts_with("failed printing to stdout") && text.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }

@@ -14,6 +14,7 @@ pub mod reference;
 pub mod report;
 pub mod rerun;
 pub mod run;
+pub mod shell;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -59,6 +60,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bundle { dir, out } => bundle::bundle(&dir, &out),
         Command::Verify { file } => bundle::verify(&file),
         Command::Import { file, into } => bundle::import(&file, into.as_deref()),
+        Command::Completions { shell } => shell::completions(shell),
+        Command::Man { out } => shell::man(out.as_deref()),
         Command::List { dir, json } => history::list(dir.as_deref(), json),
         Command::Show { run, json } => history::show(&run, json),
         Command::Cleanup {

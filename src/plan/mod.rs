@@ -25,6 +25,8 @@ pub const DEFAULT_PLAN_TOML: &str = include_str!("../../plans/default.toml");
 /// How the built-in plan is named where a file path would stand.
 pub const BUILTIN_ORIGIN: &str = "built-in default (plans/default.toml)";
 
+pub mod builtin;
+
 /// Server flags rigbench sets itself from the plan; `server_args` may not repeat them.
 const MANAGED_FLAGS: &[(&str, &str)] = &[
     ("-m", "the model"),
@@ -336,8 +338,15 @@ pub fn load_with(
     found: &[Backend],
     o: &overrides::Overrides,
 ) -> Result<(Plan, PlanFile), PlanError> {
-    let (text, origin) = match path {
-        Some(p) => {
+    // A name (`--plan strix-halo-2026-05`) is a built-in plan unless a file
+    // of that name is here; `default` is what no --plan gives.
+    let named = path
+        .filter(|p| !p.exists())
+        .and_then(|p| p.to_str())
+        .filter(|a| builtin::is_name(a));
+    let path = path.filter(|p| named.is_none() && p.to_str() != Some("default"));
+    let (text, origin) = match (path, named) {
+        (Some(p), _) => {
             let file = p.display().to_string();
             let text = std::fs::read_to_string(p).map_err(|source| PlanError::Read {
                 file: file.clone(),
@@ -345,10 +354,21 @@ pub fn load_with(
             })?;
             (text, file)
         }
-        None => (DEFAULT_PLAN_TOML.to_string(), BUILTIN_ORIGIN.to_string()),
+        (None, Some(name)) => {
+            let (text, origin) = builtin::find(name).ok_or_else(|| PlanError::Invalid {
+                file: name.to_string(),
+                field: "--plan".to_string(),
+                message: format!(
+                    "no such file, and not a built-in plan (built-in: {}); give a plan file's path",
+                    builtin::names()
+                ),
+            })?;
+            (text.to_string(), origin)
+        }
+        (None, None) => (DEFAULT_PLAN_TOML.to_string(), BUILTIN_ORIGIN.to_string()),
     };
     let mut raw = parse_file(&text, &origin)?;
-    if path.is_none() {
+    if origin == BUILTIN_ORIGIN {
         for b in found {
             if raw.backends.iter().all(|x| x.name != b.name()) {
                 raw.backends.push(file::BackendFile {
