@@ -39,6 +39,10 @@ pub enum Command {
         /// (to diagnose a copied tree, or the fixtures in tests/fixtures/hosts).
         #[arg(long, value_name = "DIR", default_value = "/")]
         host_root: PathBuf,
+        /// Print what was found as JSON (host facts, each backend's devices,
+        /// the diagnosis, the engine, what is missing).
+        #[arg(long)]
+        json: bool,
     },
     /// Regenerate the reports from DIR/manifest.json.
     Report {
@@ -163,6 +167,9 @@ pub struct RunArgs {
     /// Print the resolved matrix and what would be fetched and built, and stop.
     #[arg(long)]
     pub dry_run: bool,
+    /// With --dry-run: print it as JSON.
+    #[arg(long, requires = "dry_run")]
+    pub json: bool,
     /// With --dry-run: read the devices (and the default plan's backends) from
     /// another machine's tree instead of `/` (see tests/fixtures/hosts).
     #[arg(long, value_name = "DIR", requires = "dry_run")]
@@ -270,11 +277,18 @@ pub struct ExportArgs {
 #[derive(Debug, Subcommand)]
 pub enum ReferenceAction {
     /// The built-in references.
-    List,
+    List {
+        /// Print JSON instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
     /// A reference's setup, cells and failures.
     Show {
         /// A built-in name or a reference file.
         name: String,
+        /// Print the whole reference as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Make a reference of a run (its ok cells' means and sds, its failures,
     /// its setup facts), for others to compare theirs with: `compare RUN

@@ -190,3 +190,46 @@ fn dry_run_on_an_nvidia_host_lists_cuda_cells_and_here_excludes_them() {
         "{text}"
     );
 }
+
+#[test]
+fn doctor_json_holds_what_the_text_says() {
+    let root = repo().join("tests/fixtures/hosts/strix-halo");
+    let out = rigbench(
+        &["doctor", "--host-root", root.to_str().unwrap(), "--json"],
+        &repo(),
+    );
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ready"], true);
+    assert_eq!(
+        v["default_plan_backends"],
+        serde_json::json!(["cpu", "vulkan", "rocm6", "rocm7"])
+    );
+    let rocm6 = v["backends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["backend"] == "rocm6")
+        .unwrap();
+    assert_eq!(
+        rocm6["passthrough"]["devices"],
+        serde_json::json!(["/dev/kfd", "/dev/dri/renderD128"])
+    );
+    let cuda = v["backends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["backend"] == "cuda")
+        .unwrap();
+    assert!(cuda["passthrough"].is_null());
+    assert!(cuda["unavailable"].as_str().unwrap().contains("NVIDIA GPU"));
+    assert!(v["diagnosis"].as_array().unwrap().iter().any(
+        |d| d["level"] == "info" && d["message"].as_str().unwrap().contains("small carve-out")
+    ));
+    assert_eq!(v["host"]["gpus"][0]["gfx_target"], "gfx1151");
+    assert!(
+        v["engine"]["info"]["version"].is_string(),
+        "{}",
+        v["engine"]
+    );
+}

@@ -195,3 +195,64 @@ fn zsh_and_fish_read_their_completions() {
         assert!(offered.lines().any(|l| l.starts_with(v)), "{v}: {offered}");
     }
 }
+
+#[test]
+fn dry_run_and_references_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = installed(dir.path());
+    let host = common::repo().join("tests/fixtures/hosts/strix-halo");
+    let o = run(
+        &bin,
+        &[
+            "run",
+            "--plan",
+            "strix-halo-2026-05",
+            "--dry-run",
+            "--json",
+            "--host-root",
+            host.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["plan"]["name"], "strix-halo-2026-05");
+    let starts = v["server_starts"].as_array().unwrap();
+    let cells: usize = starts
+        .iter()
+        .map(|s| s["cells"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(v["cells"].as_u64(), Some(cells as u64));
+    assert!(cells > 0);
+    assert!(
+        starts
+            .iter()
+            .all(|s| s["server_argv"].as_array().is_some_and(|a| !a.is_empty()))
+    );
+    assert!(v["estimate_s"]["total"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        v["passthroughs"]["rocm6"]["devices"],
+        serde_json::json!(["/dev/kfd", "/dev/dri/renderD128"])
+    );
+
+    let o = run(&bin, &["reference", "list", "--json"], dir.path());
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["strix-halo-2026-05", "h200-gemma3-270m"]);
+    let o = run(
+        &bin,
+        &["reference", "show", "strix-halo-2026-05", "--json"],
+        dir.path(),
+    );
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["plan"], "strix-halo-2026-05");
+    assert_eq!(
+        r["cells"].as_array().unwrap().len(),
+        list[0]["cells"].as_u64().unwrap() as usize
+    );
+}

@@ -149,11 +149,78 @@ fn context(root: &Path, models: Vec<(String, u64)>) -> Context {
     }
 }
 
-pub async fn doctor(g: &Globals, root: &Path) -> anyhow::Result<ExitCode> {
+/// Everything `doctor` found, for the text and for `--json`.
+#[derive(Debug, serde::Serialize)]
+pub struct Report {
+    pub host: HostFacts,
+    pub backends: Vec<BackendCheck>,
+    /// The backends the built-in default plan runs here.
+    pub default_plan_backends: Vec<String>,
+    pub diagnosis: Vec<Finding>,
+    pub engine: Option<EngineCheck>,
+    /// Why no engine answered.
+    pub engine_error: Option<String>,
+    /// `python3 -m pip --version`, if it answers.
+    pub pip: Option<String>,
+    pub cache: String,
+    /// What is needed and missing, each with how to fix it.
+    pub missing: Vec<String>,
+    pub ready: bool,
+}
+
+/// What a backend's container would get here, or why it cannot run.
+#[derive(Debug, serde::Serialize)]
+pub struct BackendCheck {
+    pub backend: Backend,
+    pub passthrough: Option<devices::Passthrough>,
+    pub unavailable: Option<String>,
+    /// For cuda: the architectures its image would be built for.
+    pub note: Option<String>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct Finding {
+    /// `info` or `warn`.
+    pub level: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct EngineCheck {
+    pub info: crate::engine::EngineInfo,
+    /// Rootless device groups and the like.
+    pub notes: Vec<String>,
+    pub bases: Vec<BaseCheck>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct BaseCheck {
+    pub backend: Backend,
+    /// `pinned`, `local`, …
+    pub origin: String,
+    pub reference: String,
+    /// The image id where it is present.
+    pub id: Option<String>,
+}
+
+pub async fn doctor(g: &Globals, root: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let r = gather(g, root).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        print_host(&r.host);
+        print!("{}", text(&r));
+    }
+    Ok(if r.ready {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn gather(g: &Globals, root: &Path) -> anyhow::Result<Report> {
     let mut missing: Vec<String> = Vec::new();
     let h = crate::host::probe(root);
-    print_host(&h);
-
     let plan = crate::plan::builtin_for(
         h.cpu.logical_cpus.max(1),
         &devices::available_backends(root),
@@ -163,68 +230,160 @@ pub async fn doctor(g: &Globals, root: &Path) -> anyhow::Result<ExitCode> {
         .iter()
         .filter_map(|m| Some((m.name.clone(), m.size_bytes?)))
         .collect();
-    println!("backends on this host");
     let env = |k: &str| std::env::var(k).ok();
-    for b in Backend::ALL {
-        match devices::passthrough(*b, root, &env) {
-            Ok(p) => {
-                let devs = if p.devices.is_empty() {
-                    "no devices".to_string()
-                } else {
-                    p.devices.join(" ")
-                };
-                let groups = if p.group_add.is_empty() {
-                    String::new()
-                } else {
-                    format!(", groups {}", p.group_add.join(" "))
-                };
-                println!("  {:<7} ok: {devs}{groups}", b.name());
-                if !p.mounts.is_empty() {
-                    println!(
-                        "          read-only: {}",
-                        p.mounts
-                            .iter()
-                            .map(|m| {
-                                if m.host
-                                    .ends_with(m.container.rsplit('/').next().unwrap_or_default())
-                                {
-                                    m.container.clone()
-                                } else {
-                                    format!("{} (from {})", m.container, m.host)
-                                }
-                            })
-                            .collect::<Vec<_>>()
-                            .join(" ")
-                    );
-                }
-                if let Some(arch) = cuda_arch_note(*b, &h) {
-                    println!("          {arch}");
-                }
-                for n in &p.notes {
-                    println!("          note: {n}");
-                }
-            }
-            Err(e) => println!("  {:<7} unavailable: {e}", b.name()),
-        }
-    }
-    let names: Vec<&str> = plan.backends.iter().map(|b| b.backend.name()).collect();
-    println!("  the default plan here runs: {}", names.join(", "));
-
-    println!("diagnosis");
-    let found = diagnose(&h, &context(root, models));
-    for d in &found {
-        let tag = match d.level {
-            Level::Info => "info",
-            Level::Warn => "warn",
-        };
-        println!("  {tag}: {}", d.message);
-    }
-
-    println!("engine");
-    match connect(g.socket.as_deref()).await {
+    let backends: Vec<BackendCheck> = Backend::ALL
+        .iter()
+        .map(|b| match devices::passthrough(*b, root, &env) {
+            Ok(p) => BackendCheck {
+                backend: *b,
+                passthrough: Some(p),
+                unavailable: None,
+                note: cuda_arch_note(*b, &h),
+            },
+            Err(e) => BackendCheck {
+                backend: *b,
+                passthrough: None,
+                unavailable: Some(e.to_string()),
+                note: None,
+            },
+        })
+        .collect();
+    let diagnosis = diagnose(&h, &context(root, models))
+        .into_iter()
+        .map(|d| Finding {
+            level: match d.level {
+                Level::Info => "info",
+                Level::Warn => "warn",
+            },
+            message: d.message,
+        })
+        .collect();
+    let (engine, engine_error) = match connect(g.socket.as_deref()).await {
         Ok(c) => {
             let info = c.client.info().await?;
-            println!(
+            let mut gpus: std::collections::BTreeMap<_, _> = backends
+                .iter()
+                .filter_map(|b| Some((b.backend, b.passthrough.clone()?)))
+                .collect();
+            let mine = crate::host::rootless::my_groups();
+            let notes = crate::host::rootless::adjust_groups(&mut gpus, &info, &mine);
+            let mut bases = Vec::new();
+            for bp in &plan.backends {
+                let mut any = false;
+                for (reference, origin) in bp.backend.base_candidates() {
+                    let id = c.client.image(reference).await?.map(|i| i.id);
+                    any |= id.is_some();
+                    bases.push(BaseCheck {
+                        backend: bp.backend,
+                        origin: origin.to_string(),
+                        reference: reference.to_string(),
+                        id,
+                    });
+                }
+                if !any && bp.backend == Backend::Cpu {
+                    missing.push(
+                        "no base image for cpu and no registry may answer: run scripts/setup.sh (it pulls the pinned one or builds the local one)"
+                            .to_string(),
+                    );
+                }
+            }
+            (Some(EngineCheck { info, notes, bases }), None)
+        }
+        Err(e) => {
+            missing.push(e.to_string());
+            (None, Some(e.to_string()))
+        }
+    };
+    let pip = std::process::Command::new("python3")
+        .args(["-m", "pip", "--version"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if pip.is_none() {
+        missing.push(
+            "pip (python3 -m pip) is needed for PyPI sources such as the default model: install python3-pip"
+                .to_string(),
+        );
+    }
+    Ok(Report {
+        host: h,
+        backends,
+        default_plan_backends: plan
+            .backends
+            .iter()
+            .map(|b| b.backend.name().to_string())
+            .collect(),
+        diagnosis,
+        engine,
+        engine_error,
+        pip,
+        cache: g.cache.root().display().to_string(),
+        ready: missing.is_empty(),
+        missing,
+    })
+}
+
+/// The report below the host section, as `doctor` prints it.
+fn text(r: &Report) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(out, "backends on this host");
+    for b in &r.backends {
+        let Some(p) = &b.passthrough else {
+            let why = b.unavailable.as_deref().unwrap_or_default();
+            let _ = writeln!(out, "  {:<7} unavailable: {why}", b.backend.name());
+            continue;
+        };
+        let devs = if p.devices.is_empty() {
+            "no devices".to_string()
+        } else {
+            p.devices.join(" ")
+        };
+        let groups = if p.group_add.is_empty() {
+            String::new()
+        } else {
+            format!(", groups {}", p.group_add.join(" "))
+        };
+        let _ = writeln!(out, "  {:<7} ok: {devs}{groups}", b.backend.name());
+        if !p.mounts.is_empty() {
+            let mounts: Vec<String> = p
+                .mounts
+                .iter()
+                .map(|m| {
+                    if m.host
+                        .ends_with(m.container.rsplit('/').next().unwrap_or_default())
+                    {
+                        m.container.clone()
+                    } else {
+                        format!("{} (from {})", m.container, m.host)
+                    }
+                })
+                .collect();
+            let _ = writeln!(out, "          read-only: {}", mounts.join(" "));
+        }
+        if let Some(arch) = &b.note {
+            let _ = writeln!(out, "          {arch}");
+        }
+        for n in &p.notes {
+            let _ = writeln!(out, "          note: {n}");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "  the default plan here runs: {}",
+        r.default_plan_backends.join(", ")
+    );
+    let _ = writeln!(out, "diagnosis");
+    for d in &r.diagnosis {
+        let _ = writeln!(out, "  {}: {}", d.level, d.message);
+    }
+    let _ = writeln!(out, "engine");
+    match &r.engine {
+        Some(e) => {
+            let info = &e.info;
+            let _ = writeln!(
+                out,
                 "  {:?} {} at {}{}",
                 info.kind,
                 info.version,
@@ -235,7 +394,8 @@ pub async fn doctor(g: &Globals, root: &Path) -> anyhow::Result<ExitCode> {
                     ""
                 }
             );
-            println!(
+            let _ = writeln!(
+                out,
                 "  API {}, runtime {}, cgroups {}{}",
                 info.api_version,
                 info.runtime.as_deref().unwrap_or("?"),
@@ -246,66 +406,44 @@ pub async fn doctor(g: &Globals, root: &Path) -> anyhow::Result<ExitCode> {
                     ", rootful"
                 }
             );
-            let mut gpus: std::collections::BTreeMap<_, _> = Backend::ALL
-                .iter()
-                .filter_map(|b| Some((*b, devices::passthrough(*b, root, &env).ok()?)))
-                .collect();
-            let mine = crate::host::rootless::my_groups();
-            for n in crate::host::rootless::adjust_groups(&mut gpus, &info, &mine) {
-                println!("  note: {n}");
+            for n in &e.notes {
+                let _ = writeln!(out, "  note: {n}");
             }
-            for bp in &plan.backends {
-                let mut any = false;
-                for (reference, origin) in bp.backend.base_candidates() {
-                    let img = c.client.image(reference).await?;
-                    any |= img.is_some();
-                    println!(
-                        "  {} base ({origin}) {reference}: {}",
-                        bp.backend.name(),
-                        img.map_or("absent".to_string(), |i| i.id)
-                    );
-                }
-                if !any {
-                    println!(
+            for (i, b) in e.bases.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "  {} base ({}) {}: {}",
+                    b.backend.name(),
+                    b.origin,
+                    b.reference,
+                    b.id.as_deref().unwrap_or("absent")
+                );
+                let group_ends = e.bases.get(i + 1).is_none_or(|n| n.backend != b.backend);
+                let none = e
+                    .bases
+                    .iter()
+                    .filter(|x| x.backend == b.backend)
+                    .all(|x| x.id.is_none());
+                if group_ends && none {
+                    let _ = writeln!(
+                        out,
                         "    (absent bases are pulled at the first build where a registry answers)"
                     );
-                    if bp.backend == Backend::Cpu {
-                        missing.push(
-                            "no base image for cpu and no registry may answer: run scripts/setup.sh (it pulls the pinned one or builds the local one)"
-                                .to_string(),
-                        );
-                    }
                 }
             }
         }
-        Err(e) => {
-            println!("  unreachable");
-            missing.push(e.to_string());
+        None => {
+            let _ = writeln!(out, "  unreachable");
         }
     }
-
-    println!("tools");
-    let pip = std::process::Command::new("python3")
-        .args(["-m", "pip", "--version"])
-        .output();
-    match pip {
-        Ok(o) if o.status.success() => {
-            println!("  pip:       {}", String::from_utf8_lossy(&o.stdout).trim());
-        }
-        _ => {
-            println!("  pip:       absent");
-            missing.push(
-                "pip (python3 -m pip) is needed for PyPI sources such as the default model: install python3-pip"
-                    .to_string(),
-            );
-        }
-    }
-    println!("cache");
-    println!("  {}", g.cache.root().display());
-
-    let warnings = found.iter().filter(|d| d.level == Level::Warn).count();
-    if missing.is_empty() {
-        println!(
+    let _ = writeln!(out, "tools");
+    let _ = writeln!(out, "  pip:       {}", r.pip.as_deref().unwrap_or("absent"));
+    let _ = writeln!(out, "cache");
+    let _ = writeln!(out, "  {}", r.cache);
+    let warnings = r.diagnosis.iter().filter(|d| d.level == "warn").count();
+    if r.missing.is_empty() {
+        let _ = writeln!(
+            out,
             "\nready{}",
             if warnings > 0 {
                 format!(" ({warnings} warning(s) above)")
@@ -313,12 +451,11 @@ pub async fn doctor(g: &Globals, root: &Path) -> anyhow::Result<ExitCode> {
                 String::new()
             }
         );
-        Ok(ExitCode::SUCCESS)
     } else {
-        println!("\nmissing:");
-        for m in &missing {
-            println!("  - {}", m.replace('\n', "\n    "));
+        let _ = writeln!(out, "\nmissing:");
+        for m in &r.missing {
+            let _ = writeln!(out, "  - {}", m.replace('\n', "\n    "));
         }
-        Ok(ExitCode::FAILURE)
     }
+    out
 }

@@ -273,9 +273,9 @@ fn excluded_section(out: &mut String, matrix: &Matrix) {
 }
 
 /// The rough time estimate, with what it assumes and leaves out.
-fn estimate_section(out: &mut String, plan: &Plan, matrix: &Matrix, cache: &Cache) {
-    let sizes: Vec<Option<u64>> = plan
-        .models
+/// Each model's size: the plan's, else the cached file's.
+fn model_sizes(plan: &Plan, cache: &Cache) -> Vec<Option<u64>> {
+    plan.models
         .iter()
         .map(|m| {
             m.size_bytes.or_else(|| {
@@ -285,8 +285,68 @@ fn estimate_section(out: &mut String, plan: &Plan, matrix: &Matrix, cache: &Cach
                     .map(|md| md.len())
             })
         })
+        .collect()
+}
+
+/// `--dry-run --json`: the resolved plan, each server start with its argv
+/// and cells, the excluded cells, each backend's passthrough, what is cached,
+/// and the estimate in seconds.
+pub fn json(
+    plan: &Plan,
+    matrix: &Matrix,
+    cache: &Cache,
+    passthroughs: &BTreeMap<Backend, Passthrough>,
+) -> serde_json::Value {
+    use serde_json::json;
+    let starts: Vec<serde_json::Value> = matrix
+        .groups
+        .iter()
+        .map(|g| {
+            let model = &plan.models[g.model];
+            let v = cell_variant(g.backend, &model.file, &plan.variants[g.variant]);
+            json!({
+                "backend": g.backend,
+                "source": plan.sources[g.source].name,
+                "model": model.name,
+                "variant": v.name,
+                "server_argv": v.server_argv,
+                "env": v.env,
+                "cells": g.cells,
+            })
+        })
         .collect();
-    let e = crate::plan::estimate::estimate(plan, matrix, &sizes);
+    let models: Vec<serde_json::Value> = plan
+        .models
+        .iter()
+        .map(|m| {
+            let cached = m
+                .sha256
+                .as_ref()
+                .is_some_and(|s| cache.models().join(s).join(&m.file).is_file());
+            json!({"name": m.name, "file": m.file, "sha256": m.sha256, "cached": cached})
+        })
+        .collect();
+    let e = crate::plan::estimate::estimate(plan, matrix, &model_sizes(plan, cache));
+    json!({
+        "plan": plan,
+        "server_starts": starts,
+        "cells": matrix.groups.iter().map(|g| g.cells.len()).sum::<usize>(),
+        "excluded": matrix.excluded,
+        "left_out_by_rule": matrix.left_out,
+        "passthroughs": passthroughs,
+        "models": models,
+        "estimate_s": {
+            "total": e.total_s(),
+            "builds": e.build_s,
+            "model_loads": e.load_s,
+            "requests": e.requests_s,
+            "not_estimated": e.unknown_size,
+        },
+    })
+}
+
+fn estimate_section(out: &mut String, plan: &Plan, matrix: &Matrix, cache: &Cache) {
+    let e = crate::plan::estimate::estimate(plan, matrix, &model_sizes(plan, cache));
     let _ = writeln!(
         out,
         "

@@ -38,7 +38,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run::run(&g, &args).await,
         Command::Build(args) => build::build(&g, &args).await,
-        Command::Doctor { host_root } => doctor::doctor(&g, &host_root).await,
+        Command::Doctor { host_root, json } => doctor::doctor(&g, &host_root, json).await,
         Command::Report { dir } => report::report(&dir),
         Command::Compare(args) => compare::compare(&args),
         Command::Export(args) => export::export(&args),

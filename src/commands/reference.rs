@@ -108,7 +108,26 @@ pub fn reference(action: &crate::cli::ReferenceAction) -> anyhow::Result<ExitCod
             );
             write(output, &header, &r)?;
         }
-        crate::cli::ReferenceAction::List => {
+        crate::cli::ReferenceAction::List { json: true } => {
+            let mut all = Vec::new();
+            for (name, _) in crate::reference::BUILTIN {
+                let r = crate::reference::load(name)?;
+                all.push(serde_json::json!({
+                    "name": name,
+                    "title": r.title,
+                    "plan": r.plan,
+                    "cells": r.cells.len(),
+                    "failure_configurations": r.failures.len(),
+                    "llama_bench_tests": r.llama_bench.len(),
+                }));
+            }
+            println!("{}", serde_json::to_string_pretty(&all)?);
+        }
+        crate::cli::ReferenceAction::Show { name, json: true } => {
+            let r = crate::reference::load(name)?;
+            println!("{}", serde_json::to_string_pretty(&r)?);
+        }
+        crate::cli::ReferenceAction::List { json: false } => {
             for (name, _) in crate::reference::BUILTIN {
                 let r = crate::reference::load(name)?;
                 println!(
@@ -119,7 +138,7 @@ pub fn reference(action: &crate::cli::ReferenceAction) -> anyhow::Result<ExitCod
                 );
             }
         }
-        crate::cli::ReferenceAction::Show { name } => {
+        crate::cli::ReferenceAction::Show { name, json: false } => {
             let r = crate::reference::load(name)?;
             println!("{} ({}), n = {} per cell", r.title, r.name, r.runs);
             if let Some(p) = &r.plan {

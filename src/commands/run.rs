@@ -54,10 +54,15 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
     }
     if args.dry_run {
         let (matrix, passthroughs) = matrix_on(&plan, root);
-        print!(
-            "{}",
-            super::dry_run::render(&plan, &matrix, &g.cache, &passthroughs)
-        );
+        if args.json {
+            let v = super::dry_run::json(&plan, &matrix, &g.cache, &passthroughs);
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        } else {
+            print!(
+                "{}",
+                super::dry_run::render(&plan, &matrix, &g.cache, &passthroughs)
+            );
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let out = args.out.clone().unwrap_or_else(|| default_out(&plan));
