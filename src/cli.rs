@@ -22,6 +22,10 @@ pub struct Cli {
     /// $XDG_CACHE_HOME/rigbench or ~/.cache/rigbench].
     #[arg(long, global = true, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// No progress on stderr (downloads, builds, each run, the overall bar);
+    /// results, warnings that change them, and errors still show.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{repo, run_plan_at};
+use common::repo;
 use rigbench::metric::Metric;
 use rigbench::status::{CellStatus, RunStatus};
 
@@ -28,7 +28,59 @@ fn rounds_spread_the_runs_over_server_starts_and_a_target_adds_rounds() {
     let plan_path = work.path().join("plan.toml");
     std::fs::write(&plan_path, plan).unwrap();
     let out = work.path().join("run");
-    let m = run_plan_at(&plan_path, &out, work.path());
+    // Run as a CI job would see it (stderr to a pipe, not a terminal), with a
+    // heartbeat every 0.1 s so that a 0.3 s request gets some.
+    let done = std::process::Command::new(env!("CARGO_BIN_EXE_rigbench"))
+        .args(["run", "--plan", plan_path.to_str().unwrap(), "--out"])
+        .arg(&out)
+        .env("RIGBENCH_PROGRESS_INTERVAL_S", "0.1")
+        .current_dir(work.path())
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&done.stderr).into_owned();
+    eprintln!("{log}");
+    assert!(done.status.success());
+    let m = common::read_manifest(&out.join("manifest.json")).unwrap();
+    // Progress: each run against the whole plan's count and its round, the
+    // overall count and time left, and heartbeats while a request goes on.
+    let cell = "cpu.gemma-3-270m-q4_k_m.small.p31";
+    assert!(
+        log.contains("measuring: cells 0/1, runs 0/≤3, about "),
+        "{log}"
+    );
+    for line in [
+        format!("  {cell} warm-up (round 1/2): gen "),
+        format!("  {cell} run 1/≤3 (round 1/2): gen "),
+        format!("  {cell} run 2/≤3 (round 2/2): gen "),
+        format!("  {cell} run 3/≤3 (round 3): gen "),
+    ] {
+        assert!(log.contains(&line), "no {line:?} in\n{log}");
+    }
+    assert!(log.contains(" · cells 0/1, runs 1/≤3, about "), "{log}");
+    assert!(log.contains(" · cells 0/1, runs 3/≤3"), "{log}");
+    assert!(
+        log.contains(&format!(
+            "  {cell} run 2/≤3 (round 2/2): waiting for the server: still going after"
+        )),
+        "{log}"
+    );
+    // --quiet: none of it, the results still on stdout.
+    let quiet = std::process::Command::new(env!("CARGO_BIN_EXE_rigbench"))
+        .args([
+            "--quiet",
+            "run",
+            "--plan",
+            plan_path.to_str().unwrap(),
+            "--out",
+        ])
+        .arg(work.path().join("quiet"))
+        .current_dir(work.path())
+        .output()
+        .unwrap();
+    assert!(quiet.status.success());
+    let err = String::from_utf8_lossy(&quiet.stderr);
+    assert!(!err.contains("gen ") && !err.contains("cells "), "{err}");
+    assert!(String::from_utf8_lossy(&quiet.stdout).contains(cell));
     assert_eq!(m.status, RunStatus::Complete);
     assert_eq!(m.plan.bench.rounds, 2);
     assert_eq!(m.cells.len(), 1);

@@ -31,6 +31,7 @@ pub struct Globals {
 
 /// Runs the command the user asked for.
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    crate::progress::set_quiet(cli.quiet);
     let g = Globals {
         socket: cli.socket,
         cache: Cache::locate(cli.cache_dir),

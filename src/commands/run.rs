@@ -273,6 +273,7 @@ async fn execute(
         r = session.run(m) => Some(r),
         _ = interrupted() => None,
     };
+    crate::progress::overall_done();
     match outcome {
         Some(Ok(())) => m.status = RunStatus::Complete,
         Some(Err(e)) => {

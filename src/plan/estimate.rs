@@ -77,18 +77,10 @@ pub fn estimate(plan: &Plan, matrix: &Matrix, sizes: &[Option<u64>]) -> Estimate
             }
             continue;
         };
-        let bytes = bytes as f64;
-        let bandwidth = if g.backend == Backend::Cpu {
-            CPU_BANDWIDTH
-        } else {
-            GPU_BANDWIDTH
-        };
-        let tg = EFFICIENCY * bandwidth / bytes;
-        let pp = PP_OVER_TG * tg;
-        load_s += f64::from(rounds) * bytes / LOAD_BYTES_PER_S;
+        load_s += f64::from(rounds) * bytes as f64 / LOAD_BYTES_PER_S;
         for c in &g.cells {
             requests_s +=
-                per_cell * (f64::from(c.prompt_tokens) / pp + f64::from(plan.bench.n_predict) / tg);
+                per_cell * request_seconds(g.backend, bytes, c.prompt_tokens, plan.bench.n_predict);
         }
     }
     Estimate {
@@ -97,6 +89,19 @@ pub fn estimate(plan: &Plan, matrix: &Matrix, sizes: &[Option<u64>]) -> Estimate
         requests_s,
         unknown_size,
     }
+}
+
+/// One request's estimated seconds: `prompt` tokens processed and `n_predict`
+/// generated on `backend` with a model of `bytes`.
+pub fn request_seconds(backend: Backend, bytes: u64, prompt: u32, n_predict: u32) -> f64 {
+    let bandwidth = if backend == Backend::Cpu {
+        CPU_BANDWIDTH
+    } else {
+        GPU_BANDWIDTH
+    };
+    let tg = EFFICIENCY * bandwidth / bytes as f64;
+    let pp = PP_OVER_TG * tg;
+    f64::from(prompt) / pp + f64::from(n_predict) / tg
 }
 
 /// "1 h 05 min", "12 min", "40 s".

@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use super::schedule::{Iteration, most_runs, quota, schedule};
+use super::schedule::{Iteration, most_runs, quota, run_label, schedule};
 use super::server::Server;
 use super::{Runner, SETTLE, cell_mut, failure, fault, prepare_text};
 use crate::bench::measure::{build_prompt, to_run};
@@ -52,6 +52,20 @@ struct CellRequests<'c> {
     /// The cell's runs in all, for progress lines ("≤8" with a precision target).
     total: String,
     round: u32,
+}
+
+/// How the progress lines name the request about to be made: its number
+/// against the whole plan's (`schedule::run_label`).
+fn next_label(m: &Manifest, req: &CellRequests<'_>, it: Iteration) -> String {
+    let (warm_no, measured_no) = m
+        .cells
+        .iter()
+        .find(|c| c.id == req.cell.id)
+        .map_or((1, 1), |c| {
+            let warm = c.runs.iter().filter(|r| r.warmup && r.round == req.round);
+            (warm.count() as u32 + 1, c.measured_runs() + 1)
+        });
+    run_label(it, warm_no, measured_no, &m.plan.bench, req.round)
 }
 
 impl<E: Engine> Runner<'_, E> {
@@ -219,9 +233,15 @@ impl<E: Engine> Runner<'_, E> {
         let window_from = self.sampler.map(Sampler::now_ms);
         let started_at = now_rfc3339();
         let t = Instant::now();
+        let label = next_label(m, req, it);
+        let waiting = crate::progress::waiting(&format!(
+            "  {} {label}: waiting for the server",
+            req.cell.id
+        ));
         let (result, injected) =
             fault::complete_with_fault(self.engine, srv, &params, req.fault.as_ref(), progress_rx)
                 .await;
+        drop(waiting);
         let elapsed = t.elapsed().as_secs_f64();
         match it {
             Iteration::WarmUp => m.timing.warmup_requests_s += elapsed,
@@ -256,41 +276,42 @@ impl<E: Engine> Runner<'_, E> {
         run.cooldown = cooldown;
         run.degenerate = crate::degenerate::detect(&run.token_ids);
         let (tokens, collapse) = (run.token_ids.len(), run.degenerate.clone());
-        self.record(m, req, run, k, it)?;
+        self.record(m, req, run, &label)?;
         Ok(self
             .after_run(srv, req, k, injected, tokens, collapse)
             .await)
     }
 
-    /// Notes the run, adds it to its cell and saves the manifest.
+    /// Adds the run to its cell, notes it (with the run's overall progress)
+    /// and saves the manifest.
     fn record(
         &self,
         m: &mut Manifest,
         req: &CellRequests<'_>,
         run: crate::manifest::Run,
-        k: u32,
-        it: Iteration,
+        label: &str,
     ) -> Result<(), StoreError> {
-        crate::progress::note(format!(
-            "  {} {} {}/{}: gen {:.1} t/s (server {:.1}), pp {:.0} t/s, ttft {:.0} ms{}",
-            req.cell.id,
-            it.word(),
-            k + 1,
-            req.total,
-            run.gen_tps,
-            run.gen_tps_server,
-            run.pp_tps,
-            run.ttft_ms,
-            if run.checks.all() {
-                ""
-            } else {
-                " (check failed: not counted)"
-            }
-        ));
+        let counted = run.checks.all();
+        let figures = format!(
+            "gen {:.1} t/s (server {:.1}), pp {:.0} t/s, ttft {:.0} ms",
+            run.gen_tps, run.gen_tps_server, run.pp_tps, run.ttft_ms
+        );
         if let Some(cell) = cell_mut(m, &req.cell.id) {
             cell.runs.push(run);
             cell.summarize();
         }
+        let overall = self.overall(m);
+        crate::progress::overall_update(&overall);
+        crate::progress::note(format!(
+            "  {} {label}: {figures}{} · {}",
+            req.cell.id,
+            if counted {
+                ""
+            } else {
+                " (check failed: not counted)"
+            },
+            crate::progress::overall_text(&overall)
+        ));
         self.dir.save(m)
     }
 

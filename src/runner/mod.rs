@@ -129,6 +129,38 @@ pub fn pending_cells(plan: &Plan, matrix: &Matrix) -> Vec<Cell> {
     cells
 }
 
+impl<E: Engine> Runner<'_, E> {
+    /// Every round of the matrix (see `run`).
+    async fn rounds(
+        &self,
+        m: &mut Manifest,
+        matrix: &Matrix,
+        bench: &crate::plan::Bench,
+    ) -> Result<(), StoreError> {
+        for round in 0..bench.most_rounds() {
+            let mut ran = false;
+            for (gi, group) in matrix.groups.iter().enumerate() {
+                ran |= self.run_group(m, gi, group, round).await?;
+            }
+            if round + 1 >= bench.rounds && !ran {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The run's overall progress now (`progress::overall`).
+    pub(crate) fn overall(&self, m: &Manifest) -> crate::progress::overall::Overall {
+        let bytes = |name: &str| {
+            m.models
+                .iter()
+                .find(|r| r.name == name)
+                .map(|r| r.size_bytes)
+        };
+        crate::progress::overall::overall(m, &bytes)
+    }
+}
+
 fn cell_mut<'m>(m: &'m mut Manifest, id: &str) -> Option<&'m mut Cell> {
     m.cells.iter_mut().find(|c| c.id == id)
 }
@@ -142,15 +174,15 @@ impl<E: Engine> Runner<'_, E> {
     /// does.
     pub async fn run(&self, m: &mut Manifest, matrix: &Matrix) -> Result<(), StoreError> {
         let bench = m.plan.bench.clone();
-        for round in 0..bench.most_rounds() {
-            let mut ran = false;
-            for (gi, group) in matrix.groups.iter().enumerate() {
-                ran |= self.run_group(m, gi, group, round).await?;
-            }
-            if round + 1 >= bench.rounds && !ran {
-                break;
-            }
-        }
+        let start = self.overall(m);
+        crate::progress::overall_start(&start);
+        crate::progress::note(format!(
+            "measuring: {}",
+            crate::progress::overall_text(&start)
+        ));
+        let rounds = self.rounds(m, matrix, &bench).await;
+        crate::progress::overall_done();
+        rounds?;
         // A cell whose last run was saved just before a kill, before its
         // status was.
         for c in &mut m.cells {

@@ -26,6 +26,36 @@ impl Iteration {
     }
 }
 
+/// How a run's progress line names it: "warm-up", "warm-up 2/2", "run 3/8",
+/// "run 3/≤12", with "(round 2/4)" when the plan has several rounds
+/// (and "(round 5)" for a round a precision target added). `warm_no` is the
+/// warm-up's number on this start, `measured_no` the measured run's in the
+/// cell; the denominators are the plan's, over all rounds.
+pub fn run_label(
+    it: Iteration,
+    warm_no: u32,
+    measured_no: u32,
+    b: &crate::plan::Bench,
+    round: u32,
+) -> String {
+    let what = match it {
+        Iteration::WarmUp if b.warmup_runs > 1 => format!("warm-up {warm_no}/{}", b.warmup_runs),
+        Iteration::WarmUp => "warm-up".to_string(),
+        Iteration::Measured => format!(
+            "run {measured_no}/{}{}",
+            if b.precision.is_some() { "≤" } else { "" },
+            b.max_runs()
+        ),
+    };
+    if b.most_rounds() <= 1 {
+        what
+    } else if round < b.rounds {
+        format!("{what} (round {}/{})", round + 1, b.rounds)
+    } else {
+        format!("{what} (round {})", round + 1)
+    }
+}
+
 /// The runs a cell needs on this server start, in order,
 /// given the runs it already has and the measured runs it should have after
 /// them (`quota`): nothing when it has them, else the warm-ups, then the

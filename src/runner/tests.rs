@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
-use super::schedule::{most_runs, schedule};
+use super::schedule::{most_runs, run_label, schedule};
 use super::*;
 use crate::fake::engine::FakeEngine;
 use crate::host::probe;
@@ -669,4 +669,26 @@ prompt_tokens = [59]
         f.message,
         "all 2 measured runs stopped at 5 of 8 generated tokens: the context filled (59 prompt + 5 generated = 64 of 64)"
     );
+}
+
+#[test]
+fn progress_lines_count_against_the_whole_plan_not_this_start() {
+    use super::schedule::Iteration::{Measured as M, WarmUp as W};
+    // The built-in plan: 1 warm-up per start, 4 measured runs in 4 rounds.
+    let b = crate::plan::builtin(2).unwrap().bench;
+    assert_eq!(run_label(W, 1, 0, &b, 0), "warm-up (round 1/4)");
+    // Round 1's measured run is the first of 4, not "2/2".
+    assert_eq!(run_label(M, 0, 1, &b, 0), "run 1/4 (round 1/4)");
+    assert_eq!(run_label(M, 0, 3, &b, 2), "run 3/4 (round 3/4)");
+    // One round, two warm-ups, a precision target up to 12 runs.
+    let mut one = b.clone();
+    one.rounds = 1;
+    one.warmup_runs = 2;
+    one.precision = Some(crate::plan::Precision {
+        metrics: vec![crate::metric::Metric::GenTps],
+        target_ci_pct: 2.0,
+        max_runs: 12,
+    });
+    assert_eq!(run_label(W, 2, 0, &one, 0), "warm-up 2/2");
+    assert_eq!(run_label(M, 0, 5, &one, 0), "run 5/≤12");
 }

@@ -1,0 +1,213 @@
+//! Progress for the person watching, on stderr: byte bars for downloads, a
+//! status line for builds and long requests, the run's overall progress
+//! (`overall`: cells and measured runs done of those planned, time left), and
+//! plain lines (`note`). On a terminal indicatif draws the bars in place; on
+//! anything else (a log file, CI) each step is one line, and a build or a
+//! request that goes on prints a line every `HEARTBEAT` (30 s) so a log never goes
+//! quiet for minutes. `--quiet` (`set_quiet`) silences all of it; results and
+//! errors are printed elsewhere.
+
+pub mod overall;
+
+use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// How often a step that goes on says so when stderr is not a terminal.
+pub const HEARTBEAT: Duration = Duration::from_secs(30);
+
+/// `HEARTBEAT`, or `RIGBENCH_PROGRESS_INTERVAL_S` seconds when set (for a
+/// quieter or a busier log; the tests use a short one).
+fn heartbeat_interval() -> Duration {
+    std::env::var("RIGBENCH_PROGRESS_INTERVAL_S")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map_or(HEARTBEAT, Duration::from_secs_f64)
+}
+
+static QUIET: AtomicBool = AtomicBool::new(false);
+/// The run's overall bar, while one is shown (a terminal only).
+static OVERALL: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+/// `--quiet`: no progress at all from here on.
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+}
+
+fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
+
+fn tty() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+fn hidden_if_quiet(bar: ProgressBar) -> ProgressBar {
+    if quiet() {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    bar
+}
+
+/// A byte-count bar; `total` may be unknown.
+pub fn bytes(total: Option<u64>, what: &str) -> ProgressBar {
+    let bar = match total {
+        Some(t) => ProgressBar::new(t),
+        None => ProgressBar::new_spinner(),
+    };
+    let template = if total.is_some() {
+        "{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}"
+    } else {
+        "{spinner} {msg} {bytes} {bytes_per_sec}"
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar.set_message(what.to_string());
+    hidden_if_quiet(bar)
+}
+
+/// A one-line status rewritten in place on a terminal (the last line of a
+/// build, say); elsewhere a line every `HEARTBEAT` with the time so far and the
+/// latest message, until the bar is finished.
+pub fn line(what: &str) -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    if let Ok(style) = ProgressStyle::with_template("{spinner} [{elapsed}] {prefix} {wide_msg}") {
+        bar.set_style(style);
+    }
+    bar.set_prefix(what.to_string());
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let bar = hidden_if_quiet(bar);
+    if !tty() && !quiet() {
+        heartbeat(bar.clone(), what.to_string());
+    }
+    bar
+}
+
+/// Prints "WHAT: still going after N s (MESSAGE)" every `HEARTBEAT` until
+/// `bar` is finished or dropped everywhere else.
+fn heartbeat(bar: ProgressBar, what: String) {
+    let weak = bar.downgrade();
+    drop(bar);
+    let started = Instant::now();
+    let every = heartbeat_interval();
+    let step = (every / 4).min(Duration::from_millis(250));
+    std::thread::spawn(move || {
+        loop {
+            let mut slept = Duration::ZERO;
+            while slept < every {
+                std::thread::sleep(step);
+                slept += step;
+                match weak.upgrade() {
+                    Some(b) if !b.is_finished() => {}
+                    _ => return,
+                }
+            }
+            let Some(b) = weak.upgrade() else { return };
+            let msg = b.message();
+            let tail = if msg.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", msg.chars().take(160).collect::<String>())
+            };
+            eprintln!(
+                "{what}: still going after {}{tail}",
+                crate::plan::estimate::human(started.elapsed().as_secs_f64())
+            );
+        }
+    });
+}
+
+/// A step that may take long (a request): on a terminal the overall bar shows
+/// it; elsewhere a line every `HEARTBEAT` while it lasts. Ends when dropped.
+pub struct Waiting(Option<ProgressBar>);
+
+pub fn waiting(what: &str) -> Waiting {
+    if quiet() {
+        return Waiting(None);
+    }
+    if let Some(b) = OVERALL.lock().ok().and_then(|g| g.clone()) {
+        b.set_message(what.to_string());
+        return Waiting(None);
+    }
+    if tty() {
+        return Waiting(None);
+    }
+    let bar = ProgressBar::hidden();
+    heartbeat(bar.clone(), what.to_string());
+    Waiting(Some(bar))
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        if let Some(b) = &self.0 {
+            b.finish();
+        }
+    }
+}
+
+/// When this process began measuring, and the estimate of the work done by
+/// then: what `overall_text` scales the time left by.
+static BASE: Mutex<Option<(Instant, f64)>> = Mutex::new(None);
+
+/// `o` as a line ("cells 3/16, runs 10/64, about 12 min left"), the time left
+/// scaled by this process's pace since `overall_start`.
+pub fn overall_text(o: &overall::Overall) -> String {
+    let base = BASE.lock().ok().and_then(|g| *g);
+    let left = match base {
+        Some((t, est)) => o.left_s(est, t.elapsed().as_secs_f64()),
+        None => o.left_s(o.est_done_s.unwrap_or_default(), 0.0),
+    };
+    o.text(left)
+}
+
+/// Starts the overall progress: its time base, and on a terminal a bar at the
+/// bottom (elsewhere each run's line carries it) until `overall_done`.
+pub fn overall_start(o: &overall::Overall) {
+    if let Ok(mut g) = BASE.lock() {
+        *g = Some((Instant::now(), o.est_done_s.unwrap_or_default()));
+    }
+    if quiet() || !tty() {
+        return;
+    }
+    let bar = ProgressBar::new(u64::from(o.runs_planned));
+    if let Ok(style) = ProgressStyle::with_template("[{elapsed}] {bar:30} {prefix} · {wide_msg}") {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(500));
+    if let Ok(mut g) = OVERALL.lock() {
+        *g = Some(bar);
+    }
+    overall_update(o);
+}
+
+/// Updates the overall bar to `o`.
+pub fn overall_update(o: &overall::Overall) {
+    if let Some(b) = OVERALL.lock().ok().and_then(|g| g.clone()) {
+        b.set_length(u64::from(o.runs_planned));
+        b.set_position(u64::from(o.runs_done));
+        b.set_prefix(overall_text(o));
+    }
+}
+
+pub fn overall_done() {
+    if let Some(b) = OVERALL.lock().ok().and_then(|mut g| g.take()) {
+        b.finish_and_clear();
+    }
+}
+
+/// A line for the person watching, on stderr (above the overall bar on a
+/// terminal); nothing with `--quiet`.
+pub fn note(msg: impl AsRef<str>) {
+    if quiet() {
+        return;
+    }
+    match OVERALL.lock().ok().and_then(|g| g.clone()) {
+        Some(b) => b.println(msg.as_ref()),
+        None => eprintln!("{}", msg.as_ref()),
+    }
+}
