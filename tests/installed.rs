@@ -20,19 +20,7 @@ fn installed(dir: &Path) -> PathBuf {
 }
 
 fn run(bin: &Path, args: &[&str], cwd: &Path) -> Output {
-    let out = Command::new(bin)
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap();
-    eprintln!(
-        "$ rigbench {}\n{}{}--- {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        out.status
-    );
-    out
+    common::run_binary(bin, args, cwd)
 }
 
 fn stdout(o: &Output) -> String {

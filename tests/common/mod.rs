@@ -18,7 +18,12 @@ pub fn repo() -> PathBuf {
 
 /// Runs the rigbench binary with `args`, echoing its output into the test log.
 pub fn rigbench(args: &[&str], cwd: &Path) -> Output {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rigbench"))
+    run_binary(Path::new(env!("CARGO_BIN_EXE_rigbench")), args, cwd)
+}
+
+/// Runs `bin` (a copy of rigbench) with `args` the same way.
+pub fn run_binary(bin: &Path, args: &[&str], cwd: &Path) -> Output {
+    let out = std::process::Command::new(bin)
         .args(args)
         .current_dir(cwd)
         .output()
