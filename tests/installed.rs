@@ -16,6 +16,16 @@ fn installed(dir: &Path) -> PathBuf {
     let bin = dir.join("bin/rigbench");
     std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
     std::fs::copy(env!("CARGO_BIN_EXE_rigbench"), &bin).unwrap();
+    // Another test thread's fork may briefly hold the copy open for writing
+    // (until its exec closes it): executing it then fails with ETXTBSY.
+    for _ in 0..100 {
+        match Command::new(&bin).arg("--version").output() {
+            Err(e) if e.raw_os_error() == Some(26) => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            _ => break,
+        }
+    }
     bin
 }
 
