@@ -1,5 +1,7 @@
 //! `rigbench doctor` on the fixture trees of other machines: each gets its own
-//! diagnosis, and the backends the default plan would run there.
+//! diagnosis, and the backends the default plan would run there. Doctor also
+//! checks the engine and pip, and fails without them: those tests are ignored
+//! in a plain `cargo test` and run by scripts/test.sh.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -15,6 +17,7 @@ fn doctor(fixture: &str) -> String {
 }
 
 #[test]
+#[ignore = "needs Podman and pip, which doctor checks: scripts/test.sh runs it"]
 fn strix_halo_is_ready_for_every_backend_without_warnings() {
     let out = doctor("strix-halo");
     assert!(out.contains("gpu card1: 1002:1586 gfx1151 driver amdgpu render /dev/dri/renderD128 VRAM 0.5 GiB GTT 96.0 GiB"), "{out}");
@@ -34,6 +37,7 @@ fn strix_halo_is_ready_for_every_backend_without_warnings() {
 }
 
 #[test]
+#[ignore = "needs Podman and pip, which doctor checks: scripts/test.sh runs it"]
 fn the_studys_strix_halo_setup_gets_its_warnings() {
     let out = doctor("strix-halo-96g");
     assert!(
@@ -49,6 +53,7 @@ fn the_studys_strix_halo_setup_gets_its_warnings() {
 }
 
 #[test]
+#[ignore = "needs Podman and pip, which doctor checks: scripts/test.sh runs it"]
 fn a_discrete_gpu_is_recognised() {
     let out = doctor("discrete-rx7900xtx");
     assert!(out.contains("gpu card0: 1002:744c gfx1100"), "{out}");
@@ -59,6 +64,7 @@ fn a_discrete_gpu_is_recognised() {
 }
 
 #[test]
+#[ignore = "needs Podman and pip, which doctor checks: scripts/test.sh runs it"]
 fn a_machine_without_gpu_runs_the_cpu_backend_only() {
     let out = doctor("no-gpu");
     assert!(
@@ -78,6 +84,7 @@ fn a_machine_without_gpu_runs_the_cpu_backend_only() {
 }
 
 #[test]
+#[ignore = "needs Podman and pip, which doctor checks: scripts/test.sh runs it"]
 fn an_nvidia_host_without_cdi_gets_its_nodes_and_read_only_driver_libraries() {
     let out = doctor("nvidia-h200");
     assert!(
@@ -110,6 +117,7 @@ fn an_nvidia_host_without_cdi_gets_its_nodes_and_read_only_driver_libraries() {
 }
 
 #[test]
+#[ignore = "needs Podman and pip, which doctor checks: scripts/test.sh runs it"]
 fn an_nvidia_host_with_a_cdi_spec_takes_its_devices_and_libraries_from_it() {
     let out = doctor("nvidia-cdi");
     assert!(
@@ -135,6 +143,7 @@ fn an_nvidia_host_with_a_cdi_spec_takes_its_devices_and_libraries_from_it() {
 }
 
 #[test]
+#[ignore = "needs Podman and pip, which doctor checks: scripts/test.sh runs it"]
 fn a_driver_without_device_nodes_leaves_cuda_out() {
     let out = doctor("nvidia-no-nodes");
     assert!(
@@ -192,6 +201,7 @@ fn dry_run_on_an_nvidia_host_lists_cuda_cells_and_here_excludes_them() {
 }
 
 #[test]
+#[ignore = "needs Podman and pip, which doctor checks: scripts/test.sh runs it"]
 fn doctor_json_holds_what_the_text_says() {
     let root = repo().join("tests/fixtures/hosts/strix-halo");
     let out = rigbench(
