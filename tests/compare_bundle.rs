@@ -110,6 +110,8 @@ fn runs_compare_and_a_run_bundles_verifies_and_imports() {
         std::fs::read(a.join("manifest.json")).unwrap()
     );
     rigbench_ok(&["report", into.to_str().unwrap()], wa.path());
+    // Checked without rigbench: the README's lines, as they are.
+    third_party_check(&x, wa.path());
     // A flipped byte in the bundle: verify fails.
     let mut bytes = std::fs::read(&x).unwrap();
     let mid = bytes.len() / 2;
@@ -121,4 +123,109 @@ fn runs_compare_and_a_run_bundles_verifies_and_imports() {
             .status
             .success()
     );
+}
+
+/// The shell block the README gives for checking a bundle without rigbench.
+fn readme_check_lines() -> String {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let marker = "<!-- tests/compare_bundle.rs runs the lines of the next block, as they are -->";
+    let after = &readme[readme.find(marker).expect("the README's marker") + marker.len()..];
+    let body = after
+        .trim_start()
+        .strip_prefix("```sh\n")
+        .expect("a sh block after it");
+    body[..body.find("```").unwrap()].to_string()
+}
+
+/// Runs the README's lines on a copy of `bundle` named run.tar.gz, in a fresh
+/// venv (its python3 first on PATH): they pass. Then on a copy whose
+/// manifest.json had one digit changed and SHA256SUMS made to match it: the
+/// Python line (RFC 8785 over the manifest) catches what sha256sum cannot.
+fn third_party_check(bundle: &std::path::Path, work: &std::path::Path) {
+    use std::process::Command;
+    let lines = readme_check_lines();
+    let dir = work.join("third-party");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(bundle, dir.join("run.tar.gz")).unwrap();
+    let venv = dir.join("venv");
+    let made = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let path = format!(
+        "{}:{}",
+        venv.join("bin").display(),
+        std::env::var("PATH").unwrap()
+    );
+    let run = |d: &std::path::Path, script: &str| {
+        let out = Command::new("bash")
+            .args(["-euo", "pipefail", "-c", script])
+            .current_dir(d)
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        eprintln!("--- the README's check in {}\n{text}", d.display());
+        (out.status.success(), text)
+    };
+    let (ok, text) = run(&dir, &lines);
+    assert!(ok, "the README's check failed on a good bundle: {text}");
+    assert!(text.contains("manifest ok: "), "{text}");
+
+    // A forged manifest with a matching SHA256SUMS line.
+    let forged = work.join("forged");
+    std::fs::create_dir_all(&forged).unwrap();
+    let unpack = Command::new("tar")
+        .args(["-xzf"])
+        .arg(bundle)
+        .current_dir(&forged)
+        .status()
+        .unwrap();
+    assert!(unpack.success());
+    let top = std::fs::read_dir(&forged)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let manifest = std::fs::read_to_string(top.join("manifest.json")).unwrap();
+    let at = manifest.find("\"gen_tps\": ").unwrap() + "\"gen_tps\": ".len();
+    let digit = manifest.as_bytes()[at];
+    let other = if digit == b'9' {
+        '1'
+    } else {
+        (digit + 1) as char
+    };
+    let changed = format!("{}{other}{}", &manifest[..at], &manifest[at + 1..]);
+    std::fs::write(top.join("manifest.json"), &changed).unwrap();
+    let sums = std::fs::read_to_string(top.join("SHA256SUMS")).unwrap();
+    let new_sum = rigbench::hash::sha256_hex(changed.as_bytes());
+    let sums: String = sums
+        .lines()
+        .map(|l| {
+            if l.ends_with("  manifest.json") {
+                format!("{new_sum}  manifest.json\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    std::fs::write(top.join("SHA256SUMS"), sums).unwrap();
+    let repack = Command::new("tar")
+        .args(["-czf", "run.tar.gz"])
+        .arg(top.file_name().unwrap())
+        .current_dir(&forged)
+        .status()
+        .unwrap();
+    assert!(repack.success());
+    std::fs::remove_dir_all(&top).unwrap();
+    let (ok, text) = run(&forged, &lines);
+    assert!(!ok, "the README's check passed a forged manifest: {text}");
+    assert!(text.contains("manifest changed"), "{text}");
 }

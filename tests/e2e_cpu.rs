@@ -29,7 +29,7 @@ async fn small_plan_runs_end_to_end_in_a_real_container() {
         .map(|e| e.to_string())
         .collect();
     assert!(errors.is_empty(), "schema violations: {errors:?}");
-    assert_eq!(m.schema_version, "rigbench.manifest/1");
+    assert_eq!(m.schema_version, "rigbench.manifest/2");
     assert_eq!(m.status, RunStatus::Complete);
     assert!(
         m.host

@@ -25,7 +25,7 @@ use crate::plan::{ArchiveFile, ModelSourceFile, Plan};
 use crate::stats::Summary;
 pub use crate::status::{CellStatus, FailureMode, RunStatus};
 
-pub const SCHEMA_VERSION: &str = "rigbench.manifest/1";
+pub const SCHEMA_VERSION: &str = "rigbench.manifest/2";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Manifest {

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::{Manifest, SCHEMA_VERSION};
 
-/// The JSON Schema of `rigbench.manifest/1`.
+/// The JSON Schema of the manifest (`SCHEMA_VERSION`).
 pub fn manifest_schema() -> Value {
     let mut v = serde_json::to_value(schemars::schema_for!(Manifest)).unwrap_or(Value::Null);
     if let Value::Object(map) = &mut v {

@@ -134,7 +134,7 @@ mod tests {
         let mut v: serde_json::Value =
             serde_json::from_slice(&std::fs::read(run.manifest_path()).unwrap()).unwrap();
         v["status"] = "finished".into();
-        v["integrity"]["sha256"] = integrity::hash_value(&v).into();
+        v["integrity"]["sha256"] = integrity::hash_value(&v).unwrap().into();
         std::fs::write(run.manifest_path(), serde_json::to_vec(&v).unwrap()).unwrap();
         let err = run.load().unwrap_err().to_string();
         assert!(err.contains("manifest.json"), "{err}");
