@@ -229,6 +229,17 @@ impl Backend {
         }
     }
 
+    /// Whether its server runs with a read-only root filesystem (a tmpfs on
+    /// /tmp and on HOME, where runtimes keep caches). CPU and Vulkan
+    /// (llvmpipe) run so in the test suite; the ROCm and CUDA images have not
+    /// been run read-only on their hardware yet, so they keep a writable root.
+    pub fn read_only_root(self) -> bool {
+        match self {
+            Backend::Cpu | Backend::Vulkan => true,
+            Backend::Rocm6 | Backend::Rocm7 | Backend::Cuda => false,
+        }
+    }
+
     /// The devices the container needs (see `host::devices::passthrough`).
     pub fn device_needs(self) -> DeviceNeeds {
         match self {

@@ -119,6 +119,45 @@ impl Client {
         })
     }
 
+    /// How the container `id` is confined, as the engine reports it: for the
+    /// tests that check what rigbench asked for was applied.
+    pub async fn security(&self, id: &str) -> Result<super::Security, EngineError> {
+        let c = self
+            .docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+            .map_err(|e| Self::container_err("inspect", id, e))?;
+        let h = c.host_config.unwrap_or_default();
+        let port_host_ips = h
+            .port_bindings
+            .unwrap_or_default()
+            .into_values()
+            .flatten()
+            .flatten()
+            .map(|b| b.host_ip.unwrap_or_default())
+            .collect();
+        let mounts = c
+            .mounts
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| (m.destination.unwrap_or_default(), m.rw.unwrap_or(true)))
+            .collect();
+        Ok(super::Security {
+            cap_add: h.cap_add.unwrap_or_default(),
+            cap_drop: h.cap_drop.unwrap_or_default(),
+            privileged: h.privileged.unwrap_or(false),
+            security_opt: h.security_opt.unwrap_or_default(),
+            network_mode: h.network_mode.unwrap_or_default(),
+            pid_mode: h.pid_mode.unwrap_or_default(),
+            read_only_root: h.readonly_rootfs.unwrap_or(false),
+            pids_limit: h.pids_limit,
+            port_host_ips,
+            mounts,
+            tmpfs: h.tmpfs.unwrap_or_default().into_keys().collect(),
+            pid: c.state.and_then(|s| s.pid).filter(|p| *p > 0),
+        })
+    }
+
     /// The container's stdout, with its stderr interleaved when `stderr`.
     async fn read_logs(&self, id: &str, stderr: bool) -> Result<Vec<u8>, EngineError> {
         let opts = LogsOptionsBuilder::new()
@@ -402,6 +441,14 @@ impl Engine for Client {
                 security_opt: Some(vec!["no-new-privileges".to_string()]),
                 privileged: Some(false),
                 init: spec.init.then_some(true),
+                pids_limit: Some(spec.pids_limit.unwrap_or(super::PIDS_LIMIT)),
+                readonly_rootfs: Some(spec.read_only_root),
+                tmpfs: (!spec.tmpfs.is_empty()).then(|| {
+                    spec.tmpfs
+                        .iter()
+                        .map(|p| (p.clone(), "rw,nosuid,nodev,size=1g".to_string()))
+                        .collect()
+                }),
                 ..Default::default()
             }),
             ..Default::default()

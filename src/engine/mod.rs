@@ -121,6 +121,48 @@ pub struct ContainerSpec {
     /// and TERM when the program has no handler): the server could not be
     /// crashed or stopped by a signal as it would be on a host.
     pub init: bool,
+    /// The most processes and threads the container may have (`PIDS_LIMIT`
+    /// when `None`): a runaway stops there, not at the host's limit.
+    pub pids_limit: Option<i64>,
+    /// The root filesystem mounted read-only; `tmpfs` lists where the
+    /// program may still write (each a small tmpfs).
+    pub read_only_root: bool,
+    pub tmpfs: Vec<String>,
+}
+
+/// Where a container with a read-only root may still write: /tmp, and HOME
+/// (/root in rigbench's images), where runtimes keep caches.
+pub fn scratch_dirs() -> Vec<String> {
+    vec!["/tmp".to_string(), "/root".to_string()]
+}
+
+/// The process limit of every container rigbench creates, unless its spec
+/// sets one: far above what llama-server's thread pools and a GPU runtime's
+/// threads need (tens to a few hundred), far below a host's.
+pub const PIDS_LIMIT: i64 = 4096;
+
+/// How a container was confined, as the engine reports it (`Client::security`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Security {
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub privileged: bool,
+    pub security_opt: Vec<String>,
+    /// `host` when it shares the host's network namespace.
+    pub network_mode: String,
+    /// `host` when it shares the host's PID namespace.
+    pub pid_mode: String,
+    pub read_only_root: bool,
+    pub pids_limit: Option<i64>,
+    /// The host addresses its published ports are bound to.
+    pub port_host_ips: Vec<String>,
+    /// Each mount: its path inside and whether it is writable.
+    pub mounts: Vec<(String, bool)>,
+    /// Paths with a tmpfs.
+    pub tmpfs: Vec<String>,
+    /// Its first process's id on the host, while it runs (for reading
+    /// /proc/PID/status, the capabilities the kernel actually gave it).
+    pub pid: Option<i64>,
 }
 
 /// How a container ended. A non-zero code is a result, not an error.

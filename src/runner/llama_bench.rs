@@ -85,6 +85,12 @@ impl<E: Engine> Runner<'_, E> {
             entrypoint: Some(vec!["/opt/llama/bin/llama-bench".to_string()]),
             cmd: vec!["--help".to_string()],
             labels,
+            read_only_root: what.backend.read_only_root(),
+            tmpfs: if what.backend.read_only_root() {
+                crate::engine::scratch_dirs()
+            } else {
+                Vec::new()
+            },
             ..ContainerSpec::default()
         };
         // With the backend's devices and driver libraries: CUDA's llama-bench

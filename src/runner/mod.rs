@@ -256,6 +256,7 @@ impl<E: Engine> Runner<'_, E> {
                 model_file: &model.file,
                 variant: &variant,
                 passthrough: &prepared.passthrough,
+                read_only_root: g.backend.read_only_root(),
             };
             start_no += 1;
             let in_round = if plan.bench.rounds > 1 {

@@ -31,6 +31,8 @@ pub struct ServerSpec<'a> {
     pub model_file: &'a str,
     pub variant: &'a CellVariant,
     pub passthrough: &'a Passthrough,
+    /// The backend's `read_only_root`.
+    pub read_only_root: bool,
 }
 
 /// A started server container.
@@ -136,6 +138,12 @@ impl Server {
                 // So that signals reach the server as they would on a host
                 // (see `ContainerSpec::init`); recorded as `ServerStart::init`.
                 init: true,
+                read_only_root: spec.read_only_root,
+                tmpfs: if spec.read_only_root {
+                    crate::engine::scratch_dirs()
+                } else {
+                    Vec::new()
+                },
                 ..ContainerSpec::default()
             });
             let id = engine.create(&cs).await?;
