@@ -135,9 +135,7 @@ fn context(root: &Path, models: Vec<(String, u64)>) -> Context {
             (gid != 0).then(|| (d.clone(), gid, group_name(root, gid)))
         })
         .collect();
-    let mut user_groups: Vec<u32> = rustix::process::getgroups()
-        .map(|g| g.into_iter().map(|g| g.as_raw()).collect())
-        .unwrap_or_default();
+    let mut user_groups = crate::host::rootless::my_groups();
     user_groups.push(rustix::process::getgid().as_raw());
     Context {
         has_kfd: devices::has_kfd(root),

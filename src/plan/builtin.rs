@@ -4,11 +4,7 @@
 
 /// Name, file in the repository, text.
 pub const PLANS: &[(&str, &str, &str)] = &[
-    (
-        "default",
-        "plans/default.toml",
-        include_str!("../../plans/default.toml"),
-    ),
+    ("default", "plans/default.toml", super::DEFAULT_PLAN_TOML),
     (
         "strix-halo-2026-05",
         "plans/strix-halo-2026-05.toml",
