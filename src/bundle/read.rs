@@ -17,6 +17,8 @@ use crate::hash::sha256_hex;
 pub const MAX_ENTRY_BYTES: u64 = 1 << 30;
 /// Largest total of all entries.
 pub const MAX_TOTAL_BYTES: u64 = 4 << 30;
+/// The most reserved ahead for one entry; a larger one grows as it is read.
+const PREALLOC_BYTES: u64 = 1 << 20;
 /// Most entries accepted.
 pub const MAX_ENTRIES: usize = 100_000;
 
@@ -62,8 +64,16 @@ fn split(path: &Path) -> Result<(String, String), BundleError> {
     Ok((top.clone(), rest.join("/")))
 }
 
-/// Reads and checks the bundle at `path`.
+/// Reads and checks the bundle at `path`; a refusal names the bundle's file
+/// and the entry.
 pub fn open(path: &Path) -> Result<Bundle, BundleError> {
+    read_checked(path).map_err(|e| match e {
+        BundleError::Refused(m) => BundleError::Refused(format!("{}: {m}", path.display())),
+        other => other,
+    })
+}
+
+fn read_checked(path: &Path) -> Result<Bundle, BundleError> {
     let file = std::fs::File::open(path).map_err(super::io(path))?;
     let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(file));
     let mut top: Option<String> = None;
@@ -128,7 +138,10 @@ pub fn open(path: &Path) -> Result<Bundle, BundleError> {
                 "the entries add up to more than {MAX_TOTAL_BYTES} bytes"
             )));
         }
-        let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        // Room for what the header claims only up to a bound: a forged
+        // header may claim a gigabyte in an archive of a few bytes.
+        let claimed = usize::try_from(size.min(PREALLOC_BYTES)).unwrap_or(0);
+        let mut data = Vec::with_capacity(claimed);
         (&mut entry)
             .take(size)
             .read_to_end(&mut data)

@@ -205,6 +205,9 @@ fn a_tampered_manifest_is_refused_whether_or_not_the_sums_were_redone() {
     let p2 = t.path().join("t2.tar.gz");
     pack(&files, &p2);
     let err = open(&p2).unwrap_err().to_string();
-    assert!(err.starts_with("manifest.json:"), "{err}");
+    assert!(
+        err.starts_with(&format!("{}: manifest.json:", p2.display())),
+        "{err}"
+    );
     assert!(err.contains("integrity"), "{err}");
 }

@@ -325,8 +325,22 @@ impl<R: Read> Reader<'_, R> {
         if len > MAX_STRING {
             return Err(self.corrupt(format!("string of {len} bytes")));
         }
-        let mut buf = vec![0u8; len as usize];
-        self.bytes(&mut buf)?;
+        // Read, not reserved ahead: a forged length in a small file must not
+        // allocate what the file does not hold.
+        let mut buf = Vec::new();
+        let got = self
+            .r
+            .by_ref()
+            .take(len)
+            .read_to_end(&mut buf)
+            .map_err(|source| GgufError::Io {
+                path: self.shown.to_string(),
+                source,
+            })?;
+        if got as u64 != len {
+            return Err(self.corrupt("the file ends inside the header (truncated?)".to_string()));
+        }
+        self.pos += len;
         Ok(String::from_utf8_lossy(&buf).into_owned())
     }
 
