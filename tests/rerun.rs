@@ -4,6 +4,7 @@
 //! a rebuild that compiles everything anew differs from it only in the one
 //! build argument (unit test `image::tests::only_a_clean_rebuild_…`) and costs
 //! a full compile (6.5 minutes here); what it found is in the README.
+//! The image the rebuild replaced, and the build stages it left, are removed.
 //! And a run whose base image cannot be had as recorded is refused before
 //! anything is built.
 
@@ -75,6 +76,41 @@ fn a_bundle_reruns_with_rebuilt_images_and_the_binaries_are_checked() {
     );
     let new = RunDir::open(&out).load().unwrap();
     assert_eq!(new.status, rigbench::status::RunStatus::Complete);
+    // Disk hygiene: the image the rebuild replaced under its tag is gone, and
+    // no dangling rigbench image (build stage) is left.
+    let old_id = &m.images[0].image_id;
+    assert_ne!(
+        &new.images[0].image_id, old_id,
+        "the rebuild made no new image"
+    );
+    assert!(
+        stderr.contains("removed the image localhost/rigbench/llama-cpu"),
+        "{stderr}"
+    );
+    let exists = std::process::Command::new("podman")
+        .args(["image", "exists", old_id])
+        .status()
+        .unwrap();
+    assert!(
+        !exists.success(),
+        "the replaced image {old_id} is still there"
+    );
+    let dangling = std::process::Command::new("podman")
+        .args([
+            "images",
+            "-q",
+            "--filter",
+            "dangling=true",
+            "--filter",
+            "label=io.rigbench.managed=true",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        dangling.stdout.is_empty(),
+        "dangling rigbench images left: {}",
+        String::from_utf8_lossy(&dangling.stdout)
+    );
     // The plan was pinned to what the original used: its base image and hashes.
     assert_eq!(
         new.plan.models[0].sha256.as_deref(),

@@ -9,6 +9,7 @@ pub mod context;
 pub mod inputs;
 pub mod probe;
 mod read;
+pub mod replaced;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -116,6 +117,12 @@ pub async fn ensure<E: Engine>(
         .image(&tag)
         .await?
         .ok_or_else(|| other(format!("{tag} vanished after the build")))?;
+    if built_now {
+        let tidied = replaced::tidy(engine, existing.as_ref(), &facts.id).await;
+        if let Some(note) = tidied.note(&tag) {
+            crate::progress::note(note);
+        }
+    }
     let held = read::held(engine, backend, &facts.id, &tag, passthrough).await?;
     Ok(ImageRecord {
         backend,
