@@ -1,30 +1,51 @@
-//! `rigbench cleanup`: remove what rigbench labelled and left behind.
+//! `rigbench cleanup`: remove what rigbench labelled and left behind, but never
+//! the containers of a run that is still going (their owner process is alive).
 
 use std::process::ExitCode;
 
 use super::Globals;
-use crate::engine::{Engine, LABEL_MANAGED, connect};
+use crate::engine::{Engine, LABEL_MANAGED, LABEL_OWNER, LABEL_RUN, connect, owner};
 
 pub async fn cleanup(g: &Globals, images: bool, dangling: bool) -> anyhow::Result<ExitCode> {
     let connected = connect(g.socket.as_deref()).await?;
     let engine = &connected.client;
     let label = [format!("{LABEL_MANAGED}=true")];
     let containers = engine.list_labelled(&label).await?;
+    let mut removed = 0;
+    let mut left = 0;
     for c in &containers {
+        if let Some(token) = c.labels.get(LABEL_OWNER).filter(|t| owner::is_alive(t)) {
+            let run = c.labels.get(LABEL_RUN).map_or("?", String::as_str);
+            println!(
+                "left container {} ({}): its run {run} is still going (rigbench pid {})",
+                c.name,
+                c.state,
+                owner::pid_of(token).map_or("?".to_string(), |p| p.to_string())
+            );
+            left += 1;
+            continue;
+        }
         engine.remove(&c.id).await?;
         println!("removed container {} ({})", c.name, c.state);
+        removed += 1;
     }
     let mut removed_images = 0;
     if images {
         for img in engine.list_labelled_images(&label).await? {
-            engine.remove_image(&img.id).await?;
-            println!("removed image {} {}", img.id, img.tags.join(" "));
-            removed_images += 1;
+            // An image a live run's container uses stays (the engine refuses).
+            match engine.remove_image(&img.id).await {
+                Ok(()) => {
+                    println!("removed image {} {}", img.id, img.tags.join(" "));
+                    removed_images += 1;
+                }
+                Err(e) => println!("left image {} {}: {e}", img.id, img.tags.join(" ")),
+            }
         }
     }
-    if dangling && !images {
+    // Untagged ones too: what a rebuild left, and unused build stages.
+    if dangling || images {
         let (ids, bytes) = engine.prune_images(&label).await?;
-        removed_images = ids.len();
+        removed_images += ids.len();
         println!(
             "removed {} dangling image(s), {:.1} GB freed",
             ids.len(),
@@ -32,10 +53,14 @@ pub async fn cleanup(g: &Globals, images: bool, dangling: bool) -> anyhow::Resul
         );
     }
     println!(
-        "{} container(s){} removed",
-        containers.len(),
+        "{removed} container(s){} removed{}",
         if images || dangling {
             format!(", {removed_images} image(s)")
+        } else {
+            String::new()
+        },
+        if left > 0 {
+            format!("; {left} container(s) of live runs left")
         } else {
             String::new()
         }

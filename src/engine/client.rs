@@ -426,7 +426,13 @@ impl Engine for Client {
             entrypoint: spec.entrypoint.clone(),
             cmd: Some(spec.cmd.clone()),
             env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
-            labels: Some(spec.labels.clone().into_iter().collect()),
+            labels: Some(
+                spec.labels
+                    .clone()
+                    .into_iter()
+                    .chain([(super::LABEL_OWNER.to_string(), super::owner::this_process())])
+                    .collect(),
+            ),
             exposed_ports: port_key.map(|k| vec![k]),
             host_config: Some(HostConfig {
                 binds: Some(binds),

@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod connect;
+pub mod owner;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -21,6 +22,8 @@ pub const LABEL_MANAGED: &str = "io.rigbench.managed";
 pub const LABEL_RUN: &str = "io.rigbench.run";
 /// What a container is for: `server` or `probe`.
 pub const LABEL_ROLE: &str = "io.rigbench.role";
+/// On containers: the process that created it (`owner::this_process`).
+pub const LABEL_OWNER: &str = "io.rigbench.owner";
 /// On images: the hash of every build input (see `image::inputs`).
 pub const LABEL_INPUTS: &str = "io.rigbench.inputs";
 
