@@ -54,6 +54,15 @@ impl Cache {
         self.root.join("shader-cache")
     }
 
+    /// The temporary directory (`TMPDIR`) of the Podman service rigbench starts:
+    /// its build scratch and the build's cache mounts, among them the compiler
+    /// cache (`buildah-cache/rigbench-ccache`, images/build-llama.sh). Kept with
+    /// the other caches: Podman's default, /var/tmp, is cleaned by hosts and CI
+    /// machines that keep the image store, and a rebuild then compiles anew.
+    pub fn engine_tmp(&self) -> PathBuf {
+        self.root.join("engine-tmp")
+    }
+
     /// Build contexts assembled for the engine.
     pub fn contexts(&self) -> PathBuf {
         self.root.join("contexts")

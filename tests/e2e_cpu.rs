@@ -49,7 +49,9 @@ async fn small_plan_runs_end_to_end_in_a_real_container() {
 
     // The image id in the manifest is what the engine reports for the tag.
     let image = &m.images[0];
-    let connected = connect(None).await.unwrap();
+    let connected = connect(None, &rigbench::cache::Cache::locate(None).engine_tmp())
+        .await
+        .unwrap();
     let facts = connected
         .client
         .image(&image.tag)

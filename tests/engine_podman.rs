@@ -29,7 +29,9 @@ async fn base<E: Engine>(engine: &E) -> String {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs Podman: scripts/test.sh runs it"]
 async fn engine_reports_itself_and_exit_codes_are_results() {
-    let c = connect(None).await.unwrap();
+    let c = connect(None, &rigbench::cache::Cache::locate(None).engine_tmp())
+        .await
+        .unwrap();
     let e = &c.client;
     let info = e.info().await.unwrap();
     assert_eq!(info.kind, EngineKind::Podman);
@@ -72,7 +74,9 @@ async fn engine_reports_itself_and_exit_codes_are_results() {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs Podman: scripts/test.sh runs it"]
 async fn labelled_containers_are_found_and_a_taken_port_is_reported() {
-    let c = connect(None).await.unwrap();
+    let c = connect(None, &rigbench::cache::Cache::locate(None).engine_tmp())
+        .await
+        .unwrap();
     let e = &c.client;
     let image = base(e).await;
     let run = format!("port-test-{}", std::process::id());
@@ -129,7 +133,9 @@ fn context(containerfile: &str) -> tempfile::NamedTempFile {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs Podman: scripts/test.sh runs it"]
 async fn tiny_images_build_and_a_failing_build_says_why() {
-    let c = connect(None).await.unwrap();
+    let c = connect(None, &rigbench::cache::Cache::locate(None).engine_tmp())
+        .await
+        .unwrap();
     let e = &c.client;
     let image = base(e).await;
     let logs = tempfile::tempdir().unwrap();

@@ -55,7 +55,9 @@ async fn a_live_server_container_is_confined() {
     let (mut child, _) = start_run_until(&plan, &out, 1, false);
     let m = common::read_manifest(&out.join("manifest.json")).unwrap();
 
-    let engine = connect(None).await.unwrap();
+    let engine = connect(None, &rigbench::cache::Cache::locate(None).engine_tmp())
+        .await
+        .unwrap();
     let label = [
         format!("{LABEL_RUN}={}", m.run_id),
         format!("{LABEL_ROLE}=server"),

@@ -51,7 +51,9 @@ async fn interrupt(signal: rustix::process::Signal, group: bool) {
     assert!(out.join("report.md").exists());
 
     let run_id = &m.run_id;
-    let connected = connect(None).await.unwrap();
+    let connected = connect(None, &rigbench::cache::Cache::locate(None).engine_tmp())
+        .await
+        .unwrap();
     let left = connected
         .client
         .list_labelled(&[format!("{LABEL_RUN}={run_id}")])

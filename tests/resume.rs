@@ -34,7 +34,9 @@ async fn kill_9_then_resume_runs_only_what_is_missing() {
     let run_id = killed.run_id.clone();
     let stale_service = killed.engine.as_ref().and_then(|e| e.service_pid);
 
-    let connected = connect(None).await.unwrap();
+    let connected = connect(None, &rigbench::cache::Cache::locate(None).engine_tmp())
+        .await
+        .unwrap();
     let label = [format!("{LABEL_RUN}={run_id}")];
     let left = connected.client.list_labelled(&label).await.unwrap();
     eprintln!("left by the killed run: {left:?}, service pid {stale_service:?}");

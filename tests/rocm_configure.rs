@@ -19,7 +19,9 @@ const SID_BASE: &str = "localhost/rigbench/debian:sid";
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs Podman and the Debian sid base: scripts/test.sh runs it"]
 async fn rocm6_build_stage_configures_hip_for_gfx1151_on_debian_rocm() {
-    let c = connect(None).await.unwrap();
+    let c = connect(None, &rigbench::cache::Cache::locate(None).engine_tmp())
+        .await
+        .unwrap();
     let e = &c.client;
     assert!(
         e.image(SID_BASE).await.unwrap().is_some(),

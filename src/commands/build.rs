@@ -7,7 +7,6 @@ use comfy_table::Table;
 use super::{Globals, load_plan};
 use crate::backend::Backend;
 use crate::cli::BuildArgs;
-use crate::engine::connect;
 use crate::fetch::Fetcher;
 use crate::host::devices::Passthrough;
 use crate::session::prepare;
@@ -34,7 +33,7 @@ pub async fn build(g: &Globals, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     if wanted.is_empty() {
         wanted = plan.backends.iter().collect();
     }
-    let connected = connect(g.socket.as_deref()).await?;
+    let connected = g.connect().await?;
     let mut fetcher = Fetcher::new(&g.cache)?;
     let sources = prepare::sources(&mut fetcher, &plan).await?;
     let logs = g.cache.root().join("logs");

@@ -4,10 +4,10 @@
 use std::process::ExitCode;
 
 use super::Globals;
-use crate::engine::{Engine, LABEL_MANAGED, LABEL_OWNER, LABEL_RUN, connect, owner};
+use crate::engine::{Engine, LABEL_MANAGED, LABEL_OWNER, LABEL_RUN, owner};
 
 pub async fn cleanup(g: &Globals, images: bool, dangling: bool) -> anyhow::Result<ExitCode> {
-    let connected = connect(g.socket.as_deref()).await?;
+    let connected = g.connect().await?;
     let engine = &connected.client;
     let label = [format!("{LABEL_MANAGED}=true")];
     let containers = engine.list_labelled(&label).await?;

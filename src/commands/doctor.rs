@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use super::Globals;
 use crate::backend::Backend;
-use crate::engine::{Engine, connect};
+use crate::engine::Engine;
 use crate::host::diagnose::{Context, Level, diagnose};
 use crate::host::{HostFacts, devices};
 
@@ -256,7 +256,7 @@ async fn gather(g: &Globals, root: &Path) -> anyhow::Result<Report> {
             message: d.message,
         })
         .collect();
-    let (engine, engine_error) = match connect(g.socket.as_deref()).await {
+    let (engine, engine_error) = match g.connect().await {
         Ok(c) => {
             let info = c.client.info().await?;
             let mut gpus: std::collections::BTreeMap<_, _> = backends

@@ -29,6 +29,16 @@ pub struct Globals {
     pub cache: Cache,
 }
 
+impl Globals {
+    /// The engine: the socket asked for, one found, or a Podman service rigbench
+    /// starts with its temporary directory in the cache.
+    pub async fn connect(
+        &self,
+    ) -> Result<crate::engine::connect::Connected, crate::engine::EngineError> {
+        crate::engine::connect::connect(self.socket.as_deref(), &self.cache.engine_tmp()).await
+    }
+}
+
 /// Runs the command the user asked for.
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     crate::progress::set_quiet(cli.quiet);

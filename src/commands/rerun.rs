@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::Globals;
-use crate::engine::{Engine, connect};
+use crate::engine::Engine;
 use crate::manifest::store::RunDir;
 use crate::manifest::{BinaryCheck, ImageRecord, Manifest, RerunOf};
 use crate::plan::Plan;
@@ -152,7 +152,7 @@ pub async fn rerun(
     ));
 
     // Base images: the recorded reference must be here with the recorded id.
-    let connected = connect(g.socket.as_deref()).await?;
+    let connected = g.connect().await?;
     let mut substitutes = Vec::new();
     for img in &orig.images {
         let b = &img.base_image;

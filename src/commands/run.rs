@@ -12,7 +12,7 @@ use std::time::Instant;
 use super::{Globals, default_out};
 use crate::backend::Backend;
 use crate::cli::RunArgs;
-use crate::engine::{Connected, Engine, connect};
+use crate::engine::{Connected, Engine};
 use crate::exit::Exit;
 use crate::host::devices::Passthrough;
 use crate::image::Rebuild;
@@ -225,7 +225,7 @@ fn rootless_groups(
 }
 
 async fn connect_engine(g: &Globals) -> anyhow::Result<Connected> {
-    let connected = connect(g.socket.as_deref()).await?;
+    let connected = g.connect().await?;
     let info = connected.client.info().await?;
     note(format!(
         "engine: {:?} {}{} at {}{} (runtime {})",

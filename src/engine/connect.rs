@@ -130,8 +130,9 @@ fn unix_path(address: &str) -> Option<&str> {
     address.starts_with('/').then_some(address)
 }
 
-/// Connects to the first candidate that answers, or starts Podman's service.
-pub async fn connect(explicit: Option<&str>) -> Result<Connected, EngineError> {
+/// Connects to the first candidate that answers, or starts Podman's service
+/// with `service_tmp` as its temporary directory (`Cache::engine_tmp`).
+pub async fn connect(explicit: Option<&str>, service_tmp: &Path) -> Result<Connected, EngineError> {
     let uid = rustix::process::getuid().as_raw();
     let env = |k: &str| std::env::var(k).ok();
     let mut tried = String::new();
@@ -155,7 +156,7 @@ pub async fn connect(explicit: Option<&str>) -> Result<Connected, EngineError> {
                 .to_string(),
         });
     }
-    match start_service().await {
+    match start_service(service_tmp).await {
         Ok(connected) => Ok(connected),
         Err(why) => {
             let _ = writeln!(tried, "  starting `podman system service`: {why}");
@@ -187,7 +188,13 @@ async fn try_socket(address: &str) -> Result<Client, String> {
     }
 }
 
-async fn start_service() -> Result<Connected, String> {
+async fn start_service(service_tmp: &Path) -> Result<Connected, String> {
+    std::fs::create_dir_all(service_tmp).map_err(|e| {
+        format!(
+            "cannot make its temporary directory {}: {e}",
+            service_tmp.display()
+        )
+    })?;
     let dir = tempfile::Builder::new()
         .prefix("rigbench-podman-")
         .tempdir()
@@ -204,6 +211,8 @@ async fn start_service() -> Result<Connected, String> {
         .process_group(0)
         .args(["system", "service", "--time=0"])
         .arg(format!("unix://{}", socket.display()))
+        // Build scratch and cache mounts (the compiler cache) live here.
+        .env("TMPDIR", service_tmp)
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log_err)
@@ -307,7 +316,12 @@ mod tests {
 
     #[tokio::test]
     async fn missing_explicit_socket_names_it_and_says_what_to_do() {
-        let err = match connect(Some("unix:///nonexistent/rigbench.sock")).await {
+        let err = match connect(
+            Some("unix:///nonexistent/rigbench.sock"),
+            Path::new("/nonexistent"),
+        )
+        .await
+        {
             Err(e) => e.to_string(),
             Ok(_) => panic!("connected to a socket that does not exist"),
         };
