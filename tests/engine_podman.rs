@@ -180,6 +180,25 @@ async fn tiny_images_build_and_a_failing_build_says_why() {
     .await
     .unwrap();
     assert_eq!(String::from_utf8_lossy(&read.output).trim(), "hello");
+    // An image a running container uses is not removed, and the container
+    // lives on (a forced removal would have removed it with the image).
+    let user = e
+        .create(&ContainerSpec {
+            name: format!("rigbench-engine-test-uses-{}", std::process::id()),
+            image: id.clone(),
+            entrypoint: Some(vec!["sleep".into()]),
+            cmd: vec!["300".into()],
+            labels: labels("engine-test"),
+            ..ContainerSpec::default()
+        })
+        .await
+        .unwrap();
+    e.start(&user).await.unwrap();
+    let refused = e.remove_image(&tag).await.unwrap_err();
+    assert!(matches!(refused, EngineError::Image { .. }), "{refused}");
+    assert!(e.state(&user).await.unwrap().running);
+    assert!(e.image(&tag).await.unwrap().is_some());
+    e.remove(&user).await.unwrap();
     e.remove_image(&tag).await.unwrap();
     assert!(e.image(&tag).await.unwrap().is_none());
 

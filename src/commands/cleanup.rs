@@ -6,6 +6,19 @@ use std::process::ExitCode;
 use super::Globals;
 use crate::engine::{Engine, LABEL_MANAGED, LABEL_OWNER, LABEL_RUN, owner};
 
+async fn remove_image_and_tags<E: Engine>(
+    engine: &E,
+    img: &crate::engine::ImageFacts,
+) -> Result<(), crate::engine::EngineError> {
+    if img.tags.is_empty() {
+        return engine.remove_image(&img.id).await;
+    }
+    for tag in &img.tags {
+        engine.remove_image(tag).await?;
+    }
+    Ok(())
+}
+
 pub async fn cleanup(g: &Globals, images: bool, dangling: bool) -> anyhow::Result<ExitCode> {
     let connected = g.connect().await?;
     let engine = &connected.client;
@@ -32,8 +45,9 @@ pub async fn cleanup(g: &Globals, images: bool, dangling: bool) -> anyhow::Resul
     let mut removed_images = 0;
     if images {
         for img in engine.list_labelled_images(&label).await? {
-            // An image a live run's container uses stays (the engine refuses).
-            match engine.remove_image(&img.id).await {
+            // An image a live run's container uses stays (the engine refuses);
+            // a tagged one goes tag by tag (by id, several tags would be refused).
+            match remove_image_and_tags(engine, &img).await {
                 Ok(()) => {
                     println!("removed image {} {}", img.id, img.tags.join(" "));
                     removed_images += 1;

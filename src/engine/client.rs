@@ -329,7 +329,10 @@ impl Engine for Client {
     }
 
     async fn remove_image(&self, reference: &str) -> Result<(), EngineError> {
-        let opts = RemoveImageOptionsBuilder::new().force(true).build();
+        // Never forced: a forced removal also removes the containers that use
+        // the image, a live run's server among them (measured with Podman 4.3:
+        // a rerun's tidy-up killed a concurrent run's llama-server mid-request).
+        let opts = RemoveImageOptionsBuilder::new().force(false).build();
         match self.docker.remove_image(reference, Some(opts), None).await {
             Ok(_) => Ok(()),
             Err(e) if status_of(&e) == Some(404) => Ok(()),

@@ -237,6 +237,8 @@ pub trait Engine: Send + Sync {
         req: &BuildRequest,
         progress: &(dyn Fn(&str) + Sync),
     ) -> impl Future<Output = Result<String, EngineError>> + Send;
+    /// Removes the image (or, by a tag, that tag, and the image with its last):
+    /// never forced, so one a container uses is refused, not taken from it.
     fn remove_image(&self, reference: &str)
     -> impl Future<Output = Result<(), EngineError>> + Send;
     /// Removes the dangling images (untagged, no image built on them: what a
