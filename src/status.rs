@@ -72,6 +72,9 @@ pub enum FailureMode {
     FaultNoEffect,
     /// Every measured run failed a check (token counts, prompt cache).
     ChecksFailed,
+    /// The container engine stopped answering while the cell ran: a failure of
+    /// the machine, not of the backend; `run --resume` runs the cell again.
+    EngineLost,
 }
 
 impl FailureMode {
@@ -90,6 +93,7 @@ impl FailureMode {
             FailureMode::NoDevice => "no_device",
             FailureMode::FaultNoEffect => "fault_no_effect",
             FailureMode::ChecksFailed => "checks_failed",
+            FailureMode::EngineLost => "engine_lost",
         }
     }
 }
@@ -131,7 +135,7 @@ mod tests {
     use super::*;
 
     /// Every mode (`name`'s match is what makes the compiler list them).
-    const ALL: [FailureMode; 12] = [
+    const ALL: [FailureMode; 13] = [
         FailureMode::LoadFailed,
         FailureMode::Crash,
         FailureMode::Oom,
@@ -144,6 +148,7 @@ mod tests {
         FailureMode::NoDevice,
         FailureMode::FaultNoEffect,
         FailureMode::ChecksFailed,
+        FailureMode::EngineLost,
     ];
 
     #[test]

@@ -23,7 +23,7 @@ use crate::progress::note;
 use crate::runner::{pending_cells, remove_run_containers};
 use crate::session::Session;
 use crate::session::prepare;
-use crate::status::{CellStatus, RunStatus};
+use crate::status::{CellStatus, FailureMode, RunStatus};
 
 pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = &args.resume {
@@ -165,6 +165,8 @@ async fn resume(g: &Globals, dir: &Path) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
+    // Not saved until the engine answers.
+    let again = rerun_engine_lost(&mut m);
     let missing_cells = m
         .cells
         .iter()
@@ -183,13 +185,20 @@ async fn resume(g: &Globals, dir: &Path) -> anyhow::Result<ExitCode> {
     // started (in its own process group, so it outlived it).
     let stale_service = m.engine.as_ref().and_then(|e| e.service_pid);
     let leftovers = remove_run_containers(&connected.client, &m.run_id).await;
+    say_left(&leftovers);
     let stopped = stale_service.is_some_and(crate::engine::connect::stop_stale_service);
     let note_text = format!(
-        "resumed: {leftovers} leftover container(s) removed{}",
+        "resumed: {} leftover container(s) removed{}{}",
+        leftovers.removed,
         if stopped {
             "; the previous process's API service stopped"
         } else {
             ""
+        },
+        if again > 0 {
+            format!("; {again} cell(s) the lost engine stopped run again")
+        } else {
+            String::new()
         }
     );
     note(&note_text);
@@ -210,6 +219,41 @@ async fn resume(g: &Globals, dir: &Path) -> anyhow::Result<ExitCode> {
         rebuild: Rebuild::No,
     };
     execute(g, &connected, &run, &mut m, &work, t_total).await
+}
+
+/// Cells the lost engine stopped (`engine_lost`) go back to pending, their
+/// runs kept: the failure was the machine's, not the backend's. Returns how many.
+fn rerun_engine_lost(m: &mut Manifest) -> usize {
+    let mut n = 0;
+    for c in &mut m.cells {
+        if c.failure
+            .as_ref()
+            .is_some_and(|f| f.mode == FailureMode::EngineLost)
+        {
+            c.status = CellStatus::Pending;
+            c.failure = None;
+            n += 1;
+        }
+    }
+    n
+}
+
+/// Names the containers of this run that are still there, with the command
+/// that removes them.
+fn say_left(r: &crate::runner::Removal) {
+    if !r.left.is_empty() {
+        note(format!(
+            "the engine would not remove {} container(s) of this run: {}; remove them with\n  podman rm -f --ignore {}",
+            r.left.len(),
+            r.left.join(", "),
+            r.left.join(" ")
+        ));
+    }
+    if let Some(e) = &r.unlisted {
+        note(format!(
+            "could not list this run's containers to remove them: {e}"
+        ));
+    }
 }
 
 /// The device groups as the engine can give them (`host::rootless`), with
@@ -286,10 +330,11 @@ async fn execute(
         }
     }
     // Whatever happened, no container of this run outlives the command.
-    let removed = remove_run_containers(engine, &run_id).await;
-    if removed > 0 {
-        note(format!("removed {removed} leftover container(s)"));
+    let removal = remove_run_containers(engine, &run_id).await;
+    if removal.removed > 0 {
+        note(format!("removed {} leftover container(s)", removal.removed));
     }
+    say_left(&removal);
     crate::session::close_timing(m, t_total);
     dir.save(m)?;
     let report = crate::report::write(dir, m)?;

@@ -83,6 +83,18 @@ fn message(e: BollardError) -> String {
     }
 }
 
+/// A failure to reach the engine at all, rather than an answer refusing the
+/// request: no socket, a refused or broken connection, no answer in time.
+fn is_connection(e: &BollardError) -> bool {
+    matches!(
+        e,
+        BollardError::IOError { .. }
+            | BollardError::HyperLegacyError { .. }
+            | BollardError::SocketNotFoundError(_)
+            | BollardError::RequestTimeoutError
+    )
+}
+
 fn status_of(e: &BollardError) -> Option<u16> {
     match e {
         BollardError::DockerResponseServerError { status_code, .. } => Some(*status_code),
@@ -126,7 +138,7 @@ impl Client {
             .docker
             .inspect_container(id, None::<InspectContainerOptions>)
             .await
-            .map_err(|e| Self::container_err("inspect", id, e))?;
+            .map_err(|e| self.container_err("inspect", id, e))?;
         let h = c.host_config.unwrap_or_default();
         let port_host_ips = h
             .port_bindings
@@ -167,13 +179,21 @@ impl Client {
         let mut stream = self.docker.logs(id, Some(opts));
         let mut out = Vec::new();
         while let Some(item) = stream.next().await {
-            let chunk = item.map_err(|e| Self::container_err("logs", id, e))?;
+            let chunk = item.map_err(|e| self.container_err("logs", id, e))?;
             out.extend_from_slice(&chunk.into_bytes());
         }
         Ok(out)
     }
 
-    fn container_err(op: &'static str, id: &str, e: BollardError) -> EngineError {
+    fn container_err(&self, op: &'static str, id: &str, e: BollardError) -> EngineError {
+        if is_connection(&e) {
+            return EngineError::Lost {
+                socket: self.socket.clone(),
+                op,
+                container: id.to_string(),
+                message: e.to_string(),
+            };
+        }
         EngineError::Container {
             op,
             container: id.to_string(),
@@ -469,7 +489,7 @@ impl Engine for Client {
             .docker
             .create_container(Some(opts), body)
             .await
-            .map_err(|e| Self::container_err("create", &spec.name, e))?;
+            .map_err(|e| self.container_err("create", &spec.name, e))?;
         Ok(created.id)
     }
 
@@ -515,7 +535,7 @@ impl Engine for Client {
             Some(Ok(r)) => r.status_code,
             // bollard reports a non-zero exit as this error; it is a result.
             Some(Err(BollardError::DockerContainerWaitError { code, .. })) => code,
-            Some(Err(e)) => return Err(Self::container_err("wait", id, e)),
+            Some(Err(e)) => return Err(self.container_err("wait", id, e)),
             None => {
                 return Err(EngineError::Container {
                     op: "wait",
@@ -544,7 +564,7 @@ impl Engine for Client {
                     attempts += 1;
                     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 }
-                Err(e) => return Err(Self::container_err("inspect", id, e)),
+                Err(e) => return Err(self.container_err("inspect", id, e)),
             }
         };
         let s = c.state.unwrap_or_default();
@@ -571,7 +591,7 @@ impl Engine for Client {
             Ok(()) => Ok(()),
             // 304: already stopped.
             Err(e) if matches!(status_of(&e), Some(304)) => Ok(()),
-            Err(e) => Err(Self::container_err("stop", id, e)),
+            Err(e) => Err(self.container_err("stop", id, e)),
         }
     }
 
@@ -580,7 +600,7 @@ impl Engine for Client {
         self.docker
             .kill_container(id, Some(opts))
             .await
-            .map_err(|e| Self::container_err("signal", id, e))
+            .map_err(|e| self.container_err("signal", id, e))
     }
 
     async fn signal_process(
@@ -647,7 +667,7 @@ impl Engine for Client {
         match self.docker.remove_container(id, Some(opts)).await {
             Ok(()) => Ok(()),
             Err(e) if status_of(&e) == Some(404) => Ok(()),
-            Err(e) => Err(Self::container_err("remove", id, e)),
+            Err(e) => Err(self.container_err("remove", id, e)),
         }
     }
 
@@ -657,14 +677,12 @@ impl Engine for Client {
             .all(true)
             .filters(&filters)
             .build();
-        let list = self
-            .docker
-            .list_containers(Some(opts))
-            .await
-            .map_err(|e| EngineError::Api {
-                op: "list containers",
-                message: message(e),
-            })?;
+        let list = self.docker.list_containers(Some(opts)).await.map_err(|e| {
+            match self.container_err("list containers", "", e) {
+                EngineError::Container { op, message, .. } => EngineError::Api { op, message },
+                lost => lost,
+            }
+        })?;
         Ok(list
             .into_iter()
             .map(|c| Labelled {

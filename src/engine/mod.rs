@@ -220,6 +220,22 @@ pub enum EngineError {
     },
     #[error("container {container}: host port {port} is already in use")]
     PortInUse { container: String, port: u16 },
+    /// The engine stopped answering: its socket is gone or refuses, or the
+    /// connection broke (the API service died or was stopped).
+    #[error("the engine at {socket} does not answer ({op} {container}: {message})")]
+    Lost {
+        socket: String,
+        op: &'static str,
+        container: String,
+        message: String,
+    },
+}
+
+impl EngineError {
+    /// The engine itself is gone, not one request refused.
+    pub fn is_lost(&self) -> bool {
+        matches!(self, EngineError::Lost { .. })
+    }
 }
 
 /// The operations rigbench needs from a container engine.

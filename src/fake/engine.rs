@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::llama_server::{Behaviour, serve};
 use crate::engine::{
@@ -39,11 +39,28 @@ pub struct FakeEngine {
     pub created: Mutex<Vec<String>>,
     /// Every signal delivered: (container id, signal).
     pub signals: Mutex<Vec<(String, String)>>,
+    /// The engine is lost at this container-state call (1-based; 0: never):
+    /// it and every call after it fail as a dead API service's would.
+    pub lose_at_state_call: AtomicUsize,
+    state_calls: AtomicUsize,
+    lost: AtomicBool,
 }
 
 impl FakeEngine {
     pub fn live_containers(&self) -> usize {
         self.containers.lock().unwrap().len()
+    }
+
+    fn answer(&self, op: &'static str, container: &str) -> Result<(), EngineError> {
+        if self.lost.load(Ordering::SeqCst) {
+            return Err(EngineError::Lost {
+                socket: "unix:///fake/podman.sock".to_string(),
+                op,
+                container: container.to_string(),
+                message: "Connection refused (os error 111)".to_string(),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -142,6 +159,7 @@ impl Engine for FakeEngine {
     }
 
     async fn create(&self, spec: &ContainerSpec) -> Result<String, EngineError> {
+        self.answer("create", &spec.name)?;
         let id = format!("fake-{}", spec.name);
         self.created.lock().unwrap().push(spec.name.clone());
         self.containers.lock().unwrap().insert(
@@ -164,6 +182,7 @@ impl Engine for FakeEngine {
     }
 
     async fn start(&self, id: &str) -> Result<(), EngineError> {
+        self.answer("start", id)?;
         if self.port_in_use_once.swap(false, Ordering::SeqCst) {
             return Err(EngineError::PortInUse {
                 container: id.to_string(),
@@ -249,6 +268,11 @@ impl Engine for FakeEngine {
     }
 
     async fn state(&self, id: &str) -> Result<ContainerState, EngineError> {
+        let n = self.state_calls.fetch_add(1, Ordering::SeqCst) + 1;
+        if n == self.lose_at_state_call.load(Ordering::SeqCst) {
+            self.lost.store(true, Ordering::SeqCst);
+        }
+        self.answer("inspect", id)?;
         self.containers
             .lock()
             .unwrap()
@@ -258,6 +282,7 @@ impl Engine for FakeEngine {
     }
 
     async fn logs(&self, id: &str) -> Result<Vec<u8>, EngineError> {
+        self.answer("logs", id)?;
         Ok(self
             .containers
             .lock()
@@ -272,6 +297,7 @@ impl Engine for FakeEngine {
     }
 
     async fn stop(&self, id: &str, _grace_s: u32) -> Result<(), EngineError> {
+        self.answer("stop", id)?;
         if let Some(c) = self.containers.lock().unwrap().get_mut(id) {
             if let Some(t) = c.task.take() {
                 t.abort();
@@ -309,6 +335,7 @@ impl Engine for FakeEngine {
     }
 
     async fn remove(&self, id: &str) -> Result<(), EngineError> {
+        self.answer("remove", id)?;
         if let Some(mut c) = self.containers.lock().unwrap().remove(id) {
             if let Some(t) = c.task.take() {
                 t.abort();
@@ -318,6 +345,7 @@ impl Engine for FakeEngine {
     }
 
     async fn list_labelled(&self, labels: &[String]) -> Result<Vec<Labelled>, EngineError> {
+        self.answer("list containers", "")?;
         let all = self.containers.lock().unwrap();
         Ok(all
             .iter()

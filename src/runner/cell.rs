@@ -8,13 +8,13 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use super::RunError;
 use super::schedule::{Iteration, most_runs, quota, run_label, schedule};
 use super::server::Server;
 use super::{Runner, SETTLE, cell_mut, failure, fault, prepare_text};
 use crate::bench::measure::{build_prompt, to_run};
 use crate::bench::{BenchError, CompletionParams};
 use crate::engine::Engine;
-use crate::manifest::store::StoreError;
 use crate::manifest::{Failure, Manifest, ServerStart, now_rfc3339};
 use crate::plan::Fault;
 use crate::plan::matrix::CellPlan;
@@ -32,6 +32,8 @@ enum RunOutcome {
     /// The request failed, or a planned fault ran its course: the cell fails
     /// and the next cell gets a new server.
     ServerDone(Failure),
+    /// Recorded, and then the engine did not answer: the run stops (`lost`).
+    EngineLost(crate::engine::EngineError),
 }
 
 /// What a cell came to on this server.
@@ -79,7 +81,7 @@ impl<E: Engine> Runner<'_, E> {
         start: &ServerStart,
         cells: &[CellPlan],
         round: u32,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<usize, RunError> {
         let prepared = prepare_text(srv).await;
         for (i, c) in cells.iter().enumerate() {
             let (bos, text) = match &prepared {
@@ -124,7 +126,7 @@ impl<E: Engine> Runner<'_, E> {
         c: &CellPlan,
         prompt: Vec<u32>,
         round: u32,
-    ) -> Result<CellOutcome, StoreError> {
+    ) -> Result<CellOutcome, RunError> {
         let bench = m.plan.bench.clone();
         let Some(cell) = cell_mut(m, &c.id) else {
             return Ok(CellOutcome::Next);
@@ -176,6 +178,10 @@ impl<E: Engine> Runner<'_, E> {
                     self.fail_all(m, std::slice::from_ref(c), f)?;
                     return Ok(CellOutcome::ServerDone);
                 }
+                RunOutcome::EngineLost(e) => {
+                    self.fail_all(m, std::slice::from_ref(c), super::lost::cell_failure(&e))?;
+                    return Err(super::lost::stop(&e, Vec::new()));
+                }
             }
         }
         self.finish_cell(m, c)?;
@@ -184,7 +190,7 @@ impl<E: Engine> Runner<'_, E> {
 
     /// A cell with all its runs is ok, or failed when no measured run passed its
     /// checks (no number to show); one that wants more stays pending.
-    fn finish_cell(&self, m: &mut Manifest, c: &CellPlan) -> Result<(), StoreError> {
+    fn finish_cell(&self, m: &mut Manifest, c: &CellPlan) -> Result<(), RunError> {
         let bench = m.plan.bench.clone();
         if let Some(cell) = cell_mut(m, &c.id).filter(|x| !x.wants_more(&bench)) {
             match failure::uncounted(cell) {
@@ -192,7 +198,7 @@ impl<E: Engine> Runner<'_, E> {
                 None => cell.status = CellStatus::Ok,
             }
         }
-        self.dir.save(m)
+        Ok(self.dir.save(m)?)
     }
 
     /// One request, k-th of the cell: the cool-down before a measured run, the
@@ -205,7 +211,7 @@ impl<E: Engine> Runner<'_, E> {
         req: &CellRequests<'_>,
         k: u32,
         it: Iteration,
-    ) -> Result<RunOutcome, StoreError> {
+    ) -> Result<RunOutcome, RunError> {
         let bench = m.plan.bench.clone();
         let (progress_tx, progress_rx) = tokio::sync::watch::channel(0usize);
         let params = CompletionParams {
@@ -290,7 +296,7 @@ impl<E: Engine> Runner<'_, E> {
         req: &CellRequests<'_>,
         run: crate::manifest::Run,
         label: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), RunError> {
         let counted = run.checks.all();
         let figures = format!(
             "gen {:.1} t/s (server {:.1}), pp {:.0} t/s, ttft {:.0} ms",
@@ -312,7 +318,7 @@ impl<E: Engine> Runner<'_, E> {
             },
             crate::progress::overall_text(&overall)
         ));
-        self.dir.save(m)
+        Ok(self.dir.save(m)?)
     }
 
     /// What a recorded run comes to: with a planned fault, the fault's effect
@@ -327,6 +333,13 @@ impl<E: Engine> Runner<'_, E> {
         tokens: usize,
         collapse: Option<crate::degenerate::Degeneracy>,
     ) -> RunOutcome {
+        // The engine is asked after every run, so that losing it stops the run
+        // at the cell in flight rather than at the next server start.
+        if let Err(e) = self.engine.state(&srv.id).await
+            && e.is_lost()
+        {
+            return RunOutcome::EngineLost(e);
+        }
         if let Some(planned) = &req.fault {
             let f = self
                 .fault_outcome(srv, req, k, planned, injected, tokens)

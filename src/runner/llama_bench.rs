@@ -5,12 +5,12 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use super::RunError;
 use super::{Runner, failure};
 use crate::engine::{
     ContainerSpec, Engine, LABEL_MANAGED, LABEL_ROLE, LABEL_RUN, run_to_completion,
 };
 use crate::llama_bench::{Flags, Settings, args, parse_output};
-use crate::manifest::store::StoreError;
 use crate::manifest::{Failure, LlamaBenchRecord, Manifest};
 use crate::plan::AutoOr;
 use crate::status::{CellStatus, FailureMode};
@@ -27,7 +27,7 @@ struct Target<'a> {
 impl<E: Engine> Runner<'_, E> {
     /// Runs llama-bench for every prepared backend and every model, when the plan
     /// asks for it, saving the manifest after each.
-    pub async fn run_llama_bench(&self, m: &mut Manifest) -> Result<(), StoreError> {
+    pub async fn run_llama_bench(&self, m: &mut Manifest) -> Result<(), RunError> {
         let Some(settings) = m.plan.llama_bench.clone() else {
             return Ok(());
         };
@@ -72,7 +72,7 @@ impl<E: Engine> Runner<'_, E> {
         settings: &Settings,
         what: &Target<'_>,
         prepared: &super::Prepared,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), RunError> {
         let model = m.plan.models[what.model].clone();
         let labels = BTreeMap::from([
             (LABEL_MANAGED.to_string(), "true".to_string()),
@@ -144,7 +144,7 @@ impl<E: Engine> Runner<'_, E> {
             seconds: t.elapsed().as_secs_f64(),
             log: log_rel,
         });
-        self.dir.save(m)
+        Ok(self.dir.save(m)?)
     }
 
     /// One llama-bench container: its JSON results and log, or a failure and log.

@@ -9,6 +9,7 @@ mod cell;
 pub mod failure;
 pub mod fault;
 pub mod llama_bench;
+pub mod lost;
 pub mod schedule;
 pub mod server;
 
@@ -21,12 +22,13 @@ use crate::bench::measure::detect_bos;
 use crate::bench::{BenchError, PROMPT_TEXT};
 use crate::engine::{ContainerState, Engine, LABEL_MANAGED, LABEL_RUN};
 use crate::host::devices::Passthrough;
-use crate::manifest::store::{RunDir, StoreError};
+use crate::manifest::store::RunDir;
 use crate::manifest::{Cell, CellVariant, Failure, Manifest, ServerStart};
 use crate::plan::matrix::{Group, Matrix};
 use crate::plan::{AutoOr, Plan, Variant};
 use crate::status::{CellStatus, FailureMode};
 use crate::telemetry::sampler::Sampler;
+pub use lost::RunError;
 use schedule::needs_runs;
 use server::{Server, ServerSpec, StartFailure, log_paths, server_argv};
 
@@ -136,7 +138,7 @@ impl<E: Engine> Runner<'_, E> {
         m: &mut Manifest,
         matrix: &Matrix,
         bench: &crate::plan::Bench,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), RunError> {
         for round in 0..bench.most_rounds() {
             let mut ran = false;
             for (gi, group) in matrix.groups.iter().enumerate() {
@@ -172,7 +174,7 @@ impl<E: Engine> Runner<'_, E> {
     /// its quota gets a new server start. With several rounds and a precision
     /// target, rounds go on, one added run per cell that wants it, until none
     /// does.
-    pub async fn run(&self, m: &mut Manifest, matrix: &Matrix) -> Result<(), StoreError> {
+    pub async fn run(&self, m: &mut Manifest, matrix: &Matrix) -> Result<(), RunError> {
         let bench = m.plan.bench.clone();
         let start = self.overall(m);
         crate::progress::overall_start(&start);
@@ -213,7 +215,7 @@ impl<E: Engine> Runner<'_, E> {
         gi: usize,
         g: &Group,
         round: u32,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool, RunError> {
         let plan = m.plan.clone();
         let model = &plan.models[g.model];
         let variant = cell_variant(g.backend, &model.file, &plan.variants[g.variant]);
@@ -270,6 +272,15 @@ impl<E: Engine> Runner<'_, E> {
                 .await
             {
                 Ok(up) => up,
+                Err(f) if f.mode == FailureMode::EngineLost => {
+                    // The cell in flight only: the rest were not reached.
+                    let error = f.evidence.first().cloned().unwrap_or_default();
+                    self.fail_all(m, &remaining[..1], f)?;
+                    return Err(RunError::EngineLost {
+                        error,
+                        left: vec![spec.name.clone()],
+                    });
+                }
                 Err(f) => {
                     self.fail_all(m, remaining, f)?;
                     return Ok(true);
@@ -278,10 +289,20 @@ impl<E: Engine> Runner<'_, E> {
             let outcome = self
                 .run_cells(m, &started, &server_start, remaining, round)
                 .await;
-            started.stop(self.engine, &log_abs).await;
-            let done = outcome?;
+            let (_, not_removed) = started.stop(self.engine, &log_abs).await;
             self.dir.save(m)?;
-            remaining = &remaining[done..];
+            let left = || vec![started.name.clone()];
+            match (outcome, not_removed) {
+                (Err(RunError::EngineLost { error, .. }), Some(_)) => {
+                    return Err(RunError::EngineLost {
+                        error,
+                        left: left(),
+                    });
+                }
+                (Err(e), _) => return Err(e),
+                (Ok(_), Some(e)) if e.is_lost() => return Err(lost::stop(&e, left())),
+                (Ok(done), _) => remaining = &remaining[done..],
+            }
         }
         Ok(true)
     }
@@ -334,16 +355,23 @@ impl<E: Engine> Runner<'_, E> {
         health_timeout_s: u64,
         log_abs: &std::path::Path,
     ) -> Result<(Server, f64, String), Failure> {
-        let started = Server::start(self.engine, spec)
-            .await
-            .map_err(|e| Failure {
+        let started = Server::start(self.engine, spec).await.map_err(|e| {
+            if e.is_lost() {
+                return lost::cell_failure(&e);
+            }
+            Failure {
                 mode: FailureMode::LoadFailed,
                 message: format!("the server container did not start: {e}"),
                 evidence: vec![e.to_string()],
-            })?;
+            }
+        })?;
         let health = Duration::from_secs(health_timeout_s);
         let load_seconds = match started.wait_healthy(self.engine, health).await {
             Ok(s) => s,
+            Err(StartFailure::Engine(e)) if e.is_lost() => {
+                let _ = started.stop(self.engine, log_abs).await;
+                return Err(lost::cell_failure(&e));
+            }
             Err(why) => {
                 let message = match &why {
                     StartFailure::Engine(e) => format!("engine error while waiting: {e}"),
@@ -360,7 +388,7 @@ impl<E: Engine> Runner<'_, E> {
                     StartFailure::Exited(s) => Some(s),
                     _ => self.engine.state(&started.id).await.ok(),
                 };
-                let log = started.stop(self.engine, log_abs).await;
+                let (log, _) = started.stop(self.engine, log_abs).await;
                 return Err(failure::server_start(state.as_ref(), &log, &message));
             }
         };
@@ -389,7 +417,7 @@ impl<E: Engine> Runner<'_, E> {
         m: &mut Manifest,
         cells: &[crate::plan::matrix::CellPlan],
         f: Failure,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), RunError> {
         crate::progress::note(format!("  failed ({}): {}", f.mode, f.message));
         for c in cells {
             if let Some(cell) = cell_mut(m, &c.id) {
@@ -397,7 +425,7 @@ impl<E: Engine> Runner<'_, E> {
                 cell.failure = Some(f.clone());
             }
         }
-        self.dir.save(m)
+        Ok(self.dir.save(m)?)
     }
 
     /// Everything the container wrote so far, as text (empty when unreadable).
@@ -429,26 +457,40 @@ impl<E: Engine> Runner<'_, E> {
     }
 
     /// Stops and removes every container of this run still present.
-    pub async fn cleanup(&self) -> usize {
+    pub async fn cleanup(&self) -> Removal {
         remove_run_containers(self.engine, self.run_id).await
     }
 }
 
-/// Stops and removes every container labelled with `run_id`; returns how many.
-pub async fn remove_run_containers<E: Engine>(engine: &E, run_id: &str) -> usize {
+/// What removing a run's containers came to.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Removal {
+    pub removed: usize,
+    /// Containers the engine listed but would not remove.
+    pub left: Vec<String>,
+    /// The engine could not list them (it does not answer).
+    pub unlisted: Option<String>,
+}
+
+/// Stops and removes every container labelled with `run_id`.
+pub async fn remove_run_containers<E: Engine>(engine: &E, run_id: &str) -> Removal {
     let labels = [
         format!("{LABEL_MANAGED}=true"),
         format!("{LABEL_RUN}={run_id}"),
     ];
-    let mut removed = 0;
-    if let Ok(list) = engine.list_labelled(&labels).await {
-        for c in list {
-            if engine.remove(&c.id).await.is_ok() {
-                removed += 1;
+    let mut out = Removal::default();
+    match engine.list_labelled(&labels).await {
+        Ok(list) => {
+            for c in list {
+                match engine.remove(&c.id).await {
+                    Ok(()) => out.removed += 1,
+                    Err(_) => out.left.push(c.name),
+                }
             }
         }
+        Err(e) => out.unlisted = Some(e.to_string()),
     }
-    removed
+    out
 }
 
 /// The prompt text in the served model's tokens, and its BOS token if it has one.

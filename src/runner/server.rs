@@ -207,12 +207,13 @@ impl Server {
         })
     }
 
-    /// Stops and removes the container, writing its log to `log`. Returns the log.
-    pub async fn stop<E: Engine>(&self, engine: &E, log: &Path) -> String {
+    /// Stops and removes the container, writing its log to `log`. Returns the
+    /// log, and the engine's error when the container could not be removed.
+    pub async fn stop<E: Engine>(&self, engine: &E, log: &Path) -> (String, Option<EngineError>) {
         let _ = engine.stop(&self.id, 10).await;
         let text = save_log(engine, &self.id, log).await;
-        let _ = engine.remove(&self.id).await;
-        text
+        let removed = engine.remove(&self.id).await.err();
+        (text, removed)
     }
 }
 

@@ -49,6 +49,10 @@ fn setup_plan(text: &str) -> Setup {
 }
 
 async fn run(s: &mut Setup) {
+    try_run(s).await.unwrap();
+}
+
+async fn try_run(s: &mut Setup) -> Result<(), RunError> {
     // Telemetry from the Strix Halo fixture: its files do not change, so every run
     // sees the same readings (45 °C, below the 60 °C cool-down threshold).
     let fixture =
@@ -75,7 +79,40 @@ async fn run(s: &mut Setup) {
         )],
         sampler: Some(&sampler),
     };
-    runner.run(&mut s.manifest, &s.matrix).await.unwrap();
+    runner.run(&mut s.manifest, &s.matrix).await
+}
+
+#[tokio::test]
+async fn a_lost_engine_stops_the_run_at_the_cell_in_flight_and_names_what_is_left() {
+    let mut s = setup("");
+    // The fake server is healthy at once, so the state is first asked after
+    // each run: the second call comes after the first cell's first measured run.
+    s.engine.lose_at_state_call.store(2, Ordering::SeqCst);
+    let err = try_run(&mut s).await.unwrap_err();
+    let RunError::EngineLost { error, left } = &err else {
+        panic!("{err}");
+    };
+    assert!(error.contains("unix:///fake/podman.sock"), "{error}");
+    let name = s.engine.created.lock().unwrap()[0].clone();
+    assert_eq!(left, &vec![name.clone()]);
+    assert!(
+        err.to_string()
+            .contains(&format!("podman rm -f --ignore {name}")),
+        "{err}"
+    );
+    // The container really is still there: the engine could not remove it.
+    assert_eq!(s.engine.live_containers(), 1);
+    let on_disk = s.run_dir.load().unwrap();
+    let first = &on_disk.cells[0];
+    assert_eq!(first.status, CellStatus::Failed);
+    let f = first.failure.as_ref().unwrap();
+    assert_eq!(f.mode, FailureMode::EngineLost);
+    assert!(f.evidence[0].contains("unix:///fake/podman.sock"), "{f:?}");
+    // Its runs so far are kept: the warm-up and one measured run.
+    assert_eq!(first.runs.len(), 2);
+    // The cell not reached is not failed: it is pending.
+    assert_eq!(on_disk.cells[1].status, CellStatus::Pending);
+    assert!(on_disk.cells[1].runs.is_empty());
 }
 
 #[tokio::test]
@@ -217,7 +254,7 @@ async fn cleanup_removes_only_this_runs_containers() {
     };
     s.engine.create(&mine).await.unwrap();
     s.engine.create(&other).await.unwrap();
-    assert_eq!(runner.cleanup().await, 1);
+    assert_eq!(runner.cleanup().await.removed, 1);
     assert_eq!(s.engine.live_containers(), 1);
 }
 
