@@ -101,7 +101,7 @@ pub enum Command {
     /// Check a bundle: every file against SHA256SUMS and the manifest's
     /// integrity hash; refuses unsafe entries.
     Verify {
-        /// A bundle (.tar.gz).
+        /// A bundle (.tar.gz), or a run directory (its manifest's integrity).
         file: PathBuf,
     },
     /// Unpack a checked bundle into a new directory.

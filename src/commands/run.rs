@@ -336,7 +336,14 @@ async fn execute(
     }
     say_left(&removal);
     crate::session::close_timing(m, t_total);
-    dir.save(m)?;
+    if let Err(e) = dir.save(m) {
+        // The last save failed (a full disk): what stopped the run, if that
+        // was something else, is said before the save's own error.
+        if let Some(first) = m.error.as_ref().filter(|f| **f != e.to_string()) {
+            note(format!("the run stopped: {first}"));
+        }
+        return Err(e.into());
+    }
     let report = crate::report::write(dir, m)?;
     print!("{}", crate::history::cells_table(m));
     println!(

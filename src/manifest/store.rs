@@ -15,6 +15,12 @@ pub enum StoreError {
     Occupied { dir: String },
     #[error("{path}: {message}")]
     Io { path: String, message: String },
+    #[error(
+        "{path}: no space left on the filesystem that holds {dir}. The manifest on disk is the \
+         last complete one (it verifies: `rigbench verify {dir}`); free space there and go on \
+         with `rigbench run --resume {dir}`"
+    )]
+    Full { path: String, dir: String },
 }
 
 /// A run directory.
@@ -72,7 +78,16 @@ impl RunDir {
         m.integrity.sha256 = integrity::compute(m).map_err(|e| io(e.to_string()))?;
         let mut bytes = serde_json::to_vec_pretty(m).map_err(|e| io(e.to_string()))?;
         bytes.push(b'\n');
-        write_atomic(&path, &bytes).map_err(|e| io(e.to_string()))
+        write_atomic(&path, &bytes).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::StorageFull {
+                StoreError::Full {
+                    path: path.display().to_string(),
+                    dir: self.root.display().to_string(),
+                }
+            } else {
+                io(e.to_string())
+            }
+        })
     }
 
     /// Reads and verifies the manifest.
