@@ -225,3 +225,61 @@ async fn tiny_images_build_and_a_failing_build_says_why() {
     let log = std::fs::read_to_string(logs.path().join("bad.log")).unwrap();
     assert!(log.contains("about to fail"), "{log}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Podman: scripts/test.sh runs it"]
+async fn a_rebuild_under_the_same_tag_leaves_no_image_behind() {
+    let c = connect(None, &rigbench::cache::Cache::locate(None).engine_tmp())
+        .await
+        .unwrap();
+    let e = &c.client;
+    let image = base(e).await;
+    let logs = tempfile::tempdir().unwrap();
+    let tag = format!("localhost/rigbench/engine-test-tidy:{}", std::process::id());
+    // Two stages, both labelled as rigbench's Containerfiles label theirs: a
+    // rebuild leaves the old final image untagged and the old stage dangling.
+    let ctx = context(&format!(
+        "FROM {image} AS stage\nLABEL {LABEL_MANAGED}=true\nARG N\nRUN echo \"$N\" > /n\n\
+         FROM {image}\nLABEL {LABEL_MANAGED}=true\nCOPY --from=stage /n /n\n"
+    ));
+    let build = |n: &str| BuildRequest {
+        context_tar: ctx.path().to_path_buf(),
+        containerfile: "Containerfile".into(),
+        tag: tag.clone(),
+        build_args: BTreeMap::from([("N".into(), n.into())]),
+        labels: BTreeMap::from([(LABEL_MANAGED.into(), "true".into())]),
+        target: None,
+        no_cache: true,
+        log: logs.path().join(format!("{n}.log")),
+    };
+    let first = e.build(&build("1"), &|_: &str| {}).await.unwrap();
+    let before = e.image(&tag).await.unwrap().unwrap();
+    assert_eq!(before.id, first);
+    let second = e.build(&build("2"), &|_: &str| {}).await.unwrap();
+    assert_ne!(first, second);
+    let tidied = rigbench::image::replaced::tidy(e, Some(&before), &second).await;
+    assert_eq!(
+        tidied.removed.as_deref(),
+        Some(first.as_str()),
+        "{tidied:?}"
+    );
+    assert!(tidied.pruned >= 1, "no dangling stage pruned: {tidied:?}");
+    assert!(e.image(&first).await.unwrap().is_none());
+    let left = std::process::Command::new("podman")
+        .args([
+            "images",
+            "-q",
+            "--filter",
+            "dangling=true",
+            "--filter",
+            &format!("label={LABEL_MANAGED}=true"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        left.stdout.is_empty(),
+        "dangling rigbench images left: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+    e.remove_image(&tag).await.unwrap();
+}
