@@ -30,15 +30,31 @@ const GGUF_BOUND: usize = 1 << 20;
 const MANIFEST_BOUND: usize = 16 << 20;
 const BUNDLE_BOUND: usize = 64 << 20;
 
-/// One case at a time: the allocation cap is process-wide.
+/// One test at a time, from its first allocation to its last: the allocation
+/// cap is process-wide, so another test's thread allocating while a case runs
+/// capped would spend that case's bound (or fail itself).
 static SERIAL: Mutex<()> = Mutex::new(());
 
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Runs `f` with the allocator capped at what is allocated now plus `bound`.
+/// The cap is lifted however `f` ends: a panic inside it still has the memory
+/// to report itself (a panic under the cap once hung the test binary, its
+/// backtrace's allocation failing while it held the backtrace lock).
 fn capped<T>(bound: usize, f: impl FnOnce() -> T) -> T {
+    struct Lift;
+    impl Drop for Lift {
+        fn drop(&mut self) {
+            let _ = ALLOC.set_limit(usize::MAX);
+        }
+    }
     ALLOC.set_limit(ALLOC.allocated() + bound).unwrap();
-    let out = f();
-    ALLOC.set_limit(usize::MAX).unwrap();
-    out
+    let _lift = Lift;
+    f()
 }
 
 fn cases(n: u32) -> Config {
@@ -134,9 +150,6 @@ fn seeds_in(dir: &str) -> Vec<Vec<u8>> {
 }
 
 fn run(config: Config, strategy: impl Strategy<Value = Vec<u8>>, check: impl Fn(&[u8])) -> u32 {
-    let _one = SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let cases = config.cases;
     let mut runner = TestRunner::new(config);
     let result = runner.run(&strategy, |input| {
@@ -151,6 +164,7 @@ fn run(config: Config, strategy: impl Strategy<Value = Vec<u8>>, check: impl Fn(
 
 #[test]
 fn plan_files() {
+    let _one = serial();
     let mut seeds = seeds_in("plans");
     seeds.extend(seeds_in("tests/plans"));
     let n = run(cases(3000), inputs(seeds), |bytes| {
@@ -168,6 +182,7 @@ fn plan_files() {
 
 #[test]
 fn references() {
+    let _one = serial();
     let n = run(cases(3000), inputs(seeds_in("references")), |bytes| {
         let t = text(bytes);
         if let Err(e) = capped(TEXT_BOUND, || {
@@ -221,6 +236,7 @@ fn load_manifest(bytes: &[u8]) {
 
 #[test]
 fn manifests_mutated_bytes() {
+    let _one = serial();
     let seed = serde_json::to_vec_pretty(&small_manifest()).unwrap();
     let n = run(cases(400), inputs(vec![seed]), load_manifest);
     eprintln!("manifests, mutated bytes: {n} cases");
@@ -231,6 +247,7 @@ fn manifests_mutated_bytes() {
 /// reading of the fields themselves is tried.
 #[test]
 fn manifests_mutated_values() {
+    let _one = serial();
     let seed = small_manifest();
     let leaf = prop_oneof![
         Just(serde_json::Value::Null),
@@ -331,6 +348,7 @@ fn gguf_seed() -> Vec<u8> {
 
 #[test]
 fn gguf_headers() {
+    let _one = serial();
     let seed = gguf_seed();
     let facts = rigbench::gguf::parse(&mut seed.as_slice(), "seed.gguf").unwrap();
     assert_eq!(facts.tensor_count, 2);
@@ -356,9 +374,7 @@ fn gguf_headers() {
 /// file does not hold.
 #[test]
 fn gguf_claims_beyond_the_file() {
-    let _one = SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _one = serial();
     let mut b = b"GGUF".to_vec();
     b.extend(3u32.to_le_bytes());
     b.extend(u64::MAX.to_le_bytes());
@@ -439,6 +455,7 @@ fn import_checked(archive: &[u8]) {
 
 #[test]
 fn bundles_mutated_archives() {
+    let _one = serial();
     let tar = bundle_tar();
     let strategy = (edits(), any::<bool>()).prop_map(move |(e, gz)| {
         let mutated = mutate(&tar, &e);
@@ -451,6 +468,7 @@ fn bundles_mutated_archives() {
 /// Archives built entry by entry with hostile names, kinds and sizes.
 #[test]
 fn bundles_hostile_entries() {
+    let _one = serial();
     let name = prop_oneof![
         Just("r/manifest.json".to_string()),
         Just("r/SHA256SUMS".to_string()),
@@ -506,9 +524,7 @@ fn bundles_hostile_entries() {
 
 #[test]
 fn a_real_bundle_imports() {
-    let _one = SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _one = serial();
     let archive = gzip(&bundle_tar());
     let work = tempfile::tempdir().unwrap();
     let file = work.path().join("real.tar.gz");
