@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
@@ -130,6 +132,35 @@ fn context(containerfile: &str) -> tempfile::NamedTempFile {
     file
 }
 
+/// A build of the Containerfile in `context` as `tag`, with at most one build
+/// argument, labelled as rigbench's when `labelled`.
+fn request(
+    context: &std::path::Path,
+    tag: &str,
+    arg: Option<(&str, &str)>,
+    labelled: bool,
+    no_cache: bool,
+    log: &std::path::Path,
+) -> BuildRequest {
+    BuildRequest {
+        context_tar: context.to_path_buf(),
+        containerfile: "Containerfile".into(),
+        tag: tag.to_string(),
+        build_args: arg
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into_iter()
+            .collect(),
+        labels: if labelled {
+            BTreeMap::from([(LABEL_MANAGED.into(), "true".into())])
+        } else {
+            BTreeMap::new()
+        },
+        target: None,
+        no_cache,
+        log: log.to_path_buf(),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs Podman: scripts/test.sh runs it"]
 async fn tiny_images_build_and_a_failing_build_says_why() {
@@ -147,16 +178,14 @@ async fn tiny_images_build_and_a_failing_build_says_why() {
     let lines = std::sync::Mutex::new(Vec::new());
     let id = e
         .build(
-            &BuildRequest {
-                context_tar: ok.path().to_path_buf(),
-                containerfile: "Containerfile".into(),
-                tag: tag.clone(),
-                build_args: BTreeMap::from([("GREETING".into(), "hello".into())]),
-                labels: BTreeMap::from([(LABEL_MANAGED.into(), "true".into())]),
-                target: None,
-                no_cache: false,
-                log: logs.path().join("ok.log"),
-            },
+            &request(
+                ok.path(),
+                &tag,
+                Some(("GREETING", "hello")),
+                true,
+                false,
+                &logs.path().join("ok.log"),
+            ),
             &|l: &str| lines.lock().unwrap().push(l.to_string()),
         )
         .await
@@ -205,16 +234,14 @@ async fn tiny_images_build_and_a_failing_build_says_why() {
     let bad = context(&format!("FROM {image}\nRUN echo about to fail && exit 7\n"));
     let err = e
         .build(
-            &BuildRequest {
-                context_tar: bad.path().to_path_buf(),
-                containerfile: "Containerfile".into(),
-                tag: format!("{tag}-bad"),
-                build_args: BTreeMap::new(),
-                labels: BTreeMap::new(),
-                target: None,
-                no_cache: false,
-                log: logs.path().join("bad.log"),
-            },
+            &request(
+                bad.path(),
+                &format!("{tag}-bad"),
+                None,
+                false,
+                false,
+                &logs.path().join("bad.log"),
+            ),
             &|_: &str| {},
         )
         .await
@@ -242,15 +269,9 @@ async fn a_rebuild_under_the_same_tag_leaves_no_image_behind() {
         "FROM {image} AS stage\nLABEL {LABEL_MANAGED}=true\nARG N\nRUN echo \"$N\" > /n\n\
          FROM {image}\nLABEL {LABEL_MANAGED}=true\nCOPY --from=stage /n /n\n"
     ));
-    let build = |n: &str| BuildRequest {
-        context_tar: ctx.path().to_path_buf(),
-        containerfile: "Containerfile".into(),
-        tag: tag.clone(),
-        build_args: BTreeMap::from([("N".into(), n.into())]),
-        labels: BTreeMap::from([(LABEL_MANAGED.into(), "true".into())]),
-        target: None,
-        no_cache: true,
-        log: logs.path().join(format!("{n}.log")),
+    let build = |n: &str| {
+        let log = logs.path().join(format!("{n}.log"));
+        request(ctx.path(), &tag, Some(("N", n)), true, true, &log)
     };
     let first = e.build(&build("1"), &|_: &str| {}).await.unwrap();
     let before = e.image(&tag).await.unwrap().unwrap();
@@ -265,21 +286,7 @@ async fn a_rebuild_under_the_same_tag_leaves_no_image_behind() {
     );
     assert!(tidied.pruned >= 1, "no dangling stage pruned: {tidied:?}");
     assert!(e.image(&first).await.unwrap().is_none());
-    let left = std::process::Command::new("podman")
-        .args([
-            "images",
-            "-q",
-            "--filter",
-            "dangling=true",
-            "--filter",
-            &format!("label={LABEL_MANAGED}=true"),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        left.stdout.is_empty(),
-        "dangling rigbench images left: {}",
-        String::from_utf8_lossy(&left.stdout)
-    );
+    let left = common::dangling_rigbench_images();
+    assert!(left.is_empty(), "dangling rigbench images left: {left}");
     e.remove_image(&tag).await.unwrap();
 }

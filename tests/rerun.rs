@@ -97,21 +97,10 @@ fn a_bundle_reruns_with_rebuilt_images_and_the_binaries_are_checked() {
         !exists.success(),
         "the replaced image {old_id} is still there"
     );
-    let dangling = std::process::Command::new("podman")
-        .args([
-            "images",
-            "-q",
-            "--filter",
-            "dangling=true",
-            "--filter",
-            "label=io.rigbench.managed=true",
-        ])
-        .output()
-        .unwrap();
+    let dangling = common::dangling_rigbench_images();
     assert!(
-        dangling.stdout.is_empty(),
-        "dangling rigbench images left: {}",
-        String::from_utf8_lossy(&dangling.stdout)
+        dangling.is_empty(),
+        "dangling rigbench images left: {dangling}"
     );
     // The plan was pinned to what the original used: its base image and hashes.
     assert_eq!(

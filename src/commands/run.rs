@@ -243,10 +243,10 @@ fn rerun_engine_lost(m: &mut Manifest) -> usize {
 fn say_left(r: &crate::runner::Removal) {
     if !r.left.is_empty() {
         note(format!(
-            "the engine would not remove {} container(s) of this run: {}; remove them with\n  podman rm -f --ignore {}",
+            "the engine would not remove {} container(s) of this run: {}; remove them with\n{}",
             r.left.len(),
             r.left.join(", "),
-            r.left.join(" ")
+            crate::runner::lost::remove_command(&r.left)
         ));
     }
     if let Some(e) = &r.unlisted {

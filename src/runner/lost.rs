@@ -33,13 +33,18 @@ pub fn lost_message(error: &str, left: &[String]) -> String {
     if !left.is_empty() {
         s.push_str(&format!(
             "\ncontainers of this run the engine could not remove (they may still run): {}\n\
-             once the engine answers, remove them with\n  podman rm -f --ignore {}\n\
+             once the engine answers, remove them with\n{}\n\
              (`rigbench run --resume` removes them before it goes on)",
             left.join(", "),
-            left.join(" ")
+            remove_command(left)
         ));
     }
     s
+}
+
+/// The command that removes the named containers, indented on its own line.
+pub fn remove_command(names: &[String]) -> String {
+    format!("  podman rm -f --ignore {}", names.join(" "))
 }
 
 /// The run stops: `error` lost the engine, `left` could not be removed.

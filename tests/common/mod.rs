@@ -170,3 +170,21 @@ pub fn setup_fields(comparison: &serde_json::Value) -> Vec<&str> {
         .map(|d| d["field"].as_str().unwrap())
         .collect()
 }
+
+/// rigbench's dangling images (`podman images -q`), as the engine's own
+/// command line lists them: empty when a rebuild left nothing behind.
+pub fn dangling_rigbench_images() -> String {
+    let o = std::process::Command::new("podman")
+        .args([
+            "images",
+            "-q",
+            "--filter",
+            "dangling=true",
+            "--filter",
+            "label=io.rigbench.managed=true",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "podman images failed");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
