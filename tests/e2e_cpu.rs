@@ -8,7 +8,7 @@
 mod common;
 
 use common::{COMMIT, MODEL_SHA256, manifest_json, repo, run_plan};
-use rigbench::engine::{Engine, EngineKind, LABEL_RUN, connect};
+use rigbench::engine::{Engine, EngineKind, LABEL_RUN};
 use rigbench::metric::Metric;
 use rigbench::status::{CellStatus, RunStatus};
 use serde_json::Value;
@@ -49,9 +49,7 @@ async fn small_plan_runs_end_to_end_in_a_real_container() {
 
     // The image id in the manifest is what the engine reports for the tag.
     let image = &m.images[0];
-    let connected = connect(None, &rigbench::cache::Cache::locate(None).engine_tmp())
-        .await
-        .unwrap();
+    let connected = common::engine().await;
     let facts = connected
         .client
         .image(&image.tag)

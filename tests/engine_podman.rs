@@ -11,7 +11,7 @@ use std::net::Ipv4Addr;
 
 use rigbench::engine::{
     BuildRequest, ContainerSpec, Engine, EngineError, EngineKind, LABEL_MANAGED, LABEL_RUN,
-    Publish, connect, run_to_completion,
+    Publish, run_to_completion,
 };
 
 fn labels(run: &str) -> BTreeMap<String, String> {
@@ -31,9 +31,7 @@ async fn base<E: Engine>(engine: &E) -> String {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs Podman: scripts/test.sh runs it"]
 async fn engine_reports_itself_and_exit_codes_are_results() {
-    let c = connect(None, &rigbench::cache::Cache::locate(None).engine_tmp())
-        .await
-        .unwrap();
+    let c = common::engine().await;
     let e = &c.client;
     let info = e.info().await.unwrap();
     assert_eq!(info.kind, EngineKind::Podman);
@@ -76,9 +74,7 @@ async fn engine_reports_itself_and_exit_codes_are_results() {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs Podman: scripts/test.sh runs it"]
 async fn labelled_containers_are_found_and_a_taken_port_is_reported() {
-    let c = connect(None, &rigbench::cache::Cache::locate(None).engine_tmp())
-        .await
-        .unwrap();
+    let c = common::engine().await;
     let e = &c.client;
     let image = base(e).await;
     let run = format!("port-test-{}", std::process::id());
@@ -164,9 +160,7 @@ fn request(
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs Podman: scripts/test.sh runs it"]
 async fn tiny_images_build_and_a_failing_build_says_why() {
-    let c = connect(None, &rigbench::cache::Cache::locate(None).engine_tmp())
-        .await
-        .unwrap();
+    let c = common::engine().await;
     let e = &c.client;
     let image = base(e).await;
     let logs = tempfile::tempdir().unwrap();
@@ -256,9 +250,7 @@ async fn tiny_images_build_and_a_failing_build_says_why() {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs Podman: scripts/test.sh runs it"]
 async fn a_rebuild_under_the_same_tag_leaves_no_image_behind() {
-    let c = connect(None, &rigbench::cache::Cache::locate(None).engine_tmp())
-        .await
-        .unwrap();
+    let c = common::engine().await;
     let e = &c.client;
     let image = base(e).await;
     let logs = tempfile::tempdir().unwrap();

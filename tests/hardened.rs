@@ -10,7 +10,7 @@
 mod common;
 
 use common::{repo, start_run_until};
-use rigbench::engine::{Engine, LABEL_ROLE, LABEL_RUN, PIDS_LIMIT, connect};
+use rigbench::engine::{Engine, LABEL_ROLE, LABEL_RUN, PIDS_LIMIT};
 
 /// `/proc/PID/status`'s `key:` value.
 fn status_field(pid: i64, key: &str) -> String {
@@ -55,9 +55,7 @@ async fn a_live_server_container_is_confined() {
     let (mut child, _) = start_run_until(&plan, &out, 1, false);
     let m = common::read_manifest(&out.join("manifest.json")).unwrap();
 
-    let engine = connect(None, &rigbench::cache::Cache::locate(None).engine_tmp())
-        .await
-        .unwrap();
+    let engine = common::engine().await;
     let label = [
         format!("{LABEL_RUN}={}", m.run_id),
         format!("{LABEL_ROLE}=server"),

@@ -7,7 +7,7 @@
 mod common;
 
 use common::{manifest_json, read_manifest, repo, runs_of, start_run_until};
-use rigbench::engine::{Engine, LABEL_RUN, connect};
+use rigbench::engine::{Engine, LABEL_RUN};
 use rigbench::status::RunStatus;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -51,9 +51,7 @@ async fn interrupt(signal: rustix::process::Signal, group: bool) {
     assert!(out.join("report.md").exists());
 
     let run_id = &m.run_id;
-    let connected = connect(None, &rigbench::cache::Cache::locate(None).engine_tmp())
-        .await
-        .unwrap();
+    let connected = common::engine().await;
     let left = connected
         .client
         .list_labelled(&[format!("{LABEL_RUN}={run_id}")])

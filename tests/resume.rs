@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use common::{manifest_json, read_manifest, repo, rigbench, runs_of, start_run_until};
-use rigbench::engine::{Engine, LABEL_RUN, connect};
+use rigbench::engine::{Engine, LABEL_RUN};
 use rigbench::metric::Metric;
 use rigbench::status::{CellStatus, RunStatus};
 
@@ -34,9 +34,7 @@ async fn kill_9_then_resume_runs_only_what_is_missing() {
     let run_id = killed.run_id.clone();
     let stale_service = killed.engine.as_ref().and_then(|e| e.service_pid);
 
-    let connected = connect(None, &rigbench::cache::Cache::locate(None).engine_tmp())
-        .await
-        .unwrap();
+    let connected = common::engine().await;
     let label = [format!("{LABEL_RUN}={run_id}")];
     let left = connected.client.list_labelled(&label).await.unwrap();
     eprintln!("left by the killed run: {left:?}, service pid {stale_service:?}");

@@ -9,19 +9,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use rigbench::backend::Backend;
-use rigbench::engine::{BuildRequest, Engine, LABEL_MANAGED, connect};
+use rigbench::engine::{BuildRequest, Engine, LABEL_MANAGED};
 
 const SID_BASE: &str = "localhost/rigbench/debian:sid";
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs Podman and the Debian sid base: scripts/test.sh runs it"]
 async fn rocm6_build_stage_configures_hip_for_gfx1151_on_debian_rocm() {
-    let c = connect(None, &rigbench::cache::Cache::locate(None).engine_tmp())
-        .await
-        .unwrap();
+    let c = common::engine().await;
     let e = &c.client;
     assert!(
         e.image(SID_BASE).await.unwrap().is_some(),

@@ -188,3 +188,11 @@ pub fn dangling_rigbench_images() -> String {
     assert!(o.status.success(), "podman images failed");
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
+
+/// The engine as rigbench finds it (or the Podman service it starts, with its
+/// temporary directory in the default cache).
+pub async fn engine() -> rigbench::engine::Connected {
+    rigbench::engine::connect(None, &rigbench::cache::Cache::locate(None).engine_tmp())
+        .await
+        .unwrap()
+}
