@@ -5,6 +5,7 @@
 //! mean, mean ± t(0.975, n − 1) · sd / √n, with Student's t from `statrs`.
 
 pub mod compare;
+pub mod paired;
 
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, StudentsT};
