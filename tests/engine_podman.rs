@@ -282,3 +282,42 @@ async fn a_rebuild_under_the_same_tag_leaves_no_image_behind() {
     assert!(left.is_empty(), "dangling rigbench images left: {left}");
     e.remove_image(&tag).await.unwrap();
 }
+
+/// A variant's `cpus` and `cpuset_cpus` reach the container: the engine
+/// reports them, and the process inside sees the quota and the CPU set.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Podman: scripts/test.sh runs it"]
+async fn cpu_quota_and_cpu_set_reach_the_container() {
+    let c = common::engine().await;
+    let e = &c.client;
+    let image = base(e).await;
+    let run = format!("cpus-test-{}", std::process::id());
+    let spec = ContainerSpec {
+        name: format!("rigbench-{run}"),
+        image,
+        entrypoint: Some(vec!["sh".into(), "-c".into()]),
+        cmd: vec![
+            "grep Cpus_allowed_list /proc/self/status; \
+             cat /sys/fs/cgroup/cpu.max 2>/dev/null || \
+             echo \"$(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) $(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)\""
+                .into(),
+        ],
+        labels: labels(&run),
+        nano_cpus: Some(500_000_000),
+        cpuset_cpus: Some("0".into()),
+        ..ContainerSpec::default()
+    };
+    let id = e.create(&spec).await.unwrap();
+    let s = e.security(&id).await;
+    e.start(&id).await.unwrap();
+    let status = e.wait(&id).await.unwrap();
+    let out = String::from_utf8_lossy(&e.logs(&id).await.unwrap()).into_owned();
+    e.remove(&id).await.unwrap();
+    let s = s.unwrap();
+    assert_eq!(s.nano_cpus, Some(500_000_000));
+    assert_eq!(s.cpuset_cpus.as_deref(), Some("0"));
+    assert_eq!(status.code, 0, "{out}");
+    // Half a CPU: 50 ms in every 100 ms period, on CPU 0 only.
+    assert!(out.contains("Cpus_allowed_list:\t0\n"), "{out}");
+    assert!(out.contains("50000 100000"), "{out}");
+}

@@ -163,6 +163,8 @@ impl Client {
             pid_mode: h.pid_mode.unwrap_or_default(),
             read_only_root: h.readonly_rootfs.unwrap_or(false),
             pids_limit: h.pids_limit,
+            nano_cpus: h.nano_cpus.filter(|&n| n > 0),
+            cpuset_cpus: h.cpuset_cpus.filter(|s| !s.is_empty()),
             port_host_ips,
             mounts,
             tmpfs: h.tmpfs.unwrap_or_default().into_keys().collect(),
@@ -471,6 +473,8 @@ impl Engine for Client {
                 privileged: Some(false),
                 init: spec.init.then_some(true),
                 pids_limit: Some(spec.pids_limit.unwrap_or(super::PIDS_LIMIT)),
+                nano_cpus: spec.nano_cpus,
+                cpuset_cpus: spec.cpuset_cpus.clone(),
                 readonly_rootfs: Some(spec.read_only_root),
                 tmpfs: (!spec.tmpfs.is_empty()).then(|| {
                     spec.tmpfs

@@ -131,6 +131,11 @@ pub struct ContainerSpec {
     /// program may still write (each a small tmpfs).
     pub read_only_root: bool,
     pub tmpfs: Vec<String>,
+    /// CPU time the container may use, in billionths of a CPU (a CFS quota:
+    /// 1.5 CPUs is 1_500_000_000); `None`: no limit.
+    pub nano_cpus: Option<i64>,
+    /// The CPUs its processes may run on (`0-3`, `0,2`); `None`: any.
+    pub cpuset_cpus: Option<String>,
 }
 
 /// Where a container with a read-only root may still write: /tmp, and HOME
@@ -157,6 +162,10 @@ pub struct Security {
     pub pid_mode: String,
     pub read_only_root: bool,
     pub pids_limit: Option<i64>,
+    /// Its CPU quota in billionths of a CPU, when it has one.
+    pub nano_cpus: Option<i64>,
+    /// The CPUs it is pinned to, when it is.
+    pub cpuset_cpus: Option<String>,
     /// The host addresses its published ports are bound to.
     pub port_host_ips: Vec<String>,
     /// Each mount: its path inside and whether it is writable.
