@@ -205,6 +205,17 @@ pub struct RunArgs {
     /// Tokens generated per run, instead of the plan's.
     #[arg(long, value_name = "N")]
     pub n_predict: Option<u32>,
+    /// Warm-ups per server start: `short` (one small request before the
+    /// first cell) or `full` (each cell at its own length), instead of the plan's.
+    #[arg(long, value_name = "short|full")]
+    pub warmup: Option<String>,
+    /// In an A/B plan (`[ab]`): add rounds until every target cell is decided.
+    #[arg(long)]
+    pub until_decided: bool,
+    /// With --until-decided: add no round that would end later than this many
+    /// minutes after measuring began.
+    #[arg(long, value_name = "M", requires = "until_decided")]
+    pub max_minutes: Option<u32>,
     /// Print the resolved plan (with the flags above applied) as a plan file
     /// to reuse with --plan, and stop.
     #[arg(long, conflicts_with = "dry_run")]

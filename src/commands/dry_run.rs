@@ -188,6 +188,16 @@ fn matrix_section(out: &mut String, plan: &Plan, matrix: &Matrix) {
         },
         cells as u32 * (b.warmup_runs * b.most_rounds() + b.max_runs())
     );
+    if let Some(ab) = &plan.ab {
+        let arms: Vec<String> = ab.arms.iter().map(crate::plan::ab::arm_name).collect();
+        let _ = writeln!(
+            out,
+            "
+A/B: arms {} (the first the baseline); {}",
+            arms.join(" | "),
+            ab.text()
+        );
+    }
 }
 
 /// Each server start: its command line, environment, request fields, fault,
@@ -196,7 +206,12 @@ fn starts_section(out: &mut String, plan: &Plan, matrix: &Matrix) {
     let b = &plan.bench;
     for (i, g) in matrix.groups.iter().enumerate() {
         let model = &plan.models[g.model];
-        let v = cell_variant(g.backend, &model.file, &plan.variants[g.variant]);
+        let v = cell_variant(
+            g.backend,
+            &model.file,
+            &plan.variants[g.variant],
+            plan.bench.warmup,
+        );
         let env: Vec<String> = v.env.iter().map(|(k, x)| format!("{k}={x}")).collect();
         let _ = writeln!(
             out,
@@ -215,6 +230,16 @@ fn starts_section(out: &mut String, plan: &Plan, matrix: &Matrix) {
         if !v.request.is_empty() {
             let fields: Vec<String> = v.request.iter().map(|(k, x)| format!("{k}={x}")).collect();
             let _ = writeln!(out, "  request fields {}", fields.join(" "));
+        }
+        if v.cpus.is_some() || v.cpuset_cpus.is_some() {
+            let _ = writeln!(
+                out,
+                "  container limits: {}{}",
+                v.cpus.map_or(String::new(), |c| format!("cpus {c} ")),
+                v.cpuset_cpus
+                    .as_ref()
+                    .map_or(String::new(), |s| format!("cpuset_cpus {s}"))
+            );
         }
         if let Some(f) = &v.fault {
             let _ = writeln!(
@@ -303,7 +328,12 @@ pub fn json(
         .iter()
         .map(|g| {
             let model = &plan.models[g.model];
-            let v = cell_variant(g.backend, &model.file, &plan.variants[g.variant]);
+            let v = cell_variant(
+                g.backend,
+                &model.file,
+                &plan.variants[g.variant],
+                plan.bench.warmup,
+            );
             json!({
                 "backend": g.backend,
                 "source": plan.sources[g.source].name,

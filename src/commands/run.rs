@@ -95,6 +95,16 @@ fn overrides(args: &RunArgs) -> anyhow::Result<crate::plan::overrides::Overrides
         rounds: args.rounds,
         n_predict: args.n_predict,
         ctx_size: args.ctx_size,
+        warmup: match args.warmup.as_deref() {
+            None => None,
+            Some("short") => Some(crate::plan::WarmUp::Short),
+            Some("full") => Some(crate::plan::WarmUp::Full),
+            Some(other) => {
+                anyhow::bail!("--warmup {other}: use short or full");
+            }
+        },
+        until_decided: args.until_decided,
+        max_minutes: args.max_minutes,
     })
 }
 
@@ -346,6 +356,9 @@ async fn execute(
     }
     let report = crate::report::write(dir, m)?;
     print!("{}", crate::history::cells_table(m));
+    for line in crate::report::ab::lines(m) {
+        println!("{line}");
+    }
     println!(
         "manifest: {}\nreport:   {}",
         dir.manifest_path().display(),

@@ -7,6 +7,7 @@
 
 pub mod gate;
 pub mod html;
+pub mod paired;
 pub mod render;
 pub mod setup;
 pub mod within;

@@ -4,7 +4,8 @@
 //! server stop sending after n tokens, `FAKE_NO_GPU` logs llama.cpp's warning that
 //! it found no GPU, `FAKE_LOOP` makes its server repeat two tokens (the study's
 //! collapsed Gemma output), `FAKE_MAX_PREDICTED=<n>` makes it stop after n tokens
-//! (a context that filled), `FAKE_SIGNALS_NO_EFFECT` makes it ignore every signal.
+//! (a context that filled), `FAKE_SIGNALS_NO_EFFECT` makes it ignore every signal,
+//! `FAKE_TOKEN_DELAY_MS=<ms>` sets the time between its tokens (2 ms otherwise).
 //! Signals to its process end its streams and leave it exited 128 + the signal's
 //! number (KILL 137, SEGV 139, ABRT 134, TERM 143); STOP makes it stop sending;
 //! every signal is recorded in `signals`. `port_in_use_once` makes the first start fail
@@ -37,6 +38,8 @@ pub struct FakeEngine {
     pub port_in_use_once: AtomicBool,
     /// Names of every container ever created, in order.
     pub created: Mutex<Vec<String>>,
+    /// The spec of every container ever created, in order.
+    pub specs: Mutex<Vec<ContainerSpec>>,
     /// Every signal delivered: (container id, signal).
     pub signals: Mutex<Vec<(String, String)>>,
     /// The engine is lost at this container-state call (1-based; 0: never):
@@ -162,6 +165,7 @@ impl Engine for FakeEngine {
         self.answer("create", &spec.name)?;
         let id = format!("fake-{}", spec.name);
         self.created.lock().unwrap().push(spec.name.clone());
+        self.specs.lock().unwrap().push(spec.clone());
         self.containers.lock().unwrap().insert(
             id.clone(),
             FakeContainer {
@@ -217,7 +221,13 @@ impl Engine for FakeEngine {
                 container: id.to_string(),
                 message: e.to_string(),
             })?;
+        let default = Behaviour::default();
         let behaviour = Behaviour {
+            token_delay: spec
+                .env
+                .get("FAKE_TOKEN_DELAY_MS")
+                .and_then(|v| v.parse().ok())
+                .map_or(default.token_delay, std::time::Duration::from_millis),
             stall_after: spec
                 .env
                 .get("FAKE_STALL_AFTER")
@@ -238,7 +248,7 @@ impl Engine for FakeEngine {
                 .and_then(|i| spec.cmd.get(i + 1))
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(4096),
-            ..Behaviour::default()
+            ..default
         };
         let killed = behaviour.killed.clone();
         let stopped = behaviour.stopped.clone();

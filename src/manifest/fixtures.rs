@@ -68,6 +68,9 @@ pub fn cell(prompt: u32, variant: &str, runs: Vec<Run>, failure: Option<Failure>
             server_argv: vec![],
             request: BTreeMap::new(),
             fault: None,
+            cpus: None,
+            cpuset_cpus: None,
+            warmup: crate::plan::WarmUp::Full,
         },
         status: if failure.is_some() {
             CellStatus::Failed

@@ -3,6 +3,7 @@
 //! schema (`schema/manifest.schema.json` is its published form); `store` writes it
 //! atomically after every change, `integrity` seals it.
 
+pub mod ab;
 #[cfg(test)]
 pub mod fixtures;
 pub mod integrity;
@@ -57,6 +58,9 @@ pub struct Manifest {
     /// rebuilt binaries are bit-identical to the original's.
     #[serde(default)]
     pub rerun_of: Option<RerunOf>,
+    /// An A/B run's added rounds and stop (`plan.ab`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ab: Option<ab::AbRecord>,
     pub timing: Timing,
     pub integrity: Integrity,
 }
@@ -284,6 +288,15 @@ pub struct CellVariant {
     /// A fault injected on purpose into every run of the cell.
     #[serde(default)]
     pub fault: Option<crate::plan::Fault>,
+    /// The server container's CPU quota, when the variant set one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<f64>,
+    /// The CPUs the server container was pinned to, when the variant set them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpuset_cpus: Option<String>,
+    /// What warmed the cell's server starts up (absent: full).
+    #[serde(default, skip_serializing_if = "crate::plan::WarmUp::is_full")]
+    pub warmup: crate::plan::WarmUp,
 }
 
 fn default_source() -> String {
@@ -500,6 +513,17 @@ pub fn now_rfc3339() -> String {
 impl Manifest {
     /// A cell's source name when the run's plan has several (its id then reads
     /// `backend@source.…`), else `None`.
+    /// The bench the runner follows: the plan's, with the rounds an A/B
+    /// added (each with the plan's runs per round).
+    pub fn bench(&self) -> crate::plan::Bench {
+        let mut b = self.plan.bench.clone();
+        if let Some(added) = self.ab.as_ref().map(|a| a.rounds_added).filter(|&n| n > 0) {
+            b.runs += crate::plan::ab::Ab::runs_per_round(&b) * added;
+            b.rounds += added;
+        }
+        b
+    }
+
     pub fn source_label<'a>(&self, c: &'a Cell) -> Option<&'a str> {
         (self.plan.sources.len() > 1).then_some(c.source.as_str())
     }
@@ -529,6 +553,7 @@ impl Manifest {
             llama_bench: Vec::new(),
             resumes: Vec::new(),
             rerun_of: None,
+            ab: None,
             timing: Timing::default(),
             integrity: Integrity::default(),
         }

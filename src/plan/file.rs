@@ -34,6 +34,9 @@ pub struct PlanFile {
     /// them out.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub include: Vec<CellSelector>,
+    /// An interleaved A/B of the matrix's arms (`plan::ab`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ab: Option<super::ab::AbFile>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -94,6 +97,41 @@ pub struct BenchFile {
     pub target_ci_pct: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_metrics: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warmup: Option<WarmUp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warmup_prompt_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warmup_n_predict: Option<u32>,
+}
+
+/// What warms a server start up before its measured runs.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum WarmUp {
+    /// Every cell on the start gets `warmup_runs` runs of its own prompt
+    /// length and `n_predict` tokens.
+    #[default]
+    Full,
+    /// The start gets `warmup_runs` short runs (`warmup_prompt_tokens`,
+    /// `warmup_n_predict`) before its first cell, and no cell another.
+    Short,
+}
+
+impl WarmUp {
+    /// For `skip_serializing_if`: full is what a manifest without one had.
+    pub fn is_full(&self) -> bool {
+        *self == WarmUp::Full
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            WarmUp::Full => "full",
+            WarmUp::Short => "short",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -217,6 +255,15 @@ pub struct VariantFile {
     /// A fault rigbench injects into every run on this variant's servers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<Fault>,
+    /// CPUs the server container may use (a CFS quota, such as 1.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<f64>,
+    /// The CPUs the server container is pinned to (`0-3`, `0,2`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpuset_cpus: Option<String>,
+    /// This variant's warm-up, in place of `bench.warmup`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup: Option<WarmUp>,
 }
 
 /// A deliberate fault: `signal` sent to the server container once the run has

@@ -3,6 +3,7 @@
 //! is explicit; nothing below this module sees the raw file or the command line.
 //! `matrix` expands a plan into the cells that are run.
 
+pub mod ab;
 pub mod estimate;
 pub mod file;
 pub mod llama_bench;
@@ -18,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::backend::Backend;
 use crate::metric::Metric;
 use file::PlanFile;
-pub use file::{ArchiveFile, AutoOr, CellSelector, Fault, ModelSourceFile};
+pub use file::{ArchiveFile, AutoOr, CellSelector, Fault, ModelSourceFile, WarmUp};
 
 /// The built-in default plan (also shipped as `plans/default.toml`).
 pub const DEFAULT_PLAN_TOML: &str = include_str!("../../plans/default.toml");
@@ -100,6 +101,9 @@ pub struct Plan {
     /// (`--model …`, `--runs 2`); the fields above already hold their values.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overrides: Vec<String>,
+    /// An interleaved A/B of the matrix's arms, when the plan has `[ab]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ab: Option<ab::Ab>,
 }
 
 /// How each cell is measured.
@@ -141,10 +145,39 @@ pub struct Bench {
     /// `None`: exactly `runs`.
     #[serde(default)]
     pub precision: Option<Precision>,
+    /// What warms each server start up (a variant may say otherwise).
+    #[serde(default, skip_serializing_if = "WarmUp::is_full")]
+    pub warmup: WarmUp,
+    /// A short warm-up's prompt length and tokens generated.
+    #[serde(default = "short_prompt", skip_serializing_if = "is_short_prompt")]
+    pub warmup_prompt_tokens: u32,
+    #[serde(default = "short_predict", skip_serializing_if = "is_short_predict")]
+    pub warmup_n_predict: u32,
 }
 
 fn one() -> u32 {
     1
+}
+
+/// Default prompt length of a short warm-up.
+pub const SHORT_WARMUP_PROMPT: u32 = 32;
+/// Default tokens a short warm-up generates.
+pub const SHORT_WARMUP_PREDICT: u32 = 16;
+
+fn short_prompt() -> u32 {
+    SHORT_WARMUP_PROMPT
+}
+
+fn short_predict() -> u32 {
+    SHORT_WARMUP_PREDICT
+}
+
+fn is_short_prompt(n: &u32) -> bool {
+    *n == SHORT_WARMUP_PROMPT
+}
+
+fn is_short_predict(n: &u32) -> bool {
+    *n == SHORT_WARMUP_PREDICT
 }
 
 /// A precision target: after `runs` measured runs, a cell gets more, up to
@@ -169,7 +202,13 @@ impl Bench {
     /// A cell's runs in words: "1 warm-up + 4 measured runs", with the rounds
     /// and the precision target when the plan sets them.
     pub fn runs_text(&self) -> String {
-        let mut s = format!("{} warm-up + {}", self.warmup_runs, self.runs);
+        let mut s = match self.warmup {
+            WarmUp::Full => format!("{} warm-up + {}", self.warmup_runs, self.runs),
+            WarmUp::Short => format!(
+                "{} short warm-up per server start ({}-token prompt, {} tokens) + {}",
+                self.warmup_runs, self.warmup_prompt_tokens, self.warmup_n_predict, self.runs
+            ),
+        };
         if let Some(p) = &self.precision {
             s.push_str(&format!(" to {}", p.max_runs));
         }
@@ -278,6 +317,15 @@ pub struct Variant {
     pub request: BTreeMap<String, serde_json::Value>,
     /// A fault injected into every run (see `Fault`).
     pub fault: Option<Fault>,
+    /// CPUs the server container may use (a CFS quota); `None`: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<f64>,
+    /// The CPUs the server container is pinned to; `None`: any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpuset_cpus: Option<String>,
+    /// This variant's warm-up; `None`: the bench's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup: Option<WarmUp>,
 }
 
 impl Serialize for AutoOr {

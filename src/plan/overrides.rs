@@ -76,6 +76,11 @@ pub struct Overrides {
     pub rounds: Option<u32>,
     pub n_predict: Option<u32>,
     pub ctx_size: Option<u32>,
+    pub warmup: Option<super::WarmUp>,
+    /// `[ab] until_decided` on (the plan must have `[ab]`).
+    pub until_decided: bool,
+    /// `[ab] max_minutes`.
+    pub max_minutes: Option<u32>,
 }
 
 impl Overrides {
@@ -112,6 +117,15 @@ impl Overrides {
             if let Some(v) = v {
                 w.push(format!("{flag} {v}"));
             }
+        }
+        if let Some(wu) = self.warmup {
+            w.push(format!("--warmup {}", wu.name()));
+        }
+        if self.until_decided {
+            w.push("--until-decided".to_string());
+        }
+        if let Some(m) = self.max_minutes {
+            w.push(format!("--max-minutes {m}"));
         }
         w
     }
@@ -206,6 +220,22 @@ impl Overrides {
         }
         if let Some(n) = self.n_predict {
             raw.bench.n_predict = Some(n);
+        }
+        if let Some(wu) = self.warmup {
+            raw.bench.warmup = Some(wu);
+        }
+        if self.until_decided || self.max_minutes.is_some() {
+            let Some(ab) = raw.ab.as_mut() else {
+                return Err(bad(
+                    "--until-decided",
+                    "the plan has no [ab] section naming the arms to compare (see README, \"A/B\")"
+                        .to_string(),
+                ));
+            };
+            ab.until_decided = Some(true);
+            if let Some(m) = self.max_minutes {
+                ab.max_minutes = Some(f64::from(m));
+            }
         }
         if let Some(c) = self.ctx_size {
             if raw.variants.is_empty() {

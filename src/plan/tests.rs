@@ -436,8 +436,12 @@ fn command_line_overrides_apply_are_recorded_and_the_printed_plan_round_trips() 
         rounds: Some(1),
         n_predict: Some(16),
         ctx_size: Some(4096),
+        warmup: Some(super::WarmUp::Short),
+        until_decided: false,
+        max_minutes: None,
     };
     let (plan, raw) = super::load_with(None, 8, &[Backend::Vulkan], &o).unwrap();
+    assert_eq!(plan.bench.warmup, super::WarmUp::Short);
     assert_eq!(
         plan.name, "Qwen3-0.6B-Q8_0",
         "the split suffix is not part of the name"
@@ -471,6 +475,7 @@ fn command_line_overrides_apply_are_recorded_and_the_printed_plan_round_trips() 
             "--rounds 1".to_string(),
             "--n-predict 16".to_string(),
             "--ctx-size 4096".to_string(),
+            "--warmup short".to_string(),
         ]
     );
     // The printed plan resolves to the same plan (but for where it came from).
@@ -512,4 +517,93 @@ fn a_bad_model_argument_says_what_is_wrong_and_how_to_fix_it() {
         e.contains("--model: /nonexistent/m.gguf: no such file"),
         "{e}"
     );
+}
+
+#[test]
+fn an_ab_section_resolves_and_its_bad_values_name_the_field() {
+    let two = "[[variants]]\nname = \"a\"\n[[variants]]\nname = \"b\"\ncpus = 1.5\ncpuset_cpus = \"0-1\"\n";
+    let bench = "[bench]\nruns = 6\nrounds = 3\nwarmup = \"short\"\n";
+    let ab = "[ab]\narms = [{ variant = \"a\" }, { variant = \"b\" }]\n";
+    let p = parse(&minimal(&format!("{bench}{two}{ab}")), "p.toml", 2).unwrap();
+    let a = p.ab.unwrap();
+    assert_eq!(a.metrics, [Metric::GenTps]);
+    assert_eq!(a.band, 0.02);
+    assert!(!a.until_decided);
+    assert_eq!(p.bench.warmup, WarmUp::Short);
+    assert_eq!(p.variants[1].cpus, Some(1.5));
+    assert_eq!(p.variants[1].cpuset_cpus.as_deref(), Some("0-1"));
+    let bad = |b: &str, a: &str| invalid(&format!("{b}{two}{a}"));
+    let cases = [
+        (
+            bad(bench, "[ab]\narms = [{ variant = \"a\" }]\n"),
+            "ab.arms: name at least two arms",
+        ),
+        (
+            bad(
+                bench,
+                "[ab]\narms = [{ variant = \"a\" }, { variant = \"c\" }]\n",
+            ),
+            "ab.arms[1].variant: \"c\" is not one of the plan's [[variants]]",
+        ),
+        (
+            bad(bench, "[ab]\narms = [{ variant = \"a\" }, {}]\n"),
+            "ab.arms[1]: picks every cell",
+        ),
+        (
+            bad(
+                bench,
+                "[ab]\narms = [{ variant = \"a\" }, { variant = \"a\" }]\n",
+            ),
+            "ab.arms[1]: the same as an earlier arm",
+        ),
+        (
+            bad(bench, &format!("{ab}band_pct = 0\n")),
+            "ab.band_pct: 0: a percentage above 0",
+        ),
+        (
+            bad(bench, &format!("{ab}metrics = [\"speed\"]\n")),
+            "ab.metrics: \"speed\" is not a metric",
+        ),
+        (
+            bad("[bench]\nruns = 5\nrounds = 2\n", ab),
+            "bench.runs: 5 is not a multiple of bench.rounds (2)",
+        ),
+        (bad("[bench]\nruns = 4\n", ab), "plan at least 2 rounds"),
+        (
+            invalid("[[variants]]\nname = \"v\"\ncpus = 3.0\n"),
+            "variants[0].cpus: 3: from 0.01 to this host's 2 CPUs",
+        ),
+        (
+            invalid("[[variants]]\nname = \"v\"\ncpuset_cpus = \"0-x\"\n"),
+            "variants[0].cpuset_cpus: \"0-x\": CPU numbers and ranges",
+        ),
+        (
+            invalid("[bench]\nwarmup = \"tiny\"\n"),
+            "unknown variant `tiny`, expected `full` or `short`",
+        ),
+    ];
+    for (err, want) in cases {
+        assert!(err.contains(want), "{err}\n  should say: {want}");
+    }
+}
+
+#[test]
+fn until_decided_on_the_command_line_needs_an_ab_section() {
+    use super::overrides::Overrides;
+    let o = Overrides {
+        until_decided: true,
+        max_minutes: Some(7),
+        ..Overrides::default()
+    };
+    let err = super::load_with(None, 2, &[], &o).unwrap_err().to_string();
+    assert!(
+        err.contains("--until-decided: the plan has no [ab] section"),
+        "{err}"
+    );
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/ab-same.toml");
+    let (plan, _) = super::load_with(Some(&shipped), 2, &[], &o).unwrap();
+    let ab = plan.ab.unwrap();
+    assert!(ab.until_decided);
+    assert_eq!(ab.max_minutes, Some(7.0));
+    assert_eq!(plan.overrides, ["--until-decided", "--max-minutes 7"]);
 }

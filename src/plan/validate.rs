@@ -56,6 +56,23 @@ pub(super) fn validate(raw: PlanFile, origin: &str, cpus: u32) -> Result<Plan, P
         variants: &variants,
     };
     check_selectors(&c, &raw.exclude, &raw.include, &named)?;
+    let ab = match raw.ab {
+        None => None,
+        Some(ab) => {
+            let fail = |field: String, message: String| PlanError::Invalid {
+                file: origin.to_string(),
+                field,
+                message,
+            };
+            let ab = super::ab::validate(ab, &bench, &fail)?;
+            for (i, arm) in ab.arms.iter().enumerate() {
+                let at = format!("ab.arms[{i}]");
+                check_selector(&c, &at, arm, &models, &backends, &variants)?;
+                check_source(&c, &at, arm, &sources)?;
+            }
+            Some(ab)
+        }
+    };
     Ok(Plan {
         name: raw.name,
         description: raw.description,
@@ -69,6 +86,7 @@ pub(super) fn validate(raw: PlanFile, origin: &str, cpus: u32) -> Result<Plan, P
         exclude: raw.exclude,
         include: raw.include,
         overrides: Vec::new(),
+        ab,
     })
 }
 
@@ -285,17 +303,59 @@ fn check_selectors(
         for (i, sel) in list.iter().enumerate() {
             let at = format!("{field}[{i}]");
             check_selector(c, &at, sel, n.models, n.backends, n.variants)?;
-            if let Some(src) = &sel.source {
-                if !n.sources.iter().any(|x| &x.name == src) {
-                    return c.fail(
-                        format!("{at}.source"),
-                        format!("\"{src}\" is not one of the plan's [[sources]]"),
-                    );
-                }
-            }
+            check_source(c, &at, sel, n.sources)?;
         }
     }
 
+    Ok(())
+}
+
+/// A selector's source must be one of the plan's.
+fn check_source(
+    c: &Checker,
+    at: &str,
+    sel: &CellSelector,
+    sources: &[Source],
+) -> Result<(), PlanError> {
+    match &sel.source {
+        Some(src) if !sources.iter().any(|x| &x.name == src) => c.fail(
+            format!("{at}.source"),
+            format!("\"{src}\" is not one of the plan's [[sources]]"),
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// A variant's container limits: `cpus` a quota the host can give,
+/// `cpuset_cpus` a list of CPU numbers and ranges.
+fn check_limits(c: &Checker, at: &str, v: &Variant, host_cpus: u32) -> Result<(), PlanError> {
+    if let Some(n) = v.cpus {
+        if !(n.is_finite() && n >= 0.01 && n <= f64::from(host_cpus.max(1))) {
+            return c.fail(
+                format!("{at}.cpus"),
+                format!(
+                    "{n}: from 0.01 to this host's {host_cpus} CPUs (a CFS quota, such as 1.5)"
+                ),
+            );
+        }
+    }
+    if let Some(set) = &v.cpuset_cpus {
+        let ok = !set.is_empty()
+            && set.split(',').all(|part| {
+                let mut ends = part.splitn(2, '-').map(|x| x.parse::<u32>());
+                match (ends.next(), ends.next()) {
+                    (Some(Ok(_)), None) => true,
+                    (Some(Ok(a)), Some(Ok(b))) => a <= b,
+                    _ => false,
+                }
+            });
+        if !ok {
+            return c.fail(
+                format!("{at}.cpuset_cpus"),
+                format!("\"{set}\": CPU numbers and ranges, such as \"0-3\" or \"0,2\""),
+            );
+        }
+    }
     Ok(())
 }
 
@@ -406,7 +466,16 @@ fn validate_bench(c: &Checker, b: file::BenchFile) -> Result<Bench, PlanError> {
         memory_bandwidth_gbs: b.memory_bandwidth_gbs,
         rounds: b.rounds.unwrap_or(1),
         precision: None,
+        warmup: b.warmup.unwrap_or_default(),
+        warmup_prompt_tokens: b.warmup_prompt_tokens.unwrap_or(super::SHORT_WARMUP_PROMPT),
+        warmup_n_predict: b.warmup_n_predict.unwrap_or(super::SHORT_WARMUP_PREDICT),
     };
+    if bench.warmup_prompt_tokens == 0 {
+        return c.fail("bench.warmup_prompt_tokens", "at least 1 token");
+    }
+    if bench.warmup_n_predict == 0 {
+        return c.fail("bench.warmup_n_predict", "at least 1 token");
+    }
     if bench
         .memory_bandwidth_gbs
         .is_some_and(|v| !(v.is_finite() && v > 0.0))
@@ -619,7 +688,11 @@ fn validate_variant(
         server_args: v.server_args,
         request: v.request,
         fault: v.fault,
+        cpus: v.cpus,
+        cpuset_cpus: v.cpuset_cpus,
+        warmup: v.warmup,
     };
+    check_limits(c, at, &variant, cpus)?;
     if variant.ctx_size < 64 {
         return c.fail(format!("{at}.ctx_size"), "at least 64 tokens");
     }

@@ -56,7 +56,7 @@ fn requests(c: &Cell, b: &crate::plan::Bench) -> (u32, u32) {
 
 /// `m`'s progress; `model_bytes(name)` is a model's size where known.
 pub fn overall(m: &Manifest, model_bytes: &dyn Fn(&str) -> Option<u64>) -> Overall {
-    let b = &m.plan.bench;
+    let b = &m.bench();
     let mut o = Overall {
         cells_done: 0,
         cells_total: m.cells.len(),

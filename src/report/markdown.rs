@@ -101,7 +101,7 @@ pub fn render(m: &Manifest) -> String {
     let _ = writeln!(
         out,
         "Each cell: {}; each run generates {} tokens, greedy, seed {}, prompt cache off; statistics over the measured runs that passed their checks (mean ± sample sd).\n",
-        m.plan.bench.runs_text(),
+        m.bench().runs_text(),
         m.plan.bench.n_predict,
         m.plan.bench.seed
     );
@@ -129,6 +129,7 @@ pub fn render(m: &Manifest) -> String {
         }
     }
 
+    super::ab::section(&mut out, m);
     super::llama_bench::section(&mut out, m);
     super::failures::section(&mut out, m);
     checks(&mut out, m);

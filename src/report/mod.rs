@@ -1,6 +1,7 @@
 //! Reports rendered from a manifest. Renderers are pure functions returning text;
 //! this module alone writes them into the run directory.
 
+pub mod ab;
 pub mod failures;
 pub mod forest;
 pub mod html;

@@ -16,8 +16,8 @@ use crate::bench::measure::{build_prompt, to_run};
 use crate::bench::{BenchError, CompletionParams};
 use crate::engine::Engine;
 use crate::manifest::{Failure, Manifest, ServerStart, now_rfc3339};
-use crate::plan::Fault;
 use crate::plan::matrix::CellPlan;
+use crate::plan::{Fault, WarmUp};
 use crate::status::{CellStatus, FailureMode};
 use crate::telemetry::sampler::Sampler;
 use crate::telemetry::summarize;
@@ -54,6 +54,19 @@ struct CellRequests<'c> {
     /// The cell's runs in all, for progress lines ("≤8" with a precision target).
     total: String,
     round: u32,
+    /// The warm-ups' prompt and tokens: the cell's own (a full warm-up) or
+    /// the bench's short ones.
+    warm: WarmShape,
+}
+
+/// What a warm-up request asks for.
+#[derive(Debug, Clone)]
+struct WarmShape {
+    prompt: Vec<u32>,
+    prompt_tokens: u32,
+    n_predict: u32,
+    /// A short warm-up carries no planned fault (it would not reach it).
+    short: bool,
 }
 
 /// How the progress lines name the request about to be made: its number
@@ -67,7 +80,7 @@ fn next_label(m: &Manifest, req: &CellRequests<'_>, it: Iteration) -> String {
             let warm = c.runs.iter().filter(|r| r.warmup && r.round == req.round);
             (warm.count() as u32 + 1, c.measured_runs() + 1)
         });
-    run_label(it, warm_no, measured_no, &m.plan.bench, req.round)
+    run_label(it, warm_no, measured_no, &m.bench(), req.round)
 }
 
 impl<E: Engine> Runner<'_, E> {
@@ -83,6 +96,9 @@ impl<E: Engine> Runner<'_, E> {
         round: u32,
     ) -> Result<usize, RunError> {
         let prepared = prepare_text(srv).await;
+        let bench = m.bench();
+        // With short warm-ups, the first cell on this start takes them.
+        let mut warmed = false;
         for (i, c) in cells.iter().enumerate() {
             let (bos, text) = match &prepared {
                 Ok(p) => p,
@@ -108,7 +124,37 @@ impl<E: Engine> Runner<'_, E> {
                     continue;
                 }
             };
-            match self.run_cell(m, srv, start, c, prompt, round).await? {
+            let short = m
+                .cells
+                .iter()
+                .find(|x| x.id == c.id)
+                .is_some_and(|x| x.variant.warmup == WarmUp::Short);
+            let warm = if short {
+                let n = bench.warmup_prompt_tokens;
+                WarmShape {
+                    prompt: build_prompt(*bos, text, n as usize).unwrap_or_else(|_| prompt.clone()),
+                    prompt_tokens: n,
+                    n_predict: bench.warmup_n_predict,
+                    short: true,
+                }
+            } else {
+                WarmShape {
+                    prompt: prompt.clone(),
+                    prompt_tokens: c.prompt_tokens,
+                    n_predict: bench.n_predict,
+                    short: false,
+                }
+            };
+            let warmups = if short && warmed {
+                0
+            } else {
+                bench.warmup_runs
+            };
+            warmed = true;
+            match self
+                .run_cell(m, srv, start, c, (prompt, warm, warmups), round)
+                .await?
+            {
                 CellOutcome::Next => {}
                 CellOutcome::ServerDone => return Ok(i + 1),
             }
@@ -124,16 +170,16 @@ impl<E: Engine> Runner<'_, E> {
         srv: &Server,
         start: &ServerStart,
         c: &CellPlan,
-        prompt: Vec<u32>,
+        (prompt, warm, warmups): (Vec<u32>, WarmShape, u32),
         round: u32,
     ) -> Result<CellOutcome, RunError> {
-        let bench = m.plan.bench.clone();
+        let bench = m.bench();
         let Some(cell) = cell_mut(m, &c.id) else {
             return Ok(CellOutcome::Next);
         };
         cell.server = Some(start.clone());
         let want = quota(cell, &bench, round);
-        let mut fixed: VecDeque<Iteration> = schedule(&cell.runs, bench.warmup_runs, want).into();
+        let mut fixed: VecDeque<Iteration> = schedule(&cell.runs, warmups, want).into();
         let first = cell.runs.len() as u32;
         let most = most_runs(&cell.runs, fixed.len() as u32, &bench);
         let req = CellRequests {
@@ -148,6 +194,7 @@ impl<E: Engine> Runner<'_, E> {
                 most.to_string()
             },
             round,
+            warm,
         };
         let resumed = first > 0;
         // With several rounds, added runs come one per round instead.
@@ -159,7 +206,7 @@ impl<E: Engine> Runner<'_, E> {
                 None if extend && cell_mut(m, &c.id).is_some_and(|x| x.wants_more(&bench)) => {
                     // A resumed cell past its fixed runs still warms the new
                     // server up once.
-                    if resumed && !warmed_here && bench.warmup_runs > 0 {
+                    if resumed && !warmed_here && warmups > 0 {
                         Iteration::WarmUp
                     } else {
                         Iteration::Measured
@@ -191,7 +238,7 @@ impl<E: Engine> Runner<'_, E> {
     /// A cell with all its runs is ok, or failed when no measured run passed its
     /// checks (no number to show); one that wants more stays pending.
     fn finish_cell(&self, m: &mut Manifest, c: &CellPlan) -> Result<(), RunError> {
-        let bench = m.plan.bench.clone();
+        let bench = m.bench();
         if let Some(cell) = cell_mut(m, &c.id).filter(|x| !x.wants_more(&bench)) {
             match failure::uncounted(cell) {
                 Some(f) => return self.fail_all(m, std::slice::from_ref(c), f),
@@ -212,19 +259,26 @@ impl<E: Engine> Runner<'_, E> {
         k: u32,
         it: Iteration,
     ) -> Result<RunOutcome, RunError> {
-        let bench = m.plan.bench.clone();
+        let bench = m.bench();
+        let (prompt, prompt_tokens, n_predict) = if it.is_warmup() {
+            let w = &req.warm;
+            (w.prompt.clone(), w.prompt_tokens, w.n_predict)
+        } else {
+            (req.prompt.clone(), req.cell.prompt_tokens, bench.n_predict)
+        };
+        let planned = req
+            .fault
+            .as_ref()
+            .filter(|_| !(it.is_warmup() && req.warm.short));
         let (progress_tx, progress_rx) = tokio::sync::watch::channel(0usize);
         let params = CompletionParams {
-            prompt: req.prompt.clone(),
-            n_predict: bench.n_predict,
+            prompt,
+            n_predict,
             seed: bench.seed,
             stall: Duration::from_secs(bench.stall_timeout_s),
             total: Duration::from_secs(bench.request_timeout_s),
             extra: req.request.clone(),
-            progress: req
-                .fault
-                .is_some()
-                .then(|| std::sync::Arc::new(progress_tx)),
+            progress: planned.is_some().then(|| std::sync::Arc::new(progress_tx)),
         };
         let cooldown = match self.sampler {
             Some(s) if !it.is_warmup() => {
@@ -245,8 +299,7 @@ impl<E: Engine> Runner<'_, E> {
             req.cell.id
         ));
         let (result, injected) =
-            fault::complete_with_fault(self.engine, srv, &params, req.fault.as_ref(), progress_rx)
-                .await;
+            fault::complete_with_fault(self.engine, srv, &params, planned, progress_rx).await;
         drop(waiting);
         let elapsed = t.elapsed().as_secs_f64();
         match it {
@@ -274,8 +327,8 @@ impl<E: Engine> Runner<'_, E> {
             k,
             it.is_warmup(),
             started_at,
-            req.cell.prompt_tokens,
-            bench.n_predict,
+            prompt_tokens,
+            n_predict,
         );
         run.round = req.round;
         run.telemetry = telemetry;
@@ -284,7 +337,7 @@ impl<E: Engine> Runner<'_, E> {
         let (tokens, collapse) = (run.token_ids.len(), run.degenerate.clone());
         self.record(m, req, run, &label)?;
         Ok(self
-            .after_run(srv, req, k, injected, tokens, collapse)
+            .after_run(srv, req, k, (planned, injected), tokens, collapse)
             .await)
     }
 
@@ -329,7 +382,7 @@ impl<E: Engine> Runner<'_, E> {
         srv: &Server,
         req: &CellRequests<'_>,
         k: u32,
-        injected: Option<fault::Injected>,
+        (planned, injected): (Option<&Fault>, Option<fault::Injected>),
         tokens: usize,
         collapse: Option<crate::degenerate::Degeneracy>,
     ) -> RunOutcome {
@@ -340,7 +393,7 @@ impl<E: Engine> Runner<'_, E> {
         {
             return RunOutcome::EngineLost(e);
         }
-        if let Some(planned) = &req.fault {
+        if let Some(planned) = planned {
             let f = self
                 .fault_outcome(srv, req, k, planned, injected, tokens)
                 .await;

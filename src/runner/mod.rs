@@ -5,6 +5,7 @@
 //! is recorded as a result (`failure`) and the matrix goes on; after a failure the
 //! server is restarted for the next cell.
 
+mod ab;
 mod cell;
 pub mod failure;
 pub mod fault;
@@ -80,7 +81,13 @@ impl ModelFiles {
 }
 
 /// The resolved server settings of a group.
-pub fn cell_variant(backend: Backend, model_file: &str, v: &Variant) -> CellVariant {
+/// `warmup` is the bench's, which the variant may override.
+pub fn cell_variant(
+    backend: Backend,
+    model_file: &str,
+    v: &Variant,
+    warmup: crate::plan::WarmUp,
+) -> CellVariant {
     let mut cv = CellVariant {
         name: v.name.clone(),
         ctx_size: v.ctx_size,
@@ -99,6 +106,9 @@ pub fn cell_variant(backend: Backend, model_file: &str, v: &Variant) -> CellVari
         server_argv: Vec::new(),
         request: v.request.clone(),
         fault: v.fault.clone(),
+        cpus: v.cpus,
+        cpuset_cpus: v.cpuset_cpus.clone(),
+        warmup: v.warmup.unwrap_or(warmup),
     };
     cv.server_argv = server_argv(model_file, &cv);
     cv
@@ -109,7 +119,12 @@ pub fn pending_cells(plan: &Plan, matrix: &Matrix) -> Vec<Cell> {
     let mut cells = Vec::new();
     for g in &matrix.groups {
         let model = &plan.models[g.model];
-        let variant = cell_variant(g.backend, &model.file, &plan.variants[g.variant]);
+        let variant = cell_variant(
+            g.backend,
+            &model.file,
+            &plan.variants[g.variant],
+            plan.bench.warmup,
+        );
         for c in &g.cells {
             cells.push(Cell {
                 id: c.id.clone(),
@@ -132,25 +147,6 @@ pub fn pending_cells(plan: &Plan, matrix: &Matrix) -> Vec<Cell> {
 }
 
 impl<E: Engine> Runner<'_, E> {
-    /// Every round of the matrix (see `run`).
-    async fn rounds(
-        &self,
-        m: &mut Manifest,
-        matrix: &Matrix,
-        bench: &crate::plan::Bench,
-    ) -> Result<(), RunError> {
-        for round in 0..bench.most_rounds() {
-            let mut ran = false;
-            for (gi, group) in matrix.groups.iter().enumerate() {
-                ran |= self.run_group(m, gi, group, round).await?;
-            }
-            if round + 1 >= bench.rounds && !ran {
-                break;
-            }
-        }
-        Ok(())
-    }
-
     /// The run's overall progress now (`progress::overall`).
     pub(crate) fn overall(&self, m: &Manifest) -> crate::progress::overall::Overall {
         let bytes = |name: &str| {
@@ -175,18 +171,18 @@ impl<E: Engine> Runner<'_, E> {
     /// target, rounds go on, one added run per cell that wants it, until none
     /// does.
     pub async fn run(&self, m: &mut Manifest, matrix: &Matrix) -> Result<(), RunError> {
-        let bench = m.plan.bench.clone();
         let start = self.overall(m);
         crate::progress::overall_start(&start);
         crate::progress::note(format!(
             "measuring: {}",
             crate::progress::overall_text(&start)
         ));
-        let rounds = self.rounds(m, matrix, &bench).await;
+        let rounds = self.rounds(m, matrix).await;
         crate::progress::overall_done();
         rounds?;
         // A cell whose last run was saved just before a kill, before its
         // status was.
+        let bench = m.bench();
         for c in &mut m.cells {
             if c.status == CellStatus::Pending && !c.runs.is_empty() && !c.wants_more(&bench) {
                 match failure::uncounted(c) {
@@ -217,8 +213,14 @@ impl<E: Engine> Runner<'_, E> {
         round: u32,
     ) -> Result<bool, RunError> {
         let plan = m.plan.clone();
+        let bench = m.bench();
         let model = &plan.models[g.model];
-        let variant = cell_variant(g.backend, &model.file, &plan.variants[g.variant]);
+        let variant = cell_variant(
+            g.backend,
+            &model.file,
+            &plan.variants[g.variant],
+            plan.bench.warmup,
+        );
         let group_name = format!("{}.{}.{}", g.backend.name(), model.name, variant.name);
         let (log_rel, log_abs) = log_paths(self.dir.root(), &group_name);
         // Cells finished (a resumed run) or with their share of this round
@@ -228,9 +230,7 @@ impl<E: Engine> Runner<'_, E> {
             .iter()
             .filter(|c| {
                 m.cells.iter().any(|x| {
-                    x.id == c.id
-                        && x.status == CellStatus::Pending
-                        && needs_runs(x, &plan.bench, round)
+                    x.id == c.id && x.status == CellStatus::Pending && needs_runs(x, &bench, round)
                 })
             })
             .cloned()
@@ -261,7 +261,7 @@ impl<E: Engine> Runner<'_, E> {
                 read_only_root: g.backend.read_only_root(),
             };
             start_no += 1;
-            let in_round = if plan.bench.rounds > 1 {
+            let in_round = if bench.rounds > 1 {
                 format!(" (round {})", round + 1)
             } else {
                 String::new()

@@ -144,6 +144,8 @@ impl Server {
                 } else {
                     Vec::new()
                 },
+                nano_cpus: spec.variant.cpus.map(|c| (c * 1e9).round() as i64),
+                cpuset_cpus: spec.variant.cpuset_cpus.clone(),
                 ..ContainerSpec::default()
             });
             let id = engine.create(&cs).await?;

@@ -729,3 +729,114 @@ fn progress_lines_count_against_the_whole_plan_not_this_start() {
     assert_eq!(run_label(W, 2, 0, &one, 0), "warm-up 2/2");
     assert_eq!(run_label(M, 0, 5, &one, 0), "run 5/≤12");
 }
+
+/// The fake plan as an A/B of variants a and b (b's server `b_env`), with
+/// short warm-ups and `ab` added to its `[ab]`.
+fn ab_plan(b_env: &str, ab: &str) -> String {
+    let plan = PLAN.replace(
+        "\nruns = 2\n",
+        "\nruns = 2\nrounds = 2\nwarmup = \"short\"\n",
+    );
+    format!(
+        "{plan}[[variants]]\nname = \"a\"\nenv = {{ FAKE_TOKEN_DELAY_MS = \"10\" }}\n\
+         [[variants]]\nname = \"b\"\nenv = {{ {b_env} }}\n\
+         [ab]\narms = [{{ variant = \"a\" }}, {{ variant = \"b\" }}]\n{ab}"
+    )
+}
+
+#[tokio::test]
+async fn an_ab_until_decided_alternates_the_arms_and_stops_once_decided() {
+    // B's tokens take twice as long: half the generation speed.
+    let mut s = setup_plan(&ab_plan(
+        "FAKE_TOKEN_DELAY_MS = \"20\"",
+        "until_decided = true\nmax_rounds = 12\n",
+    ));
+    run(&mut s).await;
+    let m = s.run_dir.load().unwrap();
+    let rec = m.ab.clone().unwrap();
+    // Two cells × gen_tps: each sequence at α/2 = 0.025, the first interval
+    // at 6 rounds (stats::paired), so 4 rounds were added to the planned 2.
+    assert_eq!(rec.stopped, Some(crate::manifest::ab::AbStop::Decided));
+    assert_eq!(rec.rounds_added, 4);
+    assert!(rec.measuring_s > 0.0);
+    let p = crate::comparison::paired::paired(&m, m.plan.ab.as_ref().unwrap());
+    assert_eq!(p.cells.len(), 2);
+    for c in &p.cells {
+        assert_eq!(c.rounds, 6);
+        assert_eq!(c.verdict, crate::stats::compare::Verdict::Slower, "{c:?}");
+        let r = c.ratio.unwrap();
+        assert!((0.4..0.6).contains(&r), "{r}");
+    }
+    for c in &m.cells {
+        assert_eq!(c.status, CellStatus::Ok, "{}", c.id);
+        assert_eq!(c.measured_runs(), 6, "{}", c.id);
+        // One short warm-up per start, taken by the start's first cell.
+        let warm = c.runs.iter().filter(|r| r.warmup).count();
+        assert_eq!(warm, if c.prompt_tokens == 31 { 6 } else { 0 }, "{}", c.id);
+        for w in c.runs.iter().filter(|r| r.warmup) {
+            assert_eq!(w.predicted_n, u64::from(crate::plan::SHORT_WARMUP_PREDICT));
+        }
+    }
+    // The arms' order reverses every other round: a b, b a, a b, …
+    let created = s.engine.created.lock().unwrap().clone();
+    let order: Vec<&str> = created
+        .iter()
+        .map(|n| if n.contains("-g0-") { "a" } else { "b" })
+        .collect();
+    assert_eq!(
+        order,
+        ["a", "b", "b", "a", "a", "b", "b", "a", "a", "b", "b", "a"]
+    );
+    assert!(created[2].contains("-r1-g1-"), "{created:?}");
+    // The report says what was decided and how.
+    let report = crate::report::markdown::render(&m);
+    assert!(report.contains("## A/B, paired by round"), "{report}");
+    assert!(
+        report.contains("Rounds: 2 planned, 4 added; stopped: every target cell decided"),
+        "{report}"
+    );
+    let rows = report
+        .lines()
+        .filter(|l| l.starts_with("| cpu.m.a.") && l.trim_end().ends_with("| slower  |"));
+    assert_eq!(rows.count(), 2, "{report}");
+}
+
+#[tokio::test]
+async fn an_ab_stops_at_its_time_budget_and_without_until_decided_at_the_plan() {
+    // A budget of 0.06 s: the planned rounds run, no round is added.
+    let mut s = setup_plan(&ab_plan(
+        "FAKE_TOKEN_DELAY_MS = \"10\"",
+        "until_decided = true\nmax_minutes = 0.001\n",
+    ));
+    run(&mut s).await;
+    let m = s.run_dir.load().unwrap();
+    let rec = m.ab.clone().unwrap();
+    assert_eq!(rec.stopped, Some(crate::manifest::ab::AbStop::Budget));
+    assert_eq!(rec.rounds_added, 0);
+    assert!(m.cells.iter().all(|c| c.measured_runs() == 2));
+    let mut s = setup_plan(&ab_plan("FAKE_TOKEN_DELAY_MS = \"10\"", ""));
+    run(&mut s).await;
+    let m = s.run_dir.load().unwrap();
+    assert_eq!(
+        m.ab.unwrap().stopped,
+        Some(crate::manifest::ab::AbStop::Planned)
+    );
+}
+
+#[tokio::test]
+async fn a_variants_cpu_limits_reach_the_container_spec_and_the_manifest() {
+    let mut s = setup("[[variants]]\nname = \"pinned\"\ncpus = 1.94\ncpuset_cpus = \"0,1\"\n");
+    run(&mut s).await;
+    let specs = s.engine.specs.lock().unwrap().clone();
+    assert!(!specs.is_empty());
+    for spec in &specs {
+        assert_eq!(spec.nano_cpus, Some(1_940_000_000));
+        assert_eq!(spec.cpuset_cpus.as_deref(), Some("0,1"));
+    }
+    let m = s.run_dir.load().unwrap();
+    assert!(
+        m.cells.iter().all(
+            |c| c.variant.cpus == Some(1.94) && c.variant.cpuset_cpus.as_deref() == Some("0,1")
+        )
+    );
+}

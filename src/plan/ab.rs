@@ -1,0 +1,213 @@
+//! A plan's `[ab]` section: an interleaved A/B of two (or more) arms of one
+//! matrix (backends, sources, models or variants), compared round by round
+//! with paired statistics (`comparison::paired`), optionally with rounds added
+//! until every target cell is decided. The section as written (`AbFile`), as
+//! resolved (`Ab`), and the checks between them.
+
+use serde::{Deserialize, Serialize};
+
+use super::file::CellSelector;
+use super::{Bench, PlanError};
+use crate::metric::Metric;
+
+/// Default noise band of an A/B: ±2 %.
+pub const DEFAULT_BAND_PCT: f64 = 2.0;
+/// Default most rounds an `until_decided` run may take.
+pub const DEFAULT_MAX_ROUNDS: u32 = 100;
+/// Significance level of every A/B verdict.
+pub const ALPHA: f64 = 0.05;
+
+/// `[ab]` as written.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AbFile {
+    /// The arms, the first the baseline (A): each picks cells by backend,
+    /// source, model or variant.
+    pub arms: Vec<CellSelector>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub band_pct: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until_decided: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_minutes: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_rounds: Option<u32>,
+}
+
+/// An interleaved A/B, resolved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Ab {
+    /// The arms; the first is the baseline every other is compared with.
+    pub arms: Vec<CellSelector>,
+    /// The metrics whose verdicts decide (default: generation tokens/s).
+    pub metrics: Vec<Metric>,
+    /// The noise band as a fraction: ±`band` around a ratio of 1.
+    pub band: f64,
+    /// The significance level of every verdict (all target cells and metrics
+    /// together).
+    pub alpha: f64,
+    /// Rounds are added after `bench.rounds` until every target cell is
+    /// decided, `max_minutes` have passed, or `max_rounds` rounds have run.
+    pub until_decided: bool,
+    pub max_minutes: Option<f64>,
+    pub max_rounds: u32,
+}
+
+/// Checks `[ab]` against the bench; the arms' names are checked with the
+/// plan's other selectors. `fail(field, message)` makes the plan's error.
+pub(super) fn validate(
+    raw: AbFile,
+    bench: &Bench,
+    fail: &dyn Fn(String, String) -> PlanError,
+) -> Result<Ab, PlanError> {
+    if raw.arms.len() < 2 {
+        return Err(fail(
+            "ab.arms".into(),
+            "name at least two arms, such as arms = [{ variant = \"a\" }, { variant = \"b\" }]"
+                .into(),
+        ));
+    }
+    for (i, arm) in raw.arms.iter().enumerate() {
+        if arm.prompt_tokens.is_some() {
+            return Err(fail(
+                format!("ab.arms[{i}].prompt_tokens"),
+                "an arm has every prompt length of its cells; pick it by backend, source, model or variant".into(),
+            ));
+        }
+        if arm == &CellSelector::default() {
+            return Err(fail(
+                format!("ab.arms[{i}]"),
+                "picks every cell; name a backend, source, model or variant".into(),
+            ));
+        }
+        if raw.arms[..i].contains(arm) {
+            return Err(fail(
+                format!("ab.arms[{i}]"),
+                "the same as an earlier arm".into(),
+            ));
+        }
+    }
+    let metrics = match raw.metrics {
+        None => vec![Metric::GenTps],
+        Some(names) if names.is_empty() => {
+            return Err(fail("ab.metrics".into(), "name at least one metric".into()));
+        }
+        Some(names) => {
+            let mut out = Vec::new();
+            for name in &names {
+                match Metric::parse(name) {
+                    Some(m) => out.push(m),
+                    None => {
+                        return Err(fail(
+                            "ab.metrics".into(),
+                            format!("\"{name}\" is not a metric; use {}", Metric::names()),
+                        ));
+                    }
+                }
+            }
+            out
+        }
+    };
+    let band_pct = raw.band_pct.unwrap_or(DEFAULT_BAND_PCT);
+    if !(band_pct.is_finite() && band_pct > 0.0 && band_pct < 50.0) {
+        return Err(fail(
+            "ab.band_pct".into(),
+            format!("{band_pct}: a percentage above 0 and below 50, such as 2"),
+        ));
+    }
+    if let Some(m) = raw.max_minutes {
+        if !(m.is_finite() && m > 0.0) {
+            return Err(fail(
+                "ab.max_minutes".into(),
+                format!("{m}: minutes above 0, such as 10"),
+            ));
+        }
+    }
+    let max_rounds = raw.max_rounds.unwrap_or(DEFAULT_MAX_ROUNDS);
+    if max_rounds < bench.rounds {
+        return Err(fail(
+            "ab.max_rounds".into(),
+            format!(
+                "{max_rounds} is below bench.rounds ({}): the most rounds must be at least the planned ones",
+                bench.rounds
+            ),
+        ));
+    }
+    if bench.rounds < 2 {
+        return Err(fail(
+            "bench.rounds".into(),
+            format!(
+                "{}: an A/B pairs the arms round by round; plan at least 2 rounds (5 or more before a verdict can be reached)",
+                bench.rounds
+            ),
+        ));
+    }
+    if bench.runs % bench.rounds != 0 {
+        return Err(fail(
+            "bench.runs".into(),
+            format!(
+                "{} is not a multiple of bench.rounds ({}): an A/B gives every arm the same runs in every round",
+                bench.runs, bench.rounds
+            ),
+        ));
+    }
+    if bench.precision.is_some() {
+        return Err(fail(
+            "bench.max_runs".into(),
+            "a precision target adds runs cell by cell, which unpairs an A/B's rounds; use [ab] until_decided instead".into(),
+        ));
+    }
+    Ok(Ab {
+        arms: raw.arms,
+        metrics,
+        band: band_pct / 100.0,
+        alpha: ALPHA,
+        until_decided: raw.until_decided.unwrap_or(false),
+        max_minutes: raw.max_minutes,
+        max_rounds,
+    })
+}
+
+impl Ab {
+    /// The measured runs every cell gets per round.
+    pub fn runs_per_round(bench: &Bench) -> u32 {
+        bench.runs / bench.rounds.max(1)
+    }
+
+    /// The A/B in words, for the report and the dry run.
+    pub fn text(&self) -> String {
+        let metrics: Vec<&str> = self.metrics.iter().map(|m| m.name()).collect();
+        let mut s = format!(
+            "interleaved A/B of {} arms (order reversed every other round), paired by round; {} against ±{} %",
+            self.arms.len(),
+            metrics.join(", "),
+            self.band * 100.0
+        );
+        if self.until_decided {
+            s.push_str(&format!(
+                "; rounds added until decided, at most {} rounds",
+                self.max_rounds
+            ));
+            if let Some(m) = self.max_minutes {
+                s.push_str(&format!(" or {m} minutes"));
+            }
+        }
+        s
+    }
+}
+
+/// How a cell selector names what it picks: "variant b", "backend cuda, source b9016".
+pub fn arm_name(a: &CellSelector) -> String {
+    let parts: Vec<String> = [
+        ("backend", &a.backend),
+        ("source", &a.source),
+        ("model", &a.model),
+        ("variant", &a.variant),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k} {v}")))
+    .collect();
+    parts.join(", ")
+}
