@@ -840,3 +840,58 @@ async fn a_variants_cpu_limits_reach_the_container_spec_and_the_manifest() {
         )
     );
 }
+
+#[tokio::test]
+async fn a_resumed_ab_keeps_the_rounds_it_added_and_finishes_the_round_cut_short() {
+    let mut s = setup_plan(&ab_plan(
+        "FAKE_TOKEN_DELAY_MS = \"20\"",
+        "until_decided = true\nmax_rounds = 8\n",
+    ));
+    // Killed in the fourth added round (round 5, 0-based), after arm b's
+    // cells (b goes first in odd rounds): a's cells wait for theirs.
+    s.manifest.ab = Some(crate::manifest::ab::AbRecord {
+        rounds_added: 4,
+        stopped: None,
+        measuring_s: 1.0,
+    });
+    let full = |round_runs: u32| -> Vec<crate::manifest::Run> {
+        let mut runs = Vec::new();
+        for r in 0..round_runs {
+            let mut m = done_run(false);
+            m.round = r;
+            runs.push(m);
+        }
+        runs
+    };
+    for c in &mut s.manifest.cells {
+        let rounds = if c.variant.name == "b" { 6 } else { 5 };
+        c.runs = full(rounds);
+    }
+    run(&mut s).await;
+    let m = s.run_dir.load().unwrap();
+    let rec = m.ab.clone().unwrap();
+    // The runs made up here fail their checks (they count no value), so no
+    // pair can be decided on them: rounds go on to max_rounds.
+    assert_eq!(rec.rounds_added, 6, "{rec:?}");
+    assert_eq!(rec.stopped, Some(crate::manifest::ab::AbStop::MaxRounds));
+    assert!(
+        m.cells.iter().all(|c| c.measured_runs() == 8),
+        "{:?}",
+        m.cells
+    );
+    // First a's group finishes round 5; then rounds 6 (a b) and 7 (b a).
+    let created = s.engine.created.lock().unwrap().clone();
+    let starts: Vec<&str> = created
+        .iter()
+        .map(|n| n.split('-').skip(2).take(2).collect::<Vec<_>>())
+        .map(|p| match p.as_slice() {
+            ["r5", "g0"] => "r5a",
+            ["r6", "g0"] => "r6a",
+            ["r6", "g1"] => "r6b",
+            ["r7", "g0"] => "r7a",
+            ["r7", "g1"] => "r7b",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(starts, ["r5a", "r6a", "r6b", "r7b", "r7a"], "{created:?}");
+}
