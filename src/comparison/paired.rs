@@ -38,6 +38,9 @@ pub struct PairedCell {
     pub welch: Option<Ratio>,
     /// From the sequence's interval.
     pub verdict: Verdict,
+    /// For an open verdict: the rounds that would decide it at the measured
+    /// mean and spread (a planning figure, `LogRatios::rounds_to_decide`).
+    pub rounds_to_decide: Option<usize>,
 }
 
 impl PairedCell {
@@ -164,6 +167,13 @@ pub fn paired(m: &Manifest, ab: &Ab) -> Paired {
             let l = LogRatios::of(&log_ratios(a, b, metric));
             let r = l.as_ref().map(LogRatios::ratio);
             let sequence = l.as_ref().and_then(|l| l.sequence_interval(alpha_each));
+            let verdict = r.map_or(Verdict::Inconclusive, |r| {
+                verdict(sequence, r, ab.band, metric.higher_is_better())
+            });
+            let rounds_to_decide = l
+                .as_ref()
+                .filter(|_| verdict == Verdict::Inconclusive)
+                .and_then(|l| l.rounds_to_decide(alpha_each, ab.band));
             cells.push(PairedCell {
                 a: a.id.clone(),
                 b: b.id.clone(),
@@ -174,9 +184,8 @@ pub fn paired(m: &Manifest, ab: &Ab) -> Paired {
                 fixed: l.as_ref().and_then(|l| l.t_interval(0.05)),
                 sequence,
                 welch: ratio(&a.values(metric), &b.values(metric)),
-                verdict: r.map_or(Verdict::Inconclusive, |r| {
-                    verdict(sequence, r, ab.band, metric.higher_is_better())
-                }),
+                verdict,
+                rounds_to_decide,
             });
         }
     }

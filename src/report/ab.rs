@@ -23,6 +23,14 @@ pub fn width_ratio(c: &PairedCell) -> Option<f64> {
     (welch > 0.0).then(|| f.width_log() / welch)
 }
 
+/// The verdict, with the rounds that would decide an open one.
+fn verdict_text(c: &PairedCell) -> String {
+    match c.rounds_to_decide {
+        Some(n) => format!("{} (≈{n} rounds to decide)", c.verdict.as_str()),
+        None => c.verdict.as_str().to_string(),
+    }
+}
+
 /// The whole section; nothing without `[ab]`.
 pub fn section(out: &mut String, m: &Manifest) {
     let Some(ab) = &m.plan.ab else {
@@ -55,7 +63,7 @@ pub fn section(out: &mut String, m: &Manifest) {
     );
     let _ = writeln!(
         out,
-        "Per round, the ratio of B's mean to A's; B/A is their geometric mean. The verdict comes from Lai's t-confidence sequence (1976), each interval at {:.2} % ({} intervals, Bonferroni), which holds at every round at once: with probability at least {:.0} % every interval below covers its true ratio however the run chose to stop, so a \"same\" (interval inside ±{} %) or a direction (\"faster\"/\"slower\": interval beyond 1, estimate beyond the band) is wrong with probability at most {:.0} %. It assumes the rounds' log-ratios independent and normal. The fixed-n 95 % interval holds only for a number of rounds fixed in advance; Welch's is the unpaired interval on the same runs.\n",
+        "Per round, the ratio of B's mean to A's; B/A is their geometric mean. The verdict comes from Lai's t-confidence sequence (1976), each interval at {:.2} % ({} intervals, Bonferroni), which holds at every round at once: with probability at least {:.0} % every interval below covers its true ratio however the run chose to stop, so a \"same\" (interval inside ±{} %) or a direction (\"faster\"/\"slower\": interval beyond 1, estimate beyond the band) is wrong with probability at most {:.0} %. It assumes the rounds' log-ratios independent and normal. An open verdict says how many rounds would decide it if the estimate and the spread stayed as measured (a planning figure). The fixed-n 95 % interval holds only for a number of rounds fixed in advance; Welch's is the unpaired interval on the same runs.\n",
         (1.0 - p.alpha_each) * 100.0,
         p.cells.len(),
         (1.0 - ab.alpha) * 100.0,
@@ -87,7 +95,7 @@ pub fn section(out: &mut String, m: &Manifest) {
                 format!("{:.4}–{:.4}", w.ci95_low, w.ci95_high)
             }),
             width_ratio(c).map_or("—".into(), |w| format!("{w:.2}")),
-            c.verdict.as_str().to_string(),
+            verdict_text(c),
         ]);
     }
     out.push_str(&markdown::table(&t));
@@ -115,7 +123,7 @@ pub fn lines(m: &Manifest) -> Vec<String> {
                 c.b,
                 c.a,
                 c.metric.name(),
-                c.verdict.as_str(),
+                verdict_text(c),
                 c.rounds,
                 c.ratio.map_or("—".into(), |r| format!("{r:.4}")),
                 interval(c.sequence)

@@ -124,6 +124,42 @@ impl LogRatios {
     }
 }
 
+/// Most rounds `LogRatios::rounds_to_decide` looks at.
+const MAX_ROUNDS_TO_DECIDE: usize = 10_000;
+
+impl LogRatios {
+    /// A planning figure for an open verdict: the fewest rounds at which the
+    /// sequence's interval, at the measured mean and spread, would decide:
+    /// lie inside the band when the estimate is inside it (`same`), or on one
+    /// side of 1 when the estimate is beyond the band (`faster`/`slower`).
+    /// `None`: fewer than two rounds, or more than 10 000 rounds (an estimate
+    /// just inside the band's edge).
+    pub fn rounds_to_decide(&self, alpha: f64, band: f64) -> Option<usize> {
+        if self.n < 2 {
+            return None;
+        }
+        let var = self.ss / (self.n - 1) as f64;
+        let (lo, hi) = ((1.0 - band).ln(), (1.0 + band).ln());
+        let need = if self.mean > lo && self.mean < hi {
+            (self.mean - lo).min(hi - self.mean)
+        } else {
+            self.mean.abs()
+        };
+        if need <= 0.0 {
+            return None;
+        }
+        (self.n..=MAX_ROUNDS_TO_DECIDE).find(|&n| {
+            let at = LogRatios {
+                n,
+                mean: self.mean,
+                ss: var * (n - 1) as f64,
+            };
+            at.sequence_interval(alpha)
+                .is_some_and(|i| i.width_log() / 2.0 <= need)
+        })
+    }
+}
+
 /// The mixture martingale M_n(μ) of `d` at mean `mu` (the module header's
 /// formula), for checking the closed form.
 pub fn mixture(d: &[f64], mu: f64) -> f64 {
@@ -223,6 +259,33 @@ mod tests {
                 assert!(close(m, 1.0 / alpha, 1e-6 / alpha), "n {n} α {alpha}: {m}");
             }
         }
+    }
+
+    #[test]
+    fn rounds_to_decide_at_the_measured_spread() {
+        // sd 0.07, estimate 1: inside ±2 % once the half-width is at most
+        // ln 1.02 = 0.019803, at n = 163 (half 0.019748; at 162, 0.019807);
+        // inside ±5 % (0.048790) at 28 (0.048250; at 27, 0.049255).
+        let at = |mean: f64, sd: f64| LogRatios {
+            n: 10,
+            mean,
+            ss: sd * sd * 9.0,
+        };
+        assert_eq!(at(0.0, 0.07).rounds_to_decide(0.025, 0.02), Some(163));
+        assert_eq!(at(0.0, 0.07).rounds_to_decide(0.025, 0.05), Some(28));
+        // Estimate e^−0.05, beyond the band: the interval must clear 1, a
+        // half-width below 0.05, at n = 16 (0.048532; at 15, 0.050731).
+        assert_eq!(at(-0.05, 0.05).rounds_to_decide(0.025, 0.02), Some(16));
+        // Just inside the band's edge: a half-width of 0.0001 would be needed,
+        // more than 10 000 rounds; with one round nothing is known.
+        let edge = 0.98f64.ln() + 1e-4;
+        assert_eq!(at(edge, 0.05).rounds_to_decide(0.025, 0.02), None);
+        let one = LogRatios {
+            n: 1,
+            mean: 0.0,
+            ss: 0.0,
+        };
+        assert_eq!(one.rounds_to_decide(0.025, 0.02), None);
     }
 
     #[test]
