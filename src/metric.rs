@@ -67,6 +67,18 @@ impl Metric {
         Metric::ALL.into_iter().find(|m| m.name() == name)
     }
 
+    /// The metrics `names` names, in order; the error says which name is none
+    /// and what may be written.
+    pub fn parse_list(names: &[String]) -> Result<Vec<Metric>, String> {
+        names
+            .iter()
+            .map(|name| {
+                Metric::parse(name)
+                    .ok_or_else(|| format!("\"{name}\" is not a metric; use {}", Metric::names()))
+            })
+            .collect()
+    }
+
     /// Every metric's name, for an error that says what may be written.
     pub fn names() -> String {
         Metric::ALL.map(Metric::name).join(", ")

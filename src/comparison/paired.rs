@@ -80,12 +80,9 @@ impl Paired {
     }
 }
 
-/// Whether `sel` picks cell `c`.
+/// Whether `sel` picks cell `c` (as the matrix's rules pick cells).
 pub fn picks(sel: &CellSelector, c: &Cell) -> bool {
-    sel.backend.as_deref().is_none_or(|b| b == c.backend.name())
-        && sel.source.as_deref().is_none_or(|s| s == c.source)
-        && sel.model.as_deref().is_none_or(|x| x == c.model)
-        && sel.variant.as_deref().is_none_or(|v| v == c.variant.name)
+    crate::plan::matrix::picks(sel, c.backend, &c.source, &c.model, &c.variant.name)
 }
 
 /// What pairs a cell with its partner: the fields no arm names, and the

@@ -94,21 +94,7 @@ pub(super) fn validate(
         Some(names) if names.is_empty() => {
             return Err(fail("ab.metrics".into(), "name at least one metric".into()));
         }
-        Some(names) => {
-            let mut out = Vec::new();
-            for name in &names {
-                match Metric::parse(name) {
-                    Some(m) => out.push(m),
-                    None => {
-                        return Err(fail(
-                            "ab.metrics".into(),
-                            format!("\"{name}\" is not a metric; use {}", Metric::names()),
-                        ));
-                    }
-                }
-            }
-            out
-        }
+        Some(names) => Metric::parse_list(&names).map_err(|e| fail("ab.metrics".into(), e))?,
     };
     let band_pct = raw.band_pct.unwrap_or(DEFAULT_BAND_PCT);
     if !(band_pct.is_finite() && band_pct > 0.0 && band_pct < 50.0) {

@@ -95,7 +95,13 @@ impl Matrix {
 
 /// Whether `sel` picks (backend, source, model, variant); prompt lengths are
 /// checked apart.
-fn picks(sel: &CellSelector, backend: Backend, source: &str, model: &str, variant: &str) -> bool {
+pub fn picks(
+    sel: &CellSelector,
+    backend: Backend,
+    source: &str,
+    model: &str,
+    variant: &str,
+) -> bool {
     sel.backend.as_deref().is_none_or(|b| b == backend.name())
         && sel.source.as_deref().is_none_or(|s| s == source)
         && sel.model.as_deref().is_none_or(|m| m == model)

@@ -586,21 +586,10 @@ fn validate_precision(
     }
     let metrics = match metrics {
         None => Metric::HEADLINE.to_vec(),
-        Some(names) => {
-            let mut metrics = Vec::new();
-            for name in &names {
-                match Metric::parse(name) {
-                    Some(m) => metrics.push(m),
-                    None => {
-                        return c.fail(
-                            "bench.target_metrics",
-                            format!("\"{name}\" is not a metric; use {}", Metric::names()),
-                        );
-                    }
-                }
-            }
-            metrics
-        }
+        Some(names) => match Metric::parse_list(&names) {
+            Ok(metrics) => metrics,
+            Err(e) => return c.fail("bench.target_metrics", e),
+        },
     };
     if metrics.is_empty() {
         return c.fail("bench.target_metrics", "name at least one metric");
