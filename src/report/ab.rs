@@ -23,12 +23,44 @@ pub fn width_ratio(c: &PairedCell) -> Option<f64> {
     (welch > 0.0).then(|| f.width_log() / welch)
 }
 
-/// The verdict, with the rounds that would decide an open one.
-fn verdict_text(c: &PairedCell) -> String {
-    match c.rounds_to_decide {
-        Some(n) => format!("{} (≈{n} rounds to decide)", c.verdict.as_str()),
-        None => c.verdict.as_str().to_string(),
+/// A duration in the largest unit that keeps it readable: "40 s", "12 min",
+/// "4.0 h".
+fn duration(s: f64) -> String {
+    if s < 120.0 {
+        format!("{s:.0} s")
+    } else if s < 7200.0 {
+        format!("{:.0} min", s / 60.0)
+    } else {
+        format!("{:.1} h", s / 3600.0)
     }
+}
+
+/// The seconds one round took in this run: measuring time over the rounds
+/// run (planned and added); `None` before any.
+pub fn round_seconds(m: &Manifest) -> Option<f64> {
+    let rec = m.ab.as_ref()?;
+    let rounds = m.bench().rounds;
+    (rounds > 0 && rec.measuring_s > 0.0).then(|| rec.measuring_s / f64::from(rounds))
+}
+
+/// The verdict, with the rounds that would decide an open one and how long
+/// they would take at this run's pace.
+fn verdict_text(c: &PairedCell, round_s: Option<f64>) -> String {
+    match (c.rounds_to_decide, round_s) {
+        (Some(n), Some(s)) => format!(
+            "{} (≈{n} rounds to decide, ≈{} at {s:.0} s a round)",
+            c.verdict.as_str(),
+            duration(s * n as f64)
+        ),
+        (Some(n), None) => format!("{} (≈{n} rounds to decide)", c.verdict.as_str()),
+        (None, _) => c.verdict.as_str().to_string(),
+    }
+}
+
+/// The narrowest band at which the sequence's interval says `same`.
+fn same_within(c: &PairedCell) -> String {
+    c.sequence
+        .map_or("—".into(), |i| format!("±{:.1} %", i.same_within() * 100.0))
 }
 
 /// The whole section; nothing without `[ab]`.
@@ -37,6 +69,7 @@ pub fn section(out: &mut String, m: &Manifest) {
         return;
     };
     let p = paired(m, ab);
+    let round_s = round_seconds(m);
     let _ = writeln!(out, "## A/B, paired by round\n");
     let arms: Vec<String> = ab
         .arms
@@ -63,7 +96,7 @@ pub fn section(out: &mut String, m: &Manifest) {
     );
     let _ = writeln!(
         out,
-        "Per round, the ratio of B's mean to A's; B/A is their geometric mean. The verdict comes from Lai's t-confidence sequence (1976), each interval at {:.2} % ({} intervals, Bonferroni), which holds at every round at once: with probability at least {:.0} % every interval below covers its true ratio however the run chose to stop, so a \"same\" (interval inside ±{} %) or a direction (\"faster\"/\"slower\": interval beyond 1, estimate beyond the band) is wrong with probability at most {:.0} %. It assumes the rounds' log-ratios independent and normal. An open verdict says how many rounds would decide it if the estimate and the spread stayed as measured (a planning figure). The fixed-n 95 % interval holds only for a number of rounds fixed in advance; Welch's is the unpaired interval on the same runs.\n",
+        "Per round, the ratio of B's mean to A's; B/A is their geometric mean. The verdict comes from Lai's t-confidence sequence (1976), each interval at {:.2} % ({} intervals, Bonferroni), which holds at every round at once: with probability at least {:.0} % every interval below covers its true ratio however the run chose to stop, so a \"same\" (interval inside ±{} %) or a direction (\"faster\"/\"slower\": interval beyond 1, estimate beyond the band) is wrong with probability at most {:.0} %. It assumes the rounds' log-ratios independent and normal. An open verdict says how many rounds would decide it if the estimate and the spread stayed as measured, and how long they would take at this run's pace (a planning figure); \"same within\" is the narrowest band at which the interval would say \"same\" now. The fixed-n 95 % interval holds only for a number of rounds fixed in advance; Welch's is the unpaired interval on the same runs.\n",
         (1.0 - p.alpha_each) * 100.0,
         p.cells.len(),
         (1.0 - ab.alpha) * 100.0,
@@ -80,6 +113,7 @@ pub fn section(out: &mut String, m: &Manifest) {
         "fixed-n 95 %",
         "Welch 95 %",
         "paired ÷ Welch width",
+        "same within",
         "verdict",
     ]);
     for c in &p.cells {
@@ -95,7 +129,8 @@ pub fn section(out: &mut String, m: &Manifest) {
                 format!("{:.4}–{:.4}", w.ci95_low, w.ci95_high)
             }),
             width_ratio(c).map_or("—".into(), |w| format!("{w:.2}")),
-            verdict_text(c),
+            same_within(c),
+            verdict_text(c, round_s),
         ]);
     }
     out.push_str(&markdown::table(&t));
@@ -114,20 +149,90 @@ pub fn lines(m: &Manifest) -> Vec<String> {
     let Some(ab) = &m.plan.ab else {
         return Vec::new();
     };
+    let round_s = round_seconds(m);
     paired(m, ab)
         .cells
         .iter()
         .map(|c| {
             format!(
-                "A/B {} vs {} {}: {} after {} rounds, B/A {} (sequence {})",
+                "A/B {} vs {} {}: {} after {} rounds, B/A {} (sequence {}, same within {})",
                 c.b,
                 c.a,
                 c.metric.name(),
-                verdict_text(c),
+                verdict_text(c, round_s),
                 c.rounds,
                 c.ratio.map_or("—".into(), |r| format!("{r:.4}")),
-                interval(c.sequence)
+                interval(c.sequence),
+                same_within(c)
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::ab::{AbRecord, AbStop};
+    use crate::manifest::fixtures::manifest;
+    use crate::metric::Metric;
+    use crate::stats::compare::Verdict;
+
+    fn cell(verdict: Verdict, rounds_to_decide: Option<usize>) -> PairedCell {
+        PairedCell {
+            a: "cpu.m.a.p31".into(),
+            b: "cpu.m.b.p31".into(),
+            arm: 1,
+            metric: Metric::GenTps,
+            rounds: 28,
+            ratio: Some(0.9942),
+            fixed: None,
+            sequence: Some(Interval {
+                low: 0.9277,
+                high: 1.0656,
+            }),
+            welch: None,
+            verdict,
+            rounds_to_decide,
+        }
+    }
+
+    #[test]
+    fn durations_in_readable_units() {
+        assert_eq!(duration(40.0), "40 s");
+        assert_eq!(duration(120.0), "2 min");
+        assert_eq!(duration(7140.0), "119 min");
+        assert_eq!(duration(7200.0), "2.0 h");
+    }
+
+    #[test]
+    fn a_round_takes_the_measuring_time_over_all_rounds_run() {
+        let mut m = manifest();
+        assert_eq!(round_seconds(&m), None);
+        m.plan.bench.rounds = 5;
+        m.ab = Some(AbRecord {
+            rounds_added: 23,
+            stopped: Some(AbStop::Budget),
+            measuring_s: 592.0,
+        });
+        // 592 s over 5 + 23 rounds.
+        let s = round_seconds(&m).unwrap();
+        assert!((s - 592.0 / 28.0).abs() < 1e-9, "{s}");
+    }
+
+    #[test]
+    fn an_open_verdict_says_the_rounds_and_the_time_to_decide_it() {
+        let c = cell(Verdict::Inconclusive, Some(683));
+        // 683 rounds · 21.14 s = 14 439 s = 4.01 h.
+        assert_eq!(
+            verdict_text(&c, Some(21.14)),
+            "inconclusive (≈683 rounds to decide, ≈4.0 h at 21 s a round)"
+        );
+        assert_eq!(
+            verdict_text(&c, None),
+            "inconclusive (≈683 rounds to decide)"
+        );
+        assert_eq!(verdict_text(&cell(Verdict::Same, None), Some(21.0)), "same");
+        // 1 − 0.9277 = 7.23 % is farther from 1 than 1.0656 − 1 = 6.56 %.
+        assert_eq!(same_within(&c), "±7.2 %");
+    }
 }

@@ -59,6 +59,12 @@ impl Interval {
         (self.high / self.low).ln()
     }
 
+    /// The narrowest band ±b that the interval lies inside, the band at which
+    /// it would say `same`: max(high − 1, 1 − low).
+    pub fn same_within(&self) -> f64 {
+        (self.high - 1.0).max(1.0 - self.low)
+    }
+
     fn of_log(mean: f64, half: f64) -> Interval {
         Interval {
             low: (mean - half).exp(),
@@ -286,6 +292,23 @@ mod tests {
             ss: 0.0,
         };
         assert_eq!(one.rounds_to_decide(0.025, 0.02), None);
+    }
+
+    #[test]
+    fn same_within_is_the_farther_edge_from_one() {
+        let iv = |low, high| Interval { low, high };
+        // 1.07 − 1 = 0.07 beats 1 − 0.99 = 0.01.
+        assert!(close(iv(0.99, 1.07).same_within(), 0.07, 1e-12));
+        // 1 − 0.95 = 0.05 beats 1.03 − 1 = 0.03.
+        assert!(close(iv(0.95, 1.03).same_within(), 0.05, 1e-12));
+        // Wholly above 1: the upper edge, 0.05.
+        assert!(close(iv(1.02, 1.05).same_within(), 0.05, 1e-12));
+        // The band it gives says same (inside, edges included).
+        let i = iv(0.95, 1.03);
+        assert_eq!(
+            verdict(Some(i), 0.99, i.same_within(), true),
+            Verdict::Same
+        );
     }
 
     #[test]
