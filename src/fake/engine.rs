@@ -5,7 +5,9 @@
 //! it found no GPU, `FAKE_LOOP` makes its server repeat two tokens (the study's
 //! collapsed Gemma output), `FAKE_MAX_PREDICTED=<n>` makes it stop after n tokens
 //! (a context that filled), `FAKE_SIGNALS_NO_EFFECT` makes it ignore every signal,
-//! `FAKE_TOKEN_DELAY_MS=<ms>` sets the time between its tokens (2 ms otherwise).
+//! `FAKE_TOKEN_DELAY_MS=<ms>` sets the time between its tokens (2 ms otherwise);
+//! a list (`10,14,8`) gives the n-th container created the n-th delay, round
+//! robin (a planted start-to-start spread).
 //! Signals to its process end its streams and leave it exited 128 + the signal's
 //! number (KILL 137, SEGV 139, ABRT 134, TERM 143); STOP makes it stop sending;
 //! every signal is recorded in `signals`. `port_in_use_once` makes the first start fail
@@ -115,6 +117,17 @@ impl FakeEngine {
     }
 }
 
+/// The delay `FAKE_TOKEN_DELAY_MS` gives the `nth` container created: its one
+/// value, or the list's value at `nth` modulo its length.
+fn token_delay(v: &str, nth: usize) -> Option<std::time::Duration> {
+    let ms: Vec<u64> = v
+        .split(',')
+        .map(|x| x.trim().parse().ok())
+        .collect::<Option<_>>()?;
+    ms.get(nth % ms.len().max(1))
+        .map(|&m| std::time::Duration::from_millis(m))
+}
+
 impl Engine for FakeEngine {
     async fn info(&self) -> Result<EngineInfo, EngineError> {
         Ok(EngineInfo {
@@ -222,12 +235,13 @@ impl Engine for FakeEngine {
                 message: e.to_string(),
             })?;
         let default = Behaviour::default();
+        let nth = self.created.lock().unwrap().len().saturating_sub(1);
         let behaviour = Behaviour {
             token_delay: spec
                 .env
                 .get("FAKE_TOKEN_DELAY_MS")
-                .and_then(|v| v.parse().ok())
-                .map_or(default.token_delay, std::time::Duration::from_millis),
+                .and_then(|v| token_delay(v, nth))
+                .unwrap_or(default.token_delay),
             stall_after: spec
                 .env
                 .get("FAKE_STALL_AFTER")

@@ -15,6 +15,9 @@ pub enum AbStop {
     Budget,
     /// `max_rounds` rounds had run.
     MaxRounds,
+    /// Every open verdict needed far more rounds than the budget and
+    /// `max_rounds` allowed (`runner::ab::out_of_reach`).
+    OutOfReach,
     /// The cells still undecided had failed: nothing was left to measure.
     Failed,
     /// Rounds were not added (`until_decided` off): the planned rounds ran.
@@ -27,6 +30,9 @@ impl AbStop {
             AbStop::Decided => "every target cell decided",
             AbStop::Budget => "the time budget would have ended in the next round",
             AbStop::MaxRounds => "the most rounds had run",
+            AbStop::OutOfReach => {
+                "out of reach: every open verdict needed more than 4 times the rounds the budget and max_rounds allow (see the rounds to decide)"
+            }
             AbStop::Failed => "the undecided cells had failed",
             AbStop::Planned => {
                 "the planned rounds ran (rounds are not added without until_decided)"

@@ -34,6 +34,8 @@ pub struct AbFile {
     pub max_minutes: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_rounds: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_out_of_reach: Option<bool>,
 }
 
 /// An interleaved A/B, resolved.
@@ -53,6 +55,15 @@ pub struct Ab {
     pub until_decided: bool,
     pub max_minutes: Option<f64>,
     pub max_rounds: u32,
+    /// With `until_decided`: stop adding rounds once every open verdict would
+    /// need far more rounds than the budget and `max_rounds` allow
+    /// (`runner::ab::out_of_reach`). Default on.
+    #[serde(default = "on")]
+    pub stop_out_of_reach: bool,
+}
+
+fn on() -> bool {
+    true
 }
 
 /// Checks `[ab]` against the bench; the arms' names are checked with the
@@ -153,6 +164,7 @@ pub(super) fn validate(
         until_decided: raw.until_decided.unwrap_or(false),
         max_minutes: raw.max_minutes,
         max_rounds,
+        stop_out_of_reach: raw.stop_out_of_reach.unwrap_or(true),
     })
 }
 
@@ -178,6 +190,9 @@ impl Ab {
             ));
             if let Some(m) = self.max_minutes {
                 s.push_str(&format!(" or {m} minutes"));
+            }
+            if self.stop_out_of_reach {
+                s.push_str(", or until the rounds to decide are out of reach");
             }
         }
         s

@@ -529,6 +529,11 @@ fn an_ab_section_resolves_and_its_bad_values_name_the_field() {
     assert_eq!(a.metrics, [Metric::GenTps]);
     assert_eq!(a.band, 0.02);
     assert!(!a.until_decided);
+    // Out of reach stops are on unless switched off.
+    assert!(a.stop_out_of_reach);
+    let off = format!("{ab}stop_out_of_reach = false\n");
+    let q = parse(&minimal(&format!("{bench}{two}{off}")), "p.toml", 2).unwrap();
+    assert!(!q.ab.unwrap().stop_out_of_reach);
     assert_eq!(p.bench.warmup, WarmUp::Short);
     assert_eq!(p.variants[1].cpus, Some(1.5));
     assert_eq!(p.variants[1].cpuset_cpus.as_deref(), Some("0-1"));

@@ -1,7 +1,8 @@
-//! The report's A/B section (`plan.ab`): how the arms were interleaved and
-//! when the run stopped, then per paired cell and metric the geometric mean
-//! ratio, the confidence sequence's interval that gives the verdict, the
-//! fixed-n and Welch intervals beside it, and the verdict. Pure.
+//! The report's A/B section (`plan.ab`), for report.md and report.html: how
+//! the arms were interleaved and when the run stopped, then per paired cell
+//! and metric the geometric mean ratio, the confidence sequence's interval
+//! that gives the verdict, the fixed-n and Welch intervals beside it, the
+//! narrowest band it says "same" at, and the verdict. Pure.
 
 use std::fmt::Write as _;
 
@@ -9,6 +10,7 @@ use crate::comparison::paired::{PairedCell, paired};
 use crate::manifest::Manifest;
 use crate::plan::ab::arm_name;
 use crate::render::{Table, markdown};
+use crate::report::forest::ForestRow;
 use crate::stats::paired::Interval;
 
 fn interval(i: Option<Interval>) -> String {
@@ -59,18 +61,30 @@ fn verdict_text(c: &PairedCell, round_s: Option<f64>) -> String {
 
 /// The narrowest band at which the sequence's interval says `same`.
 fn same_within(c: &PairedCell) -> String {
-    c.sequence
-        .map_or("—".into(), |i| format!("±{:.1} %", i.same_within() * 100.0))
+    c.sequence.map_or("—".into(), |i| {
+        format!("±{:.1} %", i.same_within() * 100.0)
+    })
 }
 
-/// The whole section; nothing without `[ab]`.
-pub fn section(out: &mut String, m: &Manifest) {
-    let Some(ab) = &m.plan.ab else {
-        return;
-    };
+/// The section's content, shared by report.md and report.html: its
+/// paragraphs, the table, a forest row per paired cell (B/A with the
+/// sequence's interval, coloured by verdict) and the band.
+pub struct Parts {
+    pub paragraphs: Vec<String>,
+    pub table: Table,
+    /// After the table: the cells that found no partner.
+    pub unpaired: Option<String>,
+    pub forest: Vec<ForestRow>,
+    pub band: f64,
+    /// The level of each interval, percent (the forest's caption).
+    pub level_pct: f64,
+}
+
+/// The section's content; `None` without `[ab]`.
+pub fn parts(m: &Manifest) -> Option<Parts> {
+    let ab = m.plan.ab.as_ref()?;
     let p = paired(m, ab);
     let round_s = round_seconds(m);
-    let _ = writeln!(out, "## A/B, paired by round\n");
     let arms: Vec<String> = ab
         .arms
         .iter()
@@ -83,27 +97,27 @@ pub fn section(out: &mut String, m: &Manifest) {
             )
         })
         .collect();
-    let _ = writeln!(out, "Arms: {}. {}.\n", arms.join("; "), ab.text());
     let rec = m.ab.clone().unwrap_or_default();
-    let _ = writeln!(
-        out,
-        "Rounds: {} planned, {} added; stopped: {}; measuring took {:.0} s.\n",
-        m.plan.bench.rounds,
-        rec.rounds_added,
-        rec.stopped
-            .map_or("not yet (the run did not finish)", |s| s.text()),
-        rec.measuring_s
-    );
-    let _ = writeln!(
-        out,
-        "Per round, the ratio of B's mean to A's; B/A is their geometric mean. The verdict comes from Lai's t-confidence sequence (1976), each interval at {:.2} % ({} intervals, Bonferroni), which holds at every round at once: with probability at least {:.0} % every interval below covers its true ratio however the run chose to stop, so a \"same\" (interval inside ±{} %) or a direction (\"faster\"/\"slower\": interval beyond 1, estimate beyond the band) is wrong with probability at most {:.0} %. It assumes the rounds' log-ratios independent and normal. An open verdict says how many rounds would decide it if the estimate and the spread stayed as measured, and how long they would take at this run's pace (a planning figure); \"same within\" is the narrowest band at which the interval would say \"same\" now. The fixed-n 95 % interval holds only for a number of rounds fixed in advance; Welch's is the unpaired interval on the same runs.\n",
-        (1.0 - p.alpha_each) * 100.0,
-        p.cells.len(),
-        (1.0 - ab.alpha) * 100.0,
-        ab.band * 100.0,
-        ab.alpha * 100.0
-    );
-    let mut t = Table::new([
+    let paragraphs = vec![
+        format!("Arms: {}. {}.", arms.join("; "), ab.text()),
+        format!(
+            "Rounds: {} planned, {} added; stopped: {}; measuring took {:.0} s.",
+            m.plan.bench.rounds,
+            rec.rounds_added,
+            rec.stopped
+                .map_or("not yet (the run did not finish)", |s| s.text()),
+            rec.measuring_s
+        ),
+        format!(
+            "Per round, the ratio of B's mean to A's; B/A is their geometric mean. The verdict comes from Lai's t-confidence sequence (1976), each interval at {:.2} % ({} intervals, Bonferroni), which holds at every round at once: with probability at least {:.0} % every interval below covers its true ratio however the run chose to stop, so a \"same\" (interval inside ±{} %) or a direction (\"faster\"/\"slower\": interval beyond 1, estimate beyond the band) is wrong with probability at most {:.0} %. It assumes the rounds' log-ratios independent and normal. An open verdict says how many rounds would decide it if the estimate and the spread stayed as measured, and how long they would take at this run's pace (a planning figure); \"same within\" is the narrowest band at which the interval would say \"same\" now. The fixed-n 95 % interval holds only for a number of rounds fixed in advance; Welch's is the unpaired interval on the same runs.",
+            (1.0 - p.alpha_each) * 100.0,
+            p.cells.len(),
+            (1.0 - ab.alpha) * 100.0,
+            ab.band * 100.0,
+            ab.alpha * 100.0
+        ),
+    ];
+    let mut table = Table::new([
         "A",
         "B",
         "metric",
@@ -116,8 +130,9 @@ pub fn section(out: &mut String, m: &Manifest) {
         "same within",
         "verdict",
     ]);
+    let mut forest = Vec::new();
     for c in &p.cells {
-        t.push([
+        table.push([
             c.a.clone(),
             c.b.clone(),
             c.metric.name().to_string(),
@@ -132,15 +147,45 @@ pub fn section(out: &mut String, m: &Manifest) {
             same_within(c),
             verdict_text(c, round_s),
         ]);
+        forest.push(ForestRow {
+            label: format!("{} {}", c.b, c.metric.name()),
+            interval: c.ratio.zip(c.sequence).map(|(r, i)| (r, i.low, i.high)),
+            verdict: Some(c.verdict),
+            note: match c.sequence {
+                Some(_) => c.verdict.as_str().to_string(),
+                None => format!("{} rounds: too few", c.rounds),
+            },
+        });
     }
-    out.push_str(&markdown::table(&t));
-    out.push('\n');
-    if !p.unpaired.is_empty() {
-        let _ = writeln!(
-            out,
-            "No partner in the other arm (not compared): {}.\n",
+    let unpaired = (!p.unpaired.is_empty()).then(|| {
+        format!(
+            "No partner in the other arm (not compared): {}.",
             p.unpaired.join(", ")
-        );
+        )
+    });
+    Some(Parts {
+        paragraphs,
+        table,
+        unpaired,
+        forest,
+        band: ab.band,
+        level_pct: (1.0 - p.alpha_each) * 100.0,
+    })
+}
+
+/// The whole section in Markdown; nothing without `[ab]`.
+pub fn section(out: &mut String, m: &Manifest) {
+    let Some(p) = parts(m) else {
+        return;
+    };
+    let _ = writeln!(out, "## A/B, paired by round\n");
+    for par in &p.paragraphs {
+        let _ = writeln!(out, "{par}\n");
+    }
+    out.push_str(&markdown::table(&p.table));
+    out.push('\n');
+    if let Some(u) = &p.unpaired {
+        let _ = writeln!(out, "{u}\n");
     }
 }
 
@@ -173,9 +218,81 @@ pub fn lines(m: &Manifest) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::manifest::ab::{AbRecord, AbStop};
-    use crate::manifest::fixtures::manifest;
+    use crate::manifest::fixtures::{cell as run_cell, manifest, run};
     use crate::metric::Metric;
+    use crate::plan::CellSelector;
+    use crate::plan::ab::{ALPHA, Ab};
     use crate::stats::compare::Verdict;
+
+    /// An A/A of one pair at 31 prompt tokens over six rounds: B = A · e^e_i,
+    /// e = .001, −.001, .002, −.002, 0, 0 (mean 0, Σe² = .00001).
+    fn aa() -> Manifest {
+        let a = [50.0, 52.0, 48.0, 51.0, 49.0, 50.0];
+        let e = [0.001, -0.001, 0.002, -0.002, 0.0, 0.0];
+        let cell = |variant: &str, speeds: Vec<f64>| {
+            let runs = speeds
+                .iter()
+                .enumerate()
+                .map(|(i, g)| {
+                    let mut r = run(*g, 500.0, 50.0, false);
+                    r.round = i as u32;
+                    r
+                })
+                .collect();
+            run_cell(31, variant, runs, None)
+        };
+        let mut m = manifest();
+        m.cells = vec![
+            cell("a", a.to_vec()),
+            cell("b", a.iter().zip(e).map(|(x, e)| x * f64::exp(e)).collect()),
+        ];
+        let arm = |v: &str| CellSelector {
+            variant: Some(v.into()),
+            ..CellSelector::default()
+        };
+        m.plan.ab = Some(Ab {
+            arms: vec![arm("a"), arm("b")],
+            metrics: vec![Metric::GenTps],
+            band: 0.02,
+            alpha: ALPHA,
+            until_decided: false,
+            max_minutes: None,
+            max_rounds: 100,
+            stop_out_of_reach: true,
+        });
+        m
+    }
+
+    #[test]
+    fn the_section_in_markdown_and_html() {
+        let m = aa();
+        // One interval, at α = .05, n = 6: c = (20 √7)^(1/3) = 3.754540,
+        // a = 6 (1 − c/7) = 2.781823, half = √(2.754540 · .00001 / a) = .003147:
+        // 0.99686–1.00315, inside ±0.3 % and so inside the ±2 % band.
+        let mut md = String::new();
+        section(&mut md, &m);
+        assert!(md.starts_with("## A/B, paired by round"), "{md}");
+        assert!(md.contains("| 0.9969–1.0032 "), "{md}");
+        assert!(md.contains("| ±0.3 %      | same "), "{md}");
+        assert!(!md.contains("No partner"), "{md}");
+        let html = crate::report::html::render_html(&m);
+        assert!(html.contains("<h2>A/B, paired by round</h2>"), "{html}");
+        // The forest: one row for B, in the verdict's colour, at the
+        // sequence's level.
+        assert!(
+            html.contains("B/A with its 95.00 % sequence interval"),
+            "{html}"
+        );
+        assert!(html.contains(">cpu.m.b.p31 gen_tps</text>"), "{html}");
+        assert!(html.contains("<td>±0.3 %</td><td>same</td>"), "{html}");
+        // Without [ab], neither has the section.
+        let mut plain = m.clone();
+        plain.plan.ab = None;
+        let mut md = String::new();
+        section(&mut md, &plain);
+        assert!(md.is_empty());
+        assert!(!crate::report::html::render_html(&plain).contains("A/B"));
+    }
 
     fn cell(verdict: Verdict, rounds_to_decide: Option<usize>) -> PairedCell {
         PairedCell {

@@ -51,6 +51,12 @@ fn colour(v: Option<Verdict>) -> &'static str {
 /// 0.5 lie equally far from 1; it spans the band and every interval, within
 /// [0.5, 2], plus a tenth on each side.
 pub fn render(title: &str, rows: &[ForestRow], band: f64) -> String {
+    render_at(title, "95 %", rows, band)
+}
+
+/// As `render`, with the intervals' level named in the caption (`level`,
+/// e.g. "97.5 %").
+pub fn render_at(title: &str, level: &str, rows: &[ForestRow], band: f64) -> String {
     let h = TOP + ROW * rows.len().max(1) as f64 + BOTTOM;
     let mut lo = (1.0 - band).max(FLOOR);
     let mut hi = (1.0 + band).min(CEIL);
@@ -99,9 +105,10 @@ pub fn render(title: &str, rows: &[ForestRow], band: f64) -> String {
     );
     let _ = write!(
         out,
-        "<text x=\"{}\" y=\"{}\" font-size=\"12\" text-anchor=\"middle\">B/A with its 95 % interval (log scale); shaded: ±{} % band</text>",
+        "<text x=\"{}\" y=\"{}\" font-size=\"12\" text-anchor=\"middle\">B/A with its {} interval (log scale); shaded: ±{} % band</text>",
         LEFT + pw / 2.0,
         h - 8.0,
+        esc(level),
         band * 100.0
     );
     for (i, r) in rows.iter().enumerate() {

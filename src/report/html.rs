@@ -1,8 +1,9 @@
 //! `report.html`: one self-contained file (inline CSS and SVG, no script, no
 //! network) with, per model, charts of generation tokens/s, TTFT and memory
 //! against prompt length (one series per backend/variant, 95 % interval bars),
-//! the metric tables (generation with its share of the bandwidth ceiling), the
-//! failures and the system tables. A pure function of the manifest.
+//! the metric tables (generation with its share of the bandwidth ceiling), an
+//! A/B's paired verdicts (a forest plot and the table), the failures and the
+//! system tables. A pure function of the manifest.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -157,6 +158,23 @@ pub fn render_html(m: &Manifest) -> String {
                 }
                 html_table(&mut out, &t);
             }
+        }
+    }
+    if let Some(ab) = super::ab::parts(m) {
+        out.push_str("<h2>A/B, paired by round</h2>\n");
+        for par in &ab.paragraphs {
+            let _ = writeln!(out, "<p class=\"note\">{}</p>", esc(par));
+        }
+        out.push_str(&super::forest::render_at(
+            "A/B: B/A per paired cell",
+            &format!("{:.2} % sequence", ab.level_pct),
+            &ab.forest,
+            ab.band,
+        ));
+        out.push('\n');
+        html_table(&mut out, &ab.table);
+        if let Some(u) = &ab.unpaired {
+            let _ = writeln!(out, "<p class=\"note\">{}</p>", esc(u));
         }
     }
     let failures = super::failures::tables(m);

@@ -2,7 +2,8 @@
 //! every group; in an A/B (`plan.ab`) the groups' order reversed every other
 //! round (A B, B A, A B, …: a linear drift then weighs on both arms alike);
 //! with `until_decided`, rounds added while a target cell is undecided
-//! (`comparison::paired`), the budget allows and `max_rounds` is not reached.
+//! (`comparison::paired`), the budget allows, `max_rounds` is not reached and
+//! some open verdict is within reach (`out_of_reach`).
 //! The rounds added are recorded (`manifest::ab`) before each runs, so that a
 //! resumed run knows them.
 
@@ -23,6 +24,45 @@ pub fn group_order(groups: usize, round: u32, ab: bool) -> Vec<usize> {
         order.reverse();
     }
     order
+}
+
+/// The fewest rounds before `out_of_reach` may stop an A/B: the spread is
+/// too rough a guess before.
+pub const OUT_OF_REACH_MIN_ROUNDS: u32 = 10;
+/// How many times the reachable rounds an open verdict's rounds to decide
+/// must exceed, for each open verdict, before `out_of_reach` stops: a margin
+/// for that projection's own noise (the spread's estimate after 10 rounds is
+/// off by a third at times, the rounds it projects by twice that).
+pub const OUT_OF_REACH_FACTOR: f64 = 4.0;
+
+/// The rounds a run can still reach: `max_rounds`, and with a budget the
+/// rounds run plus as many more of this run's mean round length as fit in
+/// what is left of it.
+pub fn reachable_rounds(
+    rounds_run: u32,
+    max_rounds: u32,
+    elapsed_s: f64,
+    budget_s: Option<f64>,
+) -> u32 {
+    let Some(b) = budget_s.filter(|_| rounds_run > 0 && elapsed_s > 0.0) else {
+        return max_rounds;
+    };
+    let per_round = elapsed_s / f64::from(rounds_run);
+    let more = ((b - elapsed_s).max(0.0) / per_round).floor();
+    max_rounds.min(rounds_run.saturating_add(more.min(f64::from(u32::MAX)) as u32))
+}
+
+/// Whether an A/B should stop because no open verdict can be reached: after
+/// `OUT_OF_REACH_MIN_ROUNDS` rounds, every open verdict's rounds to decide
+/// (at the measured estimate and spread; `None`: beyond 10 000, or an
+/// estimate on the band's edge) exceeds `OUT_OF_REACH_FACTOR` times the
+/// reachable rounds. A stop for futility: it spends none of the error rate,
+/// the sequence holds whenever a run stops.
+pub fn out_of_reach(open: &[Option<usize>], rounds_run: u32, reachable: u32) -> bool {
+    let limit = OUT_OF_REACH_FACTOR * f64::from(reachable);
+    rounds_run >= OUT_OF_REACH_MIN_ROUNDS
+        && !open.is_empty()
+        && open.iter().all(|n| n.is_none_or(|n| n as f64 > limit))
 }
 
 /// Whether another round fits: under the most rounds, and, with a budget,
@@ -81,6 +121,16 @@ impl<E: Engine> Runner<'_, E> {
                 let round = m.bench().rounds;
                 if let Err(stop) = next_round(round, ab.max_rounds, elapsed, last_round_s, budget) {
                     break stop;
+                }
+                let needs: Vec<Option<usize>> = p
+                    .cells
+                    .iter()
+                    .filter(|c| !c.decided())
+                    .map(|c| c.rounds_to_decide)
+                    .collect();
+                let reach = reachable_rounds(round, ab.max_rounds, elapsed, budget);
+                if ab.stop_out_of_reach && out_of_reach(&needs, round, reach) {
+                    break AbStop::OutOfReach;
                 }
                 let open = p.undecided_cells();
                 let mut reopened = 0;
@@ -151,6 +201,31 @@ mod tests {
         assert_eq!(group_order(2, 2, true), [0, 1]);
         assert_eq!(group_order(3, 1, true), [2, 1, 0]);
         assert_eq!(group_order(2, 1, false), [0, 1]);
+    }
+
+    #[test]
+    fn the_reachable_rounds_at_this_runs_pace() {
+        // No budget: max_rounds.
+        assert_eq!(reachable_rounds(10, 100, 210.0, None), 100);
+        // 10 rounds in 210 s (21 s each), 390 s left: 18 more, 28 in all.
+        assert_eq!(reachable_rounds(10, 100, 210.0, Some(600.0)), 28);
+        // max_rounds lower still.
+        assert_eq!(reachable_rounds(10, 20, 210.0, Some(600.0)), 20);
+        // Over the budget already: none more.
+        assert_eq!(reachable_rounds(10, 100, 700.0, Some(600.0)), 10);
+    }
+
+    #[test]
+    fn out_of_reach_when_every_open_verdict_needs_four_times_the_reachable_rounds() {
+        // 28 reachable: the limit is 112 rounds.
+        assert!(out_of_reach(&[Some(683), Some(1442)], 10, 28));
+        assert!(out_of_reach(&[Some(113), None], 10, 28));
+        // One open verdict within 112 rounds keeps the run going.
+        assert!(!out_of_reach(&[Some(683), Some(112)], 10, 28));
+        assert!(!out_of_reach(&[Some(82), Some(125)], 10, 28));
+        // Not before 10 rounds, and not with nothing open.
+        assert!(!out_of_reach(&[Some(683)], 9, 28));
+        assert!(!out_of_reach(&[], 10, 28));
     }
 
     #[test]

@@ -824,6 +824,29 @@ async fn an_ab_stops_at_its_time_budget_and_without_until_decided_at_the_plan() 
 }
 
 #[tokio::test]
+async fn an_ab_whose_verdicts_are_out_of_reach_stops_after_ten_rounds() {
+    // B's starts take turns at 7, 13 and 10 ms a token against A's 10: per
+    // round B/A is about 1.43, 0.77 or 1, a spread (sd ≈ 0.3 on the log scale)
+    // that would take thousands of rounds to decide, beyond 4 × the 40 that
+    // max_rounds allows.
+    let b = "FAKE_TOKEN_DELAY_MS = \"7,13,10\"";
+    let mut s = setup_plan(&ab_plan(b, "until_decided = true\nmax_rounds = 40\n"));
+    run(&mut s).await;
+    let m = s.run_dir.load().unwrap();
+    let rec = m.ab.clone().unwrap();
+    assert_eq!(rec.stopped, Some(crate::manifest::ab::AbStop::OutOfReach));
+    assert_eq!(rec.rounds_added, 8);
+    let p = crate::comparison::paired::paired(&m, m.plan.ab.as_ref().unwrap());
+    for c in &p.cells {
+        assert_eq!(c.rounds, 10);
+        assert_eq!(c.verdict, crate::stats::compare::Verdict::Inconclusive);
+        assert!(c.rounds_to_decide.is_none_or(|n| n > 160), "{c:?}");
+    }
+    let report = crate::report::markdown::render(&m);
+    assert!(report.contains("stopped: out of reach"), "{report}");
+}
+
+#[tokio::test]
 async fn a_variants_cpu_limits_reach_the_container_spec_and_the_manifest() {
     let mut s = setup("[[variants]]\nname = \"pinned\"\ncpus = 1.94\ncpuset_cpus = \"0,1\"\n");
     run(&mut s).await;

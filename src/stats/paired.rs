@@ -305,10 +305,7 @@ mod tests {
         assert!(close(iv(1.02, 1.05).same_within(), 0.05, 1e-12));
         // The band it gives says same (inside, edges included).
         let i = iv(0.95, 1.03);
-        assert_eq!(
-            verdict(Some(i), 0.99, i.same_within(), true),
-            Verdict::Same
-        );
+        assert_eq!(verdict(Some(i), 0.99, i.same_within(), true), Verdict::Same);
     }
 
     #[test]

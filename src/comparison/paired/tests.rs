@@ -19,6 +19,7 @@ fn ab(arms: Vec<CellSelector>) -> Ab {
         until_decided: false,
         max_minutes: None,
         max_rounds: 100,
+        stop_out_of_reach: true,
     }
 }
 
