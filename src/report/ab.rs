@@ -55,6 +55,12 @@ fn verdict_text(c: &PairedCell, round_s: Option<f64>) -> String {
             duration(s * n as f64)
         ),
         (Some(n), None) => format!("{} (≈{n} rounds to decide)", c.verdict.as_str()),
+        // Open with a spread measured, yet no count of rounds decides it: an
+        // estimate on the band's edge, or over 10 000 rounds.
+        (None, _) if !c.decided() && c.rounds >= 2 => format!(
+            "{} (no number of rounds decides it at this estimate and spread)",
+            c.verdict.as_str()
+        ),
         (None, _) => c.verdict.as_str().to_string(),
     }
 }
@@ -349,6 +355,11 @@ mod tests {
             "inconclusive (≈683 rounds to decide)"
         );
         assert_eq!(verdict_text(&cell(Verdict::Same, None), Some(21.0)), "same");
+        // Open, 28 rounds in, and no count of rounds would decide it.
+        assert_eq!(
+            verdict_text(&cell(Verdict::Inconclusive, None), Some(21.0)),
+            "inconclusive (no number of rounds decides it at this estimate and spread)"
+        );
         // 1 − 0.9277 = 7.23 % is farther from 1 than 1.0656 − 1 = 6.56 %.
         assert_eq!(same_within(&c), "±7.2 %");
     }
