@@ -612,3 +612,24 @@ fn until_decided_on_the_command_line_needs_an_ab_section() {
     assert_eq!(ab.max_minutes, Some(7.0));
     assert_eq!(plan.overrides, ["--until-decided", "--max-minutes 7"]);
 }
+
+#[test]
+fn every_shipped_plan_loads() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plans");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.extension().is_some_and(|x| x == "toml") {
+            let loaded = super::load_with(
+                Some(&path),
+                2,
+                &[],
+                &crate::plan::overrides::Overrides::default(),
+            );
+            assert!(loaded.is_ok(), "{}: {:?}", path.display(), loaded.err());
+            n += 1;
+        }
+    }
+    // default, the study's, the H200's and the A/B plans at least.
+    assert!(n >= 6, "{n} plans");
+}
