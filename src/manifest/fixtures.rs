@@ -1,5 +1,5 @@
-//! Hand-made manifest parts for unit tests: a run with given numbers and a CPU
-//! cell of the default model around such runs.
+//! Hand-made manifest parts for unit tests: a run with given numbers, a CPU
+//! cell of the default model around such runs, and an A/B of variants.
 
 use std::collections::BTreeMap;
 
@@ -96,4 +96,25 @@ pub fn manifest() -> super::Manifest {
         crate::host::probe(std::path::Path::new("/nonexistent")),
         None,
     )
+}
+
+/// An A/B of the variants named, the first the baseline: generation tokens/s
+/// against ±2 %, no rounds added.
+pub fn ab_of_variants(variants: &[&str]) -> crate::plan::ab::Ab {
+    crate::plan::ab::Ab {
+        arms: variants
+            .iter()
+            .map(|v| crate::plan::CellSelector {
+                variant: Some((*v).into()),
+                ..crate::plan::CellSelector::default()
+            })
+            .collect(),
+        metrics: vec![crate::metric::Metric::GenTps],
+        band: 0.02,
+        alpha: crate::plan::ab::ALPHA,
+        until_decided: false,
+        max_minutes: None,
+        max_rounds: 100,
+        stop_out_of_reach: true,
+    }
 }

@@ -224,10 +224,8 @@ pub fn lines(m: &Manifest) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::manifest::ab::{AbRecord, AbStop};
-    use crate::manifest::fixtures::{cell as run_cell, manifest, run};
+    use crate::manifest::fixtures::{ab_of_variants, cell as run_cell, manifest, run};
     use crate::metric::Metric;
-    use crate::plan::CellSelector;
-    use crate::plan::ab::{ALPHA, Ab};
     use crate::stats::compare::Verdict;
 
     /// An A/A of one pair at 31 prompt tokens over six rounds: B = A · e^e_i,
@@ -252,20 +250,7 @@ mod tests {
             cell("a", a.to_vec()),
             cell("b", a.iter().zip(e).map(|(x, e)| x * f64::exp(e)).collect()),
         ];
-        let arm = |v: &str| CellSelector {
-            variant: Some(v.into()),
-            ..CellSelector::default()
-        };
-        m.plan.ab = Some(Ab {
-            arms: vec![arm("a"), arm("b")],
-            metrics: vec![Metric::GenTps],
-            band: 0.02,
-            alpha: ALPHA,
-            until_decided: false,
-            max_minutes: None,
-            max_rounds: 100,
-            stop_out_of_reach: true,
-        });
+        m.plan.ab = Some(ab_of_variants(&["a", "b"]));
         m
     }
 

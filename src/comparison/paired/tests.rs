@@ -1,7 +1,6 @@
 use super::*;
 use crate::backend::Backend;
-use crate::manifest::fixtures::{cell, manifest, run};
-use crate::plan::ab::ALPHA;
+use crate::manifest::fixtures::{ab_of_variants, cell, manifest, run};
 
 fn arm(variant: &str) -> CellSelector {
     CellSelector {
@@ -13,13 +12,7 @@ fn arm(variant: &str) -> CellSelector {
 fn ab(arms: Vec<CellSelector>) -> Ab {
     Ab {
         arms,
-        metrics: vec![Metric::GenTps],
-        band: 0.02,
-        alpha: ALPHA,
-        until_decided: false,
-        max_minutes: None,
-        max_rounds: 100,
-        stop_out_of_reach: true,
+        ..ab_of_variants(&[])
     }
 }
 
