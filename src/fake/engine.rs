@@ -124,7 +124,8 @@ fn token_delay(v: &str, nth: usize) -> Option<std::time::Duration> {
         .split(',')
         .map(|x| x.trim().parse().ok())
         .collect::<Option<_>>()?;
-    ms.get(nth % ms.len().max(1))
+    // `split` yields at least one item, so the list is never empty here.
+    ms.get(nth % ms.len())
         .map(|&m| std::time::Duration::from_millis(m))
 }
 
