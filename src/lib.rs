@@ -36,6 +36,7 @@ pub mod runner;
 pub mod session;
 pub mod stats;
 pub mod status;
+pub mod synth;
 pub mod telemetry;
 pub mod version;
 

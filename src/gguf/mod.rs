@@ -14,7 +14,11 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub mod header;
 pub mod split;
+pub mod types;
+pub mod value;
+pub mod write;
 
 /// Longest string accepted (keys, values, tensor names): 16 MiB.
 const MAX_STRING: u64 = 16 << 20;

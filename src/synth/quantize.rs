@@ -1,0 +1,170 @@
+//! The file types rigbench does not write (Q4_K_M, Q5_K_M, …) are made by
+//! llama.cpp's own `llama-quantize`, inside the pinned image, from the Q8_0
+//! file rigbench wrote (`--allow-requantize`: the values are on Q8_0's grid
+//! already, and random, so nothing is lost that mattered). The image's
+//! llama-quantize chooses every tensor's type, as for a real model. Its
+//! output is the same wherever the same binary runs; an image compiled for
+//! another CPU (`GGML_NATIVE`) may round its float code differently, so the
+//! record names the image, and a mismatch says so.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::Quant;
+use crate::engine::{Bind, ContainerSpec, Engine, run_to_completion};
+
+/// Where the container sees the input and writes the output.
+const IN: &str = "/rigbench/in";
+const OUT: &str = "/rigbench/out";
+
+/// How llama-quantize made a file: recorded in the manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct QuantizeRecord {
+    /// The image it ran in (tag and id).
+    pub image: String,
+    pub image_id: String,
+    /// The llama.cpp commit the image was built from.
+    pub llama_cpp_commit: String,
+    /// The command, as run in the container.
+    pub command: Vec<String>,
+    /// The file it started from (rigbench's Q8_0), by SHA-256.
+    pub input_sha256: String,
+    /// Wall-clock seconds it took.
+    pub seconds: f64,
+}
+
+/// The command that makes `file` in `q` from `input`, on `threads` threads.
+pub fn command(input: &str, file: &str, q: Quant, threads: usize) -> Vec<String> {
+    vec![
+        "/opt/llama/bin/llama-quantize".to_string(),
+        "--allow-requantize".to_string(),
+        format!("{IN}/{input}"),
+        format!("{OUT}/{file}"),
+        q.name().to_string(),
+        threads.to_string(),
+    ]
+}
+
+/// The image llama-quantize runs in.
+pub struct Quantizer<'a> {
+    pub image: &'a str,
+    pub image_id: &'a str,
+    pub commit: &'a str,
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
+/// One file to make.
+pub struct Job<'a> {
+    /// The file rigbench wrote, and its SHA-256.
+    pub input: &'a Path,
+    pub input_sha256: &'a str,
+    /// Where the made file goes, under what name.
+    pub out_dir: &'a Path,
+    pub file: &'a str,
+    pub quant: Quant,
+    pub threads: usize,
+}
+
+/// Runs llama-quantize for `job`, writing `out_dir/file`; the file appears
+/// there whole or not at all (written in a temporary folder in `out_dir`
+/// first).
+pub async fn run<E: Engine>(
+    engine: &E,
+    q: &Quantizer<'_>,
+    job: &Job<'_>,
+) -> Result<(PathBuf, QuantizeRecord), String> {
+    let t0 = Instant::now();
+    let Job {
+        input,
+        input_sha256,
+        out_dir,
+        file,
+        quant,
+        threads,
+    } = *job;
+    let in_dir = input.parent().unwrap_or(Path::new("."));
+    let in_name = input
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let work = tempfile::Builder::new()
+        .prefix(".rigbench-quantize-")
+        .tempdir_in(out_dir)
+        .map_err(|e| format!("cannot write in {}: {e}", out_dir.display()))?;
+    let cmd = command(&in_name, file, quant, threads);
+    let spec = ContainerSpec {
+        name: format!("rigbench-quantize-{}", crate::engine::unique_suffix()),
+        image: q.image_id.to_string(),
+        entrypoint: Some(vec![cmd[0].clone()]),
+        cmd: cmd[1..].to_vec(),
+        binds: vec![
+            Bind {
+                host: in_dir.to_path_buf(),
+                container: IN.to_string(),
+                read_only: true,
+            },
+            Bind {
+                host: work.path().to_path_buf(),
+                container: OUT.to_string(),
+                read_only: false,
+            },
+        ],
+        labels: q.labels.clone(),
+        ..Default::default()
+    };
+    let done = run_to_completion(engine, &spec)
+        .await
+        .map_err(|e| format!("llama-quantize in {}: {e}", q.image))?;
+    let made = work.path().join(file);
+    if done.status.code != 0 || !made.is_file() {
+        let out = String::from_utf8_lossy(&done.output);
+        let tail: Vec<&str> = out.lines().rev().take(15).collect();
+        return Err(format!(
+            "llama-quantize in {} exited with {}{}:\n{}",
+            q.image,
+            done.status.code,
+            if done.status.oom_killed {
+                " (killed: out of memory)"
+            } else {
+                ""
+            },
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        ));
+    }
+    let dest = out_dir.join(file);
+    std::fs::rename(&made, &dest)
+        .map_err(|e| format!("cannot move {} into place: {e}", made.display()))?;
+    Ok((
+        dest,
+        QuantizeRecord {
+            image: q.image.to_string(),
+            image_id: q.image_id.to_string(),
+            llama_cpp_commit: q.commit.to_string(),
+            command: cmd,
+            input_sha256: input_sha256.to_string(),
+            seconds: t0.elapsed().as_secs_f64(),
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_requantizes_the_written_file() {
+        assert_eq!(
+            command("m.q8_0.gguf", "m.gguf", Quant::Q4KM, 2),
+            [
+                "/opt/llama/bin/llama-quantize",
+                "--allow-requantize",
+                "/rigbench/in/m.q8_0.gguf",
+                "/rigbench/out/m.gguf",
+                "Q4_K_M",
+                "2"
+            ]
+        );
+    }
+}
