@@ -43,6 +43,11 @@ impl Cache {
         self.root.join("models")
     }
 
+    /// Synthetic models: `<recipe key>/<file>` and `made.json` beside it.
+    pub fn synthetic(&self) -> PathBuf {
+        self.root.join("synthetic")
+    }
+
     /// Partial downloads and pip's scratch space; emptied of a file once it is done.
     pub fn tmp(&self) -> PathBuf {
         self.root.join("tmp")

@@ -140,6 +140,12 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+    /// Synthetic models: make one from a recipe (the same bytes on every
+    /// machine), list the built-in shapes.
+    Model {
+        #[command(subcommand)]
+        action: ModelAction,
+    },
     /// Remove containers (and with --images, images) that rigbench labelled.
     Cleanup {
         /// Also remove the images rigbench built.
@@ -150,6 +156,48 @@ pub enum Command {
         #[arg(long)]
         dangling_images: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelAction {
+    /// Make a synthetic model file: a model's shape with random weights, the
+    /// same bytes on every machine (see README, "Synthetic models").
+    Synth(SynthArgs),
+    /// The built-in shapes, their dimensions and where they come from.
+    Shapes {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// A built-in shape (`rigbench model shapes`), or a TOML file holding one
+    /// written out (the fields of a plan's `synthetic.shape`, or `base` and
+    /// the fields that differ).
+    #[arg(long, value_name = "NAME|FILE")]
+    pub shape: String,
+    /// The file type: F32, F16, BF16, Q8_0, Q4_0 (written by rigbench), or
+    /// Q4_K_M, Q5_K_M, … (made by llama-quantize in the plan's CPU image).
+    #[arg(long, value_name = "TYPE")]
+    pub quant: String,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Take the tokenizer from this GGUF instead of rigbench's built-in
+    /// vocabulary (its sha256 becomes part of the recipe).
+    #[arg(long, value_name = "FILE")]
+    pub vocab_from: Option<PathBuf>,
+    /// Threads to write with [default: every CPU]; the bytes do not depend on it.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// For the types llama-quantize makes: the plan whose llama.cpp source and
+    /// CPU image to use [default: the built-in plan].
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    /// The file to write (atomically: nothing is there until it is whole).
+    #[arg(short, long, value_name = "FILE")]
+    pub out: PathBuf,
 }
 
 /// The shells completions are made for.

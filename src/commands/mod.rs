@@ -10,6 +10,7 @@ pub mod doctor;
 pub mod dry_run;
 pub mod export;
 pub mod history;
+pub mod model;
 pub mod reference;
 pub mod report;
 pub mod rerun;
@@ -75,6 +76,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Man { out } => shell::man(out.as_deref()),
         Command::List { dir, json } => history::list(dir.as_deref(), json),
         Command::Show { run, json } => history::show(&run, json),
+        Command::Model { action } => model::model(&g, &action).await,
         Command::Cleanup {
             images,
             dangling_images,

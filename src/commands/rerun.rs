@@ -35,6 +35,12 @@ pub fn pinned_plan(m: &Manifest) -> Plan {
     for model in &mut plan.models {
         if let Some(r) = m.models.iter().find(|r| r.name == model.name) {
             model.sha256 = Some(r.sha256.clone());
+            // A synthetic model is remade by the generator that made it.
+            if let (Some(p), [crate::plan::ModelSourceFile::Synthetic { recipe }]) =
+                (&r.synthetic, model.sources.as_mut_slice())
+            {
+                recipe.generator = Some(p.recipe.generator);
+            }
         }
     }
     plan
@@ -287,6 +293,7 @@ mod tests {
             )
             .unwrap(),
             shards: vec![],
+            synthetic: None,
         });
         let p = pinned_plan(&m);
         assert_eq!(

@@ -70,6 +70,8 @@ pub struct FetchedModel {
     /// A split model's other shards, in order (each fetched and hashed as the
     /// first, from the same kind of source); empty for a model in one file.
     pub shards: Vec<FetchedModel>,
+    /// How a synthetic model was made; `None` for a fetched one.
+    pub synthetic: Option<crate::synth::Provenance>,
 }
 
 impl FetchedModel {
@@ -100,7 +102,7 @@ fn shard_source(s: &ModelSourceFile, first: &str, shard: &str) -> Option<ModelSo
             file: beside(file)?,
             revision: revision.clone(),
         }),
-        ModelSourceFile::PypiWheels { .. } => None,
+        ModelSourceFile::PypiWheels { .. } | ModelSourceFile::Synthetic { .. } => None,
     }
 }
 
@@ -138,6 +140,7 @@ pub fn describe_model_source(s: &ModelSourceFile) -> String {
         ModelSourceFile::PypiWheels { packages, version } => {
             format!("PyPI wheels {} =={version}", packages.join(", "))
         }
+        ModelSourceFile::Synthetic { recipe } => format!("synthetic {}", recipe.describe()),
     }
 }
 
@@ -263,6 +266,11 @@ impl Fetcher {
     }
 
     /// The SHA-256 of a file, from the hash cache where its identity is unchanged.
+    /// Records the SHA-256 of a file made here (computed while writing it).
+    pub fn remember(&mut self, path: &Path, sha256: &str) -> std::io::Result<()> {
+        self.hashes.remember(path, sha256)
+    }
+
     pub fn hash(&mut self, path: &Path) -> std::io::Result<(String, HashOrigin, f64)> {
         let t = Instant::now();
         let (sha, origin) = self.hashes.sha256(path)?;
@@ -429,6 +437,7 @@ impl Fetcher {
                     return Ok(FetchedModel {
                         file: model.file.clone(),
                         shards: Vec::new(),
+                        synthetic: None,
                         path,
                         sha256,
                         size_bytes,
@@ -486,6 +495,12 @@ impl Fetcher {
                 return Ok((target.to_path_buf(), sha, v));
             }
             ModelSourceFile::Path { .. } => return Err(fail("a path is used in place".into())),
+            ModelSourceFile::Synthetic { .. } => {
+                return Err(fail(
+                    "a synthetic model is made from its recipe (session::synthetic), not fetched"
+                        .into(),
+                ));
+            }
         };
         http::download_resumable(
             &self.http,

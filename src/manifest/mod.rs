@@ -231,6 +231,17 @@ pub struct ModelRecord {
     /// each with its own hash, recorded at first use.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shards: Vec<ShardRecord>,
+    /// A synthetic model's recipe and how the file was made; absent for a
+    /// real model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synthetic: Option<crate::synth::Provenance>,
+}
+
+impl ModelRecord {
+    /// Whether its weights are random (made from a recipe), not a real model's.
+    pub fn is_synthetic(&self) -> bool {
+        self.synthetic.is_some()
+    }
 }
 
 /// One shard of a split model.

@@ -181,16 +181,22 @@ pub enum ArchiveFile {
 #[serde(deny_unknown_fields)]
 pub struct ModelFile {
     pub name: String,
+    /// The file's name; a synthetic model's default is made from its recipe.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub file: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<ModelSourceFile>,
+    /// A synthetic model made from a recipe (instead of `sources`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synthetic: Option<crate::synth::RecipeFile>,
 }
 
 /// One way to obtain a model file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ModelSourceFile {
     /// A file on the Hugging Face hub (`HF_TOKEN` is sent when set).
@@ -209,6 +215,9 @@ pub enum ModelSourceFile {
         packages: Vec<String>,
         version: String,
     },
+    /// Made here from a recipe (`[[models]] synthetic = { … }` in a plan):
+    /// the same bytes on every machine.
+    Synthetic { recipe: crate::synth::RecipeFile },
 }
 
 fn main_revision() -> String {

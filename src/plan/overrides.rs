@@ -186,6 +186,7 @@ impl Overrides {
                 sha256: None,
                 size_bytes: None,
                 sources: vec![source],
+                synthetic: None,
             }];
         }
         if !self.backends.is_empty() {

@@ -142,13 +142,17 @@ fn validate_sources(
     Ok(sources)
 }
 
-/// `[[models]]`: unique names, bare file names, hashes, at least one source each.
+/// `[[models]]`: unique names, bare file names, hashes, at least one source
+/// each, or a synthetic recipe checked in full (its shape, its rows against
+/// its quantization, the model its vocabulary comes from).
 fn validate_models(c: &Checker, raw: Vec<file::ModelFile>) -> Result<Vec<Model>, PlanError> {
     if raw.is_empty() {
         return c.fail("models", "name at least one model ([[models]])");
     }
     let mut models = Vec::new();
     let mut names = BTreeSet::new();
+    // (index, where the recipe was written, the model its vocabulary names)
+    let mut vocab_refs = Vec::new();
     for (i, m) in raw.into_iter().enumerate() {
         let at = format!("models[{i}]");
         if !names.insert(m.name.clone()) {
@@ -157,23 +161,104 @@ fn validate_models(c: &Checker, raw: Vec<file::ModelFile>) -> Result<Vec<Model>,
                 format!("\"{}\" appears twice", m.name),
             );
         }
-        if m.file.is_empty() || m.file.contains('/') {
+        let mut sources = m.sources;
+        let recipe_at = match (&m.synthetic, sources.as_slice()) {
+            (Some(_), [_, ..]) => {
+                return c.fail(
+                    format!("{at}.sources"),
+                    "a synthetic model is made from its recipe: leave its sources out",
+                );
+            }
+            (Some(r), []) => {
+                sources.push(ModelSourceFile::Synthetic { recipe: r.clone() });
+                Some(format!("{at}.synthetic"))
+            }
+            (None, [ModelSourceFile::Synthetic { .. }]) => Some(format!("{at}.sources[0].recipe")),
+            (None, all) if all.len() > 1 && all.iter().any(is_synthetic) => {
+                return c.fail(
+                    format!("{at}.sources"),
+                    "a synthetic source is made, not fetched: it must be the only one",
+                );
+            }
+            (None, _) => None,
+        };
+        let mut file = m.file;
+        if let (Some(r_at), Some(ModelSourceFile::Synthetic { recipe })) =
+            (&recipe_at, sources.first())
+        {
+            let shape = recipe
+                .check()
+                .or_else(|e| c.fail(format!("{r_at}.{}", e.field), e.message))?;
+            if let Some(g) = recipe
+                .generator
+                .filter(|g| *g != crate::synth::values::GENERATOR)
+            {
+                return c.fail(
+                    format!("{r_at}.generator"),
+                    format!(
+                        "{g}: this rigbench ({}) writes generator {}; a model made by \
+                         generator {g} is remade only by a rigbench that writes it",
+                        crate::version::LONG,
+                        crate::synth::values::GENERATOR
+                    ),
+                );
+            }
+            if file.is_empty() {
+                file = crate::synth::file_name(&shape.name, recipe.quant, recipe.seed);
+            }
+            if crate::gguf::split::parse_shard_name(&file).is_some() {
+                return c.fail(
+                    format!("{at}.file"),
+                    "a synthetic model is made in one file: not a shard's name",
+                );
+            }
+            if let crate::synth::VocabFile::Model { model } = &recipe.vocab {
+                vocab_refs.push((i, format!("{r_at}.vocab.model"), model.clone()));
+            }
+        }
+        if file.is_empty() || file.contains('/') {
             return c.fail(format!("{at}.file"), "a bare file name, such as model.gguf");
         }
         c.sha256(&format!("{at}.sha256"), &m.sha256)?;
-        if m.sources.is_empty() {
-            return c.fail(format!("{at}.sources"), "name at least one source");
+        if sources.is_empty() {
+            return c.fail(
+                format!("{at}.sources"),
+                "name at least one source, or a synthetic recipe (synthetic = { shape = …, quant = … })",
+            );
         }
         models.push(Model {
             name: m.name,
-            file: m.file,
+            file,
             sha256: m.sha256.map(|s| s.to_ascii_lowercase()),
             size_bytes: m.size_bytes,
-            sources: m.sources,
+            sources,
         });
+    }
+    for (i, field, name) in vocab_refs {
+        match models.iter().position(|m| m.name == name) {
+            None => {
+                return c.fail(
+                    field,
+                    format!("\"{name}\" is not one of the plan's [[models]]"),
+                );
+            }
+            Some(j) if j == i || models[j].sources.iter().any(is_synthetic) => {
+                return c.fail(
+                    field,
+                    format!(
+                        "\"{name}\" is synthetic: the vocabulary comes from a real model's file"
+                    ),
+                );
+            }
+            Some(_) => {}
+        }
     }
 
     Ok(models)
+}
+
+fn is_synthetic(s: &ModelSourceFile) -> bool {
+    matches!(s, ModelSourceFile::Synthetic { .. })
 }
 
 /// `[[backends]]`: known, once each, with the build arguments their

@@ -5,6 +5,7 @@
 //! command's: arguments, signals, exit codes and what is printed.
 
 pub mod prepare;
+pub mod synthetic;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -38,25 +39,43 @@ pub struct Session<'a, E: Engine> {
 impl<E: Engine> Session<'_, E> {
     /// Fetches, builds (or reuses) and runs what the manifest still lacks.
     pub async fn run(&self, m: &mut Manifest) -> anyhow::Result<()> {
-        let (sources, models) = self.fetch(m).await?;
-        self.images(m, &sources).await?;
-        self.measure(m, &models).await
-    }
-
-    /// The sources and models, recorded in the manifest.
-    async fn fetch(
-        &self,
-        m: &mut Manifest,
-    ) -> anyhow::Result<(Vec<FetchedSource>, Vec<FetchedModel>)> {
         let t = Instant::now();
         let mut fetcher = Fetcher::new(self.cache)?;
         let sources = prepare::sources(&mut fetcher, &m.plan).await?;
-        let (records, fetched) = prepare::models(&mut fetcher, &m.plan).await?;
-        check_same_inputs(m, &records, &sources)?;
+        let obtained = prepare::models(&mut fetcher, self.cache, &m.plan).await?;
+        m.timing.fetch_s += t.elapsed().as_secs_f64();
+        self.images(m, &sources).await?;
+        let models = self
+            .record_models(m, &mut fetcher, obtained, &sources)
+            .await?;
+        self.measure(m, &models).await
+    }
+
+    /// The models made ready (synthetic ones that llama-quantize makes, in
+    /// the images now built) and recorded in the manifest.
+    async fn record_models(
+        &self,
+        m: &mut Manifest,
+        fetcher: &mut Fetcher,
+        obtained: Vec<prepare::Obtained>,
+        sources: &[FetchedSource],
+    ) -> anyhow::Result<Vec<FetchedModel>> {
+        let t = Instant::now();
+        let fetched = prepare::finish_models(
+            self.engine,
+            fetcher,
+            self.cache,
+            &m.plan,
+            &m.images,
+            obtained,
+        )
+        .await?;
+        let records = prepare::model_records(&m.plan, &fetched).await?;
+        check_same_inputs(m, &records, sources)?;
         m.models = records;
         m.timing.fetch_s += t.elapsed().as_secs_f64();
         self.dir.save(m)?;
-        Ok((sources, fetched))
+        Ok(fetched)
     }
 
     /// The images of every backend this host can run, recorded in the manifest;

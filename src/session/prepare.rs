@@ -45,15 +45,142 @@ async fn source(fetcher: &mut Fetcher, src: &Source) -> anyhow::Result<FetchedSo
     Ok(s)
 }
 
-/// Fetches every model and reads its GGUF header.
+/// A model as the first step leaves it: ready, or a synthetic one waiting for
+/// llama-quantize (which needs the images).
+pub enum Obtained {
+    Ready(FetchedModel),
+    Pending(super::synthetic::Pending),
+}
+
+/// Fetches every real model, then finds in the cache or makes every synthetic
+/// one (its vocabulary from the real model it names); the ones llama-quantize
+/// makes wait for the images. In plan order.
 pub async fn models(
     fetcher: &mut Fetcher,
+    cache: &crate::cache::Cache,
     plan: &Plan,
-) -> anyhow::Result<(Vec<ModelRecord>, Vec<FetchedModel>)> {
-    let mut records = Vec::new();
-    let mut fetched = Vec::new();
+) -> anyhow::Result<Vec<Obtained>> {
+    use super::synthetic;
+    let mut ready: Vec<Option<FetchedModel>> = Vec::new();
     for m in &plan.models {
-        let f = fetcher.model(m).await?;
+        ready.push(match synthetic::recipe_of(m) {
+            None => Some(fetcher.model(m).await?),
+            Some(_) => None,
+        });
+    }
+    let quantizer = plan.sources.first().map_or("", |s| s.commit.as_str());
+    // Each real model's name, file and hash: where a vocabulary may come from.
+    let real: Vec<(String, std::path::PathBuf, String)> = plan
+        .models
+        .iter()
+        .zip(&ready)
+        .filter_map(|(m, f)| {
+            Some((
+                m.name.clone(),
+                f.as_ref()?.path.clone(),
+                f.as_ref()?.sha256.clone(),
+            ))
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (i, m) in plan.models.iter().enumerate() {
+        let Some(recipe) = synthetic::recipe_of(m) else {
+            if let Some(f) = ready[i].take() {
+                out.push(Obtained::Ready(f));
+            }
+            continue;
+        };
+        let vocab = match &recipe.vocab {
+            crate::synth::VocabFile::Builtin => None,
+            crate::synth::VocabFile::Model { model } => real.iter().find(|(n, _, _)| n == model),
+        };
+        let (resolved, v) = synthetic::resolve(
+            recipe,
+            vocab.map(|(n, p, s)| (n.as_str(), p.as_path(), s.as_str())),
+        )
+        .with_context(|| format!("model {}", m.name))?;
+        match synthetic::obtain(
+            fetcher,
+            cache,
+            m,
+            resolved,
+            v,
+            synthetic::threads(),
+            quantizer,
+        )
+        .await?
+        {
+            Ok(f) => {
+                if f.synthetic.as_ref().is_some_and(|p| !p.made_now) {
+                    note(format!(
+                        "model {}: synthetic {} from the cache ({})",
+                        m.name,
+                        recipe.describe(),
+                        f.path.display()
+                    ));
+                }
+                out.push(Obtained::Ready(f));
+            }
+            Err(p) => out.push(Obtained::Pending(p)),
+        }
+    }
+    Ok(out)
+}
+
+/// The synthetic models waiting for llama-quantize, made in the image of the
+/// plan's first source (its CPU image where the plan has one).
+pub async fn finish_models<E: Engine>(
+    engine: &E,
+    fetcher: &mut Fetcher,
+    cache: &crate::cache::Cache,
+    plan: &Plan,
+    images: &[ImageRecord],
+    obtained: Vec<Obtained>,
+) -> anyhow::Result<Vec<FetchedModel>> {
+    let mut out = Vec::new();
+    for o in obtained {
+        match o {
+            Obtained::Ready(f) => out.push(f),
+            Obtained::Pending(p) => {
+                let first = plan.sources.first().map(|s| s.name.as_str());
+                let image = images
+                    .iter()
+                    .filter(|i| Some(i.source.as_str()) == first)
+                    .min_by_key(|i| i.backend != Backend::Cpu)
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "no image of the plan's llama.cpp source was built here to run llama-quantize in"
+                        )
+                    })?;
+                let q = crate::synth::quantize::Quantizer {
+                    image: &image.tag,
+                    image_id: &image.image_id,
+                    commit: &image.llama_cpp.commit,
+                    labels: [
+                        (crate::engine::LABEL_MANAGED.to_string(), "true".to_string()),
+                        (
+                            crate::engine::LABEL_ROLE.to_string(),
+                            "quantize".to_string(),
+                        ),
+                    ]
+                    .into(),
+                };
+                let threads = super::synthetic::threads();
+                out.push(super::synthetic::quantize(engine, fetcher, cache, &q, p, threads).await?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Each model's record: its file, hash and GGUF header facts (and a synthetic
+/// one's recipe and making).
+pub async fn model_records(
+    plan: &Plan,
+    fetched: &[FetchedModel],
+) -> anyhow::Result<Vec<ModelRecord>> {
+    let mut records = Vec::new();
+    for (m, f) in plan.models.iter().zip(fetched) {
         let paths: Vec<std::path::PathBuf> = f.files().0.into_iter().map(|(p, _)| p).collect();
         let gguf = tokio::task::spawn_blocking(move || match paths.as_slice() {
             [one] => crate::gguf::read_facts(one),
@@ -108,10 +235,10 @@ pub async fn models(
                     source: s.source.clone(),
                 })
                 .collect(),
+            synthetic: f.synthetic.clone(),
         });
-        fetched.push(f);
     }
-    Ok((records, fetched))
+    Ok(records)
 }
 
 /// Each backend's device passthrough on this host, or why it cannot run here.

@@ -40,6 +40,10 @@ pub struct RecipeFile {
     /// another model of the plan.
     #[serde(default, skip_serializing_if = "VocabFile::is_builtin")]
     pub vocab: VocabFile,
+    /// The generator version the model must be made by (a rerun pins the one
+    /// recorded); absent: this rigbench's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator: Option<u32>,
 }
 
 /// Where a recipe's vocabulary comes from, as written.
@@ -133,12 +137,7 @@ impl Recipe {
 
     /// The file's default name: `gemma3-27b-q8_0-s0.gguf`.
     pub fn file_name(&self) -> String {
-        format!(
-            "{}-{}-s{}.gguf",
-            self.shape.name,
-            self.quant.name().to_ascii_lowercase(),
-            self.seed
-        )
+        file_name(&self.shape.name, self.quant, self.seed)
     }
 
     /// One line for people: `gemma3-27b Q8_0, seed 0, built-in vocabulary`.
@@ -156,6 +155,36 @@ impl Recipe {
     }
 }
 
+/// How a synthetic model file came to be: recorded in the manifest (and in
+/// the cache beside the file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Provenance {
+    /// The model's identity: everything its bytes are made from.
+    pub recipe: Recipe,
+    /// `Recipe::key` of it (with the quantizer's commit where one made it):
+    /// the cache's name for it.
+    pub key: String,
+    /// The rigbench that wrote the file (`version (commit …)`).
+    pub made_by: String,
+    /// Whether this run made it (false: it was in the cache).
+    pub made_now: bool,
+    /// Seconds rigbench spent writing it, on how many threads.
+    pub write_seconds: f64,
+    pub threads: usize,
+    /// Tokens whose output row is zero (`vocab`'s comment says why).
+    pub muted_tokens: usize,
+    /// Padding tokens added to reach the shape's vocabulary size.
+    pub padded_tokens: u64,
+    /// Where llama-quantize made it (types rigbench does not write).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantize: Option<quantize::QuantizeRecord>,
+}
+
+/// A synthetic model's default file name: `gemma3-27b-q8_0-s0.gguf`.
+pub fn file_name(shape: &str, quant: Quant, seed: u64) -> String {
+    format!("{shape}-{}-s{seed}.gguf", quant.name().to_ascii_lowercase())
+}
+
 /// What a recipe cannot be made from, naming the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
@@ -166,6 +195,19 @@ pub struct RecipeError {
 }
 
 impl RecipeFile {
+    /// One line for people: `gemma3-27b Q8_0, seed 0`.
+    pub fn describe(&self) -> String {
+        let shape = match &self.shape {
+            ShapeFile::Named(n) => n.clone(),
+            ShapeFile::Written(w) => match (&w.name, &w.base) {
+                (Some(n), _) => n.clone(),
+                (None, Some(b)) => format!("{b} (changed)"),
+                (None, None) => "a shape of the plan's".to_string(),
+            },
+        };
+        format!("{shape} {}, seed {}", self.quant, self.seed)
+    }
+
     /// The shape resolved and the whole recipe checked against the
     /// quantization: every quantized tensor's rows must divide into its
     /// blocks. The vocabulary's source is resolved later (it may be another

@@ -1,0 +1,257 @@
+//! `rigbench model synth` (make a synthetic model file from a recipe) and
+//! `rigbench model shapes` (the built-in shapes).
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use comfy_table::Table;
+
+use super::{Globals, load_plan};
+use crate::backend::Backend;
+use crate::cli::{ModelAction, SynthArgs};
+use crate::fetch::Fetcher;
+use crate::host::devices::Passthrough;
+use crate::session::{prepare, synthetic};
+use crate::synth::shape::{self, ShapeFile, WrittenShape};
+use crate::synth::{Quant, RecipeFile, VocabFile, layout, make, quantize};
+
+pub async fn model(g: &Globals, action: &ModelAction) -> anyhow::Result<ExitCode> {
+    match action {
+        ModelAction::Synth(args) => synth(g, args).await,
+        ModelAction::Shapes { json } => {
+            shapes(*json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn shapes(json: bool) -> anyhow::Result<()> {
+    let all = shape::builtins();
+    if json {
+        let v: Vec<serde_json::Value> = all
+            .iter()
+            .map(|b| {
+                serde_json::json!({
+                    "shape": b.shape,
+                    "parameters": layout::parameters(&b.shape),
+                    "source": b.source,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    let mut t = Table::new();
+    t.set_header(vec![
+        "shape", "arch", "params", "layers", "width", "heads/kv", "ffn", "experts", "vocab",
+        "context",
+    ]);
+    for b in &all {
+        let s = &b.shape;
+        t.add_row(vec![
+            s.name.clone(),
+            s.arch.name().to_string(),
+            format!("{:.2} B", layout::parameters(s) as f64 / 1e9),
+            s.block_count.to_string(),
+            s.embedding_length.to_string(),
+            format!("{}/{} × {}", s.head_count, s.head_count_kv, s.head_dim),
+            s.expert_feed_forward_length
+                .unwrap_or(s.feed_forward_length)
+                .to_string(),
+            match (s.expert_count, s.expert_used_count) {
+                (Some(n), Some(k)) => format!("{k} of {n}"),
+                _ => "-".to_string(),
+            },
+            s.vocab_size.to_string(),
+            s.context_length.to_string(),
+        ]);
+    }
+    println!("{t}");
+    for b in &all {
+        println!("{}: {}", b.shape.name, b.source);
+    }
+    Ok(())
+}
+
+/// `--shape`: a built-in name, or a TOML file of a written shape.
+fn shape_arg(s: &str) -> anyhow::Result<ShapeFile> {
+    if s.ends_with(".toml") || Path::new(s).is_file() {
+        let text = std::fs::read_to_string(s).with_context(|| format!("--shape {s}"))?;
+        let w: WrittenShape = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{s}: {e}"))?;
+        return Ok(ShapeFile::Written(Box::new(w)));
+    }
+    Ok(ShapeFile::Named(s.to_string()))
+}
+
+async fn synth(g: &Globals, a: &SynthArgs) -> anyhow::Result<ExitCode> {
+    let quant = Quant::parse(&a.quant).map_err(|e| anyhow::anyhow!("--quant {e}"))?;
+    let recipe_file = RecipeFile {
+        shape: shape_arg(&a.shape)?,
+        quant,
+        seed: a.seed,
+        vocab: match &a.vocab_from {
+            Some(p) => VocabFile::Model {
+                model: p.display().to_string(),
+            },
+            None => VocabFile::Builtin,
+        },
+        generator: None,
+    };
+    recipe_file
+        .check()
+        .map_err(|e| anyhow::anyhow!("--{}: {}", e.field.replace('.', " "), e.message))?;
+    let mut fetcher = Fetcher::new(&g.cache)?;
+    let vocab_file = match &a.vocab_from {
+        Some(p) => {
+            let (sha, _, _) = fetcher
+                .hash(p)
+                .with_context(|| format!("--vocab-from {}", p.display()))?;
+            let name = p.file_name().map_or_else(
+                || p.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            Some((name, p.clone(), sha))
+        }
+        None => None,
+    };
+    let (recipe, vocab) = synthetic::resolve(
+        &recipe_file,
+        vocab_file
+            .as_ref()
+            .map(|(n, p, s)| (n.as_str(), p.as_path(), s.as_str())),
+    )?;
+    let threads = a.threads.unwrap_or_else(synthetic::threads);
+    let out_dir = match a.out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let file = a
+        .out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| anyhow::anyhow!("--out {}: not a file name", a.out.display()))?;
+    println!("recipe: {}", recipe.describe());
+    let written = quant.intermediate();
+    let direct = quant.written_directly();
+    let target = if direct {
+        a.out.clone()
+    } else {
+        std::fs::create_dir_all(g.cache.tmp())?;
+        g.cache.tmp().join(format!(
+            "synth-{}.q8_0.gguf",
+            crate::engine::unique_suffix()
+        ))
+    };
+    let c = make::content(&recipe, written, &vocab)?;
+    let bar = crate::progress::bytes(Some(c.file_size()), &format!("writing {written}"));
+    let b = bar.clone();
+    let out = target.clone();
+    let made = tokio::task::spawn_blocking(move || c.write(&out, threads, &|n| b.set_position(n)))
+        .await??;
+    bar.finish_and_clear();
+    println!(
+        "wrote {} ({} bytes of {written}) in {:.1} s on {} threads",
+        made.path.display(),
+        made.size_bytes,
+        made.seconds,
+        made.threads
+    );
+    let (sha, key) = if direct {
+        (made.sha256, recipe.key(None))
+    } else {
+        let result = quantize_here(g, a, &made, &out_dir, &file, quant, threads).await;
+        let _ = std::fs::remove_file(&made.path);
+        let (record, sha) = result?;
+        println!(
+            "llama-quantize in {} ({}): {} in {:.1} s",
+            record.image,
+            &record.image_id[..record.image_id.len().min(19)],
+            record.command.join(" "),
+            record.seconds
+        );
+        let key = recipe.key(Some(&record.llama_cpp_commit));
+        (sha, key)
+    };
+    println!("file: {}", a.out.display());
+    println!("sha256: {sha}");
+    println!("recipe key: {key}");
+    println!("made by: rigbench {}", crate::version::LONG);
+    println!(
+        "recipe (JSON): {}",
+        serde_json::to_string(&recipe).unwrap_or_default()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// llama-quantize in the plan's CPU image (built or reused), from the Q8_0
+/// file `made` to `out_dir/file`.
+async fn quantize_here(
+    g: &Globals,
+    a: &SynthArgs,
+    made: &make::Made,
+    out_dir: &Path,
+    file: &str,
+    quant: Quant,
+    threads: usize,
+) -> anyhow::Result<(quantize::QuantizeRecord, String)> {
+    let host = crate::host::probe(Path::new("/"));
+    let plan = load_plan(a.plan.as_deref(), host.cpu.logical_cpus.max(1))?;
+    let bp = plan
+        .backends
+        .iter()
+        .find(|bp| bp.backend == Backend::Cpu)
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: the plan has no cpu backend, whose image llama-quantize runs in",
+                plan.origin
+            )
+        })?;
+    let connected = g.connect().await?;
+    let mut fetcher = Fetcher::new(&g.cache)?;
+    let sources = prepare::sources(&mut fetcher, &plan).await?;
+    let logs = g.cache.root().join("logs");
+    std::fs::create_dir_all(&logs)?;
+    let none = Passthrough::default();
+    let images = prepare::images(
+        &connected.client,
+        &plan,
+        &[(bp, &none)],
+        &sources[..1],
+        &crate::image::BuildPlace {
+            cache: &g.cache,
+            logs: &logs,
+            rebuild: crate::image::Rebuild::No,
+        },
+    )
+    .await?;
+    let image = images
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("no CPU image was built"))?;
+    let q = quantize::Quantizer {
+        image: &image.tag,
+        image_id: &image.image_id,
+        commit: &image.llama_cpp.commit,
+        labels: [
+            (crate::engine::LABEL_MANAGED.to_string(), "true".to_string()),
+            (
+                crate::engine::LABEL_ROLE.to_string(),
+                "quantize".to_string(),
+            ),
+        ]
+        .into(),
+    };
+    let job = quantize::Job {
+        input: &made.path,
+        input_sha256: &made.sha256,
+        out_dir,
+        file,
+        quant,
+        threads,
+    };
+    let (path, record) = quantize::run(&connected.client, &q, &job)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let sha = crate::hash::sha256_file(&path)?;
+    Ok((record, sha))
+}
