@@ -1,6 +1,7 @@
 #!/bin/sh
-# Unpacks the llama.cpp source archive, builds llama-server, llama-bench and
-# llama-gguf-split (to split and merge models, as users ship them) with the
+# Unpacks the llama.cpp source archive, builds llama-server, llama-bench,
+# llama-gguf-split (to split and merge models, as users ship them) and
+# llama-quantize (to make a synthetic model's K-quants from rigbench's Q8_0) with the
 # commit and build number rigbench passes, installs them under /opt/llama and writes
 # /opt/llama/build-info.json. Shared by every Containerfile; backend flags come as
 # arguments. Usage: build-llama.sh [CMAKE_FLAG]...
@@ -88,11 +89,11 @@ if [ "${CONFIGURE_ONLY:-0}" = 1 ]; then
   echo "build-llama.sh: CONFIGURE_ONLY=1, stopping after cmake configure"
   exit 0
 fi
-cmake --build /src/build --config Release -j "$jobs" --target llama-server llama-bench llama-gguf-split
+cmake --build /src/build --config Release -j "$jobs" --target llama-server llama-bench llama-gguf-split llama-quantize
 
 mkdir -p /opt/llama/bin
 install -m 0755 /src/build/bin/llama-server /src/build/bin/llama-bench \
-  /src/build/bin/llama-gguf-split /opt/llama/bin/
+  /src/build/bin/llama-gguf-split /src/build/bin/llama-quantize /opt/llama/bin/
 
 # What the compiler cache gave: compilations taken from it and compiled anew.
 COMPILER_CACHE="$ccache_state"

@@ -19,7 +19,7 @@ cp -L "$sh_path" "$dest/bin/sh"
 cp -L "$cat_path" "$dest/bin/cat"
 
 # Each library a binary loads: "name => /path (0x…)"; the loader: "/lib64/ld-… (0x…)".
-libs=$(for b in /opt/llama/bin/llama-server /opt/llama/bin/llama-bench "$sh_path" "$cat_path"; do
+libs=$(for b in /opt/llama/bin/llama-server /opt/llama/bin/llama-bench /opt/llama/bin/llama-quantize "$sh_path" "$cat_path"; do
   ldd "$b"
 done | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// && $2 ~ /^\(/ {print $1}' | sort -u)
 for lib in $libs; do

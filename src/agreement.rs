@@ -72,7 +72,10 @@ fn tokens(c: &Cell) -> Option<&[u32]> {
 /// Sets each cell's agreement with its reference cell: the same source, model,
 /// variant and prompt on the reference backend (none on the reference backend
 /// itself, nor where either has no measured run).
-pub fn annotate(cells: &mut [Cell], reference: Backend) {
+///
+/// Cells of the models in `skip` (synthetic ones: random weights say nothing
+/// of a backend's output) are not compared.
+pub fn annotate(cells: &mut [Cell], reference: Backend, skip: &[String]) {
     let refs: Vec<(String, String, String, u32, String, Vec<u32>)> = cells
         .iter()
         .filter(|c| c.backend == reference)
@@ -89,7 +92,7 @@ pub fn annotate(cells: &mut [Cell], reference: Backend) {
         .collect();
     for c in cells.iter_mut() {
         c.agreement = None;
-        if c.backend == reference {
+        if c.backend == reference || skip.contains(&c.model) {
             continue;
         }
         let Some(mine) = tokens(c).map(<[u32]>::to_vec) else {
@@ -138,6 +141,30 @@ mod tests {
         assert_eq!(a.compared, 2);
         assert_eq!(a.matching_prefix, 0);
         assert_eq!(a.first_divergence.unwrap().index, 0);
+    }
+
+    #[test]
+    fn a_synthetic_models_cells_are_not_compared() {
+        use crate::manifest::fixtures::{cell, run};
+        let with_tokens = |backend: Backend, model: &str, tokens: &[u32]| {
+            let mut c = cell(31, "default", vec![run(10.0, 100.0, 50.0, false)], None);
+            c.backend = backend;
+            c.model = model.into();
+            c.runs[0].token_ids = tokens.to_vec();
+            c
+        };
+        let mut cells = vec![
+            with_tokens(Backend::Cpu, "real", &[1, 2, 3]),
+            with_tokens(Backend::Vulkan, "real", &[1, 2, 4]),
+            with_tokens(Backend::Cpu, "synth", &[5, 5, 5]),
+            with_tokens(Backend::Vulkan, "synth", &[6, 6, 6]),
+        ];
+        annotate(&mut cells, Backend::Cpu, &["synth".to_string()]);
+        assert_eq!(
+            cells[1].agreement.as_ref().map(|a| a.matching_prefix),
+            Some(2)
+        );
+        assert_eq!(cells[3].agreement, None);
     }
 
     #[test]

@@ -89,12 +89,23 @@ fn sources_section(out: &mut String, plan: &Plan, cache: &Cache) {
 fn models_section(out: &mut String, plan: &Plan, cache: &Cache) {
     let _ = writeln!(out, "\nmodels:");
     for m in &plan.models {
-        let state = match &m.sha256 {
-            Some(s) => format!(
+        let state = match (crate::session::synthetic::recipe_of(m), &m.sha256) {
+            (Some(r), pin) => format!(
+                "synthetic: made here from its recipe, about {:.1} GB{}{}",
+                crate::synth::estimated_size(r).unwrap_or(0) as f64 / 1e9,
+                match crate::session::synthetic::cached_path(cache, plan, m) {
+                    Some(p) => format!(", cached at {}", p.display()),
+                    None => String::new(),
+                },
+                pin.as_ref()
+                    .map(|s| format!("; must have sha256 {s}"))
+                    .unwrap_or_default()
+            ),
+            (None, Some(s)) => format!(
                 "sha256 {s}, {}",
                 cached(&cache.models().join(s).join(&m.file))
             ),
-            None => "unpinned: sha256 recorded at first download".to_string(),
+            (None, None) => "unpinned: sha256 recorded at first download".to_string(),
         };
         let _ = writeln!(out, "  {} ({}; {state})", m.name, m.file);
         for s in &m.sources {
@@ -304,6 +315,9 @@ fn model_sizes(plan: &Plan, cache: &Cache) -> Vec<Option<u64>> {
         .iter()
         .map(|m| {
             m.size_bytes.or_else(|| {
+                if let Some(r) = crate::session::synthetic::recipe_of(m) {
+                    return crate::synth::estimated_size(r);
+                }
                 let sha = m.sha256.as_ref()?;
                 std::fs::metadata(cache.models().join(sha).join(&m.file))
                     .ok()
@@ -349,11 +363,22 @@ pub fn json(
         .models
         .iter()
         .map(|m| {
-            let cached = m
-                .sha256
-                .as_ref()
-                .is_some_and(|s| cache.models().join(s).join(&m.file).is_file());
-            json!({"name": m.name, "file": m.file, "sha256": m.sha256, "cached": cached})
+            let synthetic = crate::session::synthetic::recipe_of(m);
+            let cached = match synthetic {
+                Some(_) => crate::session::synthetic::cached_path(cache, plan, m).is_some(),
+                None => m
+                    .sha256
+                    .as_ref()
+                    .is_some_and(|s| cache.models().join(s).join(&m.file).is_file()),
+            };
+            json!({
+                "name": m.name,
+                "file": m.file,
+                "sha256": m.sha256,
+                "cached": cached,
+                "synthetic": synthetic,
+                "estimated_bytes": synthetic.and_then(crate::synth::estimated_size),
+            })
         })
         .collect();
     let e = crate::plan::estimate::estimate(plan, matrix, &model_sizes(plan, cache));

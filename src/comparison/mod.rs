@@ -43,7 +43,7 @@ impl CellKey {
         CellKey {
             backend: c.backend.name().to_string(),
             source: m.source_label(c).unwrap_or_default().to_string(),
-            model: c.model.clone(),
+            model: m.model_identity(&c.model),
             variant: c.variant.name.clone(),
             prompt_tokens: c.prompt_tokens,
         }

@@ -175,3 +175,33 @@ fn an_inconclusive_cell_says_how_many_runs_would_decide_it() {
     let md = render::markdown(&c);
     assert!(md.contains("| inconclusive (≈7 runs a side) |"), "{md}");
 }
+
+#[test]
+fn a_synthetic_cell_never_meets_a_real_models_cell_of_the_same_name() {
+    use crate::manifest::fixtures::synthetic_record;
+    let cells = || {
+        vec![cell(
+            31,
+            "default",
+            runs(&[70.0, 71.0], &[40.0, 41.0]),
+            None,
+        )]
+    };
+    let real = manifest(cells());
+    let mut synth = manifest(cells());
+    // The cell's model, gemma-3-270m-q4_k_m, is synthetic in this run.
+    synth.models.push(synthetic_record("gemma-3-270m-q4_k_m"));
+    let c = compare("real", &real, "synth", &synth, 2.0);
+    assert!(c.cells.is_empty());
+    assert_eq!(c.only_in_a, ["cpu.m.default.p31"]);
+    assert_eq!(c.only_in_b, ["cpu.m.default.p31"]);
+    // Two runs of the same recipe do meet.
+    let c = compare("synth", &synth, "again", &synth.clone(), 2.0);
+    assert_eq!(c.cells.len(), 1);
+    assert!(
+        c.cells[0]
+            .key
+            .model
+            .starts_with("gemma-3-270m-q4_k_m (synthetic #")
+    );
+}

@@ -142,6 +142,13 @@ fn llama_bench_row(m: &Manifest, rec: &LlamaBenchRecord, r: &Value, opts: &Optio
     }
     let n = r.get("samples_ts").and_then(Value::as_array).map(Vec::len);
     set(&mut row, "n_runs", json!(n));
+    if let Some(Value::String(t)) = r.get("model_type") {
+        set(
+            &mut row,
+            "model_type",
+            json!(synthetic_type(m, &rec.model, t)),
+        );
+    }
     Row(row)
 }
 
@@ -173,6 +180,16 @@ fn llama_bench_model<'a>(m: &'a Manifest, c: &Cell) -> Option<&'a Value> {
         .next()
 }
 
+/// llama-bench's model type, marked for a synthetic model (`gemma3 27B Q8_0
+/// (synthetic #e0e1a7b6)`), so that tools grouping rows by model type never
+/// put its rows with a real model's.
+fn synthetic_type(m: &Manifest, model: &str, t: &str) -> String {
+    match m.synthetic_of(model) {
+        Some(p) => format!("{t} (synthetic #{})", &p.key[..p.key.len().min(8)]),
+        None => t.to_string(),
+    }
+}
+
 fn server_row(m: &Manifest, c: &Cell, opts: &Options) -> Row {
     let mut row = empty();
     let model = m.models.iter().find(|x| x.name == c.model);
@@ -191,16 +208,19 @@ fn server_row(m: &Manifest, c: &Cell, opts: &Options) -> Row {
         _ => -1,
     };
     let file = model.map_or(c.model.clone(), |x| format!("/models/{}", x.file));
-    let model_type = from_lb("model_type").unwrap_or_else(|| {
-        json!(model.map_or(c.model.clone(), |x| {
-            let g = &x.gguf;
-            format!(
-                "{} {}",
-                g.architecture.as_deref().unwrap_or("?"),
-                g.file_type_name.as_deref().unwrap_or("?")
-            )
-        }))
-    });
+    let model_type = from_lb("model_type")
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| {
+            model.map_or(c.model.clone(), |x| {
+                let g = &x.gguf;
+                format!(
+                    "{} {}",
+                    g.architecture.as_deref().unwrap_or("?"),
+                    g.file_type_name.as_deref().unwrap_or("?")
+                )
+            })
+        });
+    let model_type = json!(synthetic_type(m, &c.model, &model_type));
     let fields: [(&str, Value); 36] = [
         ("build_commit", json!(build_commit(m, &c.source, opts))),
         ("build_number", build_number(m, &c.source)),

@@ -118,3 +118,51 @@ pub fn ab_of_variants(variants: &[&str]) -> crate::plan::ab::Ab {
         stop_out_of_reach: true,
     }
 }
+
+/// The record of a synthetic model named `name`: gemma3-270m in Q8_0, seed 0,
+/// made now in 1.5 s on 2 threads, 128 tokens muted.
+pub fn synthetic_record(name: &str) -> super::ModelRecord {
+    let recipe = crate::synth::Recipe {
+        shape: crate::synth::shape::builtin("gemma3-270m").expect("a built-in shape"),
+        quant: crate::synth::Quant::Q8_0,
+        seed: 0,
+        vocab: crate::synth::VocabSource::Builtin,
+        generator: crate::synth::values::GENERATOR,
+    };
+    let key = recipe.key(None);
+    super::ModelRecord {
+        name: name.into(),
+        file: recipe.file_name(),
+        size_bytes: 292_784_128,
+        sha256: "cd".repeat(32),
+        sha256_pinned: false,
+        source: crate::plan::ModelSourceFile::Synthetic {
+            recipe: crate::synth::RecipeFile {
+                shape: crate::synth::ShapeFile::Named("gemma3-270m".into()),
+                quant: crate::synth::Quant::Q8_0,
+                seed: 0,
+                vocab: crate::synth::VocabFile::Builtin,
+                generator: None,
+            },
+        },
+        hash_seconds: 0.0,
+        hash_origin: crate::hash::HashOrigin::Computed,
+        gguf: crate::gguf::parse(
+            &mut &b"GGUF\x03\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"[..],
+            "x",
+        )
+        .expect("an empty header parses"),
+        shards: vec![],
+        synthetic: Some(crate::synth::Provenance {
+            recipe,
+            key,
+            made_by: "0.1.0 (commit test)".into(),
+            made_now: true,
+            write_seconds: 1.5,
+            threads: 2,
+            muted_tokens: 128,
+            padded_tokens: 261_789,
+            quantize: None,
+        }),
+    }
+}

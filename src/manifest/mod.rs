@@ -535,6 +535,37 @@ impl Manifest {
         b
     }
 
+    /// How a synthetic model of this run was made; `None` for a real one.
+    pub fn synthetic_of(&self, name: &str) -> Option<&crate::synth::Provenance> {
+        self.models
+            .iter()
+            .find(|r| r.name == name)
+            .and_then(|r| r.synthetic.as_ref())
+    }
+
+    /// A model as comparisons match it: its name, and for a synthetic one the
+    /// recipe's identity (`gemma (synthetic #e0e1a7b6)`), so that a synthetic
+    /// cell never meets a real model's cell, nor one of another recipe, as if
+    /// they were one model.
+    pub fn model_identity(&self, name: &str) -> String {
+        match self.synthetic_of(name) {
+            Some(p) => format!("{name} (synthetic #{})", &p.key[..p.key.len().min(8)]),
+            None => name.to_string(),
+        }
+    }
+
+    /// A model's name as reports show it: a synthetic one says so and what it
+    /// was made from (`gemma (synthetic: gemma3-27b Q8_0, seed 0)`).
+    pub fn model_label(&self, name: &str) -> String {
+        match self.synthetic_of(name) {
+            Some(p) => format!(
+                "{name} (synthetic: {} {}, seed {})",
+                p.recipe.shape.name, p.recipe.quant, p.recipe.seed
+            ),
+            None => name.to_string(),
+        }
+    }
+
     pub fn source_label<'a>(&self, c: &'a Cell) -> Option<&'a str> {
         (self.plan.sources.len() > 1).then_some(c.source.as_str())
     }

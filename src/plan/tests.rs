@@ -633,3 +633,83 @@ fn every_shipped_plan_loads() {
     // default, the study's, the H200's and the A/B plans at least.
     assert!(n >= 6, "{n} plans");
 }
+
+/// `minimal` with a synthetic model after the real one.
+fn with_synthetic(recipe: &str) -> Result<Plan, String> {
+    parse(
+        &minimal(&format!("[[models]]\nname = \"s\"\n{recipe}\n")),
+        "p.toml",
+        2,
+    )
+    .map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_synthetic_model_takes_its_file_name_from_the_recipe() {
+    let p = with_synthetic(
+        "synthetic = { shape = \"gemma3-27b\", quant = \"q8_0\", seed = 2, vocab = { model = \"m\" } }",
+    )
+    .unwrap();
+    let s = &p.models[1];
+    assert_eq!(s.file, "gemma3-27b-q8_0-s2.gguf");
+    match s.sources.as_slice() {
+        [ModelSourceFile::Synthetic { recipe }] => {
+            assert_eq!(recipe.quant, crate::synth::Quant::Q8_0);
+            assert_eq!(recipe.seed, 2);
+        }
+        other => panic!("{other:?}"),
+    }
+    // A written shape with a base, and a file name of the plan's own.
+    let p = with_synthetic(
+        "file = \"tiny.gguf\"\nsynthetic = { shape = { base = \"gemma3-270m\", block_count = 2 }, quant = \"Q4_K_M\" }",
+    )
+    .unwrap();
+    assert_eq!(p.models[1].file, "tiny.gguf");
+}
+
+#[test]
+fn bad_recipes_fail_before_any_work_naming_the_field() {
+    let cases = [
+        (
+            "synthetic = { shape = \"gemma3-31b\", quant = \"q8_0\" }",
+            "models[1].synthetic.shape: \"gemma3-31b\" is not a built-in shape",
+        ),
+        (
+            "synthetic = { shape = { base = \"gemma3-270m\", embedding_length = 650 }, quant = \"q4_0\" }",
+            "models[1].synthetic.shape.embedding_length: embedding_length = 650 is not a multiple of 32, the block of Q4_0",
+        ),
+        (
+            "synthetic = { shape = \"gemma3-27b\", quant = \"iq2_xxs\" }",
+            "importance matrix",
+        ),
+        (
+            "synthetic = { shape = \"gemma3-27b\", quant = \"q8_0\", vocab = { model = \"nope\" } }",
+            "models[1].synthetic.vocab.model: \"nope\" is not one of the plan's [[models]]",
+        ),
+        (
+            "synthetic = { shape = \"gemma3-27b\", quant = \"q8_0\", vocab = { model = \"s\" } }",
+            "models[1].synthetic.vocab.model: \"s\" is synthetic",
+        ),
+        (
+            "synthetic = { shape = \"gemma3-27b\", quant = \"q8_0\" }\nsources = [{ kind = \"path\", path = \"/x.gguf\" }]",
+            "models[1].sources: a synthetic model is made from its recipe",
+        ),
+        (
+            "synthetic = { shape = \"gemma3-27b\", quant = \"q8_0\", generator = 99 }",
+            "models[1].synthetic.generator: 99: this rigbench",
+        ),
+        (
+            "synthetic = { shape = { base = \"gemma3-270m\", vocab_size = 300 }, quant = \"q8_0\" }",
+            "models[1].synthetic.shape.vocab_size: 300: rigbench's built-in vocabulary needs at least 355",
+        ),
+        (
+            "synthetic = { shape = \"gemma3-27b\", quant = \"q8_0\" }\nfile = \"m-00001-of-00002.gguf\"",
+            "models[1].file: a synthetic model is made in one file",
+        ),
+    ];
+    for (recipe, expected) in cases {
+        let err = with_synthetic(recipe).unwrap_err();
+        assert!(err.contains(expected), "{recipe}\n  gave: {err}");
+        assert!(err.contains("p.toml"), "{err}");
+    }
+}

@@ -298,7 +298,7 @@ pub fn run_fact(m: &Manifest, check: &str) -> Option<String> {
 fn find<'a>(m: &'a Manifest, r: &RefCell) -> Option<&'a Cell> {
     m.cells.iter().find(|c| {
         c.backend == r.backend
-            && c.model == r.model
+            && m.model_identity(&c.model) == r.model
             && c.variant.name == r.variant
             && c.prompt_tokens == r.prompt_tokens
             && m.source_label(c).is_none_or(|s| s == r.source)
@@ -412,7 +412,7 @@ pub fn compare(reference: &Reference, run: &str, m: &Manifest, band: f64) -> Ref
                 .iter()
                 .filter(|c| {
                     c.backend == f.backend
-                        && c.model == f.model
+                        && m.model_identity(&c.model) == f.model
                         && f.variants.contains(&c.variant.name)
                         && m.source_label(c).is_none_or(|s| s == f.source)
                 })

@@ -102,7 +102,7 @@ pub fn from_manifest(m: &Manifest, name: &str, title: &str) -> Reference {
             (gen_tps.is_some() || pp_tps.is_some() || ttft_ms.is_some()).then(|| RefCell {
                 source: c.source.clone(),
                 backend: c.backend,
-                model: c.model.clone(),
+                model: m.model_identity(&c.model),
                 variant: c.variant.name.clone(),
                 prompt_tokens: c.prompt_tokens,
                 gen_tps,
@@ -117,7 +117,12 @@ pub fn from_manifest(m: &Manifest, name: &str, title: &str) -> Reference {
     for c in m.cells.iter().filter(|c| c.status == CellStatus::Failed) {
         let Some(f) = &c.failure else { continue };
         let e = groups
-            .entry((c.source.clone(), c.backend, c.model.clone(), f.mode))
+            .entry((
+                c.source.clone(),
+                c.backend,
+                m.model_identity(&c.model),
+                f.mode,
+            ))
             .or_insert_with(|| (Vec::new(), f.message.clone(), 0));
         if !e.0.contains(&c.variant.name) {
             e.0.push(c.variant.name.clone());

@@ -101,13 +101,24 @@ pub fn render_html(m: &Manifest) -> String {
     if let Some(p) = super::precision::sentence(m) {
         let _ = writeln!(out, "<p class=\"note\">{}</p>", esc(&p));
     }
+    if let Some((paragraphs, t)) = super::synthetic::parts(m) {
+        out.push_str("<h2>Synthetic models</h2>\n");
+        for p in paragraphs {
+            let _ = writeln!(out, "<p class=\"note\">{}</p>", esc(&p));
+        }
+        html_table(&mut out, &t);
+    }
     let bandwidth = super::roofline::bandwidth(m);
     for model in &m.plan.models {
         let cells: Vec<&Cell> = m.cells.iter().filter(|c| c.model == model.name).collect();
         if cells.is_empty() {
             continue;
         }
-        let _ = writeln!(out, "<h2>{}</h2>\n<div class=\"charts\">", esc(&model.name));
+        let _ = writeln!(
+            out,
+            "<h2>{}</h2>\n<div class=\"charts\">",
+            esc(&m.model_label(&model.name))
+        );
         let gen_series = series(m, &cells, |c| stat_point(c, Metric::GenTps, 1.0));
         out.push_str(&render(&Chart {
             title: Metric::GenTps.title(),

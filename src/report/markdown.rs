@@ -108,6 +108,7 @@ pub fn render(m: &Manifest) -> String {
     if let Some(p) = super::precision::sentence(m) {
         let _ = writeln!(out, "{}\n", markdown::text(&Text::plain(p)));
     }
+    super::synthetic::section(&mut out, m);
 
     let models: Vec<&str> = m.plan.models.iter().map(|x| x.name.as_str()).collect();
     for metric in Metric::HEADLINE {
@@ -122,7 +123,7 @@ pub fn render(m: &Manifest) -> String {
         }
         for model in &models {
             if let Some(t) = metric_table(m, model, metric) {
-                let _ = writeln!(out, "### {model}\n");
+                let _ = writeln!(out, "### {}\n", m.model_label(model));
                 out.push_str(&markdown::table(&t));
                 out.push('\n');
             }

@@ -10,6 +10,7 @@ pub mod markdown;
 pub mod precision;
 pub mod roofline;
 pub mod svg;
+pub mod synthetic;
 pub mod system;
 pub mod telemetry;
 

@@ -333,7 +333,12 @@ impl<E: Engine> Runner<'_, E> {
         run.round = req.round;
         run.telemetry = telemetry;
         run.cooldown = cooldown;
-        run.degenerate = crate::degenerate::detect(&run.token_ids);
+        // Random weights repeat themselves: collapse is judged on real models only.
+        run.degenerate = if synthetic_cell(m, &req.cell.id) {
+            None
+        } else {
+            crate::degenerate::detect(&run.token_ids)
+        };
         let (tokens, collapse) = (run.token_ids.len(), run.degenerate.clone());
         self.record(m, req, run, &label)?;
         Ok(self
@@ -460,4 +465,14 @@ impl<E: Engine> Runner<'_, E> {
         }
         f
     }
+}
+
+/// Whether the cell measures a synthetic model (random weights), whose output
+/// says nothing of a backend's correctness.
+fn synthetic_cell(m: &Manifest, id: &str) -> bool {
+    m.cells.iter().find(|c| c.id == id).is_some_and(|c| {
+        m.models
+            .iter()
+            .any(|r| r.name == c.model && r.is_synthetic())
+    })
 }

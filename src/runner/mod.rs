@@ -197,7 +197,13 @@ impl<E: Engine> Runner<'_, E> {
         self.dir.save(m)?;
         let backends: Vec<Backend> = m.plan.backends.iter().map(|b| b.backend).collect();
         if let Some(reference) = crate::agreement::reference_backend(&backends) {
-            crate::agreement::annotate(&mut m.cells, reference);
+            let synthetic: Vec<String> = m
+                .models
+                .iter()
+                .filter(|r| r.is_synthetic())
+                .map(|r| r.name.clone())
+                .collect();
+            crate::agreement::annotate(&mut m.cells, reference, &synthetic);
             self.dir.save(m)?;
         }
         Ok(())

@@ -98,6 +98,33 @@ pub fn resolve(
     ))
 }
 
+/// Where the cache holds a synthetic model of `plan` made already (known
+/// before any work only for the built-in vocabulary: another's depends on
+/// its file's hash).
+pub fn cached_path(cache: &Cache, plan: &crate::plan::Plan, model: &Model) -> Option<PathBuf> {
+    let r = recipe_of(model)?;
+    if r.vocab != VocabFile::Builtin {
+        return None;
+    }
+    let recipe = builtin_recipe(r).ok()?;
+    let quantizer = plan.sources.first().map_or("", |s| s.commit.as_str());
+    let key = recipe.key((!recipe.quant.written_directly()).then_some(quantizer));
+    let dir = dir_of(cache, &key);
+    let path = dir.join(&model.file);
+    (path.is_file() && dir.join("made.json").is_file()).then_some(path)
+}
+
+/// A recipe of the built-in vocabulary, resolved without building it.
+fn builtin_recipe(r: &RecipeFile) -> anyhow::Result<Recipe> {
+    Ok(Recipe {
+        shape: r.check()?,
+        quant: r.quant,
+        seed: r.seed,
+        vocab: VocabSource::Builtin,
+        generator: values::GENERATOR,
+    })
+}
+
 /// The directory a recipe's file is cached in.
 fn dir_of(cache: &Cache, key: &str) -> PathBuf {
     cache.synthetic().join(&key[..16.min(key.len())])

@@ -236,6 +236,50 @@ impl RecipeFile {
     }
 }
 
+/// The file's size, about: exact for the types rigbench writes (less the
+/// vocabulary's few MB), from llama.cpp's typical bits per weight for the
+/// others; `None` for a recipe that does not check.
+pub fn estimated_size(r: &RecipeFile) -> Option<u64> {
+    let shape = r.check().ok()?;
+    let written = r.quant.intermediate();
+    let bytes: u64 = layout::tensors(&shape)
+        .iter()
+        .map(|t| {
+            let ty = quant::tensor_type(
+                written,
+                t.role,
+                t.dims[0],
+                shape.tied_embeddings,
+                shape.expert_count.unwrap_or(0),
+            );
+            ty.bytes(&t.dims).unwrap_or(0)
+        })
+        .sum();
+    if r.quant.written_directly() {
+        return Some(bytes);
+    }
+    // llama-quantize's own table of sizes for Llama-3-8B, in GB (about bits
+    // per weight, its 8.03 B weights make the two near), over Q8_0's 8.5.
+    let bpw = match r.quant {
+        Quant::Q4_1 => 5.0,
+        Quant::Q5_0 => 5.5,
+        Quant::Q5_1 => 6.0,
+        Quant::Q2K => 2.96,
+        Quant::Q3KS => 3.41,
+        Quant::Q3KM => 3.74,
+        Quant::Q3KL => 4.03,
+        Quant::Q4KS => 4.37,
+        Quant::Q4KM => 4.58,
+        Quant::Q5KS => 5.21,
+        Quant::Q5KM => 5.33,
+        Quant::Q6K => 6.14,
+        Quant::IQ4NL => 4.50,
+        Quant::IQ4XS => 4.25,
+        _ => 8.5,
+    };
+    Some((bytes as f64 * bpw / 8.5) as u64)
+}
+
 /// Every tensor llama.cpp would quantize has rows that divide into the
 /// quantization's blocks; an error names the dimension that does not.
 pub fn check_blocks(shape: &Shape, q: Quant) -> Result<(), RecipeError> {
