@@ -34,6 +34,26 @@ pub struct RawRun {
     pub final_event: Value,
     /// Time from sending to the end of the stream.
     pub wall: Duration,
+    /// With `n_probs` asked: whether every token's log-probability was a
+    /// finite number (llama-server writes NaN and infinities as null).
+    pub logprobs_finite: Option<bool>,
+}
+
+/// Whether an event's `completion_probabilities` (present when `n_probs` was
+/// asked) all carry finite log-probabilities; `None` when it has none.
+pub fn finite_logprobs(event: &Value) -> Option<bool> {
+    let probs = event.get("completion_probabilities")?.as_array()?;
+    Some(probs.iter().all(|p| {
+        let finite = |v: &Value| {
+            v.get("logprob")
+                .and_then(Value::as_f64)
+                .is_some_and(f64::is_finite)
+        };
+        finite(p)
+            && p.get("top_logprobs")
+                .and_then(Value::as_array)
+                .is_none_or(|top| top.iter().all(finite))
+    }))
 }
 
 fn ms(d: Duration) -> f64 {
@@ -110,6 +130,7 @@ pub fn to_run(
         telemetry: None,
         cooldown: None,
         degenerate: None,
+        logits_finite: raw.logprobs_finite,
     }
 }
 
@@ -175,6 +196,7 @@ mod tests {
             ],
             final_event: final_event(31, 4, 0),
             wall: Duration::from_millis(410),
+            logprobs_finite: None,
         };
         let r = to_run(&raw, 1, false, "t".into(), 31, 4);
         assert_eq!(r.ttft_ms, 100.0);
@@ -194,6 +216,7 @@ mod tests {
             arrivals: vec![arrival(10, &[1]), arrival(20, &[2])],
             final_event: final_event(30, 3, 5),
             wall: Duration::from_millis(30),
+            logprobs_finite: None,
         };
         let r = to_run(&raw, 0, true, "t".into(), 31, 3);
         assert!(!r.checks.cache_n_zero);
@@ -203,11 +226,28 @@ mod tests {
     }
 
     #[test]
+    fn logprobs_are_finite_only_when_every_one_is_a_number() {
+        let ok = json!({"completion_probabilities": [
+            {"id": 5, "logprob": -10.49, "top_logprobs": [{"id": 5, "logprob": -10.49}]}
+        ]});
+        assert_eq!(finite_logprobs(&ok), Some(true));
+        // llama-server writes NaN and infinities as null.
+        let nan = json!({"completion_probabilities": [{"id": 5, "logprob": null}]});
+        assert_eq!(finite_logprobs(&nan), Some(false));
+        let top = json!({"completion_probabilities": [
+            {"id": 5, "logprob": -1.0, "top_logprobs": [{"id": 7, "logprob": null}]}
+        ]});
+        assert_eq!(finite_logprobs(&top), Some(false));
+        assert_eq!(finite_logprobs(&json!({"tokens": [5]})), None);
+    }
+
+    #[test]
     fn no_timings_fails_the_cache_check() {
         let raw = RawRun {
             arrivals: vec![arrival(10, &[1]), arrival(20, &[2])],
             final_event: json!({"stop": true}),
             wall: Duration::from_millis(30),
+            logprobs_finite: None,
         };
         assert!(!to_run(&raw, 0, false, "t".into(), 1, 2).checks.cache_n_zero);
     }

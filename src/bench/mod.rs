@@ -222,6 +222,7 @@ impl ServerClient {
         let mut parser = sse::SseParser::default();
         let mut arrivals = Vec::new();
         let mut tokens = 0usize;
+        let mut logprobs_finite: Option<bool> = None;
         loop {
             let next = match tokio::time::timeout(stall, stream.next()).await {
                 Ok(n) => n,
@@ -265,6 +266,9 @@ impl ServerClient {
                             .collect()
                     })
                     .unwrap_or_default();
+                if let Some(f) = measure::finite_logprobs(&event) {
+                    logprobs_finite = Some(logprobs_finite.unwrap_or(true) && f);
+                }
                 if !ids.is_empty() {
                     tokens += ids.len();
                     arrivals.push(Arrival { at, tokens: ids });
@@ -277,6 +281,7 @@ impl ServerClient {
                         arrivals,
                         final_event: event,
                         wall: t0.elapsed(),
+                        logprobs_finite,
                     });
                 }
                 if let Some(err) = event.get("error") {

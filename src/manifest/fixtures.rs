@@ -33,6 +33,7 @@ pub fn run(gen_tps: f64, pp_tps: f64, ttft_ms: f64, warmup: bool) -> Run {
         telemetry: None,
         cooldown: None,
         degenerate: None,
+        logits_finite: None,
     }
 }
 

@@ -419,6 +419,11 @@ pub struct Run {
     pub cooldown: Option<crate::telemetry::sampler::CoolDown>,
     /// The generated tokens collapsed onto a short loop (see `degenerate`).
     pub degenerate: Option<crate::degenerate::Degeneracy>,
+    /// Whether every generated token's log-probability was a finite number
+    /// (no NaN or infinity in the logits): asked for (`n_probs`) in the
+    /// warm-ups of a synthetic model's cells only; absent when not asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logits_finite: Option<bool>,
 }
 
 /// Conditions a run must meet to count; a run failing one is kept but not summarised.

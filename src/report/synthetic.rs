@@ -33,6 +33,9 @@ pub fn parts(m: &Manifest) -> Option<(Vec<String>, Table)> {
          The token counts are still checked (EOS is ignored)."
             .to_string(),
     ];
+    if let Some(l) = logits_sentence(m, &names) {
+        paragraphs.push(l);
+    }
     for (r, p) in &synth {
         if p.recipe.shape.arch == Arch::Qwen3moe {
             paragraphs.push(format!(
@@ -94,6 +97,38 @@ pub fn parts(m: &Manifest) -> Option<(Vec<String>, Table)> {
     Some((paragraphs, t))
 }
 
+/// What the warm-ups of the synthetic models' cells saw of the logits: each
+/// asks for every generated token's log-probability, which is a finite number
+/// unless a NaN or an infinity reached the logits.
+fn logits_sentence(m: &Manifest, names: &[&str]) -> Option<String> {
+    let mut finite = 0;
+    let mut bad: Vec<&str> = Vec::new();
+    for c in m.cells.iter().filter(|c| names.contains(&c.model.as_str())) {
+        for r in c.runs.iter().filter(|r| r.warmup) {
+            match r.logits_finite {
+                Some(true) => finite += 1,
+                Some(false) if !bad.contains(&c.id.as_str()) => bad.push(&c.id),
+                _ => {}
+            }
+        }
+    }
+    if finite == 0 && bad.is_empty() {
+        return None;
+    }
+    Some(if bad.is_empty() {
+        format!(
+            "Logits finite: every generated token's log-probability was a number in all \
+             {finite} warm-ups of their cells (no NaN or infinity reached the logits)."
+        )
+    } else {
+        format!(
+            "Logits NOT finite (a NaN or an infinity reached them) in warm-ups of {}: their \
+             speed was measured on arithmetic that overflowed.",
+            bad.join(", ")
+        )
+    })
+}
+
 /// The section in report.md.
 pub fn section(out: &mut String, m: &Manifest) {
     let Some((paragraphs, t)) = parts(m) else {
@@ -116,10 +151,12 @@ mod tests {
     fn a_synthetic_model_is_labelled_and_its_skipped_checks_said() {
         let mut m = manifest();
         m.models.push(synthetic_record("gemma-3-270m-q4_k_m"));
+        let mut warm = run(10.0, 100.0, 900.0, true);
+        warm.logits_finite = Some(true);
         m.cells.push(cell(
             31,
             "default",
-            vec![run(70.0, 800.0, 40.0, false)],
+            vec![warm, run(70.0, 800.0, 40.0, false)],
             None,
         ));
         let md = crate::report::markdown::render(&m);
@@ -134,6 +171,7 @@ mod tests {
         assert!(md.contains("128 tokens whose text is part of a UTF-8 character"));
         assert!(md.contains("gemma3-270m Q8_0, seed 0, generator 1"));
         assert!(md.contains("written in 2 s on 2 threads"));
+        assert!(md.contains("log-probability was a number in all 1 warm-ups"));
         // Not an MoE: nothing said of routing.
         assert!(!md.contains("router"));
         let html = crate::report::html::render_html(&m);
@@ -153,10 +191,17 @@ mod tests {
             p.muted_tokens = 0;
         }
         m.models.push(r);
+        let mut c = cell(31, "default", vec![run(10.0, 100.0, 900.0, true)], None);
+        c.model = "moe".into();
+        c.runs[0].logits_finite = Some(false);
+        m.cells.push(c);
         let (paragraphs, _) = parts(&m).unwrap();
-        assert_eq!(paragraphs.len(), 3);
+        assert_eq!(paragraphs.len(), 4);
+        assert!(paragraphs[2].starts_with(
+            "Logits NOT finite (a NaN or an infinity reached them) in warm-ups of cpu.m.default.p31"
+        ));
         assert!(
-            paragraphs[2]
+            paragraphs[3]
                 .starts_with("moe is an MoE model whose routing comes from random router weights")
         );
     }

@@ -271,13 +271,19 @@ impl<E: Engine> Runner<'_, E> {
             .as_ref()
             .filter(|_| !(it.is_warmup() && req.warm.short));
         let (progress_tx, progress_rx) = tokio::sync::watch::channel(0usize);
+        let mut extra = req.request.clone();
+        if it.is_warmup() && synthetic_cell(m, &req.cell.id) {
+            // Random weights: the warm-ups check the logits stay finite
+            // (one log-probability a token; never asked in a measured run).
+            extra.entry("n_probs").or_insert(serde_json::json!(1));
+        }
         let params = CompletionParams {
             prompt,
             n_predict,
             seed: bench.seed,
             stall: Duration::from_secs(bench.stall_timeout_s),
             total: Duration::from_secs(bench.request_timeout_s),
-            extra: req.request.clone(),
+            extra,
             progress: planned.is_some().then(|| std::sync::Arc::new(progress_tx)),
         };
         let cooldown = match self.sampler {

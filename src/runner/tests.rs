@@ -323,6 +323,7 @@ fn done_run(warmup: bool) -> crate::manifest::Run {
         arrivals: vec![],
         final_event: serde_json::json!({}),
         wall: std::time::Duration::ZERO,
+        logprobs_finite: None,
     };
     crate::bench::measure::to_run(&raw, 0, warmup, "t".into(), 1, 2)
 }
