@@ -304,4 +304,38 @@ mod tests {
         assert_eq!(p.backends[0].base_image, "auto");
         assert_eq!(p.sources[0].archives.len(), 2);
     }
+
+    #[test]
+    fn a_synthetic_model_is_pinned_to_its_hash_and_generator() {
+        let text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/plans/synthetic.toml"),
+        )
+        .unwrap();
+        let plan = crate::plan::parse(&text, "synthetic", 2).unwrap();
+        let host = crate::host::probe(Path::new("/nonexistent"));
+        let mut m = Manifest::new("r", plan, host, None);
+        m.models.push(crate::manifest::fixtures::synthetic_record(
+            "synthetic-small",
+        ));
+        let p = pinned_plan(&m);
+        let small = p
+            .models
+            .iter()
+            .find(|x| x.name == "synthetic-small")
+            .unwrap();
+        assert_eq!(small.sha256.as_deref(), Some("cd".repeat(32).as_str()));
+        match small.sources.as_slice() {
+            [crate::plan::ModelSourceFile::Synthetic { recipe }] => {
+                assert_eq!(recipe.generator, Some(crate::synth::values::GENERATOR));
+            }
+            other => panic!("{other:?}"),
+        }
+        // Not recorded: as planned.
+        let big = p
+            .models
+            .iter()
+            .find(|x| x.name == "synthetic-gemma3-270m")
+            .unwrap();
+        assert_eq!(big.sha256, None);
+    }
 }

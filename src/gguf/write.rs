@@ -195,6 +195,11 @@ impl Writer {
             )));
         }
         let Hashing { file, hash } = self.out.into_inner().map_err(|e| e.into_error())?;
+        // A model is no secret: readable as a downloaded file would be (a
+        // temporary file starts at 0600).
+        use std::os::unix::fs::PermissionsExt;
+        file.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
         file.as_file().sync_all()?;
         file.persist(&self.dest).map_err(|e| e.error)?;
         if let Some(dir) = self.dest.parent().filter(|p| !p.as_os_str().is_empty()) {
