@@ -15,7 +15,8 @@
 # STAGE_DIR holds rigbench (the binary), llama-src.tar.gz
 # (scripts/offline/source.sh) and debs/ (glslc libshaderc1 libvulkan-dev
 # libvulkan1 spirv-headers libglvnd0 from trixie; without it, CUDA only).
-# Every step is logged with its time to OUT_DIR/steps.log.
+# SYNTH_BACKENDS picks the builds (default "cuda vulkan"). Every step is
+# logged with its time to OUT_DIR/steps.log.
 set -uo pipefail
 stage=${1:?usage: synthetic-gpu.sh STAGE_DIR OUT_DIR}
 out=${2:?usage: synthetic-gpu.sh STAGE_DIR OUT_DIR}
@@ -40,23 +41,28 @@ tar -xzf "$stage/llama-src.tar.gz" -C "$work/src"
 common=(-G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF
   -DLLAMA_BUILD_COMMIT="$commit" -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
   -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF)
-jobs=$(($(nproc) / 2))
+chosen=${SYNTH_BACKENDS:-cuda vulkan}
+[ "$chosen" = "${chosen/ /}" ] && jobs=$(nproc) || jobs=$(($(nproc) / 2))
 build() { # NAME CMAKE_FLAG...
   local name=$1
   shift
   cmake -S "$work/src/llama.cpp" -B "$work/build-$name" "${common[@]}" "$@" &&
     cmake --build "$work/build-$name" -j "$jobs" --target llama-bench llama-server
 }
-build cuda -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 > "$out/build-cuda.log" 2>&1 &
-pids=$!
-backends=cuda
-if [ -d "$stage/debs" ]; then
+pids=""
+backends=""
+if [[ " $chosen " == *" cuda "* ]]; then
+  build cuda -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 > "$out/build-cuda.log" 2>&1 &
+  pids=$!
+  backends=cuda
+fi
+if [[ " $chosen " == *" vulkan "* ]] && [ -d "$stage/debs" ]; then
   for d in "$stage"/debs/*.deb; do dpkg -x "$d" "$vk"; done
   build vulkan -DGGML_VULKAN=ON -DCMAKE_PREFIX_PATH="$vk/usr" \
     -DVulkan_INCLUDE_DIR="$vk/usr/include" -DVulkan_LIBRARY="$vklib/libvulkan.so" \
     -DVulkan_GLSLC_EXECUTABLE="$vk/usr/bin/glslc" > "$out/build-vulkan.log" 2>&1 &
   pids="$pids $!"
-  backends="cuda vulkan"
+  backends="$backends vulkan"
 fi
 step "builds started: $backends ($jobs jobs each)"
 
@@ -75,7 +81,14 @@ done
 for b in $backends; do
   bin=$work/build-$b/bin
   "$bin/llama-bench" --list-devices > "$out/devices-$b.txt" 2>&1
-  step "$b devices: $(grep -m1 -E '^ *(CUDA|Vulkan)0' "$out/devices-$b.txt")"
+  dev=$(grep -m1 -E '^ *(CUDA|Vulkan)0' "$out/devices-$b.txt")
+  step "$b devices: ${dev:-none}"
+  # No device: llama.cpp would fall back to the CPU, which is no result of $b.
+  if [ -z "$dev" ]; then
+    VK_LOADER_DEBUG=error "$bin/llama-bench" --list-devices > "$out/devices-$b-debug.txt" 2>&1
+    step "$b: no GPU device, skipped ($(grep -m1 ERROR "$out/devices-$b-debug.txt"))"
+    continue
+  fi
   while IFS=: read -r shape quant _; do
     f="$work/models/$shape-$quant.gguf"
     "$bin/llama-bench" -m "$f" -ngl 99 -fa 1 -p 512 -n 128 -r 3 -o json < /dev/null \
