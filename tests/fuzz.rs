@@ -365,6 +365,20 @@ fn gguf_headers() {
                 "the error names no file: {msg}"
             );
         }
+        // The whole header (arrays kept), and a vocabulary copied from it,
+        // as `--vocab-from` and `vocab = { model = … }` read a file.
+        let whole = capped(GGUF_BOUND, || {
+            rigbench::gguf::header::parse(&mut &bytes[..], "fuzzed.gguf").map(|h| {
+                let _ = rigbench::synth::vocab::from_header(&h, "fuzzed.gguf", 512);
+            })
+        });
+        if let Err(e) = whole {
+            let msg = e.to_string();
+            assert!(
+                msg.contains("fuzzed.gguf"),
+                "the error names no file: {msg}"
+            );
+        }
     });
     eprintln!("GGUF headers: {n} cases");
 }
