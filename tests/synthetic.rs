@@ -193,16 +193,7 @@ async fn synthetic_models_are_made_measured_reported_and_faithful() {
     // --- Faithful structure: the real model requantized by the same
     // llama-quantize, against the synthetic shape in the same type.
     let img = &first.images[0];
-    let q = Quantizer {
-        image: &img.tag,
-        image_id: &img.image_id,
-        commit: &img.llama_cpp.commit,
-        labels: [(
-            rigbench::engine::LABEL_MANAGED.to_string(),
-            "true".to_string(),
-        )]
-        .into(),
-    };
+    let q = Quantizer::of(img);
     let engine = common::engine().await;
     let real = Cache::locate(None)
         .models()

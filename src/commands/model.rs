@@ -228,19 +228,7 @@ async fn quantize_here(
     let image = images
         .first()
         .ok_or_else(|| anyhow::anyhow!("no CPU image was built"))?;
-    let q = quantize::Quantizer {
-        image: &image.tag,
-        image_id: &image.image_id,
-        commit: &image.llama_cpp.commit,
-        labels: [
-            (crate::engine::LABEL_MANAGED.to_string(), "true".to_string()),
-            (
-                crate::engine::LABEL_ROLE.to_string(),
-                "quantize".to_string(),
-            ),
-        ]
-        .into(),
-    };
+    let q = quantize::Quantizer::of(image);
     let job = quantize::Job {
         input: &made.path,
         input_sha256: &made.sha256,

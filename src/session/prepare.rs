@@ -152,19 +152,7 @@ pub async fn finish_models<E: Engine>(
                             "no image of the plan's llama.cpp source was built here to run llama-quantize in"
                         )
                     })?;
-                let q = crate::synth::quantize::Quantizer {
-                    image: &image.tag,
-                    image_id: &image.image_id,
-                    commit: &image.llama_cpp.commit,
-                    labels: [
-                        (crate::engine::LABEL_MANAGED.to_string(), "true".to_string()),
-                        (
-                            crate::engine::LABEL_ROLE.to_string(),
-                            "quantize".to_string(),
-                        ),
-                    ]
-                    .into(),
-                };
+                let q = crate::synth::quantize::Quantizer::of(image);
                 let threads = super::synthetic::threads();
                 out.push(super::synthetic::quantize(engine, fetcher, cache, &q, p, threads).await?);
             }
