@@ -22,7 +22,7 @@ use rigbench::gguf::value::Value;
 use rigbench::manifest::Manifest;
 use rigbench::status::CellStatus;
 use rigbench::synth::quantize::{self, Job, Quantizer};
-use rigbench::synth::{Quant, Recipe, VocabSource, make, shape, values, vocab};
+use rigbench::synth::{Quant, Recipe, VocabFile, VocabSource, make, shape, values, vocab};
 
 /// Where the cache keeps a model of the run.
 fn cached_file(m: &Manifest, name: &str) -> PathBuf {
@@ -32,6 +32,38 @@ fn cached_file(m: &Manifest, name: &str) -> PathBuf {
         .synthetic()
         .join(&p.key[..16])
         .join(&r.file)
+}
+
+/// The cache directories of the plan's recipes (their vocabulary is the real
+/// Gemma's or the built-in one), from their keys as the run computes them.
+/// Removed before the first run: a file left by an earlier run (one cut off,
+/// or by an image since rebuilt) would be taken from the cache, and this test
+/// is about making them.
+fn recipe_dirs(plan: &Path) -> Vec<(String, PathBuf)> {
+    let p = rigbench::plan::load(plan, 2).unwrap();
+    let quantizer = p.sources[0].commit.clone();
+    p.models
+        .iter()
+        .filter_map(|m| rigbench::session::synthetic::recipe_of(m).map(|r| (m, r)))
+        .map(|(m, r)| {
+            let recipe = Recipe {
+                shape: r.check().unwrap(),
+                quant: r.quant,
+                seed: r.seed,
+                vocab: match &r.vocab {
+                    VocabFile::Builtin => VocabSource::Builtin,
+                    VocabFile::Model { model } => VocabSource::Model {
+                        name: model.clone(),
+                        sha256: MODEL_SHA256.into(),
+                    },
+                },
+                generator: values::GENERATOR,
+            };
+            let key = recipe.key((!r.quant.written_directly()).then_some(quantizer.as_str()));
+            let dir = Cache::locate(None).synthetic().join(&key[..16]);
+            (m.name.clone(), dir)
+        })
+        .collect()
 }
 
 /// (type, dimensions, bytes) of every tensor, by name.
@@ -76,7 +108,28 @@ fn same_structure(real: &Path, synthetic: &Path, what: &str) {
 async fn synthetic_models_are_made_measured_reported_and_faithful() {
     let work = tempfile::tempdir().unwrap();
     let plan = repo().join("tests/plans/synthetic.toml");
+    let dirs = recipe_dirs(&plan);
+    assert_eq!(dirs.len(), 2);
+    for (_, dir) in &dirs {
+        if dir.exists() {
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+    }
     let first = run_plan_at(&plan, &work.path().join("first"), work.path());
+    for (name, dir) in &dirs {
+        let p = first
+            .models
+            .iter()
+            .find(|r| &r.name == name)
+            .and_then(|r| r.synthetic.as_ref())
+            .unwrap();
+        assert!(p.made_now, "{name}: made by this run");
+        assert_eq!(
+            dir.file_name().unwrap().to_str().unwrap(),
+            &p.key[..16],
+            "{name}: the key this test removed"
+        );
+    }
 
     // --- The run: every cell ok, each measured run streamed its 16 tokens.
     assert!(
