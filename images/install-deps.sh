@@ -22,8 +22,11 @@ case "$stage/$backend" in
     apt_pkgs="ca-certificates ccache cmake g++ make libvulkan-dev glslc spirv-headers"
     dnf_pkgs="ccache cmake gcc-c++ make vulkan-loader-devel vulkan-headers glslc spirv-headers-devel" ;;
   runtime/vulkan)
-    apt_pkgs="libgomp1 libvulkan1 mesa-vulkan-drivers vulkan-tools"
-    dnf_pkgs="libgomp vulkan-loader mesa-vulkan-drivers vulkan-tools" ;;
+    # libglvnd's libGLdispatch.so.0: NVIDIA's Vulkan driver (libGLX_nvidia,
+    # mounted from the host on NVIDIA hosts) links it, and hosts without a
+    # desktop lack it.
+    apt_pkgs="libgomp1 libvulkan1 mesa-vulkan-drivers vulkan-tools libglvnd0"
+    dnf_pkgs="libgomp vulkan-loader mesa-vulkan-drivers vulkan-tools libglvnd" ;;
   build/rocm6)
     # Debian (sid) and Fedora package ROCm 6.4 themselves.
     apt_pkgs="ca-certificates cmake g++ make hipcc libamdhip64-dev librocblas-dev libhipblas-dev rocm-cmake rocminfo"

@@ -75,8 +75,9 @@ pub const LOCAL_CUDA: &str = "localhost/rigbench/cuda:host";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeviceNeeds {
     None,
-    /// DRM render nodes; without one, Mesa's software driver (llvmpipe) runs instead.
-    RenderNodesOrSoftware,
+    /// A Vulkan driver: NVIDIA's (device nodes, ICD file and libraries), or
+    /// Mesa's on the DRM render nodes, or Mesa's software one (llvmpipe).
+    Vulkan,
     /// /dev/kfd and the DRM render nodes; nothing runs without them.
     KfdAndRenderNodes,
     /// NVIDIA's device nodes and driver libraries (or a CDI spec naming them).
@@ -244,7 +245,7 @@ impl Backend {
     pub fn device_needs(self) -> DeviceNeeds {
         match self {
             Backend::Cpu => DeviceNeeds::None,
-            Backend::Vulkan => DeviceNeeds::RenderNodesOrSoftware,
+            Backend::Vulkan => DeviceNeeds::Vulkan,
             Backend::Rocm6 | Backend::Rocm7 => DeviceNeeds::KfdAndRenderNodes,
             Backend::Cuda => DeviceNeeds::Nvidia,
         }

@@ -77,7 +77,7 @@ fn a_machine_without_gpu_runs_the_cpu_backend_only() {
     );
     assert!(out.contains("vulkan  ok: no devices"), "{out}");
     assert!(
-        out.contains("note: no DRM render node: Vulkan runs on Mesa's software driver"),
+        out.contains("note: Vulkan runs on Mesa's software driver (llvmpipe), so these are CPU numbers: no DRM render node and no NVIDIA Vulkan driver"),
         "{out}"
     );
     assert!(out.contains("the default plan here runs: cpu\n"), "{out}");
@@ -108,6 +108,31 @@ fn an_nvidia_host_without_cdi_gets_its_nodes_and_read_only_driver_libraries() {
     );
     assert!(
         out.contains("image built for CUDA architectures 90 (this host's GPUs)"),
+        "{out}"
+    );
+    // NVIDIA's Vulkan driver: the GPU nodes, not CUDA's unified memory ones;
+    // its ICD file and the libraries libGLX_nvidia loads, read-only.
+    assert!(
+        out.contains("NVIDIA's Vulkan driver: usable: /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json names libGLX_nvidia.so.0 (Vulkan 1.4.312); 6 libraries"),
+        "{out}"
+    );
+    assert!(
+        out.contains("vulkan  ok: /dev/nvidia0 /dev/nvidiactl\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("/etc/rigbench/vulkan/nvidia_icd.json (from /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("the default plan here runs: cpu, vulkan, cuda\n"),
+        "{out}"
+    );
+    // The same driver without its Vulkan part: what is missing, and vulkan
+    // left out of the default plan.
+    let out = doctor("nvidia-no-vulkan");
+    assert!(
+        out.contains("NVIDIA's Vulkan driver: not usable: no ICD file of NVIDIA's Vulkan driver (nvidia_icd.json) in /etc/vulkan/icd.d"),
         "{out}"
     );
     assert!(

@@ -154,6 +154,8 @@ pub struct Report {
     pub backends: Vec<BackendCheck>,
     /// The backends the built-in default plan runs here.
     pub default_plan_backends: Vec<String>,
+    /// On an NVIDIA host: whether NVIDIA's Vulkan driver is usable.
+    pub nvidia_vulkan: Option<NvidiaVulkanCheck>,
     pub diagnosis: Vec<Finding>,
     pub engine: Option<EngineCheck>,
     /// Why no engine answered.
@@ -164,6 +166,44 @@ pub struct Report {
     /// What is needed and missing, each with how to fix it.
     pub missing: Vec<String>,
     pub ready: bool,
+}
+
+/// NVIDIA's Vulkan driver on this host: what the vulkan backend would use, or
+/// what is missing and how to fix it.
+#[derive(Debug, serde::Serialize)]
+pub struct NvidiaVulkanCheck {
+    pub usable: bool,
+    pub icd: Option<String>,
+    pub library_path: Option<String>,
+    pub api_version: Option<String>,
+    /// Host paths of the libraries the container would get.
+    pub libraries: Vec<String>,
+    pub missing: Option<String>,
+}
+
+fn nvidia_vulkan(root: &Path) -> Option<NvidiaVulkanCheck> {
+    let host = crate::host::nvidia::probe(root);
+    if !host.usable() && host.cdi.is_none() {
+        return None;
+    }
+    Some(match crate::host::vulkan::nvidia(root, &host) {
+        Ok(v) => NvidiaVulkanCheck {
+            usable: true,
+            icd: Some(v.icd),
+            library_path: Some(v.library_path),
+            api_version: v.api_version,
+            libraries: v.libraries,
+            missing: None,
+        },
+        Err(e) => NvidiaVulkanCheck {
+            usable: false,
+            icd: None,
+            library_path: None,
+            api_version: None,
+            libraries: Vec::new(),
+            missing: Some(e.to_string()),
+        },
+    })
 }
 
 /// What a backend's container would get here, or why it cannot run.
@@ -312,6 +352,7 @@ async fn gather(g: &Globals, root: &Path) -> anyhow::Result<Report> {
             .iter()
             .map(|b| b.backend.name().to_string())
             .collect(),
+        nvidia_vulkan: nvidia_vulkan(root),
         diagnosis,
         engine,
         engine_error,
@@ -326,6 +367,23 @@ async fn gather(g: &Globals, root: &Path) -> anyhow::Result<Report> {
 fn text(r: &Report) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
+    if let Some(v) = &r.nvidia_vulkan {
+        match &v.missing {
+            None => {
+                let _ = writeln!(
+                    out,
+                    "NVIDIA's Vulkan driver: usable: {} names {} (Vulkan {}); {} libraries",
+                    v.icd.as_deref().unwrap_or("?"),
+                    v.library_path.as_deref().unwrap_or("?"),
+                    v.api_version.as_deref().unwrap_or("?"),
+                    v.libraries.len()
+                );
+            }
+            Some(m) => {
+                let _ = writeln!(out, "NVIDIA's Vulkan driver: not usable: {m}");
+            }
+        }
+    }
     let _ = writeln!(out, "backends on this host");
     for b in &r.backends {
         let Some(p) = &b.passthrough else {
@@ -349,9 +407,7 @@ fn text(r: &Report) -> String {
                 .mounts
                 .iter()
                 .map(|m| {
-                    if m.host
-                        .ends_with(m.container.rsplit('/').next().unwrap_or_default())
-                    {
+                    if m.host == m.container {
                         m.container.clone()
                     } else {
                         format!("{} (from {})", m.container, m.host)

@@ -17,12 +17,20 @@ use crate::progress::note;
 
 /// The recorded plan pinned to what the original run used: each backend's base
 /// image by the reference it resolved to, each source to the archive it came
-/// from with its recorded sha256, each model to its recorded sha256.
+/// from with its recorded sha256, each model to its recorded sha256, the
+/// vulkan backend to the Vulkan driver its cells ran on.
 pub fn pinned_plan(m: &Manifest) -> Plan {
     let mut plan = m.plan.clone();
     for bp in &mut plan.backends {
         if let Some(img) = m.images.iter().find(|i| i.backend == bp.backend) {
             bp.base_image = img.base_image.reference.clone();
+        }
+        if bp.vulkan_driver.is_none() {
+            bp.vulkan_driver = m
+                .cells
+                .iter()
+                .filter(|c| c.backend == bp.backend)
+                .find_map(|c| c.server.as_ref()?.passthrough.vulkan_driver);
         }
     }
     for src in &mut plan.sources {

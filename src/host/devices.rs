@@ -1,6 +1,8 @@
 //! What a backend's container gets from the host, least privilege: only the device
-//! nodes it needs (Vulkan: the DRM render nodes; ROCm: /dev/kfd and the render
-//! nodes; CUDA: the NVIDIA nodes, and the driver's libraries mounted read-only),
+//! nodes it needs (Vulkan: the DRM render nodes for Mesa's drivers, or on an
+//! NVIDIA host the GPU nodes with NVIDIA's Vulkan driver, its ICD file and the
+//! libraries it loads, read-only; ROCm: /dev/kfd and the render nodes; CUDA:
+//! the NVIDIA nodes, and the driver's libraries mounted read-only),
 //! the numeric groups owning those nodes (so the container process may
 //! open them without running privileged), and the host's device-selection
 //! variables. Decided before anything is built: a missing device is an error now,
@@ -38,8 +40,72 @@ pub struct Passthrough {
     /// when there is none, as in manifests written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shader_cache: Option<String>,
+    /// The Vulkan driver the vulkan backend's cells are meant to run on
+    /// (`None` for the other backends, and in manifests written before it
+    /// was recorded); a cell that runs elsewhere fails (`runner::device`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vulkan_driver: Option<VulkanDriver>,
     /// What the user should know (for example: no render node, software Vulkan).
     pub notes: Vec<String>,
+}
+
+impl std::fmt::Display for VulkanDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Which Vulkan driver a vulkan cell runs on; a plan's `[[backends]]` entry
+/// names one with `driver`, else the host decides (`auto`: NVIDIA's where
+/// it is usable, else Mesa's on the render nodes, else Mesa's software one).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum VulkanDriver {
+    /// NVIDIA's own driver (its ICD file and libraries from the host).
+    Nvidia,
+    /// Mesa's driver for the GPU behind the DRM render nodes (RADV on AMD).
+    Mesa,
+    /// Mesa's software driver, llvmpipe: the CPU under a Vulkan name.
+    Software,
+}
+
+impl VulkanDriver {
+    pub const ALL: &'static [VulkanDriver] = &[
+        VulkanDriver::Nvidia,
+        VulkanDriver::Mesa,
+        VulkanDriver::Software,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            VulkanDriver::Nvidia => "nvidia",
+            VulkanDriver::Mesa => "mesa",
+            VulkanDriver::Software => "software",
+        }
+    }
+
+    /// A plan's word for it; `auto` is `None` (the host decides).
+    pub fn parse(s: &str) -> Result<Option<VulkanDriver>, String> {
+        if s == "auto" {
+            return Ok(None);
+        }
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|d| d.name() == s)
+            .map(Some)
+            .ok_or_else(|| format!("{s:?} is not a Vulkan driver: auto, nvidia, mesa or software"))
+    }
+
+    /// Whether it drives a GPU (a cell on llvmpipe or the CPU instead fails).
+    pub fn is_gpu(self) -> bool {
+        match self {
+            VulkanDriver::Nvidia | VulkanDriver::Mesa => true,
+            VulkanDriver::Software => false,
+        }
+    }
 }
 
 impl Passthrough {
@@ -64,6 +130,12 @@ impl Passthrough {
             spec.env
                 .entry("MESA_SHADER_CACHE_DIR".to_string())
                 .or_insert_with(|| SHADER_CACHE_IN_CONTAINER.to_string());
+            // NVIDIA's driver keeps its own pipeline cache (`GLCache/` inside).
+            if self.vulkan_driver == Some(VulkanDriver::Nvidia) {
+                spec.env
+                    .entry("__GL_SHADER_DISK_CACHE_PATH".to_string())
+                    .or_insert_with(|| SHADER_CACHE_IN_CONTAINER.to_string());
+            }
         }
         for (k, v) in &self.env {
             spec.env.entry(k.clone()).or_insert_with(|| v.clone());
@@ -116,17 +188,20 @@ pub fn has_kfd(root: &Path) -> bool {
 }
 
 /// The GPU backends this host can run, for the built-in plan: Vulkan where there
-/// is a render node, the ROCm images where there is also /dev/kfd, CUDA where
-/// there are NVIDIA's device nodes.
+/// is a render node or NVIDIA's Vulkan driver is usable, the ROCm images where
+/// there is also /dev/kfd, CUDA where there are NVIDIA's device nodes.
 pub fn available_backends(root: &Path) -> Vec<Backend> {
     let mut found = Vec::new();
-    if !render_nodes(root).is_empty() {
+    let render = !render_nodes(root).is_empty();
+    let nvidia = crate::host::nvidia::probe(root);
+    let nvidia_vulkan = nvidia.usable() && crate::host::vulkan::nvidia(root, &nvidia).is_ok();
+    if render || nvidia_vulkan {
         found.push(Backend::Vulkan);
-        if has_kfd(root) {
-            found.extend([Backend::Rocm6, Backend::Rocm7]);
-        }
     }
-    if crate::host::nvidia::probe(root).usable() {
+    if render && has_kfd(root) {
+        found.extend([Backend::Rocm6, Backend::Rocm7]);
+    }
+    if nvidia.usable() {
         found.push(Backend::Cuda);
     }
     found
@@ -143,10 +218,20 @@ fn owning_groups(root: &Path, devices: &[String]) -> Vec<String> {
     gids.into_iter().map(|g| g.to_string()).collect()
 }
 
-/// Decides a backend's passthrough on the host under `root`; `env` reads the
-/// host's environment.
+/// Decides a backend's passthrough on the host under `root` with the host
+/// choosing the Vulkan driver; `env` reads the host's environment.
 pub fn passthrough(
     backend: Backend,
+    root: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Passthrough, MissingDevice> {
+    passthrough_with(backend, None, root, env)
+}
+
+/// The same, with the Vulkan driver a plan names (`None`: the host decides).
+pub fn passthrough_with(
+    backend: Backend,
+    vulkan_driver: Option<VulkanDriver>,
     root: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Passthrough, MissingDevice> {
@@ -154,24 +239,7 @@ pub fn passthrough(
     let mut p = Passthrough::default();
     match backend.device_needs() {
         DeviceNeeds::None => {}
-        DeviceNeeds::RenderNodesOrSoftware => {
-            if render.is_empty() {
-                p.notes.push(
-                    "no DRM render node: Vulkan runs on Mesa's software driver (llvmpipe), so these are CPU numbers"
-                        .to_string(),
-                );
-                // ggml skips CPU-type Vulkan devices unless one is named.
-                if env("GGML_VK_VISIBLE_DEVICES").is_none() {
-                    p.env
-                        .insert("GGML_VK_VISIBLE_DEVICES".to_string(), "0".to_string());
-                    p.notes.push(
-                        "GGML_VK_VISIBLE_DEVICES=0 set: ggml ignores CPU-type Vulkan devices unless one is named"
-                            .to_string(),
-                    );
-                }
-            }
-            p.devices = render;
-        }
+        DeviceNeeds::Vulkan => vulkan(vulkan_driver, root, render, env, &mut p)?,
         DeviceNeeds::KfdAndRenderNodes => {
             if !has_kfd(root) {
                 return Err(MissingDevice {
@@ -243,6 +311,119 @@ fn nvidia(backend: Backend, root: &Path, p: &mut Passthrough) -> Result<(), Miss
     }
     p.devices = devices;
     p.mounts = crate::host::nvidia::library_mounts(root, &libraries);
+    Ok(())
+}
+
+/// The vulkan backend's share. NVIDIA's driver: the GPU nodes and
+/// /dev/nvidiactl (not the unified-memory nodes CUDA needs), the ICD file
+/// mounted where `VK_DRIVER_FILES` points the loader (so no other driver,
+/// llvmpipe included, is listed), the library it names and the driver's
+/// libraries that library loads (`host::vulkan::DRIVER_LIBS`), read-only, on
+/// `LD_LIBRARY_PATH`; the image carries the loader and libglvnd. Mesa's: the
+/// render nodes. Software: nothing, with ggml told to take the CPU-type device.
+fn vulkan(
+    want: Option<VulkanDriver>,
+    root: &Path,
+    render: Vec<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+    p: &mut Passthrough,
+) -> Result<(), MissingDevice> {
+    use crate::host::nvidia::{CONTAINER_LIB_DIR, ReadOnlyMount, library_mounts};
+    let missing = |what: &str, fix: String| MissingDevice {
+        backend: Backend::Vulkan.name().to_string(),
+        what: what.to_string(),
+        fix,
+    };
+    let host = crate::host::nvidia::probe(root);
+    let nvidia =
+        (host.usable() || host.cdi.is_some()).then(|| crate::host::vulkan::nvidia(root, &host));
+    let driver = match want {
+        Some(d) => d,
+        None => match (&nvidia, render.is_empty()) {
+            (Some(Ok(_)), _) => VulkanDriver::Nvidia,
+            (_, false) => VulkanDriver::Mesa,
+            (_, true) => VulkanDriver::Software,
+        },
+    };
+    match driver {
+        VulkanDriver::Nvidia => {
+            let v = match nvidia {
+                Some(Ok(v)) => v,
+                Some(Err(e)) => return Err(missing("NVIDIA's Vulkan driver", e.to_string())),
+                None => {
+                    return Err(missing(
+                        "an NVIDIA GPU (/dev/nvidia0 and /dev/nvidiactl)",
+                        "install NVIDIA's driver, or name another driver (driver = \"mesa\" or \"software\"); `rigbench doctor` shows what it finds".to_string(),
+                    ));
+                }
+            };
+            let nodes = match &host.cdi {
+                Some(cdi) => &cdi.device_nodes,
+                None => &host.device_nodes,
+            };
+            p.devices = nodes
+                .iter()
+                .filter(|d| !d.starts_with("/dev/nvidia-uvm"))
+                .cloned()
+                .collect();
+            p.mounts = library_mounts(root, &v.libraries);
+            p.mounts.push(ReadOnlyMount {
+                host: v.icd.clone(),
+                container: crate::host::vulkan::CONTAINER_ICD.to_string(),
+            });
+            // An ICD file that names its library by absolute path finds it there.
+            if v.library_path.starts_with('/') {
+                p.mounts.push(ReadOnlyMount {
+                    host: v.libraries[0].clone(),
+                    container: v.library_path.clone(),
+                });
+            }
+            p.env.insert(
+                "VK_DRIVER_FILES".to_string(),
+                crate::host::vulkan::CONTAINER_ICD.to_string(),
+            );
+            p.env
+                .insert("LD_LIBRARY_PATH".to_string(), CONTAINER_LIB_DIR.to_string());
+            p.notes.push(format!(
+                "NVIDIA's Vulkan driver: {} ({}, Vulkan {}) and {} of the driver's libraries, read-only",
+                v.icd,
+                v.library_path,
+                v.api_version.as_deref().unwrap_or("?"),
+                v.libraries.len()
+            ));
+        }
+        VulkanDriver::Mesa => {
+            if render.is_empty() {
+                return Err(missing(
+                    "a DRM render node (/dev/dri/renderD*) for Mesa's Vulkan driver",
+                    "load the GPU's kernel driver (amdgpu, i915, xe), or name another driver (driver = \"nvidia\" or \"software\"); `rigbench doctor` shows what it finds".to_string(),
+                ));
+            }
+            p.devices = render;
+        }
+        VulkanDriver::Software => {
+            let why = match (&nvidia, render.is_empty(), want) {
+                (_, _, Some(_)) => "the plan names it".to_string(),
+                (Some(Err(e)), true, None) => format!(
+                    "an NVIDIA GPU is here but its Vulkan driver is not usable ({e}); name driver = \"nvidia\" to make that an error"
+                ),
+                _ => "no DRM render node and no NVIDIA Vulkan driver".to_string(),
+            };
+            p.notes.push(format!(
+                "Vulkan runs on Mesa's software driver (llvmpipe), so these are CPU numbers: {why}"
+            ));
+            // ggml skips CPU-type Vulkan devices unless one is named.
+            if env("GGML_VK_VISIBLE_DEVICES").is_none() {
+                p.env
+                    .insert("GGML_VK_VISIBLE_DEVICES".to_string(), "0".to_string());
+                p.notes.push(
+                    "GGML_VK_VISIBLE_DEVICES=0 set: ggml ignores CPU-type Vulkan devices unless one is named"
+                        .to_string(),
+                );
+            }
+        }
+    }
+    p.vulkan_driver = Some(driver);
     Ok(())
 }
 
@@ -390,7 +571,7 @@ mod tests {
             Some("/etc/cdi/nvidia.yaml (nvidia.com/gpu=all)")
         );
         assert_eq!(p.devices.len(), 4);
-        assert_eq!(p.mounts.len(), 6, "{:?}", p.mounts);
+        assert_eq!(p.mounts.len(), 7, "{:?}", p.mounts);
         assert!(!p.mounts.iter().any(|m| m.host.contains("nvidia-smi")));
 
         let err = passthrough(Backend::Cuda, &fixtures.join("no-gpu"), &no_env).unwrap_err();
@@ -400,9 +581,171 @@ mod tests {
         );
         assert_eq!(
             available_backends(&fixtures.join("nvidia-h200")),
+            [Backend::Vulkan, Backend::Cuda]
+        );
+        assert_eq!(
+            available_backends(&fixtures.join("nvidia-no-vulkan")),
             [Backend::Cuda]
         );
         assert!(available_backends(&fixtures.join("nvidia-no-nodes")).is_empty());
+    }
+
+    #[test]
+    fn vulkan_on_nvidia_gets_its_driver_and_nothing_the_cuda_share_lacks() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hosts");
+        let h200 = fixtures.join("nvidia-h200");
+        let p = passthrough(Backend::Vulkan, &h200, &no_env).unwrap();
+        assert_eq!(p.vulkan_driver, Some(VulkanDriver::Nvidia));
+        assert_eq!(p.devices, ["/dev/nvidia0", "/dev/nvidiactl"]);
+        let d = "/usr/local/nvidia/lib64";
+        let mounts: Vec<(&str, &str)> = p
+            .mounts
+            .iter()
+            .map(|m| (m.host.as_str(), m.container.as_str()))
+            .collect();
+        assert_eq!(
+            mounts,
+            [
+                (
+                    "/usr/local/nvidia/lib64/libGLX_nvidia.so.580.159.04",
+                    "/usr/local/nvidia/lib64/libGLX_nvidia.so.0"
+                ),
+                (
+                    "/usr/local/nvidia/lib64/libnvidia-glcore.so.580.159.04",
+                    "/usr/local/nvidia/lib64/libnvidia-glcore.so.580.159.04"
+                ),
+                (
+                    "/usr/local/nvidia/lib64/libnvidia-glvkspirv.so.580.159.04",
+                    "/usr/local/nvidia/lib64/libnvidia-glvkspirv.so.580.159.04"
+                ),
+                (
+                    "/usr/local/nvidia/lib64/libnvidia-gpucomp.so.580.159.04",
+                    "/usr/local/nvidia/lib64/libnvidia-gpucomp.so.580.159.04"
+                ),
+                (
+                    "/usr/local/nvidia/lib64/libnvidia-glsi.so.580.159.04",
+                    "/usr/local/nvidia/lib64/libnvidia-glsi.so.580.159.04"
+                ),
+                (
+                    "/usr/local/nvidia/lib64/libnvidia-tls.so.580.159.04",
+                    "/usr/local/nvidia/lib64/libnvidia-tls.so.580.159.04"
+                ),
+                (
+                    "/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json",
+                    "/etc/rigbench/vulkan/nvidia_icd.json"
+                ),
+            ]
+        );
+        assert_eq!(
+            p.env["VK_DRIVER_FILES"],
+            "/etc/rigbench/vulkan/nvidia_icd.json"
+        );
+        assert_eq!(p.env["LD_LIBRARY_PATH"], d);
+        assert!(!p.env.contains_key("GGML_VK_VISIBLE_DEVICES"));
+        // Never broader than cuda's: its device nodes and its libraries'
+        // files (plus the ICD file and libGLX_nvidia, which CUDA does not load).
+        let cuda = passthrough(Backend::Cuda, &h200, &no_env).unwrap();
+        assert!(p.devices.iter().all(|n| cuda.devices.contains(n)));
+        assert!(
+            p.mounts
+                .iter()
+                .filter(|m| !m.host.contains("libGLX_nvidia") && !m.host.ends_with(".json"))
+                .all(|m| cuda.mounts.iter().any(|c| c.host == m.host)),
+        );
+        // A device chosen on the host reaches the container.
+        let chosen = |k: &str| (k == "GGML_VK_VISIBLE_DEVICES").then(|| "1".to_string());
+        let p = passthrough(Backend::Vulkan, &h200, &chosen).unwrap();
+        assert_eq!(p.env["GGML_VK_VISIBLE_DEVICES"], "1");
+
+        // A CDI spec: its nodes less the unified-memory ones, its ICD file.
+        let p = passthrough(Backend::Vulkan, &fixtures.join("nvidia-cdi"), &no_env).unwrap();
+        assert_eq!(p.devices, ["/dev/nvidiactl", "/dev/nvidia0"]);
+        assert!(
+            p.mounts
+                .iter()
+                .any(|m| m.host == "/usr/share/vulkan/icd.d/nvidia_icd.json")
+        );
+    }
+
+    #[test]
+    fn a_named_vulkan_driver_that_is_not_here_is_an_error_before_anything_runs() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hosts");
+        let no_vulkan = fixtures.join("nvidia-no-vulkan");
+        let nvidia = Some(VulkanDriver::Nvidia);
+        let e = passthrough_with(Backend::Vulkan, nvidia, &no_vulkan, &no_env).unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "vulkan needs NVIDIA's Vulkan driver, which this host does not have: no ICD file"
+            ),
+            "{e}"
+        );
+        let e = passthrough_with(
+            Backend::Vulkan,
+            nvidia,
+            &fixtures.join("strix-halo"),
+            &no_env,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("an NVIDIA GPU"), "{e}");
+        let mesa = Some(VulkanDriver::Mesa);
+        let e = passthrough_with(
+            Backend::Vulkan,
+            mesa,
+            &fixtures.join("nvidia-h200"),
+            &no_env,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("a DRM render node"), "{e}");
+        // Auto on a driver without its Vulkan part: software, and it says why.
+        let p = passthrough(Backend::Vulkan, &no_vulkan, &no_env).unwrap();
+        assert_eq!(p.vulkan_driver, Some(VulkanDriver::Software));
+        assert!(
+            p.notes[0].contains("an NVIDIA GPU is here but its Vulkan driver is not usable"),
+            "{:?}",
+            p.notes
+        );
+        // Software by name, on a host with a GPU: no devices, the plan's reason.
+        let software = Some(VulkanDriver::Software);
+        let p = passthrough_with(
+            Backend::Vulkan,
+            software,
+            &fixtures.join("strix-halo"),
+            &no_env,
+        )
+        .unwrap();
+        assert!(p.devices.is_empty());
+        assert!(p.notes[0].ends_with("the plan names it"), "{:?}", p.notes);
+        // On an AMD host, auto is Mesa's.
+        let p = passthrough(Backend::Vulkan, &fixtures.join("strix-halo"), &no_env).unwrap();
+        assert_eq!(p.vulkan_driver, Some(VulkanDriver::Mesa));
+        // The plan's words.
+        assert_eq!(VulkanDriver::parse("auto"), Ok(None));
+        assert_eq!(VulkanDriver::parse("nvidia"), Ok(nvidia));
+        assert!(
+            VulkanDriver::parse("radv")
+                .unwrap_err()
+                .contains("auto, nvidia, mesa or software")
+        );
+    }
+
+    #[test]
+    fn nvidias_pipeline_cache_goes_to_the_shared_shader_cache() {
+        let p = Passthrough {
+            shader_cache: Some("/cache/shader-cache".into()),
+            vulkan_driver: Some(VulkanDriver::Nvidia),
+            ..Passthrough::default()
+        };
+        let spec = p.onto(crate::engine::ContainerSpec::default());
+        assert_eq!(
+            spec.env["__GL_SHADER_DISK_CACHE_PATH"],
+            SHADER_CACHE_IN_CONTAINER
+        );
+        let mesa = Passthrough {
+            vulkan_driver: Some(VulkanDriver::Mesa),
+            ..p
+        };
+        let spec = mesa.onto(crate::engine::ContainerSpec::default());
+        assert!(!spec.env.contains_key("__GL_SHADER_DISK_CACHE_PATH"));
     }
 
     #[test]

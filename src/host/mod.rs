@@ -9,6 +9,7 @@ pub mod diagnose;
 pub mod gpu;
 pub mod nvidia;
 pub mod rootless;
+pub mod vulkan;
 
 use std::collections::BTreeMap;
 

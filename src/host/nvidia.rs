@@ -54,6 +54,12 @@ pub struct CdiSpec {
     pub device_nodes: Vec<String>,
     /// Host paths it mounts that are driver libraries.
     pub libraries: Vec<String>,
+    /// Vulkan ICD files it mounts (`…/vulkan/icd.d/nvidia_icd.json`), as host paths.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub icd_files: Vec<String>,
+    /// Every shared library it mounts, as host paths (the Vulkan driver's too).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub all_libraries: Vec<String>,
 }
 
 /// Everything the host has for the cuda backend.
@@ -327,6 +333,7 @@ fn from_cdi(file: String, spec: CdiFile) -> CdiSpec {
         std::iter::once(&spec.container_edits).chain(chosen.iter().map(|d| &d.container_edits));
     let mut device_nodes = Vec::new();
     let mut libraries = Vec::new();
+    let (mut icd_files, mut all_libraries) = (Vec::new(), Vec::new());
     for e in edits {
         for n in &e.device_nodes {
             if !device_nodes.contains(&n.path) {
@@ -344,6 +351,16 @@ fn from_cdi(file: String, spec: CdiFile) -> CdiSpec {
             if is_lib && !libraries.contains(&m.host_path) {
                 libraries.push(m.host_path.clone());
             }
+            let list = if m.host_path.ends_with(".json") && m.host_path.contains("vulkan/icd.d/") {
+                &mut icd_files
+            } else if base.contains(".so") {
+                &mut all_libraries
+            } else {
+                continue;
+            };
+            if !list.contains(&m.host_path) {
+                list.push(m.host_path.clone());
+            }
         }
     }
     CdiSpec {
@@ -352,6 +369,8 @@ fn from_cdi(file: String, spec: CdiFile) -> CdiSpec {
         devices: spec.devices.iter().map(|d| d.name.clone()).collect(),
         device_nodes,
         libraries,
+        icd_files,
+        all_libraries,
     }
 }
 
@@ -398,6 +417,12 @@ mod tests {
                 "/usr/local/nvidia/lib64/libcuda.so.580.159.04",
                 "/usr/local/nvidia/lib64/libnvidia-cfg.so.1",
                 "/usr/local/nvidia/lib64/libnvidia-cfg.so.580.159.04",
+                // The Vulkan driver's libraries are there too (the cuda
+                // backend mounts every libnvidia-* beside libcuda).
+                "/usr/local/nvidia/lib64/libnvidia-eglcore.so.580.159.04",
+                "/usr/local/nvidia/lib64/libnvidia-glcore.so.580.159.04",
+                "/usr/local/nvidia/lib64/libnvidia-glsi.so.580.159.04",
+                "/usr/local/nvidia/lib64/libnvidia-glvkspirv.so.580.159.04",
                 "/usr/local/nvidia/lib64/libnvidia-gpucomp.so.580.159.04",
                 "/usr/local/nvidia/lib64/libnvidia-ml.so.1",
                 "/usr/local/nvidia/lib64/libnvidia-ml.so.580.159.04",
@@ -405,6 +430,8 @@ mod tests {
                 "/usr/local/nvidia/lib64/libnvidia-nvvm.so.580.159.04",
                 "/usr/local/nvidia/lib64/libnvidia-ptxjitcompiler.so.1",
                 "/usr/local/nvidia/lib64/libnvidia-ptxjitcompiler.so.580.159.04",
+                "/usr/local/nvidia/lib64/libnvidia-rtcore.so.580.159.04",
+                "/usr/local/nvidia/lib64/libnvidia-tls.so.580.159.04",
             ]
         );
         let mounts = library_mounts(&fixture("nvidia-h200"), &h.libraries);
@@ -427,7 +454,7 @@ mod tests {
         );
         // Every name, each from the real file behind it; libcuda.so (the
         // development link) too, harmless.
-        assert_eq!(mounts.len(), 12);
+        assert_eq!(mounts.len(), 18);
         assert!(
             mounts.iter().all(|m| m.host.matches('.').count() >= 4),
             "{mounts:?}"
@@ -455,8 +482,11 @@ mod tests {
                 "/usr/lib/x86_64-linux-gnu/libcuda.so.570.133.20",
                 "/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.570.133.20",
                 "/usr/lib/x86_64-linux-gnu/libnvidia-ptxjitcompiler.so.570.133.20",
+                "/usr/lib/x86_64-linux-gnu/libnvidia-gpucomp.so.570.133.20",
             ]
         );
+        assert_eq!(cdi.icd_files, ["/usr/share/vulkan/icd.d/nvidia_icd.json"]);
+        assert_eq!(cdi.all_libraries.len(), 10, "{:?}", cdi.all_libraries);
     }
 
     #[test]

@@ -232,6 +232,9 @@ pub struct BackendFile {
     pub base_image: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub build_args: BTreeMap<String, String>,
+    /// vulkan only: `auto` (the default), `nvidia`, `mesa` or `software`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

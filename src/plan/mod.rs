@@ -292,6 +292,10 @@ pub struct BackendPlan {
     pub base_image: String,
     /// Extra build arguments for the Containerfile.
     pub build_args: BTreeMap<String, String>,
+    /// vulkan: the driver its cells must run on; `None` (`auto`): the host's
+    /// (`host::devices::VulkanDriver`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vulkan_driver: Option<crate::host::devices::VulkanDriver>,
 }
 
 /// Server settings; one server start serves all prompt lengths of a variant.
@@ -423,6 +427,7 @@ pub fn load_with(
                     name: b.name().to_string(),
                     base_image: None,
                     build_args: BTreeMap::new(),
+                    driver: None,
                 });
             }
         }

@@ -197,6 +197,7 @@ impl Overrides {
                     name: b.name().to_string(),
                     base_image: None,
                     build_args: Default::default(),
+                    driver: None,
                 }));
             }
             let names: Vec<&str> = self.backends.iter().map(|b| b.name()).collect();

@@ -713,3 +713,36 @@ fn bad_recipes_fail_before_any_work_naming_the_field() {
         assert!(err.contains("p.toml"), "{err}");
     }
 }
+
+#[test]
+fn a_vulkan_driver_is_named_for_vulkan_only_and_from_the_list() {
+    use crate::host::devices::VulkanDriver;
+    let with = |name: &str, driver: &str| {
+        parse(
+            &minimal("").replace(
+                "name = \"cpu\"",
+                &format!("name = \"{name}\"\ndriver = \"{driver}\""),
+            ),
+            "p.toml",
+            2,
+        )
+    };
+    let plan = with("vulkan", "nvidia").unwrap();
+    assert_eq!(plan.backends[0].vulkan_driver, Some(VulkanDriver::Nvidia));
+    assert_eq!(
+        with("vulkan", "auto").unwrap().backends[0].vulkan_driver,
+        None
+    );
+    let err = with("vulkan", "radv").unwrap_err().to_string();
+    assert!(
+        err.contains(
+            "backends[0].driver: \"radv\" is not a Vulkan driver: auto, nvidia, mesa or software"
+        ),
+        "{err}"
+    );
+    let err = with("cuda", "nvidia").unwrap_err().to_string();
+    assert!(
+        err.contains("backends[0].driver: only the vulkan backend has a choice of driver"),
+        "{err}"
+    );
+}

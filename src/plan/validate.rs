@@ -317,10 +317,27 @@ fn validate_backends(
                 format!("\"{}\" appears twice", b.name),
             );
         }
+        let vulkan_driver = match (b.driver.as_deref(), backend) {
+            (None, _) => None,
+            (Some(d), Backend::Vulkan) => match crate::host::devices::VulkanDriver::parse(d) {
+                Ok(v) => v,
+                Err(e) => return c.fail(format!("{at}.driver"), e),
+            },
+            (Some(_), _) => {
+                return c.fail(
+                    format!("{at}.driver"),
+                    format!(
+                        "only the vulkan backend has a choice of driver; remove it from \"{}\"",
+                        b.name
+                    ),
+                );
+            }
+        };
         backends.push(BackendPlan {
             backend,
             base_image: b.base_image.unwrap_or_else(|| "auto".to_string()),
             build_args,
+            vulkan_driver,
         });
     }
 

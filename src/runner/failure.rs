@@ -42,9 +42,109 @@ pub const SIGNATURES: &[(&str, &str, FailureMode)] = &[
         r"no kernel image is available for execution on the device|cudaErrorNoKernelImageForDevice",
         FailureMode::LoadFailed,
     ),
+    // Vulkan, as ggml/src/ggml-vulkan prints it (llama.cpp 0c1e57098). Failures
+    // there are vulkan.hpp exceptions: `vk::<Result>Error`, whose what() is
+    // "<call>: <Result>" (e.g. "vk::Device::allocateMemory: ErrorOutOfDeviceMemory"),
+    // printed by ggml as "ggml_vulkan: <what()>" or, when none catches it, by the
+    // C++ runtime as "terminate called after throwing an instance of 'vk::…'" and
+    // "  what():  <what()>". A what() in parentheses is a warning ggml recovered
+    // from (pinned host memory falling back to a CPU buffer): the Vulkan
+    // signatures leave it to the generic ones below, after "model-load".
+    //
+    // ggml-vulkan.cpp: ggml_vk_print_device_lost_info ("device lost on %s", with
+    // ", likely caused by previous submission (nodes %d to %d):"),
+    // ggml_backend_vk_graph_compute ("device lost on %s waiting for submission"),
+    // ggml_vk_print_device_fault_info ("device fault on %s: %s"); vulkan.hpp's
+    // vk::DeviceLostError ("vk::Queue::submit: ErrorDeviceLost"). Outranks the
+    // memory signatures: a lost device is the crash, whatever else it says.
     (
         "vk-device-lost",
-        r"vk::DeviceLostError|ErrorDeviceLost|VK_ERROR_DEVICE_LOST",
+        r"vk::DeviceLostError|ErrorDeviceLost|VK_ERROR_DEVICE_LOST|ggml_vulkan: device lost on |ggml_vulkan: device fault on ",
+        FailureMode::Crash,
+    ),
+    // ggml-vulkan-buffers.cpp: ggml_vk_create_buffer throws
+    // vk::OutOfDeviceMemoryError("Requested buffer size exceeds device buffer size
+    // limit"), printed as "ggml_vulkan: <what()>" by ggml_vk_create_buffer_device.
+    (
+        "vk-buffer-size-limit",
+        r"ggml_vulkan: Requested buffer size exceeds device buffer size limit",
+        FailureMode::Oom,
+    ),
+    // ggml-vulkan-buffers.cpp: ggml_vk_create_buffer throws
+    // vk::OutOfDeviceMemoryError("No suitable memory type found"), printed as
+    // "ggml_vulkan: <what()>" by ggml_vk_create_buffer_device.
+    (
+        "vk-no-memory-type",
+        r"ggml_vulkan: No suitable memory type found",
+        FailureMode::Oom,
+    ),
+    // ggml-vulkan-buffers.cpp: ggml_vk_create_buffer_device ("Device memory
+    // allocation of size %zu failed.") and ggml_vk_create_buffer_check ("Memory
+    // allocation of size %zu failed."), each followed by "ggml_vulkan: <what()>".
+    (
+        "vk-allocation-failed",
+        r"ggml_vulkan: (?:Device m|M)emory allocation of size \d+ failed",
+        FailureMode::Oom,
+    ),
+    // vulkan.hpp's vk::OutOfDeviceMemoryError, what() "<call>: ErrorOutOfDeviceMemory"
+    // (ggml-vulkan-buffers.cpp: ggml_vk_create_buffer_device/_check print it;
+    // ggml-vulkan-types.h: VK_CHECK prints "ggml_vulkan: %s error %s at %s:%d").
+    (
+        "vk-out-of-device-memory",
+        r"vk::OutOfDeviceMemoryError|VK_ERROR_OUT_OF_DEVICE_MEMORY|ErrorOutOfDeviceMemory(?: at |\s*$)",
+        FailureMode::Oom,
+    ),
+    // vulkan.hpp's vk::OutOfHostMemoryError, what() "<call>: ErrorOutOfHostMemory",
+    // surfacing as the device-memory one does.
+    (
+        "vk-out-of-host-memory",
+        r"vk::OutOfHostMemoryError|VK_ERROR_OUT_OF_HOST_MEMORY|ErrorOutOfHostMemory(?: at |\s*$)",
+        FailureMode::Oom,
+    ),
+    // ggml-vulkan.cpp: ggml_vk_create_pipeline_func ("Compute pipeline creation
+    // failed for %s", then "ggml_vulkan: <what()>"): the driver could not build
+    // a shader for this device. After the memory ones: a pipeline that failed
+    // for want of memory is out of memory.
+    (
+        "vk-pipeline-creation",
+        r"ggml_vulkan: Compute pipeline creation failed for ",
+        FailureMode::LoadFailed,
+    ),
+    // A device or driver ggml cannot use. ggml-vulkan.cpp: ggml_vk_instance_init
+    // ("Error: Vulkan 1.2 required."), ggml_vk_get_device ("device %s%zu does not
+    // support 16-bit storage."), ggml_vk_find_queue_family_index ("No suitable
+    // queue family index found."), ggml_vk_load_shaders ("Error: Shared memory
+    // size too small for matrix multiplication.").
+    (
+        "vk-unsupported-device",
+        r"ggml_vulkan: Error: Vulkan 1\.2 required|ggml_vulkan: device \S+ does not support 16-bit storage|ggml_vulkan: No suitable queue family index found|ggml_vulkan: Error: Shared memory size too small for matrix multiplication",
+        FailureMode::LoadFailed,
+    ),
+    // No Vulkan device to run on. ggml-vulkan.cpp: ggml_vk_instance_init ("No
+    // devices found.", "Invalid device index %zu in GGML_VK_VISIBLE_DEVICES."),
+    // ggml_vk_get_device and ggml_vk_print_gpu_info ("Device with index %zu does
+    // not exist.").
+    (
+        "vk-no-device",
+        r"ggml_vulkan: No devices found|ggml_vulkan: Invalid device index \d+ in GGML_VK_VISIBLE_DEVICES|ggml_vulkan: Device with index \d+ does not exist",
+        FailureMode::NoDevice,
+    ),
+    // Other errors ggml-vulkan reports. ggml-vulkan.cpp: ggml_vk_op_f32 and
+    // ggml_vk_multi_add ("Error: Missing op: …", "Error: Missing multi_add"),
+    // ggml_vk_wait_for_fence ("error %s at %s:%d"), ggml_backend_vk_graph_compute
+    // ("waitForFences error during serialized submission"); ggml-vulkan-types.h:
+    // VK_CHECK ("%s error %s at %s:%d").
+    (
+        "vk-error",
+        r"ggml_vulkan: Error: |ggml_vulkan: (?:.+ )?error \w+ at \S+:\d+|ggml_vulkan: waitForFences error",
+        FailureMode::Crash,
+    ),
+    // Any other vulkan.hpp exception that nothing caught (ggml rethrows what it
+    // logs with `throw e;`, so the type is often plain vk::SystemError): the C++
+    // runtime's terminate handler, which ggml.cpp's ggml_uncaught_exception calls.
+    (
+        "vk-uncaught-exception",
+        r"terminate called after throwing an instance of 'vk::\w+'",
         FailureMode::Crash,
     ),
     (
@@ -643,6 +743,265 @@ mod tests {
         assert_eq!(f.mode, FailureMode::Oom);
         let graph_oom = "CUDA error: out of memory\n  in function cudaGraphInstantiate\n";
         assert_eq!(matching_lines(graph_oom, 5).1, Some(FailureMode::Crash));
+    }
+
+    /// The name of the first signature that matches a line.
+    fn signature_of(line: &str) -> Option<&'static str> {
+        SIGNATURES
+            .iter()
+            .find(|(_, p, _)| regex::Regex::new(p).unwrap().is_match(line))
+            .map(|(name, _, _)| *name)
+    }
+
+    /// Vulkan failures as ggml-vulkan (llama.cpp 0c1e57098) prints them, each
+    /// built from its format string (see the comments on the signatures), with
+    /// the signature that must claim it and the mode.
+    #[test]
+    fn vulkan_failures_land_in_their_classes() {
+        let cases = [
+            // Device lost.
+            (
+                "ggml_vulkan: device lost on NVIDIA H200",
+                "vk-device-lost",
+                "crash",
+            ),
+            (
+                "ggml_vulkan: device lost on NVIDIA H200, likely caused by previous submission (nodes 120 to 183):",
+                "vk-device-lost",
+                "crash",
+            ),
+            (
+                "ggml_vulkan: device lost on AMD Radeon Graphics (RADV GFX1151) waiting for submission (nodes 0 to 63):",
+                "vk-device-lost",
+                "crash",
+            ),
+            (
+                "ggml_vulkan: device fault on AMD Radeon Graphics (RADV GFX1151): VM fault",
+                "vk-device-lost",
+                "crash",
+            ),
+            (
+                "terminate called after throwing an instance of 'vk::DeviceLostError'",
+                "vk-device-lost",
+                "crash",
+            ),
+            (
+                "  what():  vk::Queue::submit: ErrorDeviceLost",
+                "vk-device-lost",
+                "crash",
+            ),
+            // Out of memory.
+            (
+                "ggml_vulkan: Requested buffer size exceeds device buffer size limit: ErrorOutOfDeviceMemory",
+                "vk-buffer-size-limit",
+                "oom",
+            ),
+            (
+                "ggml_vulkan: No suitable memory type found: ErrorOutOfDeviceMemory",
+                "vk-no-memory-type",
+                "oom",
+            ),
+            (
+                "ggml_vulkan: Device memory allocation of size 42949672960 failed.",
+                "vk-allocation-failed",
+                "oom",
+            ),
+            (
+                "ggml_vulkan: Memory allocation of size 268435456 failed.",
+                "vk-allocation-failed",
+                "oom",
+            ),
+            (
+                "ggml_vulkan: vk::Device::allocateMemory: ErrorOutOfDeviceMemory",
+                "vk-out-of-device-memory",
+                "oom",
+            ),
+            (
+                "terminate called after throwing an instance of 'vk::OutOfDeviceMemoryError'",
+                "vk-out-of-device-memory",
+                "oom",
+            ),
+            (
+                "  what():  vk::Device::allocateMemory: ErrorOutOfDeviceMemory",
+                "vk-out-of-device-memory",
+                "oom",
+            ),
+            (
+                "ggml_vulkan: dst->device->device.waitForFences({ dst->device->fence }, true, UINT64_MAX) error ErrorOutOfDeviceMemory at /app/ggml/src/ggml-vulkan/ggml-vulkan-buffers.cpp:528",
+                "vk-out-of-device-memory",
+                "oom",
+            ),
+            (
+                "ggml_vulkan: vk::Device::allocateMemory: ErrorOutOfHostMemory",
+                "vk-out-of-host-memory",
+                "oom",
+            ),
+            (
+                "terminate called after throwing an instance of 'vk::OutOfHostMemoryError'",
+                "vk-out-of-host-memory",
+                "oom",
+            ),
+            // The driver cannot build a shader, or ggml cannot use the device.
+            (
+                "ggml_vulkan: Compute pipeline creation failed for mul_mat_vec_q4_k_f32_f32",
+                "vk-pipeline-creation",
+                "load_failed",
+            ),
+            (
+                "ggml_vulkan: Error: Vulkan 1.2 required.",
+                "vk-unsupported-device",
+                "load_failed",
+            ),
+            (
+                "ggml_vulkan: device Vulkan0 does not support 16-bit storage.",
+                "vk-unsupported-device",
+                "load_failed",
+            ),
+            (
+                "ggml_vulkan: No suitable queue family index found.",
+                "vk-unsupported-device",
+                "load_failed",
+            ),
+            (
+                "ggml_vulkan: Error: Shared memory size too small for matrix multiplication.",
+                "vk-unsupported-device",
+                "load_failed",
+            ),
+            // No device.
+            (
+                "ggml_vulkan: No devices found.",
+                "vk-no-device",
+                "no_device",
+            ),
+            (
+                "ggml_vulkan: Invalid device index 2 in GGML_VK_VISIBLE_DEVICES.",
+                "vk-no-device",
+                "no_device",
+            ),
+            (
+                "ggml_vulkan: Device with index 1 does not exist.",
+                "vk-no-device",
+                "no_device",
+            ),
+            // Other errors.
+            (
+                "ggml_vulkan: Error: Missing op: ROPE for f16 and i32 to f16",
+                "vk-error",
+                "crash",
+            ),
+            (
+                "ggml_vulkan: error ErrorUnknown at /app/ggml/src/ggml-vulkan/ggml-vulkan.cpp:367",
+                "vk-error",
+                "crash",
+            ),
+            (
+                "ggml_vulkan: dst->device->device.waitForFences({ dst->device->fence }, true, UINT64_MAX) error Timeout at /app/ggml/src/ggml-vulkan/ggml-vulkan-buffers.cpp:528",
+                "vk-error",
+                "crash",
+            ),
+            (
+                "ggml_vulkan: waitForFences error during serialized submission",
+                "vk-error",
+                "crash",
+            ),
+            (
+                "terminate called after throwing an instance of 'vk::SystemError'",
+                "vk-uncaught-exception",
+                "crash",
+            ),
+            (
+                "terminate called after throwing an instance of 'vk::InitializationFailedError'",
+                "vk-uncaught-exception",
+                "crash",
+            ),
+        ];
+        for (line, name, mode) in cases {
+            assert_eq!(signature_of(line), Some(name), "{line}");
+            let (lines, got) = matching_lines(&format!("main: loading model\n{line}\n"), 5);
+            assert_eq!(got.map(FailureMode::name), Some(mode), "{line}");
+            assert_eq!(lines, [line.trim()], "{line}");
+        }
+    }
+
+    /// Whole Vulkan failures: the lines ggml and llama.cpp print together.
+    #[test]
+    fn vulkan_failures_in_context() {
+        // A model too large for the device: OOM, not the load failure it causes.
+        let load = "ggml_vulkan: Device memory allocation of size 42949672960 failed.\n\
+                    ggml_vulkan: vk::Device::allocateMemory: ErrorOutOfDeviceMemory\n\
+                    alloc_tensor_range: failed to allocate Vulkan0 buffer of size 42949672960\n\
+                    llama_model_load: error loading model: unable to allocate Vulkan0 buffer\n\
+                    llama_model_load_from_file_impl: failed to load model\n";
+        let f = server_start(Some(&state(false, 1, false)), load, "exited");
+        assert_eq!(f.mode, FailureMode::Oom);
+        assert_eq!(matching_lines(load, 10).0.len(), 5);
+        // Mid-run, a scratch buffer that does not fit: ggml rethrows it as
+        // vk::SystemError; the memory lines still say OOM.
+        let run_oom = "ggml_vulkan: Device memory allocation of size 8589934592 failed.\n\
+                       ggml_vulkan: vk::Device::allocateMemory: ErrorOutOfDeviceMemory\n\
+                       terminate called after throwing an instance of 'vk::SystemError'\n  \
+                       what():  vk::Device::allocateMemory: ErrorOutOfDeviceMemory\n";
+        let f = run(Some(&state(false, 134, false)), run_oom, "x", false, false);
+        assert_eq!(f.mode, FailureMode::Oom);
+        // A lost device is a crash even when memory is mentioned too.
+        let lost = "ggml_vulkan: device lost on NVIDIA H200\n\
+                    ggml_vulkan: vk::Device::allocateMemory: ErrorOutOfDeviceMemory\n";
+        assert_eq!(matching_lines(lost, 5).1, Some(FailureMode::Crash));
+        // A pipeline that failed for want of memory is out of memory; otherwise
+        // the driver's failure to build it.
+        let pipeline =
+            "ggml_vulkan: Compute pipeline creation failed for mul_mat_vec_q4_k_f32_f32\n";
+        assert_eq!(
+            matching_lines(
+                &format!("{pipeline}ggml_vulkan: vk::Device::createComputePipeline: ErrorOutOfDeviceMemory\n"),
+                5
+            )
+            .1,
+            Some(FailureMode::Oom)
+        );
+        assert_eq!(
+            matching_lines(
+                &format!(
+                    "{pipeline}ggml_vulkan: vk::Device::createComputePipeline: ErrorUnknown\n"
+                ),
+                5
+            )
+            .1,
+            Some(FailureMode::LoadFailed)
+        );
+        // Pinned host memory that fell back to a CPU buffer is a warning: the
+        // Vulkan signatures leave it, so a later load error still ranks first.
+        let pinned = "ggml_vulkan: Failed to allocate pinned memory (vk::Device::allocateMemory: ErrorOutOfHostMemory)\n\
+                      ggml_vulkan: Failed to allocate pinned memory (Requested buffer size exceeds device buffer size limit: ErrorOutOfDeviceMemory)\n";
+        for line in pinned.lines() {
+            assert!(
+                !signature_of(line).unwrap_or("").starts_with("vk-"),
+                "{line}"
+            );
+        }
+        let log = format!(
+            "{pinned}llama_model_load: error loading model: tensor data is not within file bounds\n"
+        );
+        assert_eq!(matching_lines(&log, 5).1, Some(FailureMode::LoadFailed));
+    }
+
+    /// A healthy Vulkan server's start matches no signature.
+    #[test]
+    fn a_healthy_vulkan_log_matches_nothing() {
+        let log = "ggml_vulkan: Found 1 Vulkan devices:\n\
+            ggml_vulkan: 0 = NVIDIA H200 (NVIDIA) | uma: 0 | fp16: 1 | bf16: 1 | fp4: 0 | warp size: 32 | shared memory: 49152 | int dot: 1 | matrix cores: NV_coopmat2\n\
+            ggml_vulkan: 0 = NVIDIA H200 (NVIDIA) | uma: 0 | fp16: 1 | bf16: 1 | warp size: 32 | shared memory: 49152 | int dot: 1 | matrix cores: NV_coopmat2\n\
+            ggml_vulkan: 0 = AMD Radeon Graphics (RADV GFX1151) (radv) | uma: 1 | fp16: 1 | bf16: 0 | fp4: 0 | warp size: 64 | shared memory: 65536 | int dot: 1 | matrix cores: KHR_coopmat\n\
+            llama_model_load_from_file_impl: using device Vulkan0 (NVIDIA H200) (0000:00:06.0) - 142857 MiB free\n\
+            load_tensors: offloaded 29/29 layers to GPU\n\
+            load_tensors:      Vulkan0 model buffer size =  1918.35 MiB\n\
+            load_tensors:  Vulkan_Host model buffer size =   308.23 MiB\n\
+            llama_kv_cache:    Vulkan0 KV buffer size =   224.00 MiB\n\
+            llama_context:    Vulkan0 compute buffer size =   300.75 MiB\n\
+            llama_context: Vulkan_Host compute buffer size =    13.01 MiB\n\
+            main: server is listening on http://0.0.0.0:8080\n\
+            srv  update_slots: all slots are idle\n";
+        assert_eq!(matching_lines(log, 20), (vec![], None));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 mod ab;
 mod cell;
+pub mod device;
 pub mod failure;
 pub mod fault;
 pub mod llama_bench;
@@ -327,14 +328,22 @@ impl<E: Engine> Runner<'_, E> {
         let baseline = self.sampler.map(Sampler::sample_now);
         let t_load = Instant::now();
         let health = m.plan.bench.health_timeout_s;
-        let (started, load_seconds, log_so_far) =
-            match self.bring_up(spec, backend, health, log_abs).await {
-                Ok(up) => up,
-                Err(f) => {
-                    m.timing.model_load_s += t_load.elapsed().as_secs_f64();
-                    return Err(f);
-                }
-            };
+        let (started, load_seconds, log_so_far) = match self
+            .bring_up(
+                spec,
+                backend,
+                prepared.passthrough.vulkan_driver,
+                health,
+                log_abs,
+            )
+            .await
+        {
+            Ok(up) => up,
+            Err(f) => {
+                m.timing.model_load_s += t_load.elapsed().as_secs_f64();
+                return Err(f);
+            }
+        };
         m.timing.model_load_s += load_seconds;
         crate::progress::note(format!("  healthy after {load_seconds:.2} s"));
         let server_start = ServerStart {
@@ -358,6 +367,7 @@ impl<E: Engine> Runner<'_, E> {
         &self,
         spec: &ServerSpec<'_>,
         backend: Backend,
+        vulkan_driver: Option<crate::host::devices::VulkanDriver>,
         health_timeout_s: u64,
         log_abs: &std::path::Path,
     ) -> Result<(Server, f64, String), Failure> {
@@ -413,6 +423,14 @@ impl<E: Engine> Runner<'_, E> {
                     backend.name()
                 ),
                 evidence: failure::device_lines(&log_so_far),
+            });
+        }
+        if let Some(why) = device::off_device(vulkan_driver, &log_so_far) {
+            started.stop(self.engine, log_abs).await;
+            return Err(Failure {
+                mode: FailureMode::NoDevice,
+                message: why,
+                evidence: device::evidence(&log_so_far),
             });
         }
         Ok((started, load_seconds, log_so_far))

@@ -238,7 +238,7 @@ pub fn passthroughs(
     let mut ok = BTreeMap::new();
     let mut missing = BTreeMap::new();
     for bp in &plan.backends {
-        match crate::host::devices::passthrough(bp.backend, root, &env) {
+        match crate::host::devices::passthrough_with(bp.backend, bp.vulkan_driver, root, &env) {
             Ok(p) => {
                 for n in &p.notes {
                     note(format!("{}: {n}", bp.backend.name()));
