@@ -85,7 +85,10 @@ if command -v apt-get >/dev/null 2>&1; then
   apt-get -o Acquire::Check-Valid-Until="${APT_CHECK_VALID_UNTIL:-true}" update -q
   # shellcheck disable=SC2086 # word splitting of the package list is intended
   apt-get install -y -q --no-install-recommends $apt_pkgs
-  rm -rf /var/lib/apt/lists/*
+  # The downloaded packages and apt's caches (about 90 MB in the vulkan image,
+  # with those debootstrap left in the local base) are not part of the image.
+  apt-get clean
+  rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 elif command -v dnf >/dev/null 2>&1; then
   if [ "$dnf_pkgs" = "-" ]; then
     echo "install-deps.sh: $backend needs an apt base with ROCm 7 (AMD's image); pass one as BASE_IMAGE" >&2
