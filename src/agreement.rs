@@ -52,11 +52,12 @@ pub fn compare(reference_id: &str, reference: &[u32], other: &[u32]) -> Agreemen
     }
 }
 
-/// The reference backend among `backends` (in plan order).
+/// The reference backend among `backends` (in plan order): the one
+/// `Backend::is_agreement_reference` names, else the first.
 pub fn reference_backend(backends: &[Backend]) -> Option<Backend> {
     backends
         .iter()
-        .find(|b| **b == Backend::Cpu)
+        .find(|b| b.is_agreement_reference())
         .or_else(|| backends.first())
         .copied()
 }

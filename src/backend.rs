@@ -1,7 +1,10 @@
 //! Backends: what differs between the CPU, Vulkan, ROCm and CUDA images (Containerfile,
-//! base image, build arguments, devices, environment, server defaults). Each
-//! difference is a method with its reason, so no other module branches on the
-//! backend.
+//! base image, build arguments and those resolved from the host, devices and the
+//! tool that lists them, environment, server defaults, build-time estimate,
+//! llama.cpp's names for them, the runtime facts their images record). Each
+//! difference is a method with its reason, each an exhaustive `match` on the
+//! backend, so no other module branches on the backend and a new one is a
+//! compile error here until every question is answered.
 
 use serde::{Deserialize, Serialize};
 
@@ -84,6 +87,80 @@ pub enum DeviceNeeds {
     Nvidia,
 }
 
+/// A tool the image ships that lists the GPUs it sees with the backend's
+/// devices passed; `image::probe` runs and parses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceTool {
+    /// `vulkaninfo --summary` (the Vulkan image installs vulkan-tools).
+    VulkaninfoSummary,
+    /// `rocminfo` (the ROCm images install it).
+    Rocminfo,
+}
+
+/// A build argument whose default `auto` depends on the host: resolved when the
+/// image is built (`image::inputs`, recorded in the image's build arguments)
+/// and shown by `rigbench doctor`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostBuildArg {
+    /// `CUDA_ARCHITECTURES`: the compute capabilities of the host's NVIDIA GPUs,
+    /// else `CUDA_ARCHITECTURES_FALLBACK`.
+    CudaArchitectures,
+}
+
+/// A host build argument's value on one host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    pub value: String,
+    /// Whether it came from the host (false: the documented fallback).
+    pub from_host: bool,
+}
+
+impl HostBuildArg {
+    /// The build argument's name, as the Containerfile declares it.
+    pub fn name(self) -> &'static str {
+        match self {
+            HostBuildArg::CudaArchitectures => "CUDA_ARCHITECTURES",
+        }
+    }
+
+    /// Its value on the host `host` describes.
+    pub fn resolve(self, host: &crate::host::HostFacts) -> Resolved {
+        match self {
+            HostBuildArg::CudaArchitectures => {
+                let caps: Vec<String> = host
+                    .nvidia
+                    .iter()
+                    .flat_map(|n| n.gpus.iter().filter_map(|g| g.compute_capability.clone()))
+                    .collect();
+                match cuda_architectures(&caps) {
+                    Some(value) => Resolved {
+                        value,
+                        from_host: true,
+                    },
+                    None => Resolved {
+                        value: CUDA_ARCHITECTURES_FALLBACK.to_string(),
+                        from_host: false,
+                    },
+                }
+            }
+        }
+    }
+
+    /// What `rigbench doctor` says the image would be built with here.
+    pub fn doctor_note(self, r: &Resolved) -> String {
+        match self {
+            HostBuildArg::CudaArchitectures if r.from_host => format!(
+                "image built for CUDA architectures {} (this host's GPUs)",
+                r.value
+            ),
+            HostBuildArg::CudaArchitectures => format!(
+                "image built for CUDA architectures {} (the GPUs' compute capability is unknown)",
+                r.value
+            ),
+        }
+    }
+}
+
 /// `CMAKE_CUDA_ARCHITECTURES` where the host's GPUs are unknown: Turing, Ampere
 /// (A100, consumer), Ada, Hopper and Blackwell (data centre, consumer), real
 /// code for each (llama.cpp's own list for release builds, less the PTX).
@@ -132,11 +209,51 @@ impl Backend {
     /// The name llama.cpp's backend registry gives it, as llama-bench writes it
     /// in its `backends` field (HIP registers as `ROCm`).
     pub fn llama_cpp_name(self) -> &'static str {
+        self.llama_cpp_names()[0]
+    }
+
+    /// Every name in llama-bench's `backends` field that means this backend,
+    /// its registry name first: the CPU's also `BLAS` (a BLAS library doing the
+    /// CPU backend's matrix products, registered beside it), ROCm's also `HIP`
+    /// (its build option's name, `GGML_HIP`), read the same way.
+    pub fn llama_cpp_names(self) -> &'static [&'static str] {
         match self {
-            Backend::Cpu => "CPU",
-            Backend::Vulkan => "Vulkan",
-            Backend::Rocm6 | Backend::Rocm7 => "ROCm",
-            Backend::Cuda => "CUDA",
+            Backend::Cpu => &["CPU", "BLAS"],
+            Backend::Vulkan => &["Vulkan"],
+            Backend::Rocm6 | Backend::Rocm7 => &["ROCm", "HIP"],
+            Backend::Cuda => &["CUDA"],
+        }
+    }
+
+    /// The backends a name in llama-bench's `backends` field may mean, in
+    /// `ALL`'s order: none for a backend rigbench does not build, several
+    /// where rigbench builds llama.cpp's backend more than one way (`ROCm`:
+    /// rocm6 or rocm7).
+    pub fn from_llama_cpp_name(name: &str) -> Vec<Backend> {
+        Self::ALL
+            .iter()
+            .copied()
+            .filter(|b| b.llama_cpp_names().contains(&name))
+            .collect()
+    }
+
+    /// Whether it runs on a GPU: the CPU backend has no device to offload to,
+    /// list or lose (a GPU backend that falls back to the CPU fails), and reads
+    /// the weights from the host's memory.
+    pub fn is_gpu(self) -> bool {
+        match self {
+            Backend::Cpu => false,
+            Backend::Vulkan | Backend::Rocm6 | Backend::Rocm7 | Backend::Cuda => true,
+        }
+    }
+
+    /// Whether its greedy output is the reference the others' is compared with
+    /// (`agreement`): ggml's CPU backend is the one llama.cpp's own
+    /// `test-backend-ops` checks every other backend against.
+    pub fn is_agreement_reference(self) -> bool {
+        match self {
+            Backend::Cpu => true,
+            Backend::Vulkan | Backend::Rocm6 | Backend::Rocm7 | Backend::Cuda => false,
         }
     }
 
@@ -251,6 +368,69 @@ impl Backend {
         }
     }
 
+    /// Whether its driver keeps compiled pipelines in Mesa's shader cache
+    /// (RADV, and llvmpipe's lavapipe where there is no GPU), which rigbench
+    /// then shares between containers. HIP and CUDA keep their own caches for
+    /// JIT code, which these images do not need (their GPU code is compiled at
+    /// build time); the CPU compiles no shaders.
+    pub fn uses_mesa_shader_cache(self) -> bool {
+        match self {
+            Backend::Vulkan => true,
+            Backend::Cpu | Backend::Rocm6 | Backend::Rocm7 | Backend::Cuda => false,
+        }
+    }
+
+    /// The tool in its image that lists the GPUs it sees, if there is one.
+    /// The CPU has no GPU to list; the CUDA image starts from scratch and
+    /// ships no such tool (llama.cpp's own `--list-devices` names its GPUs).
+    pub fn device_tool(self) -> Option<DeviceTool> {
+        match self {
+            Backend::Cpu | Backend::Cuda => None,
+            Backend::Vulkan => Some(DeviceTool::VulkaninfoSummary),
+            Backend::Rocm6 | Backend::Rocm7 => Some(DeviceTool::Rocminfo),
+        }
+    }
+
+    /// Its build arguments whose default `auto` is resolved from the host
+    /// (each is in `build_arg_defaults` with the default `auto`). CUDA
+    /// compiles device code per architecture, so it is built for the host's
+    /// GPUs; the others take fixed targets (ROCm's `GPU_TARGETS`) or compile
+    /// for the machine they build on (`GGML_NATIVE`).
+    pub fn host_build_args(self) -> &'static [HostBuildArg] {
+        match self {
+            Backend::Cpu | Backend::Vulkan | Backend::Rocm6 | Backend::Rocm7 => &[],
+            Backend::Cuda => &[HostBuildArg::CudaArchitectures],
+        }
+    }
+
+    /// Seconds to build its image from scratch on 2 cores, for `run --dry-run`'s
+    /// estimate: what the builds took here (cpu 282 s, rocm6 1010 s; vulkan
+    /// about 600 s; rocm7 taken as rocm6).
+    pub fn estimated_build_seconds(self) -> f64 {
+        match self {
+            Backend::Cpu => 282.0,
+            Backend::Vulkan => 600.0,
+            Backend::Rocm6 | Backend::Rocm7 => 1010.0,
+            // llama.cpp's CUDA build for one architecture took 288 s on 16 cores
+            // (an H200 host); on 2 cores about 8× that.
+            Backend::Cuda => 2300.0,
+        }
+    }
+
+    /// The runtime facts a published reference may check (`check = "mesa"`)
+    /// that its image records in its toolchain, under the same key: the
+    /// runtime its GPU code runs on. Mesa's Vulkan drivers for Vulkan, the
+    /// ROCm release for ROCm, the CUDA runtime and cuBLAS for CUDA; the CPU
+    /// runs on the compiler's code alone.
+    pub fn runtime_facts(self) -> &'static [&'static str] {
+        match self {
+            Backend::Cpu => &[],
+            Backend::Vulkan => &["mesa"],
+            Backend::Rocm6 | Backend::Rocm7 => &["rocm"],
+            Backend::Cuda => &["cuda_runtime", "cublas"],
+        }
+    }
+
     /// Host environment variables passed into the server container when set, so a
     /// user's device selection and overrides apply inside as outside.
     pub fn passthrough_env(self) -> &'static [&'static str] {
@@ -309,6 +489,125 @@ mod tests {
         );
         assert_eq!(cuda_architectures(&caps(&["12.0"])).as_deref(), Some("120"));
         assert_eq!(cuda_architectures(&caps(&["", "x.y"])), None);
+    }
+
+    #[test]
+    fn llama_cpp_names_lead_back_to_their_backends() {
+        assert_eq!(Backend::from_llama_cpp_name("CPU"), [Backend::Cpu]);
+        assert_eq!(Backend::from_llama_cpp_name("BLAS"), [Backend::Cpu]);
+        assert_eq!(Backend::from_llama_cpp_name("Vulkan"), [Backend::Vulkan]);
+        assert_eq!(Backend::from_llama_cpp_name("CUDA"), [Backend::Cuda]);
+        assert_eq!(
+            Backend::from_llama_cpp_name("ROCm"),
+            [Backend::Rocm6, Backend::Rocm7]
+        );
+        assert_eq!(
+            Backend::from_llama_cpp_name("HIP"),
+            [Backend::Rocm6, Backend::Rocm7]
+        );
+        assert!(Backend::from_llama_cpp_name("Metal").is_empty());
+        assert!(Backend::from_llama_cpp_name("cuda").is_empty());
+        for b in Backend::ALL {
+            assert!(Backend::from_llama_cpp_name(b.llama_cpp_name()).contains(b));
+        }
+        assert_eq!(Backend::Rocm7.llama_cpp_name(), "ROCm");
+    }
+
+    #[test]
+    fn the_gpu_backends_are_those_that_need_devices() {
+        for b in Backend::ALL {
+            assert_eq!(b.is_gpu(), b.device_needs() != DeviceNeeds::None, "{b}");
+        }
+        assert!(!Backend::Cpu.is_gpu());
+        assert!(Backend::Cuda.is_gpu());
+    }
+
+    #[test]
+    fn only_the_cpu_is_the_agreement_reference_and_only_vulkan_uses_mesas_cache() {
+        let refs: Vec<_> = Backend::ALL
+            .iter()
+            .filter(|b| b.is_agreement_reference())
+            .collect();
+        assert_eq!(refs, [&Backend::Cpu]);
+        let mesa: Vec<_> = Backend::ALL
+            .iter()
+            .filter(|b| b.uses_mesa_shader_cache())
+            .collect();
+        assert_eq!(mesa, [&Backend::Vulkan]);
+    }
+
+    #[test]
+    fn a_device_tool_only_where_the_image_ships_one() {
+        assert_eq!(Backend::Cpu.device_tool(), None);
+        assert_eq!(Backend::Cuda.device_tool(), None);
+        assert_eq!(
+            Backend::Vulkan.device_tool(),
+            Some(DeviceTool::VulkaninfoSummary)
+        );
+        assert_eq!(Backend::Rocm6.device_tool(), Some(DeviceTool::Rocminfo));
+        assert_eq!(Backend::Rocm7.device_tool(), Some(DeviceTool::Rocminfo));
+    }
+
+    #[test]
+    fn the_host_build_args_are_the_auto_defaults() {
+        for b in Backend::ALL {
+            let auto: Vec<&str> = b
+                .build_arg_defaults()
+                .iter()
+                .filter(|(_, d)| *d == "auto")
+                .map(|(a, _)| *a)
+                .collect();
+            let host: Vec<&str> = b.host_build_args().iter().map(|a| a.name()).collect();
+            assert_eq!(auto, host, "{b}");
+        }
+        assert_eq!(
+            Backend::Cuda.host_build_args(),
+            [HostBuildArg::CudaArchitectures]
+        );
+    }
+
+    #[test]
+    fn cuda_architectures_resolve_from_the_host_else_the_fallback() {
+        let hosts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hosts");
+        let arg = HostBuildArg::CudaArchitectures;
+        // An H200 (compute capability 9.0) from /proc/driver/nvidia/gpus.
+        let h200 = arg.resolve(&crate::host::probe(&hosts.join("nvidia-h200")));
+        assert_eq!(
+            h200,
+            Resolved {
+                value: "90".into(),
+                from_host: true
+            }
+        );
+        let r = arg.resolve(&crate::host::probe(&hosts.join("no-gpu")));
+        assert_eq!(r.value, CUDA_ARCHITECTURES_FALLBACK);
+        assert!(!r.from_host);
+        assert_eq!(
+            arg.doctor_note(&r),
+            "image built for CUDA architectures 75;80;86;89;90;100;120 (the GPUs' compute capability is unknown)"
+        );
+        let here = Resolved {
+            value: "90".into(),
+            from_host: true,
+        };
+        assert_eq!(
+            arg.doctor_note(&here),
+            "image built for CUDA architectures 90 (this host's GPUs)"
+        );
+    }
+
+    #[test]
+    fn estimates_and_runtime_facts_by_hand() {
+        let secs: Vec<f64> = Backend::ALL
+            .iter()
+            .map(|b| b.estimated_build_seconds())
+            .collect();
+        assert_eq!(secs, [282.0, 600.0, 1010.0, 1010.0, 2300.0]);
+        assert!(Backend::Cpu.runtime_facts().is_empty());
+        assert_eq!(Backend::Vulkan.runtime_facts(), ["mesa"]);
+        assert_eq!(Backend::Rocm6.runtime_facts(), ["rocm"]);
+        assert_eq!(Backend::Rocm7.runtime_facts(), ["rocm"]);
+        assert_eq!(Backend::Cuda.runtime_facts(), ["cuda_runtime", "cublas"]);
     }
 
     #[test]

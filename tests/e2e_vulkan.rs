@@ -74,6 +74,16 @@ fn cpu_and_vulkan_images_measure_the_same_model_and_agree() {
     assert!(c_server.passthrough.shader_cache.is_none());
     let cached = walk_files(std::path::Path::new(shader_cache));
     assert!(cached > 0, "nothing in the shader cache {shader_cache}");
+    // Meant for the software driver (no GPU here), and said so.
+    assert_eq!(
+        v_server.passthrough.vulkan_driver,
+        Some(rigbench::host::devices::VulkanDriver::Software)
+    );
+    assert!(
+        v_server.passthrough.notes[0].contains("Vulkan runs on Mesa's software driver (llvmpipe)"),
+        "{:?}",
+        v_server.passthrough.notes
+    );
     // The server ran on the Vulkan device, not on a CPU fallback.
     let seen = &v_server.devices_seen;
     assert!(
@@ -113,6 +123,14 @@ fn cpu_and_vulkan_images_measure_the_same_model_and_agree() {
     assert!(report.contains("vulkan/small"), "{report}");
     assert!(report.contains("## llama-bench"), "{report}");
     assert!(report.contains("| pp16 "), "{report}");
+    assert!(
+        report.contains("llvmpipe (software: CPU numbers)"),
+        "the report says what the vulkan cells were meant for: {report}"
+    );
+    assert!(
+        report.contains("Vulkan0 (llvmpipe"),
+        "and where llama.cpp put the model: {report}"
+    );
 
     // The two backends of this one run compared with each other: every cell
     // matched, llvmpipe's generation far below the CPU's, and the two images

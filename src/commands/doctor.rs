@@ -90,23 +90,16 @@ fn print_host(h: &HostFacts) {
     }
 }
 
-/// For the cuda backend: the architectures its image would be built for here.
-fn cuda_arch_note(b: Backend, h: &HostFacts) -> Option<String> {
-    if b != Backend::Cuda {
-        return None;
-    }
-    let caps: Vec<String> = h
-        .nvidia
+/// What the backend's image would be built with here, for the build arguments
+/// it resolves from the host (`Backend::host_build_args`; cuda: its
+/// architectures); `None` for a backend without any.
+fn host_build_args_note(b: Backend, h: &HostFacts) -> Option<String> {
+    let notes: Vec<String> = b
+        .host_build_args()
         .iter()
-        .flat_map(|n| n.gpus.iter().filter_map(|g| g.compute_capability.clone()))
+        .map(|a| a.doctor_note(&a.resolve(h)))
         .collect();
-    Some(match crate::backend::cuda_architectures(&caps) {
-        Some(a) => format!("image built for CUDA architectures {a} (this host's GPUs)"),
-        None => format!(
-            "image built for CUDA architectures {} (the GPUs' compute capability is unknown)",
-            crate::backend::CUDA_ARCHITECTURES_FALLBACK
-        ),
-    })
+    (!notes.is_empty()).then(|| notes.join("; "))
 }
 
 /// Group name of `gid` from `root`/etc/group.
@@ -276,7 +269,7 @@ async fn gather(g: &Globals, root: &Path) -> anyhow::Result<Report> {
                 backend: *b,
                 passthrough: Some(p),
                 unavailable: None,
-                note: cuda_arch_note(*b, &h),
+                note: host_build_args_note(*b, &h),
             },
             Err(e) => BackendCheck {
                 backend: *b,
@@ -318,11 +311,13 @@ async fn gather(g: &Globals, root: &Path) -> anyhow::Result<Report> {
                         id,
                     });
                 }
-                if !any && bp.backend == Backend::Cpu {
-                    missing.push(
-                        "no base image for cpu and no registry may answer: run scripts/setup.sh (it pulls the pinned one or builds the local one)"
-                            .to_string(),
-                    );
+                // The backend without a GPU is in the built-in plan on every
+                // host, so its base is needed; scripts/setup.sh makes it.
+                if !any && !bp.backend.is_gpu() {
+                    missing.push(format!(
+                        "no base image for {} and no registry may answer: run scripts/setup.sh (it pulls the pinned one or builds the local one)",
+                        bp.backend
+                    ));
                 }
             }
             (Some(EngineCheck { info, notes, bases }), None)

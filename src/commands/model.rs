@@ -8,7 +8,6 @@ use anyhow::Context;
 use comfy_table::Table;
 
 use super::{Globals, load_plan};
-use crate::backend::Backend;
 use crate::cli::{ModelAction, SynthArgs};
 use crate::fetch::Fetcher;
 use crate::host::devices::Passthrough;
@@ -200,7 +199,7 @@ async fn quantize_here(
     let bp = plan
         .backends
         .iter()
-        .find(|bp| bp.backend == Backend::Cpu)
+        .find(|bp| !bp.backend.is_gpu())
         .ok_or_else(|| {
             anyhow::anyhow!(
                 "{}: the plan has no cpu backend, whose image llama-quantize runs in",

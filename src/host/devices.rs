@@ -148,15 +148,9 @@ impl Passthrough {
 pub const SHADER_CACHE_IN_CONTAINER: &str = "/var/cache/rigbench-shader-cache";
 
 /// Whether a backend's driver keeps compiled pipelines in Mesa's shader cache
-/// (RADV, and llvmpipe's lavapipe where there is no GPU). HIP and CUDA keep
-/// their own caches for JIT code, which these images do not need (their GPU
-/// code is compiled at build time).
-pub fn uses_mesa_shader_cache(backend: crate::backend::Backend) -> bool {
-    use crate::backend::Backend;
-    match backend {
-        Backend::Vulkan => true,
-        Backend::Cpu | Backend::Rocm6 | Backend::Rocm7 | Backend::Cuda => false,
-    }
+/// (`Backend::uses_mesa_shader_cache` says which and why).
+pub fn uses_mesa_shader_cache(backend: Backend) -> bool {
+    backend.uses_mesa_shader_cache()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -187,24 +181,26 @@ pub fn has_kfd(root: &Path) -> bool {
     root.join("dev/kfd").exists()
 }
 
-/// The GPU backends this host can run, for the built-in plan: Vulkan where there
-/// is a render node or NVIDIA's Vulkan driver is usable, the ROCm images where
-/// there is also /dev/kfd, CUDA where there are NVIDIA's device nodes.
+/// The GPU backends this host can run, for the built-in plan, by what each
+/// needs (`Backend::device_needs`): a Vulkan driver where there is a render
+/// node or NVIDIA's Vulkan driver is usable, /dev/kfd and the render nodes
+/// (the ROCm images), NVIDIA's device nodes (CUDA). A backend that needs no
+/// device is in every plan already.
 pub fn available_backends(root: &Path) -> Vec<Backend> {
-    let mut found = Vec::new();
     let render = !render_nodes(root).is_empty();
     let nvidia = crate::host::nvidia::probe(root);
     let nvidia_vulkan = nvidia.usable() && crate::host::vulkan::nvidia(root, &nvidia).is_ok();
-    if render || nvidia_vulkan {
-        found.push(Backend::Vulkan);
-    }
-    if render && has_kfd(root) {
-        found.extend([Backend::Rocm6, Backend::Rocm7]);
-    }
-    if nvidia.usable() {
-        found.push(Backend::Cuda);
-    }
-    found
+    let kfd = has_kfd(root);
+    Backend::ALL
+        .iter()
+        .copied()
+        .filter(|b| match b.device_needs() {
+            DeviceNeeds::None => false,
+            DeviceNeeds::Vulkan => render || nvidia_vulkan,
+            DeviceNeeds::KfdAndRenderNodes => render && kfd,
+            DeviceNeeds::Nvidia => nvidia.usable(),
+        })
+        .collect()
 }
 
 /// The non-root group owning each device (numeric, sorted, deduplicated).
@@ -239,7 +235,7 @@ pub fn passthrough_with(
     let mut p = Passthrough::default();
     match backend.device_needs() {
         DeviceNeeds::None => {}
-        DeviceNeeds::Vulkan => vulkan(vulkan_driver, root, render, env, &mut p)?,
+        DeviceNeeds::Vulkan => vulkan(backend, vulkan_driver, root, render, env, &mut p)?,
         DeviceNeeds::KfdAndRenderNodes => {
             if !has_kfd(root) {
                 return Err(MissingDevice {
@@ -322,6 +318,7 @@ fn nvidia(backend: Backend, root: &Path, p: &mut Passthrough) -> Result<(), Miss
 /// `LD_LIBRARY_PATH`; the image carries the loader and libglvnd. Mesa's: the
 /// render nodes. Software: nothing, with ggml told to take the CPU-type device.
 fn vulkan(
+    backend: Backend,
     want: Option<VulkanDriver>,
     root: &Path,
     render: Vec<String>,
@@ -330,7 +327,7 @@ fn vulkan(
 ) -> Result<(), MissingDevice> {
     use crate::host::nvidia::{CONTAINER_LIB_DIR, ReadOnlyMount, library_mounts};
     let missing = |what: &str, fix: String| MissingDevice {
-        backend: Backend::Vulkan.name().to_string(),
+        backend: backend.name().to_string(),
         what: what.to_string(),
         fix,
     };

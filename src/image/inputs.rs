@@ -70,22 +70,18 @@ pub fn of(
     }
 }
 
-/// Build arguments whose value `auto` depends on this host, made explicit:
-/// `CUDA_ARCHITECTURES` from the compute capability of the host's NVIDIA GPUs,
-/// else the documented list (`backend::CUDA_ARCHITECTURES_FALLBACK`).
+/// Build arguments whose value `auto` depends on this host made explicit:
+/// the backend's `host_build_args`, each resolved from this host's facts
+/// (`CUDA_ARCHITECTURES` from the compute capability of the host's NVIDIA
+/// GPUs, else `backend::CUDA_ARCHITECTURES_FALLBACK`).
 fn resolve_auto_args(backend: Backend, args: &mut BTreeMap<String, String>) {
-    if backend != Backend::Cuda {
-        return;
-    }
-    if args.get("CUDA_ARCHITECTURES").map(String::as_str) == Some("auto") {
-        let caps: Vec<String> = crate::host::probe(Path::new("/"))
-            .nvidia
-            .iter()
-            .flat_map(|n| n.gpus.iter().filter_map(|g| g.compute_capability.clone()))
-            .collect();
-        let archs = crate::backend::cuda_architectures(&caps)
-            .unwrap_or_else(|| crate::backend::CUDA_ARCHITECTURES_FALLBACK.to_string());
-        crate::progress::note(format!("cuda: CUDA_ARCHITECTURES=auto → {archs}"));
-        args.insert("CUDA_ARCHITECTURES".into(), archs);
+    let mut host = None;
+    for arg in backend.host_build_args() {
+        if args.get(arg.name()).map(String::as_str) == Some("auto") {
+            let host = host.get_or_insert_with(|| crate::host::probe(Path::new("/")));
+            let value = arg.resolve(host).value;
+            crate::progress::note(format!("{backend}: {}=auto → {value}", arg.name()));
+            args.insert(arg.name().into(), value);
+        }
     }
 }

@@ -1,28 +1,27 @@
-//! Reading the GPU devices an image sees, from the tools the images ship:
-//! `vulkaninfo --summary` (Vulkan) and `rocminfo` (ROCm). Pure parsers of their
-//! text; `image::ensure` runs the tools in a container with the backend's devices.
-//! The CUDA image ships no such tool (it starts from scratch): llama.cpp's own
-//! `--list-devices` names its GPUs.
+//! Reading the GPU devices an image sees, from the tools the images ship
+//! (`backend::DeviceTool`, which `Backend::device_tool` chooses):
+//! `vulkaninfo --summary` and `rocminfo`. Each tool's command and a pure parser
+//! of its text; `image::ensure` runs the tools in a container with the
+//! backend's devices. A backend without such a tool (the CUDA image starts
+//! from scratch) has llama.cpp's own `--list-devices` name its GPUs.
 
 use std::collections::BTreeMap;
 
-use crate::backend::Backend;
+use crate::backend::DeviceTool;
 
-/// The command (entrypoint and arguments) that lists a backend's devices.
-pub fn command(backend: Backend) -> Option<(Vec<String>, Vec<String>)> {
-    match backend {
-        Backend::Cpu | Backend::Cuda => None,
-        Backend::Vulkan => Some((vec!["vulkaninfo".into()], vec!["--summary".into()])),
-        Backend::Rocm6 | Backend::Rocm7 => Some((vec!["rocminfo".into()], vec![])),
+/// The command (entrypoint and arguments) that runs a device tool.
+pub fn command(tool: DeviceTool) -> (Vec<String>, Vec<String>) {
+    match tool {
+        DeviceTool::VulkaninfoSummary => (vec!["vulkaninfo".into()], vec!["--summary".into()]),
+        DeviceTool::Rocminfo => (vec!["rocminfo".into()], vec![]),
     }
 }
 
-/// Devices in a backend's tool output, each as the fields that identify it.
-pub fn parse(backend: Backend, text: &str) -> Vec<BTreeMap<String, String>> {
-    match backend {
-        Backend::Cpu | Backend::Cuda => Vec::new(),
-        Backend::Vulkan => vulkaninfo_summary(text),
-        Backend::Rocm6 | Backend::Rocm7 => rocminfo_gpus(text),
+/// Devices in a device tool's output, each as the fields that identify it.
+pub fn parse(tool: DeviceTool, text: &str) -> Vec<BTreeMap<String, String>> {
+    match tool {
+        DeviceTool::VulkaninfoSummary => vulkaninfo_summary(text),
+        DeviceTool::Rocminfo => rocminfo_gpus(text),
     }
 }
 

@@ -86,14 +86,14 @@ pub async fn held<E: Engine>(
         )));
     }
     let (devices, device_probe) = tool_devices(engine, backend, image_id, passthrough).await;
-    let llama_devices = if backend == Backend::Cpu {
-        Vec::new()
-    } else {
+    let llama_devices = if backend.is_gpu() {
         let spec = passthrough.onto(probe(vec!["--list-devices".into()], None));
         let done = run_to_completion(engine, &spec).await?;
         probe::list_devices(&String::from_utf8_lossy(&done.output))
+    } else {
+        Vec::new()
     };
-    if backend != Backend::Cpu && llama_devices.is_empty() {
+    if backend.is_gpu() && llama_devices.is_empty() {
         crate::progress::note(format!(
             "warning: llama.cpp sees no {} device in {tag}; its cells will fail as no_device",
             backend.name()
@@ -117,14 +117,15 @@ async fn tool_devices<E: Engine>(
     image_id: &str,
     passthrough: &Passthrough,
 ) -> (Vec<BTreeMap<String, String>>, Option<String>) {
-    let Some((entrypoint, cmd)) = probe::command(backend) else {
+    let Some(tool) = backend.device_tool() else {
         return (Vec::new(), None);
     };
+    let (entrypoint, cmd) = probe::command(tool);
     let spec = passthrough.onto(probe_spec(backend, image_id, cmd, Some(entrypoint.clone())));
     match run_to_completion(engine, &spec).await {
         Ok(done) => {
             let text = String::from_utf8_lossy(&done.output).into_owned();
-            let found = probe::parse(backend, &text);
+            let found = probe::parse(tool, &text);
             let note = if done.status.code == 0 {
                 text
             } else {

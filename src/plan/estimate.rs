@@ -7,8 +7,8 @@
 //! Halo (256 GB/s) for GPU backends and of a desktop's dual-channel DDR5
 //! (60 GB/s) for the CPU, efficiency 0.6; prompt processing at 10× that rate.
 //! An MoE model reads only its active experts per token, so it runs faster than
-//! this. Builds take what they took here on 2 cores (cpu 282 s, rocm6 1010 s;
-//! vulkan about 600 s).
+//! this. Builds take what they took here on 2 cores
+//! (`Backend::estimated_build_seconds`).
 
 use super::Plan;
 use super::matrix::Matrix;
@@ -20,18 +20,6 @@ const EFFICIENCY: f64 = 0.6;
 const PP_OVER_TG: f64 = 10.0;
 /// Model load speed, bytes/s (from page cache or a fast NVMe drive).
 const LOAD_BYTES_PER_S: f64 = 2e9;
-
-/// Seconds to build a backend's image from scratch on 2 cores.
-pub fn build_seconds(b: Backend) -> f64 {
-    match b {
-        Backend::Cpu => 282.0,
-        Backend::Vulkan => 600.0,
-        Backend::Rocm6 | Backend::Rocm7 => 1010.0,
-        // llama.cpp's CUDA build for one architecture took 288 s on 16 cores
-        // (an H200 host); on 2 cores about 8× that.
-        Backend::Cuda => 2300.0,
-    }
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Estimate {
@@ -61,7 +49,10 @@ pub fn estimate(plan: &Plan, matrix: &Matrix, sizes: &[Option<u64>]) -> Estimate
         .collect();
     images.sort();
     images.dedup();
-    let build_s = images.iter().map(|(b, _)| build_seconds(*b)).sum();
+    let build_s = images
+        .iter()
+        .map(|(b, _)| b.estimated_build_seconds())
+        .sum();
     let mut load_s = 0.0;
     let mut requests_s = 0.0;
     let mut unknown_size = Vec::new();
@@ -94,10 +85,10 @@ pub fn estimate(plan: &Plan, matrix: &Matrix, sizes: &[Option<u64>]) -> Estimate
 /// One request's estimated seconds: `prompt` tokens processed and `n_predict`
 /// generated on `backend` with a model of `bytes`.
 pub fn request_seconds(backend: Backend, bytes: u64, prompt: u32, n_predict: u32) -> f64 {
-    let bandwidth = if backend == Backend::Cpu {
-        CPU_BANDWIDTH
-    } else {
+    let bandwidth = if backend.is_gpu() {
         GPU_BANDWIDTH
+    } else {
+        CPU_BANDWIDTH
     };
     let tg = EFFICIENCY * bandwidth / bytes as f64;
     let pp = PP_OVER_TG * tg;

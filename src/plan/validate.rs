@@ -317,13 +317,16 @@ fn validate_backends(
                 format!("\"{}\" appears twice", b.name),
             );
         }
-        let vulkan_driver = match (b.driver.as_deref(), backend) {
-            (None, _) => None,
-            (Some(d), Backend::Vulkan) => match crate::host::devices::VulkanDriver::parse(d) {
-                Ok(v) => v,
-                Err(e) => return c.fail(format!("{at}.driver"), e),
-            },
-            (Some(_), _) => {
+        // Only a backend that needs a Vulkan driver (`Backend::device_needs`) has one to choose.
+        let vulkan_driver = match b.driver.as_deref() {
+            None => None,
+            Some(d) if backend.device_needs() == crate::backend::DeviceNeeds::Vulkan => {
+                match crate::host::devices::VulkanDriver::parse(d) {
+                    Ok(v) => v,
+                    Err(e) => return c.fail(format!("{at}.driver"), e),
+                }
+            }
+            Some(_) => {
                 return c.fail(
                     format!("{at}.driver"),
                     format!(

@@ -241,13 +241,6 @@ pub fn differs(check: &str, published: &str, yours: &str) -> Option<bool> {
 /// The run's value of a fact named by a reference's `check`.
 pub fn run_fact(m: &Manifest, check: &str) -> Option<String> {
     let image = |backend: Backend| m.images.iter().find(|i| i.backend == backend);
-    let runtime = |backend: Backend, key: &str| {
-        image(backend)
-            .and_then(|i| i.runtime_info.get(key))
-            .and_then(|v| v.as_str())
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-    };
     let gpu = m.host.gpus.first();
     let parts: Vec<&str> = check.split(':').collect();
     match parts.as_slice() {
@@ -261,8 +254,6 @@ pub fn run_fact(m: &Manifest, check: &str) -> Option<String> {
             .find(|i| i.source == *source)
             .or_else(|| m.images.first().filter(|_| m.plan.sources.len() == 1))
             .map(|i| i.llama_cpp.commit.clone()),
-        ["rocm"] => runtime(Backend::Rocm6, "rocm").or_else(|| runtime(Backend::Rocm7, "rocm")),
-        ["mesa"] => runtime(Backend::Vulkan, "mesa_vulkan_drivers"),
         ["build_arg", backend, arg] => Backend::parse(backend)
             .and_then(image)
             .and_then(|i| i.build_args.get(*arg).cloned()),
@@ -283,12 +274,15 @@ pub fn run_fact(m: &Manifest, check: &str) -> Option<String> {
             .nvidia
             .as_ref()
             .and_then(|n| n.driver_version.clone()),
-        ["cuda_runtime"] => {
-            image(Backend::Cuda).and_then(|i| i.toolchain.get("cuda_runtime").cloned())
-        }
-        ["cublas"] => image(Backend::Cuda).and_then(|i| i.toolchain.get("cublas").cloned()),
         ["host_os"] => m.host.os.clone(),
         ["cpu_model"] => m.host.cpu.model.clone(),
+        // A runtime fact (mesa, rocm, cuda_runtime, cublas): from the
+        // toolchain of the first backend's image (in `Backend::ALL`'s order)
+        // that lists it in `Backend::runtime_facts` and records it.
+        [fact] => Backend::ALL
+            .iter()
+            .filter(|b| b.runtime_facts().contains(fact))
+            .find_map(|b| image(*b)?.toolchain.get(*fact).cloned()),
         _ => None,
     }
 }

@@ -49,7 +49,8 @@ pub fn parse_tests(text: &str, file: &str) -> Result<Vec<Value>, ImportError> {
 
 /// The backend a test ran on, from llama-bench's `backends` (`CPU`,
 /// `Vulkan`, `CUDA`, `ROCm`, or several joined by commas: the first GPU one
-/// counts); `forced` overrides it (and is needed for ROCm: rocm6 or rocm7).
+/// counts; `Backend::from_llama_cpp_name` reads each); `forced` overrides it
+/// (and is needed where a name means several backends, ROCm: rocm6 or rocm7).
 fn backend_of(t: &Value, forced: Option<Backend>) -> Result<Backend, String> {
     if let Some(b) = forced {
         return Ok(b);
@@ -57,19 +58,24 @@ fn backend_of(t: &Value, forced: Option<Backend>) -> Result<Backend, String> {
     let names = t.get("backends").and_then(Value::as_str).unwrap_or("");
     let mut found = None;
     for n in names.split(',').map(str::trim) {
-        let b = match n {
-            "CPU" | "BLAS" => Some(Backend::Cpu),
-            "Vulkan" => Some(Backend::Vulkan),
-            "CUDA" => Some(Backend::Cuda),
-            "ROCm" | "HIP" => {
+        let b = match Backend::from_llama_cpp_name(n).as_slice() {
+            [] => None,
+            [b] => Some(*b),
+            several => {
                 return Err(format!(
-                    "backends \"{names}\": ROCm, built as rigbench's rocm6 or rocm7; say which with --backend"
+                    "backends \"{names}\": {}, built as rigbench's {}; say which with --backend",
+                    several[0].llama_cpp_name(),
+                    several
+                        .iter()
+                        .map(|b| b.name())
+                        .collect::<Vec<_>>()
+                        .join(" or ")
                 ));
             }
-            _ => None,
         };
         match (found, b) {
-            (None, Some(b)) | (Some(Backend::Cpu), Some(b)) => found = Some(b),
+            (None, Some(b)) => found = Some(b),
+            (Some(f), Some(b)) if !f.is_gpu() => found = Some(b),
             _ => {}
         }
     }

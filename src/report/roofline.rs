@@ -4,7 +4,6 @@
 //! The bandwidth comes from the plan (`bench.memory_bandwidth_gbs`), else from
 //! the known-platform table by the host's GPU. Pure functions.
 
-use crate::backend::Backend;
 use crate::manifest::{Cell, Manifest};
 use crate::metric::Metric;
 
@@ -158,7 +157,7 @@ pub fn bandwidth(m: &Manifest) -> Option<(f64, String)> {
 pub fn ceiling(m: &Manifest, c: &Cell) -> Option<f64> {
     let (gbs, _) = bandwidth(m)?;
     if m.plan.bench.memory_bandwidth_gbs.is_none()
-        && c.backend == Backend::Cpu
+        && !c.backend.is_gpu()
         && platform(m).is_some_and(|p| !p.unified)
     {
         return None;
@@ -177,6 +176,7 @@ pub fn share(m: &Manifest, c: &Cell) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::Backend;
 
     /// The first real GPU run (results/h200-2026-12/a): an H200 host as NVML
     /// named it.

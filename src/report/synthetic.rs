@@ -36,7 +36,7 @@ pub fn parts(m: &Manifest) -> Option<(Vec<String>, Table)> {
     let on_cpu = m
         .cells
         .iter()
-        .any(|c| names.contains(&c.model.as_str()) && c.backend == crate::backend::Backend::Cpu);
+        .any(|c| names.contains(&c.model.as_str()) && !c.backend.is_gpu());
     if on_cpu {
         paragraphs.push(
             "On the CPU, read their figures as an upper bound: llama.cpp's CPU decode speed \

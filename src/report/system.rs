@@ -15,6 +15,49 @@ pub fn section(out: &mut String, m: &Manifest) {
     let _ = writeln!(out, "{}", wall_time(m));
 }
 
+/// Per backend: the device its cells were meant for (the Vulkan driver it
+/// was given) and those llama.cpp put the model on, from the server logs.
+fn devices(m: &Manifest) -> Option<Table> {
+    use crate::host::devices::VulkanDriver;
+    let mut rows: Vec<Vec<Text>> = Vec::new();
+    for b in crate::backend::Backend::ALL {
+        let starts: Vec<&crate::manifest::ServerStart> = m
+            .cells
+            .iter()
+            .filter(|c| c.backend == *b)
+            .filter_map(|c| c.server.as_ref())
+            .collect();
+        let Some(first) = starts.first() else {
+            continue;
+        };
+        let meant = match first.passthrough.vulkan_driver {
+            Some(VulkanDriver::Nvidia) => "NVIDIA's Vulkan driver",
+            Some(VulkanDriver::Mesa) => "Mesa's Vulkan driver on the render nodes",
+            Some(VulkanDriver::Software) => "llvmpipe (software: CPU numbers)",
+            None if first.passthrough.devices.is_empty() => "the CPU",
+            None => "the devices passed",
+        };
+        let mut used: Vec<String> = starts
+            .iter()
+            .flat_map(|s| crate::runner::device::devices(&s.devices_seen))
+            .map(|(name, description)| format!("{name} ({description})"))
+            .collect();
+        used.sort();
+        used.dedup();
+        rows.push(vec![
+            b.name().into(),
+            meant.into(),
+            if used.is_empty() {
+                "none named (CPU)".into()
+            } else {
+                used.join("; ").into()
+            },
+        ]);
+    }
+    (!rows.is_empty())
+        .then(|| Table::new(["backend", "meant for", "llama.cpp put the model on"]).with_rows(rows))
+}
+
 /// The host, images and models tables.
 pub fn tables(m: &Manifest) -> Vec<Table> {
     let mut out = Vec::new();
@@ -115,6 +158,9 @@ pub fn tables(m: &Manifest) -> Vec<Table> {
             .with_rows(rows),
         );
     }
+    if let Some(t) = devices(m) {
+        out.push(t);
+    }
     if !m.models.is_empty() {
         let rows = m.models.iter().map(|x| {
             vec![
@@ -154,4 +200,59 @@ pub fn wall_time(m: &Manifest) -> String {
         t.measured_requests_s,
         t.other_s
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::devices::{Passthrough, VulkanDriver};
+    use crate::manifest::{ServerStart, fixtures};
+
+    fn start(driver: Option<VulkanDriver>, seen: &[&str]) -> ServerStart {
+        ServerStart {
+            container_name: "c".into(),
+            host_port: 1,
+            load_seconds: 1.0,
+            log: "logs/x.log".into(),
+            props: None,
+            passthrough: Passthrough {
+                vulkan_driver: driver,
+                ..Passthrough::default()
+            },
+            devices_seen: seen.iter().map(|s| s.to_string()).collect(),
+            baseline: None,
+            init: true,
+        }
+    }
+
+    #[test]
+    fn each_backend_says_what_it_was_meant_for_and_where_the_model_went() {
+        let mut m = fixtures::manifest();
+        assert!(devices(&m).is_none(), "no server start, no table");
+        let mut cpu = fixtures::cell(31, "default", fixtures::gen_runs(&[10.0]), None);
+        cpu.server = Some(start(None, &["system_info: n_threads = 2"]));
+        let mut vk = cpu.clone();
+        vk.backend = crate::backend::Backend::Vulkan;
+        vk.server = Some(start(
+            Some(VulkanDriver::Nvidia),
+            &[
+                "llama_model_load_from_file_impl: using device Vulkan0 (NVIDIA H200) (0000:00:06.0) - 142857 MiB free",
+            ],
+        ));
+        let mut vk2 = vk.clone();
+        vk2.prompt_tokens = 461;
+        m.cells = vec![cpu, vk, vk2];
+        let t = markdown::table(&devices(&m).unwrap());
+        // Cells as words, without the padding.
+        let t: String = t
+            .lines()
+            .map(|l| l.split('|').map(str::trim).collect::<Vec<_>>().join(" | "))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(t.contains(" | cpu | the CPU | none named (CPU) | "), "{t}");
+        assert!(
+            t.contains(" | vulkan | NVIDIA's Vulkan driver | Vulkan0 (NVIDIA H200) | "),
+            "one line for both starts: {t}"
+        );
+    }
 }

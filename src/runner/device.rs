@@ -1,25 +1,45 @@
-//! Whether a healthy server runs on the device its cell was meant for. A
-//! vulkan cell meant for a GPU (NVIDIA's driver, or Mesa's on a render node)
-//! whose llama.cpp model went to llvmpipe, lavapipe, a CPU-type Vulkan device,
-//! another vendor's device or no device at all fails, with the server log's
-//! lines as evidence: its numbers would be another device's under the GPU's
-//! name. A cell meant for the software driver is what the test suite runs on
-//! purpose. Pure functions over the log text.
+//! Whether a server runs on the device its cell was meant for. llama-server
+//! says nothing of its devices at its default verbosity, so the runner asks
+//! the same image, with the same devices and environment, which devices
+//! llama.cpp sees (`llama-server --list-devices`): the server puts the model on
+//! those. A vulkan cell meant for a GPU (NVIDIA's driver, or Mesa's on a
+//! render node) whose devices are llvmpipe, lavapipe, another vendor's device
+//! or none fails before its server starts, with the listed devices as
+//! evidence: its numbers would be another device's under the GPU's name. A
+//! cell meant for the software driver is what the test suite runs on purpose.
+//! llama-bench names its devices in its results (`gpu_info`). Pure functions.
 
 use crate::host::devices::VulkanDriver;
 
-/// The devices llama.cpp put the model on, from its
-/// `llama_model_load_from_file_impl: using device Vulkan0 (NVIDIA H200) (…) - N MiB free`
-/// lines: (name, description).
-pub fn used_devices(log: &str) -> Vec<(String, String)> {
-    log.lines()
+/// (name, description) of each device in `lines`: `--list-devices` lines
+/// (`Vulkan0: NVIDIA H200 (143155 MiB, 142629 MiB free)`) or, in a verbose
+/// server log, `llama_model_load_from_file_impl: using device Vulkan0 (NVIDIA
+/// H200) (0000:00:06.0) - 142629 MiB free`.
+pub fn devices(lines: &[String]) -> Vec<(String, String)> {
+    lines
+        .iter()
         .filter_map(|l| {
-            let rest = l.split_once(": using device ")?.1;
-            let (name, rest) = rest.split_once(" (")?;
-            // The description may hold parentheses ("llvmpipe (LLVM 19.1.7,
-            // 256 bits)"): it ends where ") (" begins the device id.
-            let end = rest.find(") (").or_else(|| rest.rfind(')'))?;
-            Some((name.to_string(), rest[..end].to_string()))
+            let l = l.trim();
+            if let Some((_, rest)) = l.split_once(": using device ") {
+                let (name, rest) = rest.split_once(" (")?;
+                // The description may hold parentheses ("llvmpipe (LLVM
+                // 19.1.7, 256 bits)"): it ends where ") (" begins the id.
+                let end = rest.find(") (").or_else(|| rest.rfind(')'))?;
+                return Some((name.to_string(), rest[..end].to_string()));
+            }
+            let (name, rest) = l.split_once(": ")?;
+            // A device's name: a backend's and its index (`Vulkan0`, `CUDA1`).
+            let is_device = name.ends_with(|c: char| c.is_ascii_digit())
+                && name.starts_with(|c: char| c.is_ascii_alphabetic())
+                && name.chars().all(|c| c.is_ascii_alphanumeric());
+            if !is_device {
+                return None;
+            }
+            let description = match rest.rfind(" (") {
+                Some(i) if rest[i..].contains("MiB") => &rest[..i],
+                _ => rest,
+            };
+            Some((name.to_string(), description.to_string()))
         })
         .collect()
 }
@@ -27,24 +47,25 @@ pub fn used_devices(log: &str) -> Vec<(String, String)> {
 /// Descriptions of Vulkan devices that are the CPU under a Vulkan name.
 const SOFTWARE: &[&str] = &["llvmpipe", "lavapipe", "SwiftShader"];
 
-/// Why the server is not on the GPU its cell was meant for, or `None` when it
-/// is (or when no GPU was meant).
-pub fn off_device(driver: Option<VulkanDriver>, log: &str) -> Option<String> {
+/// Why the server would not run on the GPU its cell was meant for, given
+/// the devices llama.cpp lists (`devices`), or `None` when it would (or when
+/// no GPU was meant).
+pub fn off_device(driver: Option<VulkanDriver>, listed: &[(String, String)]) -> Option<String> {
     let driver = driver.filter(|d| d.is_gpu())?;
-    let used = used_devices(log);
-    let vulkan: Vec<&(String, String)> = used
+    let vulkan: Vec<&(String, String)> = listed
         .iter()
         .filter(|(n, _)| n.starts_with("Vulkan"))
         .collect();
     if vulkan.is_empty() {
         return Some(format!(
-            "meant for {driver}'s Vulkan driver on a GPU, but llama.cpp put the model on no Vulkan device{}",
-            if used.is_empty() {
-                " (it runs on the CPU)".to_string()
+            "meant for {driver}'s Vulkan driver on a GPU, but llama.cpp sees no Vulkan device{}",
+            if listed.is_empty() {
+                " (it would run on the CPU)".to_string()
             } else {
                 format!(
-                    " (it used {})",
-                    used.iter()
+                    " (only {})",
+                    listed
+                        .iter()
                         .map(|(n, _)| n.as_str())
                         .collect::<Vec<_>>()
                         .join(", ")
@@ -67,71 +88,101 @@ pub fn off_device(driver: Option<VulkanDriver>, log: &str) -> Option<String> {
     None
 }
 
-/// The lines that show which device a server used, for a failure's evidence.
-pub fn evidence(log: &str) -> Vec<String> {
-    log.lines()
-        .map(str::trim)
-        .filter(|l| {
-            l.contains(": using device ")
-                || (l.starts_with("ggml_vulkan:") && (l.contains(" = ") || l.contains("Found")))
-                || l.contains("Device type is CPU")
-                || l.contains("no usable GPU found")
-        })
-        .map(str::to_string)
-        .collect()
+/// The same for llama-bench, which keeps llama.cpp's log to itself: each of
+/// its results names the device in `gpu_info` ("NVIDIA H200", "llvmpipe
+/// (LLVM 19.1.7, 256 bits)", empty on the CPU).
+pub fn off_device_bench(
+    driver: Option<VulkanDriver>,
+    results: &[serde_json::Value],
+) -> Option<String> {
+    let driver = driver.filter(|d| d.is_gpu())?;
+    for r in results {
+        let gpu = r.get("gpu_info").and_then(|g| g.as_str()).unwrap_or("");
+        let test = r
+            .get("n_gen")
+            .map_or(String::new(), |n| format!(" (n_gen {n})"));
+        if gpu.is_empty() {
+            return Some(format!(
+                "meant for {driver}'s Vulkan driver on a GPU, but llama-bench{test} names no GPU (it ran on the CPU)"
+            ));
+        }
+        if let Some(s) = SOFTWARE.iter().find(|s| gpu.contains(**s)) {
+            return Some(format!(
+                "meant for {driver}'s Vulkan driver on a GPU, but llama-bench{test} ran on {s}, the CPU under a Vulkan name ({gpu})"
+            ));
+        }
+        if driver == VulkanDriver::Nvidia && !gpu.contains("NVIDIA") {
+            return Some(format!(
+                "meant for NVIDIA's Vulkan driver, but llama-bench{test} ran on {gpu}"
+            ));
+        }
+    }
+    None
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const H200: &str = "ggml_vulkan: Found 1 Vulkan devices:\n\
-        ggml_vulkan: 0 = NVIDIA H200 (NVIDIA) | uma: 0 | fp16: 1 | bf16: 1 | warp size: 32 | shared memory: 49152 | int dot: 1 | matrix cores: NV_coopmat2\n\
-        main: loading model\n\
-        llama_model_load_from_file_impl: using device Vulkan0 (NVIDIA H200) (0000:00:06.0) - 142857 MiB free\n";
-    const LLVMPIPE: &str = "ggml_vulkan: Found 1 Vulkan devices:\n\
-        ggml_vulkan: 0 = llvmpipe (LLVM 19.1.7, 256 bits) (llvmpipe) | uma: 0 | fp16: 1 | bf16: 0 | warp size: 8 | shared memory: 32768 | int dot: 0 | matrix cores: none\n\
-        llama_model_load_from_file_impl: using device Vulkan0 (llvmpipe (LLVM 19.1.7, 256 bits)) (unknown id) - 23540 MiB free\n";
-    const NONE: &str =
-        "main: loading model\nload_tensors: CPU_Mapped model buffer size = 241.41 MiB\n";
+    fn lines(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    const H200: &str = "Vulkan0: NVIDIA H200 (143155 MiB, 142629 MiB free)";
+    const LLVMPIPE: &str = "Vulkan0: llvmpipe (LLVM 19.1.7, 256 bits) (24105 MiB, 23540 MiB free)";
+    const RADV: &str = "Vulkan0: AMD Radeon Graphics (RADV GFX1151) (98304 MiB, 97000 MiB free)";
+
+    fn on(line: &str) -> Vec<(String, String)> {
+        devices(&lines(&[line]))
+    }
 
     #[test]
-    fn the_used_device_is_read_with_parentheses_in_its_description() {
+    fn devices_are_read_with_parentheses_in_their_description() {
+        assert_eq!(on(H200), [("Vulkan0".into(), "NVIDIA H200".into())]);
         assert_eq!(
-            used_devices(H200),
-            [("Vulkan0".to_string(), "NVIDIA H200".to_string())]
+            on(LLVMPIPE),
+            [("Vulkan0".into(), "llvmpipe (LLVM 19.1.7, 256 bits)".into())]
         );
         assert_eq!(
-            used_devices(LLVMPIPE),
-            [(
-                "Vulkan0".to_string(),
-                "llvmpipe (LLVM 19.1.7, 256 bits)".to_string()
-            )]
+            on(
+                "llama_model_load_from_file_impl: using device Vulkan0 (llvmpipe (LLVM 19.1.7, 256 bits)) (unknown id) - 23540 MiB free"
+            ),
+            [("Vulkan0".into(), "llvmpipe (LLVM 19.1.7, 256 bits)".into())]
         );
-        assert!(used_devices(NONE).is_empty());
+        assert_eq!(
+            on(
+                "llama_model_load_from_file_impl: using device CUDA0 (NVIDIA H200) (0000:00:06.0) - 142629 MiB free"
+            ),
+            [("CUDA0".into(), "NVIDIA H200".into())]
+        );
+        assert!(
+            devices(&lines(&[
+                "system_info: n_threads = 2 | CPU : AVX2 = 1",
+                "warning: no usable GPU found, --gpu-layers option will be ignored",
+            ]))
+            .is_empty()
+        );
     }
 
     #[test]
     fn a_gpu_cell_on_its_gpu_passes() {
-        assert_eq!(off_device(Some(VulkanDriver::Nvidia), H200), None);
-        assert_eq!(off_device(Some(VulkanDriver::Mesa), H200), None);
+        assert_eq!(off_device(Some(VulkanDriver::Nvidia), &on(H200)), None);
+        assert_eq!(off_device(Some(VulkanDriver::Mesa), &on(RADV)), None);
     }
 
     #[test]
     fn a_gpu_cell_on_llvmpipe_or_the_cpu_fails_and_says_why() {
-        let why = off_device(Some(VulkanDriver::Nvidia), LLVMPIPE).unwrap();
+        let why = off_device(Some(VulkanDriver::Nvidia), &on(LLVMPIPE)).unwrap();
         assert!(
             why.contains("is llvmpipe, the CPU under a Vulkan name"),
             "{why}"
         );
-        let why = off_device(Some(VulkanDriver::Mesa), NONE).unwrap();
+        let why = off_device(Some(VulkanDriver::Mesa), &[]).unwrap();
         assert!(
-            why.contains("on no Vulkan device (it runs on the CPU)"),
+            why.contains("sees no Vulkan device (it would run on the CPU)"),
             "{why}"
         );
-        let radv = "llama_model_load_from_file_impl: using device Vulkan0 (AMD Radeon Graphics (RADV GFX1151)) (0000:c5:00.0) - 98304 MiB free\n";
-        assert_eq!(off_device(Some(VulkanDriver::Mesa), radv), None);
-        let why = off_device(Some(VulkanDriver::Nvidia), radv).unwrap();
+        let why = off_device(Some(VulkanDriver::Nvidia), &on(RADV)).unwrap();
         assert!(
             why.contains("NVIDIA's Vulkan driver, but llama.cpp's Vulkan0 is AMD Radeon Graphics (RADV GFX1151)"),
             "{why}"
@@ -140,19 +191,37 @@ mod tests {
 
     #[test]
     fn software_and_other_backends_are_not_checked() {
-        assert_eq!(off_device(Some(VulkanDriver::Software), LLVMPIPE), None);
-        assert_eq!(off_device(None, NONE), None);
+        assert_eq!(
+            off_device(Some(VulkanDriver::Software), &on(LLVMPIPE)),
+            None
+        );
+        assert_eq!(off_device(None, &[]), None);
     }
 
     #[test]
-    fn the_evidence_is_the_device_lines() {
+    fn llama_bench_results_name_their_device() {
+        let r =
+            |gpu: &str| serde_json::json!({"gpu_info": gpu, "n_gen": 128, "backends": "Vulkan"});
+        let nvidia = Some(VulkanDriver::Nvidia);
+        assert_eq!(off_device_bench(nvidia, &[r("NVIDIA H200")]), None);
+        let why = off_device_bench(
+            nvidia,
+            &[r("NVIDIA H200"), r("llvmpipe (LLVM 19.1.7, 256 bits)")],
+        )
+        .unwrap();
+        assert!(
+            why.contains("llama-bench (n_gen 128) ran on llvmpipe"),
+            "{why}"
+        );
+        let why = off_device_bench(Some(VulkanDriver::Mesa), &[r("")]).unwrap();
+        assert!(why.contains("names no GPU (it ran on the CPU)"), "{why}");
+        assert!(off_device_bench(nvidia, &[r("AMD Radeon Graphics (RADV GFX1151)")]).is_some());
         assert_eq!(
-            evidence(LLVMPIPE),
-            [
-                "ggml_vulkan: Found 1 Vulkan devices:",
-                "ggml_vulkan: 0 = llvmpipe (LLVM 19.1.7, 256 bits) (llvmpipe) | uma: 0 | fp16: 1 | bf16: 0 | warp size: 8 | shared memory: 32768 | int dot: 0 | matrix cores: none",
-                "llama_model_load_from_file_impl: using device Vulkan0 (llvmpipe (LLVM 19.1.7, 256 bits)) (unknown id) - 23540 MiB free",
-            ]
+            off_device_bench(
+                Some(VulkanDriver::Software),
+                &[r("llvmpipe (LLVM 19.1.7, 256 bits)")]
+            ),
+            None
         );
     }
 }

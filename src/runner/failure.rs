@@ -222,7 +222,8 @@ pub const CONTEXT_SIGNATURES: &[&str] = &[
 ];
 
 /// The lines of a server log that say which devices and CPU features it uses:
-/// ggml's Vulkan and HIP device lists and llama.cpp's system_info line.
+/// ggml's Vulkan and HIP device lists, the devices llama.cpp put the model on
+/// (`using device …`) and llama.cpp's system_info line.
 pub fn device_lines(log: &str) -> Vec<String> {
     log.lines()
         .map(str::trim)
@@ -231,6 +232,7 @@ pub fn device_lines(log: &str) -> Vec<String> {
                 || l.contains("no usable GPU found")
                 || l.starts_with("ggml_cuda_init:")
                 || (l.starts_with("Device ") && l.contains("compute capability"))
+                || l.contains(": using device ")
                 || l.starts_with("system_info:")
         })
         .map(str::to_string)
@@ -578,6 +580,7 @@ mod tests {
                    ggml_vulkan: 0 = llvmpipe (LLVM 19.1.7, 256 bits) (llvmpipe) | uma: 0 | fp16: 1\n\
                    ggml_cuda_init: found 1 ROCm devices:\n\
                    Device 0: AMD Radeon Graphics, gfx1151 (0x1151), VMM: no, Wave Size: 32, compute capability 11.5\n\
+                   llama_model_load_from_file_impl: using device ROCm0 (AMD Radeon Graphics) (0000:c5:00.0) - 98304 MiB free\n\
                    system_info: n_threads = 2 | CPU : AVX2 = 1 | AVX512 = 1\n\
                    main: server is listening\n";
         assert_eq!(
@@ -586,6 +589,7 @@ mod tests {
                 "ggml_vulkan: 0 = llvmpipe (LLVM 19.1.7, 256 bits) (llvmpipe) | uma: 0 | fp16: 1",
                 "ggml_cuda_init: found 1 ROCm devices:",
                 "Device 0: AMD Radeon Graphics, gfx1151 (0x1151), VMM: no, Wave Size: 32, compute capability 11.5",
+                "llama_model_load_from_file_impl: using device ROCm0 (AMD Radeon Graphics) (0000:c5:00.0) - 98304 MiB free",
                 "system_info: n_threads = 2 | CPU : AVX2 = 1 | AVX512 = 1",
             ]
         );

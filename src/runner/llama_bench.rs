@@ -126,9 +126,26 @@ impl<E: Engine> Runner<'_, E> {
         });
         let log_rel = format!("logs/llama-bench.{}.log", what.name);
         let t = Instant::now();
+        let driver = prepared.passthrough.vulkan_driver;
         let (status, failure, results, log) = match self.bench_once(&spec, settings.timeout_s).await
         {
-            Ok((results, log)) => (CellStatus::Ok, None, results, log),
+            // Figures from another device than the one meant are not kept
+            // under its name.
+            Ok((results, log)) => match super::device::off_device_bench(driver, &results) {
+                None => (CellStatus::Ok, None, results, log),
+                Some(why) => {
+                    let evidence = results
+                        .iter()
+                        .filter_map(|r| Some(format!("gpu_info: {}", r.get("gpu_info")?)))
+                        .collect();
+                    let f = Failure {
+                        mode: FailureMode::NoDevice,
+                        message: why,
+                        evidence,
+                    };
+                    (CellStatus::Failed, Some(f), Vec::new(), log)
+                }
+            },
             Err((f, log)) => (CellStatus::Failed, Some(f), Vec::new(), log),
         };
         let _ = std::fs::write(self.dir.root().join(&log_rel), &log);

@@ -325,25 +325,40 @@ impl<E: Engine> Runner<'_, E> {
         log_rel: &str,
         log_abs: &std::path::Path,
     ) -> Result<(Server, ServerStart), Failure> {
+        // A vulkan cell: the devices llama.cpp sees with this server's devices
+        // and environment, recorded, and checked before it starts where it
+        // was meant for a GPU.
+        let driver = prepared.passthrough.vulkan_driver;
+        let listed = if driver.is_some() {
+            let lines = server::list_devices(self.engine, spec)
+                .await
+                .map_err(|e| Failure {
+                    mode: FailureMode::NoDevice,
+                    message: format!("llama-server --list-devices did not run: {e}"),
+                    evidence: vec![e.to_string()],
+                })?;
+            if let Some(why) = device::off_device(driver, &device::devices(&lines)) {
+                return Err(Failure {
+                    mode: FailureMode::NoDevice,
+                    message: why,
+                    evidence: lines,
+                });
+            }
+            lines
+        } else {
+            Vec::new()
+        };
         let baseline = self.sampler.map(Sampler::sample_now);
         let t_load = Instant::now();
         let health = m.plan.bench.health_timeout_s;
-        let (started, load_seconds, log_so_far) = match self
-            .bring_up(
-                spec,
-                backend,
-                prepared.passthrough.vulkan_driver,
-                health,
-                log_abs,
-            )
-            .await
-        {
-            Ok(up) => up,
-            Err(f) => {
-                m.timing.model_load_s += t_load.elapsed().as_secs_f64();
-                return Err(f);
-            }
-        };
+        let (started, load_seconds, log_so_far) =
+            match self.bring_up(spec, backend, health, log_abs).await {
+                Ok(up) => up,
+                Err(f) => {
+                    m.timing.model_load_s += t_load.elapsed().as_secs_f64();
+                    return Err(f);
+                }
+            };
         m.timing.model_load_s += load_seconds;
         crate::progress::note(format!("  healthy after {load_seconds:.2} s"));
         let server_start = ServerStart {
@@ -353,7 +368,10 @@ impl<E: Engine> Runner<'_, E> {
             log: log_rel.to_string(),
             props: started.client.props().await.ok(),
             passthrough: prepared.passthrough.clone(),
-            devices_seen: failure::device_lines(&log_so_far),
+            devices_seen: listed
+                .into_iter()
+                .chain(failure::device_lines(&log_so_far))
+                .collect(),
             baseline,
             init: true,
         };
@@ -367,7 +385,6 @@ impl<E: Engine> Runner<'_, E> {
         &self,
         spec: &ServerSpec<'_>,
         backend: Backend,
-        vulkan_driver: Option<crate::host::devices::VulkanDriver>,
         health_timeout_s: u64,
         log_abs: &std::path::Path,
     ) -> Result<(Server, f64, String), Failure> {
@@ -414,7 +431,7 @@ impl<E: Engine> Runner<'_, E> {
             .await
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default();
-        if backend != Backend::Cpu && failure::fell_back_to_cpu(&log_so_far) {
+        if backend.is_gpu() && failure::fell_back_to_cpu(&log_so_far) {
             started.stop(self.engine, log_abs).await;
             return Err(Failure {
                 mode: FailureMode::NoDevice,
@@ -423,14 +440,6 @@ impl<E: Engine> Runner<'_, E> {
                     backend.name()
                 ),
                 evidence: failure::device_lines(&log_so_far),
-            });
-        }
-        if let Some(why) = device::off_device(vulkan_driver, &log_so_far) {
-            started.stop(self.engine, log_abs).await;
-            return Err(Failure {
-                mode: FailureMode::NoDevice,
-                message: why,
-                evidence: device::evidence(&log_so_far),
             });
         }
         Ok((started, load_seconds, log_so_far))

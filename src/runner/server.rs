@@ -98,6 +98,38 @@ fn free_port() -> std::io::Result<u16> {
     Ok(l.local_addr()?.port())
 }
 
+/// The devices llama.cpp sees in the server's image with the server's
+/// devices and environment (`llama-server --list-devices` in a short-lived
+/// container): those the server puts the model on. Lines as printed
+/// (`Vulkan0: NVIDIA H200 (143155 MiB, 142629 MiB free)`).
+pub async fn list_devices<E: Engine>(
+    engine: &E,
+    spec: &ServerSpec<'_>,
+) -> Result<Vec<String>, EngineError> {
+    let cs = spec.passthrough.onto(ContainerSpec {
+        name: format!("{}-devices", spec.name),
+        image: spec.image_id.to_string(),
+        cmd: vec!["--list-devices".to_string()],
+        env: spec.variant.env.clone(),
+        labels: BTreeMap::from([
+            (LABEL_MANAGED.to_string(), "true".to_string()),
+            (LABEL_RUN.to_string(), spec.run_id.to_string()),
+            (LABEL_ROLE.to_string(), "probe".to_string()),
+        ]),
+        read_only_root: spec.read_only_root,
+        tmpfs: if spec.read_only_root {
+            crate::engine::scratch_dirs()
+        } else {
+            Vec::new()
+        },
+        ..ContainerSpec::default()
+    });
+    let done = crate::engine::run_to_completion(engine, &cs).await?;
+    Ok(crate::image::probe::list_devices(&String::from_utf8_lossy(
+        &done.output,
+    )))
+}
+
 impl Server {
     /// Creates and starts the container; retries on another port if the chosen one
     /// was taken in between.

@@ -146,7 +146,7 @@ pub async fn finish_models<E: Engine>(
                 let image = images
                     .iter()
                     .filter(|i| Some(i.source.as_str()) == first)
-                    .min_by_key(|i| i.backend != Backend::Cpu)
+                    .min_by_key(|i| i.backend.is_gpu())
                     .ok_or_else(|| {
                         anyhow::anyhow!(
                             "no image of the plan's llama.cpp source was built here to run llama-quantize in"
