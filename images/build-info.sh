@@ -25,6 +25,21 @@ rocm_version() {
   if command -v hipconfig >/dev/null 2>&1; then hipconfig --version 2>/dev/null | head -n1; fi
 }
 
+# The Vulkan loader's version: its package's, else (a base with packages
+# unpacked but not installed, scripts/offline/vulkan-base.sh) the version in the
+# library's file name (libvulkan.so.1.4.309 -> 1.4.309).
+vulkan_loader_version() {
+  v="$(pkg_version libvulkan1)$(pkg_version vulkan-loader)"
+  if [ -z "$v" ]; then
+    for d in /usr/lib/x86_64-linux-gnu /usr/lib64 /usr/lib; do
+      [ -e "$d/libvulkan.so.1" ] || continue
+      v=$(basename "$(readlink -f "$d/libvulkan.so.1")" | sed -n 's/^libvulkan\.so\.//p')
+      break
+    done
+  fi
+  printf '%s' "$v"
+}
+
 first_line() { "$@" 2>/dev/null | head -n1 || true; }
 
 # nvcc's release line, where there is an nvcc.
@@ -90,8 +105,11 @@ case "$mode" in
     printf '{\n'
     printf '  "os": "%s",\n' "$(esc "${PRETTY_NAME:-unknown}")"
     printf '  "mesa_vulkan_drivers": "%s",\n' "$(esc "$(pkg_version mesa-vulkan-drivers)")"
-    printf '  "vulkan_loader": "%s",\n' "$(esc "$(pkg_version libvulkan1)$(pkg_version vulkan-loader)")"
+    printf '  "vulkan_loader": "%s",\n' "$(esc "$(vulkan_loader_version)")"
     printf '  "rocm": "%s",\n' "$(esc "$(rocm_version)")"
+    if [ -r /etc/rigbench-base.json ]; then
+      printf '  "base_made_from": %s,\n' "$(tr -d '\n' < /etc/rigbench-base.json)"
+    fi
     printf '  "libgomp": "%s"\n' "$(esc "$(pkg_version libgomp1)$(pkg_version libgomp)")"
     printf '}\n'
     ;;

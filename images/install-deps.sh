@@ -20,13 +20,20 @@ case "$stage/$backend" in
     needs_libs="libgomp.so.1" ;;
   build/vulkan)
     apt_pkgs="ca-certificates ccache cmake g++ make libvulkan-dev glslc spirv-headers"
-    dnf_pkgs="ccache cmake gcc-c++ make vulkan-loader-devel vulkan-headers glslc spirv-headers-devel" ;;
+    dnf_pkgs="ccache cmake gcc-c++ make vulkan-loader-devel vulkan-headers glslc spirv-headers-devel"
+    # The offline base (scripts/offline/vulkan-base.sh) carries these already.
+    needs="cmake c++ glslc"
+    needs_libs="libvulkan.so"
+    needs_files="/usr/include/vulkan/vulkan.h /usr/include/spirv/unified1/spirv.hpp" ;;
   runtime/vulkan)
     # libglvnd's libGLdispatch.so.0: NVIDIA's Vulkan driver (libGLX_nvidia,
     # mounted from the host on NVIDIA hosts) links it, and hosts without a
     # desktop lack it.
     apt_pkgs="libgomp1 libvulkan1 mesa-vulkan-drivers vulkan-tools libglvnd0"
-    dnf_pkgs="libgomp vulkan-loader mesa-vulkan-drivers vulkan-tools libglvnd" ;;
+    dnf_pkgs="libgomp vulkan-loader mesa-vulkan-drivers vulkan-tools libglvnd"
+    # The offline base for NVIDIA hosts has the loader and libglvnd, no Mesa:
+    # the driver comes from the host.
+    needs_libs="libgomp.so.1 libvulkan.so.1 libGLdispatch.so.0" ;;
   build/rocm6)
     # Debian (sid) and Fedora package ROCm 6.4 themselves.
     apt_pkgs="ca-certificates cmake g++ make hipcc libamdhip64-dev librocblas-dev libhipblas-dev rocm-cmake rocminfo"
@@ -56,7 +63,8 @@ esac
 # A base that already has every tool and library this stage needs installs
 # nothing: a base made from a host with no network (scripts/offline/cuda-base.sh)
 # has no package source. Make or Ninja is needed too (build-llama.sh takes either).
-if [ -n "${needs:-}${needs_libs:-}" ]; then
+# A base that lacks any of them installs the stage's whole list.
+if [ -n "${needs:-}${needs_libs:-}${needs_files:-}" ]; then
   missing=""
   for t in ${needs:-}; do
     command -v "$t" >/dev/null 2>&1 || [ -x "/usr/local/cuda/bin/$t" ] || missing="$missing $t"
@@ -71,8 +79,11 @@ if [ -n "${needs:-}${needs_libs:-}" ]; then
     done
     [ -n "$found" ] || missing="$missing $l"
   done
+  for f in ${needs_files:-}; do
+    [ -e "$f" ] || missing="$missing $f"
+  done
   if [ -z "$missing" ]; then
-    echo "install-deps.sh: the base has ${needs:-}${needs_libs:-} already; nothing to install"
+    echo "install-deps.sh: the base has ${needs:-} ${needs_libs:-} ${needs_files:-} already; nothing to install"
     exit 0
   fi
 fi

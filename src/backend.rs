@@ -73,6 +73,11 @@ pub const PINNED_CUDA: &str = "nvidia/cuda:13.0.1-devel-ubuntu24.04@sha256:7d2f6
 /// The base `scripts/cuda-base.sh` makes from the host's own CUDA toolkit and
 /// root filesystem, for hosts that reach no registry.
 pub const LOCAL_CUDA: &str = "localhost/rigbench/cuda:host";
+/// The base `scripts/offline/vulkan-base.sh` makes for the vulkan image where no
+/// registry and no package archive answer: the host-made toolchain base with
+/// Debian's Vulkan loader, headers, glslc and libglvnd carried in (no Mesa: it
+/// serves NVIDIA's driver, mounted from the host).
+pub const LOCAL_VULKAN: &str = "localhost/rigbench/vulkan:host";
 
 /// What a backend needs from the host's devices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -293,8 +298,14 @@ impl Backend {
     pub fn base_candidates(self) -> &'static [(&'static str, &'static str)] {
         match self {
             Backend::Cpu => &[(PINNED_DEBIAN, "pinned"), (LOCAL_DEBIAN, "local")],
-            // The study's Vulkan ran on Fedora 43's Mesa; Debian's Mesa serves offline.
-            Backend::Vulkan => &[(PINNED_FEDORA, "pinned"), (LOCAL_DEBIAN, "local")],
+            // The study's Vulkan ran on Fedora 43's Mesa; Debian's Mesa serves
+            // offline, and on a GPU host with no package archive the base made
+            // for NVIDIA's driver.
+            Backend::Vulkan => &[
+                (PINNED_FEDORA, "pinned"),
+                (LOCAL_DEBIAN, "local"),
+                (LOCAL_VULKAN, "local"),
+            ],
             // Fedora 43 packages ROCm 6.4.4 itself, as the study used.
             Backend::Rocm6 => &[(PINNED_FEDORA, "pinned")],
             // ROCm 7.x with a rocWMMA that knows gfx1151 comes from AMD's own image.

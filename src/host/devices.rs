@@ -388,6 +388,19 @@ fn vulkan(
                 v.api_version.as_deref().unwrap_or("?"),
                 v.libraries.len()
             ));
+            let gpus = p
+                .devices
+                .iter()
+                .filter(|d| {
+                    d.strip_prefix("/dev/nvidia")
+                        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                })
+                .count();
+            if gpus > 1 && env("GGML_VK_VISIBLE_DEVICES").is_none() {
+                p.notes.push(format!(
+                    "{gpus} NVIDIA GPUs are passed: llama.cpp's Vulkan backend splits the model across all of them unless GGML_VK_VISIBLE_DEVICES names one (here, or in a variant's env; the manifest records it and the devices each server start used)"
+                ));
+            }
         }
         VulkanDriver::Mesa => {
             if render.is_empty() {
@@ -743,6 +756,45 @@ mod tests {
         };
         let spec = mesa.onto(crate::engine::ContainerSpec::default());
         assert!(!spec.env.contains_key("__GL_SHADER_DISK_CACHE_PATH"));
+    }
+
+    #[test]
+    fn several_nvidia_gpus_for_vulkan_say_how_to_pick_one() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hosts");
+        let dir = tempfile::tempdir().unwrap();
+        let copied = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(fixtures.join("nvidia-h200"))
+            .arg(dir.path().join("host"))
+            .status()
+            .unwrap();
+        assert!(copied.success());
+        let root = dir.path().join("host");
+        let one = passthrough(Backend::Vulkan, &root, &no_env).unwrap();
+        assert!(
+            !one.notes.iter().any(|n| n.contains("GPUs are passed")),
+            "{:?}",
+            one.notes
+        );
+        node(&root, "dev/nvidia1", 195);
+        let two = passthrough(Backend::Vulkan, &root, &no_env).unwrap();
+        assert!(
+            two.devices.contains(&"/dev/nvidia1".to_string()),
+            "{:?}",
+            two.devices
+        );
+        assert!(
+            two.notes
+                .iter()
+                .any(|n| n.starts_with("2 NVIDIA GPUs are passed")
+                    && n.contains("GGML_VK_VISIBLE_DEVICES")),
+            "{:?}",
+            two.notes
+        );
+        let chosen = |k: &str| (k == "GGML_VK_VISIBLE_DEVICES").then(|| "1".to_string());
+        let picked = passthrough(Backend::Vulkan, &root, &chosen).unwrap();
+        assert_eq!(picked.env["GGML_VK_VISIBLE_DEVICES"], "1");
+        assert!(!picked.notes.iter().any(|n| n.contains("GPUs are passed")));
     }
 
     #[test]

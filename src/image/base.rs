@@ -95,7 +95,7 @@ pub async fn resolve<E: Engine>(
 
 #[cfg(test)]
 mod tests {
-    use crate::backend::{LOCAL_DEBIAN, PINNED_DEBIAN};
+    use crate::backend::{Backend, LOCAL_CUDA, LOCAL_DEBIAN, LOCAL_VULKAN, PINNED_DEBIAN};
 
     #[test]
     fn setup_script_makes_and_pulls_the_bases_rigbench_looks_for() {
@@ -103,5 +103,31 @@ mod tests {
         let setup = std::fs::read_to_string(root.join("scripts/setup.sh")).unwrap();
         assert!(setup.contains(&format!("PINNED_BASE=\"{PINNED_DEBIAN}\"")));
         assert!(setup.contains(&format!("LOCAL_BASE=\"{LOCAL_DEBIAN}\"")));
+    }
+
+    #[test]
+    fn offline_scripts_make_the_local_bases_rigbench_looks_for() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let read = |f: &str| std::fs::read_to_string(root.join("scripts/offline").join(f)).unwrap();
+        assert!(
+            read("cuda-base.sh").contains(&format!("tag=${{RIGBENCH_CUDA_BASE:-{LOCAL_CUDA}}}"))
+        );
+        let vulkan = read("vulkan-base.sh");
+        assert!(vulkan.contains(&format!("tag=${{RIGBENCH_VULKAN_BASE:-{LOCAL_VULKAN}}}")));
+        assert!(vulkan.contains(&format!("from=${{RIGBENCH_VULKAN_FROM:-{LOCAL_CUDA}}}")));
+        for b in [Backend::Cuda, Backend::Vulkan] {
+            let local = if b == Backend::Cuda {
+                LOCAL_CUDA
+            } else {
+                LOCAL_VULKAN
+            };
+            assert!(
+                b.base_candidates()
+                    .iter()
+                    .any(|(r, o)| *r == local && *o == "local"),
+                "{} does not look for {local}",
+                b.name()
+            );
+        }
     }
 }
