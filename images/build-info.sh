@@ -2,6 +2,7 @@
 # Prints what a rigbench image holds, as JSON that rigbench reads into the manifest.
 #   build-info.sh build CMAKE_FLAG...  (in the build stage) what was built, from
 #       what, with which flags and compiler -> /opt/llama/build-info.json
+#   build-info.sh offload FILE  the GPU code objects a HIP binary carries
 #   build-info.sh runtime  (in the final stage) the OS and the driver stack the
 #       binaries run on: Mesa, Vulkan loader, ROCm -> /opt/llama/runtime-info.json
 set -eu
@@ -59,9 +60,20 @@ cuda_archs() {
   "$o" --list-elf "$1" 2>/dev/null | grep -o 'sm_[0-9]*[a-z]*' | sort -u | tr '\n' ' ' | sed 's/ $//' || true
 }
 
+# The GPU code objects a HIP binary or object carries: the targets of the
+# offload bundles in its .hip_fatbin section (hipv4-amdgcn-amd-amdhsa--gfx1151 …).
+offload_targets() {
+  command -v objcopy >/dev/null 2>&1 || return 0
+  t=$(mktemp)
+  if objcopy -O binary --only-section=.hip_fatbin "$1" "$t" 2>/dev/null; then
+    grep -a -o 'hipv4-amdgcn-amd-amdhsa--[a-z0-9:+-]*' "$t" | sort -u || true
+  fi
+  rm -f "$t"
+}
+
 # shellcheck source=/dev/null
 . /etc/os-release
-mode=${1:?usage: build-info.sh build|runtime [CMAKE_FLAG]...}
+mode=${1:?usage: build-info.sh build|runtime|offload [CMAKE_FLAG|FILE]...}
 shift
 
 case "$mode" in
@@ -79,6 +91,11 @@ case "$mode" in
     printf '  "hip_compiler": "%s",\n' "$(esc "${HIPCXX:+$(first_line "$HIPCXX" --version)}")"
     printf '  "cmake": "%s",\n' "$(esc "$(first_line cmake --version)")"
     printf '  "rocm": "%s",\n' "$(esc "$(rocm_version)")"
+    case "$BACKEND" in
+      rocm*)
+        printf '  "offload_targets": "%s",\n' \
+          "$(esc "$(offload_targets /opt/llama/bin/llama-server | tr '\n' ' ' | sed 's/ $//')")" ;;
+    esac
     if [ "$BACKEND" = cuda ]; then
       printf '  "nvcc": "%s",\n' "$(esc "$(nvcc_version)")"
       printf '  "cuda_architectures": "%s",\n' "$(esc "$(cuda_archs /opt/llama/bin/llama-server)")"
@@ -97,6 +114,13 @@ case "$mode" in
     else
       printf '  "compiler_cache": {"state": "%s"},\n' "$(esc "$1")"
     fi
+    # What build-llama.sh decided about the CMake options (cmake-options.sh):
+    # one the source lacks, set off and left out; auto turned on or off, and why.
+    notes=""
+    if [ -n "${BUILD_NOTES:-}" ] && [ -r "$BUILD_NOTES" ]; then
+      while IFS= read -r n; do notes="$notes${notes:+, }\"$(esc "$n")\""; done < "$BUILD_NOTES"
+    fi
+    printf '  "build_notes": [%s],\n' "$notes"
     printf '  "binaries": {"llama-server": "%s", "llama-bench": "%s"}\n' \
       "$(sha /opt/llama/bin/llama-server)" "$(sha /opt/llama/bin/llama-bench)"
     printf '}\n'
@@ -112,6 +136,9 @@ case "$mode" in
     fi
     printf '  "libgomp": "%s"\n' "$(esc "$(pkg_version libgomp1)$(pkg_version libgomp)")"
     printf '}\n'
+    ;;
+  offload)
+    offload_targets "${1:?usage: build-info.sh offload FILE}"
     ;;
   *)
     echo "build-info.sh: unknown mode $mode" >&2

@@ -78,15 +78,57 @@ set -- \
   -DLLAMA_OPENSSL=OFF \
   "$@"
 
+# Compilations the compiler cache gave and those compiled anew: "HITS MISSES".
+cache_counts() {
+  echo "$(grep -c -E '^(direct|preprocessed)_cache_hit$' /tmp/ccache-stats.log || true)" \
+    "$(grep -c -E '^cache_miss$' /tmp/ccache-stats.log || true)"
+}
+
+# No option does nothing silently (cmake-options.sh): one the source lacks stops
+# the build unless it is set off, and auto turns into ON or off; each such
+# decision is a note in build-info.json.
+BUILD_NOTES=/tmp/rigbench-build-notes
+export BUILD_NOTES
+: > "$BUILD_NOTES"
+resolved=$(/rigbench/images/cmake-options.sh resolve /src/llama.cpp "$BUILD_NOTES" "$@") || exit 3
+set -f
+old_ifs=$IFS
+IFS='
+'
+# shellcheck disable=SC2086 # one option per line, split on newlines only
+set -- $resolved
+IFS=$old_ifs
+set +f
+if [ -s "$BUILD_NOTES" ]; then sed 's/^/build-llama.sh: /' "$BUILD_NOTES"; fi
+
 # Make where the base has it, else Ninja (a toolkit-only base may carry just that).
 if ! command -v make >/dev/null 2>&1 && command -v ninja >/dev/null 2>&1; then
   set -- -G Ninja "$@"
 fi
 
 echo "build-llama.sh: cmake -S /src/llama.cpp -B /src/build $*"
-cmake -S /src/llama.cpp -B /src/build "$@"
+# Its output kept (and shown as it comes) for CMake's list of unused variables.
+{ cmake -S /src/llama.cpp -B /src/build "$@" 2>&1; echo "$?" > /tmp/cmake-configure.rc; } |
+  tee /tmp/cmake-configure.log
+rc=$(cat /tmp/cmake-configure.rc)
+[ "$rc" = 0 ] || exit "$rc"
+/rigbench/images/cmake-options.sh unused /tmp/cmake-configure.log "$BUILD_NOTES" "$@"
 if [ "${CONFIGURE_ONLY:-0}" = 1 ]; then
   echo "build-llama.sh: CONFIGURE_ONLY=1, stopping after cmake configure"
+  exit 0
+fi
+# COMPILE_UNIT=DIR:OBJECT (the tests' proof of a toolchain without its hours of
+# build): compiles one object in the build tree's DIR, says what the compiler
+# cache gave and which GPU code objects the object carries, and stops.
+if [ -n "${COMPILE_UNIT:-}" ]; then
+  make -C "/src/build/${COMPILE_UNIT%%:*}" "${COMPILE_UNIT#*:}"
+  obj=$(find "/src/build/${COMPILE_UNIT%%:*}" -path "*/${COMPILE_UNIT#*:}" | head -n1)
+  [ -n "$obj" ] || { echo "build-llama.sh: no ${COMPILE_UNIT#*:} after compiling it" >&2; exit 1; }
+  if [ "$ccache_state" = on ] && [ -r /tmp/ccache-stats.log ]; then
+    echo "build-llama.sh: compiler cache: $(cache_counts | cut -d' ' -f1) hit(s), $(cache_counts | cut -d' ' -f2) miss(es)"
+  fi
+  echo "build-llama.sh: offload targets of $obj: $(/rigbench/images/build-info.sh offload "$obj" | tr '\n' ' ')"
+  echo "build-llama.sh: COMPILE_UNIT=$COMPILE_UNIT, stopping after it"
   exit 0
 fi
 cmake --build /src/build --config Release -j "$jobs" --target llama-server llama-bench llama-gguf-split llama-quantize
@@ -98,9 +140,7 @@ install -m 0755 /src/build/bin/llama-server /src/build/bin/llama-bench \
 # What the compiler cache gave: compilations taken from it and compiled anew.
 COMPILER_CACHE="$ccache_state"
 if [ "$ccache_state" = on ] && [ -r /tmp/ccache-stats.log ]; then
-  hits=$(grep -c -E '^(direct|preprocessed)_cache_hit$' /tmp/ccache-stats.log || true)
-  misses=$(grep -c -E '^cache_miss$' /tmp/ccache-stats.log || true)
-  COMPILER_CACHE="on $hits $misses $(ccache --version | head -n1)"
+  COMPILER_CACHE="on $(cache_counts) $(ccache --version | head -n1)"
 fi
 export COMPILER_CACHE
 /rigbench/images/build-info.sh build "$@" > /opt/llama/build-info.json

@@ -24,6 +24,10 @@ pub const IMAGE_FILES: &[(&str, &str)] = &[
         include_str!("../../images/build-llama.sh"),
     ),
     (
+        "images/cmake-options.sh",
+        include_str!("../../images/cmake-options.sh"),
+    ),
+    (
         "images/collect-runtime.sh",
         include_str!("../../images/collect-runtime.sh"),
     ),
@@ -109,6 +113,7 @@ mod tests {
                 ("Containerfile.cpu".to_string(), 0o644, 0),
                 ("images/build-info.sh".to_string(), 0o755, 0),
                 ("images/build-llama.sh".to_string(), 0o755, 0),
+                ("images/cmake-options.sh".to_string(), 0o755, 0),
                 ("images/collect-runtime.sh".to_string(), 0o755, 0),
                 ("images/install-deps.sh".to_string(), 0o755, 0),
                 (ARCHIVE_NAME.to_string(), 0o644, 0),

@@ -124,6 +124,9 @@ pub async fn ensure<E: Engine>(
         }
     }
     let held = read::held(engine, backend, &facts.id, &tag, passthrough).await?;
+    for n in held.build_notes() {
+        crate::progress::note(format!("{tag}: build note: {n}"));
+    }
     Ok(ImageRecord {
         backend,
         source: plan_source.name.clone(),

@@ -165,6 +165,7 @@ impl Held {
             ("rocm", r, "rocm"),
             ("nvcc", b, "nvcc"),
             ("cuda_architectures", b, "cuda_architectures"),
+            ("offload_targets", b, "offload_targets"),
             ("cuda_runtime", r, "cuda_runtime"),
             ("cublas", r, "cublas"),
         ] {
@@ -173,6 +174,13 @@ impl Held {
             }
         }
         toolchain
+    }
+
+    /// What the build decided about its CMake options (images/cmake-options.sh):
+    /// an option the source lacks, set off and left out; `auto` turned on or
+    /// off, and why. Empty for images built before the build recorded them.
+    pub fn build_notes(&self) -> Vec<String> {
+        crate::manifest::build_notes(&self.build_info)
     }
 
     /// The SHA-256 of each built binary, as the build recorded them.

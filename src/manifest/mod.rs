@@ -606,3 +606,40 @@ impl Manifest {
         }
     }
 }
+
+/// The `build_notes` of an image's build-info JSON: what its build decided about
+/// its CMake options (images/cmake-options.sh). Empty where none were recorded.
+pub fn build_notes(build_info: &serde_json::Value) -> Vec<String> {
+    build_info
+        .get("build_notes")
+        .and_then(|n| n.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl ImageRecord {
+    /// See [`build_notes`].
+    pub fn build_notes(&self) -> Vec<String> {
+        build_notes(&self.build_info)
+    }
+}
+
+#[cfg(test)]
+mod build_notes_tests {
+    use super::*;
+
+    #[test]
+    fn build_notes_are_read_from_the_build_info_and_absent_ones_are_none() {
+        let info = serde_json::json!({"build_notes": [
+            "GGML_HIP_ROCWMMA_FATTN=auto: off, llama.cpp 0c1e57098 has no such option", 3]});
+        assert_eq!(
+            build_notes(&info),
+            ["GGML_HIP_ROCWMMA_FATTN=auto: off, llama.cpp 0c1e57098 has no such option"]
+        );
+        assert!(build_notes(&serde_json::json!({"backend": "cpu"})).is_empty());
+    }
+}

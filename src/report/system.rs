@@ -158,6 +158,18 @@ pub fn tables(m: &Manifest) -> Vec<Table> {
             .with_rows(rows),
         );
     }
+    let notes: Vec<Vec<Text>> = m
+        .images
+        .iter()
+        .flat_map(|i| {
+            i.build_notes()
+                .into_iter()
+                .map(move |n| vec![format!("{}@{}", i.backend, i.source).into(), n.into()])
+        })
+        .collect();
+    if !notes.is_empty() {
+        out.push(Table::new(["image", "build note (CMake options)"]).with_rows(notes));
+    }
     if let Some(t) = devices(m) {
         out.push(t);
     }
