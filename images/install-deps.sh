@@ -7,6 +7,20 @@ set -eu
 stage=${1:?usage: install-deps.sh build|runtime BACKEND}
 backend=${2:?usage: install-deps.sh build|runtime BACKEND}
 
+# Debian's ROCm 7.2.4 (experimental, on a sid base): the packages the build
+# needs and every ROCm package they pull, each pinned to its version, so that
+# nothing newer comes from experimental and the rest comes from sid. rocWMMA's
+# Debian package ships only its top-level headers, so WMMA flash attention
+# cannot be built on it (build-llama.sh says so in the image's build notes).
+ROCM7_DEBIAN_RUNTIME="libamdhip64-dev=7.2.4-1~exp2 librocblas-dev=7.2.4-1~exp1
+  libhipblas-dev=7.2.4-1~exp1 libamdhip64-7=7.2.4-1~exp2 libhiprtc7=7.2.4-1~exp2
+  libhiprtc-builtins7=7.2.4-1~exp2 libhsa-runtime64-1=7.2.4+dfsg-1~exp1
+  libhsa-runtime-dev=7.2.4+dfsg-1~exp1 libamd-comgr3=7.2.4+dfsg-1~exp1
+  libamd-comgr-dev=7.2.4+dfsg-1~exp1 rocm-device-libs-22=7.2.4+dfsg-1~exp1
+  libhipblas-common-dev=7.2.4-1~exp1 libhipblas3=7.2.4-1~exp1
+  libroctx64-4=7.2.4-1~exp1 librocblas5=7.2.4-1~exp1 librocsolver0=7.2.4-1~exp1+b1"
+ROCM7_DEBIAN="hipcc=7.2.4+dfsg-1~exp1 librocwmma-dev=7.2.4-1~exp1 $ROCM7_DEBIAN_RUNTIME"
+
 # Package lists: apt names, then dnf names ("-" where that family has no way).
 case "$stage/$backend" in
   build/cpu)
@@ -36,18 +50,30 @@ case "$stage/$backend" in
     needs_libs="libgomp.so.1 libvulkan.so.1 libGLdispatch.so.0" ;;
   build/rocm6)
     # Debian (sid) and Fedora package ROCm 6.4 themselves.
-    apt_pkgs="ca-certificates cmake g++ make hipcc libamdhip64-dev librocblas-dev libhipblas-dev rocm-cmake rocminfo"
-    dnf_pkgs="cmake gcc-c++ make rocm-hip-devel rocblas-devel hipblas-devel rocm-cmake rocminfo" ;;
+    apt_pkgs="ca-certificates ccache cmake g++ make hipcc libamdhip64-dev librocblas-dev libhipblas-dev rocm-cmake rocminfo"
+    dnf_pkgs="ccache cmake gcc-c++ make rocm-hip-devel rocblas-devel hipblas-devel rocm-cmake rocminfo" ;;
   runtime/rocm6)
     # The -dev packages pull exactly the runtime libraries the build linked.
     apt_pkgs="libgomp1 libamdhip64-dev librocblas-dev libhipblas-dev rocminfo"
     dnf_pkgs="libgomp rocm-hip rocblas hipblas rocminfo" ;;
   build/rocm7)
-    # AMD's image carries ROCm 7 (HIP, rocBLAS, hipBLAS, rocWMMA); only build tools.
-    apt_pkgs="ca-certificates cmake g++ make"
+    if [ -x /opt/rocm/bin/hipconfig ]; then
+      # AMD's image carries ROCm 7 (HIP, rocBLAS, hipBLAS, rocWMMA); only build tools.
+      apt_pkgs="ca-certificates ccache cmake g++ make"
+    else
+      # Debian sid: ROCm 7.2.4 from experimental, every package of it pinned.
+      apt_pkgs="ca-certificates ccache cmake g++ make rocm-cmake rocminfo $ROCM7_DEBIAN"
+      apt_experimental=1
+    fi
     dnf_pkgs="-" ;;
   runtime/rocm7)
-    apt_pkgs="libgomp1"
+    if [ -x /opt/rocm/bin/hipconfig ]; then
+      apt_pkgs="libgomp1"
+    else
+      # The -dev packages pull exactly the runtime libraries the build linked.
+      apt_pkgs="libgomp1 rocminfo $ROCM7_DEBIAN_RUNTIME"
+      apt_experimental=1
+    fi
     dnf_pkgs="-" ;;
   build/cuda)
     # NVIDIA's devel image (or the host's toolkit) carries nvcc and cuBLAS; only
@@ -93,6 +119,13 @@ if command -v apt-get >/dev/null 2>&1; then
   # APT_CHECK_VALID_UNTIL=false (a build argument) accepts a snapshot mirror's
   # expired Release file for Debian sid; it weakens apt's replay protection, so it
   # is off unless asked for.
+  if [ -n "${apt_experimental:-}" ]; then
+    # Experimental beside the base's own suite, from the same mirror; apt takes
+    # nothing from it unless a version is named.
+    mirror=$(grep -h -o -m1 'https\?://[^ ]*' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | head -n1)
+    [ -n "$mirror" ] || mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n1)
+    echo "deb ${mirror:-http://deb.debian.org/debian} experimental main" > /etc/apt/sources.list.d/rigbench-experimental.list
+  fi
   apt-get -o Acquire::Check-Valid-Until="${APT_CHECK_VALID_UNTIL:-true}" update -q
   # shellcheck disable=SC2086 # word splitting of the package list is intended
   apt-get install -y -q --no-install-recommends $apt_pkgs

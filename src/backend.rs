@@ -66,6 +66,9 @@ pub const PINNED_FEDORA: &str =
 pub const PINNED_ROCM7: &str = "rocm/dev-ubuntu-24.04:7.2.4-complete@sha256:92f309c51b52cef8762867848f1529dee821624f23cd5df38455e819538f762f";
 /// The base scripts/setup.sh builds from apt's own mirror when no registry answers.
 pub const LOCAL_DEBIAN: &str = "localhost/rigbench/debian:trixie";
+/// Debian sid, made by scripts/setup.sh (`RIGBENCH_EXTRA_BASES=sid`) from apt's
+/// own mirror: it packages ROCm 6.4, and experimental ROCm 7.2.4.
+pub const LOCAL_SID: &str = "localhost/rigbench/debian:sid";
 /// NVIDIA's CUDA 13.0.1 development image (Ubuntu 24.04: nvcc 13.0.88, cuBLAS),
 /// pinned by its index digest; the build stage only (the image rigbench makes
 /// carries just the binaries and the libraries they load).
@@ -306,10 +309,12 @@ impl Backend {
                 (LOCAL_DEBIAN, "local"),
                 (LOCAL_VULKAN, "local"),
             ],
-            // Fedora 43 packages ROCm 6.4.4 itself, as the study used.
-            Backend::Rocm6 => &[(PINNED_FEDORA, "pinned")],
-            // ROCm 7.x with a rocWMMA that knows gfx1151 comes from AMD's own image.
-            Backend::Rocm7 => &[(PINNED_ROCM7, "pinned")],
+            // Fedora 43 packages ROCm 6.4.4 itself, as the study used; Debian
+            // sid packages 6.4 too.
+            Backend::Rocm6 => &[(PINNED_FEDORA, "pinned"), (LOCAL_SID, "local")],
+            // ROCm 7.x with a rocWMMA that knows gfx1151 comes from AMD's own
+            // image; Debian's experimental ROCm 7.2.4 builds without rocWMMA.
+            Backend::Rocm7 => &[(PINNED_ROCM7, "pinned"), (LOCAL_SID, "local")],
             // NVIDIA's toolkit image, or one made from the host's own toolkit.
             Backend::Cuda => &[(PINNED_CUDA, "pinned"), (LOCAL_CUDA, "local")],
         }
@@ -329,11 +334,15 @@ impl Backend {
                 ("HIP_NO_VMM", "ON"),
                 ("APT_CHECK_VALID_UNTIL", "true"),
             ],
-            // rocWMMA 7.x knows gfx1151; ROCWMMA_FATTN=OFF gives the A/B build.
+            // rocWMMA 7.x knows gfx1151: `auto` turns WMMA flash attention on
+            // where the source has the option and rocWMMA's headers are whole
+            // (AMD's image), off with the reason otherwise (Debian's 7.2.4, a
+            // source from late 2026); OFF gives the A/B build.
             Backend::Rocm7 => &[
                 ("GPU_TARGETS", "gfx1151"),
-                ("ROCWMMA_FATTN", "ON"),
+                ("ROCWMMA_FATTN", "auto"),
                 ("HIP_NO_VMM", "ON"),
+                ("APT_CHECK_VALID_UNTIL", "true"),
             ],
             // `auto`: the architectures of the host's GPUs, resolved when the
             // image is built (`image::ensure`, recorded in the image's build
@@ -565,7 +574,9 @@ mod tests {
             let auto: Vec<&str> = b
                 .build_arg_defaults()
                 .iter()
-                .filter(|(_, d)| *d == "auto")
+                // ROCWMMA_FATTN's auto is decided inside the build, from the
+                // source and rocWMMA's headers (images/cmake-options.sh).
+                .filter(|(a, d)| *d == "auto" && *a != "ROCWMMA_FATTN")
                 .map(|(a, _)| *a)
                 .collect();
             let host: Vec<&str> = b.host_build_args().iter().map(|a| a.name()).collect();

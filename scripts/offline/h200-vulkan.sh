@@ -66,4 +66,4 @@ run cmp-cuda-vulkan rigbench compare "$out/run" --within backend cuda vulkan --h
 has cpu && run cmp-cpu-cuda rigbench compare "$out/run" --within backend cpu cuda
 has cpu && run cmp-cpu-vulkan rigbench compare "$out/run" --within backend cpu vulkan
 nvidia-smi -q > "$out/nvidia-smi-q.txt" 2>&1
-step done
+step "done"

@@ -441,20 +441,21 @@ mod tests {
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/strix-halo-2026-05.toml");
         let plan = crate::plan::load(&path, 2).unwrap();
         let mut matrix = expand(&plan);
-        // 24 cells at b9016 (Qwen: vulkan f16, rocm6 f16 and q8k; Gemma the
-        // same), the b9016 smoke test, 4 Gemma cells at master plus 2 smoke tests.
+        // The study's 31: 24 cells at b9016 (Qwen: vulkan f16, rocm6 f16 and
+        // q8k; Gemma the same), the b9016 smoke test, 4 Gemma cells at master
+        // plus 2 smoke tests; and the ROCm 7.x arm: rocm6's 16 cells at b9016.
         let all: usize = matrix.groups.iter().map(|g| g.cells.len()).sum();
-        assert_eq!(all, 31);
-        assert_eq!(all * 5, 155);
+        assert_eq!(all, 31 + 16);
         let reasons = BTreeMap::from([
             (Backend::Vulkan, "vulkan needs /dev/dri".to_string()),
             (Backend::Rocm6, "rocm6 needs /dev/kfd".to_string()),
+            (Backend::Rocm7, "rocm7 needs /dev/kfd".to_string()),
         ]);
         matrix.exclude_backends(&reasons);
         let cache = Cache::new(std::path::PathBuf::from("/nonexistent-cache"));
         let text = render(&plan, &matrix, &cache, &BTreeMap::new());
         assert!(text.contains(
-            "matrix: 31 cells, 0 runnable here, 31 excluded (listed below), 97 left out by the plan's exclude rules"
+            "matrix: 47 cells, 0 runnable here, 47 excluded (listed below), 145 left out by the plan's exclude rules"
         ), "{text}");
         assert!(
             text.contains("  8 cell(s): vulkan needs /dev/dri"),
@@ -464,12 +465,22 @@ mod tests {
             text.contains("  23 cell(s): rocm6 needs /dev/kfd"),
             "{text}"
         );
+        assert!(
+            text.contains("  16 cell(s): rocm7 needs /dev/kfd"),
+            "{text}"
+        );
+        // rocWMMA flash attention where the build can have it (build notes).
+        assert!(
+            text.contains("GPU_TARGETS=gfx1151 HIP_NO_VMM=ON ROCWMMA_FATTN=auto"),
+            "{text}"
+        );
         for id in [
             "vulkan@b9016.qwen3.6-35b-a3b-ud-q5_k_xl.f16.p11205",
             "rocm6@b9016.qwen3.6-35b-a3b-ud-q5_k_xl.q8k.p3799",
             "rocm6@b9016.gemma-4-31b-it-q8_0.smoke-nographs.p31",
             "rocm6@master.gemma-4-31b-it-q8_0.f16.p461",
             "rocm6@master.gemma-4-31b-it-q8_0.smoke.p31",
+            "rocm7@b9016.gemma-4-31b-it-q8_0.q8k.p11205",
         ] {
             assert!(text.contains(&format!("    {id}\n")), "{id}");
         }
