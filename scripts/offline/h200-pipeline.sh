@@ -19,17 +19,8 @@ plan="$repo/plans/h200-cuda.toml"
 model="$stage/gemma-3-270m-q4_k_m.gguf"
 want=a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818
 mkdir -p "$out"
-t0=$SECONDS
-step() { printf '[%5ds] %s\n' "$((SECONDS - t0))" "$*" >> "$out/pipeline.log"; }
-run() { # NAME CMD...: runs CMD, its output to NAME.log, its status to the log
-  local name=$1 rc
-  shift
-  step "start $name: $*"
-  "$@" > "$out/$name.log" 2>&1
-  rc=$?
-  step "end $name: exit $rc"
-  return "$rc"
-}
+# shellcheck source=scripts/offline/steps.sh
+. "$(dirname "$0")/steps.sh"
 
 run build rigbench build --plan "$plan"
 step "waiting for the model's parts"

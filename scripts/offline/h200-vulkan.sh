@@ -23,17 +23,8 @@ backends=${BACKENDS:-cpu cuda vulkan}
 read -r -a run_flags <<< "${RUN_FLAGS:-}"
 has() { [[ " $backends " == *" $1 "* ]]; }
 mkdir -p "$out"
-t0=$SECONDS
-step() { printf '[%5ds] %s\n' "$((SECONDS - t0))" "$*" >> "$out/pipeline.log"; }
-run() { # NAME CMD...: runs CMD, its output to NAME.log, its status to the log
-  local name=$1 rc
-  shift
-  step "start $name: $*"
-  "$@" > "$out/$name.log" 2>&1
-  rc=$?
-  step "end $name: exit $rc"
-  return "$rc"
-}
+# shellcheck source=scripts/offline/steps.sh
+. "$(dirname "$0")/steps.sh"
 
 {
   nvidia-smi --query-gpu=name,driver_version,memory.total,pci.bus_id --format=csv 2>&1
