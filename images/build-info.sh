@@ -26,6 +26,23 @@ rocm_version() {
   if command -v hipconfig >/dev/null 2>&1; then hipconfig --version 2>/dev/null | head -n1; fi
 }
 
+# The first of several package names (Debian, Fedora, AMD's own) installed.
+first_pkg_version() {
+  for p in "$@"; do
+    v=$(pkg_version "$p")
+    [ -n "$v" ] && { printf '%s' "$v"; return; }
+  done
+}
+
+# The ROCm libraries' versions, as their packages say: HIP, rocBLAS, hipBLAS,
+# rocWMMA (Debian's, Fedora's and AMD's package names).
+rocm_libs() {
+  printf '  "hip": "%s",\n' "$(esc "$(first_pkg_version libamdhip64-dev rocm-hip-devel hip-dev hip-runtime-amd)")"
+  printf '  "rocblas": "%s",\n' "$(esc "$(first_pkg_version librocblas-dev rocblas-devel rocblas-dev rocblas)")"
+  printf '  "hipblas": "%s",\n' "$(esc "$(first_pkg_version libhipblas-dev hipblas-devel hipblas-dev hipblas)")"
+  printf '  "rocwmma": "%s",\n' "$(esc "$(first_pkg_version librocwmma-dev rocwmma-devel rocwmma-dev)")"
+}
+
 # The Vulkan loader's version: its package's, else (a base with packages
 # unpacked but not installed, scripts/offline/vulkan-base.sh) the version in the
 # library's file name (libvulkan.so.1.4.309 -> 1.4.309).
@@ -93,6 +110,7 @@ case "$mode" in
     printf '  "rocm": "%s",\n' "$(esc "$(rocm_version)")"
     case "$BACKEND" in
       rocm*)
+        rocm_libs
         printf '  "offload_targets": "%s",\n' \
           "$(esc "$(offload_targets /opt/llama/bin/llama-server | tr '\n' ' ' | sed 's/ $//')")" ;;
     esac

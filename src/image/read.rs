@@ -145,7 +145,7 @@ async fn tool_devices<E: Engine>(
 
 impl Held {
     /// Toolchain versions from the info files: compiler, cmake, OS, Mesa,
-    /// ROCm, CUDA, as each image has them.
+    /// ROCm (and HIP, rocBLAS, hipBLAS, rocWMMA), CUDA, as each image has them.
     pub fn toolchain(&self) -> BTreeMap<String, String> {
         let text = |v: &serde_json::Value, k: &str| {
             v.get(k)
@@ -166,6 +166,10 @@ impl Held {
             ("nvcc", b, "nvcc"),
             ("cuda_architectures", b, "cuda_architectures"),
             ("offload_targets", b, "offload_targets"),
+            ("hip", b, "hip"),
+            ("rocblas", b, "rocblas"),
+            ("hipblas", b, "hipblas"),
+            ("rocwmma", b, "rocwmma"),
             ("cuda_runtime", r, "cuda_runtime"),
             ("cublas", r, "cublas"),
         ] {
