@@ -23,7 +23,12 @@ rocm_version() {
   for f in /opt/rocm/.info/version /opt/rocm/.info/version-dev; do
     [ -r "$f" ] && { head -n1 "$f"; return; }
   done
-  if command -v hipconfig >/dev/null 2>&1; then hipconfig --version 2>/dev/null | head -n1; fi
+  if command -v hipconfig >/dev/null 2>&1; then
+    hipconfig --version 2>/dev/null | head -n1
+    return
+  fi
+  # A runtime stage without hipconfig: the HIP runtime package's version.
+  first_pkg_version libamdhip64-dev rocm-hip hip-runtime-amd
 }
 
 # The first of several package names (Debian, Fedora, AMD's own) installed.
