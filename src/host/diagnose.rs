@@ -57,11 +57,14 @@ pub fn diagnose(h: &HostFacts, cx: &Context) -> Vec<Diagnosis> {
         .filter(|g| g.driver.as_deref() == Some("amdgpu"))
         .collect();
     if amd.is_empty() {
-        say(
-            Level::Info,
+        // On an NVIDIA host Vulkan runs on NVIDIA's driver where it is usable:
+        // the backend lines say which, so nothing here claims a fallback.
+        let message = if h.nvidia.is_some() {
+            "no AMD GPU (amdgpu driver) found: the NVIDIA GPU serves cuda, and vulkan where NVIDIA's Vulkan driver is usable (see the backend lines)"
+        } else {
             "no AMD GPU (amdgpu driver) found: the CPU backend runs; Vulkan falls back to software"
-                .to_string(),
-        );
+        };
+        say(Level::Info, message.to_string());
     }
     for g in &amd {
         let vram = g.vram_total_bytes.unwrap_or(0) as f64;

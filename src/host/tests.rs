@@ -150,6 +150,19 @@ fn no_gpu_machine() {
 }
 
 #[test]
+fn an_nvidia_host_is_not_told_that_vulkan_falls_back_to_software() {
+    let root = fixture("nvidia-h200");
+    let m = messages(&root, &[]);
+    let first = &m
+        .iter()
+        .find(|(_, t)| t.starts_with("no AMD GPU"))
+        .expect("the no-AMD line")
+        .1;
+    assert!(first.contains("the NVIDIA GPU serves cuda"), "{m:?}");
+    assert!(!first.contains("falls back to software"), "{m:?}");
+}
+
+#[test]
 fn a_user_outside_the_render_group_is_told_how_to_join() {
     let root = fixture("strix-halo");
     let mut cx = context(&root, &[]);
