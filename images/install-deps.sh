@@ -40,14 +40,16 @@ case "$stage/$backend" in
     needs_libs="libvulkan.so"
     needs_files="/usr/include/vulkan/vulkan.h /usr/include/spirv/unified1/spirv.hpp" ;;
   runtime/vulkan)
-    # libglvnd's libGLdispatch.so.0: NVIDIA's Vulkan driver (libGLX_nvidia,
-    # mounted from the host on NVIDIA hosts) links it, and hosts without a
-    # desktop lack it.
-    apt_pkgs="libgomp1 libvulkan1 mesa-vulkan-drivers vulkan-tools libglvnd0"
-    dnf_pkgs="libgomp vulkan-loader mesa-vulkan-drivers vulkan-tools libglvnd"
+    # libglvnd's libGLdispatch.so.0 and libEGL.so.1: NVIDIA's Vulkan driver
+    # (libGLX_nvidia, mounted from the host on NVIDIA hosts) links the first
+    # and, with no X display, creates no instance unless the second finds
+    # NVIDIA's EGL vendor (measured on an H100, driver 580); hosts without a
+    # desktop lack both.
+    apt_pkgs="libgomp1 libvulkan1 mesa-vulkan-drivers vulkan-tools libglvnd0 libegl1"
+    dnf_pkgs="libgomp vulkan-loader mesa-vulkan-drivers vulkan-tools libglvnd libglvnd-egl"
     # The offline base for NVIDIA hosts has the loader and libglvnd, no Mesa:
     # the driver comes from the host.
-    needs_libs="libgomp.so.1 libvulkan.so.1 libGLdispatch.so.0" ;;
+    needs_libs="libgomp.so.1 libvulkan.so.1 libGLdispatch.so.0 libEGL.so.1" ;;
   build/rocm6)
     # Debian (sid) and Fedora package ROCm 6.4 themselves.
     apt_pkgs="ca-certificates ccache cmake g++ make hipcc libamdhip64-dev librocblas-dev libhipblas-dev rocm-cmake rocminfo"

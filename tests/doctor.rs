@@ -111,9 +111,18 @@ fn an_nvidia_host_without_cdi_gets_its_nodes_and_read_only_driver_libraries() {
         "{out}"
     );
     // NVIDIA's Vulkan driver: the GPU nodes, not CUDA's unified memory ones;
-    // its ICD file and the libraries libGLX_nvidia loads, read-only.
+    // its ICD file and the libraries libGLX_nvidia loads, and its EGL part
+    // (without which it makes no instance here), read-only.
     assert!(
-        out.contains("NVIDIA's Vulkan driver: usable: /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json names libGLX_nvidia.so.0 (Vulkan 1.4.312); 6 libraries"),
+        out.contains("NVIDIA's Vulkan driver: usable: /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json names libGLX_nvidia.so.0 (Vulkan 1.4.312); EGL part /usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json; 8 libraries"),
+        "{out}"
+    );
+    assert!(
+        out.contains("/etc/rigbench/vulkan/10_nvidia.json (from /usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("/usr/local/nvidia/lib64/libEGL_nvidia.so.0 (from /usr/local/nvidia/lib64/libEGL_nvidia.so.580.159.04)"),
         "{out}"
     );
     assert!(

@@ -31,10 +31,11 @@ mkdir -p "$out"
   ls -la /dev/nvidia* /dev/dri 2>&1
   ls -la /usr/local/nvidia/lib64 2>&1
   for d in /etc/vulkan/icd.d /usr/share/vulkan/icd.d /usr/local/share/vulkan/icd.d \
-           /usr/local/nvidia/share/vulkan/icd.d /etc/cdi /var/run/cdi; do
+           /usr/local/nvidia/share/vulkan/icd.d /etc/glvnd/egl_vendor.d /usr/share/glvnd/egl_vendor.d \
+           /usr/local/nvidia/share/glvnd/egl_vendor.d /etc/cdi /var/run/cdi; do
     for f in "$d"/*; do [ -f "$f" ] && { echo "== $f"; cat "$f"; }; done
   done
-  ldconfig -p | grep -i 'libvulkan\|libGLdispatch\|libGLX' || echo "(no Vulkan loader or glvnd in ldconfig's cache)"
+  ldconfig -p | grep -i 'libvulkan\|libGLdispatch\|libGLX\|libEGL' || echo "(no Vulkan loader or glvnd in ldconfig's cache)"
 } > "$out/inventory.txt" 2>&1
 
 run host "$here/gpu-host.sh" "$stage/debs-podman" || exit 1

@@ -4,7 +4,7 @@
 # machine): the host-made toolchain base of scripts/offline/cuda-base.sh (the
 # host's compiler, CMake, Ninja) with Debian trixie's Vulkan packages carried in
 # DEBS_DIR (fetched elsewhere by scripts/offline/vulkan-debs.sh: the loader and
-# its headers, SPIR-V headers, glslc with libshaderc1, libglvnd0) unpacked over
+# its headers, SPIR-V headers, glslc with libshaderc1, libglvnd0, libegl1) unpacked over
 # it. images/install-deps.sh then finds every tool and library the vulkan
 # image's stages need and installs nothing. There is no Mesa in it: on an
 # NVIDIA host the vulkan backend runs on NVIDIA's own driver, mounted from the
@@ -26,7 +26,7 @@ if podman image exists "$tag"; then
   exit 0
 fi
 podman image exists "$from" || die "no $from: make it first (scripts/offline/cuda-base.sh), or name another toolchain base in RIGBENCH_VULKAN_FROM"
-for p in libvulkan1 libvulkan-dev spirv-headers glslc libshaderc1 libglvnd0; do
+for p in libvulkan1 libvulkan-dev spirv-headers glslc libshaderc1 libglvnd0 libegl1; do
   compgen -G "$debs/${p}_*.deb" >/dev/null || die "no ${p}_*.deb in $debs: fetch them with scripts/offline/vulkan-debs.sh DIR where Debian's archive answers"
 done
 

@@ -3,13 +3,14 @@
 # scripts/offline/vulkan-base.sh carries to a GPU host with no network: Debian
 # trixie's Vulkan loader and its headers, SPIR-V headers, glslc with libshaderc1
 # (glslang inside; needs glibc 2.38, so they run on Ubuntu 24.04 too) and
-# libglvnd's libGLdispatch, which NVIDIA's Vulkan driver links. About 4.4 MB.
+# libglvnd's libGLdispatch, which NVIDIA's Vulkan driver links, and libEGL,
+# without which it creates no instance where there is no X display. About 4.4 MB.
 # apt reads trixie's lists into a private folder; the machine's own apt setup is
 # not touched. Prints the packages and their sha256.
 # Usage: scripts/offline/vulkan-debs.sh DEBS_DIR
 set -euo pipefail
 out=$(mkdir -p "${1:?usage: scripts/offline/vulkan-debs.sh DEBS_DIR}" && cd "$1" && pwd)
-pkgs="libvulkan1 libvulkan-dev spirv-headers glslc libshaderc1 libglvnd0"
+pkgs="libvulkan1 libvulkan-dev spirv-headers glslc libshaderc1 libglvnd0 libegl1"
 state=$(mktemp -d)
 trap 'rm -rf "$state"' EXIT
 mkdir -p "$state/lists/partial" "$state/cache/archives/partial"

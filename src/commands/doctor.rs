@@ -169,7 +169,11 @@ pub struct NvidiaVulkanCheck {
     pub icd: Option<String>,
     pub library_path: Option<String>,
     pub api_version: Option<String>,
-    /// Host paths of the libraries the container would get.
+    /// The driver's EGL vendor file (glvnd's `10_nvidia.json`), which its
+    /// Vulkan driver needs where there is no X display.
+    pub egl_vendor_file: Option<String>,
+    /// Host paths of the libraries the container would get (Vulkan's, then
+    /// EGL's).
     pub libraries: Vec<String>,
     pub missing: Option<String>,
 }
@@ -181,11 +185,12 @@ fn nvidia_vulkan(root: &Path) -> Option<NvidiaVulkanCheck> {
     }
     Some(match crate::host::vulkan::nvidia(root, &host) {
         Ok(v) => NvidiaVulkanCheck {
+            libraries: v.all_libraries(),
             usable: true,
             icd: Some(v.icd),
             library_path: Some(v.library_path),
+            egl_vendor_file: Some(v.egl.vendor_file),
             api_version: v.api_version,
-            libraries: v.libraries,
             missing: None,
         },
         Err(e) => NvidiaVulkanCheck {
@@ -193,6 +198,7 @@ fn nvidia_vulkan(root: &Path) -> Option<NvidiaVulkanCheck> {
             icd: None,
             library_path: None,
             api_version: None,
+            egl_vendor_file: None,
             libraries: Vec::new(),
             missing: Some(e.to_string()),
         },
@@ -367,10 +373,11 @@ fn text(r: &Report) -> String {
             None => {
                 let _ = writeln!(
                     out,
-                    "NVIDIA's Vulkan driver: usable: {} names {} (Vulkan {}); {} libraries",
+                    "NVIDIA's Vulkan driver: usable: {} names {} (Vulkan {}); EGL part {}; {} libraries",
                     v.icd.as_deref().unwrap_or("?"),
                     v.library_path.as_deref().unwrap_or("?"),
                     v.api_version.as_deref().unwrap_or("?"),
+                    v.egl_vendor_file.as_deref().unwrap_or("?"),
                     v.libraries.len()
                 );
             }

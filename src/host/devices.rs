@@ -314,8 +314,11 @@ fn nvidia(backend: Backend, root: &Path, p: &mut Passthrough) -> Result<(), Miss
 /// /dev/nvidiactl (not the unified-memory nodes CUDA needs), the ICD file
 /// mounted where `VK_DRIVER_FILES` points the loader (so no other driver,
 /// llvmpipe included, is listed), the library it names and the driver's
-/// libraries that library loads (`host::vulkan::DRIVER_LIBS`), read-only, on
-/// `LD_LIBRARY_PATH`; the image carries the loader and libglvnd. Mesa's: the
+/// libraries that library loads (`host::vulkan::DRIVER_LIBS`), and the
+/// driver's EGL part (glvnd's vendor file where
+/// `__EGL_VENDOR_LIBRARY_FILENAMES` points, `libEGL_nvidia` and its core),
+/// read-only, on `LD_LIBRARY_PATH`; the image carries the loader and libglvnd
+/// (libGLdispatch and libEGL). Mesa's: the
 /// render nodes. Software: nothing, with ggml told to take the CPU-type device.
 fn vulkan(
     backend: Backend,
@@ -363,30 +366,52 @@ fn vulkan(
                 .filter(|d| !d.starts_with("/dev/nvidia-uvm"))
                 .cloned()
                 .collect();
-            p.mounts = library_mounts(root, &v.libraries);
+            let all = v.all_libraries();
+            p.mounts = library_mounts(root, &all);
             p.mounts.push(ReadOnlyMount {
                 host: v.icd.clone(),
                 container: crate::host::vulkan::CONTAINER_ICD.to_string(),
             });
-            // An ICD file that names its library by absolute path finds it there.
-            if v.library_path.starts_with('/') {
-                p.mounts.push(ReadOnlyMount {
-                    host: v.libraries[0].clone(),
-                    container: v.library_path.clone(),
-                });
+            p.mounts.push(ReadOnlyMount {
+                host: v.egl.vendor_file.clone(),
+                container: crate::host::vulkan::CONTAINER_EGL_VENDOR.to_string(),
+            });
+            // A file that names its library by absolute path finds it there.
+            for (named, host_lib) in [
+                (&v.library_path, &v.libraries[0]),
+                (&v.egl.library_path, &v.egl.libraries[0]),
+            ] {
+                if named.starts_with('/') {
+                    p.mounts.push(ReadOnlyMount {
+                        host: host_lib.clone(),
+                        container: named.clone(),
+                    });
+                }
             }
             p.env.insert(
                 "VK_DRIVER_FILES".to_string(),
                 crate::host::vulkan::CONTAINER_ICD.to_string(),
             );
+            p.env.insert(
+                "__EGL_VENDOR_LIBRARY_FILENAMES".to_string(),
+                crate::host::vulkan::CONTAINER_EGL_VENDOR.to_string(),
+            );
+            // The loader's errors (a driver that creates no instance says
+            // why only so) go to the log and to a no_device failure's evidence.
+            if env("VK_LOADER_DEBUG").is_none() {
+                p.env
+                    .insert("VK_LOADER_DEBUG".to_string(), "error".to_string());
+            }
             p.env
                 .insert("LD_LIBRARY_PATH".to_string(), CONTAINER_LIB_DIR.to_string());
             p.notes.push(format!(
-                "NVIDIA's Vulkan driver: {} ({}, Vulkan {}) and {} of the driver's libraries, read-only",
+                "NVIDIA's Vulkan driver: {} ({}, Vulkan {}), its EGL part {} ({}), and {} of the driver's libraries, read-only",
                 v.icd,
                 v.library_path,
                 v.api_version.as_deref().unwrap_or("?"),
-                v.libraries.len()
+                v.egl.vendor_file,
+                v.egl.library_path,
+                all.len()
             ));
             let gpus = p
                 .devices
@@ -641,8 +666,20 @@ mod tests {
                     "/usr/local/nvidia/lib64/libnvidia-tls.so.580.159.04"
                 ),
                 (
+                    "/usr/local/nvidia/lib64/libEGL_nvidia.so.580.159.04",
+                    "/usr/local/nvidia/lib64/libEGL_nvidia.so.0"
+                ),
+                (
+                    "/usr/local/nvidia/lib64/libnvidia-eglcore.so.580.159.04",
+                    "/usr/local/nvidia/lib64/libnvidia-eglcore.so.580.159.04"
+                ),
+                (
                     "/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json",
                     "/etc/rigbench/vulkan/nvidia_icd.json"
+                ),
+                (
+                    "/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json",
+                    "/etc/rigbench/vulkan/10_nvidia.json"
                 ),
             ]
         );
@@ -650,17 +687,32 @@ mod tests {
             p.env["VK_DRIVER_FILES"],
             "/etc/rigbench/vulkan/nvidia_icd.json"
         );
+        assert_eq!(
+            p.env["__EGL_VENDOR_LIBRARY_FILENAMES"],
+            "/etc/rigbench/vulkan/10_nvidia.json"
+        );
+        assert_eq!(p.env["VK_LOADER_DEBUG"], "error");
         assert_eq!(p.env["LD_LIBRARY_PATH"], d);
         assert!(!p.env.contains_key("GGML_VK_VISIBLE_DEVICES"));
         // Never broader than cuda's: its device nodes and its libraries'
-        // files (plus the ICD file and libGLX_nvidia, which CUDA does not load).
+        // files (plus the ICD and EGL vendor files, libGLX_nvidia and
+        // libEGL_nvidia, which CUDA does not load).
         let cuda = passthrough(Backend::Cuda, &h200, &no_env).unwrap();
         assert!(p.devices.iter().all(|n| cuda.devices.contains(n)));
-        assert!(
-            p.mounts
-                .iter()
-                .filter(|m| !m.host.contains("libGLX_nvidia") && !m.host.ends_with(".json"))
-                .all(|m| cuda.mounts.iter().any(|c| c.host == m.host)),
+        let beyond: Vec<&str> = p
+            .mounts
+            .iter()
+            .filter(|m| !cuda.mounts.iter().any(|c| c.host == m.host))
+            .map(|m| m.host.as_str())
+            .collect();
+        assert_eq!(
+            beyond,
+            [
+                "/usr/local/nvidia/lib64/libGLX_nvidia.so.580.159.04",
+                "/usr/local/nvidia/lib64/libEGL_nvidia.so.580.159.04",
+                "/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json",
+                "/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json",
+            ]
         );
         // A device chosen on the host reaches the container.
         let chosen = |k: &str| (k == "GGML_VK_VISIBLE_DEVICES").then(|| "1".to_string());
@@ -670,11 +722,28 @@ mod tests {
         // A CDI spec: its nodes less the unified-memory ones, its ICD file.
         let p = passthrough(Backend::Vulkan, &fixtures.join("nvidia-cdi"), &no_env).unwrap();
         assert_eq!(p.devices, ["/dev/nvidiactl", "/dev/nvidia0"]);
-        assert!(
-            p.mounts
-                .iter()
-                .any(|m| m.host == "/usr/share/vulkan/icd.d/nvidia_icd.json")
-        );
+        for (host, container) in [
+            (
+                "/usr/share/vulkan/icd.d/nvidia_icd.json",
+                "/etc/rigbench/vulkan/nvidia_icd.json",
+            ),
+            (
+                "/usr/share/glvnd/egl_vendor.d/10_nvidia.json",
+                "/etc/rigbench/vulkan/10_nvidia.json",
+            ),
+            (
+                "/usr/lib/x86_64-linux-gnu/libEGL_nvidia.so.570.133.20",
+                "/usr/local/nvidia/lib64/libEGL_nvidia.so.0",
+            ),
+        ] {
+            assert!(
+                p.mounts
+                    .iter()
+                    .any(|m| m.host == host && m.container == container),
+                "{host} → {container} in {:?}",
+                p.mounts
+            );
+        }
     }
 
     #[test]

@@ -57,6 +57,10 @@ pub struct CdiSpec {
     /// Vulkan ICD files it mounts (`…/vulkan/icd.d/nvidia_icd.json`), as host paths.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub icd_files: Vec<String>,
+    /// glvnd EGL vendor files it mounts (`…/glvnd/egl_vendor.d/10_nvidia.json`),
+    /// as host paths: NVIDIA's Vulkan driver needs its EGL part (`host::vulkan`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub egl_vendor_files: Vec<String>,
     /// Every shared library it mounts, as host paths (the Vulkan driver's too).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub all_libraries: Vec<String>,
@@ -333,7 +337,8 @@ fn from_cdi(file: String, spec: CdiFile) -> CdiSpec {
         std::iter::once(&spec.container_edits).chain(chosen.iter().map(|d| &d.container_edits));
     let mut device_nodes = Vec::new();
     let mut libraries = Vec::new();
-    let (mut icd_files, mut all_libraries) = (Vec::new(), Vec::new());
+    let (mut icd_files, mut egl_vendor_files, mut all_libraries) =
+        (Vec::new(), Vec::new(), Vec::new());
     for e in edits {
         for n in &e.device_nodes {
             if !device_nodes.contains(&n.path) {
@@ -351,8 +356,11 @@ fn from_cdi(file: String, spec: CdiFile) -> CdiSpec {
             if is_lib && !libraries.contains(&m.host_path) {
                 libraries.push(m.host_path.clone());
             }
-            let list = if m.host_path.ends_with(".json") && m.host_path.contains("vulkan/icd.d/") {
+            let json = m.host_path.ends_with(".json");
+            let list = if json && m.host_path.contains("vulkan/icd.d/") {
                 &mut icd_files
+            } else if json && m.host_path.contains("glvnd/egl_vendor.d/") {
+                &mut egl_vendor_files
             } else if base.contains(".so") {
                 &mut all_libraries
             } else {
@@ -370,6 +378,7 @@ fn from_cdi(file: String, spec: CdiFile) -> CdiSpec {
         device_nodes,
         libraries,
         icd_files,
+        egl_vendor_files,
         all_libraries,
     }
 }
@@ -486,7 +495,11 @@ mod tests {
             ]
         );
         assert_eq!(cdi.icd_files, ["/usr/share/vulkan/icd.d/nvidia_icd.json"]);
-        assert_eq!(cdi.all_libraries.len(), 10, "{:?}", cdi.all_libraries);
+        assert_eq!(
+            cdi.egl_vendor_files,
+            ["/usr/share/glvnd/egl_vendor.d/10_nvidia.json"]
+        );
+        assert_eq!(cdi.all_libraries.len(), 11, "{:?}", cdi.all_libraries);
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! NVIDIA's Vulkan driver on a host, found under a root (`/`, or a fixture): its
 //! ICD file (where drivers put it, the driver's own folder, or the host's CDI
-//! spec), the library that file names, and the driver's libraries that library
-//! loads beside itself. What the vulkan backend's container gets on an NVIDIA
-//! host (`host::devices`), and what `doctor` says is missing.
+//! spec), the library that file names, the driver's libraries that library
+//! loads beside itself, and the driver's EGL part (glvnd's vendor file, the
+//! library it names and the EGL core), without which the driver creates no
+//! instance where there is no X display. What the vulkan backend's container
+//! gets on an NVIDIA host (`host::devices`), and what `doctor` says is missing.
 
 use std::path::Path;
 
@@ -19,14 +21,31 @@ pub const ICD_DIRS: &[&str] = &[
     "usr/local/nvidia/share/vulkan/icd.d",
 ];
 
+/// Folders glvnd's libEGL reads vendor files from, under a root, in its
+/// order, then the driver's own folder.
+pub const EGL_VENDOR_DIRS: &[&str] = &[
+    "etc/glvnd/egl_vendor.d",
+    "usr/local/share/glvnd/egl_vendor.d",
+    "usr/share/glvnd/egl_vendor.d",
+    "usr/local/nvidia/share/glvnd/egl_vendor.d",
+];
+
 /// Where the container finds the ICD file (`VK_DRIVER_FILES` names it).
 pub const CONTAINER_ICD: &str = "/etc/rigbench/vulkan/nvidia_icd.json";
 
+/// Where the container finds the EGL vendor file
+/// (`__EGL_VENDOR_LIBRARY_FILENAMES` names it, so no other vendor is tried).
+pub const CONTAINER_EGL_VENDOR: &str = "/etc/rigbench/vulkan/10_nvidia.json";
+
+/// A driver library loaded beside another, by file-name prefix (each is
+/// `<prefix><driver version>`): whether the driver is unusable without it,
+/// and what it is for.
+pub type BesideLib = (&'static str, bool, &'static str);
+
 /// The driver's libraries that its Vulkan library (`libGLX_nvidia.so.0`)
-/// loads, by file-name prefix (each is `<prefix><driver version>`): whether the
-/// driver is unusable without it, and what it is for. Only these go into the
-/// container beside the ICD's own library; the rest of the driver does not.
-pub const DRIVER_LIBS: &[(&str, bool, &str)] = &[
+/// loads. Only these go into the container beside the ICD's own library; the
+/// rest of the driver does not.
+pub const DRIVER_LIBS: &[BesideLib] = &[
     (
         "libnvidia-glcore.so.",
         true,
@@ -54,6 +73,9 @@ pub const DRIVER_LIBS: &[(&str, bool, &str)] = &[
     ),
 ];
 
+/// The driver's libraries that its EGL library (`libEGL_nvidia.so.0`) loads.
+pub const EGL_DRIVER_LIBS: &[BesideLib] = &[("libnvidia-eglcore.so.", true, "its EGL core")];
+
 /// NVIDIA's Vulkan driver as found on a host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NvidiaVulkan {
@@ -65,6 +87,33 @@ pub struct NvidiaVulkan {
     pub api_version: Option<String>,
     /// Host paths: the ICD's library first, then the driver's (`DRIVER_LIBS`).
     pub libraries: Vec<String>,
+    /// The driver's EGL part.
+    pub egl: NvidiaEgl,
+}
+
+/// The EGL part of NVIDIA's driver: measured on an H100 (driver 580.159.04,
+/// no X display), its Vulkan library creates no instance without glvnd's
+/// libEGL finding NVIDIA's EGL vendor (the loader: "Could not get
+/// 'vkCreateInstance' via 'vk_icdGetInstanceProcAddr'"; llama.cpp: no device).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NvidiaEgl {
+    /// glvnd's vendor file (`10_nvidia.json`), as a host path.
+    pub vendor_file: String,
+    /// The library it names, as written there (`libEGL_nvidia.so.0`).
+    pub library_path: String,
+    /// Host paths: that library first, then the driver's (`EGL_DRIVER_LIBS`).
+    pub libraries: Vec<String>,
+}
+
+impl NvidiaVulkan {
+    /// Every library the container gets, Vulkan's then EGL's.
+    pub fn all_libraries(&self) -> Vec<String> {
+        self.libraries
+            .iter()
+            .chain(&self.egl.libraries)
+            .cloned()
+            .collect()
+    }
 }
 
 /// What keeps NVIDIA's Vulkan driver from being used, and how to fix it.
@@ -74,13 +123,21 @@ pub enum Missing {
         "no ICD file of NVIDIA's Vulkan driver (nvidia_icd.json) in {searched}: install the driver's Vulkan part (Debian/Ubuntu: the driver's libnvidia-gl package; NVIDIA's .run installer installs it unless --no-opengl-files), or write a CDI spec that mounts it (nvidia-ctk cdi generate)"
     )]
     NoIcd { searched: String },
-    #[error("{file} is not a Vulkan ICD file ({why}): reinstall the driver's Vulkan part")]
-    BadIcd { file: String, why: String },
     #[error(
-        "{icd} names {library}, which is not in {searched}: install the driver's libGLX_nvidia (Debian/Ubuntu: libnvidia-gl-<version>), or point the ICD file at it"
+        "no EGL vendor file of NVIDIA's driver (10_nvidia.json) in {searched}: without the driver's EGL part its Vulkan driver creates no instance where there is no X display (llama.cpp then sees no device); install it (Debian/Ubuntu: the driver's libnvidia-gl package, which ships libEGL_nvidia and 10_nvidia.json), or write a CDI spec that mounts it (nvidia-ctk cdi generate)"
+    )]
+    NoEglVendor { searched: String },
+    #[error("{file} is not a {kind} file ({why}): reinstall the driver's Vulkan part")]
+    BadFile {
+        file: String,
+        kind: &'static str,
+        why: String,
+    },
+    #[error(
+        "{file} names {library}, which is not in {searched}: install the driver's libnvidia-gl package (it ships libGLX_nvidia and libEGL_nvidia), or point the file at it"
     )]
     NoLibrary {
-        icd: String,
+        file: String,
         library: String,
         searched: String,
     },
@@ -95,7 +152,7 @@ pub enum Missing {
     },
 }
 
-/// The ICD file's contents, as the loader reads them.
+/// An ICD or EGL vendor file's contents, as the loader (or glvnd) reads them.
 #[derive(serde::Deserialize)]
 struct IcdFile {
     #[serde(rename = "ICD")]
@@ -109,15 +166,12 @@ struct IcdEntry {
     api_version: Option<String>,
 }
 
-/// Where an ICD file may be, as host paths: the CDI spec's, then those in
-/// `ICD_DIRS`.
-fn icd_candidates(root: &Path, host: &NvidiaHost) -> (Vec<String>, Vec<String>) {
-    let dirs: Vec<String> = ICD_DIRS.iter().map(|d| format!("/{d}")).collect();
-    let mut files: Vec<String> = host
-        .cdi
-        .iter()
-        .flat_map(|c| c.icd_files.iter().cloned())
-        .collect();
+/// Where NVIDIA's files of one kind may be, as host paths: those the CDI spec
+/// mounts, then those in `dirs` (JSON files naming nvidia); and the folders
+/// searched, for the error.
+fn candidates(root: &Path, from_cdi: Vec<String>, dirs: &[&str]) -> (Vec<String>, Vec<String>) {
+    let dirs: Vec<String> = dirs.iter().map(|d| format!("/{d}")).collect();
+    let mut files = from_cdi;
     for d in &dirs {
         for name in names(&root.join(d.trim_start_matches('/'))) {
             if name.ends_with(".json") && name.contains("nvidia") {
@@ -150,28 +204,28 @@ fn exists(root: &Path, host_path: &str) -> bool {
     root.join(host_path.trim_start_matches('/')).exists()
 }
 
-/// NVIDIA's Vulkan driver on the host under `root`, or what is missing.
-pub fn nvidia(root: &Path, host: &NvidiaHost) -> Result<NvidiaVulkan, Missing> {
-    let (files, dirs) = icd_candidates(root, host);
-    let Some(icd) = files.first() else {
-        return Err(Missing::NoIcd {
-            searched: dirs.join(", "),
-        });
+/// One driver file (`kind`: "Vulkan ICD", "EGL vendor") read: the library it
+/// names, found, then the driver's libraries `beside` it. Returns the entry
+/// and the host paths, the named library first.
+fn resolve(
+    root: &Path,
+    file: &str,
+    kind: &'static str,
+    lib_dirs: &[String],
+    beside: &[BesideLib],
+) -> Result<(IcdEntry, Vec<String>), Missing> {
+    let bad = |why: String| Missing::BadFile {
+        file: file.to_string(),
+        kind,
+        why,
     };
-    let text = std::fs::read_to_string(root.join(icd.trim_start_matches('/'))).map_err(|e| {
-        Missing::BadIcd {
-            file: icd.clone(),
-            why: e.to_string(),
-        }
-    })?;
+    let text = std::fs::read_to_string(root.join(file.trim_start_matches('/')))
+        .map_err(|e| bad(e.to_string()))?;
     let entry = serde_json::from_str::<IcdFile>(&text)
-        .map_err(|e| Missing::BadIcd {
-            file: icd.clone(),
-            why: e.to_string(),
-        })?
+        .map_err(|e| bad(e.to_string()))?
         .icd;
-    let lib_dirs = library_dirs(host);
-    let library = if entry.library_path.starts_with('/') {
+    let absolute = entry.library_path.starts_with('/');
+    let library = if absolute {
         exists(root, &entry.library_path).then(|| entry.library_path.clone())
     } else {
         lib_dirs
@@ -180,9 +234,9 @@ pub fn nvidia(root: &Path, host: &NvidiaHost) -> Result<NvidiaVulkan, Missing> {
             .find(|p| exists(root, p))
     }
     .ok_or_else(|| Missing::NoLibrary {
-        icd: icd.clone(),
+        file: file.to_string(),
         library: entry.library_path.clone(),
-        searched: if entry.library_path.starts_with('/') {
+        searched: if absolute {
             entry.library_path.clone()
         } else {
             lib_dirs.join(", ")
@@ -194,7 +248,7 @@ pub fn nvidia(root: &Path, host: &NvidiaHost) -> Result<NvidiaVulkan, Missing> {
         .unwrap_or_default();
     let present = names(&root.join(dir.trim_start_matches('/')));
     let mut libraries = vec![library.clone()];
-    for (prefix, required, why) in DRIVER_LIBS {
+    for (prefix, required, why) in beside {
         let mut found: Vec<&String> = present
             .iter()
             .filter(|n| {
@@ -216,11 +270,39 @@ pub fn nvidia(root: &Path, host: &NvidiaHost) -> Result<NvidiaVulkan, Missing> {
             None => {}
         }
     }
+    Ok((entry, libraries))
+}
+
+/// NVIDIA's Vulkan driver on the host under `root`, or what is missing.
+pub fn nvidia(root: &Path, host: &NvidiaHost) -> Result<NvidiaVulkan, Missing> {
+    let from_cdi = |f: fn(&super::nvidia::CdiSpec) -> &Vec<String>| {
+        host.cdi.iter().flat_map(|c| f(c).iter().cloned()).collect()
+    };
+    let lib_dirs = library_dirs(host);
+    let (files, dirs) = candidates(root, from_cdi(|c| &c.icd_files), ICD_DIRS);
+    let Some(icd) = files.first() else {
+        return Err(Missing::NoIcd {
+            searched: dirs.join(", "),
+        });
+    };
+    let (entry, libraries) = resolve(root, icd, "Vulkan ICD", &lib_dirs, DRIVER_LIBS)?;
+    let (files, dirs) = candidates(root, from_cdi(|c| &c.egl_vendor_files), EGL_VENDOR_DIRS);
+    let Some(vendor) = files.first() else {
+        return Err(Missing::NoEglVendor {
+            searched: dirs.join(", "),
+        });
+    };
+    let (egl, egl_libraries) = resolve(root, vendor, "EGL vendor", &lib_dirs, EGL_DRIVER_LIBS)?;
     Ok(NvidiaVulkan {
         icd: icd.clone(),
         library_path: entry.library_path,
         api_version: entry.api_version,
         libraries,
+        egl: NvidiaEgl {
+            vendor_file: vendor.clone(),
+            library_path: egl.library_path,
+            libraries: egl_libraries,
+        },
     })
 }
 
@@ -258,6 +340,19 @@ mod tests {
                 format!("{d}/libnvidia-tls.so.580.159.04"),
             ]
         );
+        // The EGL part, from the driver's own folder too.
+        assert_eq!(
+            v.egl,
+            NvidiaEgl {
+                vendor_file: "/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json".into(),
+                library_path: "libEGL_nvidia.so.0".into(),
+                libraries: vec![
+                    format!("{d}/libEGL_nvidia.so.0"),
+                    format!("{d}/libnvidia-eglcore.so.580.159.04"),
+                ],
+            }
+        );
+        assert_eq!(v.all_libraries().len(), 8);
     }
 
     #[test]
@@ -275,6 +370,17 @@ mod tests {
                 format!("{d}/libnvidia-gpucomp.so.570.133.20"),
                 format!("{d}/libnvidia-glsi.so.570.133.20"),
                 format!("{d}/libnvidia-tls.so.570.133.20"),
+            ]
+        );
+        assert_eq!(
+            v.egl.vendor_file,
+            "/usr/share/glvnd/egl_vendor.d/10_nvidia.json"
+        );
+        assert_eq!(
+            v.egl.libraries,
+            [
+                format!("{d}/libEGL_nvidia.so.0"),
+                format!("{d}/libnvidia-eglcore.so.570.133.20"),
             ]
         );
     }
@@ -305,8 +411,12 @@ mod tests {
         // Not JSON.
         std::fs::write(icd_dir.join("nvidia_icd.json"), "{").unwrap();
         let e = nvidia(root, &host).unwrap_err();
-        assert!(matches!(e, Missing::BadIcd { .. }), "{e:?}");
-        assert!(e.to_string().contains("nvidia_icd.json"), "{e}");
+        assert!(matches!(e, Missing::BadFile { .. }), "{e:?}");
+        assert!(
+            e.to_string()
+                .contains("nvidia_icd.json is not a Vulkan ICD file"),
+            "{e}"
+        );
         // The library it names is absent.
         std::fs::write(
             icd_dir.join("nvidia_icd.json"),
@@ -330,10 +440,40 @@ mod tests {
         std::fs::write(lib.join("libnvidia-glcore.so.580.1"), "").unwrap();
         let e = nvidia(root, &host).unwrap_err();
         assert!(e.to_string().contains("SPIR-V compiler"), "{e}");
-        // Both: usable; the optional ones are left out where absent.
+        // Both, but no EGL part: named, with why it matters.
         std::fs::write(lib.join("libnvidia-glvkspirv.so.580.1"), "").unwrap();
+        let e = nvidia(root, &host).unwrap_err();
+        assert!(matches!(e, Missing::NoEglVendor { .. }), "{e:?}");
+        let text = e.to_string();
+        assert!(text.contains("10_nvidia.json"), "{text}");
+        assert!(text.contains("/usr/share/glvnd/egl_vendor.d"), "{text}");
+        assert!(text.contains("no X display"), "{text}");
+        // The vendor file names a library that is absent.
+        let egl_dir = root.join("usr/share/glvnd/egl_vendor.d");
+        std::fs::create_dir_all(&egl_dir).unwrap();
+        std::fs::write(
+            egl_dir.join("10_nvidia.json"),
+            r#"{"file_format_version":"1.0.0","ICD":{"library_path":"libEGL_nvidia.so.0"}}"#,
+        )
+        .unwrap();
+        let e = nvidia(root, &host).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("10_nvidia.json names libEGL_nvidia.so.0, which is not in"),
+            "{e}"
+        );
+        // The library, but not its core.
+        std::fs::write(lib.join("libEGL_nvidia.so.0"), "").unwrap();
+        let e = nvidia(root, &host).unwrap_err();
+        assert!(
+            matches!(&e, Missing::NoDriverLibrary { prefix, .. } if prefix == "libnvidia-eglcore.so."),
+            "{e:?}"
+        );
+        // All: usable; the optional ones are left out where absent.
+        std::fs::write(lib.join("libnvidia-eglcore.so.580.1"), "").unwrap();
         let v = nvidia(root, &host).unwrap();
         assert_eq!(v.libraries.len(), 3, "{:?}", v.libraries);
+        assert_eq!(v.egl.libraries.len(), 2, "{:?}", v.egl.libraries);
         // An absolute library path is taken as it is.
         std::fs::write(
             icd_dir.join("nvidia_icd.json"),

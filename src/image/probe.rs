@@ -36,6 +36,33 @@ pub fn list_devices(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The Vulkan loader's errors and warnings in a program's output (printed
+/// where `VK_LOADER_DEBUG` asks for them, as the NVIDIA passthrough does),
+/// each once, without the loader's padding: why a driver gave no device.
+pub fn loader_errors(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for l in text.lines() {
+        let Some(rest) = l.trim().strip_prefix("[Vulkan Loader]") else {
+            continue;
+        };
+        let Some((level, message)) = rest.split_once(':') else {
+            continue;
+        };
+        if !(level.contains("ERROR") || level.contains("WARNING")) {
+            continue;
+        }
+        let line = format!(
+            "Vulkan loader {}: {}",
+            level.trim(),
+            message.split_whitespace().collect::<Vec<_>>().join(" ")
+        );
+        if !out.contains(&line) {
+            out.push(line);
+        }
+    }
+    out
+}
+
 const VULKAN_KEYS: &[&str] = &[
     "deviceName",
     "deviceType",
@@ -134,6 +161,32 @@ mod tests {
             ["Vulkan0: llvmpipe (LLVM 19.1.7, 256 bits) (24105 MiB, 23540 MiB free)"]
         );
         assert!(list_devices("Available devices:\n  (none)\n").is_empty());
+    }
+
+    #[test]
+    fn the_loaders_errors_once_each() {
+        // As the loader printed them in the vulkan image on the H100 when
+        // NVIDIA's EGL part was not passed (VK_LOADER_DEBUG=error,warn,driver).
+        let out = "[Vulkan Loader] DRIVER:         Found ICD manifest file /etc/rigbench/vulkan/nvidia_icd.json, version 1.0.1\n\
+[Vulkan Loader] DEBUG | DRIVER: Searching for ICD drivers named libGLX_nvidia.so.0\n\
+[Vulkan Loader] ERROR:          loader_scanned_icd_add: Could not get 'vkCreateInstance' via 'vk_icdGetInstanceProcAddr' for ICD libGLX_nvidia.so.0\n\
+[Vulkan Loader] ERROR:          loader_scanned_icd_add: Could not get 'vkCreateInstance' via 'vk_icdGetInstanceProcAddr' for ICD libGLX_nvidia.so.0\n\
+[Vulkan Loader] ERROR | DRIVER: vkCreateInstance: Found no drivers!\n\
+Available devices:\n  (none)\n";
+        assert_eq!(
+            loader_errors(out),
+            [
+                "Vulkan loader ERROR: loader_scanned_icd_add: Could not get 'vkCreateInstance' via 'vk_icdGetInstanceProcAddr' for ICD libGLX_nvidia.so.0",
+                "Vulkan loader ERROR | DRIVER: vkCreateInstance: Found no drivers!",
+            ]
+        );
+        assert!(list_devices(out).is_empty());
+        assert!(
+            loader_errors(
+                "Available devices:\n  Vulkan0: NVIDIA H100 80GB HBM3 (81559 MiB, 81062 MiB free)\n"
+            )
+            .is_empty()
+        );
     }
 
     #[test]

@@ -86,17 +86,22 @@ pub async fn held<E: Engine>(
         )));
     }
     let (devices, device_probe) = tool_devices(engine, backend, image_id, passthrough).await;
-    let llama_devices = if backend.is_gpu() {
+    let (llama_devices, loader) = if backend.is_gpu() {
         let spec = passthrough.onto(probe(vec!["--list-devices".into()], None));
         let done = run_to_completion(engine, &spec).await?;
-        probe::list_devices(&String::from_utf8_lossy(&done.output))
+        let text = String::from_utf8_lossy(&done.output);
+        (probe::list_devices(&text), probe::loader_errors(&text))
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
     if backend.is_gpu() && llama_devices.is_empty() {
         crate::progress::note(format!(
-            "warning: llama.cpp sees no {} device in {tag}; its cells will fail as no_device",
-            backend.name()
+            "warning: llama.cpp sees no {} device in {tag}; its cells will fail as no_device{}",
+            backend.name(),
+            loader
+                .iter()
+                .map(|l| format!("\n  {l}"))
+                .collect::<String>()
         ));
     }
     Ok(Held {

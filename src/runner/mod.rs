@@ -330,21 +330,23 @@ impl<E: Engine> Runner<'_, E> {
         // was meant for a GPU.
         let driver = prepared.passthrough.vulkan_driver;
         let listed = if driver.is_some() {
-            let lines = server::list_devices(self.engine, spec)
+            let listed = server::list_devices(self.engine, spec)
                 .await
                 .map_err(|e| Failure {
                     mode: FailureMode::NoDevice,
                     message: format!("llama-server --list-devices did not run: {e}"),
                     evidence: vec![e.to_string()],
                 })?;
-            if let Some(why) = device::off_device(driver, &device::devices(&lines)) {
+            if let Some(why) = device::off_device(driver, &device::devices(&listed.devices)) {
+                // The devices seen, then why the loader gave no other.
+                let evidence = listed.devices.into_iter().chain(listed.loader).collect();
                 return Err(Failure {
                     mode: FailureMode::NoDevice,
                     message: why,
-                    evidence: lines,
+                    evidence,
                 });
             }
-            lines
+            listed.devices
         } else {
             Vec::new()
         };
