@@ -423,17 +423,17 @@ impl Backend {
         }
     }
 
-    /// Seconds to build its image from scratch on 2 cores, for `run --dry-run`'s
-    /// estimate: what the builds took here (cpu 282 s, rocm6 1010 s; vulkan
-    /// about 600 s; rocm7 taken as rocm6).
-    pub fn estimated_build_seconds(self) -> f64 {
+    /// Seconds its image took to build from scratch, alone, and on how many
+    /// cores, for `run --dry-run`'s estimate (`plan::estimate` scales it to the
+    /// host's cores): cpu 282 s, rocm6 1010 s and vulkan about 600 s on 2 cores
+    /// here (rocm7 taken as rocm6); cuda (one architecture) 288 s on 16 cores
+    /// of an H200 host.
+    pub fn measured_build(self) -> (f64, u32) {
         match self {
-            Backend::Cpu => 282.0,
-            Backend::Vulkan => 600.0,
-            Backend::Rocm6 | Backend::Rocm7 => 1010.0,
-            // llama.cpp's CUDA build for one architecture took 288 s on 16 cores
-            // (an H200 host); on 2 cores about 8× that.
-            Backend::Cuda => 2300.0,
+            Backend::Cpu => (282.0, 2),
+            Backend::Vulkan => (600.0, 2),
+            Backend::Rocm6 | Backend::Rocm7 => (1010.0, 2),
+            Backend::Cuda => (288.0, 16),
         }
     }
 
@@ -620,11 +620,17 @@ mod tests {
 
     #[test]
     fn estimates_and_runtime_facts_by_hand() {
-        let secs: Vec<f64> = Backend::ALL
-            .iter()
-            .map(|b| b.estimated_build_seconds())
-            .collect();
-        assert_eq!(secs, [282.0, 600.0, 1010.0, 1010.0, 2300.0]);
+        let secs: Vec<(f64, u32)> = Backend::ALL.iter().map(|b| b.measured_build()).collect();
+        assert_eq!(
+            secs,
+            [
+                (282.0, 2),
+                (600.0, 2),
+                (1010.0, 2),
+                (1010.0, 2),
+                (288.0, 16)
+            ]
+        );
         assert!(Backend::Cpu.runtime_facts().is_empty());
         assert_eq!(Backend::Vulkan.runtime_facts(), ["mesa"]);
         assert_eq!(Backend::Rocm6.runtime_facts(), ["rocm"]);

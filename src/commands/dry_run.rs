@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use crate::backend::Backend;
 use crate::host::devices::Passthrough;
-use crate::plan::estimate::human;
+use crate::plan::estimate::{Rates, human};
 use crate::plan::matrix::Matrix;
 use crate::plan::{ArchiveFile, Plan};
 use crate::runner::cell_variant;
@@ -25,6 +25,7 @@ pub fn render(
     matrix: &Matrix,
     cache: &Cache,
     passthroughs: &BTreeMap<Backend, Passthrough>,
+    rates: &Rates,
 ) -> String {
     let mut out = String::new();
     let b = &plan.bench;
@@ -44,7 +45,7 @@ pub fn render(
     matrix_section(&mut out, plan, matrix);
     starts_section(&mut out, plan, matrix);
     excluded_section(&mut out, matrix);
-    estimate_section(&mut out, plan, matrix, cache);
+    estimate_section(&mut out, plan, matrix, cache, rates);
     out
 }
 
@@ -335,6 +336,7 @@ pub fn json(
     matrix: &Matrix,
     cache: &Cache,
     passthroughs: &BTreeMap<Backend, Passthrough>,
+    rates: &Rates,
 ) -> serde_json::Value {
     use serde_json::json;
     let starts: Vec<serde_json::Value> = matrix
@@ -381,7 +383,7 @@ pub fn json(
             })
         })
         .collect();
-    let e = crate::plan::estimate::estimate(plan, matrix, &model_sizes(plan, cache));
+    let e = crate::plan::estimate::estimate(plan, matrix, &model_sizes(plan, cache), rates);
     json!({
         "plan": plan,
         "server_starts": starts,
@@ -396,12 +398,13 @@ pub fn json(
             "model_loads": e.load_s,
             "requests": e.requests_s,
             "not_estimated": e.unknown_size,
+            "assumes": rates.describe(),
         },
     })
 }
 
-fn estimate_section(out: &mut String, plan: &Plan, matrix: &Matrix, cache: &Cache) {
-    let e = crate::plan::estimate::estimate(plan, matrix, &model_sizes(plan, cache));
+fn estimate_section(out: &mut String, plan: &Plan, matrix: &Matrix, cache: &Cache, rates: &Rates) {
+    let e = crate::plan::estimate::estimate(plan, matrix, &model_sizes(plan, cache), rates);
     let _ = writeln!(
         out,
         "
@@ -419,7 +422,8 @@ estimate: about {} (image builds up to {}, model loads {}, requests {})",
     }
     let _ = writeln!(
         out,
-        "  rough: generation taken as bandwidth-bound on a dense model (GPU 256 GB/s, CPU 60 GB/s, 60 % efficiency; prompt processing 10x faster), builds as measured on 2 cores; an MoE model runs faster. Not counted: downloads, cool-down waits, stall timeouts of failing cells."
+        "  rough: {}. Not counted: downloads, llama-bench runs, cool-down waits, stall timeouts of failing cells.",
+        rates.describe()
     );
     if !e.unknown_size.is_empty() {
         let _ = writeln!(
@@ -453,7 +457,7 @@ mod tests {
         ]);
         matrix.exclude_backends(&reasons);
         let cache = Cache::new(std::path::PathBuf::from("/nonexistent-cache"));
-        let text = render(&plan, &matrix, &cache, &BTreeMap::new());
+        let text = render(&plan, &matrix, &cache, &BTreeMap::new(), &Rates::assumed());
         assert!(text.contains(
             "matrix: 47 cells, 0 runnable here, 47 excluded (listed below), 145 left out by the plan's exclude rules"
         ), "{text}");
@@ -498,7 +502,7 @@ mod tests {
         let plan = crate::plan::builtin(2).unwrap();
         let cache = Cache::new(std::path::PathBuf::from("/nonexistent-cache"));
         let pass = BTreeMap::from([(Backend::Cpu, Passthrough::default())]);
-        let text = render(&plan, &expand(&plan), &cache, &pass);
+        let text = render(&plan, &expand(&plan), &cache, &pass, &Rates::assumed());
         assert!(
             text.contains("4 cells in 4 server starts, 32 requests"),
             "{text}"

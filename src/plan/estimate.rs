@@ -1,25 +1,136 @@
 //! A rough time estimate for a matrix, printed by `run --dry-run`: image builds,
-//! server starts and requests, from stated assumptions (not from measurement of
-//! this host). A pure function; every assumption is returned beside the numbers.
+//! server starts and requests, from stated assumptions and what is known of
+//! the host (not from measuring it). A pure function; every assumption is
+//! returned beside the numbers (`Rates::describe`).
 //!
 //! Generation is taken as bandwidth-bound on a dense model: tokens/s =
-//! efficiency × memory bandwidth ÷ model bytes, with the bandwidth of a Strix
-//! Halo (256 GB/s) for GPU backends and of a desktop's dual-channel DDR5
-//! (60 GB/s) for the CPU, efficiency 0.6; prompt processing at 10× that rate.
-//! An MoE model reads only its active experts per token, so it runs faster than
-//! this. Builds take what they took here on 2 cores
-//! (`Backend::estimated_build_seconds`).
+//! efficiency × memory bandwidth ÷ model bytes, efficiency 0.6, and a GPU
+//! token takes at least 1.5 ms (launches and the server's own work: a 270M
+//! model reached 600 t/s on an H200). The GPU's bandwidth is the plan's
+//! `bench.memory_bandwidth_gbs`, else the host's known platform
+//! (`report::roofline::PLATFORMS`), else a Strix Halo's 256 GB/s; the CPU's is
+//! the same on a unified-memory platform, else a desktop's dual-channel DDR5
+//! (60 GB/s). Prompt processing runs at 10× the generation rate, 40× on a
+//! discrete GPU (measured on an H100: 39× on an 8B, 45× on a 27B model). An MoE
+//! model reads only its active experts per token, so it runs faster than this.
+//! Builds take what they took where measured (`Backend::measured_build`),
+//! scaled to the host's cores as measured between 2 and 16 cores (2.5× for 8×
+//! the cores: time ∝ cores^-0.45).
 
 use super::Plan;
 use super::matrix::Matrix;
 use crate::backend::Backend;
 
-const GPU_BANDWIDTH: f64 = 256e9;
-const CPU_BANDWIDTH: f64 = 60e9;
+const STRIX_HALO_GBS: f64 = 256.0;
+const CPU_GBS: f64 = 60.0;
 const EFFICIENCY: f64 = 0.6;
 const PP_OVER_TG: f64 = 10.0;
+const PP_OVER_TG_DISCRETE: f64 = 40.0;
+/// The shortest time a generated token takes on a GPU, seconds.
+const GPU_TOKEN_FLOOR_S: f64 = 1.5e-3;
+/// How build time falls with cores: t ∝ cores^-BUILD_SCALING.
+const BUILD_SCALING: f64 = 0.45;
 /// Model load speed, bytes/s (from page cache or a fast NVMe drive).
 const LOAD_BYTES_PER_S: f64 = 2e9;
+
+/// What the estimate takes the host to be.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rates {
+    /// GPU memory bandwidth, GB/s, and where the figure comes from.
+    pub gpu_gbs: f64,
+    pub gpu_from: String,
+    /// CPU memory bandwidth, GB/s.
+    pub cpu_gbs: f64,
+    /// Whether the GPU has its own memory (prompt processing then runs
+    /// further ahead of generation).
+    pub discrete: bool,
+    /// The host's logical CPUs (builds scale with them).
+    pub cores: u32,
+}
+
+impl Rates {
+    /// The assumptions alone: a Strix Halo-class GPU and a 2-core host.
+    pub fn assumed() -> Rates {
+        Rates {
+            gpu_gbs: STRIX_HALO_GBS,
+            gpu_from: "assumed: a Strix Halo's".to_string(),
+            cpu_gbs: CPU_GBS,
+            discrete: false,
+            cores: 2,
+        }
+    }
+
+    /// For a plan on a host: the plan's bandwidth, else the host's known
+    /// platform's, else the assumption; the host's cores.
+    pub fn of(plan: &Plan, host: &crate::host::HostFacts) -> Rates {
+        let mut r = Rates::assumed();
+        r.cores = host.cpu.logical_cpus.max(1);
+        if let Some(p) = crate::report::roofline::platform_of(host) {
+            r.gpu_gbs = p.gbs;
+            r.gpu_from = p.what.to_string();
+            r.discrete = !p.unified;
+            if p.unified {
+                r.cpu_gbs = p.gbs;
+            }
+        }
+        if let Some(gbs) = plan.bench.memory_bandwidth_gbs {
+            r.gpu_gbs = gbs;
+            r.cpu_gbs = gbs;
+            r.gpu_from = "the plan's bench.memory_bandwidth_gbs".to_string();
+        }
+        r
+    }
+
+    /// One line for people: what the numbers rest on.
+    pub fn describe(&self) -> String {
+        format!(
+            "generation taken as bandwidth-bound on a dense model (GPU {:.0} GB/s: {}; CPU {:.0} GB/s; {:.0} % efficiency; a GPU token at least {:.1} ms; prompt processing {:.0}x faster), builds scaled to {} cores from where they were measured; an MoE model runs faster",
+            self.gpu_gbs,
+            self.gpu_from,
+            self.cpu_gbs,
+            EFFICIENCY * 100.0,
+            GPU_TOKEN_FLOOR_S * 1e3,
+            self.pp_over_tg(),
+            self.cores
+        )
+    }
+
+    fn pp_over_tg(&self) -> f64 {
+        if self.discrete {
+            PP_OVER_TG_DISCRETE
+        } else {
+            PP_OVER_TG
+        }
+    }
+
+    /// Seconds to build `backend`'s image here from scratch.
+    pub fn build_seconds(&self, backend: Backend) -> f64 {
+        let (seconds, cores) = backend.measured_build();
+        seconds * (f64::from(cores) / f64::from(self.cores.max(1))).powf(BUILD_SCALING)
+    }
+
+    /// One request's estimated seconds: `prompt` tokens processed and
+    /// `n_predict` generated on `backend` with a model of `bytes`.
+    pub fn request_seconds(
+        &self,
+        backend: Backend,
+        bytes: u64,
+        prompt: u32,
+        n_predict: u32,
+    ) -> f64 {
+        let (gbs, pp_factor) = if backend.is_gpu() {
+            (self.gpu_gbs, self.pp_over_tg())
+        } else {
+            (self.cpu_gbs, PP_OVER_TG)
+        };
+        let mut tg = EFFICIENCY * gbs * 1e9 / bytes as f64;
+        if backend.is_gpu() {
+            tg = tg.min(1.0 / GPU_TOKEN_FLOOR_S);
+        }
+        let pp = pp_factor * tg;
+        f64::from(prompt) / pp + f64::from(n_predict) / tg
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Estimate {
@@ -40,8 +151,9 @@ impl Estimate {
     }
 }
 
-/// The estimate for `matrix`; `sizes[i]` is model i's size in bytes, if known.
-pub fn estimate(plan: &Plan, matrix: &Matrix, sizes: &[Option<u64>]) -> Estimate {
+/// The estimate for `matrix` at `rates`; `sizes[i]` is model i's size in
+/// bytes, if known.
+pub fn estimate(plan: &Plan, matrix: &Matrix, sizes: &[Option<u64>], rates: &Rates) -> Estimate {
     let mut images: Vec<(Backend, usize)> = matrix
         .groups
         .iter()
@@ -49,10 +161,7 @@ pub fn estimate(plan: &Plan, matrix: &Matrix, sizes: &[Option<u64>]) -> Estimate
         .collect();
     images.sort();
     images.dedup();
-    let build_s = images
-        .iter()
-        .map(|(b, _)| b.estimated_build_seconds())
-        .sum();
+    let build_s = images.iter().map(|(b, _)| rates.build_seconds(*b)).sum();
     let mut load_s = 0.0;
     let mut requests_s = 0.0;
     let mut unknown_size = Vec::new();
@@ -70,8 +179,8 @@ pub fn estimate(plan: &Plan, matrix: &Matrix, sizes: &[Option<u64>]) -> Estimate
         };
         load_s += f64::from(rounds) * bytes as f64 / LOAD_BYTES_PER_S;
         for c in &g.cells {
-            requests_s +=
-                per_cell * request_seconds(g.backend, bytes, c.prompt_tokens, plan.bench.n_predict);
+            requests_s += per_cell
+                * rates.request_seconds(g.backend, bytes, c.prompt_tokens, plan.bench.n_predict);
         }
     }
     Estimate {
@@ -80,19 +189,6 @@ pub fn estimate(plan: &Plan, matrix: &Matrix, sizes: &[Option<u64>]) -> Estimate
         requests_s,
         unknown_size,
     }
-}
-
-/// One request's estimated seconds: `prompt` tokens processed and `n_predict`
-/// generated on `backend` with a model of `bytes`.
-pub fn request_seconds(backend: Backend, bytes: u64, prompt: u32, n_predict: u32) -> f64 {
-    let bandwidth = if backend.is_gpu() {
-        GPU_BANDWIDTH
-    } else {
-        CPU_BANDWIDTH
-    };
-    let tg = EFFICIENCY * bandwidth / bytes as f64;
-    let pp = PP_OVER_TG * tg;
-    f64::from(prompt) / pp + f64::from(n_predict) / tg
 }
 
 /// "1 h 05 min", "12 min", "40 s".
@@ -121,7 +217,7 @@ mod tests {
         let mut plan = builtin_for(2, &[Backend::Vulkan]).unwrap();
         plan.bench.rounds = 1;
         let m = expand(&plan);
-        let e = estimate(&plan, &m, &[Some(253_113_024)]);
+        let e = estimate(&plan, &m, &[Some(253_113_024)], &Rates::assumed());
         // Builds: 282 + 600.
         assert_eq!(e.build_s, 882.0);
         // Loads: 2 × 253 113 024 / 2e9 = 0.253113024 s.
@@ -143,15 +239,71 @@ mod tests {
         // 72.475 × 6 / 5 = 86.970 s (see the test above for 72.475).
         let mut plan = crate::plan::builtin(2).unwrap();
         plan.bench.rounds = 2;
-        let e = estimate(&plan, &expand(&plan), &[Some(253_113_024)]);
+        let e = estimate(
+            &plan,
+            &expand(&plan),
+            &[Some(253_113_024)],
+            &Rates::assumed(),
+        );
         assert!((e.load_s - 0.253_113_024).abs() < 1e-9);
         assert!((e.requests_s - 86.970).abs() < 0.01, "{}", e.requests_s);
     }
 
     #[test]
+    fn an_h200_host_takes_its_bandwidth_its_cores_and_a_discrete_gpus_prompt_rate() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/hosts/nvidia-h200");
+        let mut plan = crate::plan::builtin(2).unwrap();
+        let r = Rates::of(&plan, &crate::host::probe(&root));
+        assert_eq!(r.gpu_gbs, 4800.0);
+        assert!(r.discrete);
+        assert_eq!(r.cpu_gbs, 60.0);
+        assert_eq!(r.cores, 16);
+        assert!(r.describe().contains("GPU 4800 GB/s"), "{}", r.describe());
+        // Builds: cuda was measured on 16 cores (288 s); cpu on 2 (282 s):
+        // 282 × (2/16)^0.45 = 282 × 0.392280 = 110.62 s (114 s measured there).
+        assert!((r.build_seconds(Backend::Cuda) - 288.0).abs() < 1e-9);
+        assert!((r.build_seconds(Backend::Cpu) - 110.62).abs() < 0.01);
+        // gemma3-27b Q8_0 (28 708 843 488 bytes), 11205 prompt tokens and 64
+        // generated on cuda: tg = 0.6 × 4800e9 / 28708843488 = 100.3175 t/s,
+        // pp = 40 × tg = 4012.70 t/s; 11205 / 4012.70 + 64 / 100.3175 =
+        // 2.79239 + 0.63797 = 3.43036 s. (An H100, 3350 GB/s, measured 3.8 s
+        // of prompt and 1.0 s of generation: results/nvidia-vulkan-2026-12.)
+        let s = r.request_seconds(Backend::Cuda, 28_708_843_488, 11205, 64);
+        assert!((s - 3.43036).abs() < 1e-4, "{s}");
+        // A 270M model meets the per-token floor: 128 tokens take 0.192 s
+        // (1.5 ms each), not 128 / 11378 s; 31 prompt tokens at 40 × 666.7.
+        let s = r.request_seconds(Backend::Cuda, 253_113_024, 31, 128);
+        assert!((s - (31.0 / (40.0 / 1.5e-3) + 0.192)).abs() < 1e-9, "{s}");
+        // The CPU keeps its own bandwidth and the 10× prompt rate:
+        // tg = 0.6 × 60e9 / 253113024 = 142.2278, 128 / tg + 31 / 1422.278.
+        let s = r.request_seconds(Backend::Cpu, 253_113_024, 31, 128);
+        assert!(
+            (s - (128.0 / 142.2278 + 31.0 / 1422.278)).abs() < 1e-4,
+            "{s}"
+        );
+        // The plan's bandwidth wins, for every backend.
+        plan.bench.memory_bandwidth_gbs = Some(1000.0);
+        let r = Rates::of(&plan, &crate::host::probe(&root));
+        assert_eq!((r.gpu_gbs, r.cpu_gbs), (1000.0, 1000.0));
+        assert!(
+            r.describe()
+                .contains("the plan's bench.memory_bandwidth_gbs")
+        );
+        // No GPU known: the assumption, said so; the host's cores still count.
+        let r = Rates::of(&plan, &crate::host::probe(&root.with_file_name("no-gpu")));
+        assert_eq!(r.gpu_from, "the plan's bench.memory_bandwidth_gbs");
+        plan.bench.memory_bandwidth_gbs = None;
+        let r = Rates::of(&plan, &crate::host::probe(&root.with_file_name("no-gpu")));
+        assert_eq!(r.gpu_gbs, 256.0);
+        assert!(!r.discrete);
+        assert!(r.gpu_from.starts_with("assumed"));
+    }
+
+    #[test]
     fn a_model_of_unknown_size_is_named_and_left_out() {
         let plan = crate::plan::builtin(2).unwrap();
-        let e = estimate(&plan, &expand(&plan), &[None]);
+        let e = estimate(&plan, &expand(&plan), &[None], &Rates::assumed());
         assert_eq!(e.requests_s, 0.0);
         assert_eq!(e.unknown_size, ["gemma-3-270m-q4_k_m"]);
         assert_eq!(human(3900.0), "1 h 05 min");

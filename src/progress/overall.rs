@@ -3,7 +3,7 @@
 //! and the time left. Pure.
 //!
 //! The time left comes from the dry-run estimate's model of each request
-//! (`plan::estimate::request_seconds`: long prompts cost more) and of each
+//! (`plan::estimate::Rates::request_seconds`: long prompts cost more) and of each
 //! server start (`START_S` plus the model's load), over what is still to do,
 //! scaled by how long the work done by this process took against its own
 //! estimate (this machine's speed, the estimate's errors). Before any work it
@@ -89,8 +89,14 @@ pub fn overall(m: &Manifest, model_bytes: &dyn Fn(&str) -> Option<u64>) -> Overa
             known = false;
             continue;
         };
-        let one =
-            crate::plan::estimate::request_seconds(c.backend, bytes, c.prompt_tokens, c.n_predict);
+        // Only the requests' weights against each other matter here: the
+        // pace measured so far scales them.
+        let one = crate::plan::estimate::Rates::assumed().request_seconds(
+            c.backend,
+            bytes,
+            c.prompt_tokens,
+            c.n_predict,
+        );
         est_done += one * f64::from(done);
         est_left += one * f64::from(planned - done);
         let mut rounds: Vec<u32> = c.runs.iter().map(|r| r.round).collect();

@@ -122,17 +122,20 @@ pub const PLATFORMS: &[Platform] = &[
     },
 ];
 
-/// The known platform of the host, if any: its amdgpu gfx target or the name of
-/// its first NVIDIA GPU.
+/// The known platform of the run's host (`platform_of`).
 pub fn platform(m: &Manifest) -> Option<&'static Platform> {
-    let gfx: Vec<&str> = m
-        .host
+    platform_of(&m.host)
+}
+
+/// The known platform of a host, if any: its amdgpu gfx target or the name of
+/// its first NVIDIA GPU.
+pub fn platform_of(host: &crate::host::HostFacts) -> Option<&'static Platform> {
+    let gfx: Vec<&str> = host
         .gpus
         .iter()
         .filter_map(|g| g.gfx_target.as_deref())
         .collect();
-    let nvidia: Vec<&str> = m
-        .host
+    let nvidia: Vec<&str> = host
         .nvidia
         .iter()
         .flat_map(|n| n.gpus.iter().map(|g| g.name.as_str()))
