@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Issue 29's run on the lent GPU machine (no network, no Podman):
+# plans/h200-study.toml (cuda against vulkan on the study's two architectures at
+# full size and the real Gemma 3 270M, cpu as its baseline) built and run twice
+# (a and b, new server starts), each bundled as soon as it ends, compared
+# within (cuda against vulkan, q8_0 K against f16, graphs off against on) and
+# with each other, and a reference made of a that b is checked against.
+# The host is prepared as h200-vulkan.sh does (Podman, the cuda and vulkan
+# bases); the three images build side by side while the model's parts arrive.
+# STAGE_DIR (it must be /root/rigbench-stage: the plan names the source
+# archive and the model there) holds debs-podman/, debs-vulkan/,
+# llama-src-0c1e57098-trimmed.tar.gz and parts/part-* of
+# gemma-3-270m-q4_k_m.gguf (`split -b 55M`: a device call carries 64 MiB),
+# PARTS of them (default 5); rigbench is on PATH. Every step is logged with
+# its time to OUT_DIR/pipeline.log, each step's output to OUT_DIR/NAME.log.
+# RUNS names the runs (default "a b"); RUN_FLAGS adds flags to each (e.g.
+# "--rounds 2" where the lease is short: say so beside the figures).
+# Not yet run on the GPU: the estimate (`rigbench run --plan
+# plans/h200-study.toml --dry-run --host-root tests/fixtures/hosts/nvidia-h200`)
+# says about 31 min a run with builds; results/nvidia-vulkan-2026-12's scout
+# suggests about 23.
+# Usage: [RUNS=…] [RUN_FLAGS=…] [PARTS=N] scripts/offline/h200-study.sh STAGE_DIR OUT_DIR
+set -uo pipefail
+stage=${1:?usage: h200-study.sh STAGE_DIR OUT_DIR}
+out=${2:?usage: h200-study.sh STAGE_DIR OUT_DIR}
+here=$(cd "$(dirname "$0")" && pwd)
+plan="$here/../../plans/h200-study.toml"
+model="$stage/gemma-3-270m-q4_k_m.gguf"
+want=a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818
+parts=${PARTS:-5}
+read -r -a run_flags <<< "${RUN_FLAGS:-}"
+mkdir -p "$out"
+# shellcheck source=scripts/offline/steps.sh
+. "$here/steps.sh"
+
+run host "$here/gpu-host.sh" "$stage/debs-podman" || exit 1
+run vulkan-base "$here/vulkan-base.sh" "$stage/debs-vulkan" || exit 1
+run doctor rigbench doctor
+run dry-run rigbench run --plan "$plan" --dry-run "${run_flags[@]}"
+pids=()
+for b in cpu cuda vulkan; do
+  run "build-$b" rigbench build --plan "$plan" --backend "$b" &
+  pids+=($!)
+done
+step "waiting for the model's $parts parts"
+for _ in $(seq 1 1200); do
+  [ "$(find "$stage/parts" -name 'part-*' 2>/dev/null | wc -l)" -ge "$parts" ] && break
+  sleep 1
+done
+cat "$stage"/parts/part-* > "$model"
+got=$(sha256sum "$model" | cut -d' ' -f1)
+step "model joined: sha256 $got ($( [ "$got" = "$want" ] && echo as pinned || echo NOT as pinned))"
+[ "$got" = "$want" ] || exit 1
+failed=0
+for p in "${pids[@]}"; do wait "$p" || failed=1; done
+[ "$failed" = 0 ] || { step "a build failed: see build-*.log"; exit 1; }
+for r in ${RUNS:-a b}; do
+  run "run-$r" rigbench run --plan "$plan" "${run_flags[@]}" --out "$out/$r"
+  run "bundle-$r" rigbench bundle "$out/$r" -o "$out/h200-study-$r.tar.gz"
+  run "cmp-$r-cuda-vulkan" rigbench compare "$out/$r" --within backend cuda vulkan --html "$out/cmp-$r-cuda-vulkan.html"
+  run "cmp-$r-q8k" rigbench compare "$out/$r" --within variant f16 q8k
+  run "cmp-$r-nographs" rigbench compare "$out/$r" --within variant f16 nographs
+  run "cmp-$r-cpu-cuda" rigbench compare "$out/$r" --within backend cpu cuda
+done
+if [ -d "$out/a" ] && [ -d "$out/b" ]; then
+  run cmp-a-b rigbench compare "$out/a" "$out/b"
+  run reference rigbench reference from-run "$out/a" -o "$out/h200-study.toml" --name h200-study \
+    --title "The study's question on an NVIDIA GPU: cuda against vulkan, dense and MoE at full size"
+  run cmp-b-reference rigbench compare "$out/b" --reference "$out/h200-study.toml"
+fi
+nvidia-smi -q > "$out/nvidia-smi-q.txt" 2>&1
+step "done"
