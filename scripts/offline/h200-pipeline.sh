@@ -23,15 +23,7 @@ mkdir -p "$out"
 . "$(dirname "$0")/steps.sh"
 
 run build rigbench build --plan "$plan"
-step "waiting for the model's parts"
-for _ in $(seq 1 600); do
-  [ "$(find "$stage/parts" -name 'part-*' 2>/dev/null | wc -l)" -ge 5 ] && break
-  sleep 1
-done
-cat "$stage"/parts/part-* > "$model"
-got=$(sha256sum "$model" | cut -d' ' -f1)
-step "model joined: sha256 $got ($( [ "$got" = "$want" ] && echo as pinned || echo NOT as pinned))"
-[ "$got" = "$want" ] || exit 1
+join_parts "$stage" 5 "$want" "$model" 600 || exit 1
 for r in ${RIGBENCH_H200_RUNS:-a b}; do
   run "run-$r" rigbench run --plan "$plan" --out "$out/$r"
   run "bundle-$r" rigbench bundle "$out/$r" -o "$out/h200-$r.tar.gz"

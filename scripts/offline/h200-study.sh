@@ -27,7 +27,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 plan="$here/../../plans/h200-study.toml"
 model="$stage/gemma-3-270m-q4_k_m.gguf"
 want=a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818
-parts=${PARTS:-5}
 read -r -a run_flags <<< "${RUN_FLAGS:-}"
 mkdir -p "$out"
 # shellcheck source=scripts/offline/steps.sh
@@ -42,15 +41,7 @@ for b in cpu cuda vulkan; do
   run "build-$b" rigbench build --plan "$plan" --backend "$b" &
   pids+=($!)
 done
-step "waiting for the model's $parts parts"
-for _ in $(seq 1 1200); do
-  [ "$(find "$stage/parts" -name 'part-*' 2>/dev/null | wc -l)" -ge "$parts" ] && break
-  sleep 1
-done
-cat "$stage"/parts/part-* > "$model"
-got=$(sha256sum "$model" | cut -d' ' -f1)
-step "model joined: sha256 $got ($( [ "$got" = "$want" ] && echo as pinned || echo NOT as pinned))"
-[ "$got" = "$want" ] || exit 1
+join_parts "$stage" "${PARTS:-5}" "$want" "$model" 1200 || exit 1
 failed=0
 for p in "${pids[@]}"; do wait "$p" || failed=1; done
 [ "$failed" = 0 ] || { step "a build failed: see build-*.log"; exit 1; }

@@ -1,6 +1,7 @@
-# Sourced by the GPU-host pipelines (h200-pipeline.sh, h200-vulkan.sh): each
-# step logged with its time since the start to $out/pipeline.log, each command's
-# output to $out/NAME.log. Needs `out` set and the folder made.
+# Sourced by the GPU-host pipelines (h200-pipeline.sh, h200-vulkan.sh,
+# h200-study.sh): each step logged with its time since the start to
+# $out/pipeline.log, each command's output to $out/NAME.log; and a model carried
+# in parts joined and checked. Needs `out` set and the folder made.
 # shellcheck shell=bash
 : "${out:?steps.sh needs out set}"
 t0=$SECONDS
@@ -13,4 +14,17 @@ run() { # NAME CMD...: runs CMD, its output to NAME.log, its status to the log
   rc=$?
   step "end $name: exit $rc"
   return "$rc"
+}
+join_parts() { # STAGE PARTS SHA256 MODEL WAIT_S: waits up to WAIT_S seconds for
+  # PARTS files STAGE/parts/part-*, joins them into MODEL and checks its sha256
+  local stage=$1 parts=$2 want=$3 model=$4 wait_s=$5 got
+  step "waiting for the model's $parts parts"
+  for _ in $(seq 1 "$wait_s"); do
+    [ "$(find "$stage/parts" -name 'part-*' 2>/dev/null | wc -l)" -ge "$parts" ] && break
+    sleep 1
+  done
+  cat "$stage"/parts/part-* > "$model"
+  got=$(sha256sum "$model" | cut -d' ' -f1)
+  step "model joined: sha256 $got ($( [ "$got" = "$want" ] && echo as pinned || echo NOT as pinned))"
+  [ "$got" = "$want" ]
 }

@@ -403,6 +403,28 @@ pub fn json(
     })
 }
 
+/// The estimate's rates for a plan on a host: the plan's bandwidth, else the
+/// host's known platform's (`report::roofline`), else the assumption; the
+/// host's cores.
+pub fn rates(plan: &Plan, host: &crate::host::HostFacts) -> Rates {
+    use crate::report::roofline::{bandwidth_for, platform_of};
+    let mut r = Rates::assumed();
+    r.cores = host.cpu.logical_cpus.max(1);
+    let plan_gbs = plan.bench.memory_bandwidth_gbs;
+    let platform = platform_of(host);
+    r.discrete = platform.is_some_and(|p| !p.unified);
+    if let Some((gbs, from)) = bandwidth_for(plan_gbs, host) {
+        r.gpu_gbs = gbs;
+        r.gpu_from = from;
+        // The plan's bandwidth holds for every cell (as in the report's
+        // ceiling); a unified-memory platform's is the CPU's too.
+        if plan_gbs.is_some() || platform.is_some_and(|p| p.unified) {
+            r.cpu_gbs = gbs;
+        }
+    }
+    r
+}
+
 fn estimate_section(out: &mut String, plan: &Plan, matrix: &Matrix, cache: &Cache, rates: &Rates) {
     let e = crate::plan::estimate::estimate(plan, matrix, &model_sizes(plan, cache), rates);
     let _ = writeln!(
@@ -438,6 +460,57 @@ estimate: about {} (image builds up to {}, model loads {}, requests {})",
 mod tests {
     use super::*;
     use crate::plan::matrix::expand;
+
+    #[test]
+    fn an_h200_host_takes_its_bandwidth_its_cores_and_a_discrete_gpus_prompt_rate() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/hosts/nvidia-h200");
+        let mut plan = crate::plan::builtin(2).unwrap();
+        let r = rates(&plan, &crate::host::probe(&root));
+        assert_eq!(r.gpu_gbs, 4800.0);
+        assert!(r.discrete);
+        assert_eq!(r.cpu_gbs, 60.0);
+        assert_eq!(r.cores, 16);
+        assert!(r.describe().contains("GPU 4800 GB/s"), "{}", r.describe());
+        // Builds: cuda was measured on 16 cores (288 s); cpu on 2 (282 s):
+        // 282 × (2/16)^0.45 = 282 × 0.392280 = 110.62 s (114 s measured there).
+        assert!((r.build_seconds(Backend::Cuda) - 288.0).abs() < 1e-9);
+        assert!((r.build_seconds(Backend::Cpu) - 110.62).abs() < 0.01);
+        // gemma3-27b Q8_0 (28 708 843 488 bytes), 11205 prompt tokens and 64
+        // generated on cuda: tg = 0.6 × 4800e9 / 28708843488 = 100.3175 t/s,
+        // pp = 40 × tg = 4012.70 t/s; 11205 / 4012.70 + 64 / 100.3175 =
+        // 2.79239 + 0.63797 = 3.43036 s. (An H100, 3350 GB/s, measured 3.8 s
+        // of prompt and 1.0 s of generation: results/nvidia-vulkan-2026-12.)
+        let s = r.request_seconds(Backend::Cuda, 28_708_843_488, 11205, 64);
+        assert!((s - 3.43036).abs() < 1e-4, "{s}");
+        // A 270M model meets the per-token floor: 128 tokens take 0.192 s
+        // (1.5 ms each), not 128 / 11378 s; 31 prompt tokens at 40 × 666.7.
+        let s = r.request_seconds(Backend::Cuda, 253_113_024, 31, 128);
+        assert!((s - (31.0 / (40.0 / 1.5e-3) + 0.192)).abs() < 1e-9, "{s}");
+        // The CPU keeps its own bandwidth and the 10× prompt rate:
+        // tg = 0.6 × 60e9 / 253113024 = 142.2278, 128 / tg + 31 / 1422.278.
+        let s = r.request_seconds(Backend::Cpu, 253_113_024, 31, 128);
+        assert!(
+            (s - (128.0 / 142.2278 + 31.0 / 1422.278)).abs() < 1e-4,
+            "{s}"
+        );
+        // The plan's bandwidth wins, for every backend.
+        plan.bench.memory_bandwidth_gbs = Some(1000.0);
+        let r = rates(&plan, &crate::host::probe(&root));
+        assert_eq!((r.gpu_gbs, r.cpu_gbs), (1000.0, 1000.0));
+        assert!(
+            r.describe()
+                .contains("the plan's bench.memory_bandwidth_gbs")
+        );
+        // No GPU known: the assumption, said so; the host's cores still count.
+        let r = rates(&plan, &crate::host::probe(&root.with_file_name("no-gpu")));
+        assert_eq!(r.gpu_from, "the plan's bench.memory_bandwidth_gbs");
+        plan.bench.memory_bandwidth_gbs = None;
+        let r = rates(&plan, &crate::host::probe(&root.with_file_name("no-gpu")));
+        assert_eq!(r.gpu_gbs, 256.0);
+        assert!(!r.discrete);
+        assert!(r.gpu_from.starts_with("assumed"));
+    }
 
     #[test]
     fn the_studys_plan_dry_runs_to_its_matrix_on_a_host_without_gpu() {

@@ -36,6 +36,25 @@ pub fn list_devices(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// What `llama-server --list-devices` said: the devices, and the Vulkan
+/// loader's errors where it printed any.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeviceList {
+    /// The devices, as printed (`list_devices`).
+    pub devices: Vec<String>,
+    /// The Vulkan loader's errors and warnings, each once (`loader_errors`).
+    pub loader: Vec<String>,
+}
+
+impl DeviceList {
+    pub fn parse(text: &str) -> DeviceList {
+        DeviceList {
+            devices: list_devices(text),
+            loader: loader_errors(text),
+        }
+    }
+}
+
 /// The Vulkan loader's errors and warnings in a program's output (printed
 /// where `VK_LOADER_DEBUG` asks for them, as the NVIDIA passthrough does),
 /// each once, without the loader's padding: why a driver gave no device.

@@ -86,19 +86,19 @@ pub async fn held<E: Engine>(
         )));
     }
     let (devices, device_probe) = tool_devices(engine, backend, image_id, passthrough).await;
-    let (llama_devices, loader) = if backend.is_gpu() {
+    let listed = if backend.is_gpu() {
         let spec = passthrough.onto(probe(vec!["--list-devices".into()], None));
         let done = run_to_completion(engine, &spec).await?;
-        let text = String::from_utf8_lossy(&done.output);
-        (probe::list_devices(&text), probe::loader_errors(&text))
+        probe::DeviceList::parse(&String::from_utf8_lossy(&done.output))
     } else {
-        (Vec::new(), Vec::new())
+        probe::DeviceList::default()
     };
-    if backend.is_gpu() && llama_devices.is_empty() {
+    if backend.is_gpu() && listed.devices.is_empty() {
         crate::progress::note(format!(
             "warning: llama.cpp sees no {} device in {tag}; its cells will fail as no_device{}",
             backend.name(),
-            loader
+            listed
+                .loader
                 .iter()
                 .map(|l| format!("\n  {l}"))
                 .collect::<String>()
@@ -110,7 +110,7 @@ pub async fn held<E: Engine>(
         version_output,
         devices,
         device_probe,
-        llama_devices,
+        llama_devices: listed.devices,
     })
 }
 

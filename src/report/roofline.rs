@@ -146,12 +146,21 @@ pub fn platform_of(host: &crate::host::HostFacts) -> Option<&'static Platform> {
     })
 }
 
-/// The bandwidth in GB/s and where it came from.
+/// The run's bandwidth in GB/s and where it came from (`bandwidth_for`).
 pub fn bandwidth(m: &Manifest) -> Option<(f64, String)> {
-    if let Some(b) = m.plan.bench.memory_bandwidth_gbs {
+    bandwidth_for(m.plan.bench.memory_bandwidth_gbs, &m.host)
+}
+
+/// The bandwidth in GB/s and where it came from: the plan's
+/// (`bench.memory_bandwidth_gbs`), else the host's known platform's.
+pub fn bandwidth_for(
+    plan_gbs: Option<f64>,
+    host: &crate::host::HostFacts,
+) -> Option<(f64, String)> {
+    if let Some(b) = plan_gbs {
         return Some((b, "the plan's bench.memory_bandwidth_gbs".to_string()));
     }
-    platform(m).map(|p| (p.gbs, format!("{} (known platform)", p.what)))
+    platform_of(host).map(|p| (p.gbs, format!("{} (known platform)", p.what)))
 }
 
 /// The ceiling in tokens/s for a cell's model, if bandwidth and size are known.

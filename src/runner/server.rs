@@ -102,11 +102,11 @@ fn free_port() -> std::io::Result<u16> {
 /// devices and environment (`llama-server --list-devices` in a short-lived
 /// container): those the server puts the model on. Lines as printed
 /// (`Vulkan0: NVIDIA H200 (143155 MiB, 142629 MiB free)`), and the Vulkan
-/// loader's errors where it printed any (`image::probe::loader_errors`).
+/// loader's errors where it printed any (`image::probe::DeviceList`).
 pub async fn list_devices<E: Engine>(
     engine: &E,
     spec: &ServerSpec<'_>,
-) -> Result<DeviceList, EngineError> {
+) -> Result<crate::image::probe::DeviceList, EngineError> {
     let cs = spec.passthrough.onto(ContainerSpec {
         name: format!("{}-devices", spec.name),
         image: spec.image_id.to_string(),
@@ -126,20 +126,9 @@ pub async fn list_devices<E: Engine>(
         ..ContainerSpec::default()
     });
     let done = crate::engine::run_to_completion(engine, &cs).await?;
-    let text = String::from_utf8_lossy(&done.output);
-    Ok(DeviceList {
-        devices: crate::image::probe::list_devices(&text),
-        loader: crate::image::probe::loader_errors(&text),
-    })
-}
-
-/// What `llama-server --list-devices` said.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DeviceList {
-    /// The devices, as printed.
-    pub devices: Vec<String>,
-    /// The Vulkan loader's errors and warnings, each once.
-    pub loader: Vec<String>,
+    Ok(crate::image::probe::DeviceList::parse(
+        &String::from_utf8_lossy(&done.output),
+    ))
 }
 
 impl Server {
