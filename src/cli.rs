@@ -287,7 +287,7 @@ pub struct CompareArgs {
     /// Run B, compared against A.
     #[arg(required_unless_present_any = ["reference", "within"])]
     pub b: Option<PathBuf>,
-    /// Compare inside run A instead: the cells of one backend, source or
+    /// Compare inside run A instead: the cells of one backend, source, model or
     /// variant against another's, matched on the rest (`--within backend rocm6
     /// rocm7`: is rocm7 faster than rocm6 in this run?).
     #[arg(

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Issue 29's run on the lent GPU machine (no network, no Podman):
 # plans/h200-study.toml (cuda against vulkan on the study's two architectures at
-# full size and the real Gemma 3 270M, cpu as its baseline) built and run twice
+# full size and the real Gemma 3 270M beside its synthetic twin, cpu as its
+# baseline) built and run twice
 # (a and b, new server starts), each bundled as soon as it ends, compared
-# within (cuda against vulkan, q8_0 K against f16, graphs off against on) and
+# within (cuda against vulkan, q8_0 K against f16, graphs off against on,
+# synthetic against real) and
 # with each other, and a reference made of a that b is checked against.
 # The host is prepared as h200-vulkan.sh does (Podman, the cuda and vulkan
 # bases); the three images build side by side while the model's parts arrive.
@@ -52,6 +54,7 @@ for r in ${RUNS:-a b}; do
   run "cmp-$r-q8k" rigbench compare "$out/$r" --within variant f16 q8k
   run "cmp-$r-nographs" rigbench compare "$out/$r" --within variant f16 nographs
   run "cmp-$r-cpu-cuda" rigbench compare "$out/$r" --within backend cpu cuda
+  run "cmp-$r-synthetic-real" rigbench compare "$out/$r" --within model gemma-3-270m-q4_k_m synthetic-gemma3-270m
 done
 if [ -d "$out/a" ] && [ -d "$out/b" ]; then
   run cmp-a-b rigbench compare "$out/a" "$out/b"

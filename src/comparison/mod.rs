@@ -55,6 +55,7 @@ impl CellKey {
         match field {
             within::Field::Backend => k.backend = label.to_string(),
             within::Field::Source => k.source = label.to_string(),
+            within::Field::Model => k.model = label.to_string(),
             within::Field::Variant => k.variant = label.to_string(),
         }
         k

@@ -1,5 +1,6 @@
-//! Comparing inside one run: the cells of one backend, source or variant
-//! against another's ("is rocm7 faster than rocm6 here?"), matched on
+//! Comparing inside one run: the cells of one backend, source, model or
+//! variant against another's ("is rocm7 faster than rocm6 here?", "does the
+//! synthetic model run as fast as the real one?"), matched on
 //! everything else. Splits a manifest into two, A and B; their cells keep what
 //! they are, and `comparison::compare_within` matches them on a key whose
 //! compared field reads "a→b". Each side keeps only its own images (or
@@ -13,6 +14,7 @@ use crate::manifest::{Cell, Manifest};
 pub enum Field {
     Backend,
     Source,
+    Model,
     Variant,
 }
 
@@ -21,9 +23,10 @@ impl Field {
         match s {
             "backend" => Ok(Field::Backend),
             "source" => Ok(Field::Source),
+            "model" => Ok(Field::Model),
             "variant" => Ok(Field::Variant),
             other => Err(format!(
-                "--within {other}: compare by backend, source or variant"
+                "--within {other}: compare by backend, source, model or variant"
             )),
         }
     }
@@ -32,6 +35,7 @@ impl Field {
         match self {
             Field::Backend => "backend",
             Field::Source => "source",
+            Field::Model => "model",
             Field::Variant => "variant",
         }
     }
@@ -41,6 +45,7 @@ impl Field {
         match self {
             Field::Backend => c.backend.name(),
             Field::Source => &c.source,
+            Field::Model => &c.model,
             Field::Variant => &c.variant.name,
         }
     }
@@ -65,6 +70,10 @@ fn side(m: &Manifest, field: Field, value: &str) -> Manifest {
     match field {
         Field::Backend => s.images.retain(|i| i.backend.name() == value),
         Field::Source => s.images.retain(|i| i.source == value),
+        Field::Model => {
+            s.models.retain(|r| r.name == value);
+            s.plan.models.retain(|p| p.name == value);
+        }
         Field::Variant => s.plan.variants.retain(|v| v.name == value),
     }
     s
@@ -177,8 +186,48 @@ mod tests {
         assert_eq!(c.cells.len(), 1);
         assert_eq!(c.cells[0].key.variant, "default→q8");
         assert_eq!(
-            Field::parse("model").unwrap_err(),
-            "--within model: compare by backend, source or variant"
+            Field::parse("shape").unwrap_err(),
+            "--within shape: compare by backend, source, model or variant"
         );
+    }
+
+    #[test]
+    fn one_model_against_another_on_the_same_backend_and_variant() {
+        let plan = crate::plan::builtin(2).unwrap();
+        let host = crate::host::probe(std::path::Path::new("/nonexistent"));
+        let mut m = Manifest::new("r", plan, host, None);
+        let steady = |g: f64| {
+            [g, g * 1.002, g * 0.998]
+                .map(|x| run(x, 800.0, 40.0, false))
+                .to_vec()
+        };
+        let mut synthetic = cell(31, "default", steady(75.0), None);
+        synthetic.model = "synthetic-gemma3-270m".to_string();
+        synthetic.id = "cpu.synthetic-gemma3-270m.default.p31".to_string();
+        let mut real = cell(31, "default", steady(80.0), None);
+        real.status = CellStatus::Ok;
+        synthetic.status = CellStatus::Ok;
+        m.cells = vec![real, synthetic];
+        let s = split(
+            &m,
+            Field::Model,
+            "gemma-3-270m-q4_k_m",
+            "synthetic-gemma3-270m",
+        )
+        .unwrap();
+        assert_eq!((s.a.cells.len(), s.b.cells.len()), (1, 1));
+        assert_eq!(s.a.cells[0].model, "gemma-3-270m-q4_k_m");
+        assert_eq!(s.b.cells[0].model, "synthetic-gemma3-270m");
+        let c = compare_within("A", "B", &s, 0.02);
+        assert_eq!(c.cells.len(), 1);
+        assert_eq!(
+            c.cells[0].key.label(),
+            "cpu gemma-3-270m-q4_k_m→synthetic-gemma3-270m default p31"
+        );
+        // 75 / 80 = 0.9375, outside the 2 % band: slower.
+        let g = &c.cells[0].metrics[0];
+        assert!((g.ratio.unwrap().ratio - 0.9375).abs() < 1e-12);
+        assert_eq!(g.verdict, Some(Verdict::Slower));
+        assert_eq!(Field::parse("model"), Ok(Field::Model));
     }
 }

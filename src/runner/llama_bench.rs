@@ -1,5 +1,5 @@
 //! llama-bench in the same images as the server cells: one container per backend
-//! source and model, its flags mapped to what that image's llama-bench accepts, its raw
+//! source and model that the matrix has a cell of, its flags mapped to what that image's llama-bench accepts, its raw
 //! JSON kept in the manifest. A failure is recorded and the next run goes on.
 
 use std::collections::BTreeMap;
@@ -24,6 +24,28 @@ struct Target<'a> {
     name: &'a str,
 }
 
+/// What llama-bench runs on, in the plan's order: each backend, source and
+/// model (as indices) that the matrix has a cell of. A pair the plan leaves
+/// out (the CPU on a 27B model) is not benched: it would spend the timeout.
+pub(crate) fn targets(
+    plan: &crate::plan::Plan,
+    cells: &[crate::manifest::Cell],
+) -> Vec<(crate::backend::Backend, usize, usize)> {
+    let mut out = Vec::new();
+    for bp in &plan.backends {
+        for (si, src) in plan.sources.iter().enumerate() {
+            for (mi, model) in plan.models.iter().enumerate() {
+                if cells.iter().any(|c| {
+                    c.backend == bp.backend && c.source == src.name && c.model == model.name
+                }) {
+                    out.push((bp.backend, si, mi));
+                }
+            }
+        }
+    }
+    out
+}
+
 impl<E: Engine> Runner<'_, E> {
     /// Runs llama-bench for every prepared backend and every model, when the plan
     /// asks for it, saving the manifest after each.
@@ -33,33 +55,31 @@ impl<E: Engine> Runner<'_, E> {
         };
         let plan = m.plan.clone();
         let several = plan.sources.len() > 1;
-        for bp in &plan.backends {
-            for (si, src) in plan.sources.iter().enumerate() {
-                let Some(prepared) = self.backends.get(&(bp.backend, si)) else {
-                    continue;
-                };
-                for (mi, model) in plan.models.iter().enumerate() {
-                    // Already run (before a resume): not again.
-                    if m.llama_bench.iter().any(|r| {
-                        r.backend == bp.backend && r.source == src.name && r.model == model.name
-                    }) {
-                        continue;
-                    }
-                    let name = if several {
-                        format!("{}@{}.{}", bp.backend.name(), src.name, model.name)
-                    } else {
-                        format!("{}.{}", bp.backend.name(), model.name)
-                    };
-                    crate::progress::note(format!("llama-bench {name}"));
-                    let what = Target {
-                        backend: bp.backend,
-                        source: &src.name,
-                        model: mi,
-                        name: &name,
-                    };
-                    self.bench_model(m, &settings, &what, prepared).await?;
-                }
+        for (backend, si, mi) in targets(&plan, &m.cells) {
+            let Some(prepared) = self.backends.get(&(backend, si)) else {
+                continue;
+            };
+            let (src, model) = (&plan.sources[si], &plan.models[mi]);
+            // Already run (before a resume): not again.
+            if m.llama_bench
+                .iter()
+                .any(|r| r.backend == backend && r.source == src.name && r.model == model.name)
+            {
+                continue;
             }
+            let name = if several {
+                format!("{}@{}.{}", backend.name(), src.name, model.name)
+            } else {
+                format!("{}.{}", backend.name(), model.name)
+            };
+            crate::progress::note(format!("llama-bench {name}"));
+            let what = Target {
+                backend,
+                source: &src.name,
+                model: mi,
+                name: &name,
+            };
+            self.bench_model(m, &settings, &what, prepared).await?;
         }
         Ok(())
     }

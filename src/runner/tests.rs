@@ -919,3 +919,37 @@ async fn a_resumed_ab_keeps_the_rounds_it_added_and_finishes_the_round_cut_short
         .collect();
     assert_eq!(starts, ["r5a", "r6a", "r6b", "r7b", "r7a"], "{created:?}");
 }
+
+#[test]
+fn llama_bench_runs_only_where_the_matrix_has_cells() {
+    // The study's plan: the CPU is the real small model's baseline only, so
+    // llama-bench must not load the 27B and 30B models on it (each would spend
+    // its 900 s timeout); cuda and vulkan bench all four models.
+    let text = include_str!("../../plans/h200-study.toml");
+    let plan = crate::plan::parse(text, "plans/h200-study.toml", 16).unwrap();
+    let cells = pending_cells(&plan, &expand(&plan));
+    let named: Vec<(String, String)> = super::llama_bench::targets(&plan, &cells)
+        .into_iter()
+        .map(|(b, si, mi)| {
+            assert_eq!(si, 0);
+            (b.name().to_string(), plan.models[mi].name.clone())
+        })
+        .collect();
+    let models = [
+        "gemma-3-270m-q4_k_m",
+        "synthetic-gemma3-270m",
+        "synthetic-gemma3-27b-q8_0",
+        "synthetic-qwen3moe-30b-a3b-q4_0",
+    ];
+    let mut want = vec![("cpu".to_string(), models[0].to_string())];
+    for b in ["cuda", "vulkan"] {
+        want.extend(models.iter().map(|m| (b.to_string(), m.to_string())));
+    }
+    assert_eq!(named, want);
+    // Every benched pair has cells; the CPU's left-out models have none.
+    assert!(
+        !cells
+            .iter()
+            .any(|c| c.backend == Backend::Cpu && c.model != models[0])
+    );
+}
