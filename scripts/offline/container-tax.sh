@@ -31,6 +31,10 @@ flags=(-DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF
   -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF -DGGML_CUDA=ON
   -DCMAKE_CUDA_ARCHITECTURES=90 -DGGML_CUDA_GRAPHS=ON -DGGML_CUDA_FA_ALL_QUANTS=OFF)
 host_build() {
+  # As build-llama.sh: nvcc where the toolkit put it, no compiler cache.
+  CUDACXX=${CUDACXX:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
+  CCACHE_DISABLE=1
+  export CUDACXX CCACHE_DISABLE
   rm -rf /src/llama.cpp /src/build && mkdir -p /src/llama.cpp &&
     tar -xzf "$stage/llama-src-0c1e57098-trimmed.tar.gz" -C /src/llama.cpp --strip-components=1 llama.cpp &&
     if command -v make >/dev/null 2>&1; then gen=(); else gen=(-G Ninja); fi &&

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Issue 29's decision trials and warm-up A/B on the lent GPU machine (no
+# network, no Podman): the host prepared as h200-study.sh does, the cuda and
+# vulkan images built side by side, then plans/h200-aa.toml three times (A/A:
+# "same" within ±2 % in at most 10 minutes, never "faster" or "slower"),
+# plans/h200-q8k.toml (a real difference decided within 10 minutes) and
+# plans/h200-warmup.toml (short against full warm-ups), each run bundled as it
+# ends. STAGE_DIR must be /root/rigbench-stage (the plans name the source
+# archive there) and hold debs-podman/, debs-vulkan/ and
+# llama-src-0c1e57098-trimmed.tar.gz; rigbench is on PATH. STEPS names what to
+# run (default "aa1 aa2 aa3 q8k warmup"), BACKENDS which images to build
+# (default "cuda vulkan"; the A/A and q8k plans need only cuda). Steps and times go to
+# OUT_DIR/pipeline.log, each step's output to OUT_DIR/NAME.log.
+# Usage: [STEPS=…] [BACKENDS=…] scripts/offline/h200-decisions.sh STAGE_DIR OUT_DIR
+set -uo pipefail
+stage=${1:?usage: h200-decisions.sh STAGE_DIR OUT_DIR}
+out=${2:?usage: h200-decisions.sh STAGE_DIR OUT_DIR}
+here=$(cd "$(dirname "$0")" && pwd)
+plans="$here/../../plans"
+mkdir -p "$out"
+# shellcheck source=scripts/offline/steps.sh
+. "$here/steps.sh"
+
+run host "$here/gpu-host.sh" "$stage/debs-podman" || exit 1
+case " ${BACKENDS:-cuda vulkan} " in
+  *" vulkan "*) run vulkan-base "$here/vulkan-base.sh" "$stage/debs-vulkan" || exit 1 ;;
+esac
+pids=()
+for b in ${BACKENDS:-cuda vulkan}; do
+  run "build-$b" rigbench build --plan "$plans/h200-warmup.toml" --backend "$b" &
+  pids+=($!)
+done
+failed=0
+for p in "${pids[@]}"; do wait "$p" || failed=1; done
+[ "$failed" = 0 ] || { step "a build failed: see build-*.log"; exit 1; }
+for s in ${STEPS:-aa1 aa2 aa3 q8k warmup}; do
+  plan="$plans/h200-${s%[0-9]}.toml"
+  run "run-$s" rigbench run --plan "$plan" --out "$out/$s"
+  run "bundle-$s" rigbench bundle "$out/$s" -o "$out/h200-$s.tar.gz"
+done
+nvidia-smi -q > "$out/nvidia-smi-q.txt" 2>&1
+step "done"
