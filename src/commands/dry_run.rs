@@ -397,6 +397,7 @@ pub fn json(
             "builds": e.build_s,
             "model_loads": e.load_s,
             "requests": e.requests_s,
+            "llama_bench": e.llama_bench_s,
             "not_estimated": e.unknown_size,
             "assumes": rates.describe(),
         },
@@ -427,10 +428,15 @@ pub fn rates(plan: &Plan, host: &crate::host::HostFacts) -> Rates {
 
 fn estimate_section(out: &mut String, plan: &Plan, matrix: &Matrix, cache: &Cache, rates: &Rates) {
     let e = crate::plan::estimate::estimate(plan, matrix, &model_sizes(plan, cache), rates);
+    let llama_bench = if plan.llama_bench.is_some() {
+        format!(", llama-bench {}", human(e.llama_bench_s))
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
         "
-estimate: about {} (image builds up to {}, model loads {}, requests {})",
+estimate: about {} (image builds up to {}, model loads {}, requests {}{llama_bench})",
         human(e.total_s()),
         human(e.build_s),
         human(e.load_s),
@@ -444,7 +450,7 @@ estimate: about {} (image builds up to {}, model loads {}, requests {})",
     }
     let _ = writeln!(
         out,
-        "  rough: {}. Not counted: downloads, llama-bench runs, cool-down waits, stall timeouts of failing cells.",
+        "  rough: {}. Not counted: downloads, cool-down waits, stall timeouts of failing cells.",
         rates.describe()
     );
     if !e.unknown_size.is_empty() {

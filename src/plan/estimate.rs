@@ -1,5 +1,5 @@
 //! A rough time estimate for a matrix, printed by `run --dry-run`: image builds,
-//! server starts and requests, from stated assumptions and what is known of
+//! server starts and requests, and llama-bench, from stated assumptions and what is known of
 //! the host (not from measuring it). A pure function; every assumption is
 //! returned beside the numbers (`Rates::describe`).
 //!
@@ -15,7 +15,10 @@
 //! model reads only its active experts per token, so it runs faster than this.
 //! Builds take what they took where measured (`Backend::measured_build`),
 //! scaled to the host's cores as measured between 2 and 16 cores (2.5× for 8×
-//! the cores: time ∝ cores^-0.45).
+//! the cores: time ∝ cores^-0.45). llama-bench loads each model once per
+//! backend and runs every test `repetitions` times after one warm-up of its
+//! own, each repetition first filling the context to its depth (untimed by
+//! llama-bench, but not by the clock).
 
 use super::Plan;
 use super::matrix::Matrix;
@@ -120,14 +123,41 @@ pub struct Estimate {
     /// Warm-up and measured requests (every cell at `max_runs` with a
     /// precision target).
     pub requests_s: f64,
+    /// llama-bench, where the plan runs it.
+    pub llama_bench_s: f64,
     /// Models without a known size: their cells are not in the sums.
     pub unknown_size: Vec<String>,
 }
 
 impl Estimate {
     pub fn total_s(&self) -> f64 {
-        self.build_s + self.load_s + self.requests_s
+        self.build_s + self.load_s + self.requests_s + self.llama_bench_s
     }
+}
+
+/// One llama-bench run's seconds on `backend` with a model of `bytes`: its
+/// load, then per depth each prompt test (a warm-up of the prompt, then per
+/// repetition the depth and the prompt) and each generation test (a warm-up
+/// of one token, then per repetition the depth and the tokens).
+pub fn llama_bench_seconds(
+    s: &super::llama_bench::Settings,
+    rates: &Rates,
+    backend: Backend,
+    bytes: u64,
+) -> f64 {
+    let reps = f64::from(s.repetitions);
+    let mut t = bytes as f64 / LOAD_BYTES_PER_S;
+    for &d in &s.n_depth {
+        for &p in &s.n_prompt {
+            t += rates.request_seconds(backend, bytes, p, 0)
+                + reps * rates.request_seconds(backend, bytes, d + p, 0);
+        }
+        for &n in &s.n_gen {
+            t += rates.request_seconds(backend, bytes, 0, 1)
+                + reps * rates.request_seconds(backend, bytes, d, n);
+        }
+    }
+    t
 }
 
 /// The estimate for `matrix` at `rates`; `sizes[i]` is model i's size in
@@ -162,10 +192,25 @@ pub fn estimate(plan: &Plan, matrix: &Matrix, sizes: &[Option<u64>], rates: &Rat
                 * rates.request_seconds(g.backend, bytes, c.prompt_tokens, plan.bench.n_predict);
         }
     }
+    let mut llama_bench_s = 0.0;
+    if let Some(settings) = &plan.llama_bench {
+        let has_cell = |b: Backend, si: usize, mi: usize| {
+            matrix
+                .groups
+                .iter()
+                .any(|g| g.backend == b && g.source == si && g.model == mi && !g.cells.is_empty())
+        };
+        for (backend, _, mi) in super::llama_bench::targets(plan, has_cell) {
+            if let Some(bytes) = sizes.get(mi).copied().flatten() {
+                llama_bench_s += llama_bench_seconds(settings, rates, backend, bytes);
+            }
+        }
+    }
     Estimate {
         build_s,
         load_s,
         requests_s,
+        llama_bench_s,
         unknown_size,
     }
 }
@@ -236,5 +281,57 @@ mod tests {
         assert_eq!(e.unknown_size, ["gemma-3-270m-q4_k_m"]);
         assert_eq!(human(3900.0), "1 h 05 min");
         assert_eq!(human(40.4), "40 s");
+    }
+
+    #[test]
+    fn llama_bench_by_hand_and_only_where_the_matrix_has_cells() {
+        // pp512 and tg128 at depths 0 and 1000, 2 repetitions, on the CPU with
+        // a 253 113 024-byte model: tg = 0.6 × 60e9 / 253 113 024 = 142.2290
+        // t/s, pp = 1422.290 t/s. Load 0.126557 s. Depth 0: pp 3 × 512 / pp =
+        // 1.079950; tg 1 / tg + 2 × 128 / tg = 1.806944. Depth 1000: pp
+        // 512 / pp + 2 × 1512 / pp = 2.486133; tg 1 / tg + 2 × (1000 / pp +
+        // 128 / tg) = 3.213128. Sum 8.712712 s.
+        let s = crate::plan::llama_bench::Settings {
+            n_prompt: vec![512],
+            n_gen: vec![128],
+            n_depth: vec![0, 1000],
+            repetitions: 2,
+            flash_attn: "on".to_string(),
+            n_gpu_layers: crate::plan::AutoOr::Auto,
+            threads: 2,
+            load_mode: "auto".to_string(),
+            timeout_s: 900,
+        };
+        let one = llama_bench_seconds(&s, &Rates::assumed(), Backend::Cpu, 253_113_024);
+        assert!((one - 8.712712).abs() < 1e-5, "{one}");
+        // In the default plan it runs once per backend with cells: on cpu and
+        // vulkan, not on a backend the matrix leaves out.
+        let mut plan = builtin_for(2, &[Backend::Vulkan]).unwrap();
+        plan.llama_bench = Some(s);
+        let with = estimate(
+            &plan,
+            &expand(&plan),
+            &[Some(253_113_024)],
+            &Rates::assumed(),
+        );
+        let vulkan = llama_bench_seconds(
+            plan.llama_bench.as_ref().unwrap(),
+            &Rates::assumed(),
+            Backend::Vulkan,
+            253_113_024,
+        );
+        assert!((with.llama_bench_s - (one + vulkan)).abs() < 1e-9);
+        plan.exclude.push(crate::plan::CellSelector {
+            backend: Some("vulkan".to_string()),
+            ..Default::default()
+        });
+        let without = estimate(
+            &plan,
+            &expand(&plan),
+            &[Some(253_113_024)],
+            &Rates::assumed(),
+        );
+        assert!((without.llama_bench_s - one).abs() < 1e-9);
+        assert!((with.total_s() - without.total_s()) > vulkan);
     }
 }

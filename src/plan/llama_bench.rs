@@ -25,3 +25,24 @@ pub struct Settings {
     /// Longest a whole llama-bench run may take, seconds.
     pub timeout_s: u64,
 }
+
+/// What llama-bench runs on, in the plan's order: each backend, source and
+/// model (as indices) for which `has_cell` says the matrix has a cell. A pair
+/// the plan leaves out (the CPU on a 27B model) is not benched: it would spend
+/// the timeout.
+pub fn targets(
+    plan: &super::Plan,
+    has_cell: impl Fn(crate::backend::Backend, usize, usize) -> bool,
+) -> Vec<(crate::backend::Backend, usize, usize)> {
+    let mut out = Vec::new();
+    for bp in &plan.backends {
+        for si in 0..plan.sources.len() {
+            for mi in 0..plan.models.len() {
+                if has_cell(bp.backend, si, mi) {
+                    out.push((bp.backend, si, mi));
+                }
+            }
+        }
+    }
+    out
+}

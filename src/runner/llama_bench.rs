@@ -24,28 +24,6 @@ struct Target<'a> {
     name: &'a str,
 }
 
-/// What llama-bench runs on, in the plan's order: each backend, source and
-/// model (as indices) that the matrix has a cell of. A pair the plan leaves
-/// out (the CPU on a 27B model) is not benched: it would spend the timeout.
-pub(crate) fn targets(
-    plan: &crate::plan::Plan,
-    cells: &[crate::manifest::Cell],
-) -> Vec<(crate::backend::Backend, usize, usize)> {
-    let mut out = Vec::new();
-    for bp in &plan.backends {
-        for (si, src) in plan.sources.iter().enumerate() {
-            for (mi, model) in plan.models.iter().enumerate() {
-                if cells.iter().any(|c| {
-                    c.backend == bp.backend && c.source == src.name && c.model == model.name
-                }) {
-                    out.push((bp.backend, si, mi));
-                }
-            }
-        }
-    }
-    out
-}
-
 impl<E: Engine> Runner<'_, E> {
     /// Runs llama-bench for every prepared backend and every model, when the plan
     /// asks for it, saving the manifest after each.
@@ -55,7 +33,14 @@ impl<E: Engine> Runner<'_, E> {
         };
         let plan = m.plan.clone();
         let several = plan.sources.len() > 1;
-        for (backend, si, mi) in targets(&plan, &m.cells) {
+        let has_cell = |b: crate::backend::Backend, si: usize, mi: usize| {
+            m.cells.iter().any(|c| {
+                c.backend == b
+                    && c.source == plan.sources[si].name
+                    && c.model == plan.models[mi].name
+            })
+        };
+        for (backend, si, mi) in crate::plan::llama_bench::targets(&plan, has_cell) {
             let Some(prepared) = self.backends.get(&(backend, si)) else {
                 continue;
             };
