@@ -9,14 +9,16 @@
 # archive there) and hold debs-podman/, debs-vulkan/ and
 # llama-src-0c1e57098-trimmed.tar.gz; rigbench is on PATH. STEPS names what to
 # run (default "aa1 aa2 aa3 q8k warmup"), BACKENDS which images to build
-# (default "cuda vulkan"; the A/A and q8k plans need only cuda). Steps and times go to
+# (default "cuda vulkan"), RUN_FLAGS flags for every run (`--backend vulkan`
+# with BACKENDS=vulkan: the A/A and q8k plans on one backend). Steps and times go to
 # OUT_DIR/pipeline.log, each step's output to OUT_DIR/NAME.log.
-# Usage: [STEPS=…] [BACKENDS=…] scripts/offline/h200-decisions.sh STAGE_DIR OUT_DIR
+# Usage: [STEPS=…] [BACKENDS=…] [RUN_FLAGS=…] scripts/offline/h200-decisions.sh STAGE_DIR OUT_DIR
 set -uo pipefail
 stage=${1:?usage: h200-decisions.sh STAGE_DIR OUT_DIR}
 out=${2:?usage: h200-decisions.sh STAGE_DIR OUT_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
 plans="$here/../../plans"
+read -r -a run_flags <<< "${RUN_FLAGS:-}"
 mkdir -p "$out"
 # shellcheck source=scripts/offline/steps.sh
 . "$here/steps.sh"
@@ -35,7 +37,7 @@ for p in "${pids[@]}"; do wait "$p" || failed=1; done
 [ "$failed" = 0 ] || { step "a build failed: see build-*.log"; exit 1; }
 for s in ${STEPS:-aa1 aa2 aa3 q8k warmup}; do
   plan="$plans/h200-${s%[0-9]}.toml"
-  run "run-$s" rigbench run --plan "$plan" --out "$out/$s"
+  run "run-$s" rigbench run --plan "$plan" "${run_flags[@]}" --out "$out/$s"
   run "bundle-$s" rigbench bundle "$out/$s" -o "$out/h200-$s.tar.gz"
 done
 nvidia-smi -q > "$out/nvidia-smi-q.txt" 2>&1
