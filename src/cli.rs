@@ -1,9 +1,18 @@
 //! The command line as clap sees it: types only. `commands` turns these into
-//! validated plans and actions; nothing below it sees clap.
+//! validated plans and actions; nothing below it sees clap. The vocabulary the
+//! command line shares with the rest (backends, warm-ups, export formats,
+//! `--fail-on`) is given its clap values here, by name, so that clap checks
+//! every value and no command parses one by hand.
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::builder::PossibleValue;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::backend::Backend;
+use crate::comparison::gate::FailOn;
+use crate::export::Format;
+use crate::plan::WarmUp;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -236,8 +245,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH|hf://…")]
     pub model: Option<String>,
     /// Only these backends (repeatable, or comma-separated).
-    #[arg(long = "backend", value_name = "NAME", value_delimiter = ',')]
-    pub backends: Vec<String>,
+    #[arg(
+        long = "backend",
+        value_enum,
+        value_name = "NAME",
+        value_delimiter = ','
+    )]
+    pub backends: Vec<Backend>,
     /// Prompt lengths in tokens (comma-separated), instead of the plan's.
     #[arg(long, value_name = "N,…", value_delimiter = ',')]
     pub prompt_tokens: Vec<u32>,
@@ -255,8 +269,8 @@ pub struct RunArgs {
     pub n_predict: Option<u32>,
     /// Warm-ups per server start: `short` (one small request before the
     /// first cell) or `full` (each cell at its own length), instead of the plan's.
-    #[arg(long, value_name = "short|full")]
-    pub warmup: Option<String>,
+    #[arg(long, value_enum, value_name = "short|full")]
+    pub warmup: Option<WarmUp>,
     /// In an A/B plan (`[ab]`): add rounds until every target cell is decided.
     #[arg(long)]
     pub until_decided: bool,
@@ -273,8 +287,8 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 pub struct BuildArgs {
     /// Only this backend (repeatable); default: every backend of the plan.
-    #[arg(long = "backend", value_name = "NAME")]
-    pub backends: Vec<String>,
+    #[arg(long = "backend", value_enum, value_name = "NAME")]
+    pub backends: Vec<Backend>,
     /// A plan file; default: the built-in plan.
     #[arg(long, value_name = "FILE")]
     pub plan: Option<PathBuf>,
@@ -316,7 +330,7 @@ pub struct CompareArgs {
     /// a cell's outcome changed either way (`changed`); also when a metric is
     /// not shown to be the same (`any`). For gating a CI job on a regression.
     #[arg(long, value_enum, value_name = "WHAT")]
-    pub fail_on: Option<crate::comparison::gate::FailOn>,
+    pub fail_on: Option<FailOn>,
 }
 
 #[derive(Debug, Args)]
@@ -325,7 +339,7 @@ pub struct ExportArgs {
     pub run: PathBuf,
     /// jsonl, csv, md or sql (as `llama-bench -o`).
     #[arg(long, value_enum, default_value = "jsonl")]
-    pub format: crate::export::Format,
+    pub format: Format,
     /// What `build_commit` says [default: the source's commit, 8 hex digits].
     /// compare-llama-bench.py compares builds by it: two runs of one commit
     /// need two names (`--build-commit a`, `--build-commit b`).
@@ -379,8 +393,8 @@ pub enum ReferenceAction {
         title: Option<String>,
         /// The rigbench backend the tests ran on [default: from llama-bench's
         /// `backends`; ROCm needs rocm6 or rocm7 here].
-        #[arg(long, value_name = "NAME")]
-        backend: Option<String>,
+        #[arg(long, value_enum, value_name = "NAME")]
+        backend: Option<Backend>,
     },
 }
 
@@ -393,4 +407,111 @@ pub struct RefOut {
     /// Its name [default: the file's stem].
     #[arg(long)]
     pub name: Option<String>,
+}
+
+impl ValueEnum for Backend {
+    fn value_variants<'a>() -> &'a [Self] {
+        Backend::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.name()))
+    }
+}
+
+impl ValueEnum for WarmUp {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[WarmUp::Short, WarmUp::Full]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.name()).help(match self {
+            WarmUp::Short => "one small request per server start, before its first cell",
+            WarmUp::Full => "each cell warmed up at its own length",
+        }))
+    }
+}
+
+impl ValueEnum for Format {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Format::Jsonl, Format::Csv, Format::Md, Format::Sql]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(match self {
+            Format::Jsonl => PossibleValue::new("jsonl")
+                .help("One JSON object per line, as `llama-bench -o jsonl` writes"),
+            Format::Csv => {
+                PossibleValue::new("csv").help("A header line and one line per row, as `llama-bench -o csv`")
+            }
+            Format::Md => PossibleValue::new("md")
+                .help("A Markdown table of the main columns, as `llama-bench -o md`"),
+            Format::Sql => PossibleValue::new("sql").help(
+                "`CREATE TABLE llama_bench` and one `INSERT` per row, as `llama-bench -o sql` (pipe it into `sqlite3 FILE`)",
+            ),
+        })
+    }
+}
+
+impl ValueEnum for FailOn {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[FailOn::Slower, FailOn::Changed, FailOn::Any]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.name()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_args(args: &[&str]) -> Result<RunArgs, clap::Error> {
+        let mut argv = vec!["rigbench", "run"];
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv)?.command {
+            Command::Run(a) => Ok(a),
+            other => panic!("not run: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn vocabulary_values_are_typed_by_clap() {
+        let a = run_args(&[
+            "--backend",
+            "cuda,vulkan",
+            "--backend",
+            "cpu",
+            "--warmup",
+            "short",
+        ])
+        .unwrap();
+        assert_eq!(a.backends, [Backend::Cuda, Backend::Vulkan, Backend::Cpu]);
+        assert_eq!(a.warmup, Some(WarmUp::Short));
+        let e = run_args(&["--backend", "metal"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::InvalidValue);
+        let text = e.to_string();
+        assert!(text.contains("cpu, vulkan, rocm6, rocm7, cuda"), "{text}");
+        let e = run_args(&["--warmup", "long"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::InvalidValue);
+    }
+
+    #[test]
+    fn every_value_reads_back_as_its_name() {
+        for b in Backend::value_variants() {
+            assert_eq!(Backend::from_str(b.name(), false), Ok(*b));
+        }
+        for w in WarmUp::value_variants() {
+            assert_eq!(WarmUp::from_str(w.name(), false), Ok(*w));
+        }
+        for f in FailOn::value_variants() {
+            assert_eq!(FailOn::from_str(f.name(), false), Ok(*f));
+        }
+        let names: Vec<String> = Format::value_variants()
+            .iter()
+            .filter_map(|f| f.to_possible_value().map(|v| v.get_name().to_string()))
+            .collect();
+        assert_eq!(names, ["jsonl", "csv", "md", "sql"]);
+    }
 }

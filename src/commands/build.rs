@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use comfy_table::Table;
 
 use super::{Globals, load_plan};
-use crate::backend::Backend;
 use crate::cli::BuildArgs;
 use crate::fetch::Fetcher;
 use crate::host::devices::Passthrough;
@@ -15,16 +14,11 @@ pub async fn build(g: &Globals, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     let host = crate::host::probe(std::path::Path::new("/"));
     let plan = load_plan(args.plan.as_deref(), host.cpu.logical_cpus.max(1))?;
     let mut wanted = Vec::new();
-    for name in &args.backends {
-        let Some(b) = Backend::parse(name) else {
-            anyhow::bail!(
-                "--backend {name}: unknown backend (known: {})",
-                Backend::names().join(", ")
-            );
-        };
+    for &b in &args.backends {
         let Some(bp) = plan.backends.iter().find(|bp| bp.backend == b) else {
             anyhow::bail!(
-                "--backend {name}: the plan {} has no such backend",
+                "--backend {}: the plan {} has no such backend",
+                b.name(),
                 plan.origin
             );
         };

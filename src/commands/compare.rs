@@ -4,8 +4,6 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use clap::ValueEnum;
-
 use crate::cli::CompareArgs;
 use crate::comparison::gate::{self, FailOn};
 use crate::exit::Exit;
@@ -91,8 +89,7 @@ fn gated(on: Option<FailOn>, found: &[String]) -> ExitCode {
     let Some(on) = on else {
         return Exit::Ok.into();
     };
-    let name = on.to_possible_value().map(|v| v.get_name().to_string());
-    let name = name.unwrap_or_default();
+    let name = on.name();
     if found.is_empty() {
         eprintln!("compare: --fail-on {name}: nothing found");
         return Exit::Ok.into();

@@ -81,15 +81,7 @@ pub fn reference(action: &crate::cli::ReferenceAction) -> anyhow::Result<ExitCod
                     .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?;
                 texts.push((f.display().to_string(), text));
             }
-            let forced = match backend {
-                Some(b) => Some(crate::backend::Backend::parse(b).ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "--backend {b}: not a backend (known: {})",
-                        crate::backend::Backend::names().join(", ")
-                    )
-                })?),
-                None => None,
-            };
+            let forced = *backend;
             let name = name.clone().unwrap_or_else(|| stem(output));
             let title = title
                 .clone()

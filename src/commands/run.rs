@@ -79,31 +79,15 @@ fn overrides(args: &RunArgs) -> anyhow::Result<crate::plan::overrides::Overrides
         .map(ModelArg::parse)
         .transpose()
         .map_err(anyhow::Error::msg)?;
-    let mut backends = Vec::new();
-    for b in &args.backends {
-        backends.push(Backend::parse(b).ok_or_else(|| {
-            anyhow::anyhow!(
-                "--backend {b}: not a backend (known: {})",
-                Backend::names().join(", ")
-            )
-        })?);
-    }
     Ok(Overrides {
         model,
-        backends,
+        backends: args.backends.clone(),
         prompt_tokens: args.prompt_tokens.clone(),
         runs: args.runs,
         rounds: args.rounds,
         n_predict: args.n_predict,
         ctx_size: args.ctx_size,
-        warmup: match args.warmup.as_deref() {
-            None => None,
-            Some("short") => Some(crate::plan::WarmUp::Short),
-            Some("full") => Some(crate::plan::WarmUp::Full),
-            Some(other) => {
-                anyhow::bail!("--warmup {other}: use short or full");
-            }
-        },
+        warmup: args.warmup,
         until_decided: args.until_decided,
         max_minutes: args.max_minutes,
     })

@@ -17,7 +17,7 @@ use crate::stats::compare::Verdict;
 use super::Comparison;
 
 /// What `--fail-on` fails on, from the narrowest to the widest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum FailOn {
     Slower,
     Changed,
@@ -25,6 +25,15 @@ pub enum FailOn {
 }
 
 impl FailOn {
+    /// As `--fail-on` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            FailOn::Slower => "slower",
+            FailOn::Changed => "changed",
+            FailOn::Any => "any",
+        }
+    }
+
     /// Whether a verdict counts.
     fn counts(self, v: Verdict) -> bool {
         match v {

@@ -12,7 +12,7 @@ pub mod rows;
 pub use rows::{Options, rows};
 
 /// The formats `rigbench export` writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// One JSON object per line, as `llama-bench -o jsonl` writes.
     Jsonl,
