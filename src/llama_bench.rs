@@ -62,24 +62,24 @@ pub fn args(
         notes.push("this llama-bench has no -d: depths other than 0 were not measured".to_string());
     }
     if flags.fa_words {
-        a.extend(["-fa".into(), s.flash_attn.clone()]);
+        a.extend(["-fa".into(), s.flash_attn.name().into()]);
     } else {
-        match s.flash_attn.as_str() {
-            "on" => a.extend(["-fa".into(), "1".into()]),
-            "off" => a.extend(["-fa".into(), "0".into()]),
-            _ => notes.push(
-                "this llama-bench takes -fa 0|1: flash_attn auto left to its default".to_string(),
-            ),
+        match s.flash_attn.digit() {
+            Some(d) => a.extend(["-fa".into(), d.into()]),
+            None => notes.push(format!(
+                "this llama-bench takes -fa 0|1: flash_attn {} left to its default",
+                s.flash_attn.name()
+            )),
         }
     }
     if flags.load_mode {
-        a.extend(["--load-mode".into(), s.load_mode.clone()]);
+        a.extend(["--load-mode".into(), s.load_mode.name().into()]);
     } else {
-        match s.load_mode.as_str() {
-            "mmap" => a.extend(["-mmp".into(), "1".into()]),
-            "none" => a.extend(["-mmp".into(), "0".into()]),
-            other => notes.push(format!(
-                "this llama-bench has no --load-mode: load_mode {other} left to its default"
+        match s.load_mode.mmp() {
+            Some(d) => a.extend(["-mmp".into(), d.into()]),
+            None => notes.push(format!(
+                "this llama-bench has no --load-mode: load_mode {} left to its default",
+                s.load_mode.name()
             )),
         }
     }
@@ -160,10 +160,10 @@ mod tests {
             n_gen: vec![128],
             n_depth: vec![0, 4096],
             repetitions: 3,
-            flash_attn: "on".into(),
+            flash_attn: crate::plan::FlashAttn::On,
             n_gpu_layers: AutoOr::Auto,
             threads: 2,
-            load_mode: "mmap".into(),
+            load_mode: crate::plan::LoadMode::Mmap,
             timeout_s: 600,
         }
     }

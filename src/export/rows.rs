@@ -202,10 +202,10 @@ fn server_row(m: &Manifest, c: &Cell, opts: &Options) -> Row {
         .map(|i| i.llama_devices.join(", "))
         .unwrap_or_default();
     let v = &c.variant;
-    let flash_attn = match v.flash_attn.as_str() {
-        "on" => 1,
-        "off" => 0,
-        _ => -1,
+    let flash_attn = match v.flash_attn {
+        crate::plan::FlashAttn::On => 1,
+        crate::plan::FlashAttn::Off => 0,
+        crate::plan::FlashAttn::Auto => -1,
     };
     let file = model.map_or(c.model.clone(), |x| format!("/models/{}", x.file));
     let model_type = from_lb("model_type")

@@ -61,7 +61,7 @@ pub fn cell(prompt: u32, variant: &str, runs: Vec<Run>, failure: Option<Failure>
             n_gpu_layers: 0,
             batch_size: 2048,
             ubatch_size: 512,
-            flash_attn: "on".into(),
+            flash_attn: crate::plan::FlashAttn::On,
             cache_type_k: "f16".into(),
             cache_type_v: "f16".into(),
             env: BTreeMap::new(),

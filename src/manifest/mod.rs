@@ -286,7 +286,7 @@ pub struct CellVariant {
     pub n_gpu_layers: u32,
     pub batch_size: u32,
     pub ubatch_size: u32,
-    pub flash_attn: String,
+    pub flash_attn: crate::plan::FlashAttn,
     pub cache_type_k: String,
     pub cache_type_v: String,
     pub env: BTreeMap<String, String>,

@@ -296,10 +296,10 @@ mod tests {
             n_gen: vec![128],
             n_depth: vec![0, 1000],
             repetitions: 2,
-            flash_attn: "on".to_string(),
+            flash_attn: crate::plan::FlashAttn::On,
             n_gpu_layers: crate::plan::AutoOr::Auto,
             threads: 2,
-            load_mode: "auto".to_string(),
+            load_mode: crate::plan::LoadMode::Auto,
             timeout_s: 900,
         };
         let one = llama_bench_seconds(&s, &Rates::assumed(), Backend::Cpu, 253_113_024);

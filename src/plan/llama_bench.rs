@@ -14,14 +14,14 @@ pub struct Settings {
     pub n_depth: Vec<u32>,
     /// Repetitions per test (`-r`).
     pub repetitions: u32,
-    /// `on`, `off` or `auto` (`-fa`).
-    pub flash_attn: String,
+    /// `-fa`.
+    pub flash_attn: super::FlashAttn,
     /// `auto` (the backend's default) or a number (`-ngl`).
     pub n_gpu_layers: super::AutoOr,
     /// Threads (`-t`), resolved from `auto`.
     pub threads: u32,
-    /// `mmap`, `none`, `mlock`, `auto` (`--load-mode`, or `-mmp` before it).
-    pub load_mode: String,
+    /// `--load-mode`, or `-mmp` before it.
+    pub load_mode: super::LoadMode,
     /// Longest a whole llama-bench run may take, seconds.
     pub timeout_s: u64,
 }

@@ -10,6 +10,7 @@ pub mod llama_bench;
 pub mod matrix;
 pub mod overrides;
 mod validate;
+pub mod words;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -20,6 +21,7 @@ use crate::backend::Backend;
 use crate::metric::Metric;
 use file::PlanFile;
 pub use file::{ArchiveFile, AutoOr, CellSelector, Fault, ModelSourceFile, WarmUp};
+pub use words::{FlashAttn, LoadMode};
 
 /// The built-in default plan (also shipped as `plans/default.toml`).
 pub const DEFAULT_PLAN_TOML: &str = include_str!("../../plans/default.toml");
@@ -309,8 +311,7 @@ pub struct Variant {
     pub n_gpu_layers: AutoOr,
     pub batch_size: u32,
     pub ubatch_size: u32,
-    /// `on`, `off` or `auto`.
-    pub flash_attn: String,
+    pub flash_attn: FlashAttn,
     pub cache_type_k: String,
     pub cache_type_v: String,
     /// Environment of the server process.

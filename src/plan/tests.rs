@@ -66,7 +66,7 @@ fn minimal_plan_gets_one_default_variant() {
     let p = parse(&minimal(""), "t.toml", 2).unwrap();
     assert_eq!(p.variants.len(), 1);
     assert_eq!(p.variants[0].name, "default");
-    assert_eq!(p.variants[0].flash_attn, "on");
+    assert_eq!(p.variants[0].flash_attn, FlashAttn::On);
     assert_eq!(p.backends[0].base_image, "auto");
 }
 

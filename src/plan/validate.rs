@@ -510,6 +510,17 @@ fn check_selector(
     Ok(())
 }
 
+/// A flash-attention word at `field` (absent: on).
+fn flash_attn(c: &Checker, field: &str, word: Option<&str>) -> Result<FlashAttn, PlanError> {
+    match word {
+        None => Ok(FlashAttn::On),
+        Some(w) => match FlashAttn::parse(w) {
+            Some(f) => Ok(f),
+            None => c.fail(field, format!("\"{w}\": use \"on\", \"off\" or \"auto\"")),
+        },
+    }
+}
+
 fn validate_llama_bench(
     c: &Checker,
     lb: file::LlamaBenchFile,
@@ -520,13 +531,24 @@ fn validate_llama_bench(
         n_gen: lb.n_gen.unwrap_or_else(|| vec![128]),
         n_depth: lb.n_depth.unwrap_or_else(|| vec![0]),
         repetitions: lb.repetitions.unwrap_or(5),
-        flash_attn: lb.flash_attn.unwrap_or_else(|| "on".to_string()),
+        flash_attn: flash_attn(c, "llama_bench.flash_attn", lb.flash_attn.as_deref())?,
         n_gpu_layers: lb.n_gpu_layers.unwrap_or(AutoOr::Auto),
         threads: match lb.threads.unwrap_or(AutoOr::Auto) {
             AutoOr::Auto => cpus.max(1),
             AutoOr::Value(n) => n,
         },
-        load_mode: lb.load_mode.unwrap_or_else(|| "mmap".to_string()),
+        load_mode: match lb.load_mode.as_deref() {
+            None => LoadMode::Mmap,
+            Some(w) => match LoadMode::parse(w) {
+                Some(m) => m,
+                None => {
+                    return c.fail(
+                        "llama_bench.load_mode",
+                        format!("\"{w}\": use auto, none, mmap, mlock, mmap+mlock or dio"),
+                    );
+                }
+            },
+        },
         timeout_s: lb.timeout_s.unwrap_or(1800),
     };
     if s.n_prompt.is_empty() && s.n_gen.is_empty() {
@@ -534,21 +556,6 @@ fn validate_llama_bench(
     }
     if s.repetitions == 0 || s.threads == 0 {
         return c.fail("llama_bench", "repetitions and threads must be at least 1");
-    }
-    if !["on", "off", "auto"].contains(&s.flash_attn.as_str()) {
-        return c.fail(
-            "llama_bench.flash_attn",
-            format!("\"{}\": use \"on\", \"off\" or \"auto\"", s.flash_attn),
-        );
-    }
-    if !["auto", "none", "mmap", "mlock", "mmap+mlock", "dio"].contains(&s.load_mode.as_str()) {
-        return c.fail(
-            "llama_bench.load_mode",
-            format!(
-                "\"{}\": use auto, none, mmap, mlock, mmap+mlock or dio",
-                s.load_mode
-            ),
-        );
     }
     Ok(s)
 }
@@ -775,7 +782,7 @@ fn validate_variant(
         n_gpu_layers: v.n_gpu_layers.unwrap_or(AutoOr::Auto),
         batch_size: v.batch_size.unwrap_or(2048),
         ubatch_size: v.ubatch_size.unwrap_or(512),
-        flash_attn: v.flash_attn.unwrap_or_else(|| "on".to_string()),
+        flash_attn: flash_attn(c, &format!("{at}.flash_attn"), v.flash_attn.as_deref())?,
         cache_type_k: v.cache_type_k.unwrap_or_else(|| "f16".to_string()),
         cache_type_v: v.cache_type_v.unwrap_or_else(|| "f16".to_string()),
         env: v.env,
@@ -797,15 +804,6 @@ fn validate_variant(
         return c.fail(
             format!("{at}.batch_size"),
             "batch_size must be at least ubatch_size, both above 0",
-        );
-    }
-    if !["on", "off", "auto"].contains(&variant.flash_attn.as_str()) {
-        return c.fail(
-            format!("{at}.flash_attn"),
-            format!(
-                "\"{}\": use \"on\", \"off\" or \"auto\"",
-                variant.flash_attn
-            ),
         );
     }
     for (field, t) in [

@@ -99,7 +99,7 @@ pub fn cell_variant(
         },
         batch_size: v.batch_size,
         ubatch_size: v.ubatch_size,
-        flash_attn: v.flash_attn.clone(),
+        flash_attn: v.flash_attn,
         cache_type_k: v.cache_type_k.clone(),
         cache_type_v: v.cache_type_v.clone(),
         env: v.env.clone(),

@@ -77,7 +77,7 @@ pub fn server_argv(model_file: &str, v: &CellVariant) -> Vec<String> {
         "--ubatch-size".into(),
         v.ubatch_size.to_string(),
         "--flash-attn".into(),
-        v.flash_attn.clone(),
+        v.flash_attn.name().into(),
         "--cache-type-k".into(),
         v.cache_type_k.clone(),
         "--cache-type-v".into(),
