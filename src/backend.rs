@@ -54,6 +54,34 @@ pub const MANAGED_BUILD_ARGS: &[&str] = &[
 /// cache gave is recorded in the image's build info (`compiler_cache`).
 pub const COMPILER_CACHE_ARG: &str = "RIGBENCH_CCACHE";
 
+/// Where an image's build base came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BaseOrigin {
+    /// The registry image rigbench pins for the backend (pulled where absent).
+    Pinned,
+    /// Made on this machine with no registry (scripts/setup.sh, scripts/offline/).
+    Local,
+    /// Named by the plan's `base_image`.
+    Plan,
+}
+
+impl BaseOrigin {
+    pub fn name(self) -> &'static str {
+        match self {
+            BaseOrigin::Pinned => "pinned",
+            BaseOrigin::Local => "local",
+            BaseOrigin::Plan => "plan",
+        }
+    }
+}
+
+impl std::fmt::Display for BaseOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Debian trixie slim, pinned by digest (the 2026-08-24 rebuild of the index).
 /// Short names only: the engine's own short-name table resolves them (Podman maps
 /// `debian` and `fedora` to their official registries).
@@ -298,25 +326,26 @@ impl Backend {
     /// Bases `base_image = "auto"` tries, in order, with the origin recorded for
     /// each: the pinned registry image, then (where one exists) the local Debian
     /// base that scripts/setup.sh makes on machines with no registry.
-    pub fn base_candidates(self) -> &'static [(&'static str, &'static str)] {
+    pub fn base_candidates(self) -> &'static [(&'static str, BaseOrigin)] {
+        use BaseOrigin::{Local, Pinned};
         match self {
-            Backend::Cpu => &[(PINNED_DEBIAN, "pinned"), (LOCAL_DEBIAN, "local")],
+            Backend::Cpu => &[(PINNED_DEBIAN, Pinned), (LOCAL_DEBIAN, Local)],
             // The study's Vulkan ran on Fedora 43's Mesa; Debian's Mesa serves
             // offline, and on a GPU host with no package archive the base made
             // for NVIDIA's driver.
             Backend::Vulkan => &[
-                (PINNED_FEDORA, "pinned"),
-                (LOCAL_DEBIAN, "local"),
-                (LOCAL_VULKAN, "local"),
+                (PINNED_FEDORA, Pinned),
+                (LOCAL_DEBIAN, Local),
+                (LOCAL_VULKAN, Local),
             ],
             // Fedora 43 packages ROCm 6.4.4 itself, as the study used; Debian
             // sid packages 6.4 too.
-            Backend::Rocm6 => &[(PINNED_FEDORA, "pinned"), (LOCAL_SID, "local")],
+            Backend::Rocm6 => &[(PINNED_FEDORA, Pinned), (LOCAL_SID, Local)],
             // ROCm 7.x with a rocWMMA that knows gfx1151 comes from AMD's own
             // image; Debian's experimental ROCm 7.2.4 builds without rocWMMA.
-            Backend::Rocm7 => &[(PINNED_ROCM7, "pinned"), (LOCAL_SID, "local")],
+            Backend::Rocm7 => &[(PINNED_ROCM7, Pinned), (LOCAL_SID, Local)],
             // NVIDIA's toolkit image, or one made from the host's own toolkit.
-            Backend::Cuda => &[(PINNED_CUDA, "pinned"), (LOCAL_CUDA, "local")],
+            Backend::Cuda => &[(PINNED_CUDA, Pinned), (LOCAL_CUDA, Local)],
         }
     }
 
@@ -642,7 +671,7 @@ mod tests {
     fn every_containerfile_defaults_to_its_first_pinned_base() {
         for b in Backend::ALL {
             let (pinned, origin) = b.base_candidates()[0];
-            assert_eq!(origin, "pinned");
+            assert_eq!(origin, BaseOrigin::Pinned);
             assert!(
                 b.containerfile_text()
                     .contains(&format!("ARG BASE_IMAGE={pinned}")),

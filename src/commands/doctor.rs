@@ -233,8 +233,7 @@ pub struct EngineCheck {
 #[derive(Debug, serde::Serialize)]
 pub struct BaseCheck {
     pub backend: Backend,
-    /// `pinned`, `local`, …
-    pub origin: String,
+    pub origin: crate::backend::BaseOrigin,
     pub reference: String,
     /// The image id where it is present.
     pub id: Option<String>,
@@ -312,7 +311,7 @@ async fn gather(g: &Globals, root: &Path) -> anyhow::Result<Report> {
                     any |= id.is_some();
                     bases.push(BaseCheck {
                         backend: bp.backend,
-                        origin: origin.to_string(),
+                        origin: *origin,
                         reference: reference.to_string(),
                         id,
                     });

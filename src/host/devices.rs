@@ -154,9 +154,9 @@ pub fn uses_mesa_shader_cache(backend: Backend) -> bool {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{backend} needs {what}, which this host does not have: {fix}")]
+#[error("{} needs {what}, which this host does not have: {fix}", .backend.name())]
 pub struct MissingDevice {
-    pub backend: String,
+    pub backend: Backend,
     pub what: String,
     pub fix: String,
 }
@@ -239,7 +239,7 @@ pub fn passthrough_with(
         DeviceNeeds::KfdAndRenderNodes => {
             if !has_kfd(root) {
                 return Err(MissingDevice {
-                    backend: backend.name().to_string(),
+                    backend,
                     what: "/dev/kfd".to_string(),
                     fix: "load the amdgpu driver with KFD (ROCm compute) support; `rigbench doctor` shows what it finds"
                         .to_string(),
@@ -247,7 +247,7 @@ pub fn passthrough_with(
             }
             if render.is_empty() {
                 return Err(MissingDevice {
-                    backend: backend.name().to_string(),
+                    backend,
                     what: "a DRM render node (/dev/dri/renderD*)".to_string(),
                     fix: "load the amdgpu driver; `rigbench doctor` shows what it finds"
                         .to_string(),
@@ -276,7 +276,7 @@ pub fn passthrough_with(
 fn nvidia(backend: Backend, root: &Path, p: &mut Passthrough) -> Result<(), MissingDevice> {
     let host = crate::host::nvidia::probe(root);
     let missing = |what: &str, fix: &str| MissingDevice {
-        backend: backend.name().to_string(),
+        backend,
         what: what.to_string(),
         fix: fix.to_string(),
     };
@@ -330,7 +330,7 @@ fn vulkan(
 ) -> Result<(), MissingDevice> {
     use crate::host::nvidia::{CONTAINER_LIB_DIR, ReadOnlyMount, library_mounts};
     let missing = |what: &str, fix: String| MissingDevice {
-        backend: backend.name().to_string(),
+        backend,
         what: what.to_string(),
         fix,
     };

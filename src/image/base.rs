@@ -3,7 +3,7 @@
 //! image, then (for CPU and Vulkan) the local Debian base that `scripts/setup.sh`
 //! makes with debootstrap where no registry answers.
 
-use crate::backend::Backend;
+use crate::backend::{Backend, BaseOrigin};
 use crate::engine::{Engine, EngineError};
 use crate::manifest::BaseImage;
 
@@ -28,13 +28,13 @@ pub enum BaseError {
 async fn present<E: Engine>(
     engine: &E,
     reference: &str,
-    origin: &str,
+    origin: BaseOrigin,
 ) -> Result<Option<BaseImage>, EngineError> {
     Ok(engine.image(reference).await?.map(|img| BaseImage {
         reference: reference.to_string(),
         image_id: img.id,
         digest: img.repo_digests.into_iter().next(),
-        origin: origin.to_string(),
+        origin,
     }))
 }
 
@@ -45,11 +45,11 @@ pub async fn resolve<E: Engine>(
     choice: &str,
 ) -> Result<BaseImage, BaseError> {
     if choice != "auto" {
-        if let Some(b) = present(engine, choice, "plan").await? {
+        if let Some(b) = present(engine, choice, BaseOrigin::Plan).await? {
             return Ok(b);
         }
         return match engine.pull(choice).await {
-            Ok(()) => present(engine, choice, "plan")
+            Ok(()) => present(engine, choice, BaseOrigin::Plan)
                 .await?
                 .ok_or_else(|| BaseError::Missing {
                     reference: choice.to_string(),
@@ -63,7 +63,7 @@ pub async fn resolve<E: Engine>(
     }
     let candidates = backend.base_candidates();
     for (reference, origin) in candidates {
-        if let Some(b) = present(engine, reference, origin).await? {
+        if let Some(b) = present(engine, reference, *origin).await? {
             return Ok(b);
         }
     }
@@ -75,7 +75,7 @@ pub async fn resolve<E: Engine>(
         }
         match engine.pull(reference).await {
             Ok(()) => {
-                if let Some(b) = present(engine, reference, origin).await? {
+                if let Some(b) = present(engine, reference, *origin).await? {
                     return Ok(b);
                 }
             }
@@ -124,7 +124,7 @@ mod tests {
             assert!(
                 b.base_candidates()
                     .iter()
-                    .any(|(r, o)| *r == local && *o == "local"),
+                    .any(|(r, o)| *r == local && *o == crate::backend::BaseOrigin::Local),
                 "{} does not look for {local}",
                 b.name()
             );

@@ -187,8 +187,7 @@ pub struct BaseImage {
     pub image_id: String,
     /// Registry digest where the engine knows one (`name@sha256:…`).
     pub digest: Option<String>,
-    /// `pinned` (the default registry base), `local` (made by scripts/setup.sh) or `plan`.
-    pub origin: String,
+    pub origin: crate::backend::BaseOrigin,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
