@@ -22,10 +22,14 @@ fn labels(run: &str) -> BTreeMap<String, String> {
 }
 
 async fn base<E: Engine>(engine: &E) -> String {
-    rigbench::image::base::resolve(engine, rigbench::backend::Backend::Cpu, "auto")
-        .await
-        .expect("a base image (scripts/setup.sh makes one)")
-        .reference
+    rigbench::image::base::resolve(
+        engine,
+        rigbench::backend::Backend::Cpu,
+        &rigbench::plan::AutoOr::Auto,
+    )
+    .await
+    .expect("a base image (scripts/setup.sh makes one)")
+    .reference
 }
 
 #[tokio::test(flavor = "multi_thread")]

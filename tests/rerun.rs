@@ -109,7 +109,7 @@ fn a_bundle_reruns_with_rebuilt_images_and_the_binaries_are_checked() {
     );
     assert_eq!(
         new.plan.backends[0].base_image,
-        m.images[0].base_image.reference
+        rigbench::plan::AutoOr::Value(m.images[0].base_image.reference.clone())
     );
     assert_eq!(
         new.images[0].base_image.image_id,

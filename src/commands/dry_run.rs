@@ -122,16 +122,17 @@ fn images_section(out: &mut String, plan: &Plan, passthroughs: &BTreeMap<Backend
         "\nimages (built unless one with the same inputs exists):"
     );
     for bp in &plan.backends {
-        let base = if bp.base_image == "auto" {
-            let c: Vec<&str> = bp
-                .backend
-                .base_candidates()
-                .iter()
-                .map(|(r, _)| *r)
-                .collect();
-            format!("auto: {}", c.join(", else "))
-        } else {
-            bp.base_image.clone()
+        let base = match &bp.base_image {
+            crate::plan::AutoOr::Auto => {
+                let c: Vec<&str> = bp
+                    .backend
+                    .base_candidates()
+                    .iter()
+                    .map(|(r, _)| *r)
+                    .collect();
+                format!("auto: {}", c.join(", else "))
+            }
+            crate::plan::AutoOr::Value(r) => r.clone(),
         };
         let args: Vec<String> = bp
             .build_args

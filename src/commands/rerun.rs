@@ -23,7 +23,7 @@ pub fn pinned_plan(m: &Manifest) -> Plan {
     let mut plan = m.plan.clone();
     for bp in &mut plan.backends {
         if let Some(img) = m.images.iter().find(|i| i.backend == bp.backend) {
-            bp.base_image = img.base_image.reference.clone();
+            bp.base_image = crate::plan::AutoOr::Value(img.base_image.reference.clone());
         }
         if bp.vulkan_driver.is_none() {
             bp.vulkan_driver = m
@@ -309,7 +309,7 @@ mod tests {
             Some("ab".repeat(32).as_str())
         );
         // No image recorded: bases and archives stay as planned.
-        assert_eq!(p.backends[0].base_image, "auto");
+        assert_eq!(p.backends[0].base_image, crate::plan::AutoOr::Auto);
         assert_eq!(p.sources[0].archives.len(), 2);
     }
 

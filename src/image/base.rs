@@ -6,6 +6,7 @@
 use crate::backend::{Backend, BaseOrigin};
 use crate::engine::{Engine, EngineError};
 use crate::manifest::BaseImage;
+use crate::plan::AutoOr;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BaseError {
@@ -42,9 +43,10 @@ async fn present<E: Engine>(
 pub async fn resolve<E: Engine>(
     engine: &E,
     backend: Backend,
-    choice: &str,
+    choice: &AutoOr<String>,
 ) -> Result<BaseImage, BaseError> {
-    if choice != "auto" {
+    if let AutoOr::Value(choice) = choice {
+        let choice = choice.as_str();
         if let Some(b) = present(engine, choice, BaseOrigin::Plan).await? {
             return Ok(b);
         }

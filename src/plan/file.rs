@@ -301,43 +301,126 @@ pub struct CellSelector {
     pub prompt_tokens: Option<Vec<u32>>,
 }
 
-/// `"auto"` or a number.
+/// `"auto"` or a value: a number (`threads`, `n_gpu_layers`, the default `T`)
+/// or an image reference (`base_image`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AutoOr {
+pub enum AutoOr<T = u32> {
     Auto,
-    Value(u32),
+    Value(T),
 }
 
-impl<'de> Deserialize<'de> for AutoOr {
+/// What may stand beside `"auto"`: how a wrong value is named, and its schema.
+pub trait AutoValue: Sized {
+    /// "a whole number", as an error message names it.
+    const WHAT: &'static str;
+    /// The schema's name for `AutoOr<Self>`.
+    const SCHEMA_NAME: &'static str;
+    fn value_schema() -> serde_json::Value;
+}
+
+impl AutoValue for u32 {
+    const WHAT: &'static str = "a whole number";
+    const SCHEMA_NAME: &'static str = "AutoOr";
+    fn value_schema() -> serde_json::Value {
+        serde_json::json!({"type": "integer", "minimum": 0})
+    }
+}
+
+impl AutoValue for String {
+    const WHAT: &'static str = "an image reference";
+    const SCHEMA_NAME: &'static str = "AutoOrImage";
+    fn value_schema() -> serde_json::Value {
+        serde_json::json!({"type": "string"})
+    }
+}
+
+/// The word `auto`, and nothing else.
+struct AutoWord;
+
+impl<'de> Deserialize<'de> for AutoWord {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s == "auto" {
+            Ok(AutoWord)
+        } else {
+            Err(serde::de::Error::custom("not \"auto\""))
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de> + AutoValue> Deserialize<'de> for AutoOr<T> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]
         #[serde(untagged)]
-        enum Raw {
-            N(u32),
-            S(String),
+        enum Raw<T> {
+            Auto(AutoWord),
+            Value(T),
+            Other(String),
         }
-        match Raw::deserialize(d)? {
-            Raw::N(n) => Ok(AutoOr::Value(n)),
-            Raw::S(s) if s == "auto" => Ok(AutoOr::Auto),
-            Raw::S(s) => Err(serde::de::Error::custom(format!(
-                "expected \"auto\" or a whole number, found \"{s}\""
+        match Raw::<T>::deserialize(d)? {
+            Raw::Auto(AutoWord) => Ok(AutoOr::Auto),
+            Raw::Value(v) => Ok(AutoOr::Value(v)),
+            Raw::Other(s) => Err(serde::de::Error::custom(format!(
+                "expected \"auto\" or {}, found \"{s}\"",
+                T::WHAT
             ))),
         }
     }
 }
 
-impl schemars::JsonSchema for AutoOr {
+impl<T: Serialize> Serialize for AutoOr<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            AutoOr::Auto => s.serialize_str("auto"),
+            AutoOr::Value(v) => v.serialize(s),
+        }
+    }
+}
+
+impl<T: AutoValue> schemars::JsonSchema for AutoOr<T> {
     fn schema_name() -> std::borrow::Cow<'static, str> {
-        "AutoOr".into()
+        T::SCHEMA_NAME.into()
     }
 
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({
-            "description": "\"auto\" or a whole number",
-            "oneOf": [
+            "description": format!("\"auto\" or {}", T::WHAT),
+            // anyOf: "auto" is a string too.
+            "anyOf": [
                 {"const": "auto"},
-                {"type": "integer", "minimum": 0}
+                T::value_schema()
             ]
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AutoOr;
+
+    #[test]
+    fn auto_or_a_number_or_an_image_reads_and_writes_as_before() {
+        let n = |j: &str| serde_json::from_str::<AutoOr>(j).map_err(|e| e.to_string());
+        assert_eq!(n("\"auto\""), Ok(AutoOr::Auto));
+        assert_eq!(n("7"), Ok(AutoOr::Value(7)));
+        let e = n("\"seven\"").unwrap_err();
+        assert!(
+            e.contains("expected \"auto\" or a whole number, found \"seven\""),
+            "{e}"
+        );
+        let i = |j: &str| serde_json::from_str::<AutoOr<String>>(j).map_err(|e| e.to_string());
+        assert_eq!(i("\"auto\""), Ok(AutoOr::Auto));
+        assert_eq!(
+            i("\"localhost/rigbench/cuda:host\""),
+            Ok(AutoOr::Value("localhost/rigbench/cuda:host".to_string()))
+        );
+        assert!(i("3").is_err());
+        for (v, j) in [
+            (AutoOr::Auto, "\"auto\""),
+            (AutoOr::Value("fedora:43".to_string()), "\"fedora:43\""),
+        ] {
+            assert_eq!(serde_json::to_string(&v).unwrap(), j);
+        }
+        assert_eq!(serde_json::to_string(&AutoOr::Value(99)).unwrap(), "99");
     }
 }

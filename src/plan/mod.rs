@@ -291,7 +291,7 @@ pub struct Model {
 pub struct BackendPlan {
     pub backend: Backend,
     /// `auto` (the pinned base, else the local one) or an image reference.
-    pub base_image: String,
+    pub base_image: AutoOr<String>,
     /// Extra build arguments for the Containerfile.
     pub build_args: BTreeMap<String, String>,
     /// vulkan: the driver its cells must run on; `None` (`auto`): the host's
@@ -331,15 +331,6 @@ pub struct Variant {
     /// This variant's warm-up; `None`: the bench's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warmup: Option<WarmUp>,
-}
-
-impl Serialize for AutoOr {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            AutoOr::Auto => s.serialize_str("auto"),
-            AutoOr::Value(v) => s.serialize_u32(*v),
-        }
-    }
 }
 
 /// A plan that could not be read or is not valid; names the file and the field.

@@ -67,7 +67,7 @@ fn minimal_plan_gets_one_default_variant() {
     assert_eq!(p.variants.len(), 1);
     assert_eq!(p.variants[0].name, "default");
     assert_eq!(p.variants[0].flash_attn, FlashAttn::On);
-    assert_eq!(p.backends[0].base_image, "auto");
+    assert_eq!(p.backends[0].base_image, AutoOr::Auto);
 }
 
 #[test]

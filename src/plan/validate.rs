@@ -338,7 +338,11 @@ fn validate_backends(
         };
         backends.push(BackendPlan {
             backend,
-            base_image: b.base_image.unwrap_or_else(|| "auto".to_string()),
+            base_image: match b.base_image {
+                None => AutoOr::Auto,
+                Some(r) if r == "auto" => AutoOr::Auto,
+                Some(r) => AutoOr::Value(r),
+            },
             build_args,
             vulkan_driver,
         });
