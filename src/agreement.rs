@@ -1,36 +1,14 @@
 //! Output agreement across backends: with greedy decoding, each cell's generated
 //! token ids are compared with the same cell (model, variant, prompt length) on the
 //! reference backend: CPU when the plan has it, else its first backend. Pure
-//! functions of the manifest's cells.
+//! functions of the manifest's cells, whose `Agreement` they fill in.
 //!
 //! Small numeric differences between backends can move a token that is close to
 //! its runner-up, after which the continuations differ; an agreement that ends
 //! within the first tokens (or never starts) is the mark of a broken backend.
 
-use serde::{Deserialize, Serialize};
-
 use crate::backend::Backend;
-use crate::manifest::Cell;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Agreement {
-    /// The reference cell's id.
-    pub reference: String,
-    /// Tokens compared: the shorter of the two first measured runs.
-    pub compared: usize,
-    /// Leading tokens that are identical.
-    pub matching_prefix: usize,
-    /// Where the outputs first differ, if they do.
-    pub first_divergence: Option<Divergence>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Divergence {
-    /// 0-based position in the generated tokens.
-    pub index: usize,
-    pub reference_token: u32,
-    pub token: u32,
-}
+use crate::manifest::{Agreement, Cell, Divergence};
 
 /// Compares two token sequences.
 pub fn compare(reference_id: &str, reference: &[u32], other: &[u32]) -> Agreement {

@@ -21,7 +21,7 @@ use rigbench::gguf::header::{self, Header};
 use rigbench::gguf::value::Value;
 use rigbench::manifest::Manifest;
 use rigbench::status::CellStatus;
-use rigbench::synth::quantize::{self, Job, Quantizer};
+use rigbench::synth::quantize::{self, Job};
 use rigbench::synth::{Quant, Recipe, VocabFile, VocabSource, make, shape, values, vocab};
 
 /// Where the cache keeps a model of the run.
@@ -246,7 +246,7 @@ async fn synthetic_models_are_made_measured_reported_and_faithful() {
     // --- Faithful structure: the real model requantized by the same
     // llama-quantize, against the synthetic shape in the same type.
     let img = &first.images[0];
-    let q = Quantizer::of(img);
+    let q = img.quantizer();
     let engine = common::engine().await;
     let real = Cache::locate(None)
         .models()

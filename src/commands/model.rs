@@ -227,7 +227,7 @@ async fn quantize_here(
     let image = images
         .first()
         .ok_or_else(|| anyhow::anyhow!("no CPU image was built"))?;
-    let q = quantize::Quantizer::of(image);
+    let q = image.quantizer();
     let job = quantize::Job {
         input: &made.path,
         input_sha256: &made.sha256,

@@ -4,6 +4,7 @@
 //! atomically after every change, `integrity` seals it.
 
 pub mod ab;
+mod agreement;
 #[cfg(test)]
 pub mod fixtures;
 pub mod integrity;
@@ -25,6 +26,7 @@ use crate::plan::matrix::Excluded;
 use crate::plan::{ArchiveFile, ModelSourceFile, Plan};
 use crate::stats::Summary;
 pub use crate::status::{CellStatus, FailureMode, RunStatus};
+pub use agreement::{Agreement, Divergence};
 
 pub const SCHEMA_VERSION: &str = "rigbench.manifest/2";
 
@@ -273,7 +275,7 @@ pub struct Cell {
     /// Per metric over the measured (non-warm-up, valid) runs.
     pub stats: BTreeMap<Metric, Summary>,
     /// Greedy output compared with the same cell on the reference backend.
-    pub agreement: Option<crate::agreement::Agreement>,
+    pub agreement: Option<Agreement>,
 }
 
 /// The server settings of a cell, with everything resolved.
@@ -624,6 +626,24 @@ impl ImageRecord {
     /// See [`build_notes`].
     pub fn build_notes(&self) -> Vec<String> {
         build_notes(&self.build_info)
+    }
+
+    /// This image (of a run, or of `rigbench build`) as the one llama-quantize
+    /// runs in, its container labelled as rigbench's with the role `quantize`.
+    pub fn quantizer(&self) -> crate::synth::quantize::Quantizer<'_> {
+        crate::synth::quantize::Quantizer {
+            image: &self.tag,
+            image_id: &self.image_id,
+            commit: &self.llama_cpp.commit,
+            labels: [
+                (crate::engine::LABEL_MANAGED.to_string(), "true".to_string()),
+                (
+                    crate::engine::LABEL_ROLE.to_string(),
+                    "quantize".to_string(),
+                ),
+            ]
+            .into(),
+        }
     }
 }
 

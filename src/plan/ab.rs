@@ -1,12 +1,12 @@
 //! A plan's `[ab]` section: an interleaved A/B of two (or more) arms of one
 //! matrix (backends, sources, models or variants), compared round by round
 //! with paired statistics (`comparison::paired`), optionally with rounds added
-//! until every target cell is decided. The section as written (`AbFile`), as
-//! resolved (`Ab`), and the checks between them.
+//! until every target cell is decided. The section as resolved (`Ab`) from
+//! the section as written (`plan::file::AbFile`), and the checks between them.
 
 use serde::{Deserialize, Serialize};
 
-use super::file::CellSelector;
+use super::file::{AbFile, CellSelector};
 use super::{Bench, PlanError};
 use crate::metric::Metric;
 
@@ -16,27 +16,6 @@ pub const DEFAULT_BAND_PCT: f64 = 2.0;
 pub const DEFAULT_MAX_ROUNDS: u32 = 100;
 /// Significance level of every A/B verdict.
 pub const ALPHA: f64 = 0.05;
-
-/// `[ab]` as written.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AbFile {
-    /// The arms, the first the baseline (A): each picks cells by backend,
-    /// source, model or variant.
-    pub arms: Vec<CellSelector>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metrics: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub band_pct: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub until_decided: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_minutes: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_rounds: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stop_out_of_reach: Option<bool>,
-}
 
 /// An interleaved A/B, resolved.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

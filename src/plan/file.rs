@@ -36,7 +36,7 @@ pub struct PlanFile {
     pub include: Vec<CellSelector>,
     /// An interleaved A/B of the matrix's arms (`plan::ab`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ab: Option<super::ab::AbFile>,
+    pub ab: Option<AbFile>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -286,6 +286,27 @@ pub struct Fault {
     /// `KILL`, `STOP`, `TERM`, `ABRT` or `SEGV`.
     pub signal: String,
     pub after_tokens: u32,
+}
+
+/// `[ab]` as written.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AbFile {
+    /// The arms, the first the baseline (A): each picks cells by backend,
+    /// source, model or variant.
+    pub arms: Vec<CellSelector>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub band_pct: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until_decided: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_minutes: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_rounds: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_out_of_reach: Option<bool>,
 }
 
 /// Picks cells of the matrix: every field left out matches everything.

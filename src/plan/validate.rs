@@ -515,7 +515,7 @@ fn check_selector(
 }
 
 /// A flash-attention word at `field` (absent: on).
-fn flash_attn(c: &Checker, field: &str, word: Option<&str>) -> Result<FlashAttn, PlanError> {
+fn flash_attn_word(c: &Checker, field: &str, word: Option<&str>) -> Result<FlashAttn, PlanError> {
     match word {
         None => Ok(FlashAttn::On),
         Some(w) => match FlashAttn::parse(w) {
@@ -535,7 +535,7 @@ fn validate_llama_bench(
         n_gen: lb.n_gen.unwrap_or_else(|| vec![128]),
         n_depth: lb.n_depth.unwrap_or_else(|| vec![0]),
         repetitions: lb.repetitions.unwrap_or(5),
-        flash_attn: flash_attn(c, "llama_bench.flash_attn", lb.flash_attn.as_deref())?,
+        flash_attn: flash_attn_word(c, "llama_bench.flash_attn", lb.flash_attn.as_deref())?,
         n_gpu_layers: lb.n_gpu_layers.unwrap_or(AutoOr::Auto),
         threads: match lb.threads.unwrap_or(AutoOr::Auto) {
             AutoOr::Auto => cpus.max(1),
@@ -786,7 +786,7 @@ fn validate_variant(
         n_gpu_layers: v.n_gpu_layers.unwrap_or(AutoOr::Auto),
         batch_size: v.batch_size.unwrap_or(2048),
         ubatch_size: v.ubatch_size.unwrap_or(512),
-        flash_attn: flash_attn(c, &format!("{at}.flash_attn"), v.flash_attn.as_deref())?,
+        flash_attn: flash_attn_word(c, &format!("{at}.flash_attn"), v.flash_attn.as_deref())?,
         cache_type_k: v.cache_type_k.unwrap_or_else(|| "f16".to_string()),
         cache_type_v: v.cache_type_v.unwrap_or_else(|| "f16".to_string()),
         env: v.env,

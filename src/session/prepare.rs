@@ -152,7 +152,7 @@ pub async fn finish_models<E: Engine>(
                             "no image of the plan's llama.cpp source was built here to run llama-quantize in"
                         )
                     })?;
-                let q = crate::synth::quantize::Quantizer::of(image);
+                let q = image.quantizer();
                 let threads = super::synthetic::threads();
                 out.push(super::synthetic::quantize(engine, fetcher, cache, &q, p, threads).await?);
             }

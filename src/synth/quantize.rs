@@ -55,26 +55,6 @@ pub struct Quantizer<'a> {
     pub labels: std::collections::BTreeMap<String, String>,
 }
 
-impl<'a> Quantizer<'a> {
-    /// The image of a run (or of `rigbench build`), its container labelled
-    /// as rigbench's with the role `quantize`.
-    pub fn of(image: &'a crate::manifest::ImageRecord) -> Self {
-        Quantizer {
-            image: &image.tag,
-            image_id: &image.image_id,
-            commit: &image.llama_cpp.commit,
-            labels: [
-                (crate::engine::LABEL_MANAGED.to_string(), "true".to_string()),
-                (
-                    crate::engine::LABEL_ROLE.to_string(),
-                    "quantize".to_string(),
-                ),
-            ]
-            .into(),
-        }
-    }
-}
-
 /// One file to make.
 pub struct Job<'a> {
     /// The file rigbench wrote, and its SHA-256.
