@@ -514,4 +514,11 @@ mod tests {
             .collect();
         assert_eq!(names, ["jsonl", "csv", "md", "sql"]);
     }
+
+    #[test]
+    fn clap_uses_the_usage_code() {
+        let e = Cli::try_parse_from(["rigbench", "no-such-command"])
+            .expect_err("an unknown command is refused");
+        assert_eq!(e.exit_code(), i32::from(crate::exit::Exit::Usage.code()));
+    }
 }

@@ -156,12 +156,4 @@ mod tests {
         });
         assert_eq!(Exit::of_run(&m), Exit::CellsFailed);
     }
-
-    #[test]
-    fn clap_uses_the_usage_code() {
-        use clap::Parser;
-        let e = crate::cli::Cli::try_parse_from(["rigbench", "no-such-command"])
-            .expect_err("an unknown command is refused");
-        assert_eq!(e.exit_code(), i32::from(Exit::Usage.code()));
-    }
 }
