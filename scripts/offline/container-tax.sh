@@ -12,6 +12,11 @@
 # OUT_DIR/binaries.txt, steps and times to OUT_DIR/pipeline.log.
 # STAGE_DIR holds debs-podman/ and llama-src-0c1e57098-trimmed.tar.gz; rigbench
 # is on PATH. PAIRS (default 3) ABBA pairs, REPS (default 3) repetitions each.
+# Tried once on an H100 (2026-12-06), cut by the lease before llama-bench: the
+# host's CMake found CUDA 13.0.88 with GCC 13.3.0 (the image's compiler) and
+# compiled (56 % after 5.3 min); beside it the image's build was at 47 % after
+# 5 min, so the two take about 10-11 min side by side; the dense model was made
+# in 76 s on 4 threads meanwhile (sha256 366bbe3b…, as on every machine).
 # Usage: [PAIRS=N] [REPS=N] scripts/offline/container-tax.sh STAGE_DIR OUT_DIR
 set -uo pipefail
 stage=${1:?usage: container-tax.sh STAGE_DIR OUT_DIR}

@@ -48,7 +48,7 @@ cat "$out/pipeline.log" 2>/dev/null
 tail -3 "/root/$name.console" 2>/dev/null
 nvidia-smi --query-gpu=name,memory.used,utilization.gpu,power.draw,clocks.sm --format=csv,noheader 2>&1
 df -h / | tail -1
-for f in "$out"/build-*.log "$out"/run-*.log; do
+for f in "$out"/*build*.log "$out"/run-*.log; do
   [ -f "$f" ] && { echo "== $f"; tail -4 "$f"; }
 done
 tar -czf "$OUT/$name.tar.gz" --exclude='*.gguf' --exclude='*.tar.gz' -C / "${out#/}" "root/$name.console" 2>/dev/null
