@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Makes, on a machine with network, everything scripts/offline/drive.sh carries
+# to a GPU host with none: in STAGE_DIR (default .h200v, which .git/info/exclude
+# should name) Debian bookworm's Podman packages (debs-podman/, 20 MB, for the
+# host's Ubuntu 24.04), the Vulkan packages (debs-vulkan/, vulkan-debs.sh), the
+# trimmed llama.cpp archive (source.sh, 12 MB, sha256 b955fa94…) and a stripped
+# release rigbench of this checkout (19 MB); and the real Gemma 3 270M (from
+# rigbench's cache, else fetched by `rigbench run` of the default plan's model)
+# split into PARTS_DIR_PREFIX1… folders of one 55 MB part each (default
+# .h200p1 … .h200p5: a device call carries 64 MiB). What exists is kept. Prints
+# what each call should carry.
+# Usage: scripts/offline/stage.sh [STAGE_DIR] [PARTS_DIR_PREFIX]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+stage=${1:-$repo/.h200v}
+parts=${2:-$repo/.h200p}
+cache=${RIGBENCH_CACHE:-$HOME/.cache/rigbench}
+mkdir -p "$stage"
+log() { printf 'stage: %s\n' "$*" >&2; }
+
+if [ ! -d "$stage/debs-podman" ]; then
+  log "Podman's packages (Debian bookworm)"
+  tmp=$(mktemp -d)
+  mkdir -p "$tmp/lists/partial" "$tmp/cache/archives/partial"
+  # bookworm with its updates, and no installed packages in view (an empty
+  # status), so that every package's newest version is the one downloaded.
+  printf 'deb http://deb.debian.org/debian %s main\n' bookworm bookworm-updates > "$tmp/sources.list"
+  echo "deb http://deb.debian.org/debian-security bookworm-security main" >> "$tmp/sources.list"
+  : > "$tmp/status"
+  apt=(-oDir::Etc::SourceList="$tmp/sources.list" -oDir::Etc::SourceParts=/dev/null
+    -oDir::State::Lists="$tmp/lists" -oDir::Cache="$tmp/cache" -oDir::State::status="$tmp/status"
+    -oAPT::Architecture=amd64 -oAPT::Architectures=amd64)
+  apt-get "${apt[@]}" update -q >&2
+  mkdir -p "$stage/debs-podman"
+  (cd "$stage/debs-podman" && apt-get "${apt[@]}" download podman conmon runc \
+    containers-storage golang-github-containers-common golang-github-containers-image \
+    netavark aardvark-dns slirp4netns catatonit iptables libgpgme11 libassuan0 \
+    libgpg-error0 libsubid4 libyajl2 libdevmapper1.02.1 libslirp0 libnftnl11 libip4tc2 \
+    libip6tc2 libnetfilter-conntrack3 libnfnetlink0 libxtables12 libprotobuf-c1 libglib2.0-0)
+  rm -rf "$tmp"
+fi
+[ -d "$stage/debs-vulkan" ] || "$here/vulkan-debs.sh" "$stage/debs-vulkan"
+
+archive="$stage/llama-src-0c1e57098-trimmed.tar.gz"
+if [ ! -f "$archive" ]; then
+  sdist="$cache/sources/832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e.tar.gz"
+  if [ ! -f "$sdist" ]; then
+    tmp=$(mktemp -d)
+    (cd "$tmp" && pip download -q --no-deps --no-binary llama-cpp-python llama-cpp-python==0.3.36)
+    sdist=$(ls "$tmp"/llama_cpp_python-0.3.36.tar.gz)
+  fi
+  "$here/source.sh" "$archive" "$sdist"
+fi
+
+log "rigbench (release, stripped) of $(git -C "$repo" describe --always --dirty)"
+(cd "$repo" && cargo build --release -q)
+target=$(cd "$repo" && cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+install -m755 "$target/release/rigbench" "$stage/rigbench"
+strip "$stage/rigbench"
+
+model=$(find "$cache/models" -name gemma-3-270m-q4_k_m.gguf 2>/dev/null | head -n1)
+if [ -z "$model" ]; then
+  log "the real Gemma 3 270M is not in $cache/models: fetch it with rigbench run (the default plan), then run this again"
+  exit 1
+fi
+if [ ! -f "${parts}1/part-0" ]; then
+  tmp=$(mktemp -d)
+  split -b 55M -d -a 1 "$model" "$tmp/part-"
+  i=1
+  for p in "$tmp"/part-*; do
+    mkdir -p "$parts$i" && mv "$p" "$parts$i/"
+    i=$((i + 1))
+  done
+  rmdir "$tmp"
+fi
+log "carry [\"$(basename "$stage")\"] in the first call, then one [\"$(basename "$parts")N\"] a call:"
+du -sh "$stage" "$parts"* >&2
