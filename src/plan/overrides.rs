@@ -132,103 +132,17 @@ impl Overrides {
 
     /// Applies the flags to the plan file `raw` (named `origin` in errors).
     pub fn apply(&self, raw: &mut PlanFile, origin: &str) -> Result<(), PlanError> {
-        let bad = |field: &str, message: String| PlanError::Invalid {
-            file: origin.to_string(),
-            field: field.to_string(),
-            message,
-        };
         if let Some(model) = &self.model {
-            let file = model
-                .file_name()
-                .filter(|f| !f.is_empty())
-                .ok_or_else(|| bad("--model", "names no file".to_string()))?;
-            let source = match model {
-                ModelArg::Path(p) => {
-                    let abs = std::path::absolute(p)
-                        .map_err(|e| bad("--model", format!("{}: {e}", p.display())))?;
-                    if !abs.is_file() {
-                        return Err(bad(
-                            "--model",
-                            format!(
-                                "{}: no such file (give a GGUF file's path, or hf://OWNER/REPO/FILE)",
-                                p.display()
-                            ),
-                        ));
-                    }
-                    ModelSourceFile::Path {
-                        path: abs.display().to_string(),
-                    }
-                }
-                ModelArg::HuggingFace {
-                    repo,
-                    file,
-                    revision,
-                } => ModelSourceFile::Huggingface {
-                    repo: repo.clone(),
-                    file: file.clone(),
-                    revision: revision.clone(),
-                },
-            };
-            let name = model_name(&file);
-            // Selectors of the plan's models name models that are gone.
-            let old: Vec<String> = raw.models.iter().map(|m| m.name.clone()).collect();
-            let keeps = |s: &super::CellSelector| s.model.as_ref().is_none_or(|m| !old.contains(m));
-            raw.exclude.retain(keeps);
-            raw.include.retain(keeps);
-            raw.description = Some(format!(
-                "{file}, measured as the {} plan measures",
-                raw.name
-            ));
-            raw.name = name.clone();
-            raw.models = vec![ModelFile {
-                name,
-                file,
-                sha256: None,
-                size_bytes: None,
-                sources: vec![source],
-                synthetic: None,
-            }];
+            replace_models(raw, model, origin)?;
         }
         if !self.backends.is_empty() {
-            let mut backends = Vec::new();
-            for b in &self.backends {
-                let kept = raw.backends.iter().find(|x| x.name == b.name()).cloned();
-                backends.push(kept.unwrap_or(BackendFile {
-                    name: b.name().to_string(),
-                    base_image: None,
-                    build_args: Default::default(),
-                    driver: None,
-                }));
-            }
-            let names: Vec<&str> = self.backends.iter().map(|b| b.name()).collect();
-            let keeps = |s: &super::CellSelector| {
-                s.backend
-                    .as_ref()
-                    .is_none_or(|b| names.contains(&b.as_str()))
-            };
-            raw.exclude.retain(keeps);
-            raw.include.retain(keeps);
-            raw.backends = backends;
+            self.keep_backends(raw);
         }
-        if !self.prompt_tokens.is_empty() {
-            raw.bench.prompt_tokens = Some(self.prompt_tokens.clone());
-        }
-        if let Some(r) = self.runs {
-            // (Above a precision target's max_runs, validation says so.)
-            raw.bench.runs = Some(r);
-        }
-        if let Some(r) = self.rounds {
-            raw.bench.rounds = Some(r);
-        }
-        if let Some(n) = self.n_predict {
-            raw.bench.n_predict = Some(n);
-        }
-        if let Some(wu) = self.warmup {
-            raw.bench.warmup = Some(wu);
-        }
+        self.bench(raw);
         if self.until_decided || self.max_minutes.is_some() {
             let Some(ab) = raw.ab.as_mut() else {
-                return Err(bad(
+                return Err(invalid(
+                    origin,
                     "--until-decided",
                     "the plan has no [ab] section naming the arms to compare (see README, \"A/B\")"
                         .to_string(),
@@ -252,4 +166,109 @@ impl Overrides {
         }
         Ok(())
     }
+
+    /// `--backend`: only these backends, each as the plan has it (else with
+    /// the defaults); selectors of the others go.
+    fn keep_backends(&self, raw: &mut PlanFile) {
+        let mut backends = Vec::new();
+        for b in &self.backends {
+            let kept = raw.backends.iter().find(|x| x.name == b.name()).cloned();
+            backends.push(kept.unwrap_or(BackendFile {
+                name: b.name().to_string(),
+                base_image: None,
+                build_args: Default::default(),
+                driver: None,
+            }));
+        }
+        let names: Vec<&str> = self.backends.iter().map(|b| b.name()).collect();
+        let keeps = |s: &super::CellSelector| {
+            s.backend
+                .as_ref()
+                .is_none_or(|b| names.contains(&b.as_str()))
+        };
+        raw.exclude.retain(keeps);
+        raw.include.retain(keeps);
+        raw.backends = backends;
+    }
+
+    /// The `[bench]` flags: prompt lengths, runs, rounds, tokens, warm-up.
+    fn bench(&self, raw: &mut PlanFile) {
+        if !self.prompt_tokens.is_empty() {
+            raw.bench.prompt_tokens = Some(self.prompt_tokens.clone());
+        }
+        if let Some(r) = self.runs {
+            // (Above a precision target's max_runs, validation says so.)
+            raw.bench.runs = Some(r);
+        }
+        if let Some(r) = self.rounds {
+            raw.bench.rounds = Some(r);
+        }
+        if let Some(n) = self.n_predict {
+            raw.bench.n_predict = Some(n);
+        }
+        if let Some(wu) = self.warmup {
+            raw.bench.warmup = Some(wu);
+        }
+    }
+}
+
+fn invalid(origin: &str, field: &str, message: String) -> PlanError {
+    PlanError::Invalid {
+        file: origin.to_string(),
+        field: field.to_string(),
+        message,
+    }
+}
+
+/// `--model`: the plan measures this file instead of its models (named after
+/// it); selectors of the plan's models go.
+fn replace_models(raw: &mut PlanFile, model: &ModelArg, origin: &str) -> Result<(), PlanError> {
+    let bad = |message: String| invalid(origin, "--model", message);
+    let file = model
+        .file_name()
+        .filter(|f| !f.is_empty())
+        .ok_or_else(|| bad("names no file".to_string()))?;
+    let source = match model {
+        ModelArg::Path(p) => {
+            let abs = std::path::absolute(p).map_err(|e| bad(format!("{}: {e}", p.display())))?;
+            if !abs.is_file() {
+                return Err(bad(format!(
+                    "{}: no such file (give a GGUF file's path, or hf://OWNER/REPO/FILE)",
+                    p.display()
+                )));
+            }
+            ModelSourceFile::Path {
+                path: abs.display().to_string(),
+            }
+        }
+        ModelArg::HuggingFace {
+            repo,
+            file,
+            revision,
+        } => ModelSourceFile::Huggingface {
+            repo: repo.clone(),
+            file: file.clone(),
+            revision: revision.clone(),
+        },
+    };
+    let name = model_name(&file);
+    // Selectors of the plan's models name models that are gone.
+    let old: Vec<String> = raw.models.iter().map(|m| m.name.clone()).collect();
+    let keeps = |s: &super::CellSelector| s.model.as_ref().is_none_or(|m| !old.contains(m));
+    raw.exclude.retain(keeps);
+    raw.include.retain(keeps);
+    raw.description = Some(format!(
+        "{file}, measured as the {} plan measures",
+        raw.name
+    ));
+    raw.name = name.clone();
+    raw.models = vec![ModelFile {
+        name,
+        file,
+        sha256: None,
+        size_bytes: None,
+        sources: vec![source],
+        synthetic: None,
+    }];
+    Ok(())
 }
