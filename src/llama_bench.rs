@@ -5,6 +5,8 @@
 
 use serde_json::Value;
 
+use crate::plan::{FlashAttn, LoadMode};
+
 pub use crate::plan::llama_bench::Settings;
 
 /// The flags a llama-bench accepts, read from its `--help`.
@@ -64,7 +66,7 @@ pub fn args(
     if flags.fa_words {
         a.extend(["-fa".into(), s.flash_attn.name().into()]);
     } else {
-        match s.flash_attn.digit() {
+        match fa_digit(s.flash_attn) {
             Some(d) => a.extend(["-fa".into(), d.into()]),
             None => notes.push(format!(
                 "this llama-bench takes -fa 0|1: flash_attn {} left to its default",
@@ -75,7 +77,7 @@ pub fn args(
     if flags.load_mode {
         a.extend(["--load-mode".into(), s.load_mode.name().into()]);
     } else {
-        match s.load_mode.mmp() {
+        match mmp_digit(s.load_mode) {
             Some(d) => a.extend(["-mmp".into(), d.into()]),
             None => notes.push(format!(
                 "this llama-bench has no --load-mode: load_mode {} left to its default",
@@ -84,6 +86,25 @@ pub fn args(
         }
     }
     (a, notes)
+}
+
+/// An older llama-bench's `-fa 0|1`, where the word has one.
+fn fa_digit(f: FlashAttn) -> Option<&'static str> {
+    match f {
+        FlashAttn::On => Some("1"),
+        FlashAttn::Off => Some("0"),
+        FlashAttn::Auto => None,
+    }
+}
+
+/// An older llama-bench's `-mmp 0|1` (before `--load-mode`), where the mode
+/// has one.
+fn mmp_digit(m: LoadMode) -> Option<&'static str> {
+    match m {
+        LoadMode::Mmap => Some("1"),
+        LoadMode::None => Some("0"),
+        LoadMode::Auto | LoadMode::Mlock | LoadMode::MmapMlock | LoadMode::Dio => None,
+    }
 }
 
 /// One llama-bench result row as the report shows it.
@@ -186,6 +207,16 @@ mod tests {
         assert!(a.join(" ").ends_with("-o json -fa 1 -mmp 1"), "{a:?}");
         assert_eq!(notes.len(), 1);
         assert!(notes[0].contains("no -d"));
+    }
+
+    #[test]
+    fn the_old_digits_where_there_are_some() {
+        assert_eq!(fa_digit(FlashAttn::On), Some("1"));
+        assert_eq!(fa_digit(FlashAttn::Off), Some("0"));
+        assert_eq!(fa_digit(FlashAttn::Auto), None);
+        assert_eq!(mmp_digit(LoadMode::Mmap), Some("1"));
+        assert_eq!(mmp_digit(LoadMode::None), Some("0"));
+        assert_eq!(mmp_digit(LoadMode::Dio), None);
     }
 
     #[test]

@@ -116,6 +116,20 @@ mod tests {
     use crate::stats::compare::Verdict;
     use crate::status::CellStatus;
 
+    /// A run of the built-in plan with no cells yet.
+    fn run_of_builtin_plan() -> Manifest {
+        let plan = crate::plan::builtin(2).unwrap();
+        let host = crate::host::probe(std::path::Path::new("/nonexistent"));
+        Manifest::new("r", plan, host, None)
+    }
+
+    /// Three runs generating at `g` tokens/s ± 0.1 %, mean `g`.
+    fn steady(g: f64) -> Vec<crate::manifest::Run> {
+        [g, g * 1.001, g * 0.999]
+            .map(|x| run(x, 800.0, 40.0, false))
+            .to_vec()
+    }
+
     /// The fixture cell (made on cpu) on `backend`.
     fn on(backend: Backend, mut c: Cell) -> Cell {
         c.id = c.id.replacen("cpu", backend.name(), 1);
@@ -126,14 +140,7 @@ mod tests {
 
     #[test]
     fn one_backend_against_another_in_the_same_run() {
-        let plan = crate::plan::builtin(2).unwrap();
-        let host = crate::host::probe(std::path::Path::new("/nonexistent"));
-        let mut m = Manifest::new("r", plan, host, None);
-        let steady = |g: f64| {
-            [g, g * 1.001, g * 0.999]
-                .map(|x| run(x, 800.0, 40.0, false))
-                .to_vec()
-        };
+        let mut m = run_of_builtin_plan();
         m.cells = vec![
             on(Backend::Vulkan, cell(31, "default", steady(55.6), None)),
             on(Backend::Rocm6, cell(31, "default", steady(42.0), None)),
@@ -165,9 +172,7 @@ mod tests {
 
     #[test]
     fn values_not_in_the_run_are_named_with_those_that_are() {
-        let plan = crate::plan::builtin(2).unwrap();
-        let host = crate::host::probe(std::path::Path::new("/nonexistent"));
-        let mut m = Manifest::new("r", plan, host, None);
+        let mut m = run_of_builtin_plan();
         m.cells = vec![
             cell(31, "default", vec![], None),
             cell(31, "q8", vec![], None),
@@ -193,14 +198,7 @@ mod tests {
 
     #[test]
     fn one_model_against_another_on_the_same_backend_and_variant() {
-        let plan = crate::plan::builtin(2).unwrap();
-        let host = crate::host::probe(std::path::Path::new("/nonexistent"));
-        let mut m = Manifest::new("r", plan, host, None);
-        let steady = |g: f64| {
-            [g, g * 1.002, g * 0.998]
-                .map(|x| run(x, 800.0, 40.0, false))
-                .to_vec()
-        };
+        let mut m = run_of_builtin_plan();
         let mut synthetic = cell(31, "default", steady(75.0), None);
         synthetic.model = "synthetic-gemma3-270m".to_string();
         synthetic.id = "cpu.synthetic-gemma3-270m.default.p31".to_string();

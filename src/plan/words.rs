@@ -30,15 +30,6 @@ impl FlashAttn {
         }
     }
 
-    /// llama-bench's older `-fa 0|1`, where the word has one.
-    pub fn digit(self) -> Option<&'static str> {
-        match self {
-            FlashAttn::On => Some("1"),
-            FlashAttn::Off => Some("0"),
-            FlashAttn::Auto => None,
-        }
-    }
-
     pub fn parse(s: &str) -> Option<FlashAttn> {
         Self::ALL.into_iter().find(|f| f.name() == s)
     }
@@ -85,15 +76,6 @@ impl LoadMode {
         }
     }
 
-    /// llama-bench's older `-mmp 0|1`, where the mode has one.
-    pub fn mmp(self) -> Option<&'static str> {
-        match self {
-            LoadMode::Mmap => Some("1"),
-            LoadMode::None => Some("0"),
-            LoadMode::Auto | LoadMode::Mlock | LoadMode::MmapMlock | LoadMode::Dio => None,
-        }
-    }
-
     pub fn parse(s: &str) -> Option<LoadMode> {
         Self::ALL.into_iter().find(|m| m.name() == s)
     }
@@ -119,15 +101,5 @@ mod tests {
             serde_json::from_str::<LoadMode>("\"mmap+mlock\"").unwrap(),
             LoadMode::MmapMlock
         );
-    }
-
-    #[test]
-    fn the_old_digits_where_there_are_some() {
-        assert_eq!(FlashAttn::On.digit(), Some("1"));
-        assert_eq!(FlashAttn::Off.digit(), Some("0"));
-        assert_eq!(FlashAttn::Auto.digit(), None);
-        assert_eq!(LoadMode::Mmap.mmp(), Some("1"));
-        assert_eq!(LoadMode::None.mmp(), Some("0"));
-        assert_eq!(LoadMode::Dio.mmp(), None);
     }
 }

@@ -24,6 +24,19 @@ struct Target<'a> {
     name: &'a str,
 }
 
+/// What llama-bench runs on in a run: each backend, source and model (as
+/// indices) that has a cell among `cells` (`plan::llama_bench::targets`).
+pub(crate) fn targets(
+    plan: &crate::plan::Plan,
+    cells: &[crate::manifest::Cell],
+) -> Vec<(crate::backend::Backend, usize, usize)> {
+    crate::plan::llama_bench::targets(plan, |b, si, mi| {
+        cells.iter().any(|c| {
+            c.backend == b && c.source == plan.sources[si].name && c.model == plan.models[mi].name
+        })
+    })
+}
+
 impl<E: Engine> Runner<'_, E> {
     /// Runs llama-bench for every prepared backend and every model, when the plan
     /// asks for it, saving the manifest after each.
@@ -33,14 +46,7 @@ impl<E: Engine> Runner<'_, E> {
         };
         let plan = m.plan.clone();
         let several = plan.sources.len() > 1;
-        let has_cell = |b: crate::backend::Backend, si: usize, mi: usize| {
-            m.cells.iter().any(|c| {
-                c.backend == b
-                    && c.source == plan.sources[si].name
-                    && c.model == plan.models[mi].name
-            })
-        };
-        for (backend, si, mi) in crate::plan::llama_bench::targets(&plan, has_cell) {
+        for (backend, si, mi) in targets(&plan, &m.cells) {
             let Some(prepared) = self.backends.get(&(backend, si)) else {
                 continue;
             };

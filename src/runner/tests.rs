@@ -928,12 +928,7 @@ fn llama_bench_runs_only_where_the_matrix_has_cells() {
     let text = include_str!("../../plans/h200-study.toml");
     let plan = crate::plan::parse(text, "plans/h200-study.toml", 16).unwrap();
     let cells = pending_cells(&plan, &expand(&plan));
-    let has_cell = |b: Backend, si: usize, mi: usize| {
-        cells.iter().any(|c| {
-            c.backend == b && c.source == plan.sources[si].name && c.model == plan.models[mi].name
-        })
-    };
-    let named: Vec<(String, String)> = crate::plan::llama_bench::targets(&plan, has_cell)
+    let named: Vec<(String, String)> = super::llama_bench::targets(&plan, &cells)
         .into_iter()
         .map(|(b, si, mi)| {
             assert_eq!(si, 0);
