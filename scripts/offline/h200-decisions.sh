@@ -27,14 +27,9 @@ run host "$here/gpu-host.sh" "$stage/debs-podman" || exit 1
 case " ${BACKENDS:-cuda vulkan} " in
   *" vulkan "*) run vulkan-base "$here/vulkan-base.sh" "$stage/debs-vulkan" || exit 1 ;;
 esac
-pids=()
-for b in ${BACKENDS:-cuda vulkan}; do
-  run "build-$b" rigbench build --plan "$plans/h200-warmup.toml" --backend "$b" &
-  pids+=($!)
-done
-failed=0
-for p in "${pids[@]}"; do wait "$p" || failed=1; done
-[ "$failed" = 0 ] || { step "a build failed: see build-*.log"; exit 1; }
+# shellcheck disable=SC2086 # the backends are meant as words
+start_builds "$plans/h200-warmup.toml" ${BACKENDS:-cuda vulkan}
+wait_builds || exit 1
 for s in ${STEPS:-aa1 aa2 aa3 q8k warmup}; do
   plan="$plans/h200-${s%[0-9]}.toml"
   run "run-$s" rigbench run --plan "$plan" "${run_flags[@]}" --out "$out/$s"

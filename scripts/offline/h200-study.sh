@@ -38,15 +38,9 @@ run host "$here/gpu-host.sh" "$stage/debs-podman" || exit 1
 run vulkan-base "$here/vulkan-base.sh" "$stage/debs-vulkan" || exit 1
 run doctor rigbench doctor
 run dry-run rigbench run --plan "$plan" --dry-run "${run_flags[@]}"
-pids=()
-for b in cpu cuda vulkan; do
-  run "build-$b" rigbench build --plan "$plan" --backend "$b" &
-  pids+=($!)
-done
+start_builds "$plan" cpu cuda vulkan
 join_parts "$stage" "${PARTS:-5}" "$want" "$model" 1200 || exit 1
-failed=0
-for p in "${pids[@]}"; do wait "$p" || failed=1; done
-[ "$failed" = 0 ] || { step "a build failed: see build-*.log"; exit 1; }
+wait_builds || exit 1
 for r in ${RUNS:-a b}; do
   run "run-$r" rigbench run --plan "$plan" "${run_flags[@]}" --out "$out/$r"
   run "bundle-$r" rigbench bundle "$out/$r" -o "$out/h200-study-$r.tar.gz"

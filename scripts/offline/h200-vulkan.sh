@@ -44,14 +44,9 @@ run doctor rigbench doctor
 run doctor-json rigbench doctor --json
 # The three images build side by side (each build is mostly one compiler at a
 # time per file; 16 cores are shared better so): each its own log and time.
-pids=()
-for b in $backends; do
-  run "build-$b" rigbench build --plan "$plan" --backend "$b" &
-  pids+=($!)
-done
-failed=0
-for p in "${pids[@]}"; do wait "$p" || failed=1; done
-[ "$failed" = 0 ] || { step "a build failed: see build-*.log"; exit 1; }
+# shellcheck disable=SC2086 # the backends are meant as words
+start_builds "$plan" $backends
+wait_builds || exit 1
 run run rigbench run --plan "$plan" --backend "${backends// /,}" "${run_flags[@]}" --out "$out/run"
 run bundle rigbench bundle "$out/run" -o "$out/h200-vulkan.tar.gz"
 run cmp-cuda-vulkan rigbench compare "$out/run" --within backend cuda vulkan --html "$out/cmp-cuda-vulkan.html"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Makes, on a machine with network, everything scripts/offline/drive.sh carries
 # to a GPU host with none: in STAGE_DIR (default .h200v, which .git/info/exclude
-# should name) Debian bookworm's Podman packages (debs-podman/, 20 MB, for the
-# host's Ubuntu 24.04), the Vulkan packages (debs-vulkan/, vulkan-debs.sh), the
+# should name) Debian bookworm's Podman packages (debs-podman/, podman-debs.sh,
+# 20 MB), the Vulkan packages (debs-vulkan/, vulkan-debs.sh), the
 # trimmed llama.cpp archive (source.sh, 12 MB, sha256 b955fa94…) and a stripped
 # release rigbench of this checkout (19 MB); and the real Gemma 3 270M (from
 # rigbench's cache, else fetched by `rigbench run` of the default plan's model)
@@ -19,27 +19,7 @@ cache=${RIGBENCH_CACHE:-$HOME/.cache/rigbench}
 mkdir -p "$stage"
 log() { printf 'stage: %s\n' "$*" >&2; }
 
-if [ ! -d "$stage/debs-podman" ]; then
-  log "Podman's packages (Debian bookworm)"
-  tmp=$(mktemp -d)
-  mkdir -p "$tmp/lists/partial" "$tmp/cache/archives/partial"
-  # bookworm with its updates, and no installed packages in view (an empty
-  # status), so that every package's newest version is the one downloaded.
-  printf 'deb http://deb.debian.org/debian %s main\n' bookworm bookworm-updates > "$tmp/sources.list"
-  echo "deb http://deb.debian.org/debian-security bookworm-security main" >> "$tmp/sources.list"
-  : > "$tmp/status"
-  apt=(-oDir::Etc::SourceList="$tmp/sources.list" -oDir::Etc::SourceParts=/dev/null
-    -oDir::State::Lists="$tmp/lists" -oDir::Cache="$tmp/cache" -oDir::State::status="$tmp/status"
-    -oAPT::Architecture=amd64 -oAPT::Architectures=amd64)
-  apt-get "${apt[@]}" update -q >&2
-  mkdir -p "$stage/debs-podman"
-  (cd "$stage/debs-podman" && apt-get "${apt[@]}" download podman conmon runc \
-    containers-storage golang-github-containers-common golang-github-containers-image \
-    netavark aardvark-dns slirp4netns catatonit iptables libgpgme11 libassuan0 \
-    libgpg-error0 libsubid4 libyajl2 libdevmapper1.02.1 libslirp0 libnftnl11 libip4tc2 \
-    libip6tc2 libnetfilter-conntrack3 libnfnetlink0 libxtables12 libprotobuf-c1 libglib2.0-0)
-  rm -rf "$tmp"
-fi
+[ -d "$stage/debs-podman" ] || "$here/podman-debs.sh" "$stage/debs-podman"
 [ -d "$stage/debs-vulkan" ] || "$here/vulkan-debs.sh" "$stage/debs-vulkan"
 
 archive="$stage/llama-src-0c1e57098-trimmed.tar.gz"
