@@ -172,6 +172,14 @@ pub enum ModelAction {
     /// Make a synthetic model file: a model's shape with random weights, the
     /// same bytes on every machine (see README, "Synthetic models").
     Synth(SynthArgs),
+    /// Fetch a plan's real models and make its synthetic ones into the cache,
+    /// ahead of its run (while its images build, say); the run then finds
+    /// them. The types llama-quantize makes wait for the run's images.
+    Prepare {
+        /// The plan whose models to prepare.
+        #[arg(long, value_name = "FILE")]
+        plan: PathBuf,
+    },
     /// The built-in shapes, their dimensions and where they come from.
     Shapes {
         /// Print JSON instead of a table.

@@ -243,6 +243,22 @@ async fn synthetic_models_are_made_measured_reported_and_faithful() {
         assert_eq!(a.sha256, b.sha256, "{name}: remade, the same bytes");
     }
 
+    // --- `model prepare` takes the same step as the run: after it, each of
+    // the plan's models (the real one, both synthetic) is in the cache.
+    let out = common::rigbench_ok(
+        &["model", "prepare", "--plan", plan.to_str().unwrap()],
+        work.path(),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    for r in &second.models {
+        assert!(
+            text.contains(&format!("{}: ", r.name)) && text.contains(&r.sha256),
+            "{}: {text}",
+            r.name
+        );
+    }
+    assert!(!text.contains("made by the run"), "{text}");
+
     // --- Faithful structure: the real model requantized by the same
     // llama-quantize, against the synthetic shape in the same type.
     let img = &first.images[0];
@@ -298,4 +314,98 @@ async fn synthetic_models_are_made_measured_reported_and_faithful() {
     for f in [&q4_file, &small_file] {
         std::fs::remove_dir_all(f.parent().unwrap()).unwrap();
     }
+}
+
+/// `model prepare` into an empty cache: the model rigbench writes is made
+/// there, under the key a run looks for, with the hash it prints; the one
+/// llama-quantize makes is left to the run, and its Q8_0 is not left behind.
+#[test]
+fn prepare_makes_what_rigbench_writes_and_leaves_the_rest_to_the_run() {
+    let work = tempfile::tempdir().unwrap();
+    let cache = work.path().join("cache");
+    let plan = work.path().join("plan.toml");
+    let text = std::fs::read_to_string(repo().join("tests/plans/synthetic.toml")).unwrap();
+    // The plan without its real model, the twin's vocabulary the built-in one.
+    let (head, rest) = text.split_once("[[models]]").unwrap();
+    let models = rest
+        .split_once("[[models]]\nname = \"synthetic-gemma3-270m\"")
+        .unwrap()
+        .1;
+    let plan_text = format!(
+        "{head}[[models]]\nname = \"synthetic-gemma3-270m\"{}",
+        models.replace(", vocab = { model = \"gemma-3-270m-q4_k_m\" }", "")
+    );
+    std::fs::write(&plan, plan_text).unwrap();
+    let cache_arg = cache.to_str().unwrap();
+    let out = common::rigbench_ok(
+        &[
+            "--cache-dir",
+            cache_arg,
+            "model",
+            "prepare",
+            "--plan",
+            plan.to_str().unwrap(),
+        ],
+        work.path(),
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(
+        lines[0],
+        "synthetic-gemma3-270m: made by the run (llama-quantize runs in its image)"
+    );
+    let (name, rest) = lines[1].split_once(": ").unwrap();
+    assert_eq!(name, "synthetic-small");
+    let (path, sha) = rest.split_once(" (sha256 ").unwrap();
+    let path = Path::new(path);
+    assert!(
+        path.starts_with(cache.join("synthetic")),
+        "{}",
+        path.display()
+    );
+    assert_eq!(
+        rigbench::hash::sha256_file(path).unwrap(),
+        sha.trim_end_matches(')')
+    );
+    let p = rigbench::plan::load(&plan, 2).unwrap();
+    let small = p
+        .models
+        .iter()
+        .find(|m| m.name == "synthetic-small")
+        .unwrap();
+    let r = rigbench::session::synthetic::recipe_of(small).unwrap();
+    let recipe = Recipe {
+        shape: r.check().unwrap(),
+        quant: r.quant,
+        seed: r.seed,
+        vocab: VocabSource::Builtin,
+        generator: values::GENERATOR,
+    };
+    assert_eq!(
+        path.parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap(),
+        &recipe.key(None)[..16],
+        "the folder a run of the plan looks in"
+    );
+    let leftovers: Vec<_> = walk(&cache.join("tmp"));
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// Every file under `dir` (none where it does not exist).
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .flat_map(|e| {
+            let p = e.path();
+            if p.is_dir() { walk(&p) } else { vec![p] }
+        })
+        .collect()
 }

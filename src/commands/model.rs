@@ -1,5 +1,6 @@
-//! `rigbench model synth` (make a synthetic model file from a recipe) and
-//! `rigbench model shapes` (the built-in shapes).
+//! `rigbench model synth` (make a synthetic model file from a recipe),
+//! `rigbench model prepare` (a plan's models into the cache ahead of its run)
+//! and `rigbench model shapes` (the built-in shapes).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -18,11 +19,39 @@ use crate::synth::{Quant, RecipeFile, VocabFile, layout, make, quantize};
 pub async fn model(g: &Globals, action: &ModelAction) -> anyhow::Result<ExitCode> {
     match action {
         ModelAction::Synth(args) => synth(g, args).await,
+        ModelAction::Prepare { plan } => {
+            prepare_plan(g, plan).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         ModelAction::Shapes { json } => {
             shapes(*json)?;
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Each of the plan's models fetched or made into the cache, as its run
+/// would (the same step, so the run finds them there), one line each.
+async fn prepare_plan(g: &Globals, path: &Path) -> anyhow::Result<()> {
+    let host = crate::host::probe(Path::new("/"));
+    let plan = load_plan(Some(path), host.cpu.logical_cpus.max(1))?;
+    let mut fetcher = Fetcher::new(&g.cache)?;
+    let obtained = prepare::models(&mut fetcher, &g.cache, &plan).await?;
+    for (m, o) in plan.models.iter().zip(obtained) {
+        match o {
+            prepare::Obtained::Ready(f) => {
+                println!("{}: {} (sha256 {})", m.name, f.path.display(), f.sha256)
+            }
+            prepare::Obtained::Pending(p) => {
+                println!(
+                    "{}: made by the run (llama-quantize runs in its image)",
+                    m.name
+                );
+                p.discard()?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn shapes(json: bool) -> anyhow::Result<()> {

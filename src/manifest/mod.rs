@@ -643,6 +643,7 @@ impl ImageRecord {
                 ),
             ]
             .into(),
+            passthrough: None,
         }
     }
 }

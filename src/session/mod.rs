@@ -67,6 +67,7 @@ impl<E: Engine> Session<'_, E> {
             self.cache,
             &m.plan,
             &m.images,
+            self.passthroughs,
             obtained,
         )
         .await?;

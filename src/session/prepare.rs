@@ -14,6 +14,7 @@ use crate::host::devices::Passthrough;
 use crate::manifest::{ImageRecord, ModelRecord, ShardRecord};
 use crate::plan::{BackendPlan, Plan, Source};
 use crate::progress::note;
+use crate::synth::quantize::Quantizer;
 
 /// Fetches every llama.cpp source of the plan, in plan order.
 pub async fn sources(fetcher: &mut Fetcher, plan: &Plan) -> anyhow::Result<Vec<FetchedSource>> {
@@ -128,13 +129,16 @@ pub async fn models(
 }
 
 /// The synthetic models waiting for llama-quantize, made in the image of the
-/// plan's first source (its CPU image where the plan has one).
+/// plan's first source (its CPU image where the plan has one; a GPU image's
+/// container gets its backend's passthrough, without which its llama-quantize
+/// does not start).
 pub async fn finish_models<E: Engine>(
     engine: &E,
     fetcher: &mut Fetcher,
     cache: &crate::cache::Cache,
     plan: &Plan,
     images: &[ImageRecord],
+    passthroughs: &BTreeMap<Backend, Passthrough>,
     obtained: Vec<Obtained>,
 ) -> anyhow::Result<Vec<FetchedModel>> {
     let mut out = Vec::new();
@@ -152,7 +156,10 @@ pub async fn finish_models<E: Engine>(
                             "no image of the plan's llama.cpp source was built here to run llama-quantize in"
                         )
                     })?;
-                let q = image.quantizer();
+                let q = Quantizer {
+                    passthrough: passthroughs.get(&image.backend),
+                    ..image.quantizer()
+                };
                 let threads = super::synthetic::threads();
                 out.push(super::synthetic::quantize(engine, fetcher, cache, &q, p, threads).await?);
             }

@@ -31,6 +31,14 @@ pub struct Pending {
     made: Made,
 }
 
+impl Pending {
+    /// Drops the Q8_0 file written for llama-quantize (a run that makes
+    /// the model writes it again).
+    pub fn discard(self) -> std::io::Result<()> {
+        std::fs::remove_file(&self.input)
+    }
+}
+
 /// What writing a file took.
 #[derive(Clone, Copy)]
 struct Made {

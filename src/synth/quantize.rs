@@ -53,6 +53,11 @@ pub struct Quantizer<'a> {
     pub image_id: &'a str,
     pub commit: &'a str,
     pub labels: std::collections::BTreeMap<String, String>,
+    /// A GPU image's own devices, driver libraries and environment: its
+    /// llama-quantize links the GPU runtime (libcuda.so.1 from the host's
+    /// driver) even though it computes on the CPU, and without them does not
+    /// start. `None` for a CPU image.
+    pub passthrough: Option<&'a crate::host::devices::Passthrough>,
 }
 
 /// One file to make.
@@ -114,6 +119,10 @@ pub async fn run<E: Engine>(
         labels: q.labels.clone(),
         ..Default::default()
     };
+    let spec = match q.passthrough {
+        Some(p) => p.onto(spec),
+        None => spec,
+    };
     let done = run_to_completion(engine, &spec)
         .await
         .map_err(|e| format!("llama-quantize in {}: {e}", q.image))?;
@@ -152,6 +161,65 @@ pub async fn run<E: Engine>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fake::engine::FakeEngine;
+    use crate::host::devices::Passthrough;
+
+    /// llama-quantize in a GPU image gets that backend's devices, groups and
+    /// driver libraries (a CUDA build's binaries need libcuda.so.1 to start:
+    /// on an H100 without them it exited 127); in a CPU image, none.
+    #[tokio::test]
+    async fn a_gpu_image_quantizes_with_its_passthrough_and_a_cpu_image_without() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("m.q8_0.gguf");
+        std::fs::write(&input, b"GGUF").unwrap();
+        let gpu = Passthrough {
+            devices: vec!["/dev/nvidia0".into(), "/dev/nvidiactl".into()],
+            group_add: vec!["44".into()],
+            // The fake container exits at once with this code: no file made.
+            env: [("FAKE_EXIT_ON_START".to_string(), "1".to_string())].into(),
+            mounts: vec![crate::host::nvidia::ReadOnlyMount {
+                host: "/usr/lib/x86_64-linux-gnu/libcuda.so.1".into(),
+                container: "/usr/lib/x86_64-linux-gnu/libcuda.so.1".into(),
+            }],
+            ..Default::default()
+        };
+        let job = Job {
+            input: &input,
+            input_sha256: "00",
+            out_dir: dir.path(),
+            file: "m.gguf",
+            quant: Quant::Q4KM,
+            threads: 2,
+        };
+        let engine = FakeEngine::default();
+        for passthrough in [Some(&gpu), None] {
+            let q = Quantizer {
+                image: "localhost/rigbench/llama-cuda:x",
+                image_id: "sha256:1",
+                commit: "c",
+                labels: Default::default(),
+                passthrough,
+            };
+            // No file comes out of the fake: an error either way.
+            assert!(run(&engine, &q, &job).await.is_err());
+        }
+        let specs = engine.specs.lock().unwrap();
+        assert_eq!(specs.len(), 2);
+        assert_eq!(specs[0].devices, ["/dev/nvidia0", "/dev/nvidiactl"]);
+        assert_eq!(specs[0].group_add, ["44"]);
+        let libcuda: Vec<_> = specs[0]
+            .binds
+            .iter()
+            .filter(|b| b.container.ends_with("libcuda.so.1"))
+            .collect();
+        assert_eq!(libcuda.len(), 1);
+        assert!(libcuda[0].read_only);
+        // The model's folder and the output folder first, as before.
+        assert_eq!(specs[0].binds[0].container, IN);
+        assert_eq!(specs[0].binds[1].container, OUT);
+        assert!(specs[1].devices.is_empty() && specs[1].group_add.is_empty());
+        assert_eq!(specs[1].binds.len(), 2);
+    }
 
     #[test]
     fn the_command_requantizes_the_written_file() {
