@@ -8,7 +8,10 @@
 # synthetic against real) and
 # with each other, and a reference made of a that b is checked against.
 # The host is prepared as h200-vulkan.sh does (Podman, the cuda and vulkan
-# bases); the three images build side by side while the model's parts arrive.
+# bases); the images build side by side while the model's parts arrive and
+# the synthetic models are made (`rigbench model prepare`). BACKENDS names
+# the images to build (default "cpu cuda vulkan"; a run limited with
+# RUN_FLAGS="--backend cuda --backend vulkan" needs only those two).
 # STAGE_DIR (it must be /root/rigbench-stage: the plan names the source
 # archive and the model there) holds debs-podman/, debs-vulkan/,
 # llama-src-0c1e57098-trimmed.tar.gz and parts/part-* of
@@ -38,8 +41,11 @@ run host "$here/gpu-host.sh" "$stage/debs-podman" || exit 1
 run vulkan-base "$here/vulkan-base.sh" "$stage/debs-vulkan" || exit 1
 run doctor rigbench doctor
 run dry-run rigbench run --plan "$plan" --dry-run "${run_flags[@]}"
-start_builds "$plan" cpu cuda vulkan
+read -r -a backends <<< "${BACKENDS:-cpu cuda vulkan}"
+start_builds "$plan" "${backends[@]}"
 join_parts "$stage" "${PARTS:-5}" "$want" "$model" 1200 || exit 1
+# The synthetic models made while the images build (the run finds them).
+run models rigbench model prepare --plan "$plan"
 wait_builds || exit 1
 for r in ${RUNS:-a b}; do
   run "run-$r" rigbench run --plan "$plan" "${run_flags[@]}" --out "$out/$r"
