@@ -405,28 +405,6 @@ pub fn json(
     })
 }
 
-/// The estimate's rates for a plan on a host: the plan's bandwidth, else the
-/// host's known platform's (`report::roofline`), else the assumption; the
-/// host's cores.
-pub fn rates(plan: &Plan, host: &crate::host::HostFacts) -> Rates {
-    use crate::report::roofline::{bandwidth_for, platform_of};
-    let mut r = Rates::assumed();
-    r.cores = host.cpu.logical_cpus.max(1);
-    let plan_gbs = plan.bench.memory_bandwidth_gbs;
-    let platform = platform_of(host);
-    r.discrete = platform.is_some_and(|p| !p.unified);
-    if let Some((gbs, from)) = bandwidth_for(plan_gbs, host) {
-        r.gpu_gbs = gbs;
-        r.gpu_from = from;
-        // The plan's bandwidth holds for every cell (as in the report's
-        // ceiling); a unified-memory platform's is the CPU's too.
-        if plan_gbs.is_some() || platform.is_some_and(|p| p.unified) {
-            r.cpu_gbs = gbs;
-        }
-    }
-    r
-}
-
 fn estimate_section(out: &mut String, plan: &Plan, matrix: &Matrix, cache: &Cache, rates: &Rates) {
     let e = crate::plan::estimate::estimate(plan, matrix, &model_sizes(plan, cache), rates);
     let llama_bench = if plan.llama_bench.is_some() {
@@ -473,7 +451,7 @@ mod tests {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/hosts/nvidia-h200");
         let mut plan = crate::plan::builtin(2).unwrap();
-        let r = rates(&plan, &crate::host::probe(&root));
+        let r = crate::report::roofline::estimate_rates(&plan, &crate::host::probe(&root));
         assert_eq!(r.gpu_gbs, 4800.0);
         assert!(r.discrete);
         assert_eq!(r.cpu_gbs, 60.0);
@@ -503,17 +481,23 @@ mod tests {
         );
         // The plan's bandwidth wins, for every backend.
         plan.bench.memory_bandwidth_gbs = Some(1000.0);
-        let r = rates(&plan, &crate::host::probe(&root));
+        let r = crate::report::roofline::estimate_rates(&plan, &crate::host::probe(&root));
         assert_eq!((r.gpu_gbs, r.cpu_gbs), (1000.0, 1000.0));
         assert!(
             r.describe()
                 .contains("the plan's bench.memory_bandwidth_gbs")
         );
         // No GPU known: the assumption, said so; the host's cores still count.
-        let r = rates(&plan, &crate::host::probe(&root.with_file_name("no-gpu")));
+        let r = crate::report::roofline::estimate_rates(
+            &plan,
+            &crate::host::probe(&root.with_file_name("no-gpu")),
+        );
         assert_eq!(r.gpu_from, "the plan's bench.memory_bandwidth_gbs");
         plan.bench.memory_bandwidth_gbs = None;
-        let r = rates(&plan, &crate::host::probe(&root.with_file_name("no-gpu")));
+        let r = crate::report::roofline::estimate_rates(
+            &plan,
+            &crate::host::probe(&root.with_file_name("no-gpu")),
+        );
         assert_eq!(r.gpu_gbs, 256.0);
         assert!(!r.discrete);
         assert!(r.gpu_from.starts_with("assumed"));

@@ -54,7 +54,7 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
     }
     if args.dry_run {
         let (matrix, passthroughs) = matrix_on(&plan, root);
-        let rates = super::dry_run::rates(&plan, &crate::host::probe(root));
+        let rates = crate::report::roofline::estimate_rates(&plan, &crate::host::probe(root));
         if args.json {
             let v = super::dry_run::json(&plan, &matrix, &g.cache, &passthroughs, &rates);
             println!("{}", serde_json::to_string_pretty(&v)?);

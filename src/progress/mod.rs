@@ -150,27 +150,14 @@ impl Drop for Waiting {
     }
 }
 
-/// When this process began measuring, and the estimate of the work done by
-/// then: what `overall_text` scales the time left by.
-static BASE: Mutex<Option<(Instant, f64)>> = Mutex::new(None);
-
-/// `o` as a line ("cells 3/16, runs 10/64, about 12 min left"), the time left
-/// scaled by this process's pace since `overall_start`.
+/// `o` as a line ("cells 3/16, runs 10/64, about 12 min left").
 pub fn overall_text(o: &overall::Overall) -> String {
-    let base = BASE.lock().ok().and_then(|g| *g);
-    let left = match base {
-        Some((t, est)) => o.left_s(est, t.elapsed().as_secs_f64()),
-        None => o.left_s(o.est_done_s.unwrap_or_default(), 0.0),
-    };
-    o.text(left)
+    o.text()
 }
 
 /// Starts the overall progress: its time base, and on a terminal a bar at the
 /// bottom (elsewhere each run's line carries it) until `overall_done`.
 pub fn overall_start(o: &overall::Overall) {
-    if let Ok(mut g) = BASE.lock() {
-        *g = Some((Instant::now(), o.est_done_s.unwrap_or_default()));
-    }
     if quiet() || !tty() {
         return;
     }

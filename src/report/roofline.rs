@@ -185,6 +185,30 @@ pub fn share(m: &Manifest, c: &Cell) -> Option<f64> {
     Some(mean / ceiling(m, c)?)
 }
 
+/// The estimate's rates for a plan on a host: the plan's bandwidth, else the
+/// host's known platform's (`platform_of`), else the assumption; the host's
+/// cores. The dry run's estimate and the run's time left both take these.
+pub fn estimate_rates(
+    plan: &crate::plan::Plan,
+    host: &crate::host::HostFacts,
+) -> crate::plan::estimate::Rates {
+    let mut r = crate::plan::estimate::Rates::assumed();
+    r.cores = host.cpu.logical_cpus.max(1);
+    let plan_gbs = plan.bench.memory_bandwidth_gbs;
+    let platform = platform_of(host);
+    r.discrete = platform.is_some_and(|p| !p.unified);
+    if let Some((gbs, from)) = bandwidth_for(plan_gbs, host) {
+        r.gpu_gbs = gbs;
+        r.gpu_from = from;
+        // The plan's bandwidth holds for every cell (as in the report's
+        // ceiling); a unified-memory platform's is the CPU's too.
+        if plan_gbs.is_some() || platform.is_some_and(|p| p.unified) {
+            r.cpu_gbs = gbs;
+        }
+    }
+    r
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -156,7 +156,8 @@ impl<E: Engine> Runner<'_, E> {
                 .find(|r| r.name == name)
                 .map(|r| r.size_bytes)
         };
-        crate::progress::overall::overall(m, &bytes)
+        let rates = crate::report::roofline::estimate_rates(&m.plan, &m.host);
+        crate::progress::overall::overall(m, &bytes, &rates)
     }
 }
 
