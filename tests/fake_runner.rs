@@ -55,6 +55,7 @@ async fn a_healthy_and_a_collapsing_variant_through_the_public_api() {
             "m.gguf",
         )],
         sampler: None,
+        rates: rigbench::plan::estimate::Rates::assumed(),
     };
     runner.run(&mut m, &matrix).await.unwrap();
 

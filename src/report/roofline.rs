@@ -222,6 +222,23 @@ mod tests {
         serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
     }
 
+    /// The estimate's rates for the H100 study run's plan and host, as the
+    /// run's time left takes them (progress::overall's replay of that run
+    /// writes them out).
+    #[test]
+    fn the_estimate_takes_the_h100_hosts_bandwidth_and_cores() {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("results/h100-study-2026-12/a/manifest.json");
+        let m: Manifest = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+        let r = estimate_rates(&m.plan, &m.host);
+        assert_eq!((r.gpu_gbs, r.discrete, r.cores), (3350.0, true, 16));
+        assert_eq!(
+            r.cpu_gbs,
+            crate::plan::estimate::Rates::assumed().cpu_gbs,
+            "a discrete GPU's bandwidth is not the CPU's"
+        );
+    }
+
     #[test]
     fn an_h200_has_the_datasheets_ceiling_for_its_gpu_cells_only() {
         let m = h200_run();

@@ -55,6 +55,9 @@ pub struct Runner<'a, E: Engine> {
     pub model_files: Vec<ModelFiles>,
     /// GPU and memory telemetry, sampled in the background.
     pub sampler: Option<&'a Sampler>,
+    /// The estimate's rates for this plan on this host
+    /// (`report::roofline::estimate_rates`): the time left starts from them.
+    pub rates: crate::plan::estimate::Rates,
 }
 
 /// A model's files on the host, each mounted read-only as `/models/<name>`: a
@@ -156,8 +159,7 @@ impl<E: Engine> Runner<'_, E> {
                 .find(|r| r.name == name)
                 .map(|r| r.size_bytes)
         };
-        let rates = crate::report::roofline::estimate_rates(&m.plan, &m.host);
-        crate::progress::overall::overall(m, &bytes, &rates)
+        crate::progress::overall::overall(m, &bytes, &self.rates)
     }
 }
 

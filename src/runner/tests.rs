@@ -78,6 +78,7 @@ async fn try_run(s: &mut Setup) -> Result<(), RunError> {
             "m.gguf",
         )],
         sampler: Some(&sampler),
+        rates: crate::plan::estimate::Rates::assumed(),
     };
     runner.run(&mut s.manifest, &s.matrix).await
 }
@@ -235,6 +236,7 @@ async fn cleanup_removes_only_this_runs_containers() {
         backends: BTreeMap::new(),
         model_files: vec![],
         sampler: None,
+        rates: crate::plan::estimate::Rates::assumed(),
     };
     let mine = crate::engine::ContainerSpec {
         name: "mine".into(),

@@ -136,6 +136,7 @@ impl<E: Engine> Session<'_, E> {
             backends,
             model_files: models.iter().map(FetchedModel::files).collect(),
             sampler: self.sampler,
+            rates: crate::report::roofline::estimate_rates(&m.plan, &m.host),
         };
         runner.run(m, self.matrix).await?;
         runner.run_llama_bench(m).await?;
