@@ -112,8 +112,13 @@ fn shape_arg(s: &str) -> anyhow::Result<ShapeFile> {
     Ok(ShapeFile::Named(s.to_string()))
 }
 
-async fn synth(g: &Globals, a: &SynthArgs) -> anyhow::Result<ExitCode> {
-    let quant = Quant::parse(&a.quant).map_err(|e| anyhow::anyhow!("--quant {e}"))?;
+/// The recipe `synth`'s arguments name, resolved: its shape, type, seed and
+/// vocabulary (a `--vocab-from` file hashed).
+fn recipe_of_args(
+    g: &Globals,
+    a: &SynthArgs,
+    quant: Quant,
+) -> anyhow::Result<(crate::synth::Recipe, crate::synth::vocab::Vocab)> {
     let recipe_file = RecipeFile {
         shape: shape_arg(&a.shape)?,
         quant,
@@ -143,12 +148,17 @@ async fn synth(g: &Globals, a: &SynthArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    let (recipe, vocab) = synthetic::resolve(
+    synthetic::resolve(
         &recipe_file,
         vocab_file
             .as_ref()
             .map(|(n, p, s)| (n.as_str(), p.as_path(), s.as_str())),
-    )?;
+    )
+}
+
+async fn synth(g: &Globals, a: &SynthArgs) -> anyhow::Result<ExitCode> {
+    let quant = Quant::parse(&a.quant).map_err(|e| anyhow::anyhow!("--quant {e}"))?;
+    let (recipe, vocab) = recipe_of_args(g, a, quant)?;
     let threads = a.threads.unwrap_or_else(synthetic::threads);
     let out_dir = match a.out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
