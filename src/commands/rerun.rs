@@ -165,24 +165,7 @@ pub async fn rerun(
         orig.cells.len()
     ));
 
-    // Base images: the recorded reference must be here with the recorded id.
-    let connected = g.connect().await?;
-    let mut substitutes = Vec::new();
-    for img in &orig.images {
-        let b = &img.base_image;
-        match connected.client.image(&b.reference).await? {
-            None => substitutes.push(format!(
-                "{} base image {}: not on this machine (recorded id {})",
-                img.backend, b.reference, b.image_id
-            )),
-            Some(f) if f.id != b.image_id => substitutes.push(format!(
-                "{} base image {}: id {} here, {} in the original",
-                img.backend, b.reference, f.id, b.image_id
-            )),
-            Some(_) => {}
-        }
-    }
-    drop(connected);
+    let substitutes = base_substitutes(g, &orig).await?;
     if !substitutes.is_empty() {
         for s in &substitutes {
             note(format!("cannot be had as recorded: {s}"));
@@ -225,8 +208,41 @@ pub async fn rerun(
         crate::stats::compare::DEFAULT_BAND,
     );
     let mut text = crate::comparison::render::markdown(&c);
-    text.push_str("## Rebuilt binaries\n\n");
-    for b in &binaries {
+    text.push_str(&rebuilt_section(&binaries, &new.images));
+    crate::hash::write_atomic(&out.join("rerun.md"), text.as_bytes())?;
+    print!("{text}");
+    println!("\nrerun: {}", out.join("rerun.md").display());
+    Ok(code)
+}
+
+/// The original's base images that this machine lacks or holds with another
+/// id: each a line saying so.
+async fn base_substitutes(g: &Globals, orig: &Manifest) -> anyhow::Result<Vec<String>> {
+    // Base images: the recorded reference must be here with the recorded id.
+    let connected = g.connect().await?;
+    let mut substitutes = Vec::new();
+    for img in &orig.images {
+        let b = &img.base_image;
+        match connected.client.image(&b.reference).await? {
+            None => substitutes.push(format!(
+                "{} base image {}: not on this machine (recorded id {})",
+                img.backend, b.reference, b.image_id
+            )),
+            Some(f) if f.id != b.image_id => substitutes.push(format!(
+                "{} base image {}: id {} here, {} in the original",
+                img.backend, b.reference, f.id, b.image_id
+            )),
+            Some(_) => {}
+        }
+    }
+    Ok(substitutes)
+}
+
+/// rerun.md's last section: each binary against the original's, and how the
+/// images built now were compiled.
+fn rebuilt_section(binaries: &[BinaryCheck], images: &[ImageRecord]) -> String {
+    let mut text = String::from("## Rebuilt binaries\n\n");
+    for b in binaries {
         text.push_str(&format!(
             "- {} {}: {} (original {}, rebuilt {})\n",
             b.image,
@@ -245,7 +261,7 @@ pub async fn rerun(
             text.push_str(&format!("  - {d}\n"));
         }
     }
-    for img in new.images.iter().filter(|i| i.built_now) {
+    for img in images.iter().filter(|i| i.built_now) {
         text.push_str(&format!(
             "- {}@{} compiled: {}\n",
             img.backend,
@@ -253,10 +269,7 @@ pub async fn rerun(
             compiled_how(&img.build_info)
         ));
     }
-    crate::hash::write_atomic(&out.join("rerun.md"), text.as_bytes())?;
-    print!("{text}");
-    println!("\nrerun: {}", out.join("rerun.md").display());
-    Ok(code)
+    text
 }
 
 #[cfg(test)]
