@@ -367,6 +367,20 @@ async fn gather(g: &Globals, root: &Path) -> anyhow::Result<Report> {
 fn text(r: &Report) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
+    nvidia_vulkan_text(&mut out, r);
+    backends_text(&mut out, r);
+    let _ = writeln!(out, "diagnosis");
+    for d in &r.diagnosis {
+        let _ = writeln!(out, "  {}: {}", d.level, d.message);
+    }
+    engine_text(&mut out, r);
+    readiness_text(&mut out, r);
+    out
+}
+
+/// Whether NVIDIA's Vulkan driver is usable here, where the host has one.
+fn nvidia_vulkan_text(out: &mut String, r: &Report) {
+    use std::fmt::Write as _;
     if let Some(v) = &r.nvidia_vulkan {
         match &v.missing {
             None => {
@@ -385,6 +399,12 @@ fn text(r: &Report) -> String {
             }
         }
     }
+}
+
+/// Each backend: its devices, groups, read-only mounts and notes, or why
+/// it is unavailable; what the default plan runs.
+fn backends_text(out: &mut String, r: &Report) {
+    use std::fmt::Write as _;
     let _ = writeln!(out, "backends on this host");
     for b in &r.backends {
         let Some(p) = &b.passthrough else {
@@ -429,10 +449,12 @@ fn text(r: &Report) -> String {
         "  the default plan here runs: {}",
         r.default_plan_backends.join(", ")
     );
-    let _ = writeln!(out, "diagnosis");
-    for d in &r.diagnosis {
-        let _ = writeln!(out, "  {}: {}", d.level, d.message);
-    }
+}
+
+/// The engine: kind, version, socket, API, runtime, cgroups, its notes and
+/// the bases it holds.
+fn engine_text(out: &mut String, r: &Report) {
+    use std::fmt::Write as _;
     let _ = writeln!(out, "engine");
     match &r.engine {
         Some(e) => {
@@ -491,6 +513,11 @@ fn text(r: &Report) -> String {
             let _ = writeln!(out, "  unreachable");
         }
     }
+}
+
+/// The tools, the cache, and ready or what is missing.
+fn readiness_text(out: &mut String, r: &Report) {
+    use std::fmt::Write as _;
     let _ = writeln!(out, "tools");
     let _ = writeln!(out, "  pip:       {}", r.pip.as_deref().unwrap_or("absent"));
     let _ = writeln!(out, "cache");
@@ -512,5 +539,4 @@ fn text(r: &Report) -> String {
             let _ = writeln!(out, "  - {}", m.replace('\n', "\n    "));
         }
     }
-    out
 }
