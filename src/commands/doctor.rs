@@ -296,36 +296,9 @@ async fn gather(g: &Globals, root: &Path) -> anyhow::Result<Report> {
         .collect();
     let (engine, engine_error) = match g.connect().await {
         Ok(c) => {
-            let info = c.client.info().await?;
-            let mut gpus: std::collections::BTreeMap<_, _> = backends
-                .iter()
-                .filter_map(|b| Some((b.backend, b.passthrough.clone()?)))
-                .collect();
-            let mine = crate::host::rootless::my_groups();
-            let notes = crate::host::rootless::adjust_groups(&mut gpus, &info, &mine);
-            let mut bases = Vec::new();
-            for bp in &plan.backends {
-                let mut any = false;
-                for (reference, origin) in bp.backend.base_candidates() {
-                    let id = c.client.image(reference).await?.map(|i| i.id);
-                    any |= id.is_some();
-                    bases.push(BaseCheck {
-                        backend: bp.backend,
-                        origin: *origin,
-                        reference: reference.to_string(),
-                        id,
-                    });
-                }
-                // The backend without a GPU is in the built-in plan on every
-                // host, so its base is needed; scripts/setup.sh makes it.
-                if !any && !bp.backend.is_gpu() {
-                    missing.push(format!(
-                        "no base image for {} and no registry may answer: run scripts/setup.sh (it pulls the pinned one or builds the local one)",
-                        bp.backend
-                    ));
-                }
-            }
-            (Some(EngineCheck { info, notes, bases }), None)
+            let (check, lacking) = engine_check(&c, &plan, &backends).await?;
+            missing.extend(lacking);
+            (Some(check), None)
         }
         Err(e) => {
             missing.push(e.to_string());
@@ -361,6 +334,47 @@ async fn gather(g: &Globals, root: &Path) -> anyhow::Result<Report> {
         ready: missing.is_empty(),
         missing,
     })
+}
+
+/// The engine's facts, the notes on rootless groups, and the bases of the
+/// built-in plan's backends it holds; what is missing (a CPU base none of
+/// whose candidates is here).
+async fn engine_check(
+    c: &crate::engine::connect::Connected,
+    plan: &crate::plan::Plan,
+    backends: &[BackendCheck],
+) -> anyhow::Result<(EngineCheck, Vec<String>)> {
+    let mut missing = Vec::new();
+    let info = c.client.info().await?;
+    let mut gpus: std::collections::BTreeMap<_, _> = backends
+        .iter()
+        .filter_map(|b| Some((b.backend, b.passthrough.clone()?)))
+        .collect();
+    let mine = crate::host::rootless::my_groups();
+    let notes = crate::host::rootless::adjust_groups(&mut gpus, &info, &mine);
+    let mut bases = Vec::new();
+    for bp in &plan.backends {
+        let mut any = false;
+        for (reference, origin) in bp.backend.base_candidates() {
+            let id = c.client.image(reference).await?.map(|i| i.id);
+            any |= id.is_some();
+            bases.push(BaseCheck {
+                backend: bp.backend,
+                origin: *origin,
+                reference: reference.to_string(),
+                id,
+            });
+        }
+        // The backend without a GPU is in the built-in plan on every
+        // host, so its base is needed; scripts/setup.sh makes it.
+        if !any && !bp.backend.is_gpu() {
+            missing.push(format!(
+                "no base image for {} and no registry may answer: run scripts/setup.sh (it pulls the pinned one or builds the local one)",
+                bp.backend
+            ));
+        }
+    }
+    Ok((EngineCheck { info, notes, bases }, missing))
 }
 
 /// The report below the host section, as `doctor` prints it.
