@@ -163,6 +163,45 @@ impl<E: Engine> Runner<'_, E> {
     }
 }
 
+/// The cells of group `g` still pending that want runs in `round` (a resumed
+/// run's finished cells, and those with this round's share in, are not run).
+fn pending_in_round(
+    m: &Manifest,
+    g: &Group,
+    bench: &crate::plan::Bench,
+    round: u32,
+) -> Vec<crate::plan::matrix::CellPlan> {
+    g.cells
+        .iter()
+        .filter(|c| {
+            m.cells.iter().any(|x| {
+                x.id == c.id && x.status == CellStatus::Pending && needs_runs(x, bench, round)
+            })
+        })
+        .cloned()
+        .collect()
+}
+
+/// A server start's end for its group: the cells it finished, or the run's
+/// error (the engine lost while running cells or while removing the
+/// container named `name`, which is then left behind).
+fn after_start(
+    outcome: Result<usize, RunError>,
+    not_removed: Option<crate::engine::EngineError>,
+    name: &str,
+) -> Result<usize, RunError> {
+    let left = || vec![name.to_string()];
+    match (outcome, not_removed) {
+        (Err(RunError::EngineLost { error, .. }), Some(_)) => Err(RunError::EngineLost {
+            error,
+            left: left(),
+        }),
+        (Err(e), _) => Err(e),
+        (Ok(_), Some(e)) if e.is_lost() => Err(lost::stop(&e, left())),
+        (Ok(done), _) => Ok(done),
+    }
+}
+
 fn cell_mut<'m>(m: &'m mut Manifest, id: &str) -> Option<&'m mut Cell> {
     m.cells.iter_mut().find(|c| c.id == id)
 }
@@ -233,18 +272,7 @@ impl<E: Engine> Runner<'_, E> {
         );
         let group_name = format!("{}.{}.{}", g.backend.name(), model.name, variant.name);
         let (log_rel, log_abs) = log_paths(self.dir.root(), &group_name);
-        // Cells finished (a resumed run) or with their share of this round
-        // already in are not run.
-        let pending: Vec<crate::plan::matrix::CellPlan> = g
-            .cells
-            .iter()
-            .filter(|c| {
-                m.cells.iter().any(|x| {
-                    x.id == c.id && x.status == CellStatus::Pending && needs_runs(x, &bench, round)
-                })
-            })
-            .cloned()
-            .collect();
+        let pending = pending_in_round(m, g, &bench, round);
         if pending.is_empty() {
             return Ok(false);
         }
@@ -301,18 +329,8 @@ impl<E: Engine> Runner<'_, E> {
                 .await;
             let (_, not_removed) = started.stop(self.engine, &log_abs).await;
             self.dir.save(m)?;
-            let left = || vec![started.name.clone()];
-            match (outcome, not_removed) {
-                (Err(RunError::EngineLost { error, .. }), Some(_)) => {
-                    return Err(RunError::EngineLost {
-                        error,
-                        left: left(),
-                    });
-                }
-                (Err(e), _) => return Err(e),
-                (Ok(_), Some(e)) if e.is_lost() => return Err(lost::stop(&e, left())),
-                (Ok(done), _) => remaining = &remaining[done..],
-            }
+            let done = after_start(outcome, not_removed, &started.name)?;
+            remaining = &remaining[done..];
         }
         Ok(true)
     }
