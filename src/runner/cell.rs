@@ -260,32 +260,14 @@ impl<E: Engine> Runner<'_, E> {
         it: Iteration,
     ) -> Result<RunOutcome, RunError> {
         let bench = m.bench();
-        let (prompt, prompt_tokens, n_predict) = if it.is_warmup() {
-            let w = &req.warm;
-            (w.prompt.clone(), w.prompt_tokens, w.n_predict)
-        } else {
-            (req.prompt.clone(), req.cell.prompt_tokens, bench.n_predict)
-        };
         let planned = req
             .fault
             .as_ref()
             .filter(|_| !(it.is_warmup() && req.warm.short));
         let (progress_tx, progress_rx) = tokio::sync::watch::channel(0usize);
-        let mut extra = req.request.clone();
-        if it.is_warmup() && synthetic_cell(m, &req.cell.id) {
-            // Random weights: the warm-ups check the logits stay finite
-            // (one log-probability a token; never asked in a measured run).
-            extra.entry("n_probs").or_insert(serde_json::json!(1));
-        }
-        let params = CompletionParams {
-            prompt,
-            n_predict,
-            seed: bench.seed,
-            stall: Duration::from_secs(bench.stall_timeout_s),
-            total: Duration::from_secs(bench.request_timeout_s),
-            extra,
-            progress: planned.is_some().then(|| std::sync::Arc::new(progress_tx)),
-        };
+        let progress = planned.is_some().then(|| std::sync::Arc::new(progress_tx));
+        let params = request_params(&bench, req, it, synthetic_cell(m, &req.cell.id), progress);
+        let (prompt_tokens, n_predict) = (params_tokens(req, it), params.n_predict);
         let cooldown = match self.sampler {
             Some(s) if !it.is_warmup() => {
                 let t = Instant::now();
@@ -319,15 +301,7 @@ impl<E: Engine> Runner<'_, E> {
                 return Ok(RunOutcome::ServerDone(f));
             }
         };
-        let telemetry = match (self.sampler, window_from) {
-            (Some(s), Some(from)) => {
-                s.sample_now();
-                let window = s.window(from, s.now_ms());
-                let power = s.power_sources();
-                Some(summarize(req.start.baseline.as_ref(), &window, power))
-            }
-            _ => None,
-        };
+        let telemetry = self.telemetry_since(req, window_from);
         let mut run = to_run(
             &raw,
             k,
@@ -350,6 +324,20 @@ impl<E: Engine> Runner<'_, E> {
         Ok(self
             .after_run(srv, req, k, (planned, injected), tokens, collapse)
             .await)
+    }
+
+    /// The GPU and memory telemetry of the request since `from` (the
+    /// sampler's clock), against the server start's baseline.
+    fn telemetry_since(
+        &self,
+        req: &CellRequests<'_>,
+        from: Option<f64>,
+    ) -> Option<crate::telemetry::RunTelemetry> {
+        let (s, from) = (self.sampler?, from?);
+        s.sample_now();
+        let window = s.window(from, s.now_ms());
+        let power = s.power_sources();
+        Some(summarize(req.start.baseline.as_ref(), &window, power))
     }
 
     /// Adds the run to its cell, notes it (with the run's overall progress)
@@ -481,4 +469,46 @@ fn synthetic_cell(m: &Manifest, id: &str) -> bool {
             .iter()
             .any(|r| r.name == c.model && r.is_synthetic())
     })
+}
+
+/// The prompt's length in tokens that iteration `it` of the cell sends: a
+/// warm-up's own (short warm-ups send a small one), else the cell's.
+fn params_tokens(req: &CellRequests<'_>, it: Iteration) -> u32 {
+    if it.is_warmup() {
+        req.warm.prompt_tokens
+    } else {
+        req.cell.prompt_tokens
+    }
+}
+
+/// The completion request of iteration `it`: its prompt and length (a
+/// warm-up's own), the plan's seed and timeouts, the cell's extra request
+/// fields, and on a synthetic model's warm-up one log-probability a token
+/// (random weights: the warm-ups check the logits stay finite; never asked
+/// in a measured run).
+fn request_params(
+    bench: &crate::plan::Bench,
+    req: &CellRequests<'_>,
+    it: Iteration,
+    synthetic: bool,
+    progress: Option<std::sync::Arc<tokio::sync::watch::Sender<usize>>>,
+) -> CompletionParams {
+    let (prompt, n_predict) = if it.is_warmup() {
+        (req.warm.prompt.clone(), req.warm.n_predict)
+    } else {
+        (req.prompt.clone(), bench.n_predict)
+    };
+    let mut extra = req.request.clone();
+    if it.is_warmup() && synthetic {
+        extra.entry("n_probs").or_insert(serde_json::json!(1));
+    }
+    CompletionParams {
+        prompt,
+        n_predict,
+        seed: bench.seed,
+        stall: Duration::from_secs(bench.stall_timeout_s),
+        total: Duration::from_secs(bench.request_timeout_s),
+        extra,
+        progress,
+    }
 }
