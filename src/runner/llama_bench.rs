@@ -104,20 +104,7 @@ impl<E: Engine> Runner<'_, E> {
             },
             ..ContainerSpec::default()
         };
-        // With the backend's devices and driver libraries: CUDA's llama-bench
-        // does not even start without libcuda.so.1, and an empty help maps
-        // every flag wrong (seen on the H200: llama-bench printed its usage and
-        // exited 1).
-        let help = run_to_completion(
-            self.engine,
-            &prepared.passthrough.onto(ContainerSpec {
-                name: format!("{}-help", base.name),
-                ..base.clone()
-            }),
-        )
-        .await
-        .map(|c| String::from_utf8_lossy(&c.output).into_owned())
-        .unwrap_or_default();
+        let help = self.help(&base, prepared).await;
         let gpu_layers = match settings.n_gpu_layers {
             AutoOr::Auto => what.backend.default_gpu_layers(),
             AutoOr::Value(n) => n,
@@ -138,27 +125,8 @@ impl<E: Engine> Runner<'_, E> {
         let log_rel = format!("logs/llama-bench.{}.log", what.name);
         let t = Instant::now();
         let driver = prepared.passthrough.vulkan_driver;
-        let (status, failure, results, log) = match self.bench_once(&spec, settings.timeout_s).await
-        {
-            // Figures from another device than the one meant are not kept
-            // under its name.
-            Ok((results, log)) => match super::device::off_device_bench(driver, &results) {
-                None => (CellStatus::Ok, None, results, log),
-                Some(why) => {
-                    let evidence = results
-                        .iter()
-                        .filter_map(|r| Some(format!("gpu_info: {}", r.get("gpu_info")?)))
-                        .collect();
-                    let f = Failure {
-                        mode: FailureMode::NoDevice,
-                        message: why,
-                        evidence,
-                    };
-                    (CellStatus::Failed, Some(f), Vec::new(), log)
-                }
-            },
-            Err((f, log)) => (CellStatus::Failed, Some(f), Vec::new(), log),
-        };
+        let (status, failure, results, log) =
+            judged(driver, self.bench_once(&spec, settings.timeout_s).await);
         let _ = std::fs::write(self.dir.root().join(&log_rel), &log);
         m.llama_bench.push(LlamaBenchRecord {
             backend: what.backend,
@@ -173,6 +141,23 @@ impl<E: Engine> Runner<'_, E> {
             log: log_rel,
         });
         Ok(self.dir.save(m)?)
+    }
+
+    /// llama-bench's `--help` in the image, with the backend's devices and
+    /// driver libraries: CUDA's llama-bench does not even start without
+    /// libcuda.so.1, and an empty help maps every flag wrong (seen on the
+    /// H200: llama-bench printed its usage and exited 1).
+    async fn help(&self, base: &ContainerSpec, prepared: &super::Prepared) -> String {
+        run_to_completion(
+            self.engine,
+            &prepared.passthrough.onto(ContainerSpec {
+                name: format!("{}-help", base.name),
+                ..base.clone()
+            }),
+        )
+        .await
+        .map(|c| String::from_utf8_lossy(&c.output).into_owned())
+        .unwrap_or_default()
     }
 
     /// One llama-bench container: its JSON results and log, or a failure and log.
@@ -248,5 +233,31 @@ impl<E: Engine> Runner<'_, E> {
         .await;
         let _ = self.engine.remove(&id).await;
         result
+    }
+}
+/// A llama-bench container's outcome as recorded: its results, or none with
+/// the failure. Figures from another device than the one meant (`driver`'s)
+/// are not kept under its name.
+fn judged(
+    driver: Option<crate::host::devices::VulkanDriver>,
+    outcome: Result<(Vec<serde_json::Value>, String), (Failure, String)>,
+) -> (CellStatus, Option<Failure>, Vec<serde_json::Value>, String) {
+    match outcome {
+        Ok((results, log)) => match super::device::off_device_bench(driver, &results) {
+            None => (CellStatus::Ok, None, results, log),
+            Some(why) => {
+                let evidence = results
+                    .iter()
+                    .filter_map(|r| Some(format!("gpu_info: {}", r.get("gpu_info")?)))
+                    .collect();
+                let f = Failure {
+                    mode: FailureMode::NoDevice,
+                    message: why,
+                    evidence,
+                };
+                (CellStatus::Failed, Some(f), Vec::new(), log)
+            }
+        },
+        Err((f, log)) => (CellStatus::Failed, Some(f), Vec::new(), log),
     }
 }
