@@ -178,30 +178,8 @@ pub async fn obtain(
             model.file.trim_end_matches(".gguf")
         ))
     };
-    let c = content(&recipe, written, &vocab)?;
-    let bar = crate::progress::bytes(
-        Some(c.file_size()),
-        &format!("making model {} ({})", model.name, recipe.describe()),
-    );
-    let out = target.clone();
-    let progress_bar = bar.clone();
-    let made = tokio::task::spawn_blocking(move || {
-        c.write(&out, threads, &|n| progress_bar.set_position(n))
-    })
-    .await
-    .context("writing the synthetic model")??;
-    bar.finish_and_clear();
+    let made = write(&recipe, written, &vocab, &target, threads, &model.name).await?;
     fetcher.remember(&made.path, &made.sha256)?;
-    note(format!(
-        "model {}: wrote {} ({} bytes of {} in {:.1} s on {} threads, sha256 {})",
-        model.name,
-        made.path.display(),
-        made.size_bytes,
-        written,
-        made.seconds,
-        made.threads,
-        &made.sha256[..16]
-    ));
     let m = Made {
         seconds: made.seconds,
         threads: made.threads,
@@ -228,6 +206,41 @@ pub async fn obtain(
         HashOrigin::Computed,
     )
     .map(Ok)
+}
+
+/// The recipe's file written to `target` as `written` (the plan's type, or
+/// Q8_0 for llama-quantize) on `threads`, with a progress bar and a note.
+async fn write(
+    recipe: &Recipe,
+    written: Quant,
+    vocab: &Vocab,
+    target: &Path,
+    threads: usize,
+    name: &str,
+) -> anyhow::Result<crate::synth::make::Made> {
+    let c = content(recipe, written, vocab)?;
+    let bar = crate::progress::bytes(
+        Some(c.file_size()),
+        &format!("making model {name} ({})", recipe.describe()),
+    );
+    let out = target.to_path_buf();
+    let progress_bar = bar.clone();
+    let made = tokio::task::spawn_blocking(move || {
+        c.write(&out, threads, &|n| progress_bar.set_position(n))
+    })
+    .await
+    .context("writing the synthetic model")??;
+    bar.finish_and_clear();
+    note(format!(
+        "model {name}: wrote {} ({} bytes of {} in {:.1} s on {} threads, sha256 {})",
+        made.path.display(),
+        made.size_bytes,
+        written,
+        made.seconds,
+        made.threads,
+        &made.sha256[..16]
+    ));
+    Ok(made)
 }
 
 fn provenance(recipe: Recipe, key: String, m: Made, q: Option<QuantizeRecord>) -> Provenance {
