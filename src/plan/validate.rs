@@ -162,56 +162,12 @@ fn validate_models(c: &Checker, raw: Vec<file::ModelFile>) -> Result<Vec<Model>,
             );
         }
         let mut sources = m.sources;
-        let recipe_at = match (&m.synthetic, sources.as_slice()) {
-            (Some(_), [_, ..]) => {
-                return c.fail(
-                    format!("{at}.sources"),
-                    "a synthetic model is made from its recipe: leave its sources out",
-                );
-            }
-            (Some(r), []) => {
-                sources.push(ModelSourceFile::Synthetic { recipe: r.clone() });
-                Some(format!("{at}.synthetic"))
-            }
-            (None, [ModelSourceFile::Synthetic { .. }]) => Some(format!("{at}.sources[0].recipe")),
-            (None, all) if all.len() > 1 && all.iter().any(is_synthetic) => {
-                return c.fail(
-                    format!("{at}.sources"),
-                    "a synthetic source is made, not fetched: it must be the only one",
-                );
-            }
-            (None, _) => None,
-        };
+        let recipe_at = recipe_place(c, &at, m.synthetic.as_ref(), &mut sources)?;
         let mut file = m.file;
         if let (Some(r_at), Some(ModelSourceFile::Synthetic { recipe })) =
             (&recipe_at, sources.first())
         {
-            let shape = recipe
-                .check()
-                .or_else(|e| c.fail(format!("{r_at}.{}", e.field), e.message))?;
-            if let Some(g) = recipe
-                .generator
-                .filter(|g| *g != crate::synth::values::GENERATOR)
-            {
-                return c.fail(
-                    format!("{r_at}.generator"),
-                    format!(
-                        "{g}: this rigbench ({}) writes generator {}; a model made by \
-                         generator {g} is remade only by a rigbench that writes it",
-                        crate::version::LONG,
-                        crate::synth::values::GENERATOR
-                    ),
-                );
-            }
-            if file.is_empty() {
-                file = crate::synth::file_name(&shape.name, recipe.quant, recipe.seed);
-            }
-            if crate::gguf::split::parse_shard_name(&file).is_some() {
-                return c.fail(
-                    format!("{at}.file"),
-                    "a synthetic model is made in one file: not a shard's name",
-                );
-            }
+            check_recipe(c, (&at, r_at), recipe, &mut file)?;
             if let crate::synth::VocabFile::Model { model } = &recipe.vocab {
                 vocab_refs.push((i, format!("{r_at}.vocab.model"), model.clone()));
             }
@@ -234,7 +190,86 @@ fn validate_models(c: &Checker, raw: Vec<file::ModelFile>) -> Result<Vec<Model>,
             sources,
         });
     }
-    for (i, field, name) in vocab_refs {
+    check_vocab_refs(c, &models, vocab_refs)?;
+    Ok(models)
+}
+
+/// Where a model's recipe was written (`models[i].synthetic`, or a synthetic
+/// source), its `synthetic` table made its one source; a recipe beside
+/// fetched sources is an error.
+fn recipe_place(
+    c: &Checker,
+    at: &str,
+    synthetic: Option<&crate::synth::RecipeFile>,
+    sources: &mut Vec<ModelSourceFile>,
+) -> Result<Option<String>, PlanError> {
+    Ok(match (synthetic, sources.as_slice()) {
+        (Some(_), [_, ..]) => {
+            return c.fail(
+                format!("{at}.sources"),
+                "a synthetic model is made from its recipe: leave its sources out",
+            );
+        }
+        (Some(r), []) => {
+            sources.push(ModelSourceFile::Synthetic { recipe: r.clone() });
+            Some(format!("{at}.synthetic"))
+        }
+        (None, [ModelSourceFile::Synthetic { .. }]) => Some(format!("{at}.sources[0].recipe")),
+        (None, all) if all.len() > 1 && all.iter().any(is_synthetic) => {
+            return c.fail(
+                format!("{at}.sources"),
+                "a synthetic source is made, not fetched: it must be the only one",
+            );
+        }
+        (None, _) => None,
+    })
+}
+
+/// A recipe (written at `r_at` of model `at`): its shape and generator, and
+/// its file's name (the recipe's own where the plan gives none; one file,
+/// never a shard's name).
+fn check_recipe(
+    c: &Checker,
+    (at, r_at): (&str, &str),
+    recipe: &crate::synth::RecipeFile,
+    file: &mut String,
+) -> Result<(), PlanError> {
+    let shape = recipe
+        .check()
+        .or_else(|e| c.fail(format!("{r_at}.{}", e.field), e.message))?;
+    if let Some(g) = recipe
+        .generator
+        .filter(|g| *g != crate::synth::values::GENERATOR)
+    {
+        return c.fail(
+            format!("{r_at}.generator"),
+            format!(
+                "{g}: this rigbench ({}) writes generator {}; a model made by \
+                 generator {g} is remade only by a rigbench that writes it",
+                crate::version::LONG,
+                crate::synth::values::GENERATOR
+            ),
+        );
+    }
+    if file.is_empty() {
+        *file = crate::synth::file_name(&shape.name, recipe.quant, recipe.seed);
+    }
+    if crate::gguf::split::parse_shard_name(file).is_some() {
+        return c.fail(
+            format!("{at}.file"),
+            "a synthetic model is made in one file: not a shard's name",
+        );
+    }
+    Ok(())
+}
+
+/// Each recipe's vocabulary names a real model of the plan (field, model).
+fn check_vocab_refs(
+    c: &Checker,
+    models: &[Model],
+    refs: Vec<(usize, String, String)>,
+) -> Result<(), PlanError> {
+    for (i, field, name) in refs {
         match models.iter().position(|m| m.name == name) {
             None => {
                 return c.fail(
@@ -253,8 +288,7 @@ fn validate_models(c: &Checker, raw: Vec<file::ModelFile>) -> Result<Vec<Model>,
             Some(_) => {}
         }
     }
-
-    Ok(models)
+    Ok(())
 }
 
 fn is_synthetic(s: &ModelSourceFile) -> bool {
