@@ -305,7 +305,7 @@ fn validate_backends(
         return c.fail("backends", "name at least one backend ([[backends]])");
     }
     let mut backends = Vec::new();
-    for (i, b) in raw.into_iter().enumerate() {
+    for (i, mut b) in raw.into_iter().enumerate() {
         let at = format!("backends[{i}]");
         let Some(backend) = Backend::parse(&b.name) else {
             return c.fail(
@@ -317,59 +317,14 @@ fn validate_backends(
                 ),
             );
         };
-        let defaults = backend.build_arg_defaults();
-        let mut build_args: BTreeMap<String, String> = defaults
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        for (k, v) in b.build_args {
-            if crate::backend::MANAGED_BUILD_ARGS.contains(&k.as_str()) {
-                return c.fail(
-                    format!("{at}.build_args.{k}"),
-                    "is set by rigbench (from base_image and [source]); remove it",
-                );
-            }
-            if !defaults.iter().any(|(d, _)| *d == k) {
-                return c.fail(
-                    format!("{at}.build_args.{k}"),
-                    format!(
-                        "{} takes no such build argument (it takes: {})",
-                        backend.containerfile(),
-                        defaults
-                            .iter()
-                            .map(|(d, _)| *d)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                );
-            }
-            build_args.insert(k, v);
-        }
+        let build_args = build_args(c, &at, backend, std::mem::take(&mut b.build_args))?;
         if backends.iter().any(|x: &BackendPlan| x.backend == backend) {
             return c.fail(
                 format!("{at}.name"),
                 format!("\"{}\" appears twice", b.name),
             );
         }
-        // Only a backend that needs a Vulkan driver (`Backend::device_needs`) has one to choose.
-        let vulkan_driver = match b.driver.as_deref() {
-            None => None,
-            Some(d) if backend.device_needs() == crate::backend::DeviceNeeds::Vulkan => {
-                match crate::host::devices::VulkanDriver::parse(d) {
-                    Ok(v) => v,
-                    Err(e) => return c.fail(format!("{at}.driver"), e),
-                }
-            }
-            Some(_) => {
-                return c.fail(
-                    format!("{at}.driver"),
-                    format!(
-                        "only the vulkan backend has a choice of driver; remove it from \"{}\"",
-                        b.name
-                    ),
-                );
-            }
-        };
+        let vulkan_driver = vulkan_driver(c, &at, backend, &b)?;
         backends.push(BackendPlan {
             backend,
             base_image: match b.base_image {
@@ -383,6 +338,73 @@ fn validate_backends(
     }
 
     Ok(backends)
+}
+
+/// A backend's build arguments: its Containerfile's defaults, with the plan's
+/// own for the arguments it takes (never those rigbench sets).
+fn build_args(
+    c: &Checker,
+    at: &str,
+    backend: Backend,
+    given: BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, PlanError> {
+    let defaults = backend.build_arg_defaults();
+    let mut build_args: BTreeMap<String, String> = defaults
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    for (k, v) in given {
+        if crate::backend::MANAGED_BUILD_ARGS.contains(&k.as_str()) {
+            return c.fail(
+                format!("{at}.build_args.{k}"),
+                "is set by rigbench (from base_image and [source]); remove it",
+            );
+        }
+        if !defaults.iter().any(|(d, _)| *d == k) {
+            return c.fail(
+                format!("{at}.build_args.{k}"),
+                format!(
+                    "{} takes no such build argument (it takes: {})",
+                    backend.containerfile(),
+                    defaults
+                        .iter()
+                        .map(|(d, _)| *d)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+        }
+        build_args.insert(k, v);
+    }
+    Ok(build_args)
+}
+
+/// The Vulkan driver a backend names: only a backend that needs a Vulkan
+/// driver (`Backend::device_needs`) has one to choose.
+fn vulkan_driver(
+    c: &Checker,
+    at: &str,
+    backend: Backend,
+    b: &file::BackendFile,
+) -> Result<Option<crate::host::devices::VulkanDriver>, PlanError> {
+    Ok(match b.driver.as_deref() {
+        None => None,
+        Some(d) if backend.device_needs() == crate::backend::DeviceNeeds::Vulkan => {
+            match crate::host::devices::VulkanDriver::parse(d) {
+                Ok(v) => v,
+                Err(e) => return c.fail(format!("{at}.driver"), e),
+            }
+        }
+        Some(_) => {
+            return c.fail(
+                format!("{at}.driver"),
+                format!(
+                    "only the vulkan backend has a choice of driver; remove it from \"{}\"",
+                    b.name
+                ),
+            );
+        }
+    })
 }
 
 /// `[[variants]]` (one named `default` when there are none): unique names, and a
