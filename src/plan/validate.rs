@@ -620,52 +620,9 @@ fn validate_llama_bench(
     Ok(s)
 }
 
-fn validate_bench(c: &Checker, b: file::BenchFile) -> Result<Bench, PlanError> {
-    let bench = Bench {
-        runs: b.runs.unwrap_or(4),
-        warmup_runs: b.warmup_runs.unwrap_or(1),
-        n_predict: b.n_predict.unwrap_or(128),
-        seed: b.seed.unwrap_or(42),
-        prompt_tokens: b
-            .prompt_tokens
-            .unwrap_or_else(|| vec![31, 461, 3799, 11205]),
-        health_timeout_s: b.health_timeout_s.unwrap_or(300),
-        stall_timeout_s: b.stall_timeout_s.unwrap_or(120),
-        request_timeout_s: b.request_timeout_s.unwrap_or(900),
-        telemetry_interval_ms: b.telemetry_interval_ms.unwrap_or(500),
-        cooldown_max_edge_c: b.cooldown_max_edge_c.unwrap_or(60.0),
-        cooldown_timeout_s: b.cooldown_timeout_s.unwrap_or(300),
-        memory_bandwidth_gbs: b.memory_bandwidth_gbs,
-        rounds: b.rounds.unwrap_or(1),
-        precision: None,
-        warmup: b.warmup.unwrap_or_default(),
-        warmup_prompt_tokens: b.warmup_prompt_tokens.unwrap_or(super::SHORT_WARMUP_PROMPT),
-        warmup_n_predict: b.warmup_n_predict.unwrap_or(super::SHORT_WARMUP_PREDICT),
-    };
-    if bench.warmup_prompt_tokens == 0 {
-        return c.fail("bench.warmup_prompt_tokens", "at least 1 token");
-    }
-    if bench.warmup_n_predict == 0 {
-        return c.fail("bench.warmup_n_predict", "at least 1 token");
-    }
-    if bench
-        .memory_bandwidth_gbs
-        .is_some_and(|v| !(v.is_finite() && v > 0.0))
-    {
-        return c.fail(
-            "bench.memory_bandwidth_gbs",
-            "a bandwidth in GB/s above 0, such as 256",
-        );
-    }
-    if bench.telemetry_interval_ms < 50 {
-        return c.fail("bench.telemetry_interval_ms", "at least 50 ms");
-    }
-    if !(0.0..=120.0).contains(&bench.cooldown_max_edge_c) {
-        return c.fail(
-            "bench.cooldown_max_edge_c",
-            "a temperature between 0 and 120 °C",
-        );
-    }
+fn validate_bench(c: &Checker, mut b: file::BenchFile) -> Result<Bench, PlanError> {
+    let bench = with_defaults(&mut b);
+    check_measuring(c, &bench)?;
     if bench.runs == 0 {
         return c.fail("bench.runs", "at least 1 measured run");
     }
@@ -706,6 +663,63 @@ fn validate_bench(c: &Checker, b: file::BenchFile) -> Result<Bench, PlanError> {
         }
     }
     Ok(bench)
+}
+
+/// `[bench]` with rigbench's defaults where the plan is silent (the
+/// precision target is validated apart).
+fn with_defaults(b: &mut file::BenchFile) -> Bench {
+    Bench {
+        runs: b.runs.unwrap_or(4),
+        warmup_runs: b.warmup_runs.unwrap_or(1),
+        n_predict: b.n_predict.unwrap_or(128),
+        seed: b.seed.unwrap_or(42),
+        prompt_tokens: b
+            .prompt_tokens
+            .take()
+            .unwrap_or_else(|| vec![31, 461, 3799, 11205]),
+        health_timeout_s: b.health_timeout_s.unwrap_or(300),
+        stall_timeout_s: b.stall_timeout_s.unwrap_or(120),
+        request_timeout_s: b.request_timeout_s.unwrap_or(900),
+        telemetry_interval_ms: b.telemetry_interval_ms.unwrap_or(500),
+        cooldown_max_edge_c: b.cooldown_max_edge_c.unwrap_or(60.0),
+        cooldown_timeout_s: b.cooldown_timeout_s.unwrap_or(300),
+        memory_bandwidth_gbs: b.memory_bandwidth_gbs,
+        rounds: b.rounds.unwrap_or(1),
+        precision: None,
+        warmup: b.warmup.unwrap_or_default(),
+        warmup_prompt_tokens: b.warmup_prompt_tokens.unwrap_or(super::SHORT_WARMUP_PROMPT),
+        warmup_n_predict: b.warmup_n_predict.unwrap_or(super::SHORT_WARMUP_PREDICT),
+    }
+}
+
+/// The short warm-up, the bandwidth, telemetry's interval and the
+/// cool-down's temperature of `[bench]`.
+fn check_measuring(c: &Checker, bench: &Bench) -> Result<(), PlanError> {
+    if bench.warmup_prompt_tokens == 0 {
+        return c.fail("bench.warmup_prompt_tokens", "at least 1 token");
+    }
+    if bench.warmup_n_predict == 0 {
+        return c.fail("bench.warmup_n_predict", "at least 1 token");
+    }
+    if bench
+        .memory_bandwidth_gbs
+        .is_some_and(|v| !(v.is_finite() && v > 0.0))
+    {
+        return c.fail(
+            "bench.memory_bandwidth_gbs",
+            "a bandwidth in GB/s above 0, such as 256",
+        );
+    }
+    if bench.telemetry_interval_ms < 50 {
+        return c.fail("bench.telemetry_interval_ms", "at least 50 ms");
+    }
+    if !(0.0..=120.0).contains(&bench.cooldown_max_edge_c) {
+        return c.fail(
+            "bench.cooldown_max_edge_c",
+            "a temperature between 0 and 120 °C",
+        );
+    }
+    Ok(())
 }
 
 /// `max_runs`, `target_ci_pct` and `target_metrics` of `[bench]`: the first
