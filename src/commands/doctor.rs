@@ -305,12 +305,7 @@ async fn gather(g: &Globals, root: &Path) -> anyhow::Result<Report> {
             (None, Some(e.to_string()))
         }
     };
-    let pip = std::process::Command::new("python3")
-        .args(["-m", "pip", "--version"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let pip = pip_version();
     if pip.is_none() {
         missing.push(
             "pip (python3 -m pip) is needed for PyPI sources such as the default model: install python3-pip"
@@ -334,6 +329,16 @@ async fn gather(g: &Globals, root: &Path) -> anyhow::Result<Report> {
         ready: missing.is_empty(),
         missing,
     })
+}
+
+/// `python3 -m pip --version`, where pip answers.
+fn pip_version() -> Option<String> {
+    std::process::Command::new("python3")
+        .args(["-m", "pip", "--version"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
 }
 
 /// The engine's facts, the notes on rootless groups, and the bases of the
