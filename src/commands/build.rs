@@ -2,8 +2,6 @@
 
 use std::process::ExitCode;
 
-use comfy_table::Table;
-
 use super::{Globals, load_plan};
 use crate::cli::BuildArgs;
 use crate::fetch::Fetcher;
@@ -52,8 +50,7 @@ pub async fn build(g: &Globals, args: &BuildArgs) -> anyhow::Result<ExitCode> {
         },
     )
     .await?;
-    let mut t = Table::new();
-    t.set_header(vec![
+    let mut t = crate::render::Table::new([
         "backend",
         "source",
         "tag",
@@ -63,7 +60,7 @@ pub async fn build(g: &Globals, args: &BuildArgs) -> anyhow::Result<ExitCode> {
         "llama-server --version",
     ]);
     for i in &images {
-        t.add_row(vec![
+        t.push([
             i.backend.to_string(),
             i.source.clone(),
             i.tag.clone(),
@@ -77,6 +74,6 @@ pub async fn build(g: &Globals, args: &BuildArgs) -> anyhow::Result<ExitCode> {
             i.llama_cpp.version_line().to_string(),
         ]);
     }
-    println!("{t}");
+    println!("{}", crate::render::terminal::table(&t));
     Ok(ExitCode::SUCCESS)
 }

@@ -3,8 +3,6 @@
 
 use std::fmt::Write as _;
 
-use comfy_table::Table;
-
 use crate::cache::Cache;
 use crate::fetch::{archive_url, describe_model_source};
 use std::collections::BTreeMap;
@@ -261,16 +259,15 @@ fn starts_section(out: &mut String, plan: &Plan, matrix: &Matrix) {
                 f.signal, f.after_tokens
             );
         }
-        let mut t = Table::new();
-        t.set_header(vec!["cell", "prompt tokens", "n_predict"]);
+        let mut t = crate::render::Table::new(["cell", "prompt tokens", "n_predict"]);
         for c in &g.cells {
-            t.add_row(vec![
+            t.push([
                 c.id.clone(),
                 c.prompt_tokens.to_string(),
                 b.n_predict.to_string(),
             ]);
         }
-        let _ = writeln!(out, "{t}");
+        let _ = writeln!(out, "{}", crate::render::terminal::table(&t));
     }
 }
 

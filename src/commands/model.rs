@@ -6,7 +6,6 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use comfy_table::Table;
 
 use super::{Globals, load_plan};
 use crate::cli::{ModelAction, SynthArgs};
@@ -70,14 +69,13 @@ fn shapes(json: bool) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
-    let mut t = Table::new();
-    t.set_header(vec![
+    let mut t = crate::render::Table::new([
         "shape", "arch", "params", "layers", "width", "heads/kv", "ffn", "experts", "vocab",
         "context",
     ]);
     for b in &all {
         let s = &b.shape;
-        t.add_row(vec![
+        t.push([
             s.name.clone(),
             s.arch.name().to_string(),
             format!("{:.2} B", layout::parameters(s) as f64 / 1e9),
@@ -95,7 +93,7 @@ fn shapes(json: bool) -> anyhow::Result<()> {
             s.context_length.to_string(),
         ]);
     }
-    println!("{t}");
+    println!("{}", crate::render::terminal::table(&t));
     for b in &all {
         println!("{}: {}", b.shape.name, b.source);
     }

@@ -80,8 +80,7 @@ pub fn sort(rows: &mut [Row]) {
 
 /// The table `list` prints.
 pub fn table(rows: &[Row]) -> String {
-    let mut t = comfy_table::Table::new();
-    t.set_header([
+    let mut t = crate::render::Table::new([
         "run",
         "status",
         "plan",
@@ -98,7 +97,7 @@ pub fn table(rows: &[Row]) -> String {
             (Some(p), false) => format!("BAD: {p}"),
             (None, false) => "BAD".to_string(),
         };
-        t.add_row([
+        t.push([
             r.dir.clone(),
             r.status.clone(),
             r.plan.clone().unwrap_or_default(),
@@ -110,15 +109,14 @@ pub fn table(rows: &[Row]) -> String {
             integrity,
         ]);
     }
-    format!("{t}\n")
+    format!("{}\n", crate::render::terminal::table(&t))
 }
 
 /// The cell table: id, outcome, and the headline metrics' mean ± sd.
 pub fn cells_table(m: &Manifest) -> String {
-    let mut t = comfy_table::Table::new();
     let mut header = vec!["cell", "status"];
     header.extend(Metric::HEADLINE.map(Metric::short));
-    t.set_header(header);
+    let mut t = crate::render::Table::new(header);
     let show = |c: &crate::manifest::Cell, m: Metric| {
         c.stats
             .get(&m)
@@ -129,9 +127,9 @@ pub fn cells_table(m: &Manifest) -> String {
         let status = crate::manifest::outcome(c.status, c.failure.as_ref());
         let mut row = vec![c.id.clone(), status];
         row.extend(Metric::HEADLINE.map(|m| show(c, m)));
-        t.add_row(row);
+        t.push(row);
     }
-    format!("{t}\n")
+    format!("{}\n", crate::render::terminal::table(&t))
 }
 
 /// What `show` prints: what ran where, how it ended, and the cells.

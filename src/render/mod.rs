@@ -1,11 +1,12 @@
 //! The neutral base every output renders from: `Text` made of spans (plain,
 //! code, strong) and `Table`s of such text, with one writer per format that
-//! escapes in one place (`markdown`, `html`; SVG shares the HTML escape). The
+//! escapes in one place (`markdown`, `html`, `terminal`; SVG shares the HTML escape). The
 //! report, the comparison and the reference comparison build these; no format
 //! reads another's output back. Nothing here knows a manifest.
 
 pub mod html;
 pub mod markdown;
+pub mod terminal;
 
 use crate::stats::Summary;
 
