@@ -7,12 +7,15 @@
 
 pub mod gate;
 pub mod html;
+pub mod key_backend;
 pub mod paired;
 pub mod render;
 pub mod setup;
 pub mod within;
 
 use serde::{Deserialize, Serialize};
+
+pub use key_backend::KeyBackend;
 
 use crate::manifest::{Cell, Manifest};
 use crate::metric::Metric;
@@ -29,7 +32,7 @@ pub const METRICS: [Metric; 3] = Metric::HEADLINE;
 /// comparison writes its compared field as "a→b").
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct CellKey {
-    pub backend: String,
+    pub backend: KeyBackend,
     /// The source's name when the run's plan has several; empty otherwise.
     pub source: String,
     pub model: String,
@@ -41,7 +44,7 @@ impl CellKey {
     /// The key of cell `c` of run `m`.
     pub fn of(m: &Manifest, c: &Cell) -> Self {
         CellKey {
-            backend: c.backend.name().to_string(),
+            backend: KeyBackend::One(c.backend),
             source: m.source_label(c).unwrap_or_default().to_string(),
             model: m.model_identity(&c.model),
             variant: c.variant.name.clone(),
@@ -49,14 +52,19 @@ impl CellKey {
         }
     }
 
-    /// The key with the field a within-run comparison splits on read as `label`.
-    pub fn within(m: &Manifest, c: &Cell, field: within::Field, label: &str) -> Self {
+    /// The key with the field the within-run comparison `s` splits on read
+    /// as its pair ("a→b").
+    pub fn within(m: &Manifest, c: &Cell, s: &within::Split) -> Self {
         let mut k = CellKey::of(m, c);
-        match field {
-            within::Field::Backend => k.backend = label.to_string(),
-            within::Field::Source => k.source = label.to_string(),
-            within::Field::Model => k.model = label.to_string(),
-            within::Field::Variant => k.variant = label.to_string(),
+        match s.field {
+            within::Field::Backend => {
+                if let Some((a, b)) = s.backends {
+                    k.backend = KeyBackend::Pair(a, b);
+                }
+            }
+            within::Field::Source => k.source = s.label.clone(),
+            within::Field::Model => k.model = s.label.clone(),
+            within::Field::Variant => k.variant = s.label.clone(),
         }
         k
     }
@@ -178,7 +186,7 @@ pub fn compare(a_name: &str, a: &Manifest, b_name: &str, b: &Manifest, band: f64
 
 /// Compares the two sides of one run split by `within::split`.
 pub fn compare_within(a_name: &str, b_name: &str, s: &within::Split, band: f64) -> Comparison {
-    let key = |m: &Manifest, c: &Cell| CellKey::within(m, c, s.field, &s.label);
+    let key = |m: &Manifest, c: &Cell| CellKey::within(m, c, s);
     compare_by(a_name, &s.a, b_name, &s.b, band, &key)
 }
 
