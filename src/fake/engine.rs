@@ -44,6 +44,13 @@ pub struct FakeEngine {
     pub specs: Mutex<Vec<ContainerSpec>>,
     /// Every signal delivered: (container id, signal).
     pub signals: Mutex<Vec<(String, String)>>,
+    /// The images it holds (none unless a test sets them): `image`,
+    /// `remove_image` and `list_labelled_images` answer from them.
+    pub images: Mutex<Vec<ImageFacts>>,
+    /// Images a container outside the engine's list holds (an interrupted
+    /// build's): removing one fails, and a prune of dangling images then
+    /// fails as a whole, as Podman's does.
+    pub held_images: Mutex<std::collections::BTreeSet<String>>,
     /// The engine is lost at this container-state call (1-based; 0: never):
     /// it and every call after it fail as a dead API service's would.
     pub lose_at_state_call: AtomicUsize,
@@ -144,8 +151,14 @@ impl Engine for FakeEngine {
         })
     }
 
-    async fn image(&self, _reference: &str) -> Result<Option<ImageFacts>, EngineError> {
-        Ok(None)
+    async fn image(&self, reference: &str) -> Result<Option<ImageFacts>, EngineError> {
+        Ok(self
+            .images
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|i| i.id == reference || i.tags.iter().any(|t| t == reference))
+            .cloned())
     }
 
     async fn pull(&self, _reference: &str) -> Result<(), EngineError> {
@@ -160,19 +173,50 @@ impl Engine for FakeEngine {
         Err(unsupported("build"))
     }
 
-    async fn remove_image(&self, _reference: &str) -> Result<(), EngineError> {
+    async fn remove_image(&self, reference: &str) -> Result<(), EngineError> {
+        if self.held_images.lock().unwrap().contains(reference) {
+            return Err(EngineError::Api {
+                op: "remove image",
+                message: format!(
+                    "image used by {reference}: image is in use by a container: consider \
+                     listing external containers and force-removing image"
+                ),
+            });
+        }
+        self.images
+            .lock()
+            .unwrap()
+            .retain(|i| i.id != reference && !i.tags.iter().any(|t| t == reference));
         Ok(())
     }
 
     async fn prune_images(&self, _labels: &[String]) -> Result<(Vec<String>, u64), EngineError> {
-        Ok((Vec::new(), 0))
+        let dangling: Vec<String> = self
+            .images
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|i| i.tags.is_empty())
+            .map(|i| i.id.clone())
+            .collect();
+        if let Some(held) = dangling
+            .iter()
+            .find(|id| self.held_images.lock().unwrap().contains(*id))
+        {
+            return Err(EngineError::Api {
+                op: "prune images",
+                message: format!("image used by {held}: image is in use by a container"),
+            });
+        }
+        self.images.lock().unwrap().retain(|i| !i.tags.is_empty());
+        Ok((dangling, 0))
     }
 
     async fn list_labelled_images(
         &self,
         _labels: &[String],
     ) -> Result<Vec<ImageFacts>, EngineError> {
-        Ok(Vec::new())
+        Ok(self.images.lock().unwrap().clone())
     }
 
     async fn create(&self, spec: &ContainerSpec) -> Result<String, EngineError> {
