@@ -57,9 +57,10 @@ impl CellKey {
     pub fn within(m: &Manifest, c: &Cell, s: &within::Split) -> Self {
         let mut k = CellKey::of(m, c);
         match s.field {
+            // Backends' names, as split found them in the run: always a pair.
             within::Field::Backend => {
-                if let Some((a, b)) = s.backends {
-                    k.backend = KeyBackend::Pair(a, b);
+                if let Some(pair) = KeyBackend::parse(&s.label) {
+                    k.backend = pair;
                 }
             }
             within::Field::Source => k.source = s.label.clone(),

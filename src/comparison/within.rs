@@ -60,8 +60,6 @@ pub struct Split {
     pub b: Manifest,
     pub field: Field,
     pub label: String,
-    /// A comparison of backends: A's and B's.
-    pub backends: Option<(crate::backend::Backend, crate::backend::Backend)>,
 }
 
 /// One side: the cells whose `field` is `value`, and only that side's images
@@ -101,21 +99,11 @@ pub fn split(m: &Manifest, field: Field, a: &str, b: &str) -> Result<Split, Stri
             field.name()
         ));
     }
-    let backend = |v: &str| {
-        m.cells
-            .iter()
-            .find(|c| c.backend.name() == v)
-            .map(|c| c.backend)
-    };
     Ok(Split {
         a: side(m, field, a),
         b: side(m, field, b),
         field,
         label: format!("{a}→{b}"),
-        backends: match field {
-            Field::Backend => backend(a).zip(backend(b)),
-            _ => None,
-        },
     })
 }
 

@@ -266,8 +266,9 @@ impl<E: Engine> Runner<'_, E> {
             .filter(|_| !(it.is_warmup() && req.warm.short));
         let (progress_tx, progress_rx) = tokio::sync::watch::channel(0usize);
         let progress = planned.is_some().then(|| std::sync::Arc::new(progress_tx));
-        let params = request_params(&bench, req, it, synthetic_cell(m, &req.cell.id), progress);
-        let (prompt_tokens, n_predict) = (params_tokens(req, it), params.n_predict);
+        let (params, prompt_tokens) =
+            request_params(&bench, req, it, synthetic_cell(m, &req.cell.id), progress);
+        let n_predict = params.n_predict;
         let cooldown = match self.sampler {
             Some(s) if !it.is_warmup() => {
                 let t = Instant::now();
@@ -471,18 +472,9 @@ fn synthetic_cell(m: &Manifest, id: &str) -> bool {
     })
 }
 
-/// The prompt's length in tokens that iteration `it` of the cell sends: a
-/// warm-up's own (short warm-ups send a small one), else the cell's.
-fn params_tokens(req: &CellRequests<'_>, it: Iteration) -> u32 {
-    if it.is_warmup() {
-        req.warm.prompt_tokens
-    } else {
-        req.cell.prompt_tokens
-    }
-}
-
-/// The completion request of iteration `it`: its prompt and length (a
-/// warm-up's own), the plan's seed and timeouts, the cell's extra request
+/// The completion request of iteration `it` and its prompt's length in
+/// tokens: its prompt and length (a warm-up's own: short warm-ups send a
+/// small one), the plan's seed and timeouts, the cell's extra request
 /// fields, and on a synthetic model's warm-up one log-probability a token
 /// (random weights: the warm-ups check the logits stay finite; never asked
 /// in a measured run).
@@ -492,17 +484,18 @@ fn request_params(
     it: Iteration,
     synthetic: bool,
     progress: Option<std::sync::Arc<tokio::sync::watch::Sender<usize>>>,
-) -> CompletionParams {
-    let (prompt, n_predict) = if it.is_warmup() {
-        (req.warm.prompt.clone(), req.warm.n_predict)
+) -> (CompletionParams, u32) {
+    let (prompt, prompt_tokens, n_predict) = if it.is_warmup() {
+        let w = &req.warm;
+        (w.prompt.clone(), w.prompt_tokens, w.n_predict)
     } else {
-        (req.prompt.clone(), bench.n_predict)
+        (req.prompt.clone(), req.cell.prompt_tokens, bench.n_predict)
     };
     let mut extra = req.request.clone();
     if it.is_warmup() && synthetic {
         extra.entry("n_probs").or_insert(serde_json::json!(1));
     }
-    CompletionParams {
+    let params = CompletionParams {
         prompt,
         n_predict,
         seed: bench.seed,
@@ -510,5 +503,6 @@ fn request_params(
         total: Duration::from_secs(bench.request_timeout_s),
         extra,
         progress,
-    }
+    };
+    (params, prompt_tokens)
 }
