@@ -2,7 +2,7 @@
 # The lent GPU machine's side of each device call, run there from the
 # repository's root. The first call stages what the carried folder CARRY
 # (default .h200v) holds (debs-podman/, debs-vulkan/, the trimmed source
-# archive, a rigbench binary) into /root/rigbench-stage, installs rigbench,
+# archive, rigbench.gz or a rigbench binary) into /root/rigbench-stage, installs rigbench,
 # copies scripts/ and plans/ to /root/h200v-repo and starts PIPELINE (a script
 # of scripts/offline/ that takes STAGE_DIR OUT_DIR, such as h200-study.sh) in a
 # session of its own, so that it outlives the call. A call that carries
@@ -29,7 +29,11 @@ if [ ! -e "$pid" ]; then
   for f in debs-podman debs-vulkan llama-src-0c1e57098-trimmed.tar.gz; do
     [ -e "$carry/$f" ] && cp -r "$carry/$f" "$stage/"
   done
-  install -m755 "$carry/rigbench" /usr/local/bin/rigbench || exit 1
+  if [ -f "$carry/rigbench.gz" ]; then
+    gzip -dc "$carry/rigbench.gz" > /usr/local/bin/rigbench && chmod 755 /usr/local/bin/rigbench || exit 1
+  else
+    install -m755 "$carry/rigbench" /usr/local/bin/rigbench || exit 1
+  fi
   cp -r scripts plans "$repo/"
   setsid nohup bash "$repo/scripts/offline/$pipeline" "$stage" "$out" \
     > "/root/$name.console" 2>&1 < /dev/null &

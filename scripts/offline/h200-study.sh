@@ -15,8 +15,8 @@
 # STAGE_DIR (it must be /root/rigbench-stage: the plan names the source
 # archive and the model there) holds debs-podman/, debs-vulkan/,
 # llama-src-0c1e57098-trimmed.tar.gz and parts/part-* of
-# gemma-3-270m-q4_k_m.gguf (`split -b 55M`: a device call carries 64 MiB),
-# PARTS of them (default 5); rigbench is on PATH. Every step is logged with
+# gemma-3-270m-q4_k_m.gguf (`split -b 45M`: a device call carries 64 MiB),
+# PARTS of them (default 6); rigbench is on PATH. Every step is logged with
 # its time to OUT_DIR/pipeline.log, each step's output to OUT_DIR/NAME.log.
 # RUNS names the runs (default "a b"); RUN_FLAGS adds flags to each (e.g.
 # "--rounds 2" where the lease is short: say so beside the figures).
@@ -45,7 +45,7 @@ run doctor rigbench doctor
 run dry-run rigbench run --plan "$plan" --dry-run "${run_flags[@]}"
 read -r -a backends <<< "${BACKENDS:-cpu cuda vulkan}"
 start_builds "$plan" "${backends[@]}"
-join_parts "$stage" "${PARTS:-5}" "$want" "$model" 1200 || exit 1
+join_parts "$stage" "${PARTS:-6}" "$want" "$model" 1200 || exit 1
 # The synthetic models made while the images build (the run finds them).
 run models rigbench model prepare --plan "$plan"
 wait_builds || exit 1

@@ -3,11 +3,12 @@
 # to a GPU host with none: in STAGE_DIR (default .h200v, which .git/info/exclude
 # should name) Debian bookworm's Podman packages (debs-podman/, podman-debs.sh,
 # 20 MB), the Vulkan packages (debs-vulkan/, vulkan-debs.sh), the
-# trimmed llama.cpp archive (source.sh, 12 MB, sha256 b955fa94…) and a stripped
-# release rigbench of this checkout (19 MB); and the real Gemma 3 270M (from
+# trimmed llama.cpp archive (source.sh, 12 MB, sha256 b955fa94…) and a stripped,
+# gzipped release rigbench of this checkout (rigbench.gz, 7 MB); and the real Gemma 3 270M (from
 # rigbench's cache, else fetched by `rigbench run` of the default plan's model)
-# split into PARTS_DIR_PREFIX1… folders of one 55 MB part each (default
-# .h200p1 … .h200p5: a device call carries 64 MiB). What exists is kept. Prints
+# split into PARTS_DIR_PREFIX1… folders of one 45 MiB part each (default
+# .h200p1 … .h200p6: a device call carries 64 MiB, the working tree of 13 MB
+# included). What exists is kept. Prints
 # what each call should carry.
 # Usage: scripts/offline/stage.sh [STAGE_DIR] [PARTS_DIR_PREFIX]
 set -euo pipefail
@@ -36,8 +37,11 @@ fi
 log "rigbench (release, stripped) of $(git -C "$repo" describe --always --dirty)"
 (cd "$repo" && cargo build --release -q)
 target=$(cd "$repo" && cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+# Stripped and gzipped (19 MB → 7 MB): the first call's 64 MiB holds the
+# working tree too, which grew past what a plain binary leaves room for.
 install -m755 "$target/release/rigbench" "$stage/rigbench"
 strip "$stage/rigbench"
+gzip -9 -f "$stage/rigbench"
 
 model=$(find "$cache/models" -name gemma-3-270m-q4_k_m.gguf 2>/dev/null | head -n1)
 if [ -z "$model" ]; then
@@ -46,7 +50,7 @@ if [ -z "$model" ]; then
 fi
 if [ ! -f "${parts}1/part-0" ]; then
   tmp=$(mktemp -d)
-  split -b 55M -d -a 1 "$model" "$tmp/part-"
+  split -b 45M -d -a 1 "$model" "$tmp/part-"
   i=1
   for p in "$tmp"/part-*; do
     mkdir -p "$parts$i" && mv "$p" "$parts$i/"
