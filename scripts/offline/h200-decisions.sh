@@ -29,6 +29,8 @@ case " ${BACKENDS:-cuda vulkan} " in
 esac
 # shellcheck disable=SC2086 # the backends are meant as words
 start_builds "$plans/h200-warmup.toml" ${BACKENDS:-cuda vulkan}
+# The dense model made from its recipe while the images build (the runs find it).
+run models rigbench model prepare --plan "$plans/h200-aa.toml"
 wait_builds || exit 1
 for s in ${STEPS:-aa1 aa2 aa3 q8k warmup}; do
   plan="$plans/h200-${s%[0-9]}.toml"
