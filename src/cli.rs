@@ -11,8 +11,17 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::backend::Backend;
 use crate::comparison::gate::FailOn;
+use crate::comparison::within::Field;
 use crate::export::Format;
 use crate::plan::WarmUp;
+
+/// `--within FIELD A B`: the field a run is split on and its two values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Within {
+    pub field: Field,
+    pub a: String,
+    pub b: String,
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -313,12 +322,16 @@ pub struct CompareArgs {
     /// variant against another's, matched on the rest (`--within backend rocm6
     /// rocm7`: is rocm7 faster than rocm6 in this run?).
     #[arg(
-        long,
+        long = "within",
+        id = "within",
         num_args = 3,
         value_names = ["FIELD", "A", "B"],
         conflicts_with_all = ["b", "reference"]
     )]
-    pub within: Option<Vec<String>>,
+    within_words: Option<Vec<String>>,
+    /// `--within`, typed: filled by `Cli::checked` from the three words.
+    #[arg(skip)]
+    pub within: Option<Within>,
     /// Compare run A with a published reference instead (a built-in name, see
     /// `rigbench reference list`, or a reference file).
     #[arg(long, value_name = "NAME|FILE", conflicts_with = "b")]
@@ -461,6 +474,55 @@ impl ValueEnum for Format {
     }
 }
 
+impl Cli {
+    /// The command line, with what clap cannot type by itself typed here
+    /// (`--within`'s FIELD, the first of three values); a wrong value exits as
+    /// clap's own errors do (usage, status 2).
+    pub fn checked() -> Self {
+        Self::parse().typed().unwrap_or_else(|e| e.exit())
+    }
+
+    /// `checked` of `args` (the first is the program's name), for tests.
+    pub fn try_checked_from<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Self::try_parse_from(args)?.typed()
+    }
+
+    fn typed(mut self) -> Result<Self, clap::Error> {
+        if let Command::Compare(c) = &mut self.command
+            && let Some(words) = c.within_words.take()
+        {
+            let [field, a, b] = <[String; 3]>::try_from(words).map_err(|w| {
+                clap::Error::raw(
+                    clap::error::ErrorKind::WrongNumberOfValues,
+                    format!("--within takes three values, FIELD A B; got {}\n", w.len()),
+                )
+            })?;
+            let field = Field::from_str(&field, false).map_err(|_| {
+                <Self as clap::CommandFactory>::command().error(
+                    clap::error::ErrorKind::InvalidValue,
+                    format!("--within {field}: compare by backend, source, model or variant"),
+                )
+            })?;
+            c.within = Some(Within { field, a, b });
+        }
+        Ok(self)
+    }
+}
+
+impl ValueEnum for Field {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Field::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.name()))
+    }
+}
+
 impl ValueEnum for FailOn {
     fn value_variants<'a>() -> &'a [Self] {
         &[FailOn::Slower, FailOn::Changed, FailOn::Any]
@@ -503,6 +565,40 @@ mod tests {
         assert!(text.contains("cpu, vulkan, rocm6, rocm7, cuda"), "{text}");
         let e = run_args(&["--warmup", "long"]).unwrap_err();
         assert_eq!(e.kind(), clap::error::ErrorKind::InvalidValue);
+    }
+
+    #[test]
+    fn within_is_typed_before_any_command_sees_it() {
+        let cli =
+            Cli::try_checked_from(["rigbench", "compare", "r", "--within", "model", "x", "y"])
+                .unwrap();
+        let Command::Compare(c) = cli.command else {
+            panic!("not compare")
+        };
+        assert_eq!(
+            c.within,
+            Some(Within {
+                field: Field::Model,
+                a: "x".into(),
+                b: "y".into()
+            })
+        );
+        let e = Cli::try_checked_from(["rigbench", "compare", "r", "--within", "shape", "x", "y"])
+            .unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::InvalidValue);
+        assert!(
+            e.to_string()
+                .contains("--within shape: compare by backend, source, model or variant"),
+            "{e}"
+        );
+        let e = Cli::try_checked_from(["rigbench", "compare", "r", "--within", "model", "x"])
+            .unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::WrongNumberOfValues);
+        let cli = Cli::try_checked_from(["rigbench", "compare", "r", "s"]).unwrap();
+        let Command::Compare(c) = cli.command else {
+            panic!("not compare")
+        };
+        assert_eq!(c.within, None);
     }
 
     #[test]

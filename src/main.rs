@@ -4,11 +4,9 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
     quiet_on_closed_stdout();
-    let cli = rigbench::cli::Cli::parse();
+    let cli = rigbench::cli::Cli::checked();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

@@ -45,11 +45,7 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
         return Ok(gated(args.fail_on, &found));
     }
     if let Some(w) = &args.within {
-        let (field, va, vb) = match w.as_slice() {
-            [f, x, y] => (crate::comparison::within::Field::parse(f), x, y),
-            _ => anyhow::bail!("--within takes three values: FIELD A B"),
-        };
-        let field = field.map_err(anyhow::Error::msg)?;
+        let (field, va, vb) = (w.field, &w.a, &w.b);
         let s = crate::comparison::within::split(&a, field, va, vb)
             .map_err(|e| anyhow::anyhow!("{}: {e}", args.a.display()))?;
         let side = |v: &str| format!("{an}, {} {v}", field.name());

@@ -19,17 +19,7 @@ pub enum Field {
 }
 
 impl Field {
-    pub fn parse(s: &str) -> Result<Self, String> {
-        match s {
-            "backend" => Ok(Field::Backend),
-            "source" => Ok(Field::Source),
-            "model" => Ok(Field::Model),
-            "variant" => Ok(Field::Variant),
-            other => Err(format!(
-                "--within {other}: compare by backend, source, model or variant"
-            )),
-        }
-    }
+    pub const ALL: [Field; 4] = [Field::Backend, Field::Source, Field::Model, Field::Variant];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -190,10 +180,6 @@ mod tests {
         let c = compare_within("A", "B", &s, 0.02);
         assert_eq!(c.cells.len(), 1);
         assert_eq!(c.cells[0].key.variant, "default→q8");
-        assert_eq!(
-            Field::parse("shape").unwrap_err(),
-            "--within shape: compare by backend, source, model or variant"
-        );
     }
 
     #[test]
@@ -226,6 +212,5 @@ mod tests {
         let g = &c.cells[0].metrics[0];
         assert!((g.ratio.unwrap().ratio - 0.9375).abs() < 1e-12);
         assert_eq!(g.verdict, Some(Verdict::Slower));
-        assert_eq!(Field::parse("model"), Ok(Field::Model));
     }
 }
