@@ -179,7 +179,7 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum ModelAction {
     /// Make a synthetic model file: a model's shape with random weights, the
-    /// same bytes on every machine (see README, "Synthetic models").
+    /// same bytes on every machine (see docs/plans.md, "Synthetic models").
     Synth(SynthArgs),
     /// Fetch a plan's real models and make its synthetic ones into the cache,
     /// ahead of its run (while its images build, say); the run then finds

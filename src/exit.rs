@@ -1,6 +1,6 @@
 //! rigbench's exit codes, as a type: what each means, the code a shell sees, and
 //! the one rule that picks a run's code from its manifest. `main` turns an error
-//! into `Error`; clap exits with `Usage` itself. README ("Exit codes") and
+//! into `Error`; clap exits with `Usage` itself. docs/exit-codes.md and
 //! `rigbench --help` list the same table (`TABLE`).
 
 use std::process::ExitCode;
@@ -65,7 +65,7 @@ impl From<Exit> for ExitCode {
     }
 }
 
-/// The table `rigbench --help` and the README show.
+/// The table `rigbench --help` and docs/exit-codes.md show.
 pub const TABLE: &str = "\
 Exit codes:
   0    done: every cell measured (run), nothing --fail-on names (compare)

@@ -120,7 +120,7 @@ fn runs_compare_and_a_run_bundles_verifies_and_imports() {
         std::fs::read(a.join("manifest.json")).unwrap()
     );
     rigbench_ok(&["report", into.to_str().unwrap()], wa.path());
-    // Checked without rigbench: the README's lines, as they are.
+    // Checked without rigbench: the user guide's lines, as they are.
     third_party_check(&x, wa.path());
     // A flipped byte in the bundle: verify fails.
     let mut bytes = std::fs::read(&x).unwrap();
@@ -135,11 +135,12 @@ fn runs_compare_and_a_run_bundles_verifies_and_imports() {
     );
 }
 
-/// The shell block the README gives for checking a bundle without rigbench.
-fn readme_check_lines() -> String {
-    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+/// The shell block docs/bundles-and-rerun.md gives for checking a bundle
+/// without rigbench ("Checking a run without rigbench").
+fn guide_check_lines() -> String {
+    let page = std::fs::read_to_string(repo().join("docs/bundles-and-rerun.md")).unwrap();
     let marker = "<!-- tests/compare_bundle.rs runs the lines of the next block, as they are -->";
-    let after = &readme[readme.find(marker).expect("the README's marker") + marker.len()..];
+    let after = &page[page.find(marker).expect("the guide's marker") + marker.len()..];
     let body = after
         .trim_start()
         .strip_prefix("```sh\n")
@@ -147,13 +148,13 @@ fn readme_check_lines() -> String {
     body[..body.find("```").unwrap()].to_string()
 }
 
-/// Runs the README's lines on a copy of `bundle` named run.tar.gz, in a fresh
+/// Runs the guide's lines on a copy of `bundle` named run.tar.gz, in a fresh
 /// venv (its python3 first on PATH): they pass. Then on a copy whose
 /// manifest.json had one digit changed and SHA256SUMS made to match it: the
 /// Python line (RFC 8785 over the manifest) catches what sha256sum cannot.
 fn third_party_check(bundle: &std::path::Path, work: &std::path::Path) {
     use std::process::Command;
-    let lines = readme_check_lines();
+    let lines = guide_check_lines();
     let dir = work.join("third-party");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(bundle, dir.join("run.tar.gz")).unwrap();
@@ -181,11 +182,11 @@ fn third_party_check(bundle: &std::path::Path, work: &std::path::Path) {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        eprintln!("--- the README's check in {}\n{text}", d.display());
+        eprintln!("--- the guide's check in {}\n{text}", d.display());
         (out.status.success(), text)
     };
     let (ok, text) = run(&dir, &lines);
-    assert!(ok, "the README's check failed on a good bundle: {text}");
+    assert!(ok, "the guide's check failed on a good bundle: {text}");
     assert!(text.contains("manifest ok: "), "{text}");
 
     // A forged manifest with a matching SHA256SUMS line.
@@ -236,6 +237,6 @@ fn third_party_check(bundle: &std::path::Path, work: &std::path::Path) {
     assert!(repack.success());
     std::fs::remove_dir_all(&top).unwrap();
     let (ok, text) = run(&forged, &lines);
-    assert!(!ok, "the README's check passed a forged manifest: {text}");
+    assert!(!ok, "the guide's check passed a forged manifest: {text}");
     assert!(text.contains("manifest changed"), "{text}");
 }

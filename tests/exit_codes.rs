@@ -1,6 +1,7 @@
-//! The exit codes a script or CI job sees (`rigbench --help`, README "Exit
-//! codes"): `compare --fail-on` over the committed H200 runs and a copy of one
-//! with a planted slowdown, a usage error, an error, and `--version`'s commit.
+//! The exit codes a script or CI job sees (`rigbench --help`,
+//! docs/exit-codes.md): `compare --fail-on` over the committed H200 runs and a
+//! copy of one with a planted slowdown, a usage error, an error, and
+//! `--version`'s commit.
 //! No Podman: these run in a plain `cargo test`. A run's own codes (3 when
 //! cells failed, 130 interrupted) are checked where real runs are made
 //! (tests/faults.rs, tests/interrupt.rs).

@@ -3,9 +3,10 @@
 //! The rebuild takes its objects from the compiler cache (`--compiler-cache`):
 //! a rebuild that compiles everything anew differs from it only in the one
 //! build argument (unit test `image::tests::only_a_clean_rebuild_…`) and costs
-//! a full compile (6.5 minutes here); what it found is in the README. When the
-//! cache held none of the objects (emptied while the images were kept), a second
-//! rerun checks that the first filled it.
+//! a full compile (6.5 minutes here); what it found is in
+//! docs/backends-and-images.md ("The compiler cache"). When the cache held none
+//! of the objects (emptied while the images were kept), a second rerun checks
+//! that the first filled it.
 //! The image the rebuild replaced, and the build stages it left, are removed.
 //! And a run whose base image cannot be had as recorded is refused before
 //! anything is built.

@@ -2,7 +2,7 @@
 # Prepares an NVIDIA GPU host that reaches no network and has no Podman (the lent
 # H200 machine: Ubuntu 24.04, root, driver in /usr/local/nvidia) for rigbench:
 #   1. Podman from Debian bookworm's packages carried in DEBS_DIR (made here with
-#      `apt-get download`, see README "Measured on a real GPU"), unpacked with
+#      `apt-get download`, see docs/offline-gpu-hosts.md), unpacked with
 #      dpkg -x, copying only files the host lacks, then ldconfig;
 #   2. the host adjustments scripts/setup.sh makes elsewhere: runc as the runtime,
 #      default_ulimits within the hard limits (no CAP_SYS_RESOURCE there), and

@@ -8,7 +8,7 @@
 # against vulkan, cpu against each. Every step is logged with its time to
 # OUT_DIR/pipeline.log; each step's output is OUT_DIR/NAME.log.
 # STAGE_DIR (it must be /root/rigbench-stage: the plan names the source archive
-# there) holds debs-podman/ (see README "Measured on a real GPU"), debs-vulkan/
+# there) holds debs-podman/ (see docs/offline-gpu-hosts.md), debs-vulkan/
 # (scripts/offline/vulkan-debs.sh) and llama-src-0c1e57098-trimmed.tar.gz
 # (scripts/offline/source.sh); rigbench is on PATH.
 # BACKENDS (default "cpu cuda vulkan") names the backends built and run, and

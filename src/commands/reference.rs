@@ -81,7 +81,7 @@ fn from_run(
     let header = format!(
         "# Made by `rigbench reference from-run` from run {} ({}), integrity {}.\n\
          # Compare a run of the same plan with it: rigbench compare RUN --reference {}\n\
-         # Format: README.md, \"Published references\".\n",
+         # Format: docs/references.md.\n",
         m.run_id,
         m.created_at,
         m.integrity.sha256,
@@ -111,7 +111,7 @@ fn from_llama_bench(
     let header = format!(
         "# Made by `rigbench reference from-llama-bench` from {}.\n\
          # Compare a run with llama-bench tests with it: rigbench compare RUN --reference {}\n\
-         # Format: README.md, \"Published references\".\n",
+         # Format: docs/references.md.\n",
         texts
             .iter()
             .map(|(f, _)| f.as_str())

@@ -464,7 +464,7 @@ impl Engine for Client {
                 port_bindings,
                 devices: Some(devices),
                 // The groups owning the device nodes, so the process may open them.
-                // Rootless Podman maps only the user's own groups; see README.
+                // Rootless Podman maps only the user's own groups; see README, "Rootless Podman".
                 group_add: Some(spec.group_add.clone()),
                 // llama-server needs no capabilities: it listens on an unprivileged
                 // port and reads a file it is given.

@@ -4,8 +4,8 @@
 //! - `rigbench.manifest/2` (written now): RFC 8785, the JSON Canonicalization
 //!   Scheme (keys sorted by UTF-16 code units, numbers as ECMAScript prints
 //!   them, minimal string escapes), through serde_json_canonicalizer. Anyone can
-//!   check it with a JCS implementation of their own; the README shows it in
-//!   four lines of Python with the `rfc8785` package.
+//!   check it with a JCS implementation of their own; docs/bundles-and-rerun.md
+//!   shows it in four lines of Python with the `rfc8785` package.
 //! - `rigbench.manifest/1` (manifests written before): keys sorted by their
 //!   UTF-8 bytes at every depth, no insignificant white space, numbers as
 //!   serde_json writes them (`canonical`, which also keys the image inputs

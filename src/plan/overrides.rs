@@ -144,7 +144,7 @@ impl Overrides {
                 return Err(invalid(
                     origin,
                     "--until-decided",
-                    "the plan has no [ab] section naming the arms to compare (see README, \"A/B\")"
+                    "the plan has no [ab] section naming the arms to compare (see docs/comparisons-and-ab.md, \"A/B\")"
                         .to_string(),
                 ));
             };

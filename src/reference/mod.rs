@@ -1,6 +1,6 @@
 //! Published references: figures from a public benchmark, one TOML file each in
 //! `references/` (compiled in) or any path. Parsed and checked here; `compare`
-//! sets a run against one. Format: README.md, "Published references".
+//! sets a run against one. Format: docs/references.md.
 
 pub mod compare;
 pub mod from_llama_bench;
