@@ -10,7 +10,6 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use clap::Parser;
 use clap::error::ErrorKind;
 use rigbench::cli::Cli;
 
@@ -201,7 +200,7 @@ fn rigbench_argvs(line: &str) -> Vec<Vec<String>> {
 /// Whether rigbench's command line takes `argv` (help and version count as
 /// taken); clap's message where it does not.
 fn parses(argv: &[String]) -> Result<(), String> {
-    match Cli::try_parse_from(argv) {
+    match Cli::try_checked_from(argv) {
         Ok(_) => Ok(()),
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => Ok(()),
         Err(e) => Err(e.render().to_string()),
