@@ -5,7 +5,8 @@
 # "same" within ±2 % in at most 10 minutes, never "faster" or "slower"),
 # plans/h200-q8k.toml (a real difference decided within 10 minutes) and
 # plans/h200-warmup.toml (short against full warm-ups), each run bundled as it
-# ends. STAGE_DIR must be /root/rigbench-stage (the plans name the source
+# ends; STEPS=cacheram runs plans/h200-cacheram.toml (llama-server's host prompt
+# cache on against off: the short prompts' cost after a full request). STAGE_DIR must be /root/rigbench-stage (the plans name the source
 # archive there) and hold debs-podman/, debs-vulkan/ and
 # llama-src-0c1e57098-trimmed.tar.gz; rigbench is on PATH. STEPS names what to
 # run (default "aa1 aa2 aa3 q8k warmup"), BACKENDS which images to build
