@@ -42,7 +42,7 @@ impl Globals {
 
 /// Runs the command the user asked for.
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
-    crate::progress::set_quiet(cli.quiet);
+    crate::progress::init(cli.quiet);
     let g = Globals {
         socket: cli.socket,
         cache: Cache::locate(cli.cache_dir),

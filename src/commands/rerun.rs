@@ -13,7 +13,6 @@ use crate::engine::Engine;
 use crate::manifest::store::RunDir;
 use crate::manifest::{BinaryCheck, ImageRecord, Manifest, RerunOf};
 use crate::plan::Plan;
-use crate::progress::note;
 
 /// The recorded plan pinned to what the original run used: each backend's base
 /// image by the reference it resolved to, each source to the archive it came
@@ -157,18 +156,18 @@ pub async fn rerun(
 ) -> anyhow::Result<ExitCode> {
     let orig = super::load_run(input)?;
     let plan = pinned_plan(&orig);
-    note(format!(
+    log::info!(
         "rerun of run {} ({}, plan {}, {} cells)",
         orig.run_id,
         orig.created_at,
         orig.plan.name,
         orig.cells.len()
-    ));
+    );
 
     let substitutes = base_substitutes(g, &orig).await?;
     if !substitutes.is_empty() {
         for s in &substitutes {
-            note(format!("cannot be had as recorded: {s}"));
+            log::info!("cannot be had as recorded: {s}");
         }
         if !allow_substitutes {
             anyhow::bail!(

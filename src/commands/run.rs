@@ -19,7 +19,6 @@ use crate::image::Rebuild;
 use crate::manifest::store::RunDir;
 use crate::manifest::{Manifest, Resume, now_rfc3339};
 use crate::plan::matrix::{Matrix, expand};
-use crate::progress::note;
 use crate::runner::{pending_cells, remove_run_containers};
 use crate::session::Session;
 use crate::session::prepare;
@@ -124,7 +123,7 @@ pub async fn fresh(
     }
     let dir = RunDir::create(out)?;
     let run_id = crate::engine::unique_suffix();
-    note(format!("run directory {}", out.display()));
+    log::info!("run directory {}", out.display());
 
     let connected = connect_engine(g).await?;
     let info = connected.client.info().await?;
@@ -167,11 +166,11 @@ async fn resume(g: &Globals, dir: &Path) -> anyhow::Result<ExitCode> {
         .iter()
         .filter(|c| c.status == CellStatus::Pending)
         .count();
-    note(format!(
+    log::info!(
         "resuming {} ({}, {missing_cells} cell(s) not finished)",
         dir.display(),
         m.status
-    ));
+    );
     let (matrix, mut passthroughs) = matrix_here(&m.plan);
     prepare::shader_caches(&mut passthroughs, &g.cache)?;
 
@@ -196,7 +195,7 @@ async fn resume(g: &Globals, dir: &Path) -> anyhow::Result<ExitCode> {
             String::new()
         }
     );
-    note(&note_text);
+    log::info!("{}", note_text);
     m.resumes.push(Resume {
         at: now_rfc3339(),
         previous_status: m.status,
@@ -237,17 +236,15 @@ fn rerun_engine_lost(m: &mut Manifest) -> usize {
 /// that removes them.
 fn say_left(r: &crate::runner::Removal) {
     if !r.left.is_empty() {
-        note(format!(
+        log::info!(
             "the engine would not remove {} container(s) of this run: {}; remove them with\n{}",
             r.left.len(),
             r.left.join(", "),
             crate::runner::lost::remove_command(&r.left)
-        ));
+        );
     }
     if let Some(e) = &r.unlisted {
-        note(format!(
-            "could not list this run's containers to remove them: {e}"
-        ));
+        log::info!("could not list this run's containers to remove them: {e}");
     }
 }
 
@@ -259,14 +256,14 @@ fn rootless_groups(
 ) {
     let mine = crate::host::rootless::my_groups();
     for line in crate::host::rootless::adjust_groups(passthroughs, info, &mine) {
-        note(line);
+        log::info!("{}", line);
     }
 }
 
 async fn connect_engine(g: &Globals) -> anyhow::Result<Connected> {
     let connected = g.connect().await?;
     let info = connected.client.info().await?;
-    note(format!(
+    log::info!(
         "engine: {:?} {}{} at {}{} (runtime {})",
         info.kind,
         info.version,
@@ -282,7 +279,7 @@ async fn connect_engine(g: &Globals) -> anyhow::Result<Connected> {
             ""
         },
         info.runtime.as_deref().unwrap_or("?")
-    ));
+    );
     Ok(connected)
 }
 
@@ -320,14 +317,14 @@ async fn execute(
             m.error = Some(format!("{e:#}"));
         }
         None => {
-            note("interrupted: stopping and removing this run's containers");
+            log::info!("interrupted: stopping and removing this run's containers");
             m.status = RunStatus::Interrupted;
         }
     }
     // Whatever happened, no container of this run outlives the command.
     let removal = remove_run_containers(engine, &run_id).await;
     if removal.removed > 0 {
-        note(format!("removed {} leftover container(s)", removal.removed));
+        log::info!("removed {} leftover container(s)", removal.removed);
     }
     say_left(&removal);
     crate::session::close_timing(m, t_total);
@@ -335,7 +332,7 @@ async fn execute(
         // The last save failed (a full disk): what stopped the run, if that
         // was something else, is said before the save's own error.
         if let Some(first) = m.error.as_ref().filter(|f| **f != e.to_string()) {
-            note(format!("the run stopped: {first}"));
+            log::info!("the run stopped: {first}");
         }
         return Err(e.into());
     }
@@ -354,10 +351,10 @@ async fn execute(
     }
     let exit = Exit::of_run(m);
     if exit == Exit::CellsFailed {
-        note(format!(
+        log::info!(
             "some cells failed (their failures are recorded as results): exit code {}",
             exit.code()
-        ));
+        );
     }
     Ok(exit.into())
 }

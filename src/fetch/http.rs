@@ -105,7 +105,7 @@ pub async fn download_resumable(
     }
     .map_err(|e| format!("cannot write {}: {e}", partial.display()))?;
     if resumed {
-        crate::progress::note(format!("{what}: resuming at byte {have}"));
+        log::info!("{what}: resuming at byte {have}");
     }
     let bar = crate::progress::bytes(total, what);
     bar.inc(from);

@@ -249,17 +249,17 @@ impl Fetcher {
         let what = format!("model {}", model.name);
         match self.verify_in_place(&what, desc, &path, model.sha256.as_deref()) {
             Ok((sha, v)) => {
-                crate::progress::note(format!(
+                log::info!(
                     "{what}: in the Hugging Face cache, used where it is: {}",
                     path.display()
-                ));
+                );
                 Some((path, sha, v))
             }
             Err(e) => {
-                crate::progress::note(format!(
+                log::info!(
                     "{what}: the Hugging Face cache's {} is not the planned file ({e}); downloading",
                     path.display()
-                ));
+                );
                 None
             }
         }
@@ -553,10 +553,10 @@ impl Fetcher {
         })?;
         if let Some(expected) = pinned {
             if sha != expected {
-                crate::progress::note(format!(
+                log::info!(
                     "cached {} has sha256 {sha}, expected {expected}: deleted, fetching again",
                     target.display()
-                ));
+                );
                 let _ = std::fs::remove_file(target);
                 return Ok(None);
             }

@@ -22,11 +22,7 @@ pub async fn build<E: Engine>(
 ) -> Result<(), ImageError> {
     let other = |message: String| ImageError::Other { backend, message };
     let cache = place.cache;
-    crate::progress::note(format!(
-        "building {} from {}",
-        inputs.tag,
-        backend.containerfile()
-    ));
+    log::info!("building {} from {}", inputs.tag, backend.containerfile());
     std::fs::create_dir_all(cache.contexts())
         .map_err(|e| other(format!("cannot create {}: {e}", cache.contexts().display())))?;
     let ctx = tempfile::Builder::new()

@@ -80,7 +80,7 @@ fn resolve_auto_args(backend: Backend, args: &mut BTreeMap<String, String>) {
         if args.get(arg.name()).map(String::as_str) == Some("auto") {
             let host = host.get_or_insert_with(|| crate::host::probe(Path::new("/")));
             let value = arg.resolve(host).value;
-            crate::progress::note(format!("{backend}: {}=auto → {value}", arg.name()));
+            log::info!("{backend}: {}=auto → {value}", arg.name());
             args.insert(arg.name().into(), value);
         }
     }

@@ -111,7 +111,7 @@ pub async fn ensure<E: Engine>(
     if built_now {
         build::build(engine, backend, plan_source, source, place, &inputs).await?;
     } else {
-        crate::progress::note(format!("reusing {tag} (same build inputs)"));
+        log::info!("reusing {tag} (same build inputs)");
     }
     let facts = engine
         .image(&tag)
@@ -120,12 +120,12 @@ pub async fn ensure<E: Engine>(
     if built_now {
         let tidied = replaced::tidy(engine, existing.as_ref(), &facts.id).await;
         if let Some(note) = tidied.note(&tag) {
-            crate::progress::note(note);
+            log::info!("{}", note);
         }
     }
     let held = read::held(engine, backend, &facts.id, &tag, passthrough).await?;
     for n in held.build_notes() {
-        crate::progress::note(format!("{tag}: build note: {n}"));
+        log::info!("{tag}: build note: {n}");
     }
     Ok(ImageRecord {
         backend,

@@ -94,7 +94,7 @@ pub async fn held<E: Engine>(
         probe::DeviceList::default()
     };
     if backend.is_gpu() && listed.devices.is_empty() {
-        crate::progress::note(format!(
+        log::info!(
             "warning: llama.cpp sees no {} device in {tag}; its cells will fail as no_device{}",
             backend.name(),
             listed
@@ -102,7 +102,7 @@ pub async fn held<E: Engine>(
                 .iter()
                 .map(|l| format!("\n  {l}"))
                 .collect::<String>()
-        ));
+        );
     }
     Ok(Held {
         build_info,

@@ -1,17 +1,18 @@
 //! Progress for the person watching, on stderr: byte bars for downloads, a
 //! status line for builds and long requests, the run's overall progress
 //! (`overall`: cells and measured runs done of those planned, time left), and
-//! plain lines (`note`). On a terminal indicatif draws the bars in place; on
-//! anything else (a log file, CI) each step is one line, and a build or a
-//! request that goes on prints a line every `HEARTBEAT` (30 s) so a log never goes
-//! quiet for minutes. `--quiet` (`set_quiet`) silences all of it; results and
-//! errors are printed elsewhere.
+//! plain lines. The lines go through the `log` facade (`log::info!` anywhere in
+//! rigbench); `init` installs this module's logger, which prints them above the
+//! overall bar while one is shown. On a terminal indicatif draws the bars in
+//! place; on anything else (a log file, CI) each step is one line, and a build
+//! or a request that goes on prints a line every `HEARTBEAT` (30 s) so a log
+//! never goes quiet for minutes. `--quiet` (`init(true)`) silences all of it;
+//! results and errors are printed elsewhere.
 
 pub mod overall;
 
 use std::io::IsTerminal;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -29,17 +30,49 @@ fn heartbeat_interval() -> Duration {
         .map_or(HEARTBEAT, Duration::from_secs_f64)
 }
 
-static QUIET: AtomicBool = AtomicBool::new(false);
-/// The run's overall bar, while one is shown (a terminal only).
-static OVERALL: Mutex<Option<ProgressBar>> = Mutex::new(None);
+/// The logger: rigbench's own lines (targets under `rigbench`), printed above
+/// the run's overall bar while one is shown (a terminal only), else on stderr.
+/// Other crates' records are not shown.
+struct Lines {
+    overall: Mutex<Option<ProgressBar>>,
+}
 
-/// `--quiet`: no progress at all from here on.
-pub fn set_quiet(quiet: bool) {
-    QUIET.store(quiet, Ordering::Relaxed);
+static LINES: Lines = Lines {
+    overall: Mutex::new(None),
+};
+
+impl log::Log for Lines {
+    fn enabled(&self, metadata: &log::Metadata) -> bool {
+        metadata.level() <= log::max_level() && metadata.target().starts_with("rigbench")
+    }
+
+    fn log(&self, record: &log::Record) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let text = record.args().to_string();
+        match self.overall.lock().ok().and_then(|g| g.clone()) {
+            Some(b) => b.println(text),
+            None => eprintln!("{text}"),
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// Installs the logger (once; a second call only sets the level): the lines
+/// and bars show unless `quiet` (`--quiet`).
+pub fn init(quiet: bool) {
+    let _ = log::set_logger(&LINES);
+    log::set_max_level(if quiet {
+        log::LevelFilter::Off
+    } else {
+        log::LevelFilter::Info
+    });
 }
 
 fn quiet() -> bool {
-    QUIET.load(Ordering::Relaxed)
+    !log::log_enabled!(target: "rigbench", log::Level::Info)
 }
 
 fn tty() -> bool {
@@ -130,7 +163,7 @@ pub fn waiting(what: &str) -> Waiting {
     if quiet() {
         return Waiting(None);
     }
-    if let Some(b) = OVERALL.lock().ok().and_then(|g| g.clone()) {
+    if let Some(b) = LINES.overall.lock().ok().and_then(|g| g.clone()) {
         b.set_message(what.to_string());
         return Waiting(None);
     }
@@ -166,7 +199,7 @@ pub fn overall_start(o: &overall::Overall) {
         bar.set_style(style);
     }
     bar.enable_steady_tick(Duration::from_millis(500));
-    if let Ok(mut g) = OVERALL.lock() {
+    if let Ok(mut g) = LINES.overall.lock() {
         *g = Some(bar);
     }
     overall_update(o);
@@ -174,7 +207,7 @@ pub fn overall_start(o: &overall::Overall) {
 
 /// Updates the overall bar to `o`.
 pub fn overall_update(o: &overall::Overall) {
-    if let Some(b) = OVERALL.lock().ok().and_then(|g| g.clone()) {
+    if let Some(b) = LINES.overall.lock().ok().and_then(|g| g.clone()) {
         b.set_length(u64::from(o.runs_planned));
         b.set_position(u64::from(o.runs_done));
         b.set_prefix(overall_text(o));
@@ -182,19 +215,7 @@ pub fn overall_update(o: &overall::Overall) {
 }
 
 pub fn overall_done() {
-    if let Some(b) = OVERALL.lock().ok().and_then(|mut g| g.take()) {
+    if let Some(b) = LINES.overall.lock().ok().and_then(|mut g| g.take()) {
         b.finish_and_clear();
-    }
-}
-
-/// A line for the person watching, on stderr (above the overall bar on a
-/// terminal); nothing with `--quiet`.
-pub fn note(msg: impl AsRef<str>) {
-    if quiet() {
-        return;
-    }
-    match OVERALL.lock().ok().and_then(|g| g.clone()) {
-        Some(b) => b.println(msg.as_ref()),
-        None => eprintln!("{}", msg.as_ref()),
     }
 }

@@ -147,12 +147,12 @@ impl<E: Engine> Runner<'_, E> {
                     a.rounds_added += 1;
                 }
                 self.dir.save(m)?;
-                crate::progress::note(format!(
+                log::info!(
                     "A/B: {} of {} verdicts open after {round} rounds; round {} added",
                     p.cells.iter().filter(|c| !c.decided()).count(),
                     p.cells.len(),
                     round + 1
-                ));
+                );
                 last = Instant::now();
                 self.one_round(m, matrix, round).await?;
                 last_round_s = last.elapsed().as_secs_f64();
@@ -162,7 +162,7 @@ impl<E: Engine> Runner<'_, E> {
         if let Some(a) = m.ab.as_mut() {
             a.stopped = Some(stop);
         }
-        crate::progress::note(format!("A/B stopped: {}", stop.text()));
+        log::info!("A/B stopped: {}", stop.text());
         Ok(self.dir.save(m)?)
     }
 

@@ -361,7 +361,7 @@ impl<E: Engine> Runner<'_, E> {
         }
         let overall = self.overall(m);
         crate::progress::overall_update(&overall);
-        crate::progress::note(format!(
+        log::info!(
             "  {} {label}: {figures}{} · {}",
             req.cell.id,
             if counted {
@@ -370,7 +370,7 @@ impl<E: Engine> Runner<'_, E> {
                 " (check failed: not counted)"
             },
             crate::progress::overall_text(&overall)
-        ));
+        );
         Ok(self.dir.save(m)?)
     }
 

@@ -57,7 +57,7 @@ pub async fn complete_with_fault<E: Engine>(
             "injected by the plan: SIG{} sent to {SERVER_PROCESS} after {} streamed tokens",
             f.signal, f.after_tokens
         );
-        crate::progress::note(format!("  {what}"));
+        log::info!("  {what}");
         let set = |i: Injected| {
             if let Ok(mut g) = fired.lock() {
                 *g = Some(i);

@@ -63,7 +63,7 @@ impl<E: Engine> Runner<'_, E> {
             } else {
                 format!("{}.{}", backend.name(), model.name)
             };
-            crate::progress::note(format!("llama-bench {name}"));
+            log::info!("llama-bench {name}");
             let what = Target {
                 backend,
                 source: &src.name,

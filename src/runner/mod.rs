@@ -216,10 +216,7 @@ impl<E: Engine> Runner<'_, E> {
     pub async fn run(&self, m: &mut Manifest, matrix: &Matrix) -> Result<(), RunError> {
         let start = self.overall(m);
         crate::progress::overall_start(&start);
-        crate::progress::note(format!(
-            "measuring: {}",
-            crate::progress::overall_text(&start)
-        ));
+        log::info!("measuring: {}", crate::progress::overall_text(&start));
         let rounds = self.rounds(m, matrix).await;
         crate::progress::overall_done();
         rounds?;
@@ -304,7 +301,7 @@ impl<E: Engine> Runner<'_, E> {
             } else {
                 String::new()
             };
-            crate::progress::note(format!("starting llama-server for {group_name}{in_round}"));
+            log::info!("starting llama-server for {group_name}{in_round}");
             let (started, server_start) = match self
                 .start_server(m, &spec, g.backend, prepared, &log_rel, &log_abs)
                 .await
@@ -383,7 +380,7 @@ impl<E: Engine> Runner<'_, E> {
                 }
             };
         m.timing.model_load_s += load_seconds;
-        crate::progress::note(format!("  healthy after {load_seconds:.2} s"));
+        log::info!("  healthy after {load_seconds:.2} s");
         let server_start = ServerStart {
             container_name: started.name.clone(),
             host_port: started.port,
@@ -474,7 +471,7 @@ impl<E: Engine> Runner<'_, E> {
         cells: &[crate::plan::matrix::CellPlan],
         f: Failure,
     ) -> Result<(), RunError> {
-        crate::progress::note(format!("  failed ({}): {}", f.mode, f.message));
+        log::info!("  failed ({}): {}", f.mode, f.message);
         for c in cells {
             if let Some(cell) = cell_mut(m, &c.id) {
                 cell.status = CellStatus::Failed;

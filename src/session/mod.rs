@@ -20,7 +20,6 @@ use crate::image::{BuildPlace, Rebuild};
 use crate::manifest::store::RunDir;
 use crate::manifest::{Manifest, ModelRecord};
 use crate::plan::matrix::Matrix;
-use crate::progress::note;
 use crate::runner::{Prepared, Runner};
 use crate::telemetry::sampler::Sampler;
 
@@ -101,10 +100,13 @@ impl<E: Engine> Session<'_, E> {
                 .iter()
                 .find(|o| o.backend == img.backend && o.source == img.source);
             if let Some(old) = before.filter(|o| o.image_id != img.image_id) {
-                note(format!(
+                log::info!(
                     "warning: the {} ({}) image is {} now, {} before the resume",
-                    img.backend, img.source, img.image_id, old.image_id
-                ));
+                    img.backend,
+                    img.source,
+                    img.image_id,
+                    old.image_id
+                );
             }
         }
         m.images = images;
@@ -167,8 +169,8 @@ pub fn sampler(m: &Manifest) -> Sampler {
         std::time::Duration::from_millis(m.plan.bench.telemetry_interval_ms),
     );
     if !sampler.probe().has_gpus() {
-        note(
-            "no amdgpu card and no NVIDIA GPU through NVML: GPU telemetry unavailable (MemAvailable is still recorded)",
+        log::info!(
+            "no amdgpu card and no NVIDIA GPU through NVML: GPU telemetry unavailable (MemAvailable is still recorded)"
         );
     }
     sampler

@@ -13,7 +13,6 @@ use crate::fetch::{FetchedModel, FetchedSource, Fetcher, describe_model_source};
 use crate::host::devices::Passthrough;
 use crate::manifest::{ImageRecord, ModelRecord, ShardRecord};
 use crate::plan::{BackendPlan, Plan, Source};
-use crate::progress::note;
 use crate::synth::quantize::Quantizer;
 
 /// Fetches every llama.cpp source of the plan, in plan order.
@@ -27,7 +26,7 @@ pub async fn sources(fetcher: &mut Fetcher, plan: &Plan) -> anyhow::Result<Vec<F
 
 async fn source(fetcher: &mut Fetcher, src: &Source) -> anyhow::Result<FetchedSource> {
     let s = fetcher.source(src).await?;
-    note(format!(
+    log::info!(
         "source {} ({}): {} ({} sha256 {}{})",
         src.name,
         &src.commit[..src.commit.len().min(12)],
@@ -42,7 +41,7 @@ async fn source(fetcher: &mut Fetcher, src: &Source) -> anyhow::Result<FetchedSo
             crate::hash::HashOrigin::Cached => ", hash cache",
             crate::hash::HashOrigin::Computed => "",
         }
-    ));
+    );
     Ok(s)
 }
 
@@ -113,12 +112,12 @@ pub async fn models(
         {
             Ok(f) => {
                 if f.synthetic.as_ref().is_some_and(|p| !p.made_now) {
-                    note(format!(
+                    log::info!(
                         "model {}: synthetic {} from the cache ({})",
                         m.name,
                         recipe.describe(),
                         f.path.display()
-                    ));
+                    );
                 }
                 out.push(Obtained::Ready(f));
             }
@@ -186,7 +185,7 @@ pub async fn model_records(
         })
         .await
         .context("reading the GGUF header")??;
-        note(format!(
+        log::info!(
             "model {}: {} ({} bytes, {} {}, sha256 {} {} in {:.2} s)",
             m.name,
             f.path.display(),
@@ -199,7 +198,7 @@ pub async fn model_records(
                 crate::hash::HashOrigin::Computed => "hashed",
             },
             f.verification.hash_seconds
-        ));
+        );
         if let Some(expected) = m.size_bytes {
             if expected != f.size_bytes {
                 anyhow::bail!(
@@ -248,12 +247,12 @@ pub fn passthroughs(
         match crate::host::devices::passthrough_with(bp.backend, bp.vulkan_driver, root, &env) {
             Ok(p) => {
                 for n in &p.notes {
-                    note(format!("{}: {n}", bp.backend.name()));
+                    log::info!("{}: {n}", bp.backend.name());
                 }
                 ok.insert(bp.backend, p);
             }
             Err(e) => {
-                note(format!("{e}: its cells are excluded"));
+                log::info!("{e}: its cells are excluded");
                 missing.insert(bp.backend, e.to_string());
             }
         }
@@ -297,7 +296,7 @@ pub async fn images<E: Engine>(
     for (bp, pass) in backends {
         for (src, source) in plan.sources.iter().zip(fetched) {
             let rec = crate::image::ensure(engine, bp, src, source, place, pass).await?;
-            note(format!(
+            log::info!(
                 "image {} ({}): {} {} ({} in {:.1} s); {}",
                 rec.backend,
                 rec.source,
@@ -306,7 +305,7 @@ pub async fn images<E: Engine>(
                 if rec.built_now { "built" } else { "reused" },
                 rec.build_seconds,
                 rec.llama_cpp.version_line()
-            ));
+            );
             out.push(rec);
         }
     }

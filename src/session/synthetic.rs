@@ -14,7 +14,6 @@ use crate::cache::Cache;
 use crate::fetch::{FetchedModel, Fetcher, Verification};
 use crate::hash::HashOrigin;
 use crate::plan::{Model, ModelSourceFile};
-use crate::progress::note;
 use crate::synth::make::content;
 use crate::synth::quantize::{self, QuantizeRecord, Quantizer};
 use crate::synth::vocab::{self, Vocab};
@@ -231,7 +230,7 @@ async fn write(
     .await
     .context("writing the synthetic model")??;
     bar.finish_and_clear();
-    note(format!(
+    log::info!(
         "model {name}: wrote {} ({} bytes of {} in {:.1} s on {} threads, sha256 {})",
         made.path.display(),
         made.size_bytes,
@@ -239,7 +238,7 @@ async fn write(
         made.seconds,
         made.threads,
         &made.sha256[..16]
-    ));
+    );
     Ok(made)
 }
 
@@ -287,13 +286,13 @@ pub async fn quantize<E: crate::engine::Engine>(
     }
     let (path, record) = result.map_err(|e| anyhow::anyhow!("model {}: {e}", p.model.name))?;
     let (sha, origin, secs) = fetcher.hash(&path)?;
-    note(format!(
+    log::info!(
         "model {}: llama-quantize made {} in {:.1} s (sha256 {}, hashed in {secs:.1} s)",
         p.model.name,
         path.display(),
         record.seconds,
         &sha[..16]
-    ));
+    );
     let provenance = provenance(p.recipe, p.key, p.made, Some(record));
     finish(&p.model, &path, &dir, provenance, &sha, origin)
 }
@@ -337,13 +336,13 @@ fn cached(
     }
     let (sha, origin, secs) = fetcher.hash(path)?;
     if sha != s.sha256 {
-        note(format!(
+        log::info!(
             "model {}: the cached {} changed since it was made (sha256 {}, made {}): making it again",
             model.name,
             path.display(),
             &sha[..16],
             &s.sha256[..16]
-        ));
+        );
         std::fs::remove_file(path)?;
         return Ok(None);
     }
