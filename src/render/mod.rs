@@ -1,11 +1,17 @@
 //! The neutral base every output renders from: `Text` made of spans (plain,
 //! code, strong) and `Table`s of such text, with one writer per format that
-//! escapes in one place (`markdown`, `html`, `terminal`; SVG shares the HTML escape). The
-//! report, the comparison and the reference comparison build these; no format
-//! reads another's output back. Nothing here knows a manifest.
+//! escapes in one place (`markdown`, `html`, `terminal`; SVG shares the HTML escape);
+//! the charts drawn as inline SVG (`svg`'s line charts, `forest`'s plots of
+//! ratios against a noise band) and the HTML pages' `style`. The report, the
+//! comparison and the reference comparison build these; no format reads
+//! another's output back. Nothing here knows a manifest, a comparison or a
+//! report: it takes their figures as plain values.
 
+pub mod forest;
 pub mod html;
 pub mod markdown;
+pub mod style;
+pub mod svg;
 pub mod terminal;
 
 use crate::stats::Summary;
