@@ -98,7 +98,7 @@ fn host_build_args_note(b: Backend, h: &HostFacts) -> Option<String> {
     let notes: Vec<String> = b
         .host_build_args()
         .iter()
-        .map(|a| a.doctor_note(&a.resolve(h)))
+        .map(|a| a.doctor_note(&h.build_arg(*a)))
         .collect();
     (!notes.is_empty()).then(|| notes.join("; "))
 }
