@@ -133,9 +133,10 @@ pub enum DeviceTool {
     Rocminfo,
 }
 
-/// A build argument whose default `auto` depends on the host: resolved when the
-/// image is built (`image::inputs`, recorded in the image's build arguments)
-/// and shown by `rigbench doctor`.
+/// A build argument whose default `auto` depends on the host: resolved from
+/// the host's facts (`host::HostFacts::build_arg`) when the image is built
+/// (`image::inputs`, recorded in the image's build arguments) and shown by
+/// `rigbench doctor`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HostBuildArg {
     /// `CUDA_ARCHITECTURES`: the compute capabilities of the host's NVIDIA GPUs,
@@ -156,29 +157,6 @@ impl HostBuildArg {
     pub fn name(self) -> &'static str {
         match self {
             HostBuildArg::CudaArchitectures => "CUDA_ARCHITECTURES",
-        }
-    }
-
-    /// Its value on the host `host` describes.
-    pub fn resolve(self, host: &crate::host::HostFacts) -> Resolved {
-        match self {
-            HostBuildArg::CudaArchitectures => {
-                let caps: Vec<String> = host
-                    .nvidia
-                    .iter()
-                    .flat_map(|n| n.gpus.iter().filter_map(|g| g.compute_capability.clone()))
-                    .collect();
-                match cuda_architectures(&caps) {
-                    Some(value) => Resolved {
-                        value,
-                        from_host: true,
-                    },
-                    None => Resolved {
-                        value: CUDA_ARCHITECTURES_FALLBACK.to_string(),
-                        from_host: false,
-                    },
-                }
-            }
         }
     }
 
@@ -618,21 +596,12 @@ mod tests {
     }
 
     #[test]
-    fn cuda_architectures_resolve_from_the_host_else_the_fallback() {
-        let hosts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hosts");
+    fn doctor_says_whether_the_cuda_architectures_came_from_the_host() {
         let arg = HostBuildArg::CudaArchitectures;
-        // An H200 (compute capability 9.0) from /proc/driver/nvidia/gpus.
-        let h200 = arg.resolve(&crate::host::probe(&hosts.join("nvidia-h200")));
-        assert_eq!(
-            h200,
-            Resolved {
-                value: "90".into(),
-                from_host: true
-            }
-        );
-        let r = arg.resolve(&crate::host::probe(&hosts.join("no-gpu")));
-        assert_eq!(r.value, CUDA_ARCHITECTURES_FALLBACK);
-        assert!(!r.from_host);
+        let r = Resolved {
+            value: CUDA_ARCHITECTURES_FALLBACK.into(),
+            from_host: false,
+        };
         assert_eq!(
             arg.doctor_note(&r),
             "image built for CUDA architectures 75;80;86;89;90;100;120 (the GPUs' compute capability is unknown)"

@@ -50,7 +50,7 @@ async fn a_healthy_and_a_collapsing_variant_through_the_public_api() {
                 passthrough: Passthrough::default(),
             },
         )]),
-        model_files: vec![rigbench::runner::ModelFiles::one(
+        model_files: vec![rigbench::fetch::ModelFiles::one(
             work.path().join("m.gguf"),
             "m.gguf",
         )],

@@ -12,6 +12,7 @@ use crate::backend::Backend;
 use crate::engine::Engine;
 use crate::host::diagnose::{Context, Level, diagnose};
 use crate::host::{HostFacts, devices};
+use crate::render::{Table, terminal};
 
 const GIB: f64 = (1u64 << 30) as f64;
 
@@ -97,7 +98,7 @@ fn host_build_args_note(b: Backend, h: &HostFacts) -> Option<String> {
     let notes: Vec<String> = b
         .host_build_args()
         .iter()
-        .map(|a| a.doctor_note(&a.resolve(h)))
+        .map(|a| a.doctor_note(&h.build_arg(*a)))
         .collect();
     (!notes.is_empty()).then(|| notes.join("; "))
 }
@@ -421,14 +422,18 @@ fn nvidia_vulkan_text(out: &mut String, r: &Report) {
 }
 
 /// Each backend: its devices, groups, read-only mounts and notes, or why
-/// it is unavailable; what the default plan runs.
+/// it is unavailable, as a table of the backend and what it gets (a row of
+/// its own for each mount list, note and the image's architectures); what the
+/// default plan runs.
 fn backends_text(out: &mut String, r: &Report) {
     use std::fmt::Write as _;
     let _ = writeln!(out, "backends on this host");
+    let mut t = Table::default();
     for b in &r.backends {
+        let name = b.backend.name();
         let Some(p) = &b.passthrough else {
             let why = b.unavailable.as_deref().unwrap_or_default();
-            let _ = writeln!(out, "  {:<7} unavailable: {why}", b.backend.name());
+            t.push([name.to_string(), format!("unavailable: {why}")]);
             continue;
         };
         let devs = if p.devices.is_empty() {
@@ -441,7 +446,7 @@ fn backends_text(out: &mut String, r: &Report) {
         } else {
             format!(", groups {}", p.group_add.join(" "))
         };
-        let _ = writeln!(out, "  {:<7} ok: {devs}{groups}", b.backend.name());
+        t.push([name.to_string(), format!("ok: {devs}{groups}")]);
         if !p.mounts.is_empty() {
             let mounts: Vec<String> = p
                 .mounts
@@ -454,15 +459,16 @@ fn backends_text(out: &mut String, r: &Report) {
                     }
                 })
                 .collect();
-            let _ = writeln!(out, "          read-only: {}", mounts.join(" "));
+            t.push([String::new(), format!("read-only: {}", mounts.join(" "))]);
         }
         if let Some(arch) = &b.note {
-            let _ = writeln!(out, "          {arch}");
+            t.push([String::new(), arch.clone()]);
         }
         for n in &p.notes {
-            let _ = writeln!(out, "          note: {n}");
+            t.push([String::new(), format!("note: {n}")]);
         }
     }
+    out.push_str(&terminal::columns(&t, 2));
     let _ = writeln!(
         out,
         "  the default plan here runs: {}",

@@ -7,9 +7,9 @@ use std::fmt::Write as _;
 
 use super::render::{metric_rows, rule, setup_rows, verdict_text, warnings};
 use super::{Comparison, METRICS};
+use crate::render::forest::{ForestRow, render};
 use crate::render::html::{esc, table as html_table, text};
-use crate::report::forest::{ForestRow, render};
-use crate::report::html::STYLE;
+use crate::render::style::STYLE;
 
 pub fn html(c: &Comparison) -> String {
     let mut out = String::new();

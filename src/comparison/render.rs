@@ -5,19 +5,7 @@
 use std::fmt::Write as _;
 
 use super::{Comparison, METRICS};
-use crate::render::{Table, Text, markdown, mean_sd};
-
-/// Shortens a setup value for a table cell.
-pub fn short(v: Option<&String>) -> String {
-    match v {
-        None => "—".to_string(),
-        Some(s) if s.chars().count() > 90 => {
-            let head: String = s.chars().take(87).collect();
-            format!("{head}…")
-        }
-        Some(s) => s.clone(),
-    }
-}
+use crate::render::{Table, Text, markdown, mean_sd, short};
 
 fn p_text(p: f64) -> String {
     if p < 0.001 {

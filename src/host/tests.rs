@@ -212,3 +212,19 @@ fn this_machine_has_a_kernel_and_cpus() {
     assert!(h.kernel.cmdline.is_some());
     assert!(h.cpu.logical_cpus >= 1);
 }
+
+#[test]
+fn cuda_architectures_resolve_from_the_host_else_the_fallback() {
+    let arg = HostBuildArg::CudaArchitectures;
+    // An H200 (compute capability 9.0) from /proc/driver/nvidia/gpus.
+    assert_eq!(
+        probe(&fixture("nvidia-h200")).build_arg(arg),
+        Resolved {
+            value: "90".into(),
+            from_host: true
+        }
+    );
+    let r = probe(&fixture("no-gpu")).build_arg(arg);
+    assert_eq!(r.value, CUDA_ARCHITECTURES_FALLBACK);
+    assert!(!r.from_host);
+}

@@ -79,7 +79,7 @@ fn resolve_auto_args(backend: Backend, args: &mut BTreeMap<String, String>) {
     for arg in backend.host_build_args() {
         if args.get(arg.name()).map(String::as_str) == Some("auto") {
             let host = host.get_or_insert_with(|| crate::host::probe(Path::new("/")));
-            let value = arg.resolve(host).value;
+            let value = host.build_arg(*arg).value;
             log::info!("{backend}: {}=auto → {value}", arg.name());
             args.insert(arg.name().into(), value);
         }

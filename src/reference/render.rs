@@ -6,9 +6,8 @@
 use std::fmt::Write as _;
 
 use super::compare::{CellStanding, RefComparison};
-use crate::comparison::render::short;
 use crate::metric::Metric;
-use crate::render::{Table, Text, markdown as md, mean_sd};
+use crate::render::{Table, Text, markdown as md, mean_sd, short};
 
 /// A table of published figures against the run's, its rows named `first`.
 fn compared_table(first: &str) -> Table {

@@ -1,11 +1,18 @@
 //! The neutral base every output renders from: `Text` made of spans (plain,
 //! code, strong) and `Table`s of such text, with one writer per format that
-//! escapes in one place (`markdown`, `html`, `terminal`; SVG shares the HTML escape). The
-//! report, the comparison and the reference comparison build these; no format
-//! reads another's output back. Nothing here knows a manifest.
+//! escapes in one place (`markdown`, `html`, `terminal`; SVG shares the HTML escape);
+//! the charts drawn as inline SVG (`svg`'s line charts, `forest`'s plots of
+//! ratios against a noise band), the HTML pages' `style`, and the small
+//! formatting helpers the tables share (`mean_sd`, `short`). The report, the
+//! comparison and the reference comparison build these; no format reads
+//! another's output back. Nothing here knows a manifest, a comparison or a
+//! report: it takes their figures as plain values.
 
+pub mod forest;
 pub mod html;
 pub mod markdown;
+pub mod style;
+pub mod svg;
 pub mod terminal;
 
 use crate::stats::Summary;
@@ -119,6 +126,19 @@ pub fn mean_sd(s: &Summary, decimals: usize) -> String {
     }
 }
 
+/// A setup value shortened for a table cell: at most 90 characters (87 and
+/// "…" when longer), "—" when there is none.
+pub fn short(v: Option<&String>) -> String {
+    match v {
+        None => "—".to_string(),
+        Some(s) if s.chars().count() > 90 => {
+            let head: String = s.chars().take(87).collect();
+            format!("{head}…")
+        }
+        Some(s) => s.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,5 +153,15 @@ mod tests {
         assert_eq!(t.words(), "id sha256:ab|c, same");
         let table = Table::new(["a", "b"]).with_rows([["1", "2"]]);
         assert_eq!(table.rows[0][1], Text::plain("2"));
+    }
+
+    #[test]
+    fn a_value_over_90_characters_is_cut_to_87_and_an_ellipsis() {
+        assert_eq!(short(None), "—");
+        let ninety = "é".repeat(90);
+        assert_eq!(short(Some(&ninety)), ninety);
+        let cut = short(Some(&format!("{ninety}x")));
+        assert_eq!(cut, format!("{}…", "é".repeat(87)));
+        assert_eq!(cut.chars().count(), 88);
     }
 }

@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use crate::comparison::paired::{PairedCell, paired};
 use crate::manifest::Manifest;
 use crate::plan::ab::arm_name;
+use crate::render::forest::ForestRow;
 use crate::render::{Table, markdown};
-use crate::report::forest::ForestRow;
 use crate::stats::paired::Interval;
 
 fn interval(i: Option<Interval>) -> String {

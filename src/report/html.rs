@@ -9,17 +9,11 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::markdown::{column, metric_table};
-use super::svg::{Chart, Point, Series, render};
 use crate::manifest::{Cell, Manifest};
 use crate::metric::Metric;
 use crate::render::html::{esc, table as html_table};
-
-pub const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}\
-table{border-collapse:collapse;margin:0.6em 0 1.4em;font-size:13px}\
-th,td{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}\
-th{background:#f3f3f3}code{font-size:12px}.wide{overflow-x:auto}\
-.charts{display:flex;flex-wrap:wrap;gap:12px}.charts svg{border:1px solid #eee;max-width:100%;height:auto}\
-.note{color:#555;font-size:13px}";
+use crate::render::style::STYLE;
+use crate::render::svg::{Chart, Point, Series, render};
 
 /// One series per backend/variant column: a value per prompt length.
 fn series(m: &Manifest, cells: &[&Cell], value: impl Fn(&Cell) -> Option<Point>) -> Vec<Series> {
@@ -176,7 +170,7 @@ pub fn render_html(m: &Manifest) -> String {
         for par in &ab.paragraphs {
             let _ = writeln!(out, "<p class=\"note\">{}</p>", esc(par));
         }
-        out.push_str(&super::forest::render_at(
+        out.push_str(&crate::render::forest::render_at(
             "A/B: B/A per paired cell",
             &format!("{:.2} % sequence", ab.level_pct),
             &ab.forest,

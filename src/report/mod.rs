@@ -3,13 +3,11 @@
 
 pub mod ab;
 pub mod failures;
-pub mod forest;
 pub mod html;
 pub mod llama_bench;
 pub mod markdown;
 pub mod precision;
 pub mod roofline;
-pub mod svg;
 pub mod synthetic;
 pub mod system;
 pub mod telemetry;

@@ -16,13 +16,13 @@ pub mod schedule;
 pub mod server;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::backend::Backend;
 use crate::bench::measure::detect_bos;
 use crate::bench::{BenchError, PROMPT_TEXT};
 use crate::engine::{ContainerState, Engine, LABEL_MANAGED, LABEL_RUN};
+use crate::fetch::ModelFiles;
 use crate::host::devices::Passthrough;
 use crate::manifest::store::RunDir;
 use crate::manifest::{Cell, CellVariant, Failure, Manifest, ServerStart};
@@ -58,30 +58,6 @@ pub struct Runner<'a, E: Engine> {
     /// The estimate's rates for this plan on this host
     /// (`report::roofline::estimate_rates`): the time left starts from them.
     pub rates: crate::plan::estimate::Rates,
-}
-
-/// A model's files on the host, each mounted read-only as `/models/<name>`: a
-/// split model's shards side by side, where llama.cpp finds them from the
-/// first.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ModelFiles(pub Vec<(PathBuf, String)>);
-
-impl ModelFiles {
-    /// A model in one file.
-    pub fn one(host: PathBuf, name: &str) -> Self {
-        ModelFiles(vec![(host, name.to_string())])
-    }
-
-    pub fn binds(&self) -> Vec<crate::engine::Bind> {
-        self.0
-            .iter()
-            .map(|(host, name)| crate::engine::Bind {
-                host: host.clone(),
-                container: format!("/models/{name}"),
-                read_only: true,
-            })
-            .collect()
-    }
 }
 
 /// The resolved server settings of a group.

@@ -12,6 +12,7 @@ use crate::engine::{
     ContainerSpec, ContainerState, Engine, EngineError, LABEL_MANAGED, LABEL_ROLE, LABEL_RUN,
     Publish,
 };
+use crate::fetch::ModelFiles;
 use crate::host::devices::Passthrough;
 use crate::manifest::CellVariant;
 
@@ -27,7 +28,7 @@ pub struct ServerSpec<'a> {
     pub name: String,
     pub run_id: &'a str,
     pub image_id: &'a str,
-    pub model_files: &'a super::ModelFiles,
+    pub model_files: &'a ModelFiles,
     pub model_file: &'a str,
     pub variant: &'a CellVariant,
     pub passthrough: &'a Passthrough,

@@ -73,7 +73,7 @@ async fn try_run(s: &mut Setup) -> Result<(), RunError> {
             ((Backend::Cpu, 0), prepared.clone()),
             ((Backend::Vulkan, 0), prepared),
         ]),
-        model_files: vec![super::ModelFiles::one(
+        model_files: vec![crate::fetch::ModelFiles::one(
             s.dir.path().join("m.gguf"),
             "m.gguf",
         )],

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use crate::render::html::esc;
+use super::html::esc;
 use crate::stats::compare::Verdict;
 
 /// One row: the label, the ratio with its interval where both sides ran, and

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use crate::render::html::esc;
+use super::html::esc;
 
 /// One point: x, y, and the interval around y where known.
 #[derive(Debug, Clone, PartialEq)]
