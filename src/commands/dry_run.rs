@@ -12,7 +12,6 @@ use crate::host::devices::Passthrough;
 use crate::plan::estimate::{Rates, human};
 use crate::plan::matrix::Matrix;
 use crate::plan::{ArchiveFile, Plan};
-use crate::runner::cell_variant;
 
 fn cached(path: &std::path::Path) -> &'static str {
     if path.is_file() { "cached" } else { "to fetch" }
@@ -216,20 +215,14 @@ A/B: arms {} (the first the baseline); {}",
 fn starts_section(out: &mut String, plan: &Plan, matrix: &Matrix) {
     let b = &plan.bench;
     for (i, g) in matrix.groups.iter().enumerate() {
-        let model = &plan.models[g.model];
-        let v = cell_variant(
-            g.backend,
-            &model.file,
-            &plan.variants[g.variant],
-            plan.bench.warmup,
-        );
+        let v = &g.settings;
         let env: Vec<String> = v.env.iter().map(|(k, x)| format!("{k}={x}")).collect();
         let _ = writeln!(
             out,
             "\nserver start {}: {} / {} / {}\n  llama-server {}{}",
             i + 1,
             g.backend.name(),
-            model.name,
+            g.model_name,
             v.name,
             v.server_argv.join(" "),
             if env.is_empty() {
@@ -341,17 +334,11 @@ pub fn json(
         .groups
         .iter()
         .map(|g| {
-            let model = &plan.models[g.model];
-            let v = cell_variant(
-                g.backend,
-                &model.file,
-                &plan.variants[g.variant],
-                plan.bench.warmup,
-            );
+            let v = &g.settings;
             json!({
                 "backend": g.backend,
-                "source": plan.sources[g.source].name,
-                "model": model.name,
+                "source": g.source_name,
+                "model": g.model_name,
                 "variant": v.name,
                 "server_argv": v.server_argv,
                 "env": v.env,

@@ -23,6 +23,8 @@ use crate::gguf::GgufFacts;
 use crate::host::HostFacts;
 use crate::metric::Metric;
 use crate::plan::matrix::Excluded;
+/// The resolved server settings a cell ran with (made by `plan::settings`).
+pub use crate::plan::settings::CellVariant;
 use crate::plan::{ArchiveFile, ModelSourceFile, Plan};
 use crate::stats::Summary;
 pub use crate::status::{CellStatus, FailureMode, RunStatus};
@@ -276,39 +278,6 @@ pub struct Cell {
     pub stats: BTreeMap<Metric, Summary>,
     /// Greedy output compared with the same cell on the reference backend.
     pub agreement: Option<Agreement>,
-}
-
-/// The server settings of a cell, with everything resolved.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct CellVariant {
-    pub name: String,
-    pub ctx_size: u32,
-    pub threads: u32,
-    pub n_gpu_layers: u32,
-    pub batch_size: u32,
-    pub ubatch_size: u32,
-    pub flash_attn: crate::plan::FlashAttn,
-    pub cache_type_k: String,
-    pub cache_type_v: String,
-    pub env: BTreeMap<String, String>,
-    pub extra_server_args: Vec<String>,
-    /// The whole llama-server argument list as run.
-    pub server_argv: Vec<String>,
-    /// Fields added to every completion request.
-    #[serde(default)]
-    pub request: BTreeMap<String, serde_json::Value>,
-    /// A fault injected on purpose into every run of the cell.
-    #[serde(default)]
-    pub fault: Option<crate::plan::Fault>,
-    /// The server container's CPU quota, when the variant set one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cpus: Option<f64>,
-    /// The CPUs the server container was pinned to, when the variant set them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cpuset_cpus: Option<String>,
-    /// What warmed the cell's server starts up (absent: full).
-    #[serde(default, skip_serializing_if = "crate::plan::WarmUp::is_full")]
-    pub warmup: crate::plan::WarmUp,
 }
 
 fn default_source() -> String {

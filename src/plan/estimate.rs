@@ -179,10 +179,9 @@ pub fn estimate(plan: &Plan, matrix: &Matrix, sizes: &[Option<u64>], rates: &Rat
     let rounds = plan.bench.most_rounds();
     let per_cell = f64::from(plan.bench.warmup_runs * rounds + plan.bench.max_runs());
     for g in &matrix.groups {
-        let model = &plan.models[g.model];
         let Some(bytes) = sizes.get(g.model).copied().flatten() else {
-            if !unknown_size.contains(&model.name) {
-                unknown_size.push(model.name.clone());
+            if !unknown_size.contains(&g.model_name) {
+                unknown_size.push(g.model_name.clone());
             }
             continue;
         };

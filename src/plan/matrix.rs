@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::settings::{CellVariant, cell_variant};
 use super::{CellSelector, Plan, Variant};
 use crate::backend::Backend;
 
@@ -17,6 +18,13 @@ pub struct Group {
     pub model: usize,
     /// Index into `plan.variants`.
     pub variant: usize,
+    /// The source's, model's name and the model's file name.
+    pub source_name: String,
+    pub model_name: String,
+    pub model_file: String,
+    /// The server settings, resolved for this backend and model: what the
+    /// dry run prints, the runner starts and the manifest records.
+    pub settings: CellVariant,
     pub cells: Vec<CellPlan>,
 }
 
@@ -177,6 +185,15 @@ pub fn expand(plan: &Plan) -> Matrix {
                             source: si,
                             model: mi,
                             variant: vi,
+                            source_name: source.name.clone(),
+                            model_name: model.name.clone(),
+                            model_file: model.file.clone(),
+                            settings: cell_variant(
+                                b.backend,
+                                &model.file,
+                                variant,
+                                plan.bench.warmup,
+                            ),
                             cells,
                         });
                     }

@@ -9,6 +9,7 @@ pub mod file;
 pub mod llama_bench;
 pub mod matrix;
 pub mod overrides;
+pub mod settings;
 mod validate;
 pub mod words;
 

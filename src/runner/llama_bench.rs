@@ -12,7 +12,6 @@ use crate::engine::{
 };
 use crate::llama_bench::{Flags, Settings, args, parse_output};
 use crate::manifest::{Failure, LlamaBenchRecord, Manifest};
-use crate::plan::AutoOr;
 use crate::status::{CellStatus, FailureMode};
 
 /// What one llama-bench run measures: a backend's image of a source, on the
@@ -105,10 +104,7 @@ impl<E: Engine> Runner<'_, E> {
             ..ContainerSpec::default()
         };
         let help = self.help(&base, prepared).await;
-        let gpu_layers = match settings.n_gpu_layers {
-            AutoOr::Auto => what.backend.default_gpu_layers(),
-            AutoOr::Value(n) => n,
-        };
+        let gpu_layers = crate::plan::settings::gpu_layers(what.backend, settings.n_gpu_layers);
         let container_model = format!("/models/{}", model.file);
         let (argv, notes) = args(
             settings,

@@ -25,14 +25,14 @@ use crate::engine::{ContainerState, Engine, LABEL_MANAGED, LABEL_RUN};
 use crate::fetch::ModelFiles;
 use crate::host::devices::Passthrough;
 use crate::manifest::store::RunDir;
-use crate::manifest::{Cell, CellVariant, Failure, Manifest, ServerStart};
+use crate::manifest::{Cell, Failure, Manifest, ServerStart};
+use crate::plan::Plan;
 use crate::plan::matrix::{Group, Matrix};
-use crate::plan::{AutoOr, Plan, Variant};
 use crate::status::{CellStatus, FailureMode};
 use crate::telemetry::sampler::Sampler;
 pub use lost::RunError;
 use schedule::needs_runs;
-use server::{Server, ServerSpec, StartFailure, log_paths, server_argv};
+use server::{Server, ServerSpec, StartFailure, log_paths};
 
 /// How long a server that may be dying is watched before it counts as alive.
 const SETTLE: Duration = Duration::from_secs(3);
@@ -60,60 +60,19 @@ pub struct Runner<'a, E: Engine> {
     pub rates: crate::plan::estimate::Rates,
 }
 
-/// The resolved server settings of a group.
-/// `warmup` is the bench's, which the variant may override.
-pub fn cell_variant(
-    backend: Backend,
-    model_file: &str,
-    v: &Variant,
-    warmup: crate::plan::WarmUp,
-) -> CellVariant {
-    let mut cv = CellVariant {
-        name: v.name.clone(),
-        ctx_size: v.ctx_size,
-        threads: v.threads,
-        n_gpu_layers: match v.n_gpu_layers {
-            AutoOr::Auto => backend.default_gpu_layers(),
-            AutoOr::Value(n) => n,
-        },
-        batch_size: v.batch_size,
-        ubatch_size: v.ubatch_size,
-        flash_attn: v.flash_attn,
-        cache_type_k: v.cache_type_k.clone(),
-        cache_type_v: v.cache_type_v.clone(),
-        env: v.env.clone(),
-        extra_server_args: v.server_args.clone(),
-        server_argv: Vec::new(),
-        request: v.request.clone(),
-        fault: v.fault.clone(),
-        cpus: v.cpus,
-        cpuset_cpus: v.cpuset_cpus.clone(),
-        warmup: v.warmup.unwrap_or(warmup),
-    };
-    cv.server_argv = server_argv(model_file, &cv);
-    cv
-}
-
 /// The manifest's cells for a matrix, all pending.
 pub fn pending_cells(plan: &Plan, matrix: &Matrix) -> Vec<Cell> {
     let mut cells = Vec::new();
     for g in &matrix.groups {
-        let model = &plan.models[g.model];
-        let variant = cell_variant(
-            g.backend,
-            &model.file,
-            &plan.variants[g.variant],
-            plan.bench.warmup,
-        );
         for c in &g.cells {
             cells.push(Cell {
                 id: c.id.clone(),
                 backend: g.backend,
-                source: plan.sources[g.source].name.clone(),
-                model: model.name.clone(),
+                source: g.source_name.clone(),
+                model: g.model_name.clone(),
                 prompt_tokens: c.prompt_tokens,
                 n_predict: plan.bench.n_predict,
-                variant: variant.clone(),
+                variant: g.settings.clone(),
                 status: CellStatus::Pending,
                 failure: None,
                 server: None,
@@ -234,16 +193,9 @@ impl<E: Engine> Runner<'_, E> {
         g: &Group,
         round: u32,
     ) -> Result<bool, RunError> {
-        let plan = m.plan.clone();
         let bench = m.bench();
-        let model = &plan.models[g.model];
-        let variant = cell_variant(
-            g.backend,
-            &model.file,
-            &plan.variants[g.variant],
-            plan.bench.warmup,
-        );
-        let group_name = format!("{}.{}.{}", g.backend.name(), model.name, variant.name);
+        let variant = &g.settings;
+        let group_name = format!("{}.{}.{}", g.backend.name(), g.model_name, variant.name);
         let (log_rel, log_abs) = log_paths(self.dir.root(), &group_name);
         let pending = pending_in_round(m, g, &bench, round);
         if pending.is_empty() {
@@ -266,8 +218,8 @@ impl<E: Engine> Runner<'_, E> {
                 run_id: self.run_id,
                 image_id: &prepared.image_id,
                 model_files: &self.model_files[g.model],
-                model_file: &model.file,
-                variant: &variant,
+                model_file: &g.model_file,
+                variant,
                 passthrough: &prepared.passthrough,
                 read_only_root: g.backend.read_only_root(),
             };

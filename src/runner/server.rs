@@ -15,9 +15,8 @@ use crate::engine::{
 use crate::fetch::ModelFiles;
 use crate::host::devices::Passthrough;
 use crate::manifest::CellVariant;
+pub use crate::plan::settings::CONTAINER_PORT;
 
-/// The port llama-server listens on inside the container.
-pub const CONTAINER_PORT: u16 = 8080;
 /// How often the container is checked while waiting for health.
 const POLL: Duration = Duration::from_millis(50);
 /// Attempts to find a free host port.
@@ -54,43 +53,6 @@ pub enum StartFailure {
         waited_s: u64,
         last: String,
     },
-}
-
-/// The llama-server arguments for a variant: every setting explicit.
-pub fn server_argv(model_file: &str, v: &CellVariant) -> Vec<String> {
-    let mut a: Vec<String> = vec![
-        "--model".into(),
-        format!("/models/{model_file}"),
-        "--host".into(),
-        "0.0.0.0".into(),
-        "--port".into(),
-        CONTAINER_PORT.to_string(),
-        "--ctx-size".into(),
-        v.ctx_size.to_string(),
-        "--threads".into(),
-        v.threads.to_string(),
-        "--threads-batch".into(),
-        v.threads.to_string(),
-        "--n-gpu-layers".into(),
-        v.n_gpu_layers.to_string(),
-        "--batch-size".into(),
-        v.batch_size.to_string(),
-        "--ubatch-size".into(),
-        v.ubatch_size.to_string(),
-        "--flash-attn".into(),
-        v.flash_attn.name().into(),
-        "--cache-type-k".into(),
-        v.cache_type_k.clone(),
-        "--cache-type-v".into(),
-        v.cache_type_v.clone(),
-        "--parallel".into(),
-        "1".into(),
-        // No automatic fitting: what runs is what the plan says.
-        "--fit".into(),
-        "off".into(),
-    ];
-    a.extend(v.extra_server_args.iter().cloned());
-    a
 }
 
 /// A port on 127.0.0.1 that was free a moment ago.
@@ -284,32 +246,6 @@ pub fn log_paths(run_dir: &Path, group: &str) -> (String, PathBuf) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn every_setting_is_explicit_and_extra_args_come_last() {
-        let v = CellVariant {
-            cache_type_k: "q8_0".into(),
-            extra_server_args: vec!["--no-warmup".into()],
-            ..crate::manifest::fixtures::cell(31, "q8", vec![], None).variant
-        };
-        let a = server_argv("m.gguf", &v);
-        let joined = a.join(" ");
-        for expect in [
-            "--model /models/m.gguf",
-            "--ctx-size 4096",
-            "--threads 2",
-            "--threads-batch 2",
-            "--n-gpu-layers 0",
-            "--flash-attn on",
-            "--cache-type-k q8_0",
-            "--cache-type-v f16",
-            "--parallel 1",
-            "--fit off",
-        ] {
-            assert!(joined.contains(expect), "{expect} missing from {joined}");
-        }
-        assert_eq!(a.last().map(String::as_str), Some("--no-warmup"));
-    }
 
     #[test]
     fn a_free_port_is_bindable() {
