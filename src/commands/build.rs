@@ -32,7 +32,8 @@ pub async fn build(g: &Globals, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&logs)?;
     // Building needs no device: an image for a backend this host cannot run is
     // still built (its device probe then shows what is missing).
-    let (passthroughs, _missing) = prepare::passthroughs(&plan, std::path::Path::new("/"));
+    let (passthroughs, _missing) =
+        crate::plan::matrix::passthroughs(&plan, std::path::Path::new("/"));
     let none = Passthrough::default();
     let runnable: Vec<_> = wanted
         .into_iter()

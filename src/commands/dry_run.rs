@@ -17,13 +17,7 @@ fn cached(path: &std::path::Path) -> &'static str {
     if path.is_file() { "cached" } else { "to fetch" }
 }
 
-pub fn render(
-    plan: &Plan,
-    matrix: &Matrix,
-    cache: &Cache,
-    passthroughs: &BTreeMap<Backend, Passthrough>,
-    rates: &Rates,
-) -> String {
+pub fn render(plan: &Plan, matrix: &Matrix, cache: &Cache, rates: &Rates) -> String {
     let mut out = String::new();
     let b = &plan.bench;
     let _ = writeln!(out, "plan {} ({})", plan.name, plan.origin);
@@ -38,7 +32,7 @@ pub fn render(
     );
     sources_section(&mut out, plan, cache);
     models_section(&mut out, plan, cache);
-    images_section(&mut out, plan, passthroughs);
+    images_section(&mut out, plan, &matrix.passthroughs);
     matrix_section(&mut out, plan, matrix);
     starts_section(&mut out, plan, matrix);
     excluded_section(&mut out, matrix);
@@ -322,13 +316,7 @@ fn model_sizes(plan: &Plan, cache: &Cache) -> Vec<Option<u64>> {
 /// `--dry-run --json`: the resolved plan, each server start with its argv
 /// and cells, the excluded cells, each backend's passthrough, what is cached,
 /// and the estimate in seconds.
-pub fn json(
-    plan: &Plan,
-    matrix: &Matrix,
-    cache: &Cache,
-    passthroughs: &BTreeMap<Backend, Passthrough>,
-    rates: &Rates,
-) -> serde_json::Value {
+pub fn json(plan: &Plan, matrix: &Matrix, cache: &Cache, rates: &Rates) -> serde_json::Value {
     use serde_json::json;
     let starts: Vec<serde_json::Value> = matrix
         .groups
@@ -375,7 +363,7 @@ pub fn json(
         "cells": matrix.groups.iter().map(|g| g.cells.len()).sum::<usize>(),
         "excluded": matrix.excluded,
         "left_out_by_rule": matrix.left_out,
-        "passthroughs": passthroughs,
+        "passthroughs": matrix.passthroughs,
         "models": models,
         "estimate_s": {
             "total": e.total_s(),
@@ -505,7 +493,7 @@ mod tests {
         ]);
         matrix.exclude_backends(&reasons);
         let cache = Cache::new(std::path::PathBuf::from("/nonexistent-cache"));
-        let text = render(&plan, &matrix, &cache, &BTreeMap::new(), &Rates::assumed());
+        let text = render(&plan, &matrix, &cache, &Rates::assumed());
         assert!(text.contains(
             "matrix: 47 cells, 0 runnable here, 47 excluded (listed below), 145 left out by the plan's exclude rules"
         ), "{text}");
@@ -549,8 +537,9 @@ mod tests {
     fn default_plan_dry_run_names_cells_sources_and_images() {
         let plan = crate::plan::builtin(2).unwrap();
         let cache = Cache::new(std::path::PathBuf::from("/nonexistent-cache"));
-        let pass = BTreeMap::from([(Backend::Cpu, Passthrough::default())]);
-        let text = render(&plan, &expand(&plan), &cache, &pass, &Rates::assumed());
+        let mut matrix = expand(&plan);
+        matrix.passthroughs = BTreeMap::from([(Backend::Cpu, Passthrough::default())]);
+        let text = render(&plan, &matrix, &cache, &Rates::assumed());
         assert!(
             text.contains("4 cells in 4 server starts, 32 requests"),
             "{text}"

@@ -18,7 +18,7 @@ use crate::host::devices::Passthrough;
 use crate::image::Rebuild;
 use crate::manifest::store::RunDir;
 use crate::manifest::{Manifest, Resume, now_rfc3339};
-use crate::plan::matrix::{Matrix, expand};
+use crate::plan::matrix::Matrix;
 use crate::runner::{pending_cells, remove_run_containers};
 use crate::session::Session;
 use crate::session::prepare;
@@ -52,15 +52,15 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if args.dry_run {
-        let (matrix, passthroughs) = matrix_on(&plan, root);
+        let matrix = Matrix::on_host(&plan, root);
         let rates = crate::report::roofline::estimate_rates(&plan, &crate::host::probe(root));
         if args.json {
-            let v = super::dry_run::json(&plan, &matrix, &g.cache, &passthroughs, &rates);
+            let v = super::dry_run::json(&plan, &matrix, &g.cache, &rates);
             println!("{}", serde_json::to_string_pretty(&v)?);
         } else {
             print!(
                 "{}",
-                super::dry_run::render(&plan, &matrix, &g.cache, &passthroughs, &rates)
+                super::dry_run::render(&plan, &matrix, &g.cache, &rates)
             );
         }
         return Ok(ExitCode::SUCCESS);
@@ -92,20 +92,6 @@ fn overrides(args: &RunArgs) -> anyhow::Result<crate::plan::overrides::Overrides
     })
 }
 
-/// The plan's matrix on this host: the cells of backends whose devices are
-/// missing moved to the excluded, with the passthrough of the others.
-fn matrix_here(plan: &crate::plan::Plan) -> (Matrix, BTreeMap<Backend, Passthrough>) {
-    matrix_on(plan, Path::new("/"))
-}
-
-/// The same for the host under `root`.
-fn matrix_on(plan: &crate::plan::Plan, root: &Path) -> (Matrix, BTreeMap<Backend, Passthrough>) {
-    let mut matrix = expand(plan);
-    let (passthroughs, missing) = prepare::passthroughs(plan, root);
-    matrix.exclude_backends(&missing);
-    (matrix, passthroughs)
-}
-
 /// Runs `plan` into the new run directory `out`; `rebuild` says whether every
 /// image is built again (for `rerun`).
 pub async fn fresh(
@@ -116,8 +102,8 @@ pub async fn fresh(
 ) -> anyhow::Result<ExitCode> {
     let t_total = Instant::now();
     let host = crate::host::probe(Path::new("/"));
-    let (matrix, mut passthroughs) = matrix_here(&plan);
-    prepare::shader_caches(&mut passthroughs, &g.cache)?;
+    let mut matrix = Matrix::on_host(&plan, Path::new("/"));
+    prepare::shader_caches(&mut matrix.passthroughs, &g.cache)?;
     if matrix.groups.is_empty() {
         anyhow::bail!("the plan leaves no cell to run (see `rigbench run --dry-run`)");
     }
@@ -127,14 +113,13 @@ pub async fn fresh(
 
     let connected = connect_engine(g).await?;
     let info = connected.client.info().await?;
-    rootless_groups(&mut passthroughs, &info);
+    rootless_groups(&mut matrix.passthroughs, &info);
     let mut m = Manifest::new(&run_id, plan.clone(), host, Some(info));
     m.excluded = matrix.excluded.clone();
     m.cells = pending_cells(&plan, &matrix);
     dir.save(&mut m)?;
     let work = Work {
         matrix: &matrix,
-        passthroughs: &passthroughs,
         rebuild,
     };
     execute(g, &connected, &dir, &mut m, &work, t_total).await
@@ -143,7 +128,6 @@ pub async fn fresh(
 /// What `execute` runs and how its images are had.
 struct Work<'a> {
     matrix: &'a Matrix,
-    passthroughs: &'a BTreeMap<Backend, Passthrough>,
     rebuild: Rebuild,
 }
 
@@ -171,8 +155,8 @@ async fn resume(g: &Globals, dir: &Path) -> anyhow::Result<ExitCode> {
         dir.display(),
         m.status
     );
-    let (matrix, mut passthroughs) = matrix_here(&m.plan);
-    prepare::shader_caches(&mut passthroughs, &g.cache)?;
+    let mut matrix = Matrix::on_host(&m.plan, Path::new("/"));
+    prepare::shader_caches(&mut matrix.passthroughs, &g.cache)?;
 
     let connected = connect_engine(g).await?;
     // What the killed process left: its containers, and the API service it had
@@ -204,12 +188,11 @@ async fn resume(g: &Globals, dir: &Path) -> anyhow::Result<ExitCode> {
     m.status = RunStatus::Running;
     m.error = None;
     let info = connected.client.info().await?;
-    rootless_groups(&mut passthroughs, &info);
+    rootless_groups(&mut matrix.passthroughs, &info);
     m.engine = Some(info);
     run.save(&mut m)?;
     let work = Work {
         matrix: &matrix,
-        passthroughs: &passthroughs,
         rebuild: Rebuild::No,
     };
     execute(g, &connected, &run, &mut m, &work, t_total).await
@@ -301,7 +284,7 @@ async fn execute(
         cache: &g.cache,
         dir,
         matrix: w.matrix,
-        passthroughs: w.passthroughs,
+        passthroughs: &w.matrix.passthroughs,
         rebuild: w.rebuild,
         sampler: Some(&sampler),
     };

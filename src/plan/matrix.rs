@@ -1,12 +1,19 @@
 //! Expands a plan into its matrix: server groups (backend × model × variant, one
-//! server start each) holding cells (one per prompt length), and the cells left out
-//! because they cannot run as planned, each with the reason.
+//! server start each) holding cells (one per prompt length) and their resolved
+//! server settings, and the cells left out because they cannot run as planned,
+//! each with the reason. `Matrix::on_host` resolves it for a host: each
+//! backend's device passthrough there, the cells of backends it cannot run
+//! excluded. The dry run prints it, the run executes it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use super::settings::{CellVariant, cell_variant};
 use super::{CellSelector, Plan, Variant};
 use crate::backend::Backend;
+use crate::host::devices::Passthrough;
 
 /// One server start: a backend's image serving one model with one variant.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,6 +57,9 @@ pub struct Matrix {
     /// How many cells each of the plan's `exclude` rules left out (by index):
     /// the plan's intent, counted rather than listed.
     pub left_out: Vec<usize>,
+    /// Each runnable backend's devices, groups and environment on the host
+    /// (`on_host`; none from `expand` alone).
+    pub passthroughs: BTreeMap<Backend, Passthrough>,
 }
 
 /// The id of a cell: stable, file-name safe, unique within a plan. `source` is
@@ -82,6 +92,17 @@ pub fn cell_id(
 }
 
 impl Matrix {
+    /// `plan`'s matrix on the host under `root` (`/` for this one): each
+    /// backend's passthrough there, and the cells of backends whose devices are
+    /// missing moved to the excluded.
+    pub fn on_host(plan: &Plan, root: &Path) -> Matrix {
+        let mut matrix = expand(plan);
+        let (passthroughs, missing) = passthroughs(plan, root);
+        matrix.exclude_backends(&missing);
+        matrix.passthroughs = passthroughs;
+        matrix
+    }
+
     /// Moves the cells of backends this host cannot run into `excluded`, each with
     /// the reason (for example: rocm6 needs /dev/kfd).
     pub fn exclude_backends(&mut self, reasons: &std::collections::BTreeMap<Backend, String>) {
@@ -205,7 +226,34 @@ pub fn expand(plan: &Plan) -> Matrix {
         groups,
         excluded,
         left_out,
+        passthroughs: BTreeMap::new(),
     }
+}
+
+/// Each backend's device passthrough on the host under `root`, or why it
+/// cannot run there.
+pub fn passthroughs(
+    plan: &Plan,
+    root: &Path,
+) -> (BTreeMap<Backend, Passthrough>, BTreeMap<Backend, String>) {
+    let env = |k: &str| std::env::var(k).ok();
+    let mut ok = BTreeMap::new();
+    let mut missing = BTreeMap::new();
+    for bp in &plan.backends {
+        match crate::host::devices::passthrough_with(bp.backend, bp.vulkan_driver, root, &env) {
+            Ok(p) => {
+                for n in &p.notes {
+                    log::info!("{}: {n}", bp.backend.name());
+                }
+                ok.insert(bp.backend, p);
+            }
+            Err(e) => {
+                log::info!("{e}: its cells are excluded");
+                missing.insert(bp.backend, e.to_string());
+            }
+        }
+    }
+    (ok, missing)
 }
 
 #[cfg(test)]

@@ -235,31 +235,6 @@ pub async fn model_records(
     Ok(records)
 }
 
-/// Each backend's device passthrough on this host, or why it cannot run here.
-pub fn passthroughs(
-    plan: &Plan,
-    root: &Path,
-) -> (BTreeMap<Backend, Passthrough>, BTreeMap<Backend, String>) {
-    let env = |k: &str| std::env::var(k).ok();
-    let mut ok = BTreeMap::new();
-    let mut missing = BTreeMap::new();
-    for bp in &plan.backends {
-        match crate::host::devices::passthrough_with(bp.backend, bp.vulkan_driver, root, &env) {
-            Ok(p) => {
-                for n in &p.notes {
-                    log::info!("{}: {n}", bp.backend.name());
-                }
-                ok.insert(bp.backend, p);
-            }
-            Err(e) => {
-                log::info!("{e}: its cells are excluded");
-                missing.insert(bp.backend, e.to_string());
-            }
-        }
-    }
-    (ok, missing)
-}
-
 /// Gives the backends whose driver keeps Mesa's shader cache the shared one
 /// under the cache directory (created here).
 pub fn shader_caches(
