@@ -284,7 +284,6 @@ async fn execute(
         cache: &g.cache,
         dir,
         matrix: w.matrix,
-        passthroughs: &w.matrix.passthroughs,
         rebuild: w.rebuild,
         sampler: Some(&sampler),
     };

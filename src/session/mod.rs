@@ -7,15 +7,12 @@
 pub mod prepare;
 pub mod synthetic;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-use crate::backend::Backend;
 use crate::cache::Cache;
 use crate::engine::Engine;
 use crate::fetch::{FetchedModel, FetchedSource, Fetcher};
-use crate::host::devices::Passthrough;
 use crate::image::{BuildPlace, Rebuild};
 use crate::manifest::store::RunDir;
 use crate::manifest::{Manifest, ModelRecord};
@@ -29,7 +26,6 @@ pub struct Session<'a, E: Engine> {
     pub cache: &'a Cache,
     pub dir: &'a RunDir,
     pub matrix: &'a Matrix,
-    pub passthroughs: &'a BTreeMap<Backend, Passthrough>,
     /// Whether images are built again (`rerun`).
     pub rebuild: Rebuild,
     pub sampler: Option<&'a Sampler>,
@@ -66,7 +62,7 @@ impl<E: Engine> Session<'_, E> {
             self.cache,
             &m.plan,
             &m.images,
-            self.passthroughs,
+            &self.matrix.passthroughs,
             obtained,
         )
         .await?;
@@ -86,7 +82,7 @@ impl<E: Engine> Session<'_, E> {
         let backends: Vec<_> = plan
             .backends
             .iter()
-            .filter_map(|bp| Some((bp, self.passthroughs.get(&bp.backend)?)))
+            .filter_map(|bp| Some((bp, self.matrix.passthroughs.get(&bp.backend)?)))
             .collect();
         let place = BuildPlace {
             cache: self.cache,
@@ -126,7 +122,7 @@ impl<E: Engine> Session<'_, E> {
                 let si = sources.iter().position(|s| s.name == i.source)?;
                 let prepared = Prepared {
                     image_id: i.image_id.clone(),
-                    passthrough: self.passthroughs.get(&i.backend)?.clone(),
+                    passthrough: self.matrix.passthroughs.get(&i.backend)?.clone(),
                 };
                 Some(((i.backend, si), prepared))
             })
