@@ -12,63 +12,78 @@ use crate::engine::{
 };
 use crate::llama_bench::{Flags, Settings, args, parse_output};
 use crate::manifest::{Failure, LlamaBenchRecord, Manifest};
+use crate::plan::matrix::Matrix;
 use crate::status::{CellStatus, FailureMode};
 
-/// What one llama-bench run measures: a backend's image of a source, on the
-/// plan's model at this index; `name` as its container and log are named.
-struct Target<'a> {
-    backend: crate::backend::Backend,
-    source: &'a str,
-    model: usize,
-    name: &'a str,
+/// What one llama-bench run measures: a backend's image of a source, on one
+/// of the plan's models (`model`, its index, with its name and file); `name`
+/// as its container and log are named.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Target {
+    pub backend: crate::backend::Backend,
+    pub source: usize,
+    pub source_name: String,
+    pub model: usize,
+    pub model_name: String,
+    pub model_file: String,
+    pub name: String,
 }
 
-/// What llama-bench runs on in a run: each backend, source and model (as
-/// indices) that has a cell among `cells` (`plan::llama_bench::targets`).
-pub(crate) fn targets(
-    plan: &crate::plan::Plan,
-    cells: &[crate::manifest::Cell],
-) -> Vec<(crate::backend::Backend, usize, usize)> {
+/// What llama-bench runs on in a run: each backend, source and model that the
+/// matrix has a server group of (`plan::llama_bench::targets`), in the plan's
+/// order.
+pub(crate) fn targets(plan: &crate::plan::Plan, matrix: &Matrix) -> Vec<Target> {
+    let several = plan.sources.len() > 1;
     crate::plan::llama_bench::targets(plan, |b, si, mi| {
-        cells.iter().any(|c| {
-            c.backend == b && c.source == plan.sources[si].name && c.model == plan.models[mi].name
+        matrix
+            .groups
+            .iter()
+            .any(|g| g.backend == b && g.source == si && g.model == mi)
+    })
+    .into_iter()
+    .filter_map(|(backend, si, mi)| {
+        let g = matrix
+            .groups
+            .iter()
+            .find(|g| g.backend == backend && g.source == si && g.model == mi)?;
+        let name = if several {
+            format!("{}@{}.{}", backend.name(), g.source_name, g.model_name)
+        } else {
+            format!("{}.{}", backend.name(), g.model_name)
+        };
+        Some(Target {
+            backend,
+            source: si,
+            source_name: g.source_name.clone(),
+            model: mi,
+            model_name: g.model_name.clone(),
+            model_file: g.model_file.clone(),
+            name,
         })
     })
+    .collect()
 }
 
 impl<E: Engine> Runner<'_, E> {
-    /// Runs llama-bench for every prepared backend and every model, when the plan
-    /// asks for it, saving the manifest after each.
-    pub async fn run_llama_bench(&self, m: &mut Manifest) -> Result<(), RunError> {
+    /// Runs llama-bench for every prepared backend and every model of the
+    /// matrix, when the plan asks for it, saving the manifest after each.
+    pub async fn run_llama_bench(&self, m: &mut Manifest, matrix: &Matrix) -> Result<(), RunError> {
         let Some(settings) = m.plan.llama_bench.clone() else {
             return Ok(());
         };
-        let plan = m.plan.clone();
-        let several = plan.sources.len() > 1;
-        for (backend, si, mi) in targets(&plan, &m.cells) {
-            let Some(prepared) = self.backends.get(&(backend, si)) else {
+        for what in targets(&m.plan, matrix) {
+            let Some(prepared) = self.backends.get(&(what.backend, what.source)) else {
                 continue;
             };
-            let (src, model) = (&plan.sources[si], &plan.models[mi]);
             // Already run (before a resume): not again.
-            if m.llama_bench
-                .iter()
-                .any(|r| r.backend == backend && r.source == src.name && r.model == model.name)
-            {
+            if m.llama_bench.iter().any(|r| {
+                r.backend == what.backend
+                    && r.source == what.source_name
+                    && r.model == what.model_name
+            }) {
                 continue;
             }
-            let name = if several {
-                format!("{}@{}.{}", backend.name(), src.name, model.name)
-            } else {
-                format!("{}.{}", backend.name(), model.name)
-            };
-            log::info!("llama-bench {name}");
-            let what = Target {
-                backend,
-                source: &src.name,
-                model: mi,
-                name: &name,
-            };
+            log::info!("llama-bench {}", what.name);
             self.bench_model(m, &settings, &what, prepared).await?;
         }
         Ok(())
@@ -80,10 +95,9 @@ impl<E: Engine> Runner<'_, E> {
         &self,
         m: &mut Manifest,
         settings: &Settings,
-        what: &Target<'_>,
+        what: &Target,
         prepared: &super::Prepared,
     ) -> Result<(), RunError> {
-        let model = m.plan.models[what.model].clone();
         let labels = BTreeMap::from([
             (LABEL_MANAGED.to_string(), "true".to_string()),
             (LABEL_RUN.to_string(), self.run_id.to_string()),
@@ -105,7 +119,7 @@ impl<E: Engine> Runner<'_, E> {
         };
         let help = self.help(&base, prepared).await;
         let gpu_layers = crate::plan::settings::gpu_layers(what.backend, settings.n_gpu_layers);
-        let container_model = format!("/models/{}", model.file);
+        let container_model = format!("/models/{}", what.model_file);
         let (argv, notes) = args(
             settings,
             Flags::from_help(&help),
@@ -126,8 +140,8 @@ impl<E: Engine> Runner<'_, E> {
         let _ = std::fs::write(self.dir.root().join(&log_rel), &log);
         m.llama_bench.push(LlamaBenchRecord {
             backend: what.backend,
-            source: what.source.to_string(),
-            model: model.name.clone(),
+            source: what.source_name.clone(),
+            model: what.model_name.clone(),
             argv,
             notes,
             status,

@@ -929,12 +929,15 @@ fn llama_bench_runs_only_where_the_matrix_has_cells() {
     // its 900 s timeout); cuda and vulkan bench all four models.
     let text = include_str!("../../plans/h200-study.toml");
     let plan = crate::plan::parse(text, "plans/h200-study.toml", 16).unwrap();
-    let cells = pending_cells(&plan, &expand(&plan));
-    let named: Vec<(String, String)> = super::llama_bench::targets(&plan, &cells)
+    let matrix = expand(&plan);
+    let cells = pending_cells(&plan, &matrix);
+    let named: Vec<(String, String)> = super::llama_bench::targets(&plan, &matrix)
         .into_iter()
-        .map(|(b, si, mi)| {
-            assert_eq!(si, 0);
-            (b.name().to_string(), plan.models[mi].name.clone())
+        .map(|t| {
+            assert_eq!((t.source, t.source_name.as_str()), (0, "default"));
+            assert_eq!(t.model_file, plan.models[t.model].file);
+            assert_eq!(t.name, format!("{}.{}", t.backend.name(), t.model_name));
+            (t.backend.name().to_string(), t.model_name)
         })
         .collect();
     let models = [

@@ -137,7 +137,7 @@ impl<E: Engine> Session<'_, E> {
             rates: crate::report::roofline::estimate_rates(&m.plan, &m.host),
         };
         runner.run(m, self.matrix).await?;
-        runner.run_llama_bench(m).await?;
+        runner.run_llama_bench(m, self.matrix).await?;
         Ok(())
     }
 }
