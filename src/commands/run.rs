@@ -114,9 +114,10 @@ pub async fn fresh(
     let connected = connect_engine(g).await?;
     let info = connected.client.info().await?;
     rootless_groups(&mut matrix.passthroughs, &info);
-    let mut m = Manifest::new(&run_id, plan.clone(), host, Some(info));
+    let cells = pending_cells(&plan, &matrix);
+    let mut m = Manifest::new(&run_id, plan, host, Some(info));
     m.excluded = matrix.excluded.clone();
-    m.cells = pending_cells(&plan, &matrix);
+    m.cells = cells;
     dir.save(&mut m)?;
     let work = Work {
         matrix: &matrix,

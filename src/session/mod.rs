@@ -78,8 +78,8 @@ impl<E: Engine> Session<'_, E> {
     /// on a resume, an image that changed since is noted.
     async fn images(&self, m: &mut Manifest, sources: &[FetchedSource]) -> anyhow::Result<()> {
         let t = Instant::now();
-        let plan = m.plan.clone();
-        let backends: Vec<_> = plan
+        let backends: Vec<_> = m
+            .plan
             .backends
             .iter()
             .filter_map(|bp| Some((bp, self.matrix.passthroughs.get(&bp.backend)?)))
@@ -89,7 +89,7 @@ impl<E: Engine> Session<'_, E> {
             logs: &self.dir.logs(),
             rebuild: self.rebuild,
         };
-        let images = prepare::images(self.engine, &plan, &backends, sources, &place).await?;
+        let images = prepare::images(self.engine, &m.plan, &backends, sources, &place).await?;
         for img in &images {
             let before = m
                 .images
