@@ -57,7 +57,8 @@ async fn a_healthy_and_a_collapsing_variant_through_the_public_api() {
         sampler: None,
         rates: rigbench::plan::estimate::Rates::assumed(),
     };
-    runner.run(&mut m, &matrix).await.unwrap();
+    let mut rec = rigbench::manifest::recorder::Recorder::new(&dir, &mut m);
+    runner.run(&mut rec, &matrix).await.unwrap();
 
     // What was saved is what a reader gets, through the type.
     let saved = dir.load().unwrap();

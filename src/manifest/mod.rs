@@ -8,6 +8,7 @@ mod agreement;
 #[cfg(test)]
 pub mod fixtures;
 pub mod integrity;
+pub mod recorder;
 pub mod schema;
 pub mod store;
 #[cfg(test)]

@@ -12,8 +12,8 @@ use std::time::Instant;
 use super::{RunError, Runner};
 use crate::comparison::paired::paired;
 use crate::engine::Engine;
-use crate::manifest::Manifest;
 use crate::manifest::ab::{AbRecord, AbStop};
+use crate::manifest::recorder::Recorder;
 use crate::plan::matrix::Matrix;
 use crate::status::CellStatus;
 
@@ -86,10 +86,14 @@ pub fn next_round(
 
 impl<E: Engine> Runner<'_, E> {
     /// Every round of the matrix (see `run`), and an A/B's added rounds.
-    pub(super) async fn rounds(&self, m: &mut Manifest, matrix: &Matrix) -> Result<(), RunError> {
+    pub(super) async fn rounds(
+        &self,
+        m: &mut Recorder<'_>,
+        matrix: &Matrix,
+    ) -> Result<(), RunError> {
         let ab = m.plan.ab.clone();
         if ab.is_some() && m.ab.is_none() {
-            m.ab = Some(AbRecord::default());
+            m.change(|m| m.ab = Some(AbRecord::default()))?;
         }
         let t0 = Instant::now();
         let measured_before = m.ab.as_ref().map_or(0.0, |a| a.measuring_s);
@@ -133,20 +137,24 @@ impl<E: Engine> Runner<'_, E> {
                     break AbStop::OutOfReach;
                 }
                 let open = p.undecided_cells();
-                let mut reopened = 0;
-                for c in m.cells.iter_mut().filter(|c| open.contains(&c.id)) {
-                    if c.status == CellStatus::Ok {
-                        c.status = CellStatus::Pending;
-                        reopened += 1;
-                    }
-                }
+                let reopened = m
+                    .cells
+                    .iter()
+                    .filter(|c| open.contains(&c.id) && c.status == CellStatus::Ok)
+                    .count();
                 if reopened == 0 {
                     break AbStop::Failed;
                 }
-                if let Some(a) = m.ab.as_mut() {
-                    a.rounds_added += 1;
-                }
-                self.dir.save(m)?;
+                m.change(|m| {
+                    for c in m.cells.iter_mut().filter(|c| open.contains(&c.id)) {
+                        if c.status == CellStatus::Ok {
+                            c.status = CellStatus::Pending;
+                        }
+                    }
+                    if let Some(a) = m.ab.as_mut() {
+                        a.rounds_added += 1;
+                    }
+                })?;
                 log::info!(
                     "A/B: {} of {} verdicts open after {round} rounds; round {} added",
                     p.cells.iter().filter(|c| !c.decided()).count(),
@@ -159,18 +167,19 @@ impl<E: Engine> Runner<'_, E> {
                 self.note_measuring(m, measured_before + t0.elapsed().as_secs_f64())?;
             }
         };
-        if let Some(a) = m.ab.as_mut() {
-            a.stopped = Some(stop);
-        }
         log::info!("A/B stopped: {}", stop.text());
-        Ok(self.dir.save(m)?)
+        Ok(m.change(|m| {
+            if let Some(a) = m.ab.as_mut() {
+                a.stopped = Some(stop);
+            }
+        })?)
     }
 
     /// One round over every group, in the round's order; `false` when no
     /// group had a cell to run.
     async fn one_round(
         &self,
-        m: &mut Manifest,
+        m: &mut Recorder<'_>,
         matrix: &Matrix,
         round: u32,
     ) -> Result<bool, RunError> {
@@ -181,10 +190,13 @@ impl<E: Engine> Runner<'_, E> {
         Ok(ran)
     }
 
-    fn note_measuring(&self, m: &mut Manifest, seconds: f64) -> Result<(), RunError> {
-        if let Some(a) = m.ab.as_mut() {
-            a.measuring_s = seconds;
-            self.dir.save(m)?;
+    fn note_measuring(&self, m: &mut Recorder<'_>, seconds: f64) -> Result<(), RunError> {
+        if m.ab.is_some() {
+            m.change(|m| {
+                if let Some(a) = m.ab.as_mut() {
+                    a.measuring_s = seconds;
+                }
+            })?;
         }
         Ok(())
     }

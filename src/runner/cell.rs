@@ -11,14 +11,15 @@ use std::time::{Duration, Instant};
 use super::RunError;
 use super::schedule::{Iteration, most_runs, quota, run_label, schedule};
 use super::server::Server;
-use super::{Runner, SETTLE, cell_mut, failure, fault, prepare_text};
+use super::{Runner, SETTLE, failure, fault, prepare_text};
 use crate::bench::measure::{build_prompt, to_run};
 use crate::bench::{BenchError, CompletionParams};
 use crate::engine::Engine;
+use crate::manifest::recorder::Recorder;
 use crate::manifest::{Failure, Manifest, ServerStart, now_rfc3339};
 use crate::plan::matrix::CellPlan;
 use crate::plan::{Fault, WarmUp};
-use crate::status::{CellStatus, FailureMode};
+use crate::status::FailureMode;
 use crate::telemetry::sampler::Sampler;
 use crate::telemetry::summarize;
 
@@ -89,7 +90,7 @@ impl<E: Engine> Runner<'_, E> {
     /// server for the rest.
     pub(super) async fn run_cells(
         &self,
-        m: &mut Manifest,
+        m: &mut Recorder<'_>,
         srv: &Server,
         start: &ServerStart,
         cells: &[CellPlan],
@@ -166,7 +167,7 @@ impl<E: Engine> Runner<'_, E> {
     /// target on a single round, added runs while it wants more.
     async fn run_cell(
         &self,
-        m: &mut Manifest,
+        m: &mut Recorder<'_>,
         srv: &Server,
         start: &ServerStart,
         c: &CellPlan,
@@ -174,10 +175,13 @@ impl<E: Engine> Runner<'_, E> {
         round: u32,
     ) -> Result<CellOutcome, RunError> {
         let bench = m.bench();
-        let Some(cell) = cell_mut(m, &c.id) else {
+        if !m.cells.iter().any(|x| x.id == c.id) {
+            return Ok(CellOutcome::Next);
+        }
+        m.serve(&c.id, start)?;
+        let Some(cell) = m.cells.iter().find(|x| x.id == c.id) else {
             return Ok(CellOutcome::Next);
         };
-        cell.server = Some(start.clone());
         let want = quota(cell, &bench, round);
         let mut fixed: VecDeque<Iteration> = schedule(&cell.runs, warmups, want).into();
         let first = cell.runs.len() as u32;
@@ -203,7 +207,7 @@ impl<E: Engine> Runner<'_, E> {
         for k in first.. {
             let it = match fixed.pop_front() {
                 Some(it) => it,
-                None if extend && cell_mut(m, &c.id).is_some_and(|x| x.wants_more(&bench)) => {
+                None if extend && m.cells.iter().any(|x| x.id == c.id && x.wants_more(&bench)) => {
                     // A resumed cell past its fixed runs still warms the new
                     // server up once.
                     if resumed && !warmed_here && warmups > 0 {
@@ -237,15 +241,19 @@ impl<E: Engine> Runner<'_, E> {
 
     /// A cell with all its runs is ok, or failed when no measured run passed its
     /// checks (no number to show); one that wants more stays pending.
-    fn finish_cell(&self, m: &mut Manifest, c: &CellPlan) -> Result<(), RunError> {
+    fn finish_cell(&self, m: &mut Recorder<'_>, c: &CellPlan) -> Result<(), RunError> {
         let bench = m.bench();
-        if let Some(cell) = cell_mut(m, &c.id).filter(|x| !x.wants_more(&bench)) {
-            match failure::uncounted(cell) {
-                Some(f) => return self.fail_all(m, std::slice::from_ref(c), f),
-                None => cell.status = CellStatus::Ok,
-            }
+        let Some(cell) = m
+            .cells
+            .iter()
+            .find(|x| x.id == c.id && !x.wants_more(&bench))
+        else {
+            return Ok(());
+        };
+        match failure::uncounted(cell) {
+            Some(f) => self.fail_all(m, std::slice::from_ref(c), f),
+            None => Ok(m.finish(&c.id)?),
         }
-        Ok(self.dir.save(m)?)
     }
 
     /// One request, k-th of the cell: the cool-down before a measured run, the
@@ -253,7 +261,7 @@ impl<E: Engine> Runner<'_, E> {
     /// and what it came to.
     async fn run_once(
         &self,
-        m: &mut Manifest,
+        m: &mut Recorder<'_>,
         srv: &Server,
         req: &CellRequests<'_>,
         k: u32,
@@ -274,7 +282,7 @@ impl<E: Engine> Runner<'_, E> {
                 let t = Instant::now();
                 let timeout = Duration::from_secs(bench.cooldown_timeout_s);
                 let c = s.cool_down(bench.cooldown_max_edge_c, timeout).await;
-                m.timing.cooldown_s += t.elapsed().as_secs_f64();
+                m.add_time(|t2| t2.cooldown_s += t.elapsed().as_secs_f64());
                 Some(c)
             }
             _ => None,
@@ -292,8 +300,8 @@ impl<E: Engine> Runner<'_, E> {
         drop(waiting);
         let elapsed = t.elapsed().as_secs_f64();
         match it {
-            Iteration::WarmUp => m.timing.warmup_requests_s += elapsed,
-            Iteration::Measured => m.timing.measured_requests_s += elapsed,
+            Iteration::WarmUp => m.add_time(|t| t.warmup_requests_s += elapsed),
+            Iteration::Measured => m.add_time(|t| t.measured_requests_s += elapsed),
         }
         let raw = match result {
             Ok(raw) => raw,
@@ -345,7 +353,7 @@ impl<E: Engine> Runner<'_, E> {
     /// and saves the manifest.
     fn record(
         &self,
-        m: &mut Manifest,
+        m: &mut Recorder<'_>,
         req: &CellRequests<'_>,
         run: crate::manifest::Run,
         label: &str,
@@ -355,10 +363,7 @@ impl<E: Engine> Runner<'_, E> {
             "gen {:.1} t/s (server {:.1}), pp {:.0} t/s, ttft {:.0} ms",
             run.gen_tps, run.gen_tps_server, run.pp_tps, run.ttft_ms
         );
-        if let Some(cell) = cell_mut(m, &req.cell.id) {
-            cell.runs.push(run);
-            cell.summarize();
-        }
+        m.record_run(&req.cell.id, run)?;
         let overall = self.overall(m);
         crate::progress::overall_update(&overall);
         log::info!(
@@ -371,7 +376,7 @@ impl<E: Engine> Runner<'_, E> {
             },
             crate::progress::overall_text(&overall)
         );
-        Ok(self.dir.save(m)?)
+        Ok(())
     }
 
     /// What a recorded run comes to: with a planned fault, the fault's effect

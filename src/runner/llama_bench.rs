@@ -11,7 +11,8 @@ use crate::engine::{
     ContainerSpec, Engine, LABEL_MANAGED, LABEL_ROLE, LABEL_RUN, run_to_completion,
 };
 use crate::llama_bench::{Flags, Settings, args, parse_output};
-use crate::manifest::{Failure, LlamaBenchRecord, Manifest};
+use crate::manifest::recorder::Recorder;
+use crate::manifest::{Failure, LlamaBenchRecord};
 use crate::plan::matrix::Matrix;
 use crate::status::{CellStatus, FailureMode};
 
@@ -67,7 +68,11 @@ pub(crate) fn targets(plan: &crate::plan::Plan, matrix: &Matrix) -> Vec<Target> 
 impl<E: Engine> Runner<'_, E> {
     /// Runs llama-bench for every prepared backend and every model of the
     /// matrix, when the plan asks for it, saving the manifest after each.
-    pub async fn run_llama_bench(&self, m: &mut Manifest, matrix: &Matrix) -> Result<(), RunError> {
+    pub async fn run_llama_bench(
+        &self,
+        m: &mut Recorder<'_>,
+        matrix: &Matrix,
+    ) -> Result<(), RunError> {
         let Some(settings) = m.plan.llama_bench.clone() else {
             return Ok(());
         };
@@ -93,7 +98,7 @@ impl<E: Engine> Runner<'_, E> {
     /// flags read from that image's `--help`, the run, its record and log.
     async fn bench_model(
         &self,
-        m: &mut Manifest,
+        m: &mut Recorder<'_>,
         settings: &Settings,
         what: &Target,
         prepared: &super::Prepared,
@@ -138,7 +143,7 @@ impl<E: Engine> Runner<'_, E> {
         let (status, failure, results, log) =
             judged(driver, self.bench_once(&spec, settings.timeout_s).await);
         let _ = std::fs::write(self.dir.root().join(&log_rel), &log);
-        m.llama_bench.push(LlamaBenchRecord {
+        Ok(m.record_llama_bench(LlamaBenchRecord {
             backend: what.backend,
             source: what.source_name.clone(),
             model: what.model_name.clone(),
@@ -149,8 +154,7 @@ impl<E: Engine> Runner<'_, E> {
             results,
             seconds: t.elapsed().as_secs_f64(),
             log: log_rel,
-        });
-        Ok(self.dir.save(m)?)
+        })?)
     }
 
     /// llama-bench's `--help` in the image, with the backend's devices and

@@ -24,6 +24,7 @@ use crate::bench::{BenchError, PROMPT_TEXT};
 use crate::engine::{ContainerState, Engine, LABEL_MANAGED, LABEL_RUN};
 use crate::fetch::ModelFiles;
 use crate::host::devices::Passthrough;
+use crate::manifest::recorder::Recorder;
 use crate::manifest::store::RunDir;
 use crate::manifest::{Cell, Failure, Manifest, ServerStart};
 use crate::plan::Plan;
@@ -137,10 +138,6 @@ fn after_start(
     }
 }
 
-fn cell_mut<'m>(m: &'m mut Manifest, id: &str) -> Option<&'m mut Cell> {
-    m.cells.iter_mut().find(|c| c.id == id)
-}
-
 impl<E: Engine> Runner<'_, E> {
     /// Runs every group of the matrix, saving the manifest after each run.
     ///
@@ -148,7 +145,7 @@ impl<E: Engine> Runner<'_, E> {
     /// its quota gets a new server start. With several rounds and a precision
     /// target, rounds go on, one added run per cell that wants it, until none
     /// does.
-    pub async fn run(&self, m: &mut Manifest, matrix: &Matrix) -> Result<(), RunError> {
+    pub async fn run(&self, m: &mut Recorder<'_>, matrix: &Matrix) -> Result<(), RunError> {
         let start = self.overall(m);
         crate::progress::overall_start(&start);
         log::info!("measuring: {}", crate::progress::overall_text(&start));
@@ -158,18 +155,19 @@ impl<E: Engine> Runner<'_, E> {
         // A cell whose last run was saved just before a kill, before its
         // status was.
         let bench = m.bench();
-        for c in &mut m.cells {
-            if c.status == CellStatus::Pending && !c.runs.is_empty() && !c.wants_more(&bench) {
-                match failure::uncounted(c) {
-                    Some(f) => {
-                        c.status = CellStatus::Failed;
-                        c.failure = Some(f);
+        m.change(|m| {
+            for c in &mut m.cells {
+                if c.status == CellStatus::Pending && !c.runs.is_empty() && !c.wants_more(&bench) {
+                    match failure::uncounted(c) {
+                        Some(f) => {
+                            c.status = CellStatus::Failed;
+                            c.failure = Some(f);
+                        }
+                        None => c.status = CellStatus::Ok,
                     }
-                    None => c.status = CellStatus::Ok,
                 }
             }
-        }
-        self.dir.save(m)?;
+        })?;
         let backends: Vec<Backend> = m.plan.backends.iter().map(|b| b.backend).collect();
         if let Some(reference) = crate::agreement::reference_backend(&backends) {
             let synthetic: Vec<String> = m
@@ -178,8 +176,7 @@ impl<E: Engine> Runner<'_, E> {
                 .filter(|r| r.is_synthetic())
                 .map(|r| r.name.clone())
                 .collect();
-            crate::agreement::annotate(&mut m.cells, reference, &synthetic);
-            self.dir.save(m)?;
+            m.change(|m| crate::agreement::annotate(&mut m.cells, reference, &synthetic))?;
         }
         Ok(())
     }
@@ -188,7 +185,7 @@ impl<E: Engine> Runner<'_, E> {
     /// when none is.
     async fn run_group(
         &self,
-        m: &mut Manifest,
+        m: &mut Recorder<'_>,
         gi: usize,
         g: &Group,
         round: u32,
@@ -253,7 +250,6 @@ impl<E: Engine> Runner<'_, E> {
                 .run_cells(m, &started, &server_start, remaining, round)
                 .await;
             let (_, not_removed) = started.stop(self.engine, &log_abs).await;
-            self.dir.save(m)?;
             let done = after_start(outcome, not_removed, &started.name)?;
             remaining = &remaining[done..];
         }
@@ -264,7 +260,7 @@ impl<E: Engine> Runner<'_, E> {
     /// props, the devices it saw and the telemetry baseline before it.
     async fn start_server(
         &self,
-        m: &mut Manifest,
+        m: &mut Recorder<'_>,
         spec: &ServerSpec<'_>,
         backend: Backend,
         prepared: &Prepared,
@@ -303,11 +299,11 @@ impl<E: Engine> Runner<'_, E> {
             match self.bring_up(spec, backend, health, log_abs).await {
                 Ok(up) => up,
                 Err(f) => {
-                    m.timing.model_load_s += t_load.elapsed().as_secs_f64();
+                    m.add_time(|t| t.model_load_s += t_load.elapsed().as_secs_f64());
                     return Err(f);
                 }
             };
-        m.timing.model_load_s += load_seconds;
+        m.add_time(|t| t.model_load_s += load_seconds);
         log::info!("  healthy after {load_seconds:.2} s");
         let server_start = ServerStart {
             container_name: started.name.clone(),
@@ -395,18 +391,12 @@ impl<E: Engine> Runner<'_, E> {
 
     fn fail_all(
         &self,
-        m: &mut Manifest,
+        m: &mut Recorder<'_>,
         cells: &[crate::plan::matrix::CellPlan],
         f: Failure,
     ) -> Result<(), RunError> {
         log::info!("  failed ({}): {}", f.mode, f.message);
-        for c in cells {
-            if let Some(cell) = cell_mut(m, &c.id) {
-                cell.status = CellStatus::Failed;
-                cell.failure = Some(f.clone());
-            }
-        }
-        Ok(self.dir.save(m)?)
+        Ok(m.fail_cells(cells.iter().map(|c| c.id.as_str()), &f)?)
     }
 
     /// Everything the container wrote so far, as text (empty when unreadable).

@@ -80,7 +80,8 @@ async fn try_run(s: &mut Setup) -> Result<(), RunError> {
         sampler: Some(&sampler),
         rates: crate::plan::estimate::Rates::assumed(),
     };
-    runner.run(&mut s.manifest, &s.matrix).await
+    let mut rec = crate::manifest::recorder::Recorder::new(&s.run_dir, &mut s.manifest);
+    runner.run(&mut rec, &s.matrix).await
 }
 
 #[tokio::test]

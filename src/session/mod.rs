@@ -136,8 +136,9 @@ impl<E: Engine> Session<'_, E> {
             sampler: self.sampler,
             rates: crate::report::roofline::estimate_rates(&m.plan, &m.host),
         };
-        runner.run(m, self.matrix).await?;
-        runner.run_llama_bench(m, self.matrix).await?;
+        let mut rec = crate::manifest::recorder::Recorder::new(self.dir, m);
+        runner.run(&mut rec, self.matrix).await?;
+        runner.run_llama_bench(&mut rec, self.matrix).await?;
         Ok(())
     }
 }
