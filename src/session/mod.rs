@@ -14,6 +14,7 @@ use crate::cache::Cache;
 use crate::engine::Engine;
 use crate::fetch::{FetchedModel, FetchedSource, Fetcher};
 use crate::image::{BuildPlace, Rebuild};
+use crate::manifest::recorder::Recorder;
 use crate::manifest::store::RunDir;
 use crate::manifest::{Manifest, ModelRecord};
 use crate::plan::matrix::Matrix;
@@ -34,11 +35,12 @@ pub struct Session<'a, E: Engine> {
 impl<E: Engine> Session<'_, E> {
     /// Fetches, builds (or reuses) and runs what the manifest still lacks.
     pub async fn run(&self, m: &mut Manifest) -> anyhow::Result<()> {
+        let m = &mut Recorder::new(self.dir, m);
         let t = Instant::now();
         let mut fetcher = Fetcher::new(self.cache)?;
         let sources = prepare::sources(&mut fetcher, &m.plan).await?;
         let obtained = prepare::models(&mut fetcher, self.cache, &m.plan).await?;
-        m.timing.fetch_s += t.elapsed().as_secs_f64();
+        m.add_time(|x| x.fetch_s += t.elapsed().as_secs_f64());
         self.images(m, &sources).await?;
         let models = self
             .record_models(m, &mut fetcher, obtained, &sources)
@@ -50,7 +52,7 @@ impl<E: Engine> Session<'_, E> {
     /// the images now built) and recorded in the manifest.
     async fn record_models(
         &self,
-        m: &mut Manifest,
+        m: &mut Recorder<'_>,
         fetcher: &mut Fetcher,
         obtained: Vec<prepare::Obtained>,
         sources: &[FetchedSource],
@@ -68,15 +70,16 @@ impl<E: Engine> Session<'_, E> {
         .await?;
         let records = prepare::model_records(&m.plan, &fetched).await?;
         check_same_inputs(m, &records, sources)?;
-        m.models = records;
-        m.timing.fetch_s += t.elapsed().as_secs_f64();
-        self.dir.save(m)?;
+        m.change(|m| {
+            m.models = records;
+            m.timing.fetch_s += t.elapsed().as_secs_f64();
+        })?;
         Ok(fetched)
     }
 
     /// The images of every backend this host can run, recorded in the manifest;
     /// on a resume, an image that changed since is noted.
-    async fn images(&self, m: &mut Manifest, sources: &[FetchedSource]) -> anyhow::Result<()> {
+    async fn images(&self, m: &mut Recorder<'_>, sources: &[FetchedSource]) -> anyhow::Result<()> {
         let t = Instant::now();
         let backends: Vec<_> = m
             .plan
@@ -105,14 +108,15 @@ impl<E: Engine> Session<'_, E> {
                 );
             }
         }
-        m.images = images;
-        m.timing.build_s += t.elapsed().as_secs_f64();
-        self.dir.save(m)?;
+        m.change(|m| {
+            m.images = images;
+            m.timing.build_s += t.elapsed().as_secs_f64();
+        })?;
         Ok(())
     }
 
     /// The matrix's cells and llama-bench, in the recorded images.
-    async fn measure(&self, m: &mut Manifest, models: &[FetchedModel]) -> anyhow::Result<()> {
+    async fn measure(&self, m: &mut Recorder<'_>, models: &[FetchedModel]) -> anyhow::Result<()> {
         let run_id = m.run_id.clone();
         let sources = &m.plan.sources;
         let backends = m
@@ -136,9 +140,8 @@ impl<E: Engine> Session<'_, E> {
             sampler: self.sampler,
             rates: crate::report::roofline::estimate_rates(&m.plan, &m.host),
         };
-        let mut rec = crate::manifest::recorder::Recorder::new(self.dir, m);
-        runner.run(&mut rec, self.matrix).await?;
-        runner.run_llama_bench(&mut rec, self.matrix).await?;
+        runner.run(m, self.matrix).await?;
+        runner.run_llama_bench(m, self.matrix).await?;
         Ok(())
     }
 }
