@@ -10,6 +10,7 @@ pub mod doctor;
 pub mod dry_run;
 pub mod export;
 pub mod history;
+pub mod launch;
 pub mod model;
 pub mod reference;
 pub mod report;

@@ -1,32 +1,18 @@
-//! `rigbench run`: resolve the plan, fetch, build, measure every cell, write the
-//! manifest after each run and the report at the end. Ctrl-C stops the servers,
-//! removes their containers and keeps every finished run. `--resume DIR` picks up
-//! a run that was killed: it removes what the dead process left, keeps every
-//! finished run and runs only what is missing.
+//! `rigbench run`: the plan from its file and the command line, printed
+//! (`--print-plan`) or dry-run (`--dry-run`), else run (`launch::fresh`) or a
+//! killed run resumed (`--resume DIR`, `launch::resume`).
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Instant;
 
 use super::{Globals, default_out};
-use crate::backend::Backend;
 use crate::cli::RunArgs;
-use crate::engine::{Connected, Engine};
-use crate::exit::Exit;
-use crate::host::devices::Passthrough;
 use crate::image::Rebuild;
-use crate::manifest::store::RunDir;
-use crate::manifest::{Manifest, Resume, now_rfc3339};
 use crate::plan::matrix::Matrix;
-use crate::runner::{pending_cells, remove_run_containers};
-use crate::session::Session;
-use crate::session::prepare;
-use crate::status::{CellStatus, FailureMode, RunStatus};
 
 pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = &args.resume {
-        return resume(g, dir).await;
+        return super::launch::resume(g, dir).await;
     }
     let root = args.host_root.as_deref().unwrap_or(Path::new("/"));
     let host = crate::host::probe(root);
@@ -66,7 +52,7 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let out = args.out.clone().unwrap_or_else(|| default_out(&plan));
-    fresh(g, plan, &out, Rebuild::No).await
+    super::launch::fresh(g, plan, &out, Rebuild::No).await
 }
 
 /// The plan changes the command line asks for.
@@ -90,270 +76,4 @@ fn overrides(args: &RunArgs) -> anyhow::Result<crate::plan::overrides::Overrides
         until_decided: args.until_decided,
         max_minutes: args.max_minutes,
     })
-}
-
-/// Runs `plan` into the new run directory `out`; `rebuild` says whether every
-/// image is built again (for `rerun`).
-pub async fn fresh(
-    g: &Globals,
-    plan: crate::plan::Plan,
-    out: &Path,
-    rebuild: Rebuild,
-) -> anyhow::Result<ExitCode> {
-    let t_total = Instant::now();
-    let host = crate::host::probe(Path::new("/"));
-    let mut matrix = Matrix::on_host(&plan, Path::new("/"));
-    prepare::shader_caches(&mut matrix.passthroughs, &g.cache)?;
-    if matrix.groups.is_empty() {
-        anyhow::bail!("the plan leaves no cell to run (see `rigbench run --dry-run`)");
-    }
-    let dir = RunDir::create(out)?;
-    let run_id = crate::engine::unique_suffix();
-    log::info!("run directory {}", out.display());
-
-    let connected = connect_engine(g).await?;
-    let info = connected.client.info().await?;
-    rootless_groups(&mut matrix.passthroughs, &info);
-    let cells = pending_cells(&plan, &matrix);
-    let mut m = Manifest::new(&run_id, plan, host, Some(info));
-    m.excluded = matrix.excluded.clone();
-    m.cells = cells;
-    dir.save(&mut m)?;
-    let work = Work {
-        matrix: &matrix,
-        rebuild,
-    };
-    execute(g, &connected, &dir, &mut m, &work, t_total).await
-}
-
-/// What `execute` runs and how its images are had.
-struct Work<'a> {
-    matrix: &'a Matrix,
-    rebuild: Rebuild,
-}
-
-/// Picks up the run in `dir` where it stopped.
-async fn resume(g: &Globals, dir: &Path) -> anyhow::Result<ExitCode> {
-    let t_total = Instant::now();
-    let run = RunDir::open(dir);
-    let mut m = run.load()?;
-    if m.status == RunStatus::Complete {
-        println!(
-            "{}: the run is complete; nothing to resume",
-            run.manifest_path().display()
-        );
-        return Ok(ExitCode::SUCCESS);
-    }
-    // Not saved until the engine answers.
-    let again = rerun_engine_lost(&mut m);
-    let missing_cells = m
-        .cells
-        .iter()
-        .filter(|c| c.status == CellStatus::Pending)
-        .count();
-    log::info!(
-        "resuming {} ({}, {missing_cells} cell(s) not finished)",
-        dir.display(),
-        m.status
-    );
-    let mut matrix = Matrix::on_host(&m.plan, Path::new("/"));
-    prepare::shader_caches(&mut matrix.passthroughs, &g.cache)?;
-
-    let connected = connect_engine(g).await?;
-    // What the killed process left: its containers, and the API service it had
-    // started (in its own process group, so it outlived it).
-    let stale_service = m.engine.as_ref().and_then(|e| e.service_pid);
-    let leftovers = remove_run_containers(&connected.client, &m.run_id).await;
-    say_left(&leftovers);
-    let stopped = stale_service.is_some_and(crate::engine::connect::stop_stale_service);
-    let note_text = format!(
-        "resumed: {} leftover container(s) removed{}{}",
-        leftovers.removed,
-        if stopped {
-            "; the previous process's API service stopped"
-        } else {
-            ""
-        },
-        if again > 0 {
-            format!("; {again} cell(s) the lost engine stopped run again")
-        } else {
-            String::new()
-        }
-    );
-    log::info!("{}", note_text);
-    m.resumes.push(Resume {
-        at: now_rfc3339(),
-        previous_status: m.status,
-        note: note_text,
-    });
-    m.status = RunStatus::Running;
-    m.error = None;
-    let info = connected.client.info().await?;
-    rootless_groups(&mut matrix.passthroughs, &info);
-    m.engine = Some(info);
-    run.save(&mut m)?;
-    let work = Work {
-        matrix: &matrix,
-        rebuild: Rebuild::No,
-    };
-    execute(g, &connected, &run, &mut m, &work, t_total).await
-}
-
-/// Cells the lost engine stopped (`engine_lost`) go back to pending, their
-/// runs kept: the failure was the machine's, not the backend's. Returns how many.
-fn rerun_engine_lost(m: &mut Manifest) -> usize {
-    let mut n = 0;
-    for c in &mut m.cells {
-        if c.failure
-            .as_ref()
-            .is_some_and(|f| f.mode == FailureMode::EngineLost)
-        {
-            c.status = CellStatus::Pending;
-            c.failure = None;
-            n += 1;
-        }
-    }
-    n
-}
-
-/// Names the containers of this run that are still there, with the command
-/// that removes them.
-fn say_left(r: &crate::runner::Removal) {
-    if !r.left.is_empty() {
-        log::info!(
-            "the engine would not remove {} container(s) of this run: {}; remove them with\n{}",
-            r.left.len(),
-            r.left.join(", "),
-            crate::runner::lost::remove_command(&r.left)
-        );
-    }
-    if let Some(e) = &r.unlisted {
-        log::info!("could not list this run's containers to remove them: {e}");
-    }
-}
-
-/// The device groups as the engine can give them (`host::rootless`), with
-/// what the user should know.
-fn rootless_groups(
-    passthroughs: &mut BTreeMap<Backend, Passthrough>,
-    info: &crate::engine::EngineInfo,
-) {
-    let mine = crate::host::rootless::my_groups();
-    for line in crate::host::rootless::adjust_groups(passthroughs, info, &mine) {
-        log::info!("{}", line);
-    }
-}
-
-async fn connect_engine(g: &Globals) -> anyhow::Result<Connected> {
-    let connected = g.connect().await?;
-    let info = connected.client.info().await?;
-    log::info!(
-        "engine: {:?} {}{} at {}{} (runtime {})",
-        info.kind,
-        info.version,
-        if info.rootless == Some(true) {
-            " rootless"
-        } else {
-            ""
-        },
-        info.socket,
-        if info.service_started_by_rigbench {
-            ", started for this run"
-        } else {
-            ""
-        },
-        info.runtime.as_deref().unwrap_or("?")
-    );
-    Ok(connected)
-}
-
-/// Runs the session's pipeline on `m` until it ends or a signal stops it, then
-/// finishes the manifest and the report, whatever happened.
-async fn execute(
-    g: &Globals,
-    connected: &Connected,
-    dir: &RunDir,
-    m: &mut Manifest,
-    w: &Work<'_>,
-    t_total: Instant,
-) -> anyhow::Result<ExitCode> {
-    let engine = &connected.client;
-    let run_id = m.run_id.clone();
-    let sampler = crate::session::sampler(m);
-    let session = Session {
-        engine,
-        cache: &g.cache,
-        dir,
-        matrix: w.matrix,
-        rebuild: w.rebuild,
-        sampler: Some(&sampler),
-    };
-    let outcome = tokio::select! {
-        r = session.run(m) => Some(r),
-        _ = interrupted() => None,
-    };
-    crate::progress::overall_done();
-    match outcome {
-        Some(Ok(())) => m.status = RunStatus::Complete,
-        Some(Err(e)) => {
-            m.status = RunStatus::Failed;
-            m.error = Some(format!("{e:#}"));
-        }
-        None => {
-            log::info!("interrupted: stopping and removing this run's containers");
-            m.status = RunStatus::Interrupted;
-        }
-    }
-    // Whatever happened, no container of this run outlives the command.
-    let removal = remove_run_containers(engine, &run_id).await;
-    if removal.removed > 0 {
-        log::info!("removed {} leftover container(s)", removal.removed);
-    }
-    say_left(&removal);
-    crate::session::close_timing(m, t_total);
-    if let Err(e) = dir.save(m) {
-        // The last save failed (a full disk): what stopped the run, if that
-        // was something else, is said before the save's own error.
-        if let Some(first) = m.error.as_ref().filter(|f| **f != e.to_string()) {
-            log::info!("the run stopped: {first}");
-        }
-        return Err(e.into());
-    }
-    let report = crate::report::write(dir, m)?;
-    print!("{}", crate::history::cells_table(m));
-    for line in crate::report::ab::lines(m) {
-        println!("{line}");
-    }
-    println!(
-        "manifest: {}\nreport:   {}",
-        dir.manifest_path().display(),
-        report.display()
-    );
-    if let Some(e) = &m.error {
-        anyhow::bail!("{e}");
-    }
-    let exit = Exit::of_run(m);
-    if exit == Exit::CellsFailed {
-        log::info!(
-            "some cells failed (their failures are recorded as results): exit code {}",
-            exit.code()
-        );
-    }
-    Ok(exit.into())
-}
-
-/// Resolves at Ctrl-C (SIGINT) or SIGTERM (`kill`, systemd, a CI timeout):
-/// either way the run is marked interrupted and its containers removed.
-async fn interrupted() {
-    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }
