@@ -52,33 +52,7 @@ pub(super) fn validate(
     bench: &Bench,
     fail: &dyn Fn(String, String) -> PlanError,
 ) -> Result<Ab, PlanError> {
-    if raw.arms.len() < 2 {
-        return Err(fail(
-            "ab.arms".into(),
-            "name at least two arms, such as arms = [{ variant = \"a\" }, { variant = \"b\" }]"
-                .into(),
-        ));
-    }
-    for (i, arm) in raw.arms.iter().enumerate() {
-        if arm.prompt_tokens.is_some() {
-            return Err(fail(
-                format!("ab.arms[{i}].prompt_tokens"),
-                "an arm has every prompt length of its cells; pick it by backend, source, model or variant".into(),
-            ));
-        }
-        if arm == &CellSelector::default() {
-            return Err(fail(
-                format!("ab.arms[{i}]"),
-                "picks every cell; name a backend, source, model or variant".into(),
-            ));
-        }
-        if raw.arms[..i].contains(arm) {
-            return Err(fail(
-                format!("ab.arms[{i}]"),
-                "the same as an earlier arm".into(),
-            ));
-        }
-    }
+    check_arms(&raw.arms, fail)?;
     let metrics = match raw.metrics {
         None => vec![Metric::GenTps],
         Some(names) if names.is_empty() => {
@@ -102,6 +76,62 @@ pub(super) fn validate(
         }
     }
     let max_rounds = raw.max_rounds.unwrap_or(DEFAULT_MAX_ROUNDS);
+    check_bench(bench, max_rounds, fail)?;
+    Ok(Ab {
+        arms: raw.arms,
+        metrics,
+        band: band_pct / 100.0,
+        alpha: ALPHA,
+        until_decided: raw.until_decided.unwrap_or(false),
+        max_minutes: raw.max_minutes,
+        max_rounds,
+        stop_out_of_reach: raw.stop_out_of_reach.unwrap_or(true),
+    })
+}
+
+/// The arms: at least two, each picking cells by backend, source, model or
+/// variant (not by prompt length), none the same as another.
+fn check_arms(
+    arms: &[CellSelector],
+    fail: &dyn Fn(String, String) -> PlanError,
+) -> Result<(), PlanError> {
+    if arms.len() < 2 {
+        return Err(fail(
+            "ab.arms".into(),
+            "name at least two arms, such as arms = [{ variant = \"a\" }, { variant = \"b\" }]"
+                .into(),
+        ));
+    }
+    for (i, arm) in arms.iter().enumerate() {
+        if arm.prompt_tokens.is_some() {
+            return Err(fail(
+                format!("ab.arms[{i}].prompt_tokens"),
+                "an arm has every prompt length of its cells; pick it by backend, source, model or variant".into(),
+            ));
+        }
+        if arm == &CellSelector::default() {
+            return Err(fail(
+                format!("ab.arms[{i}]"),
+                "picks every cell; name a backend, source, model or variant".into(),
+            ));
+        }
+        if arms[..i].contains(arm) {
+            return Err(fail(
+                format!("ab.arms[{i}]"),
+                "the same as an earlier arm".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The bench an A/B needs: rounds to pair (at least 2, and no more than
+/// `max_rounds`), the same runs in each, no precision target.
+fn check_bench(
+    bench: &Bench,
+    max_rounds: u32,
+    fail: &dyn Fn(String, String) -> PlanError,
+) -> Result<(), PlanError> {
     if max_rounds < bench.rounds {
         return Err(fail(
             "ab.max_rounds".into(),
@@ -135,16 +165,7 @@ pub(super) fn validate(
             "a precision target adds runs cell by cell, which unpairs an A/B's rounds; use [ab] until_decided instead".into(),
         ));
     }
-    Ok(Ab {
-        arms: raw.arms,
-        metrics,
-        band: band_pct / 100.0,
-        alpha: ALPHA,
-        until_decided: raw.until_decided.unwrap_or(false),
-        max_minutes: raw.max_minutes,
-        max_rounds,
-        stop_out_of_reach: raw.stop_out_of_reach.unwrap_or(true),
-    })
+    Ok(())
 }
 
 impl Ab {

@@ -137,6 +137,30 @@ pub fn picks(
         && sel.variant.as_deref().is_none_or(|v| v == variant)
 }
 
+/// The bench's prompt lengths and those the `include` rules that pick a group
+/// add, ascending.
+fn prompt_lengths(plan: &Plan, includes: &[&CellSelector]) -> Vec<u32> {
+    let mut prompts: Vec<u32> = plan.bench.prompt_tokens.clone();
+    prompts.extend(
+        includes
+            .iter()
+            .flat_map(|s| s.prompt_tokens.iter().flatten()),
+    );
+    prompts.sort_unstable();
+    prompts.dedup();
+    prompts
+}
+
+/// Whether an `include` rule (of those that pick the group) puts prompt
+/// length `p` back: one without prompt lengths, every planned one.
+fn included(plan: &Plan, includes: &[&CellSelector], p: u32) -> bool {
+    includes.iter().any(|s| {
+        s.prompt_tokens
+            .as_ref()
+            .map_or(plan.bench.prompt_tokens.contains(&p), |l| l.contains(&p))
+    })
+}
+
 /// Expands `plan` into groups and excluded cells, in plan order, prompts ascending.
 /// A cell of the cross product is left out by an `exclude` rule or when prompt and
 /// generated tokens exceed the context; an `include` rule puts it back (and can add
@@ -156,30 +180,15 @@ pub fn expand(plan: &Plan) -> Matrix {
                         .iter()
                         .filter(|s| picks(s, b.backend, &source.name, &model.name, &variant.name))
                         .collect();
-                    let included = |p: u32| {
-                        includes.iter().any(|s| {
-                            s.prompt_tokens
-                                .as_ref()
-                                .map_or(plan.bench.prompt_tokens.contains(&p), |l| l.contains(&p))
-                        })
-                    };
-                    let mut prompts: Vec<u32> = plan.bench.prompt_tokens.clone();
-                    prompts.extend(
-                        includes
-                            .iter()
-                            .flat_map(|s| s.prompt_tokens.iter().flatten()),
-                    );
-                    prompts.sort_unstable();
-                    prompts.dedup();
                     let mut cells = Vec::new();
-                    for p in prompts {
+                    for p in prompt_lengths(plan, &includes) {
                         let id = cell_id(b.backend, label, &model.name, variant, p);
                         let needed = u64::from(p) + u64::from(plan.bench.n_predict);
                         let rule = plan.exclude.iter().position(|s| {
                             picks(s, b.backend, &source.name, &model.name, &variant.name)
                                 && s.prompt_tokens.as_ref().is_none_or(|l| l.contains(&p))
                         });
-                        let reason = if included(p) {
+                        let reason = if included(plan, &includes, p) {
                             None
                         } else if let Some(i) = rule {
                             left_out[i] += 1;

@@ -10,7 +10,7 @@
 use std::time::Instant;
 
 use super::{RunError, Runner};
-use crate::comparison::paired::paired;
+use crate::comparison::paired::{Paired, paired};
 use crate::engine::Engine;
 use crate::manifest::ab::{AbRecord, AbStop};
 use crate::manifest::recorder::Recorder;
@@ -84,6 +84,37 @@ pub fn next_round(
     }
 }
 
+/// Reopens the A/B's undecided cells for one more round (pending again, the
+/// record's added rounds counted); `false` when none could be reopened.
+fn reopen(m: &mut Recorder<'_>, p: &Paired, round: u32) -> Result<bool, RunError> {
+    let open = p.undecided_cells();
+    let reopened = m
+        .cells
+        .iter()
+        .filter(|c| open.contains(&c.id) && c.status == CellStatus::Ok)
+        .count();
+    if reopened == 0 {
+        return Ok(false);
+    }
+    m.change(|m| {
+        for c in m.cells.iter_mut().filter(|c| open.contains(&c.id)) {
+            if c.status == CellStatus::Ok {
+                c.status = CellStatus::Pending;
+            }
+        }
+        if let Some(a) = m.ab.as_mut() {
+            a.rounds_added += 1;
+        }
+    })?;
+    log::info!(
+        "A/B: {} of {} verdicts open after {round} rounds; round {} added",
+        p.cells.iter().filter(|c| !c.decided()).count(),
+        p.cells.len(),
+        round + 1
+    );
+    Ok(true)
+}
+
 impl<E: Engine> Runner<'_, E> {
     /// Every round of the matrix (see `run`), and an A/B's added rounds.
     pub(super) async fn rounds(
@@ -136,31 +167,9 @@ impl<E: Engine> Runner<'_, E> {
                 if ab.stop_out_of_reach && out_of_reach(&needs, round, reach) {
                     break AbStop::OutOfReach;
                 }
-                let open = p.undecided_cells();
-                let reopened = m
-                    .cells
-                    .iter()
-                    .filter(|c| open.contains(&c.id) && c.status == CellStatus::Ok)
-                    .count();
-                if reopened == 0 {
+                if !reopen(m, &p, round)? {
                     break AbStop::Failed;
                 }
-                m.change(|m| {
-                    for c in m.cells.iter_mut().filter(|c| open.contains(&c.id)) {
-                        if c.status == CellStatus::Ok {
-                            c.status = CellStatus::Pending;
-                        }
-                    }
-                    if let Some(a) = m.ab.as_mut() {
-                        a.rounds_added += 1;
-                    }
-                })?;
-                log::info!(
-                    "A/B: {} of {} verdicts open after {round} rounds; round {} added",
-                    p.cells.iter().filter(|c| !c.decided()).count(),
-                    p.cells.len(),
-                    round + 1
-                );
                 last = Instant::now();
                 self.one_round(m, matrix, round).await?;
                 last_round_s = last.elapsed().as_secs_f64();
