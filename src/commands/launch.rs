@@ -112,7 +112,7 @@ pub async fn resume(g: &Globals, dir: &Path) -> anyhow::Result<ExitCode> {
             String::new()
         }
     );
-    log::info!("{}", note_text);
+    log::info!("{note_text}");
     m.resumes.push(Resume {
         at: now_rfc3339(),
         previous_status: m.status,
@@ -172,7 +172,7 @@ fn rootless_groups(
 ) {
     let mine = crate::host::rootless::my_groups();
     for line in crate::host::rootless::adjust_groups(passthroughs, info, &mine) {
-        log::info!("{}", line);
+        log::info!("{line}");
     }
 }
 

@@ -120,7 +120,7 @@ pub async fn ensure<E: Engine>(
     if built_now {
         let tidied = replaced::tidy(engine, existing.as_ref(), &facts.id).await;
         if let Some(note) = tidied.note(&tag) {
-            log::info!("{}", note);
+            log::info!("{note}");
         }
     }
     let held = read::held(engine, backend, &facts.id, &tag, passthrough).await?;

@@ -498,6 +498,11 @@ pub fn now_rfc3339() -> String {
 }
 
 impl Manifest {
+    /// The cell with id `id`.
+    pub fn cell(&self, id: &str) -> Option<&Cell> {
+        self.cells.iter().find(|c| c.id == id)
+    }
+
     /// A cell's source name when the run's plan has several (its id then reads
     /// `backend@source.…`), else `None`.
     /// The bench the runner follows: the plan's, with the rounds an A/B

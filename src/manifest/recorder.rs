@@ -29,12 +29,7 @@ impl<'a> Recorder<'a> {
         Recorder { dir, m }
     }
 
-    /// Where the run is written.
-    pub fn dir(&self) -> &RunDir {
-        self.dir
-    }
-
-    fn cell(&mut self, id: &str) -> Option<&mut Cell> {
+    fn cell_mut(&mut self, id: &str) -> Option<&mut Cell> {
         self.m.cells.iter_mut().find(|c| c.id == id)
     }
 
@@ -44,7 +39,7 @@ impl<'a> Recorder<'a> {
 
     /// The server start that serves cell `id` from now on.
     pub fn serve(&mut self, id: &str, start: &ServerStart) -> Result<(), StoreError> {
-        if let Some(c) = self.cell(id) {
+        if let Some(c) = self.cell_mut(id) {
             c.server = Some(start.clone());
         }
         self.save()
@@ -53,7 +48,7 @@ impl<'a> Recorder<'a> {
     /// A run of cell `id` (warm-up or measured), and the cell's statistics
     /// with it.
     pub fn record_run(&mut self, id: &str, run: Run) -> Result<(), StoreError> {
-        if let Some(c) = self.cell(id) {
+        if let Some(c) = self.cell_mut(id) {
             c.runs.push(run);
             c.summarize();
         }
@@ -67,7 +62,7 @@ impl<'a> Recorder<'a> {
         f: &Failure,
     ) -> Result<(), StoreError> {
         for id in ids {
-            if let Some(c) = self.cell(id) {
+            if let Some(c) = self.cell_mut(id) {
                 c.status = CellStatus::Failed;
                 c.failure = Some(f.clone());
             }
@@ -77,7 +72,7 @@ impl<'a> Recorder<'a> {
 
     /// Cell `id` has the runs it wants.
     pub fn finish(&mut self, id: &str) -> Result<(), StoreError> {
-        if let Some(c) = self.cell(id) {
+        if let Some(c) = self.cell_mut(id) {
             c.status = CellStatus::Ok;
         }
         self.save()

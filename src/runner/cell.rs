@@ -126,9 +126,7 @@ impl<E: Engine> Runner<'_, E> {
                 }
             };
             let short = m
-                .cells
-                .iter()
-                .find(|x| x.id == c.id)
+                .cell(&c.id)
                 .is_some_and(|x| x.variant.warmup == WarmUp::Short);
             let warm = if short {
                 let n = bench.warmup_prompt_tokens;
@@ -175,11 +173,8 @@ impl<E: Engine> Runner<'_, E> {
         round: u32,
     ) -> Result<CellOutcome, RunError> {
         let bench = m.bench();
-        if !m.cells.iter().any(|x| x.id == c.id) {
-            return Ok(CellOutcome::Next);
-        }
         m.serve(&c.id, start)?;
-        let Some(cell) = m.cells.iter().find(|x| x.id == c.id) else {
+        let Some(cell) = m.cell(&c.id) else {
             return Ok(CellOutcome::Next);
         };
         let want = quota(cell, &bench, round);
@@ -207,7 +202,7 @@ impl<E: Engine> Runner<'_, E> {
         for k in first.. {
             let it = match fixed.pop_front() {
                 Some(it) => it,
-                None if extend && m.cells.iter().any(|x| x.id == c.id && x.wants_more(&bench)) => {
+                None if extend && m.cell(&c.id).is_some_and(|x| x.wants_more(&bench)) => {
                     // A resumed cell past its fixed runs still warms the new
                     // server up once.
                     if resumed && !warmed_here && warmups > 0 {
@@ -243,11 +238,7 @@ impl<E: Engine> Runner<'_, E> {
     /// checks (no number to show); one that wants more stays pending.
     fn finish_cell(&self, m: &mut Recorder<'_>, c: &CellPlan) -> Result<(), RunError> {
         let bench = m.bench();
-        let Some(cell) = m
-            .cells
-            .iter()
-            .find(|x| x.id == c.id && !x.wants_more(&bench))
-        else {
+        let Some(cell) = m.cell(&c.id).filter(|x| !x.wants_more(&bench)) else {
             return Ok(());
         };
         match failure::uncounted(cell) {
@@ -470,7 +461,7 @@ impl<E: Engine> Runner<'_, E> {
 /// Whether the cell measures a synthetic model (random weights), whose output
 /// says nothing of a backend's correctness.
 fn synthetic_cell(m: &Manifest, id: &str) -> bool {
-    m.cells.iter().find(|c| c.id == id).is_some_and(|c| {
+    m.cell(id).is_some_and(|c| {
         m.models
             .iter()
             .any(|r| r.name == c.model && r.is_synthetic())

@@ -110,9 +110,8 @@ fn pending_in_round(
     g.cells
         .iter()
         .filter(|c| {
-            m.cells.iter().any(|x| {
-                x.id == c.id && x.status == CellStatus::Pending && needs_runs(x, bench, round)
-            })
+            m.cell(&c.id)
+                .is_some_and(|x| x.status == CellStatus::Pending && needs_runs(x, bench, round))
         })
         .cloned()
         .collect()
