@@ -6,7 +6,10 @@
 # plans/h200-q8k.toml (a real difference decided within 10 minutes) and
 # plans/h200-warmup.toml (short against full warm-ups), each run bundled as it
 # ends; STEPS=cacheram runs plans/h200-cacheram.toml (llama-server's host prompt
-# cache on against off: the short prompts' cost after a full request). STAGE_DIR must be /root/rigbench-stage (the plans name the source
+# cache on against off: the short prompts' cost after a full request) and
+# STEPS=tax the container tax (scripts/offline/tax.sh: the cuda image's
+# llama-bench on the host against in its container, ABBA, on the dense model
+# the plans made). STAGE_DIR must be /root/rigbench-stage (the plans name the source
 # archive there) and hold debs-podman/, debs-vulkan/ and
 # llama-src-0c1e57098-trimmed.tar.gz; rigbench is on PATH. STEPS names what to
 # run (default "aa1 aa2 aa3 q8k warmup"), BACKENDS which images to build
@@ -23,6 +26,8 @@ read -r -a run_flags <<< "${RUN_FLAGS:-}"
 mkdir -p "$out"
 # shellcheck source=scripts/offline/steps.sh
 . "$here/steps.sh"
+# shellcheck source=scripts/offline/tax.sh
+. "$here/tax.sh"
 
 run host "$here/gpu-host.sh" "$stage/debs-podman" || exit 1
 case " ${BACKENDS:-cuda vulkan} " in
@@ -34,6 +39,12 @@ start_builds "$plans/h200-warmup.toml" ${BACKENDS:-cuda vulkan}
 run models rigbench model prepare --plan "$plans/h200-aa.toml"
 wait_builds || exit 1
 for s in ${STEPS:-aa1 aa2 aa3 q8k warmup}; do
+  if [ "$s" = tax ]; then
+    image=$(grep -o 'localhost/rigbench/llama-cuda:[0-9a-f]*' "$out/build-cuda.log" | head -n1)
+    dense=$(grep -o '/[^ ]*gemma3-27b[^ ]*\.gguf' "$out/models.log" | head -n1)
+    if [ -n "$image" ] && [ -n "$dense" ]; then tax_pairs "$image" "$dense"; else step "tax: no cuda image ($image) or dense model ($dense)"; fi
+    continue
+  fi
   plan="$plans/h200-${s%[0-9]}.toml"
   run "run-$s" rigbench run --plan "$plan" "${run_flags[@]}" --out "$out/$s"
   run "bundle-$s" rigbench bundle "$out/$s" -o "$out/h200-$s.tar.gz"

@@ -1,0 +1,73 @@
+# Sourced by container-tax.sh and h200-decisions.sh (STEPS=tax): the container
+# tax on the GPU (issue 29, item 1). host_build builds llama-bench directly on
+# the host from the same source archive, compiler, CUDA toolkit and CMake flags
+# as the cuda image (whose base is a slice of this host's toolchain,
+# cuda-base.sh), at the same paths (/src/llama.cpp, /src/build). tax_pairs
+# IMAGE MODEL [HOST_BIN] runs HOST_BIN on the host (default: the image's own
+# llama-bench copied out, so that the two arms run the same bytes and differ
+# only by the container; the host's CUDA libraries are those the image's base
+# was sliced from) against the image's llama-bench in its container,
+# interleaved ABBA on MODEL (the study's dense model, synthetic gemma3-27b Q8_0): pp512 and tg128,
+# all layers on the GPU, flash attention on. The container gets what
+# rigbench's passthrough gives it: the device nodes and the driver's library
+# folder, read-only, where the image's LD_LIBRARY_PATH looks
+# (/usr/local/nvidia/lib64). Each llama-bench's JSON goes to
+# $out/tax-N-{host,container}.json, both binaries' sha256 to $out/binaries.txt.
+# PAIRS (default 3) ABBA pairs, REPS (default 3) repetitions each. Needs
+# `stage`, `out` and steps.sh's `run` and `step`.
+# shellcheck shell=bash
+: "${stage:?tax.sh needs stage set}" "${out:?tax.sh needs out set}"
+# The image's flags (build-llama.sh's base set and the cuda backend's, as its
+# build-info.json records them); the host build uses the same.
+tax_flags=(-DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF
+  -DLLAMA_BUILD_COMMIT=0c1e57098bba43ac29e6e3b677cdceebdd22334f -DLLAMA_BUILD_NUMBER=0
+  -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_UI=OFF
+  -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF -DGGML_CUDA=ON
+  -DCMAKE_CUDA_ARCHITECTURES=90 -DGGML_CUDA_GRAPHS=ON -DGGML_CUDA_FA_ALL_QUANTS=OFF)
+host_build() {
+  # As build-llama.sh: nvcc where the toolkit put it, no compiler cache.
+  CUDACXX=${CUDACXX:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
+  CCACHE_DISABLE=1
+  export CUDACXX CCACHE_DISABLE
+  rm -rf /src/llama.cpp /src/build && mkdir -p /src/llama.cpp &&
+    tar -xzf "$stage/llama-src-0c1e57098-trimmed.tar.gz" -C /src/llama.cpp --strip-components=1 llama.cpp &&
+    if command -v make >/dev/null 2>&1; then gen=(); else gen=(-G Ninja); fi &&
+    cmake -S /src/llama.cpp -B /src/build "${gen[@]}" "${tax_flags[@]}" &&
+    cmake --build /src/build --config Release -j "$(nproc)" --target llama-bench
+}
+tax_pairs() { # IMAGE MODEL [HOST_BIN]
+  local image=$1 model=$2 cid i libs=/usr/local/nvidia/lib64 nvcc cuda
+  # On the host: the driver's folder, then the toolkit's libraries (cudart,
+  # cuBLAS), which the image carries as its base's slice of them.
+  nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
+  cuda=$(dirname "$(dirname "$(readlink -f "$nvcc")")")
+  tax_host_libs="$libs:$cuda/lib64:$cuda/targets/x86_64-linux/lib"
+  mkdir -p /root/tax /m
+  cid=$(podman create "$image") && podman cp "$cid:/opt/llama/bin/llama-bench" /root/tax/llama-bench.image
+  podman rm -f "$cid" > /dev/null 2>&1
+  tax_bin=${3:-/root/tax/llama-bench.image}
+  { sha256sum "$tax_bin" /root/tax/llama-bench.image; echo "image $image"; echo "model $model"
+    echo "on the host:"; LD_LIBRARY_PATH=$tax_host_libs ldd "$tax_bin"; } > "$out/binaries.txt" 2>&1
+  ln -sf "$model" /m/model.gguf
+  tax_args=(-m /m/model.gguf -p 512 -n 128 -r "${REPS:-3}" -ngl 99 -fa 1 -t "$(nproc)" -o json)
+  tax_model=$model
+  tax_libs=$libs
+  # One untimed run each: the model into the page cache, the GPU clocks up.
+  run warm-host tax_on_host 0
+  run warm-container tax_in_container "$image" 0
+  for i in $(seq 1 "${PAIRS:-3}"); do
+    if [ $((i % 2)) = 1 ]; then
+      run "tax-$i-host" tax_on_host "$i"; run "tax-$i-container" tax_in_container "$image" "$i"
+    else
+      run "tax-$i-container" tax_in_container "$image" "$i"; run "tax-$i-host" tax_on_host "$i"
+    fi
+  done
+}
+tax_on_host() { # N
+  LD_LIBRARY_PATH=$tax_host_libs "$tax_bin" "${tax_args[@]}" > "$out/tax-$1-host.json"
+}
+tax_in_container() { # IMAGE N
+  podman run --rm --device /dev/nvidia0 --device /dev/nvidiactl --device /dev/nvidia-uvm \
+    --device /dev/nvidia-uvm-tools -v "$tax_libs:$tax_libs:ro" -v "$tax_model:/m/model.gguf:ro" \
+    --entrypoint /opt/llama/bin/llama-bench "$1" "${tax_args[@]}" > "$out/tax-$2-container.json"
+}
