@@ -11,14 +11,27 @@ mod common;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use common::{manifest_json, read_manifest, repo, rigbench, rigbench_ok, runs_of};
 use rigbench::status::{CellStatus, FailureMode, RunStatus};
 
+/// One test's runs at a time: each llama-server takes every core (threads
+/// "auto"), and two on the same cores at once took 204 s in CI against 31 s
+/// each alone (2 vCPUs, 2026-12-06).
+static CORES: Mutex<()> = Mutex::new(());
+
+fn the_cores() -> MutexGuard<'static, ()> {
+    CORES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 #[test]
 #[ignore = "needs Podman and the model: scripts/test.sh runs it"]
 fn the_private_service_killed_mid_run() {
+    let _cores = the_cores();
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("run");
     let (child, m) = start_and_wait_for_a_run(&out, &[]);
@@ -34,6 +47,7 @@ fn the_private_service_killed_mid_run() {
 #[test]
 #[ignore = "needs Podman and the model: scripts/test.sh runs it"]
 fn the_users_own_service_killed_mid_run_and_started_again() {
+    let _cores = the_cores();
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("run");
     let address = format!("unix://{}", work.path().join("podman.sock").display());
