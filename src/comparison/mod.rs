@@ -188,7 +188,10 @@ pub fn compare(a_name: &str, a: &Manifest, b_name: &str, b: &Manifest, band: f64
 /// Compares the two sides of one run split by `within::split`.
 pub fn compare_within(a_name: &str, b_name: &str, s: &within::Split, band: f64) -> Comparison {
     let key = |m: &Manifest, c: &Cell| CellKey::within(m, c, s);
-    compare_by(a_name, &s.a, b_name, &s.b, band, &key)
+    Comparison {
+        setup: setup::differences_within(s),
+        ..compare_by(a_name, &s.a, b_name, &s.b, band, &key)
+    }
 }
 
 /// Compares B against A, matching cells on `key`.

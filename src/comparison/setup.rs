@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::within::{Field, Split};
 use crate::manifest::Manifest;
 
 /// One fact that differs (absent on one side: `None`).
@@ -93,7 +94,53 @@ pub fn facts(m: &Manifest) -> BTreeMap<String, String> {
 
 /// The facts that differ between A and B, in path order.
 pub fn differences(a: &Manifest, b: &Manifest) -> Vec<Difference> {
-    let (fa, fb) = (facts(a), facts(b));
+    diff(&facts(a), &facts(b))
+}
+
+/// The facts that differ between the two sides of one run split by
+/// `within::split`, each side's compared backend, source, model or variant
+/// under one name, the split's label (`plan.variant[f16→q8k].server_args`),
+/// so that a field of A sits beside the same field of B instead of each
+/// showing as absent on the other side.
+pub fn differences_within(s: &Split) -> Vec<Difference> {
+    let under_label = |m: &Manifest, value: &str| {
+        facts(m)
+            .into_iter()
+            .map(|(k, v)| (renamed(&k, s.field, value, &s.label), v))
+            .collect::<BTreeMap<_, _>>()
+    };
+    diff(
+        &under_label(&s.a, &s.a_value),
+        &under_label(&s.b, &s.b_value),
+    )
+}
+
+/// Fact path `key` with the compared `field`'s `value` in its brackets
+/// (`image[BACKEND@SOURCE]`, `model[NAME]`, `plan.variant[NAME]`) replaced
+/// by `label`; any other path as it is.
+pub(crate) fn renamed(key: &str, field: Field, value: &str, label: &str) -> String {
+    let Some((head, rest)) = key.split_once('[') else {
+        return key.to_string();
+    };
+    let Some((inside, tail)) = rest.split_once(']') else {
+        return key.to_string();
+    };
+    let inside = match (field, head, inside.split_once('@')) {
+        (Field::Backend, "image", Some((backend, source))) if backend == value => {
+            format!("{label}@{source}")
+        }
+        (Field::Source, "image", Some((backend, source))) if source == value => {
+            format!("{backend}@{label}")
+        }
+        (Field::Model, "model", _) | (Field::Variant, "plan.variant", _) if inside == value => {
+            label.to_string()
+        }
+        _ => return key.to_string(),
+    };
+    format!("{head}[{inside}]{tail}")
+}
+
+fn diff(fa: &BTreeMap<String, String>, fb: &BTreeMap<String, String>) -> Vec<Difference> {
     let mut keys: Vec<&String> = fa.keys().chain(fb.keys()).collect();
     keys.sort();
     keys.dedup();

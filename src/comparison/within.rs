@@ -49,6 +49,9 @@ pub struct Split {
     pub a: Manifest,
     pub b: Manifest,
     pub field: Field,
+    /// The compared field's value on each side.
+    pub a_value: String,
+    pub b_value: String,
     pub label: String,
 }
 
@@ -93,6 +96,8 @@ pub fn split(m: &Manifest, field: Field, a: &str, b: &str) -> Result<Split, Stri
         a: side(m, field, a),
         b: side(m, field, b),
         field,
+        a_value: a.to_string(),
+        b_value: b.to_string(),
         label: format!("{a}→{b}"),
     })
 }
@@ -180,6 +185,70 @@ mod tests {
         let c = compare_within("A", "B", &s, 0.02);
         assert_eq!(c.cells.len(), 1);
         assert_eq!(c.cells[0].key.variant, "default→q8");
+    }
+
+    #[test]
+    fn the_setup_table_sets_a_field_of_one_side_beside_the_same_field_of_the_other() {
+        let mut m = run_of_builtin_plan();
+        let mut q8 = m.plan.variants[0].clone();
+        q8.name = "q8".to_string();
+        q8.cache_type_k = "q8_0".to_string();
+        m.plan.variants.push(q8);
+        let base = m.plan.variants[0].name.clone();
+        m.cells = vec![
+            cell(31, &base, steady(80.0), None),
+            cell(31, "q8", steady(79.0), None),
+        ];
+        let s = split(&m, Field::Variant, &base, "q8").unwrap();
+        let c = compare_within("A", "B", &s, 0.02);
+        // Only the name and the K cache's type differ, each on one row under
+        // the label, not the whole of each variant as absent on the other side.
+        let rows: Vec<(&str, Option<&str>, Option<&str>)> = c
+            .setup
+            .iter()
+            .map(|d| (d.field.as_str(), d.a.as_deref(), d.b.as_deref()))
+            .collect();
+        let label = format!("plan.variant[{base}→q8]");
+        assert_eq!(
+            rows,
+            [
+                (
+                    format!("{label}.cache_type_k").as_str(),
+                    Some("f16"),
+                    Some("q8_0")
+                ),
+                (
+                    format!("{label}.name").as_str(),
+                    Some(base.as_str()),
+                    Some("q8")
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn compared_images_and_models_are_named_by_the_label_and_the_rest_stays() {
+        use crate::comparison::setup::renamed;
+        let r = |key, field, value| renamed(key, field, value, "L");
+        assert_eq!(
+            r(
+                "image[vulkan@default].build_args.X",
+                Field::Backend,
+                "vulkan"
+            ),
+            "image[L@default].build_args.X"
+        );
+        assert_eq!(
+            r("image[vulkan@default].build_args.X", Field::Backend, "cuda"),
+            "image[vulkan@default].build_args.X"
+        );
+        assert_eq!(
+            r("image[cuda@new].tag", Field::Source, "new"),
+            "image[cuda@L].tag"
+        );
+        assert_eq!(r("model[m].sha256", Field::Model, "m"), "model[L].sha256");
+        assert_eq!(r("model[m].sha256", Field::Variant, "m"), "model[m].sha256");
+        assert_eq!(r("host.cpu.model", Field::Backend, "cpu"), "host.cpu.model");
     }
 
     #[test]
