@@ -14,7 +14,7 @@ use rigbench::backend::Backend;
 use rigbench::manifest::{Cell, Manifest};
 use rigbench::metric::Metric;
 use rigbench::status::{CellStatus, RunStatus};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn cell(m: &Manifest, backend: Backend, prompt: u32) -> &Cell {
     m.cells
@@ -155,16 +155,23 @@ fn cpu_and_vulkan_images_measure_the_same_model_and_agree() {
         let ratio = cell["metrics"][0]["ratio"]["ratio"].as_f64().unwrap();
         assert!(ratio < 0.5, "vulkan/cpu generation {ratio}");
     }
+    // Each image's fields beside the other's, under the label.
     let fields = common::setup_fields(&c);
-    assert!(
-        fields.iter().any(|f| f.starts_with("image[cpu@default]")),
-        "{fields:?}"
-    );
     assert!(
         fields
             .iter()
-            .any(|f| f.starts_with("image[vulkan@default]")),
+            .all(|f| !f.starts_with("image[cpu@") && !f.starts_with("image[vulkan@")),
         "{fields:?}"
+    );
+    let backend = c["setup"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["field"] == "image[cpu→vulkan@default].backend")
+        .unwrap_or_else(|| panic!("{fields:?}"));
+    assert_eq!(
+        (&backend["a"], &backend["b"]),
+        (&json!("cpu"), &json!("vulkan"))
     );
 }
 
