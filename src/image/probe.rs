@@ -3,7 +3,9 @@
 //! `vulkaninfo --summary` and `rocminfo`. Each tool's command and a pure parser
 //! of its text; `image::ensure` runs the tools in a container with the
 //! backend's devices. A backend without such a tool (the CUDA image starts
-//! from scratch) has llama.cpp's own `--list-devices` name its GPUs.
+//! from scratch) has llama.cpp's own `--list-devices` name its GPUs, read
+//! here too (`DeviceList`, and `named_devices`, which the runner's device check
+//! and the report's system section share).
 
 use std::collections::BTreeMap;
 
@@ -53,6 +55,39 @@ impl DeviceList {
             loader: loader_errors(text),
         }
     }
+}
+
+/// (name, description) of each device in `lines`: `--list-devices` lines
+/// (`Vulkan0: NVIDIA H200 (143155 MiB, 142629 MiB free)`) or, in a verbose
+/// server log, `llama_model_load_from_file_impl: using device Vulkan0 (NVIDIA
+/// H200) (0000:00:06.0) - 142629 MiB free`.
+pub fn named_devices(lines: &[String]) -> Vec<(String, String)> {
+    lines
+        .iter()
+        .filter_map(|l| {
+            let l = l.trim();
+            if let Some((_, rest)) = l.split_once(": using device ") {
+                let (name, rest) = rest.split_once(" (")?;
+                // The description may hold parentheses ("llvmpipe (LLVM
+                // 19.1.7, 256 bits)"): it ends where ") (" begins the id.
+                let end = rest.find(") (").or_else(|| rest.rfind(')'))?;
+                return Some((name.to_string(), rest[..end].to_string()));
+            }
+            let (name, rest) = l.split_once(": ")?;
+            // A device's name: a backend's and its index (`Vulkan0`, `CUDA1`).
+            let is_device = name.ends_with(|c: char| c.is_ascii_digit())
+                && name.starts_with(|c: char| c.is_ascii_alphabetic())
+                && name.chars().all(|c| c.is_ascii_alphanumeric());
+            if !is_device {
+                return None;
+            }
+            let description = match rest.rfind(" (") {
+                Some(i) if rest[i..].contains("MiB") => &rest[..i],
+                _ => rest,
+            };
+            Some((name.to_string(), description.to_string()))
+        })
+        .collect()
 }
 
 /// The Vulkan loader's errors and warnings in a program's output (printed

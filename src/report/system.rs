@@ -39,7 +39,7 @@ fn devices(m: &Manifest) -> Option<Table> {
         };
         let mut used: Vec<String> = starts
             .iter()
-            .flat_map(|s| crate::runner::device::devices(&s.devices_seen))
+            .flat_map(|s| crate::image::probe::named_devices(&s.devices_seen))
             .map(|(name, description)| format!("{name} ({description})"))
             .collect();
         used.sort();

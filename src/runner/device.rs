@@ -11,44 +11,11 @@
 
 use crate::host::devices::VulkanDriver;
 
-/// (name, description) of each device in `lines`: `--list-devices` lines
-/// (`Vulkan0: NVIDIA H200 (143155 MiB, 142629 MiB free)`) or, in a verbose
-/// server log, `llama_model_load_from_file_impl: using device Vulkan0 (NVIDIA
-/// H200) (0000:00:06.0) - 142629 MiB free`.
-pub fn devices(lines: &[String]) -> Vec<(String, String)> {
-    lines
-        .iter()
-        .filter_map(|l| {
-            let l = l.trim();
-            if let Some((_, rest)) = l.split_once(": using device ") {
-                let (name, rest) = rest.split_once(" (")?;
-                // The description may hold parentheses ("llvmpipe (LLVM
-                // 19.1.7, 256 bits)"): it ends where ") (" begins the id.
-                let end = rest.find(") (").or_else(|| rest.rfind(')'))?;
-                return Some((name.to_string(), rest[..end].to_string()));
-            }
-            let (name, rest) = l.split_once(": ")?;
-            // A device's name: a backend's and its index (`Vulkan0`, `CUDA1`).
-            let is_device = name.ends_with(|c: char| c.is_ascii_digit())
-                && name.starts_with(|c: char| c.is_ascii_alphabetic())
-                && name.chars().all(|c| c.is_ascii_alphanumeric());
-            if !is_device {
-                return None;
-            }
-            let description = match rest.rfind(" (") {
-                Some(i) if rest[i..].contains("MiB") => &rest[..i],
-                _ => rest,
-            };
-            Some((name.to_string(), description.to_string()))
-        })
-        .collect()
-}
-
 /// Descriptions of Vulkan devices that are the CPU under a Vulkan name.
 const SOFTWARE: &[&str] = &["llvmpipe", "lavapipe", "SwiftShader"];
 
 /// Why the server would not run on the GPU its cell was meant for, given
-/// the devices llama.cpp lists (`devices`), or `None` when it would (or when
+/// the devices llama.cpp lists (`image::probe::named_devices`), or `None` when it would (or when
 /// no GPU was meant).
 pub fn off_device(driver: Option<VulkanDriver>, listed: &[(String, String)]) -> Option<String> {
     let driver = driver.filter(|d| d.is_gpu())?;
@@ -123,6 +90,7 @@ pub fn off_device_bench(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::image::probe::named_devices;
 
     fn lines(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
@@ -133,7 +101,7 @@ mod tests {
     const RADV: &str = "Vulkan0: AMD Radeon Graphics (RADV GFX1151) (98304 MiB, 97000 MiB free)";
 
     fn on(line: &str) -> Vec<(String, String)> {
-        devices(&lines(&[line]))
+        named_devices(&lines(&[line]))
     }
 
     #[test]
@@ -156,7 +124,7 @@ mod tests {
             [("CUDA0".into(), "NVIDIA H200".into())]
         );
         assert!(
-            devices(&lines(&[
+            named_devices(&lines(&[
                 "system_info: n_threads = 2 | CPU : AVX2 = 1",
                 "warning: no usable GPU found, --gpu-layers option will be ignored",
             ]))

@@ -278,7 +278,9 @@ impl<E: Engine> Runner<'_, E> {
                     message: format!("llama-server --list-devices did not run: {e}"),
                     evidence: vec![e.to_string()],
                 })?;
-            if let Some(why) = device::off_device(driver, &device::devices(&listed.devices)) {
+            if let Some(why) =
+                device::off_device(driver, &crate::image::probe::named_devices(&listed.devices))
+            {
                 // The devices seen, then why the loader gave no other.
                 let evidence = listed.devices.into_iter().chain(listed.loader).collect();
                 return Err(Failure {
