@@ -77,6 +77,15 @@ async fn small_plan_runs_end_to_end_in_a_real_container() {
     assert_eq!(prompts, [31, 461]);
     for c in &m.cells {
         assert_eq!(c.status, CellStatus::Ok, "{}", c.id);
+        // The server ran without its host prompt cache, as recorded.
+        assert!(
+            c.variant
+                .server_argv
+                .windows(2)
+                .any(|w| w == ["--cache-ram", "0"]),
+            "{:?}",
+            c.variant.server_argv
+        );
         let runs = &c.runs;
         assert_eq!(runs.len(), 3);
         for r in runs {
@@ -123,6 +132,14 @@ async fn small_plan_runs_end_to_end_in_a_real_container() {
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(report.contains("| prompt tokens | cpu/small"), "{report}");
     assert!(out.join("logs/cpu.gemma-3-270m-q4_k_m.small.log").exists());
+    // And the server took it: with no host cache, this source's llama-server
+    // turns off caching idle slots too, and says so.
+    let server_log =
+        std::fs::read_to_string(out.join("logs/cpu.gemma-3-270m-q4_k_m.small.log")).unwrap();
+    assert!(
+        server_log.contains("--cache-idle-slots requires --cache-ram, disabling"),
+        "{server_log}"
+    );
 
     // No container of this run is left behind.
     let run_id = &m.run_id;

@@ -12,7 +12,7 @@
 # the plans made). STAGE_DIR must be /root/rigbench-stage (the plans name the source
 # archive there) and hold debs-podman/, debs-vulkan/ and
 # llama-src-0c1e57098-trimmed.tar.gz; rigbench is on PATH. STEPS names what to
-# run (default "aa1 aa2 aa3 q8k warmup"; warmupnc is plans/h200-warmupnc.toml), BACKENDS which images to build
+# run (default "aa1 aa2 aa3 q8k warmup"), BACKENDS which images to build
 # (default "cuda vulkan"), RUN_FLAGS flags for every run (`--backend vulkan`
 # with BACKENDS=vulkan: the A/A and q8k plans on one backend). Steps and times go to
 # OUT_DIR/pipeline.log, each step's output to OUT_DIR/NAME.log.

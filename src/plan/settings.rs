@@ -117,6 +117,15 @@ pub fn server_argv(model_file: &str, v: &CellVariant) -> Vec<String> {
         // No automatic fitting: what runs is what the plan says.
         "--fit".into(),
         "off".into(),
+        // No host-memory prompt cache: each request stands alone, as its
+        // `cache_prompt: false` asks. With llama-server's default (8192 MiB)
+        // a request's TTFT pays for saving the previous prompt's state: 52 ms
+        // at 31 tokens on an H100, which the server's own prompt time leaves
+        // out (results/h100-cacheram-tax-2026-12). Every llama-server that
+        // takes `--fit` (llama.cpp PR 16653, late 2025) takes this too (PR
+        // 16391, October 2025). A variant's `server_args` come later and win.
+        "--cache-ram".into(),
+        "0".into(),
     ];
     a.extend(v.extra_server_args.iter().cloned());
     a
@@ -146,6 +155,7 @@ mod tests {
             "--cache-type-v f16",
             "--parallel 1",
             "--fit off",
+            "--cache-ram 0",
         ] {
             assert!(joined.contains(expect), "{expect} missing from {joined}");
         }
