@@ -35,7 +35,7 @@ b3=$!
 failed=0
 for p in "$b1" "$b2" "$b3"; do wait "$p" || failed=1; done
 [ "$failed" = 0 ] || { step "a build or the model failed"; exit 1; }
-image=$(grep -o 'localhost/rigbench/llama-cuda:[0-9a-f]*' "$out/build-cuda.log" | head -n1)
+image=$(built_cuda_image)
 [ -n "$image" ] || { step "no cuda image tag in build-cuda.log"; exit 1; }
 tax_pairs "$image" "$model" /src/build/bin/llama-bench
 nvidia-smi -q > "$out/nvidia-smi-q.txt" 2>&1

@@ -40,7 +40,7 @@ run models rigbench model prepare --plan "$plans/h200-aa.toml"
 wait_builds || exit 1
 for s in ${STEPS:-aa1 aa2 aa3 q8k warmup}; do
   if [ "$s" = tax ]; then
-    image=$(grep -o 'localhost/rigbench/llama-cuda:[0-9a-f]*' "$out/build-cuda.log" | head -n1)
+    image=$(built_cuda_image)
     dense=$(grep -o '/[^ ]*gemma3-27b[^ ]*\.gguf' "$out/models.log" | head -n1)
     if [ -n "$image" ] && [ -n "$dense" ]; then tax_pairs "$image" "$dense"; else step "tax: no cuda image ($image) or dense model ($dense)"; fi
     continue

@@ -35,6 +35,9 @@ host_build() {
     cmake -S /src/llama.cpp -B /src/build "${gen[@]}" "${tax_flags[@]}" &&
     cmake --build /src/build --config Release -j "$(nproc)" --target llama-bench
 }
+built_cuda_image() { # the tag `rigbench build` printed in $out/build-cuda.log
+  grep -o 'localhost/rigbench/llama-cuda:[0-9a-f]*' "$out/build-cuda.log" | head -n1
+}
 tax_pairs() { # IMAGE MODEL [HOST_BIN]
   local image=$1 model=$2 cid i libs=/usr/local/nvidia/lib64 nvcc cuda
   # On the host: the driver's folder, then the toolkit's libraries (cudart,

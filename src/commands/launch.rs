@@ -180,21 +180,15 @@ async fn connect_engine(g: &Globals) -> anyhow::Result<Connected> {
     let connected = g.connect().await?;
     let info = connected.client.info().await?;
     log::info!(
-        "engine: {:?} {}{} at {}{} (runtime {})",
-        info.kind,
-        info.version,
-        if info.rootless == Some(true) {
-            " rootless"
-        } else {
-            ""
-        },
+        "engine: {} at {}{} (runtime {})",
+        info.named(),
         info.socket,
         if info.service_started_by_rigbench {
             ", started for this run"
         } else {
             ""
         },
-        info.runtime.as_deref().unwrap_or("?")
+        info.runtime_named()
     );
     Ok(connected)
 }

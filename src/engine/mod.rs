@@ -58,6 +58,28 @@ pub struct EngineInfo {
     pub rootless: Option<bool>,
 }
 
+impl EngineInfo {
+    /// The engine as rigbench's lines name it: kind and version, and
+    /// " rootless" where it runs so (`Podman 4.3.1 rootless`).
+    pub fn named(&self) -> String {
+        format!(
+            "{:?} {}{}",
+            self.kind,
+            self.version,
+            if self.rootless == Some(true) {
+                " rootless"
+            } else {
+                ""
+            }
+        )
+    }
+
+    /// The OCI runtime, or `?` where the engine did not say.
+    pub fn runtime_named(&self) -> &str {
+        self.runtime.as_deref().unwrap_or("?")
+    }
+}
+
 /// An image as the engine reports it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImageFacts {

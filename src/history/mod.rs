@@ -136,17 +136,7 @@ pub fn cells_table(m: &Manifest) -> String {
 pub fn summary(dir: &str, m: &Manifest, integrity: &Result<(), String>) -> String {
     let mut out = String::new();
     let engine = m.engine.as_ref().map_or("unknown".to_string(), |e| {
-        format!(
-            "{:?} {}{}, runtime {}",
-            e.kind,
-            e.version,
-            if e.rootless == Some(true) {
-                " rootless"
-            } else {
-                ""
-            },
-            e.runtime.as_deref().unwrap_or("?")
-        )
+        format!("{}, runtime {}", e.named(), e.runtime_named())
     });
     let gpus: Vec<String> = m
         .host
