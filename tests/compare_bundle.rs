@@ -61,6 +61,16 @@ fn runs_compare_and_a_run_bundles_verifies_and_imports() {
         fields.contains(&"plan.variant[small].threads"),
         "{fields:?}"
     );
+    // And the argument the servers were started with, as the manifest
+    // recorded it (also --threads-batch: rigbench sets both).
+    for flag in ["--threads", "--threads-batch"] {
+        assert!(
+            fields
+                .iter()
+                .any(|f| f.starts_with("cell[") && f.ends_with(&format!("].server_argv.{flag}"))),
+            "{fields:?}"
+        );
+    }
     let single = rigbench::manifest::store::RunDir::open(&c_dir)
         .load()
         .unwrap();
@@ -83,8 +93,15 @@ fn runs_compare_and_a_run_bundles_verifies_and_imports() {
         wa.path(),
     );
     let md = String::from_utf8_lossy(&md.stdout);
+    let row = |field: &str| {
+        md.lines().any(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            cells == ["", field, "2", "1", ""]
+        })
+    };
+    assert!(row("plan.variant[small].threads"), "{md}");
     assert!(
-        md.contains("| plan.variant[small].threads | 2 | 1 |"),
+        row("cell[cpu@default/gemma-3-270m-q4_k_m/small].server_argv.--threads"),
         "{md}"
     );
 

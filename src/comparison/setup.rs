@@ -1,10 +1,11 @@
 //! What changed between two runs' setups: each manifest's setup facts (host,
 //! kernel command line, module parameters, engine, per image its inputs and the
-//! versions read inside it, models, plan settings) flattened to `path = value`
+//! versions read inside it, models, plan settings, the argument lists each
+//! server group and llama-bench run was started with) flattened to `path = value`
 //! pairs, and the paths whose values differ. Timings, ids of containers and other
 //! facts that change on every run are left out. A pure function.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -89,6 +90,56 @@ pub fn facts(m: &Manifest) -> BTreeMap<String, String> {
             serde_json::to_value(v),
         );
     }
+    // What each server group ran: a setting that reaches llama-server only
+    // through rigbench's own defaults (`--cache-ram 0`) differs here even
+    // where the plan's settings are the same.
+    for c in &m.cells {
+        let group = format!(
+            "cell[{}@{}/{}/{}].server_argv",
+            c.backend, c.source, c.model, c.variant.name
+        );
+        for (flag, value) in argv_flags(&c.variant.server_argv) {
+            out.insert(format!("{group}.{flag}"), value);
+        }
+    }
+    for r in &m.llama_bench {
+        let group = format!("llama_bench[{}@{}/{}].argv", r.backend, r.source, r.model);
+        for (flag, value) in argv_flags(&r.argv) {
+            out.insert(format!("{group}.{flag}"), value);
+        }
+    }
+    out
+}
+
+/// An argument list as flag → value: the words after a flag up to the next
+/// flag (a word starting with `-` that is no number), joined by spaces;
+/// `(set)` for a flag with no value; a flag given twice has its last value,
+/// as llama.cpp's own parser takes it. Words before any flag are under `args`.
+pub(crate) fn argv_flags(argv: &[String]) -> BTreeMap<String, String> {
+    let is_flag = |w: &str| w.starts_with('-') && w.len() > 1 && w.parse::<f64>().is_err();
+    let mut out = BTreeMap::new();
+    let mut flag = "args".to_string();
+    let mut words: Vec<&str> = Vec::new();
+    let put = |flag: &str, words: &[&str], out: &mut BTreeMap<String, String>| {
+        if flag != "args" || !words.is_empty() {
+            let v = if words.is_empty() {
+                "(set)".to_string()
+            } else {
+                words.join(" ")
+            };
+            out.insert(flag.to_string(), v);
+        }
+    };
+    for w in argv {
+        if is_flag(w) {
+            put(&flag, &words, &mut out);
+            flag = w.clone();
+            words.clear();
+        } else {
+            words.push(w);
+        }
+    }
+    put(&flag, &words, &mut out);
     out
 }
 
@@ -116,8 +167,9 @@ pub fn differences_within(s: &Split) -> Vec<Difference> {
 }
 
 /// Fact path `key` with the compared `field`'s `value` in its brackets
-/// (`image[BACKEND@SOURCE]`, `model[NAME]`, `plan.variant[NAME]`) replaced
-/// by `label`; any other path as it is.
+/// (`image[BACKEND@SOURCE]`, `model[NAME]`, `plan.variant[NAME]`,
+/// `cell[BACKEND@SOURCE/MODEL/VARIANT]`, `llama_bench[BACKEND@SOURCE/MODEL]`)
+/// replaced by `label`; any other path as it is.
 pub(crate) fn renamed(key: &str, field: Field, value: &str, label: &str) -> String {
     let Some((head, rest)) = key.split_once('[') else {
         return key.to_string();
@@ -125,6 +177,12 @@ pub(crate) fn renamed(key: &str, field: Field, value: &str, label: &str) -> Stri
     let Some((inside, tail)) = rest.split_once(']') else {
         return key.to_string();
     };
+    if head == "cell" || head == "llama_bench" {
+        return match group_renamed(head == "cell", inside, field, value, label) {
+            Some(inside) => format!("{head}[{inside}]{tail}"),
+            None => key.to_string(),
+        };
+    }
     let inside = match (field, head, inside.split_once('@')) {
         (Field::Backend, "image", Some((backend, source))) if backend == value => {
             format!("{label}@{source}")
@@ -140,16 +198,117 @@ pub(crate) fn renamed(key: &str, field: Field, value: &str, label: &str) -> Stri
     format!("{head}[{inside}]{tail}")
 }
 
+/// A `cell[…]` (`with_variant`) or `llama_bench[…]` key's inside,
+/// `BACKEND@SOURCE/MODEL[/VARIANT]`, with the compared field's `value`
+/// replaced by `label`; `None` where that field is not `value` (or the key is
+/// not of that form).
+fn group_renamed(
+    with_variant: bool,
+    inside: &str,
+    field: Field,
+    value: &str,
+    label: &str,
+) -> Option<String> {
+    let (backend, rest) = inside.split_once('@')?;
+    let (source, rest) = rest.split_once('/')?;
+    let (model, variant) = if with_variant {
+        let (m, v) = rest.rsplit_once('/')?;
+        (m, Some(v))
+    } else {
+        (rest, None)
+    };
+    let mut parts = [backend, source, model, variant.unwrap_or("")];
+    let i = match field {
+        Field::Backend => 0,
+        Field::Source => 1,
+        Field::Model => 2,
+        Field::Variant if with_variant => 3,
+        Field::Variant => return None,
+    };
+    if parts[i] != value {
+        return None;
+    }
+    parts[i] = label;
+    let [b, s, m, v] = parts;
+    Some(match variant {
+        Some(_) => format!("{b}@{s}/{m}/{v}"),
+        None => format!("{b}@{s}/{m}"),
+    })
+}
+
+/// The facts of A and B that differ, in path order. The argv facts of a
+/// server group (`cell[…]`) or llama-bench run (`llama_bench[…]`) are compared
+/// only where both sides have that group (the cells only one side ran are
+/// listed as such); a flag that differs alike in every group both sides have
+/// is one row, `cell[every group].server_argv.--flag`.
 fn diff(fa: &BTreeMap<String, String>, fb: &BTreeMap<String, String>) -> Vec<Difference> {
+    let (ga, gb) = (groups(fa), groups(fb));
+    let shared: BTreeSet<&str> = ga.intersection(&gb).copied().collect();
     let mut keys: Vec<&String> = fa.keys().chain(fb.keys()).collect();
     keys.sort();
     keys.dedup();
-    keys.into_iter()
-        .filter(|k| fa.get(*k) != fb.get(*k))
-        .map(|k| Difference {
-            field: k.clone(),
-            a: fa.get(k).cloned(),
-            b: fb.get(k).cloned(),
-        })
+    let mut out = Vec::new();
+    let mut alike: BTreeMap<Alike, Vec<&str>> = BTreeMap::new();
+    for k in keys {
+        let (a, b) = (fa.get(k), fb.get(k));
+        if a == b {
+            continue;
+        }
+        match group_of(k) {
+            None => out.push(Difference {
+                field: k.clone(),
+                a: a.cloned(),
+                b: b.cloned(),
+            }),
+            Some((group, head, rest)) if shared.contains(group) => {
+                alike.entry((head, rest, a, b)).or_default().push(group);
+            }
+            Some(_) => {}
+        }
+    }
+    for ((head, rest, a, b), gs) in alike {
+        let of_head = shared.iter().filter(|g| group_head(g) == head).count();
+        let fields: Vec<String> = if gs.len() > 1 && gs.len() == of_head {
+            vec![format!("{head}[every group]{rest}")]
+        } else {
+            gs.iter().map(|g| format!("{g}{rest}")).collect()
+        };
+        out.extend(fields.into_iter().map(|field| Difference {
+            field,
+            a: a.cloned(),
+            b: b.cloned(),
+        }));
+    }
+    out.sort_by(|x, y| x.field.cmp(&y.field));
+    out
+}
+
+/// An argv fact's difference apart from its group: the head, the rest of the
+/// path, A's value and B's value.
+type Alike<'a> = (&'a str, &'a str, Option<&'a String>, Option<&'a String>);
+
+/// The heads of argv facts, one per server group or llama-bench run.
+const GROUP_HEADS: [&str; 2] = ["cell", "llama_bench"];
+
+fn group_head(group: &str) -> &str {
+    group.split_once('[').map_or(group, |(h, _)| h)
+}
+
+/// An argv fact's group (`cell[cuda@default/m/f16]`), head (`cell`) and the
+/// rest of its path (`.server_argv.--flag`); `None` for any other fact.
+fn group_of(key: &str) -> Option<(&str, &str, &str)> {
+    let (head, _) = key.split_once('[')?;
+    if !GROUP_HEADS.contains(&head) {
+        return None;
+    }
+    let end = key.find("].")? + 1;
+    Some((&key[..end], head, &key[end..]))
+}
+
+/// The argv groups a side's facts have.
+fn groups(f: &BTreeMap<String, String>) -> BTreeSet<&str> {
+    f.keys()
+        .filter_map(|k| group_of(k))
+        .map(|(g, _, _)| g)
         .collect()
 }

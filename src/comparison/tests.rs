@@ -205,3 +205,108 @@ fn a_synthetic_cell_never_meets_a_real_models_cell_of_the_same_name() {
             .starts_with("gemma-3-270m-q4_k_m (synthetic #")
     );
 }
+
+#[test]
+fn a_server_argument_rigbench_added_by_itself_shows_in_the_setup() {
+    // The same plan run by two rigbench versions: the second starts every
+    // server with `--cache-ram 0`, which no plan setting says.
+    let with = |argv: &[&str]| {
+        let mut c = cell(31, "default", runs(&[70.0, 71.0], &[40.0, 41.0]), None);
+        c.variant.server_argv = argv.iter().map(|s| s.to_string()).collect();
+        let mut m = manifest(vec![c.clone(), cell(461, "default", c.runs.clone(), None)]);
+        m.cells[1].variant.server_argv = c.variant.server_argv.clone();
+        m
+    };
+    let a = with(&["--fit", "off"]);
+    let b = with(&["--fit", "off", "--cache-ram", "0"]);
+    let c = compare("a", &a, "b", &b, 2.0);
+    // One row for the server group, not one per prompt length.
+    let rows: Vec<_> = c
+        .setup
+        .iter()
+        .filter(|d| d.field.starts_with("cell["))
+        .collect();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(
+        rows[0].field,
+        "cell[cpu@default/gemma-3-270m-q4_k_m/default].server_argv.--cache-ram"
+    );
+    assert_eq!(
+        (rows[0].a.as_deref(), rows[0].b.as_deref()),
+        (None, Some("0"))
+    );
+    // The same argv on both sides: no row.
+    assert!(compare("a", &a, "a2", &a.clone(), 2.0).setup.is_empty());
+}
+
+#[test]
+fn an_argument_list_is_read_as_flags_and_their_values() {
+    let argv: Vec<String> = [
+        "serve",
+        "--model",
+        "/m.gguf",
+        "-ngl",
+        "99",
+        "--no-mmap",
+        "--override-kv",
+        "a=1",
+        "b=2",
+        "--seed",
+        "-1",
+        "--cache-ram",
+        "0",
+        "--cache-ram",
+        "8192",
+    ]
+    .map(String::from)
+    .to_vec();
+    let f = setup::argv_flags(&argv);
+    let got: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(
+        got,
+        [
+            ("--cache-ram", "8192"),
+            ("--model", "/m.gguf"),
+            ("--no-mmap", "(set)"),
+            ("--override-kv", "a=1 b=2"),
+            ("--seed", "-1"),
+            ("-ngl", "99"),
+            ("args", "serve"),
+        ]
+    );
+}
+
+#[test]
+fn a_flag_that_differs_in_every_server_group_is_one_row() {
+    let group = |variant: &str, argv: &[&str]| {
+        let mut c = cell(31, variant, runs(&[70.0, 71.0], &[40.0, 41.0]), None);
+        c.variant.server_argv = argv.iter().map(|s| s.to_string()).collect();
+        c
+    };
+    let a = manifest(vec![
+        group("default", &["--fit", "off"]),
+        group("q8", &["--fit", "off", "-ctk", "q8_0"]),
+    ]);
+    // --cache-ram in both groups, -ctk changed in one.
+    let b = manifest(vec![
+        group("default", &["--fit", "off", "--cache-ram", "0"]),
+        group("q8", &["--fit", "off", "-ctk", "q4_0", "--cache-ram", "0"]),
+    ]);
+    let c = compare("a", &a, "b", &b, 2.0);
+    let rows: Vec<_> = c
+        .setup
+        .iter()
+        .map(|d| (d.field.as_str(), d.a.as_deref(), d.b.as_deref()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (
+                "cell[cpu@default/gemma-3-270m-q4_k_m/q8].server_argv.-ctk",
+                Some("q8_0"),
+                Some("q4_0")
+            ),
+            ("cell[every group].server_argv.--cache-ram", None, Some("0")),
+        ]
+    );
+}

@@ -249,6 +249,39 @@ mod tests {
         assert_eq!(r("model[m].sha256", Field::Model, "m"), "model[L].sha256");
         assert_eq!(r("model[m].sha256", Field::Variant, "m"), "model[m].sha256");
         assert_eq!(r("host.cpu.model", Field::Backend, "cpu"), "host.cpu.model");
+        // A server group's and a llama-bench run's argv: the compared part only.
+        assert_eq!(
+            r(
+                "cell[cuda@default/m/f16].server_argv",
+                Field::Variant,
+                "f16"
+            ),
+            "cell[cuda@default/m/L].server_argv"
+        );
+        assert_eq!(
+            r(
+                "cell[cuda@default/m/f16].server_argv",
+                Field::Backend,
+                "cuda"
+            ),
+            "cell[L@default/m/f16].server_argv"
+        );
+        assert_eq!(
+            r("cell[cuda@default/m/f16].server_argv", Field::Model, "m"),
+            "cell[cuda@default/L/f16].server_argv"
+        );
+        assert_eq!(
+            r("cell[cuda@default/m/f16].server_argv", Field::Model, "f16"),
+            "cell[cuda@default/m/f16].server_argv"
+        );
+        assert_eq!(
+            r("llama_bench[cuda@new/m].argv", Field::Source, "new"),
+            "llama_bench[cuda@L/m].argv"
+        );
+        assert_eq!(
+            r("llama_bench[cuda@new/m].argv", Field::Variant, "m"),
+            "llama_bench[cuda@new/m].argv"
+        );
     }
 
     #[test]
