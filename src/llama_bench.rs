@@ -21,6 +21,14 @@ pub struct Flags {
 }
 
 impl Flags {
+    /// What a current llama-bench accepts (llama.cpp since late 2025): the
+    /// flags a plan's settings are written in before an image's `--help` is read.
+    pub const CURRENT: Flags = Flags {
+        fa_words: true,
+        load_mode: true,
+        depth: true,
+    };
+
     pub fn from_help(help: &str) -> Flags {
         Flags {
             fa_words: help.contains("--flash-attn <on|off|auto>"),

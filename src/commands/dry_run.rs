@@ -35,6 +35,7 @@ pub fn render(plan: &Plan, matrix: &Matrix, cache: &Cache, rates: &Rates) -> Str
     images_section(&mut out, plan, &matrix.passthroughs);
     matrix_section(&mut out, plan, matrix);
     starts_section(&mut out, plan, matrix);
+    llama_bench_section(&mut out, matrix);
     excluded_section(&mut out, matrix);
     estimate_section(&mut out, plan, matrix, cache, rates);
     out
@@ -258,6 +259,21 @@ fn starts_section(out: &mut String, plan: &Plan, matrix: &Matrix) {
     }
 }
 
+/// The llama-bench runs after the server cells, each with its command line.
+fn llama_bench_section(out: &mut String, matrix: &Matrix) {
+    if matrix.llama_bench.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nllama-bench: {} run(s) after the server cells (the flags mapped to each image's own llama-bench, which may spell them the older way):",
+        matrix.llama_bench.len()
+    );
+    for r in &matrix.llama_bench {
+        let _ = writeln!(out, "  {}: llama-bench {}", r.name, r.argv.join(" "));
+    }
+}
+
 /// The cells that cannot run here, by reason, and those the plan's rules left out.
 fn excluded_section(out: &mut String, matrix: &Matrix) {
     if !matrix.excluded.is_empty() {
@@ -314,7 +330,7 @@ fn model_sizes(plan: &Plan, cache: &Cache) -> Vec<Option<u64>> {
 }
 
 /// `--dry-run --json`: the resolved plan, each server start with its argv
-/// and cells, the excluded cells, each backend's passthrough, what is cached,
+/// and cells, each llama-bench run with its argv, the excluded cells, each backend's passthrough, what is cached,
 /// and the estimate in seconds.
 pub fn json(plan: &Plan, matrix: &Matrix, cache: &Cache, rates: &Rates) -> serde_json::Value {
     use serde_json::json;
@@ -360,6 +376,7 @@ pub fn json(plan: &Plan, matrix: &Matrix, cache: &Cache, rates: &Rates) -> serde
     json!({
         "plan": plan,
         "server_starts": starts,
+        "llama_bench": matrix.llama_bench,
         "cells": matrix.groups.iter().map(|g| g.cells.len()).sum::<usize>(),
         "excluded": matrix.excluded,
         "left_out_by_rule": matrix.left_out,
@@ -531,6 +548,53 @@ mod tests {
             text.contains("estimate: about 0 s (image builds up to 0 s,"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_llama_bench_runs_are_listed_with_their_command_lines() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/h200-study.toml");
+        let plan = crate::plan::load(&path, 16).unwrap();
+        let mut matrix = expand(&plan);
+        matrix.exclude_backends(&BTreeMap::from([(
+            Backend::Vulkan,
+            "vulkan needs /dev/dri".to_string(),
+        )]));
+        let cache = Cache::new(std::path::PathBuf::from("/nonexistent-cache"));
+        let text = render(&plan, &matrix, &cache, &Rates::assumed());
+        // The CPU on the real small model only (its baseline), cuda on all
+        // four; vulkan's left with its cells.
+        assert!(
+            text.contains("\nllama-bench: 5 run(s) after the server cells"),
+            "{text}"
+        );
+        let flags =
+            "-p 512 -n 128 -r 3 -ngl {ngl} -t 16 -o json -d 0,11205 -fa on --load-mode mmap";
+        for (name, file, ngl) in [
+            ("cpu.gemma-3-270m-q4_k_m", "gemma-3-270m-q4_k_m.gguf", "0"),
+            (
+                "cuda.synthetic-gemma3-27b-q8_0",
+                "gemma3-27b-q8_0-s0.gguf",
+                "999",
+            ),
+        ] {
+            let line = format!(
+                "  {name}: llama-bench -m /models/{file} {}\n",
+                flags.replace("{ngl}", ngl)
+            );
+            assert!(text.contains(&line), "{line}\n{text}");
+        }
+        let benched = text.lines().filter(|l| l.contains(": llama-bench -m "));
+        assert!(
+            benched
+                .clone()
+                .all(|l| l.starts_with("  cpu.gemma-3-270m-q4_k_m: ") || l.starts_with("  cuda.")),
+            "{text}"
+        );
+        assert_eq!(benched.count(), 5);
+        let j = json(&plan, &matrix, &cache, &Rates::assumed());
+        assert_eq!(j["llama_bench"].as_array().unwrap().len(), 5);
+        assert_eq!(j["llama_bench"][0]["name"], "cpu.gemma-3-270m-q4_k_m");
+        assert_eq!(j["llama_bench"][0]["gpu_layers"], 0);
     }
 
     #[test]

@@ -193,15 +193,9 @@ pub fn estimate(plan: &Plan, matrix: &Matrix, sizes: &[Option<u64>], rates: &Rat
     }
     let mut llama_bench_s = 0.0;
     if let Some(settings) = &plan.llama_bench {
-        let has_cell = |b: Backend, si: usize, mi: usize| {
-            matrix
-                .groups
-                .iter()
-                .any(|g| g.backend == b && g.source == si && g.model == mi && !g.cells.is_empty())
-        };
-        for (backend, _, mi) in super::llama_bench::targets(plan, has_cell) {
-            if let Some(bytes) = sizes.get(mi).copied().flatten() {
-                llama_bench_s += llama_bench_seconds(settings, rates, backend, bytes);
+        for r in &matrix.llama_bench {
+            if let Some(bytes) = sizes.get(r.model).copied().flatten() {
+                llama_bench_s += llama_bench_seconds(settings, rates, r.backend, bytes);
             }
         }
     }

@@ -3,7 +3,8 @@
 //! server settings, and the cells left out because they cannot run as planned,
 //! each with the reason. `Matrix::on_host` resolves it for a host: each
 //! backend's device passthrough there, the cells of backends it cannot run
-//! excluded. The dry run prints it, the run executes it.
+//! excluded. With them, the llama-bench runs (`plan::llama_bench::runs`). The
+//! dry run prints it, the run executes it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -60,6 +61,9 @@ pub struct Matrix {
     /// Each runnable backend's devices, groups and environment on the host
     /// (`on_host`; none from `expand` alone).
     pub passthroughs: BTreeMap<Backend, Passthrough>,
+    /// The llama-bench runs: one per backend, source and model that has a
+    /// server group, when the plan has `[llama_bench]`.
+    pub llama_bench: Vec<super::llama_bench::Run>,
 }
 
 /// The id of a cell: stable, file-name safe, unique within a plan. `source` is
@@ -110,6 +114,8 @@ impl Matrix {
             .into_iter()
             .partition(|g| !reasons.contains_key(&g.backend));
         self.groups = kept;
+        self.llama_bench
+            .retain(|r| !reasons.contains_key(&r.backend));
         for g in dropped {
             let reason = reasons.get(&g.backend).cloned().unwrap_or_default();
             for c in g.cells {
@@ -231,11 +237,13 @@ pub fn expand(plan: &Plan) -> Matrix {
             }
         }
     }
+    let llama_bench = super::llama_bench::runs(plan, &groups);
     Matrix {
         groups,
         excluded,
         left_out,
         passthroughs: BTreeMap::new(),
+        llama_bench,
     }
 }
 

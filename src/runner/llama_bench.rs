@@ -1,5 +1,5 @@
-//! llama-bench in the same images as the server cells: one container per backend
-//! source and model that the matrix has a cell of, its flags mapped to what that image's llama-bench accepts, its raw
+//! llama-bench in the same images as the server cells: one container per run
+//! the matrix holds (a backend's source on a model it has cells of), its flags mapped to what that image's llama-bench accepts, its raw
 //! JSON kept in the manifest. A failure is recorded and the next run goes on.
 
 use std::collections::BTreeMap;
@@ -13,57 +13,9 @@ use crate::engine::{
 use crate::llama_bench::{Flags, Settings, args, parse_output};
 use crate::manifest::recorder::Recorder;
 use crate::manifest::{Failure, LlamaBenchRecord};
+use crate::plan::llama_bench::Run;
 use crate::plan::matrix::Matrix;
 use crate::status::{CellStatus, FailureMode};
-
-/// What one llama-bench run measures: a backend's image of a source, on one
-/// of the plan's models (`model`, its index, with its name and file); `name`
-/// as its container and log are named.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Target {
-    pub backend: crate::backend::Backend,
-    pub source: usize,
-    pub source_name: String,
-    pub model: usize,
-    pub model_name: String,
-    pub model_file: String,
-    pub name: String,
-}
-
-/// What llama-bench runs on in a run: each backend, source and model that the
-/// matrix has a server group of (`plan::llama_bench::targets`), in the plan's
-/// order.
-pub(crate) fn targets(plan: &crate::plan::Plan, matrix: &Matrix) -> Vec<Target> {
-    let several = plan.sources.len() > 1;
-    crate::plan::llama_bench::targets(plan, |b, si, mi| {
-        matrix
-            .groups
-            .iter()
-            .any(|g| g.backend == b && g.source == si && g.model == mi)
-    })
-    .into_iter()
-    .filter_map(|(backend, si, mi)| {
-        let g = matrix
-            .groups
-            .iter()
-            .find(|g| g.backend == backend && g.source == si && g.model == mi)?;
-        let name = if several {
-            format!("{}@{}.{}", backend.name(), g.source_name, g.model_name)
-        } else {
-            format!("{}.{}", backend.name(), g.model_name)
-        };
-        Some(Target {
-            backend,
-            source: si,
-            source_name: g.source_name.clone(),
-            model: mi,
-            model_name: g.model_name.clone(),
-            model_file: g.model_file.clone(),
-            name,
-        })
-    })
-    .collect()
-}
 
 impl<E: Engine> Runner<'_, E> {
     /// Runs llama-bench for every prepared backend and every model of the
@@ -76,7 +28,7 @@ impl<E: Engine> Runner<'_, E> {
         let Some(settings) = m.plan.llama_bench.clone() else {
             return Ok(());
         };
-        for what in targets(&m.plan, matrix) {
+        for what in &matrix.llama_bench {
             let Some(prepared) = self.backends.get(&(what.backend, what.source)) else {
                 continue;
             };
@@ -89,7 +41,7 @@ impl<E: Engine> Runner<'_, E> {
                 continue;
             }
             log::info!("llama-bench {}", what.name);
-            self.bench_model(m, &settings, &what, prepared).await?;
+            self.bench_model(m, &settings, what, prepared).await?;
         }
         Ok(())
     }
@@ -100,7 +52,7 @@ impl<E: Engine> Runner<'_, E> {
         &self,
         m: &mut Recorder<'_>,
         settings: &Settings,
-        what: &Target,
+        what: &Run,
         prepared: &super::Prepared,
     ) -> Result<(), RunError> {
         let labels = BTreeMap::from([
@@ -123,13 +75,12 @@ impl<E: Engine> Runner<'_, E> {
             ..ContainerSpec::default()
         };
         let help = self.help(&base, prepared).await;
-        let gpu_layers = crate::plan::settings::gpu_layers(what.backend, settings.n_gpu_layers);
         let container_model = format!("/models/{}", what.model_file);
         let (argv, notes) = args(
             settings,
             Flags::from_help(&help),
             &container_model,
-            gpu_layers,
+            what.gpu_layers,
         );
         let spec = prepared.passthrough.onto(ContainerSpec {
             cmd: argv.clone(),

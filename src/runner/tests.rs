@@ -932,13 +932,23 @@ fn llama_bench_runs_only_where_the_matrix_has_cells() {
     let plan = crate::plan::parse(text, "plans/h200-study.toml", 16).unwrap();
     let matrix = expand(&plan);
     let cells = pending_cells(&plan, &matrix);
-    let named: Vec<(String, String)> = super::llama_bench::targets(&plan, &matrix)
-        .into_iter()
+    let named: Vec<(String, String)> = matrix
+        .llama_bench
+        .iter()
         .map(|t| {
             assert_eq!((t.source, t.source_name.as_str()), (0, "default"));
             assert_eq!(t.model_file, plan.models[t.model].file);
             assert_eq!(t.name, format!("{}.{}", t.backend.name(), t.model_name));
-            (t.backend.name().to_string(), t.model_name)
+            // All layers on the GPU backends, none on the CPU.
+            let ngl = if t.backend == Backend::Cpu {
+                "0"
+            } else {
+                "999"
+            };
+            let at = t.argv.iter().position(|a| a == "-ngl").unwrap();
+            assert_eq!(t.argv[at + 1], ngl, "{:?}", t.argv);
+            assert_eq!(t.argv[1], format!("/models/{}", t.model_file));
+            (t.backend.name().to_string(), t.model_name.clone())
         })
         .collect();
     let models = [
