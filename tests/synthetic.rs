@@ -331,9 +331,13 @@ fn prepare_makes_what_rigbench_writes_and_leaves_the_rest_to_the_run() {
         .split_once("[[models]]\nname = \"synthetic-gemma3-270m\"")
         .unwrap()
         .1;
+    // And a model the plan's rules leave out of every cell: not made.
     let plan_text = format!(
-        "{head}[[models]]\nname = \"synthetic-gemma3-270m\"{}",
-        models.replace(", vocab = { model = \"gemma-3-270m-q4_k_m\" }", "")
+        "{head}[[models]]\nname = \"synthetic-gemma3-270m\"{}{}",
+        models.replace(", vocab = { model = \"gemma-3-270m-q4_k_m\" }", ""),
+        "\n[[models]]\nname = \"synthetic-unused\"\n\
+         synthetic = { shape = { base = \"gemma3-270m\", block_count = 2 }, quant = \"q8_0\" }\n\
+         \n[[exclude]]\nmodel = \"synthetic-unused\"\n"
     );
     std::fs::write(&plan, plan_text).unwrap();
     let cache_arg = cache.to_str().unwrap();
@@ -350,7 +354,16 @@ fn prepare_makes_what_rigbench_writes_and_leaves_the_rest_to_the_run() {
     );
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(
+        lines[2],
+        "synthetic-unused: not needed (the plan's rules leave every cell of it out)"
+    );
+    let made: Vec<_> = walk(&cache.join("synthetic"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "gguf"))
+        .collect();
+    assert_eq!(made.len(), 1, "only synthetic-small was made: {made:?}");
     assert_eq!(
         lines[0],
         "synthetic-gemma3-270m: made by the run (llama-quantize runs in its image)"

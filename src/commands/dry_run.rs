@@ -31,7 +31,7 @@ pub fn render(plan: &Plan, matrix: &Matrix, cache: &Cache, rates: &Rates) -> Str
         b.stall_timeout_s
     );
     sources_section(&mut out, plan, cache);
-    models_section(&mut out, plan, cache);
+    models_section(&mut out, plan, matrix, cache);
     images_section(&mut out, plan, &matrix.passthroughs);
     matrix_section(&mut out, plan, matrix);
     starts_section(&mut out, plan, matrix);
@@ -78,10 +78,20 @@ fn sources_section(out: &mut String, plan: &Plan, cache: &Cache) {
     }
 }
 
-/// Each model: its file, hash and sources.
-fn models_section(out: &mut String, plan: &Plan, cache: &Cache) {
+/// Each model: its file, hash and sources; one that no cell here needs is
+/// said to be neither fetched nor made.
+fn models_section(out: &mut String, plan: &Plan, matrix: &Matrix, cache: &Cache) {
     let _ = writeln!(out, "\nmodels:");
-    for m in &plan.models {
+    let needed = crate::session::prepare::needed(plan, matrix);
+    for (i, m) in plan.models.iter().enumerate() {
+        if !needed[i] {
+            let _ = writeln!(
+                out,
+                "  {} ({}; not needed: no cell or llama-bench run here uses it, so neither fetched nor made)",
+                m.name, m.file
+            );
+            continue;
+        }
         let state = match (crate::session::synthetic::recipe_of(m), &m.sha256) {
             (Some(r), pin) => format!(
                 "synthetic: made here from its recipe, about {:.1} GB{}{}",
@@ -350,10 +360,12 @@ pub fn json(plan: &Plan, matrix: &Matrix, cache: &Cache, rates: &Rates) -> serde
             })
         })
         .collect();
+    let needed = crate::session::prepare::needed(plan, matrix);
     let models: Vec<serde_json::Value> = plan
         .models
         .iter()
-        .map(|m| {
+        .zip(&needed)
+        .map(|(m, needed)| {
             let synthetic = crate::session::synthetic::recipe_of(m);
             let cached = match synthetic {
                 Some(_) => crate::session::synthetic::cached_path(cache, plan, m).is_some(),
@@ -369,6 +381,7 @@ pub fn json(plan: &Plan, matrix: &Matrix, cache: &Cache, rates: &Rates) -> serde
                 "cached": cached,
                 "synthetic": synthetic,
                 "estimated_bytes": synthetic.and_then(crate::synth::estimated_size),
+                "needed": needed,
             })
         })
         .collect();

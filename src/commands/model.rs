@@ -29,15 +29,25 @@ pub async fn model(g: &Globals, action: &ModelAction) -> anyhow::Result<ExitCode
     }
 }
 
-/// Each of the plan's models fetched or made into the cache, as its run
-/// would (the same step, so the run finds them there), one line each.
+/// Each of the plan's models that its cells need fetched or made into the
+/// cache, as its run would (the same step, so the run finds them there), one
+/// line each.
 async fn prepare_plan(g: &Globals, path: &Path) -> anyhow::Result<()> {
     let host = crate::host::probe(Path::new("/"));
     let plan = load_plan(Some(path), host.cpu.logical_cpus.max(1))?;
     let mut fetcher = Fetcher::new(&g.cache)?;
-    let obtained = prepare::models(&mut fetcher, &g.cache, &plan).await?;
+    // The plan's matrix, not this host's: a model is prepared here for a run
+    // on a machine with the devices this one may lack.
+    let needed = prepare::needed(&plan, &crate::plan::matrix::expand(&plan));
+    let obtained = prepare::models(&mut fetcher, &g.cache, &plan, &needed).await?;
     for (m, o) in plan.models.iter().zip(obtained) {
         match o {
+            prepare::Obtained::Unused => {
+                println!(
+                    "{}: not needed (the plan's rules leave every cell of it out)",
+                    m.name
+                )
+            }
             prepare::Obtained::Ready(f) => {
                 println!("{}: {} (sha256 {})", m.name, f.path.display(), f.sha256)
             }

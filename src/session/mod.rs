@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use crate::cache::Cache;
 use crate::engine::Engine;
-use crate::fetch::{FetchedModel, FetchedSource, Fetcher};
+use crate::fetch::{FetchedModel, FetchedSource, Fetcher, ModelFiles};
 use crate::image::{BuildPlace, Rebuild};
 use crate::manifest::recorder::Recorder;
 use crate::manifest::store::RunDir;
@@ -39,7 +39,8 @@ impl<E: Engine> Session<'_, E> {
         let t = Instant::now();
         let mut fetcher = Fetcher::new(self.cache)?;
         let sources = prepare::sources(&mut fetcher, &m.plan).await?;
-        let obtained = prepare::models(&mut fetcher, self.cache, &m.plan).await?;
+        let needed = prepare::needed(&m.plan, self.matrix);
+        let obtained = prepare::models(&mut fetcher, self.cache, &m.plan, &needed).await?;
         m.add_time(|x| x.fetch_s += t.elapsed().as_secs_f64());
         self.images(m, &sources).await?;
         let models = self
@@ -56,7 +57,7 @@ impl<E: Engine> Session<'_, E> {
         fetcher: &mut Fetcher,
         obtained: Vec<prepare::Obtained>,
         sources: &[FetchedSource],
-    ) -> anyhow::Result<Vec<FetchedModel>> {
+    ) -> anyhow::Result<Vec<Option<FetchedModel>>> {
         let t = Instant::now();
         let fetched = prepare::finish_models(
             self.engine,
@@ -116,7 +117,11 @@ impl<E: Engine> Session<'_, E> {
     }
 
     /// The matrix's cells and llama-bench, in the recorded images.
-    async fn measure(&self, m: &mut Recorder<'_>, models: &[FetchedModel]) -> anyhow::Result<()> {
+    async fn measure(
+        &self,
+        m: &mut Recorder<'_>,
+        models: &[Option<FetchedModel>],
+    ) -> anyhow::Result<()> {
         let run_id = m.run_id.clone();
         let sources = &m.plan.sources;
         let backends = m
@@ -136,7 +141,14 @@ impl<E: Engine> Session<'_, E> {
             dir: self.dir,
             run_id: &run_id,
             backends,
-            model_files: models.iter().map(FetchedModel::files).collect(),
+            // An unused model's files: none (no group or llama-bench run names it).
+            model_files: models
+                .iter()
+                .map(|f| {
+                    f.as_ref()
+                        .map_or(ModelFiles(Vec::new()), FetchedModel::files)
+                })
+                .collect(),
             sampler: self.sampler,
             rates: crate::report::roofline::estimate_rates(&m.plan, &m.host),
         };

@@ -45,27 +45,61 @@ async fn source(fetcher: &mut Fetcher, src: &Source) -> anyhow::Result<FetchedSo
     Ok(s)
 }
 
-/// A model as the first step leaves it: ready, or a synthetic one waiting for
-/// llama-quantize (which needs the images).
+/// A model as the first step leaves it: ready, a synthetic one waiting for
+/// llama-quantize (which needs the images), or not needed here.
 pub enum Obtained {
     Ready(FetchedModel),
     Pending(super::synthetic::Pending),
+    /// No cell or llama-bench run of the matrix uses it, nor is it the
+    /// vocabulary of one that is used: neither fetched nor made.
+    Unused,
 }
 
-/// Fetches every real model, then finds in the cache or makes every synthetic
-/// one (its vocabulary from the real model it names); the ones llama-quantize
-/// makes wait for the images. In plan order.
+/// Which of the plan's models `matrix` needs: those of its server groups and
+/// llama-bench runs, and the real models whose vocabulary a needed synthetic
+/// one takes. In plan order.
+pub fn needed(plan: &Plan, matrix: &crate::plan::matrix::Matrix) -> Vec<bool> {
+    let mut out = vec![false; plan.models.len()];
+    for i in matrix
+        .groups
+        .iter()
+        .map(|g| g.model)
+        .chain(matrix.llama_bench.iter().map(|r| r.model))
+    {
+        if let Some(n) = out.get_mut(i) {
+            *n = true;
+        }
+    }
+    for (i, m) in plan.models.iter().enumerate() {
+        let Some(recipe) = super::synthetic::recipe_of(m).filter(|_| out[i]) else {
+            continue;
+        };
+        if let crate::synth::VocabFile::Model { model } = &recipe.vocab {
+            if let Some(v) = plan.models.iter().position(|x| &x.name == model) {
+                out[v] = true;
+            }
+        }
+    }
+    out
+}
+
+/// Fetches every real model `needed` (`needed`) names, then finds in the
+/// cache or makes every needed synthetic one (its vocabulary from the real
+/// model it names); the ones llama-quantize makes wait for the images. In
+/// plan order; the models not needed are `Unused`.
 pub async fn models(
     fetcher: &mut Fetcher,
     cache: &crate::cache::Cache,
     plan: &Plan,
+    needed: &[bool],
 ) -> anyhow::Result<Vec<Obtained>> {
     use super::synthetic;
+    let needs = |i: usize| needed.get(i).copied().unwrap_or(true);
     let mut ready: Vec<Option<FetchedModel>> = Vec::new();
-    for m in &plan.models {
+    for (i, m) in plan.models.iter().enumerate() {
         ready.push(match synthetic::recipe_of(m) {
-            None => Some(fetcher.model(m).await?),
-            Some(_) => None,
+            None if needs(i) => Some(fetcher.model(m).await?),
+            _ => None,
         });
     }
     let quantizer = plan.sources.first().map_or("", |s| s.commit.as_str());
@@ -84,6 +118,10 @@ pub async fn models(
         .collect();
     let mut out = Vec::new();
     for (i, m) in plan.models.iter().enumerate() {
+        if !needs(i) {
+            out.push(Obtained::Unused);
+            continue;
+        }
         let Some(recipe) = synthetic::recipe_of(m) else {
             if let Some(f) = ready[i].take() {
                 out.push(Obtained::Ready(f));
@@ -139,11 +177,12 @@ pub async fn finish_models<E: Engine>(
     images: &[ImageRecord],
     passthroughs: &BTreeMap<Backend, Passthrough>,
     obtained: Vec<Obtained>,
-) -> anyhow::Result<Vec<FetchedModel>> {
+) -> anyhow::Result<Vec<Option<FetchedModel>>> {
     let mut out = Vec::new();
     for o in obtained {
         match o {
-            Obtained::Ready(f) => out.push(f),
+            Obtained::Ready(f) => out.push(Some(f)),
+            Obtained::Unused => out.push(None),
             Obtained::Pending(p) => {
                 let first = plan.sources.first().map(|s| s.name.as_str());
                 let image = images
@@ -160,21 +199,24 @@ pub async fn finish_models<E: Engine>(
                     ..image.quantizer()
                 };
                 let threads = super::synthetic::threads();
-                out.push(super::synthetic::quantize(engine, fetcher, cache, &q, p, threads).await?);
+                out.push(Some(
+                    super::synthetic::quantize(engine, fetcher, cache, &q, p, threads).await?,
+                ));
             }
         }
     }
     Ok(out)
 }
 
-/// Each model's record: its file, hash and GGUF header facts (and a synthetic
-/// one's recipe and making).
+/// Each obtained model's record: its file, hash and GGUF header facts (and a
+/// synthetic one's recipe and making); the unused ones have none.
 pub async fn model_records(
     plan: &Plan,
-    fetched: &[FetchedModel],
+    fetched: &[Option<FetchedModel>],
 ) -> anyhow::Result<Vec<ModelRecord>> {
     let mut records = Vec::new();
     for (m, f) in plan.models.iter().zip(fetched) {
+        let Some(f) = f else { continue };
         let paths: Vec<std::path::PathBuf> = f.files().0.into_iter().map(|(p, _)| p).collect();
         let gguf = tokio::task::spawn_blocking(move || match paths.as_slice() {
             [one] => crate::gguf::read_facts(one),
@@ -285,4 +327,44 @@ pub async fn images<E: Engine>(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The study's plan with `extra` rules appended.
+    fn study(extra: &str) -> Plan {
+        let text = include_str!("../../plans/h200-study.toml");
+        crate::plan::parse(&format!("{text}{extra}"), "h200-study.toml", 16).unwrap()
+    }
+
+    fn needed_names(plan: &Plan) -> Vec<&str> {
+        let n = needed(plan, &crate::plan::matrix::expand(plan));
+        plan.models
+            .iter()
+            .zip(n)
+            .filter(|(_, n)| *n)
+            .map(|(m, _)| m.name.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn a_model_no_cell_uses_is_not_needed_unless_a_needed_twin_takes_its_vocabulary() {
+        let all = [
+            "gemma-3-270m-q4_k_m",
+            "synthetic-gemma3-270m",
+            "synthetic-gemma3-27b-q8_0",
+            "synthetic-qwen3moe-30b-a3b-q4_0",
+        ];
+        assert_eq!(needed_names(&study("")), all);
+        let rule = |m: &str| format!("\n[[exclude]]\nmodel = \"{m}\"\n");
+        // The real model's own cells all left out: still needed, for the
+        // twin's vocabulary.
+        let plan = study(&(rule(all[0]) + &rule(all[2])));
+        assert_eq!(needed_names(&plan), [all[0], all[1], all[3]]);
+        // The twin left out too: the real model is not.
+        let plan = study(&(rule(all[0]) + &rule(all[1]) + &rule(all[2])));
+        assert_eq!(needed_names(&plan), [all[3]]);
+    }
 }
