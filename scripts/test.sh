@@ -87,61 +87,17 @@ timed "lint (ShellCheck, hadolint, fmt, clippy)" lint
 
 timed "build the tests" cargo test --locked --no-run
 
-# The unit tests, then each integration test file (timed). The tests that
-# need Podman, the model or Chromium are marked ignored, so that a plain
+# The unit tests, then each integration test file on its own (timed). The tests
+# that need Podman, the model or Chromium are marked ignored, so that a plain
 # `cargo test` needs nothing external; here they all run. Every file runs even
 # when an earlier one failed; the script fails at the end.
 failed=0
 timed "unit tests" cargo test --locked --lib --bins -- --include-ignored || failed=1
 timed "doc tests" cargo test --locked --doc || failed=1
-
-# First, one at a time, the files that prime what the others share or touch
-# what every other test's run would see: e2e_cpu builds the CPU image and
-# fetches the source and model (on a cold machine, two files building one
-# image at once would each build it); engine_podman prunes and counts the
-# dangling rigbench images; concurrency's cleanup must find no live run but
-# its own; engine_lost gives each llama-server every core; rerun replaces the
-# CPU image under its tag.
-alone=(e2e_cpu engine_podman concurrency engine_lost rerun)
-for name in "${alone[@]}"; do
-  timed "tests/$name.rs" cargo test --locked --test "$name" -- --include-ignored || failed=1
-done
-
-# Then the rest two at a time, the longest first (their times on the 2-vCPU
-# machine of docs/testing.md): each spends a third to a half of its time
-# waiting (for containers, servers, timeouts), which the other's work fills.
-# Each file's output is printed whole when it ends.
-order=(synthetic faults rootless e2e_vulkan compare_bundle formats rocm_configure
-  disk_full interrupt rounds resume report_html hardened fuzz doctor exit_codes
-  fake_runner installed docs setup_script)
-rest=()
-for name in "${order[@]}"; do [ -f "tests/$name.rs" ] && rest+=("$name"); done
 for t in tests/*.rs; do
   name=$(basename "$t" .rs)
-  case " ${alone[*]} ${rest[*]} " in *" $name "*) ;; *) rest+=("$name") ;; esac
+  timed "tests/$name.rs" cargo test --locked --test "$name" -- --include-ignored || failed=1
 done
-lanes=$(mktemp -d)
-one_file() { # NAME: runs tests/NAME.rs; its output in $lanes/NAME.out, "SECONDS RC" in $lanes/NAME.rc
-  local t0=$SECONDS rc=0
-  cargo test --locked --test "$1" -- --include-ignored > "$lanes/$1.out" 2>&1 || rc=$?
-  echo "$((SECONDS - t0)) $rc" > "$lanes/$1.rc"
-}
-lane_t0=$SECONDS
-running=0
-for name in "${rest[@]}"; do
-  if [ "$running" -ge 2 ]; then wait -n || true; running=$((running - 1)); fi
-  one_file "$name" &
-  running=$((running + 1))
-done
-wait
-for name in "${rest[@]}"; do
-  cat "$lanes/$name.out" 2>/dev/null || true
-  read -r secs rc < "$lanes/$name.rc" 2>/dev/null || { secs=0; rc=1; }
-  TIMES+=("$secs" "tests/$name.rs (two at a time)$([ "$rc" -eq 0 ] || echo " (FAILED, exit $rc)")")
-  [ "$rc" -eq 0 ] || failed=1
-done
-TIMES+=("$((SECONDS - lane_t0))" "the files run two at a time, in all")
-rm -rf "$lanes"
 
 # Images a no-cache rebuild (the rerun test, `rigbench rerun`) left untagged:
 # removed, so that the suite does not grow the disk from run to run.
