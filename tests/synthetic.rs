@@ -44,7 +44,7 @@ fn recipe_dirs(plan: &Path) -> Vec<(String, PathBuf)> {
     let quantizer = p.sources[0].commit.clone();
     p.models
         .iter()
-        .filter_map(|m| rigbench::session::synthetic::recipe_of(m).map(|r| (m, r)))
+        .filter_map(|m| m.recipe().map(|r| (m, r)))
         .map(|(m, r)| {
             let recipe = Recipe {
                 shape: r.check().unwrap(),
@@ -387,7 +387,7 @@ fn prepare_makes_what_rigbench_writes_and_leaves_the_rest_to_the_run() {
         .iter()
         .find(|m| m.name == "synthetic-small")
         .unwrap();
-    let r = rigbench::session::synthetic::recipe_of(small).unwrap();
+    let r = small.recipe().unwrap();
     let recipe = Recipe {
         shape: r.check().unwrap(),
         quant: r.quant,

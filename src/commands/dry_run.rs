@@ -82,7 +82,7 @@ fn sources_section(out: &mut String, plan: &Plan, cache: &Cache) {
 /// said to be neither fetched nor made.
 fn models_section(out: &mut String, plan: &Plan, matrix: &Matrix, cache: &Cache) {
     let _ = writeln!(out, "\nmodels:");
-    let needed = crate::session::prepare::needed(plan, matrix);
+    let needed = matrix.models_needed(plan);
     for (i, m) in plan.models.iter().enumerate() {
         if !needed[i] {
             let _ = writeln!(
@@ -92,7 +92,7 @@ fn models_section(out: &mut String, plan: &Plan, matrix: &Matrix, cache: &Cache)
             );
             continue;
         }
-        let state = match (crate::session::synthetic::recipe_of(m), &m.sha256) {
+        let state = match (m.recipe(), &m.sha256) {
             (Some(r), pin) => format!(
                 "synthetic: made here from its recipe, about {:.1} GB{}{}",
                 crate::synth::estimated_size(r).unwrap_or(0) as f64 / 1e9,
@@ -327,7 +327,7 @@ fn model_sizes(plan: &Plan, cache: &Cache) -> Vec<Option<u64>> {
         .iter()
         .map(|m| {
             m.size_bytes.or_else(|| {
-                if let Some(r) = crate::session::synthetic::recipe_of(m) {
+                if let Some(r) = m.recipe() {
                     return crate::synth::estimated_size(r);
                 }
                 let sha = m.sha256.as_ref()?;
@@ -360,13 +360,13 @@ pub fn json(plan: &Plan, matrix: &Matrix, cache: &Cache, rates: &Rates) -> serde
             })
         })
         .collect();
-    let needed = crate::session::prepare::needed(plan, matrix);
+    let needed = matrix.models_needed(plan);
     let models: Vec<serde_json::Value> = plan
         .models
         .iter()
         .zip(&needed)
         .map(|(m, needed)| {
-            let synthetic = crate::session::synthetic::recipe_of(m);
+            let synthetic = m.recipe();
             let cached = match synthetic {
                 Some(_) => crate::session::synthetic::cached_path(cache, plan, m).is_some(),
                 None => m

@@ -38,7 +38,7 @@ async fn prepare_plan(g: &Globals, path: &Path) -> anyhow::Result<()> {
     let mut fetcher = Fetcher::new(&g.cache)?;
     // The plan's matrix, not this host's: a model is prepared here for a run
     // on a machine with the devices this one may lack.
-    let needed = prepare::needed(&plan, &crate::plan::matrix::expand(&plan));
+    let needed = crate::plan::matrix::expand(&plan).models_needed(&plan);
     let obtained = prepare::models(&mut fetcher, &g.cache, &plan, &needed).await?;
     for (m, o) in plan.models.iter().zip(obtained) {
         match o {

@@ -107,6 +107,31 @@ impl Matrix {
         matrix
     }
 
+    /// Which of `plan`'s models this matrix needs: those of its server groups
+    /// and llama-bench runs, and the real models whose vocabulary a needed
+    /// synthetic one takes. In plan order. A model not needed is neither
+    /// fetched nor made.
+    pub fn models_needed(&self, plan: &Plan) -> Vec<bool> {
+        let mut out = vec![false; plan.models.len()];
+        let used = self.groups.iter().map(|g| g.model);
+        for i in used.chain(self.llama_bench.iter().map(|r| r.model)) {
+            if let Some(n) = out.get_mut(i) {
+                *n = true;
+            }
+        }
+        for (i, m) in plan.models.iter().enumerate() {
+            let Some(recipe) = m.recipe().filter(|_| out[i]) else {
+                continue;
+            };
+            if let crate::synth::VocabFile::Model { model } = &recipe.vocab {
+                if let Some(v) = plan.models.iter().position(|x| &x.name == model) {
+                    out[v] = true;
+                }
+            }
+        }
+        out
+    }
+
     /// Moves the cells of backends this host cannot run into `excluded`, each with
     /// the reason (for example: rocm6 needs /dev/kfd).
     pub fn exclude_backends(&mut self, reasons: &std::collections::BTreeMap<Backend, String>) {
@@ -368,5 +393,40 @@ mod tests {
             m.excluded[0].reason,
             "11205 prompt + 128 generated tokens exceed ctx_size 4096"
         );
+    }
+
+    /// The study's plan with `extra` rules appended.
+    fn study(extra: &str) -> Plan {
+        let text = include_str!("../../plans/h200-study.toml");
+        crate::plan::parse(&format!("{text}{extra}"), "h200-study.toml", 16).unwrap()
+    }
+
+    fn needed_names(plan: &Plan) -> Vec<&str> {
+        let n = expand(plan).models_needed(plan);
+        plan.models
+            .iter()
+            .zip(n)
+            .filter(|(_, n)| *n)
+            .map(|(m, _)| m.name.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn a_model_no_cell_uses_is_not_needed_unless_a_needed_twin_takes_its_vocabulary() {
+        let all = [
+            "gemma-3-270m-q4_k_m",
+            "synthetic-gemma3-270m",
+            "synthetic-gemma3-27b-q8_0",
+            "synthetic-qwen3moe-30b-a3b-q4_0",
+        ];
+        assert_eq!(needed_names(&study("")), all);
+        let rule = |m: &str| format!("\n[[exclude]]\nmodel = \"{m}\"\n");
+        // The real model's own cells all left out: still needed, for the
+        // twin's vocabulary.
+        let plan = study(&(rule(all[0]) + &rule(all[2])));
+        assert_eq!(needed_names(&plan), [all[0], all[1], all[3]]);
+        // The twin left out too: the real model is not.
+        let plan = study(&(rule(all[0]) + &rule(all[1]) + &rule(all[2])));
+        assert_eq!(needed_names(&plan), [all[3]]);
     }
 }

@@ -288,6 +288,16 @@ pub struct Model {
     pub sources: Vec<ModelSourceFile>,
 }
 
+impl Model {
+    /// The recipe of a model whose one source is synthetic.
+    pub fn recipe(&self) -> Option<&crate::synth::RecipeFile> {
+        match self.sources.as_slice() {
+            [ModelSourceFile::Synthetic { recipe }] => Some(recipe),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BackendPlan {
     pub backend: Backend,

@@ -55,34 +55,6 @@ pub enum Obtained {
     Unused,
 }
 
-/// Which of the plan's models `matrix` needs: those of its server groups and
-/// llama-bench runs, and the real models whose vocabulary a needed synthetic
-/// one takes. In plan order.
-pub fn needed(plan: &Plan, matrix: &crate::plan::matrix::Matrix) -> Vec<bool> {
-    let mut out = vec![false; plan.models.len()];
-    for i in matrix
-        .groups
-        .iter()
-        .map(|g| g.model)
-        .chain(matrix.llama_bench.iter().map(|r| r.model))
-    {
-        if let Some(n) = out.get_mut(i) {
-            *n = true;
-        }
-    }
-    for (i, m) in plan.models.iter().enumerate() {
-        let Some(recipe) = super::synthetic::recipe_of(m).filter(|_| out[i]) else {
-            continue;
-        };
-        if let crate::synth::VocabFile::Model { model } = &recipe.vocab {
-            if let Some(v) = plan.models.iter().position(|x| &x.name == model) {
-                out[v] = true;
-            }
-        }
-    }
-    out
-}
-
 /// Fetches every real model `needed` (`needed`) names, then finds in the
 /// cache or makes every needed synthetic one (its vocabulary from the real
 /// model it names); the ones llama-quantize makes wait for the images. In
@@ -97,7 +69,7 @@ pub async fn models(
     let needs = |i: usize| needed.get(i).copied().unwrap_or(true);
     let mut ready: Vec<Option<FetchedModel>> = Vec::new();
     for (i, m) in plan.models.iter().enumerate() {
-        ready.push(match synthetic::recipe_of(m) {
+        ready.push(match m.recipe() {
             None if needs(i) => Some(fetcher.model(m).await?),
             _ => None,
         });
@@ -122,7 +94,7 @@ pub async fn models(
             out.push(Obtained::Unused);
             continue;
         }
-        let Some(recipe) = synthetic::recipe_of(m) else {
+        let Some(recipe) = m.recipe() else {
             if let Some(f) = ready[i].take() {
                 out.push(Obtained::Ready(f));
             }
@@ -327,44 +299,4 @@ pub async fn images<E: Engine>(
         }
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The study's plan with `extra` rules appended.
-    fn study(extra: &str) -> Plan {
-        let text = include_str!("../../plans/h200-study.toml");
-        crate::plan::parse(&format!("{text}{extra}"), "h200-study.toml", 16).unwrap()
-    }
-
-    fn needed_names(plan: &Plan) -> Vec<&str> {
-        let n = needed(plan, &crate::plan::matrix::expand(plan));
-        plan.models
-            .iter()
-            .zip(n)
-            .filter(|(_, n)| *n)
-            .map(|(m, _)| m.name.as_str())
-            .collect()
-    }
-
-    #[test]
-    fn a_model_no_cell_uses_is_not_needed_unless_a_needed_twin_takes_its_vocabulary() {
-        let all = [
-            "gemma-3-270m-q4_k_m",
-            "synthetic-gemma3-270m",
-            "synthetic-gemma3-27b-q8_0",
-            "synthetic-qwen3moe-30b-a3b-q4_0",
-        ];
-        assert_eq!(needed_names(&study("")), all);
-        let rule = |m: &str| format!("\n[[exclude]]\nmodel = \"{m}\"\n");
-        // The real model's own cells all left out: still needed, for the
-        // twin's vocabulary.
-        let plan = study(&(rule(all[0]) + &rule(all[2])));
-        assert_eq!(needed_names(&plan), [all[0], all[1], all[3]]);
-        // The twin left out too: the real model is not.
-        let plan = study(&(rule(all[0]) + &rule(all[1]) + &rule(all[2])));
-        assert_eq!(needed_names(&plan), [all[3]]);
-    }
 }

@@ -13,7 +13,7 @@ use anyhow::Context;
 use crate::cache::Cache;
 use crate::fetch::{FetchedModel, Fetcher, Verification};
 use crate::hash::HashOrigin;
-use crate::plan::{Model, ModelSourceFile};
+use crate::plan::Model;
 use crate::synth::make::content;
 use crate::synth::quantize::{self, QuantizeRecord, Quantizer};
 use crate::synth::vocab::{self, Vocab};
@@ -45,14 +45,6 @@ struct Made {
     threads: usize,
     muted: usize,
     padded: u64,
-}
-
-/// The recipe of a model whose one source is synthetic.
-pub fn recipe_of(model: &Model) -> Option<&RecipeFile> {
-    match model.sources.as_slice() {
-        [ModelSourceFile::Synthetic { recipe }] => Some(recipe),
-        _ => None,
-    }
 }
 
 /// The recipe resolved: its shape, and its vocabulary read from `vocab_file`
@@ -109,7 +101,7 @@ pub fn resolve(
 /// before any work only for the built-in vocabulary: another's depends on
 /// its file's hash).
 pub fn cached_path(cache: &Cache, plan: &crate::plan::Plan, model: &Model) -> Option<PathBuf> {
-    let r = recipe_of(model)?;
+    let r = model.recipe()?;
     if r.vocab != VocabFile::Builtin {
         return None;
     }
