@@ -117,11 +117,19 @@ fn cpu_and_vulkan_images_measure_the_same_model_and_agree() {
         );
         assert!(r.argv.iter().any(|a| a == "--load-mode"));
     }
+    // Both runs were planned (the dry run's command lines), and a current
+    // llama-bench took the planned arguments as they were.
+    assert_eq!(m.llama_bench_planned.len(), 2);
+    for p in &m.llama_bench_planned {
+        let r = m.llama_bench.iter().find(|r| p.is(r)).unwrap();
+        assert_eq!(p.argv, r.argv, "{p:?}");
+    }
 
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(report.contains("| prompt tokens | cpu/small"), "{report}");
     assert!(report.contains("vulkan/small"), "{report}");
     assert!(report.contains("## llama-bench"), "{report}");
+    assert!(!report.contains("Not reached"), "{report}");
     assert!(report.contains("| pp16 "), "{report}");
     assert!(
         report.contains("llvmpipe (software: CPU numbers)"),

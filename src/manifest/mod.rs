@@ -57,6 +57,11 @@ pub struct Manifest {
     pub cells: Vec<Cell>,
     /// llama-bench runs, when the plan asks for them.
     pub llama_bench: Vec<LlamaBenchRecord>,
+    /// The llama-bench runs the matrix holds, recorded when measuring
+    /// begins: those without a record in `llama_bench` were not reached
+    /// (absent in manifests before 2026-12-07).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub llama_bench_planned: Vec<PlannedLlamaBench>,
     /// Each `--resume` of this run, in order.
     pub resumes: Vec<Resume>,
     /// When this run is a `rigbench rerun` of another: which, and whether the
@@ -327,6 +332,24 @@ pub struct Failure {
     pub evidence: Vec<String>,
 }
 
+/// A llama-bench run the matrix holds, before it runs: its arguments as a
+/// current llama-bench takes them (its record has those the image's took).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PlannedLlamaBench {
+    pub backend: Backend,
+    /// The llama.cpp source's name.
+    pub source: String,
+    pub model: String,
+    pub argv: Vec<String>,
+}
+
+impl PlannedLlamaBench {
+    /// Whether `r` is this run's record.
+    pub fn is(&self, r: &LlamaBenchRecord) -> bool {
+        r.backend == self.backend && r.source == self.source && r.model == self.model
+    }
+}
+
 /// One llama-bench run: a backend's image on a model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LlamaBenchRecord {
@@ -574,6 +597,7 @@ impl Manifest {
             excluded: Vec::new(),
             cells: Vec::new(),
             llama_bench: Vec::new(),
+            llama_bench_planned: Vec::new(),
             resumes: Vec::new(),
             rerun_of: None,
             ab: None,
