@@ -14,83 +14,6 @@ use crate::host::diagnose::{Context, Level, diagnose};
 use crate::host::{HostFacts, devices};
 use crate::render::{Table, terminal};
 
-const GIB: f64 = (1u64 << 30) as f64;
-
-fn gib(b: Option<u64>) -> String {
-    b.map_or("?".to_string(), |b| format!("{:.1} GiB", b as f64 / GIB))
-}
-
-fn print_host(h: &HostFacts) {
-    println!("host");
-    println!("  os:        {}", h.os.as_deref().unwrap_or("?"));
-    println!(
-        "  kernel:    {}",
-        h.kernel.release.as_deref().unwrap_or("?")
-    );
-    println!(
-        "  cmdline:   {}",
-        h.kernel.cmdline.as_deref().unwrap_or("?")
-    );
-    println!(
-        "  cpu:       {} ({} logical; {})",
-        h.cpu.model.as_deref().unwrap_or("?"),
-        h.cpu.logical_cpus,
-        h.cpu.flags.join(" ")
-    );
-    println!("  memory:    {}", gib(h.memory_bytes));
-    for (k, v) in &h.module_params {
-        println!("  {k} = {v}");
-    }
-    for g in &h.gpus {
-        println!(
-            "gpu {}: {} {} driver {} render {} VRAM {} GTT {}",
-            g.card,
-            g.pci_id.as_deref().unwrap_or("?"),
-            g.gfx_target.as_deref().unwrap_or("(no KFD target)"),
-            g.driver.as_deref().unwrap_or("?"),
-            g.render_node.as_deref().unwrap_or("none"),
-            gib(g.vram_total_bytes),
-            gib(g.gtt_total_bytes)
-        );
-        if let Some(v) = &g.vbios_version {
-            println!("  vbios {v}");
-        }
-        if !g.firmware.is_empty() {
-            let fw: Vec<String> = g.firmware.iter().map(|(k, v)| format!("{k} {v}")).collect();
-            println!("  firmware {}", fw.join(", "));
-        }
-    }
-    if let Some(n) = &h.nvidia {
-        println!(
-            "nvidia driver {} (CUDA {}), device nodes: {}",
-            n.driver_version.as_deref().unwrap_or("?"),
-            n.cuda_version.as_deref().unwrap_or("? (NVML not read)"),
-            if n.device_nodes.is_empty() {
-                "none".to_string()
-            } else {
-                n.device_nodes.join(" ")
-            }
-        );
-        for g in &n.gpus {
-            println!(
-                "gpu nvidia{}: {} compute capability {} memory {} bus {} ({})",
-                g.index,
-                g.name,
-                g.compute_capability.as_deref().unwrap_or("?"),
-                gib(g.memory_total_bytes),
-                g.pci_bus_id.as_deref().unwrap_or("?"),
-                g.source
-            );
-        }
-        match &n.cdi_spec {
-            Some(f) => println!("  CDI spec for nvidia.com/gpu: {f}"),
-            None => println!(
-                "  no CDI spec for nvidia.com/gpu (/etc/cdi, /var/run/cdi): rigbench passes the device nodes and the driver's libraries itself; to make one: nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml"
-            ),
-        }
-    }
-}
-
 /// What the backend's image would be built with here, for the build arguments
 /// it resolves from the host (`Backend::host_build_args`; cuda: its
 /// architectures); `None` for a backend without any.
@@ -245,8 +168,7 @@ pub async fn doctor(g: &Globals, root: &Path, json: bool) -> anyhow::Result<Exit
     if json {
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {
-        print_host(&r.host);
-        print!("{}", text(&r));
+        print!("{}{}", super::doctor_host::text(&r.host), text(&r));
     }
     Ok(if r.ready {
         ExitCode::SUCCESS

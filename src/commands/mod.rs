@@ -7,6 +7,7 @@ pub mod bundle;
 pub mod cleanup;
 pub mod compare;
 pub mod doctor;
+mod doctor_host;
 pub mod dry_run;
 pub mod export;
 pub mod history;
