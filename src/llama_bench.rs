@@ -96,6 +96,13 @@ pub fn args(
     (a, notes)
 }
 
+/// A planned run's arguments as a current llama-bench takes them (what the
+/// dry run shows and the manifest records before the image's `--help` is read).
+pub fn planned_argv(s: &Settings, r: &crate::plan::llama_bench::Run) -> Vec<String> {
+    let model = format!("/models/{}", r.model_file);
+    args(s, Flags::CURRENT, &model, r.gpu_layers).0
+}
+
 /// An older llama-bench's `-fa 0|1`, where the word has one.
 fn fa_digit(f: FlashAttn) -> Option<&'static str> {
     match f {

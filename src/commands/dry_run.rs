@@ -35,7 +35,7 @@ pub fn render(plan: &Plan, matrix: &Matrix, cache: &Cache, rates: &Rates) -> Str
     images_section(&mut out, plan, &matrix.passthroughs);
     matrix_section(&mut out, plan, matrix);
     starts_section(&mut out, plan, matrix);
-    llama_bench_section(&mut out, matrix);
+    llama_bench_section(&mut out, plan, matrix);
     excluded_section(&mut out, matrix);
     estimate_section(&mut out, plan, matrix, cache, rates);
     out
@@ -270,17 +270,22 @@ fn starts_section(out: &mut String, plan: &Plan, matrix: &Matrix) {
 }
 
 /// The llama-bench runs after the server cells, each with its command line.
-fn llama_bench_section(out: &mut String, matrix: &Matrix) {
-    if matrix.llama_bench.is_empty() {
+fn llama_bench_section(out: &mut String, plan: &Plan, matrix: &Matrix) {
+    let Some(settings) = plan
+        .llama_bench
+        .as_ref()
+        .filter(|_| !matrix.llama_bench.is_empty())
+    else {
         return;
-    }
+    };
     let _ = writeln!(
         out,
         "\nllama-bench: {} run(s) after the server cells (the flags mapped to each image's own llama-bench, which may spell them the older way):",
         matrix.llama_bench.len()
     );
     for r in &matrix.llama_bench {
-        let _ = writeln!(out, "  {}: llama-bench {}", r.name, r.argv.join(" "));
+        let argv = crate::llama_bench::planned_argv(settings, r);
+        let _ = writeln!(out, "  {}: llama-bench {}", r.name, argv.join(" "));
     }
 }
 
@@ -389,7 +394,13 @@ pub fn json(plan: &Plan, matrix: &Matrix, cache: &Cache, rates: &Rates) -> serde
     json!({
         "plan": plan,
         "server_starts": starts,
-        "llama_bench": matrix.llama_bench,
+        "llama_bench": matrix.llama_bench.iter().map(|r| {
+            let mut v = serde_json::to_value(r).unwrap_or_default();
+            if let (Some(s), Some(o)) = (&plan.llama_bench, v.as_object_mut()) {
+                o.insert("argv".into(), json!(crate::llama_bench::planned_argv(s, r)));
+            }
+            v
+        }).collect::<Vec<_>>(),
         "cells": matrix.groups.iter().map(|g| g.cells.len()).sum::<usize>(),
         "excluded": matrix.excluded,
         "left_out_by_rule": matrix.left_out,

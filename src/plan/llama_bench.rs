@@ -1,5 +1,5 @@
-//! The plan's `[llama_bench]` section, resolved: what `crate::llama_bench`
-//! turns into a command line for each image.
+//! The plan's `[llama_bench]` section, resolved, and one llama-bench run of a
+//! matrix (`Run`): what `crate::llama_bench` turns into a command line.
 
 use serde::{Deserialize, Serialize};
 
@@ -27,11 +27,11 @@ pub struct Settings {
 }
 
 /// One llama-bench run the matrix holds: a backend's image of a source on one
-/// of the plan's models (indices, with their names and the model's file), its
-/// GPU layers resolved for the backend and its arguments as a current
-/// llama-bench takes them (the runner maps them to the flags the image's own
-/// llama-bench accepts, `crate::llama_bench::args`); `name` as its container
-/// and log are named.
+/// of the plan's models (indices, with their names and the model's file) and
+/// its GPU layers resolved for the backend (`crate::llama_bench::args` makes
+/// its command line: `planned_argv` as a current llama-bench takes it, the
+/// runner for the flags the image's own llama-bench accepts); `name` as its
+/// container and log are named.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Run {
     pub name: String,
@@ -46,53 +46,4 @@ pub struct Run {
     pub model_name: String,
     pub model_file: String,
     pub gpu_layers: u32,
-    pub argv: Vec<String>,
-}
-
-/// The llama-bench runs of a plan whose matrix has `groups`, in the plan's
-/// order: each backend, source and model that has a server group. A pair the
-/// plan leaves out (the CPU on a 27B model) is not benched: it would spend
-/// the timeout. None when the plan has no `[llama_bench]`.
-pub fn runs(plan: &super::Plan, groups: &[super::matrix::Group]) -> Vec<Run> {
-    let Some(settings) = &plan.llama_bench else {
-        return Vec::new();
-    };
-    let several = plan.sources.len() > 1;
-    let mut out = Vec::new();
-    for bp in &plan.backends {
-        for si in 0..plan.sources.len() {
-            for mi in 0..plan.models.len() {
-                let Some(g) = groups
-                    .iter()
-                    .find(|g| g.backend == bp.backend && g.source == si && g.model == mi)
-                else {
-                    continue;
-                };
-                let name = if several {
-                    format!("{}@{}.{}", bp.backend.name(), g.source_name, g.model_name)
-                } else {
-                    format!("{}.{}", bp.backend.name(), g.model_name)
-                };
-                let gpu_layers = super::settings::gpu_layers(bp.backend, settings.n_gpu_layers);
-                let (argv, _) = crate::llama_bench::args(
-                    settings,
-                    crate::llama_bench::Flags::CURRENT,
-                    &format!("/models/{}", g.model_file),
-                    gpu_layers,
-                );
-                out.push(Run {
-                    name,
-                    backend: bp.backend,
-                    source: si,
-                    source_name: g.source_name.clone(),
-                    model: mi,
-                    model_name: g.model_name.clone(),
-                    model_file: g.model_file.clone(),
-                    gpu_layers,
-                    argv,
-                });
-            }
-        }
-    }
-    out
 }

@@ -3,7 +3,7 @@
 //! server settings, and the cells left out because they cannot run as planned,
 //! each with the reason. `Matrix::on_host` resolves it for a host: each
 //! backend's device passthrough there, the cells of backends it cannot run
-//! excluded. With them, the llama-bench runs (`plan::llama_bench::runs`). The
+//! excluded. With them, the llama-bench runs (`llama_bench_runs`). The
 //! dry run prints it, the run executes it.
 
 use std::collections::BTreeMap;
@@ -11,6 +11,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::llama_bench::Run;
 use super::settings::{CellVariant, cell_variant};
 use super::{CellSelector, Plan, Variant};
 use crate::backend::Backend;
@@ -63,7 +64,7 @@ pub struct Matrix {
     pub passthroughs: BTreeMap<Backend, Passthrough>,
     /// The llama-bench runs: one per backend, source and model that has a
     /// server group, when the plan has `[llama_bench]`.
-    pub llama_bench: Vec<super::llama_bench::Run>,
+    pub llama_bench: Vec<Run>,
 }
 
 /// The id of a cell: stable, file-name safe, unique within a plan. `source` is
@@ -262,7 +263,7 @@ pub fn expand(plan: &Plan) -> Matrix {
             }
         }
     }
-    let llama_bench = super::llama_bench::runs(plan, &groups);
+    let llama_bench = llama_bench_runs(plan, &groups);
     Matrix {
         groups,
         excluded,
@@ -270,6 +271,47 @@ pub fn expand(plan: &Plan) -> Matrix {
         passthroughs: BTreeMap::new(),
         llama_bench,
     }
+}
+
+/// The llama-bench runs of a plan whose matrix has `groups`, in the plan's
+/// order: each backend, source and model that has a server group. A pair the
+/// plan leaves out (the CPU on a 27B model) is not benched: it would spend
+/// the timeout. None when the plan has no `[llama_bench]`.
+fn llama_bench_runs(plan: &Plan, groups: &[Group]) -> Vec<Run> {
+    let Some(settings) = &plan.llama_bench else {
+        return Vec::new();
+    };
+    let several = plan.sources.len() > 1;
+    let mut out = Vec::new();
+    for bp in &plan.backends {
+        for si in 0..plan.sources.len() {
+            for mi in 0..plan.models.len() {
+                let Some(g) = groups
+                    .iter()
+                    .find(|g| g.backend == bp.backend && g.source == si && g.model == mi)
+                else {
+                    continue;
+                };
+                let name = if several {
+                    format!("{}@{}.{}", bp.backend.name(), g.source_name, g.model_name)
+                } else {
+                    format!("{}.{}", bp.backend.name(), g.model_name)
+                };
+                let gpu_layers = super::settings::gpu_layers(bp.backend, settings.n_gpu_layers);
+                out.push(Run {
+                    name,
+                    backend: bp.backend,
+                    source: si,
+                    source_name: g.source_name.clone(),
+                    model: mi,
+                    model_name: g.model_name.clone(),
+                    model_file: g.model_file.clone(),
+                    gpu_layers,
+                });
+            }
+        }
+    }
+    out
 }
 
 /// Each backend's device passthrough on the host under `root`, or why it

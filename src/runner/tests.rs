@@ -945,9 +945,10 @@ fn llama_bench_runs_only_where_the_matrix_has_cells() {
             } else {
                 "999"
             };
-            let at = t.argv.iter().position(|a| a == "-ngl").unwrap();
-            assert_eq!(t.argv[at + 1], ngl, "{:?}", t.argv);
-            assert_eq!(t.argv[1], format!("/models/{}", t.model_file));
+            let argv = crate::llama_bench::planned_argv(plan.llama_bench.as_ref().unwrap(), t);
+            let at = argv.iter().position(|a| a == "-ngl").unwrap();
+            assert_eq!(argv[at + 1], ngl, "{argv:?}");
+            assert_eq!(argv[1], format!("/models/{}", t.model_file));
             (t.backend.name().to_string(), t.model_name.clone())
         })
         .collect();

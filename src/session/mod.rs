@@ -152,17 +152,20 @@ impl<E: Engine> Session<'_, E> {
             sampler: self.sampler,
             rates: crate::report::roofline::estimate_rates(&m.plan, &m.host),
         };
-        let planned = self
-            .matrix
-            .llama_bench
-            .iter()
-            .map(|r| crate::manifest::PlannedLlamaBench {
-                backend: r.backend,
-                source: r.source_name.clone(),
-                model: r.model_name.clone(),
-                argv: r.argv.clone(),
-            })
-            .collect();
+        let planned = match &m.plan.llama_bench {
+            Some(s) => self
+                .matrix
+                .llama_bench
+                .iter()
+                .map(|r| crate::manifest::PlannedLlamaBench {
+                    backend: r.backend,
+                    source: r.source_name.clone(),
+                    model: r.model_name.clone(),
+                    argv: crate::llama_bench::planned_argv(s, r),
+                })
+                .collect(),
+            None => Vec::new(),
+        };
         m.change(|m| m.llama_bench_planned = planned)?;
         runner.run(m, self.matrix).await?;
         runner.run_llama_bench(m, self.matrix).await?;
