@@ -177,7 +177,7 @@ pub(crate) fn renamed(key: &str, field: Field, value: &str, label: &str) -> Stri
     let Some((inside, tail)) = rest.split_once(']') else {
         return key.to_string();
     };
-    if head == "cell" || head == "llama_bench" {
+    if GROUP_HEADS.contains(&head) {
         return match group_renamed(head == "cell", inside, field, value, label) {
             Some(inside) => format!("{head}[{inside}]{tail}"),
             None => key.to_string(),
