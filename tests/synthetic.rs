@@ -357,7 +357,7 @@ fn prepare_makes_what_rigbench_writes_and_leaves_the_rest_to_the_run() {
     assert_eq!(lines.len(), 3, "{text}");
     assert_eq!(
         lines[2],
-        "synthetic-unused: not needed (the plan's rules leave every cell of it out)"
+        "synthetic-unused: not needed (no cell of the plan uses it)"
     );
     let made: Vec<_> = walk(&cache.join("synthetic"))
         .into_iter()

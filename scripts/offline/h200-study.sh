@@ -37,19 +37,26 @@ want=a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818
 read -r -a run_flags <<< "${RUN_FLAGS:-}"
 mkdir -p "$out"
 # EXCLUDE_MODELS: models left out of this lease's runs: a copy of the plan
-# without their [[models]] entries and the rules that name them (the manifest
-# records the plan as run). For a short lease with room only for the small
-# model's cells. (Left out by an [[exclude]] rule instead, a model would still
-# be made: rigbench prepares every model the plan names.)
+# without their [[models]] entries (with their [[models.sources]]) and the
+# [[exclude]] rules that name them (the manifest records the plan as run). For
+# a short lease with room only for the small model's cells. (An [[exclude]]
+# rule alone would do with a rigbench of fe76edb or later, which makes no model
+# that no cell uses; the binary staged in .h200v, fd0097e, is older.)
 if [ -n "${EXCLUDE_MODELS:-}" ]; then
   # shellcheck disable=SC2086 # the names are meant as words
   python3 - "$plan" "$out/h200-study.toml" $EXCLUDE_MODELS <<'PY' || exit 1
 import re, sys
 src, dst, *names = sys.argv[1:]
-chunks = re.split(r"(?m)^(?=\[\[)", open(src).read())
-def names_one(c):
-    return re.search(r'(?m)^(name|model) = "(%s)"' % "|".join(map(re.escape, names)), c)
-kept = [c for c in chunks if not (c.startswith(("[[models]]", "[[exclude]]")) and names_one(c))]
+named = re.compile(r'(?m)^(name|model) = "(%s)"' % "|".join(map(re.escape, names)))
+kept, dropping = [], False
+for c in re.split(r"(?m)^(?=\[)", open(src).read()):
+    if c.startswith("[[models.sources]]"):
+        drop = dropping
+    else:
+        drop = c.startswith(("[[models]]", "[[exclude]]")) and bool(named.search(c))
+        dropping = drop and c.startswith("[[models]]")
+    if not drop:
+        kept.append(c)
 open(dst, "w").write("".join(kept))
 PY
   plan="$out/h200-study.toml"

@@ -43,10 +43,7 @@ async fn prepare_plan(g: &Globals, path: &Path) -> anyhow::Result<()> {
     for (m, o) in plan.models.iter().zip(obtained) {
         match o {
             prepare::Obtained::Unused => {
-                println!(
-                    "{}: not needed (the plan's rules leave every cell of it out)",
-                    m.name
-                )
+                println!("{}: not needed (no cell of the plan uses it)", m.name)
             }
             prepare::Obtained::Ready(f) => {
                 println!("{}: {} (sha256 {})", m.name, f.path.display(), f.sha256)

@@ -113,8 +113,10 @@ pub fn facts(m: &Manifest) -> BTreeMap<String, String> {
 
 /// An argument list as flag → value: the words after a flag up to the next
 /// flag (a word starting with `-` that is no number), joined by spaces;
-/// `(set)` for a flag with no value; a flag given twice has its last value,
-/// as llama.cpp's own parser takes it. Words before any flag are under `args`.
+/// `(set)` for a flag with no value; a flag given more than once has each of
+/// its values in order, joined by ` ; ` (llama.cpp takes the last of some,
+/// such as `--cache-ram`, and every one of others, such as `--override-kv`).
+/// Words before any flag are under `args`.
 pub(crate) fn argv_flags(argv: &[String]) -> BTreeMap<String, String> {
     let is_flag = |w: &str| w.starts_with('-') && w.len() > 1 && w.parse::<f64>().is_err();
     let mut out = BTreeMap::new();
@@ -127,7 +129,12 @@ pub(crate) fn argv_flags(argv: &[String]) -> BTreeMap<String, String> {
             } else {
                 words.join(" ")
             };
-            out.insert(flag.to_string(), v);
+            out.entry(flag.to_string())
+                .and_modify(|x: &mut String| {
+                    x.push_str(" ; ");
+                    x.push_str(&v);
+                })
+                .or_insert(v);
         }
     };
     for w in argv {

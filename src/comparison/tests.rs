@@ -257,6 +257,8 @@ fn an_argument_list_is_read_as_flags_and_their_values() {
         "0",
         "--cache-ram",
         "8192",
+        "--override-kv",
+        "c=3",
     ]
     .map(String::from)
     .to_vec();
@@ -265,10 +267,10 @@ fn an_argument_list_is_read_as_flags_and_their_values() {
     assert_eq!(
         got,
         [
-            ("--cache-ram", "8192"),
+            ("--cache-ram", "0 ; 8192"),
             ("--model", "/m.gguf"),
             ("--no-mmap", "(set)"),
-            ("--override-kv", "a=1 b=2"),
+            ("--override-kv", "a=1 b=2 ; c=3"),
             ("--seed", "-1"),
             ("-ngl", "99"),
             ("args", "serve"),

@@ -18,8 +18,8 @@ use crate::plan::matrix::Matrix;
 use crate::status::{CellStatus, FailureMode};
 
 impl<E: Engine> Runner<'_, E> {
-    /// Runs llama-bench for every prepared backend and every model of the
-    /// matrix, when the plan asks for it, saving the manifest after each.
+    /// Runs each of the matrix's llama-bench runs whose backend was prepared
+    /// and that has no record yet (a resume), saving the manifest after each.
     pub async fn run_llama_bench(
         &self,
         m: &mut Recorder<'_>,

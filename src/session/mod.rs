@@ -72,7 +72,7 @@ impl<E: Engine> Session<'_, E> {
         let records = prepare::model_records(&m.plan, &fetched).await?;
         check_same_inputs(m, &records, sources)?;
         m.change(|m| {
-            m.models = records;
+            m.models = kept_records(&m.plan, &m.models, records);
             m.timing.fetch_s += t.elapsed().as_secs_f64();
         })?;
         Ok(fetched)
@@ -203,6 +203,26 @@ pub fn sampler(m: &Manifest) -> Sampler {
     sampler
 }
 
+/// The models' records after a (resumed) run prepared `new`: those, and each
+/// recorded before that this host did not prepare now (a model only a backend
+/// missing here used: its finished cells keep their model's facts), in plan
+/// order.
+fn kept_records(
+    plan: &crate::plan::Plan,
+    old: &[ModelRecord],
+    new: Vec<ModelRecord>,
+) -> Vec<ModelRecord> {
+    let mut all = new;
+    for o in old {
+        if !all.iter().any(|n| n.name == o.name) {
+            all.push(o.clone());
+        }
+    }
+    let at = |r: &ModelRecord| plan.models.iter().position(|p| p.name == r.name);
+    all.sort_by_key(|r| at(r));
+    all
+}
+
 /// On a resume, the source and models must be the very files the finished runs
 /// used (an unpinned download may have changed since).
 fn check_same_inputs(
@@ -235,4 +255,41 @@ fn check_same_inputs(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::fixtures::synthetic_record;
+
+    #[test]
+    fn a_resume_keeps_the_records_of_models_it_did_not_prepare_in_plan_order() {
+        let text = include_str!("../../plans/h200-study.toml");
+        let plan = crate::plan::parse(text, "h200-study.toml", 16).unwrap();
+        let names: Vec<&str> = plan.models.iter().map(|m| m.name.as_str()).collect();
+        // Recorded before: the first and the third; prepared now: the fourth
+        // and the first again (its new record wins).
+        let old = vec![synthetic_record(names[0]), synthetic_record(names[2])];
+        let mut again = synthetic_record(names[0]);
+        again.sha256 = "new".into();
+        let new = vec![synthetic_record(names[3]), again];
+        let kept = kept_records(&plan, &old, new);
+        let got: Vec<(&str, &str)> = kept
+            .iter()
+            .map(|r| {
+                (
+                    r.name.as_str(),
+                    if r.sha256 == "new" { "remade" } else { "as is" },
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (names[0], "remade"),
+                (names[2], "as is"),
+                (names[3], "as is")
+            ]
+        );
+    }
 }

@@ -55,8 +55,8 @@ pub enum Obtained {
     Unused,
 }
 
-/// Fetches every real model `needed` (`needed`) names, then finds in the
-/// cache or makes every needed synthetic one (its vocabulary from the real
+/// Fetches every real model that `needed` marks, then finds in the cache or
+/// makes every needed synthetic one (its vocabulary from the real
 /// model it names); the ones llama-quantize makes wait for the images. In
 /// plan order; the models not needed are `Unused`.
 pub async fn models(
