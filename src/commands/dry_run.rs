@@ -394,13 +394,15 @@ pub fn json(plan: &Plan, matrix: &Matrix, cache: &Cache, rates: &Rates) -> serde
     json!({
         "plan": plan,
         "server_starts": starts,
-        "llama_bench": matrix.llama_bench.iter().map(|r| {
-            let mut v = serde_json::to_value(r).unwrap_or_default();
-            if let (Some(s), Some(o)) = (&plan.llama_bench, v.as_object_mut()) {
-                o.insert("argv".into(), json!(crate::llama_bench::planned_argv(s, r)));
-            }
-            v
-        }).collect::<Vec<_>>(),
+        "llama_bench": matrix.llama_bench.iter().map(|r| json!({
+            "name": r.name,
+            "backend": r.backend,
+            "source": r.source_name,
+            "model": r.model_name,
+            "model_file": r.model_file,
+            "gpu_layers": r.gpu_layers,
+            "argv": plan.llama_bench.as_ref().map(|s| crate::llama_bench::planned_argv(s, r)),
+        })).collect::<Vec<_>>(),
         "cells": matrix.groups.iter().map(|g| g.cells.len()).sum::<usize>(),
         "excluded": matrix.excluded,
         "left_out_by_rule": matrix.left_out,

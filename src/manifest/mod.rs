@@ -346,7 +346,7 @@ pub struct PlannedLlamaBench {
 impl PlannedLlamaBench {
     /// Whether `r` is this run's record.
     pub fn is(&self, r: &LlamaBenchRecord) -> bool {
-        r.backend == self.backend && r.source == self.source && r.model == self.model
+        r.is_of(self.backend, &self.source, &self.model)
     }
 }
 
@@ -371,6 +371,13 @@ pub struct LlamaBenchRecord {
     pub seconds: f64,
     /// The container log, relative to the run directory.
     pub log: String,
+}
+
+impl LlamaBenchRecord {
+    /// Whether this is the record of `backend`'s image of `source` on `model`.
+    pub fn is_of(&self, backend: Backend, source: &str, model: &str) -> bool {
+        self.backend == backend && self.source == source && self.model == model
+    }
 }
 
 /// One request: a warm-up or a measured run.

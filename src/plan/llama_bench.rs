@@ -32,17 +32,13 @@ pub struct Settings {
 /// its command line: `planned_argv` as a current llama-bench takes it, the
 /// runner for the flags the image's own llama-bench accepts); `name` as its
 /// container and log are named.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Run {
     pub name: String,
     pub backend: crate::backend::Backend,
-    #[serde(skip)]
     pub source: usize,
-    #[serde(rename = "source")]
     pub source_name: String,
-    #[serde(skip)]
     pub model: usize,
-    #[serde(rename = "model")]
     pub model_name: String,
     pub model_file: String,
     pub gpu_layers: u32,

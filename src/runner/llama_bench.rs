@@ -33,11 +33,10 @@ impl<E: Engine> Runner<'_, E> {
                 continue;
             };
             // Already run (before a resume): not again.
-            if m.llama_bench.iter().any(|r| {
-                r.backend == what.backend
-                    && r.source == what.source_name
-                    && r.model == what.model_name
-            }) {
+            if m.llama_bench
+                .iter()
+                .any(|r| r.is_of(what.backend, &what.source_name, &what.model_name))
+            {
                 continue;
             }
             log::info!("llama-bench {}", what.name);
