@@ -6,6 +6,7 @@ use super::{Globals, load_plan};
 use crate::cli::BuildArgs;
 use crate::fetch::Fetcher;
 use crate::host::devices::Passthrough;
+use crate::plan::matrix::Matrix;
 use crate::session::prepare;
 
 pub async fn build(g: &Globals, args: &BuildArgs) -> anyhow::Result<ExitCode> {
@@ -32,12 +33,11 @@ pub async fn build(g: &Globals, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&logs)?;
     // Building needs no device: an image for a backend this host cannot run is
     // still built (its device probe then shows what is missing).
-    let (passthroughs, _missing) =
-        crate::plan::matrix::passthroughs(&plan, std::path::Path::new("/"));
+    let matrix = Matrix::on_host(&plan, std::path::Path::new("/"));
     let none = Passthrough::default();
-    let runnable: Vec<_> = wanted
-        .into_iter()
-        .map(|bp| (bp, passthroughs.get(&bp.backend).unwrap_or(&none)))
+    let runnable: Vec<_> = (matrix.images.iter())
+        .filter(|i| wanted.iter().any(|bp| bp.backend == i.backend))
+        .map(|i| (i, matrix.passthroughs.get(&i.backend).unwrap_or(&none)))
         .collect();
     let images = prepare::images(
         &connected.client,

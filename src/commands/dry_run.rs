@@ -4,14 +4,10 @@
 use std::fmt::Write as _;
 
 use crate::cache::Cache;
-use crate::fetch::{archive_url, describe_model_source};
-use std::collections::BTreeMap;
 
-use crate::backend::Backend;
-use crate::host::devices::Passthrough;
+use crate::plan::Plan;
 use crate::plan::estimate::{Rates, human};
 use crate::plan::matrix::Matrix;
-use crate::plan::{ArchiveFile, Plan};
 
 fn cached(path: &std::path::Path) -> &'static str {
     if path.is_file() { "cached" } else { "to fetch" }
@@ -32,7 +28,7 @@ pub fn render(plan: &Plan, matrix: &Matrix, cache: &Cache, rates: &Rates) -> Str
     );
     sources_section(&mut out, plan, cache);
     models_section(&mut out, plan, matrix, cache);
-    images_section(&mut out, plan, &matrix.passthroughs);
+    images_section(&mut out, matrix);
     matrix_section(&mut out, plan, matrix);
     starts_section(&mut out, plan, matrix);
     llama_bench_section(&mut out, plan, matrix);
@@ -54,18 +50,7 @@ fn sources_section(out: &mut String, plan: &Plan, cache: &Cache) {
                 .unwrap_or_default()
         );
         for (i, a) in src.archives.iter().enumerate() {
-            let (sha, desc) = match a {
-                ArchiveFile::PypiSdist {
-                    package,
-                    version,
-                    sha256,
-                    ..
-                } => (sha256, format!("PyPI sdist {package}=={version}")),
-                ArchiveFile::Path { path, sha256, .. } => (sha256, path.clone()),
-                ArchiveFile::Url { sha256, .. } | ArchiveFile::Github { sha256, .. } => {
-                    (sha256, archive_url(a, &src.commit).unwrap_or_default())
-                }
-            };
+            let (sha, desc) = (a.sha256(), a.describe(&src.commit));
             let state = match sha {
                 Some(s) => format!(
                     "pinned, {}",
@@ -112,18 +97,20 @@ fn models_section(out: &mut String, plan: &Plan, matrix: &Matrix, cache: &Cache)
         };
         let _ = writeln!(out, "  {} ({}; {state})", m.name, m.file);
         for s in &m.sources {
-            let _ = writeln!(out, "    from {}", describe_model_source(s));
+            let _ = writeln!(out, "    from {}", s.describe());
         }
     }
 }
 
-/// Each backend's image: Containerfile, base, build arguments, devices.
-fn images_section(out: &mut String, plan: &Plan, passthroughs: &BTreeMap<Backend, Passthrough>) {
+/// Each backend's image: Containerfile, base, build arguments (those the
+/// host decides with their values), devices.
+fn images_section(out: &mut String, matrix: &Matrix) {
+    let passthroughs = &matrix.passthroughs;
     let _ = writeln!(
         out,
         "\nimages (built unless one with the same inputs exists):"
     );
-    for bp in &plan.backends {
+    for bp in &matrix.images {
         let base = match &bp.base_image {
             crate::plan::AutoOr::Auto => {
                 let c: Vec<&str> = bp
@@ -152,6 +139,19 @@ fn images_section(out: &mut String, plan: &Plan, passthroughs: &BTreeMap<Backend
                 args.join(" ")
             }
         );
+        for (arg, r) in &bp.from_auto {
+            let _ = writeln!(
+                out,
+                "    {}=auto: {} ({})",
+                arg.name(),
+                r.value,
+                if r.from_host {
+                    "this host's GPUs"
+                } else {
+                    "no NVIDIA GPU's compute capability found here: the documented list"
+                }
+            );
+        }
         match passthroughs.get(&bp.backend) {
             Some(p) if !p.devices.is_empty() => {
                 let groups = if p.group_add.is_empty() {
@@ -345,8 +345,9 @@ fn model_sizes(plan: &Plan, cache: &Cache) -> Vec<Option<u64>> {
 }
 
 /// `--dry-run --json`: the resolved plan, each server start with its argv
-/// and cells, each llama-bench run with its argv, the excluded cells, each backend's passthrough, what is cached,
-/// and the estimate in seconds.
+/// and cells, each llama-bench run with its argv, the excluded cells, each
+/// backend's passthrough and image inputs, what is cached, and the estimate in
+/// seconds.
 pub fn json(plan: &Plan, matrix: &Matrix, cache: &Cache, rates: &Rates) -> serde_json::Value {
     use serde_json::json;
     let starts: Vec<serde_json::Value> = matrix
@@ -407,6 +408,17 @@ pub fn json(plan: &Plan, matrix: &Matrix, cache: &Cache, rates: &Rates) -> serde
         "excluded": matrix.excluded,
         "left_out_by_rule": matrix.left_out,
         "passthroughs": matrix.passthroughs,
+        "images": matrix.images.iter().map(|i| json!({
+            "backend": i.backend,
+            "containerfile": i.backend.containerfile(),
+            "base_image": i.base_image,
+            "build_args": i.build_args,
+            "from_auto": i.from_auto.iter().map(|(a, r)| json!({
+                "arg": a.name(),
+                "value": r.value,
+                "from_host": r.from_host,
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
         "models": models,
         "estimate_s": {
             "total": e.total_s(),
@@ -459,7 +471,16 @@ estimate: about {} (image builds up to {}, model loads {}, requests {}{llama_ben
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::Backend;
+    use crate::host::devices::Passthrough;
     use crate::plan::matrix::expand;
+    use std::collections::BTreeMap;
+
+    fn no_gpu_host() -> crate::host::HostFacts {
+        crate::host::probe(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hosts/no-gpu"),
+        )
+    }
 
     #[test]
     fn an_h200_host_takes_its_bandwidth_its_cores_and_a_discrete_gpus_prompt_rate() {
@@ -524,6 +545,7 @@ mod tests {
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/strix-halo-2026-05.toml");
         let plan = crate::plan::load(&path, 2).unwrap();
         let mut matrix = expand(&plan);
+        matrix.images = crate::plan::images::image_plans(&plan, no_gpu_host);
         // The study's 31: 24 cells at b9016 (Qwen: vulkan f16, rocm6 f16 and
         // q8k; Gemma the same), the b9016 smoke test, 4 Gemma cells at master
         // plus 2 smoke tests; and the ROCm 7.x arm: rocm6's 16 cells at b9016.
@@ -629,6 +651,7 @@ mod tests {
         let cache = Cache::new(std::path::PathBuf::from("/nonexistent-cache"));
         let mut matrix = expand(&plan);
         matrix.passthroughs = BTreeMap::from([(Backend::Cpu, Passthrough::default())]);
+        matrix.images = crate::plan::images::image_plans(&plan, no_gpu_host);
         let text = render(&plan, &matrix, &cache, &Rates::assumed());
         assert!(
             text.contains("4 cells in 4 server starts, 32 requests"),
@@ -651,6 +674,40 @@ mod tests {
             text.contains(
                 "estimate: about 7 min (image builds up to 5 min, model loads 1 s, requests 2 min)"
             ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_dry_run_says_what_the_host_made_of_an_auto_build_argument() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let plan = crate::plan::load(&dir.join("plans/h200-study.toml"), 16).unwrap();
+        let cache = Cache::new(std::path::PathBuf::from("/nonexistent-cache"));
+        let on = |host: &str| {
+            let matrix = Matrix::on_host(&plan, &dir.join("tests/fixtures/hosts").join(host));
+            (
+                render(&plan, &matrix, &cache, &Rates::assumed()),
+                json(&plan, &matrix, &cache, &Rates::assumed()),
+            )
+        };
+        let (text, j) = on("nvidia-h200");
+        assert!(
+            text.contains("build args CUDA_ARCHITECTURES=90 CUDA_FA_ALL_QUANTS=OFF"),
+            "{text}"
+        );
+        assert!(
+            text.contains("    CUDA_ARCHITECTURES=auto: 90 (this host's GPUs)"),
+            "{text}"
+        );
+        let cuda = &j["images"][1];
+        assert_eq!(cuda["backend"], "cuda");
+        assert_eq!(cuda["build_args"]["CUDA_ARCHITECTURES"], "90");
+        assert_eq!(cuda["from_auto"][0]["from_host"], true);
+        // Without an NVIDIA GPU the image is built for the documented list.
+        let (text, _) = on("no-gpu");
+        let fallback = crate::backend::CUDA_ARCHITECTURES_FALLBACK;
+        assert!(
+            text.contains(&format!("    CUDA_ARCHITECTURES=auto: {fallback} (no NVIDIA GPU's compute capability found here")),
             "{text}"
         );
     }

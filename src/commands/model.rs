@@ -240,16 +240,13 @@ async fn quantize_here(
 ) -> anyhow::Result<(quantize::QuantizeRecord, String)> {
     let host = crate::host::probe(Path::new("/"));
     let plan = load_plan(a.plan.as_deref(), host.cpu.logical_cpus.max(1))?;
-    let bp = plan
-        .backends
-        .iter()
-        .find(|bp| !bp.backend.is_gpu())
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "{}: the plan has no cpu backend, whose image llama-quantize runs in",
-                plan.origin
-            )
-        })?;
+    let images = crate::plan::images::image_plans(&plan, || host.clone());
+    let cpu = images.iter().find(|i| !i.backend.is_gpu()).ok_or_else(|| {
+        anyhow::anyhow!(
+            "{}: the plan has no cpu backend, whose image llama-quantize runs in",
+            plan.origin
+        )
+    })?;
     let connected = g.connect().await?;
     let mut fetcher = Fetcher::new(&g.cache)?;
     let sources = prepare::sources(&mut fetcher, &plan).await?;
@@ -259,7 +256,7 @@ async fn quantize_here(
     let images = prepare::images(
         &connected.client,
         &plan,
-        &[(bp, &none)],
+        &[(cpu, &none)],
         &sources[..1],
         &crate::image::BuildPlace {
             cache: &g.cache,

@@ -143,44 +143,6 @@ pub struct Fetcher {
     hf_cache: Option<PathBuf>,
 }
 
-/// The URL a source stands for, where it is fetched over HTTP.
-pub fn archive_url(a: &ArchiveFile, commit: &str) -> Option<String> {
-    match a {
-        ArchiveFile::Url { url, .. } => Some(url.clone()),
-        ArchiveFile::Github { repo, .. } => {
-            Some(format!("https://github.com/{repo}/archive/{commit}.tar.gz"))
-        }
-        ArchiveFile::Path { .. } | ArchiveFile::PypiSdist { .. } => None,
-    }
-}
-
-/// A short description of a model source for messages and the manifest.
-pub fn describe_model_source(s: &ModelSourceFile) -> String {
-    match s {
-        ModelSourceFile::Huggingface {
-            repo,
-            file,
-            revision,
-        } => format!("Hugging Face {repo} {file} ({revision})"),
-        ModelSourceFile::Url { url } => url.clone(),
-        ModelSourceFile::Path { path } => path.clone(),
-        ModelSourceFile::PypiWheels { packages, version } => {
-            format!("PyPI wheels {} =={version}", packages.join(", "))
-        }
-        ModelSourceFile::Synthetic { recipe } => format!("synthetic {}", recipe.describe()),
-    }
-}
-
-fn describe_archive(a: &ArchiveFile, commit: &str) -> String {
-    match a {
-        ArchiveFile::Path { path, .. } => path.clone(),
-        ArchiveFile::PypiSdist {
-            package, version, ..
-        } => format!("PyPI sdist {package}=={version}"),
-        other => archive_url(other, commit).unwrap_or_default(),
-    }
-}
-
 /// The `dir` that stands for the archive's one top-level directory.
 pub const TOP_DIR: &str = "*";
 
@@ -309,7 +271,7 @@ impl Fetcher {
         let what = format!("llama.cpp source {}", source.commit);
         let mut attempts = String::new();
         for archive in &source.archives {
-            let desc = describe_archive(archive, &source.commit);
+            let desc = archive.describe(&source.commit);
             match self.source_from(archive, &source.commit, &desc).await {
                 Ok(f) => return Ok(f),
                 Err(e @ FetchError::Checksum { .. }) => return Err(e),
@@ -382,7 +344,7 @@ impl Fetcher {
                     })?;
             }
             other => {
-                let url = archive_url(other, commit).unwrap_or_default();
+                let url = other.url(commit).unwrap_or_default();
                 http::download(&self.http, &url, None, None, tmp.path(), desc)
                     .await
                     .map_err(|message| FetchError::Other {
@@ -446,7 +408,7 @@ impl Fetcher {
         let pinned = model.sha256.as_deref();
         let mut attempts = String::new();
         for source in &model.sources {
-            let desc = describe_model_source(source);
+            let desc = source.describe();
             let got = match source {
                 ModelSourceFile::Path { path } => {
                     let path = PathBuf::from(path);

@@ -1,21 +1,20 @@
-//! An image's build inputs: the plan's build arguments with rigbench's own
-//! (base, archive, source directory, commit, build number) and those whose
-//! `auto` depends on this host made explicit, hashed with the Containerfile,
+//! An image's build inputs: the `plan::images::ImagePlan`'s build arguments
+//! (the host's `auto` values made explicit there) with rigbench's own (base,
+//! archive, source directory, commit, build number), hashed with the Containerfile,
 //! the helper scripts, the source archive and the base image's id. The hash
 //! names the image's tag and its `io.rigbench.inputs` label, so an image with
 //! the same inputs is reused.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde_json::json;
 
 use super::context;
-use crate::backend::Backend;
 use crate::fetch::FetchedSource;
 use crate::hash::sha256_hex;
 use crate::manifest::BaseImage;
-use crate::plan::{BackendPlan, Source};
+use crate::plan::Source;
+use crate::plan::images::ImagePlan;
 
 /// What an image is built from, as the manifest records it.
 #[derive(Debug, Clone)]
@@ -29,16 +28,18 @@ pub struct Inputs {
     pub tag: String,
 }
 
-/// The inputs of backend `bp`'s image of `source` on `base`.
+/// The inputs of `image`'s build from `source` on `base`.
 pub fn of(
-    bp: &BackendPlan,
+    image: &ImagePlan,
     plan_source: &Source,
     source: &FetchedSource,
     base: &BaseImage,
 ) -> Inputs {
-    let backend = bp.backend;
-    let mut build_args = bp.build_args.clone();
-    resolve_auto_args(backend, &mut build_args);
+    let backend = image.backend;
+    for (arg, r) in &image.from_auto {
+        log::info!("{backend}: {}=auto → {}", arg.name(), r.value);
+    }
+    let mut build_args = image.build_args.clone();
     build_args.insert("BASE_IMAGE".into(), base.reference.clone());
     build_args.insert("LLAMA_ARCHIVE".into(), context::ARCHIVE_NAME.into());
     build_args.insert("LLAMA_SRC_DIR".into(), source.dir.clone());
@@ -67,21 +68,5 @@ pub fn of(
         containerfile_sha256,
         inputs_sha256,
         tag,
-    }
-}
-
-/// Build arguments whose value `auto` depends on this host made explicit:
-/// the backend's `host_build_args`, each resolved from this host's facts
-/// (`CUDA_ARCHITECTURES` from the compute capability of the host's NVIDIA
-/// GPUs, else `backend::CUDA_ARCHITECTURES_FALLBACK`).
-fn resolve_auto_args(backend: Backend, args: &mut BTreeMap<String, String>) {
-    let mut host = None;
-    for arg in backend.host_build_args() {
-        if args.get(arg.name()).map(String::as_str) == Some("auto") {
-            let host = host.get_or_insert_with(|| crate::host::probe(Path::new("/")));
-            let value = host.build_arg(*arg).value;
-            log::info!("{backend}: {}=auto → {value}", arg.name());
-            args.insert(arg.name().into(), value);
-        }
     }
 }

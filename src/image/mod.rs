@@ -20,7 +20,8 @@ use crate::engine::{Engine, EngineError, LABEL_INPUTS};
 use crate::fetch::FetchedSource;
 use crate::host::devices::Passthrough;
 use crate::manifest::{ImageRecord, LlamaCpp};
-use crate::plan::{BackendPlan, Source};
+use crate::plan::Source;
+use crate::plan::images::ImagePlan;
 
 pub use crate::backend::{COMPILER_CACHE_ARG, MANAGED_BUILD_ARGS};
 
@@ -91,17 +92,17 @@ pub struct BuildPlace<'a> {
 
 pub async fn ensure<E: Engine>(
     engine: &E,
-    bp: &BackendPlan,
+    image: &ImagePlan,
     plan_source: &Source,
     source: &FetchedSource,
     place: &BuildPlace<'_>,
     passthrough: &Passthrough,
 ) -> Result<ImageRecord, ImageError> {
-    let backend = bp.backend;
+    let backend = image.backend;
     let other = |message: String| ImageError::Other { backend, message };
     let started = Instant::now();
-    let base = base::resolve(engine, backend, &bp.base_image).await?;
-    let inputs = inputs::of(bp, plan_source, source, &base);
+    let base = base::resolve(engine, backend, &image.base_image).await?;
+    let inputs = inputs::of(image, plan_source, source, &base);
     let tag = inputs.tag.clone();
     let existing = engine.image(&tag).await?;
     let reusable = existing

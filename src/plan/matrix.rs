@@ -62,6 +62,9 @@ pub struct Matrix {
     /// Each runnable backend's devices, groups and environment on the host
     /// (`on_host`; none from `expand` alone).
     pub passthroughs: BTreeMap<Backend, Passthrough>,
+    /// Each backend's image inputs, host `auto` arguments resolved
+    /// (`on_host`; none from `expand` alone).
+    pub images: Vec<super::images::ImagePlan>,
     /// The llama-bench runs: one per backend, source and model that has a
     /// server group, when the plan has `[llama_bench]`.
     pub llama_bench: Vec<Run>,
@@ -105,6 +108,7 @@ impl Matrix {
         let (passthroughs, missing) = passthroughs(plan, root);
         matrix.exclude_backends(&missing);
         matrix.passthroughs = passthroughs;
+        matrix.images = super::images::image_plans(plan, || crate::host::probe(root));
         matrix
     }
 
@@ -265,6 +269,7 @@ pub fn expand(plan: &Plan) -> Matrix {
     }
     let llama_bench = llama_bench_runs(plan, &groups);
     Matrix {
+        images: Vec::new(),
         groups,
         excluded,
         left_out,

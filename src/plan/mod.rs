@@ -6,8 +6,10 @@
 pub mod ab;
 pub mod estimate;
 pub mod file;
+pub mod images;
 pub mod llama_bench;
 pub mod matrix;
+mod origins;
 pub mod overrides;
 pub mod settings;
 mod validate;

@@ -82,11 +82,8 @@ impl<E: Engine> Session<'_, E> {
     /// on a resume, an image that changed since is noted.
     async fn images(&self, m: &mut Recorder<'_>, sources: &[FetchedSource]) -> anyhow::Result<()> {
         let t = Instant::now();
-        let backends: Vec<_> = m
-            .plan
-            .backends
-            .iter()
-            .filter_map(|bp| Some((bp, self.matrix.passthroughs.get(&bp.backend)?)))
+        let backends: Vec<_> = (self.matrix.images.iter())
+            .filter_map(|i| Some((i, self.matrix.passthroughs.get(&i.backend)?)))
             .collect();
         let place = BuildPlace {
             cache: self.cache,

@@ -9,10 +9,11 @@ use anyhow::Context;
 
 use crate::backend::Backend;
 use crate::engine::Engine;
-use crate::fetch::{FetchedModel, FetchedSource, Fetcher, describe_model_source};
+use crate::fetch::{FetchedModel, FetchedSource, Fetcher};
 use crate::host::devices::Passthrough;
 use crate::manifest::{ImageRecord, ModelRecord, ShardRecord};
-use crate::plan::{BackendPlan, Plan, Source};
+use crate::plan::images::ImagePlan;
+use crate::plan::{Plan, Source};
 use crate::synth::quantize::Quantizer;
 
 /// Fetches every llama.cpp source of the plan, in plan order.
@@ -218,7 +219,7 @@ pub async fn model_records(
                 anyhow::bail!(
                     "model {}: {} has {} bytes, the plan says {expected}",
                     m.name,
-                    describe_model_source(&f.source),
+                    f.source.describe(),
                     f.size_bytes
                 );
             }
@@ -277,14 +278,14 @@ pub fn shader_caches(
 pub async fn images<E: Engine>(
     engine: &E,
     plan: &Plan,
-    backends: &[(&BackendPlan, &Passthrough)],
+    backends: &[(&ImagePlan, &Passthrough)],
     fetched: &[FetchedSource],
     place: &crate::image::BuildPlace<'_>,
 ) -> anyhow::Result<Vec<ImageRecord>> {
     let mut out = Vec::new();
-    for (bp, pass) in backends {
+    for (image, pass) in backends {
         for (src, source) in plan.sources.iter().zip(fetched) {
-            let rec = crate::image::ensure(engine, bp, src, source, place, pass).await?;
+            let rec = crate::image::ensure(engine, image, src, source, place, pass).await?;
             log::info!(
                 "image {} ({}): {} {} ({} in {:.1} s); {}",
                 rec.backend,
