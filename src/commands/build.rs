@@ -33,7 +33,7 @@ pub async fn build(g: &Globals, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&logs)?;
     // Building needs no device: an image for a backend this host cannot run is
     // still built (its device probe then shows what is missing).
-    let matrix = Matrix::on_host(&plan, std::path::Path::new("/"));
+    let matrix = Matrix::on_host(&plan, std::path::Path::new("/"), &g.cache);
     let none = Passthrough::default();
     let runnable: Vec<_> = (matrix.images.iter())
         .filter(|i| wanted.iter().any(|bp| bp.backend == i.backend))

@@ -27,13 +27,13 @@ pub fn render(plan: &Plan, matrix: &Matrix, cache: &Cache, rates: &Rates) -> Str
         b.stall_timeout_s
     );
     sources_section(&mut out, plan, cache);
-    models_section(&mut out, plan, matrix, cache);
+    models_section(&mut out, plan, matrix);
     images_section(&mut out, matrix);
     matrix_section(&mut out, plan, matrix);
     starts_section(&mut out, plan, matrix);
     llama_bench_section(&mut out, plan, matrix);
     excluded_section(&mut out, matrix);
-    estimate_section(&mut out, plan, matrix, cache, rates);
+    estimate_section(&mut out, plan, matrix, rates);
     out
 }
 
@@ -65,11 +65,10 @@ fn sources_section(out: &mut String, plan: &Plan, cache: &Cache) {
 
 /// Each model: its file, hash and sources; one that no cell here needs is
 /// said to be neither fetched nor made.
-fn models_section(out: &mut String, plan: &Plan, matrix: &Matrix, cache: &Cache) {
+fn models_section(out: &mut String, plan: &Plan, matrix: &Matrix) {
     let _ = writeln!(out, "\nmodels:");
-    let needed = matrix.models_needed(plan);
-    for (i, m) in plan.models.iter().enumerate() {
-        if !needed[i] {
+    for (m, here) in plan.models.iter().zip(&matrix.models) {
+        if !here.needed {
             let _ = writeln!(
                 out,
                 "  {} ({}; not needed: no cell or llama-bench run here uses it, so neither fetched nor made)",
@@ -81,7 +80,7 @@ fn models_section(out: &mut String, plan: &Plan, matrix: &Matrix, cache: &Cache)
             (Some(r), pin) => format!(
                 "synthetic: made here from its recipe, about {:.1} GB{}{}",
                 crate::synth::estimated_size(r).unwrap_or(0) as f64 / 1e9,
-                match crate::session::synthetic::cached_path(cache, plan, m) {
+                match &here.cached {
                     Some(p) => format!(", cached at {}", p.display()),
                     None => String::new(),
                 },
@@ -91,7 +90,11 @@ fn models_section(out: &mut String, plan: &Plan, matrix: &Matrix, cache: &Cache)
             ),
             (None, Some(s)) => format!(
                 "sha256 {s}, {}",
-                cached(&cache.models().join(s).join(&m.file))
+                if here.cached.is_some() {
+                    "cached"
+                } else {
+                    "to fetch"
+                }
             ),
             (None, None) => "unpinned: sha256 recorded at first download".to_string(),
         };
@@ -325,30 +328,16 @@ fn excluded_section(out: &mut String, matrix: &Matrix) {
     }
 }
 
-/// The rough time estimate, with what it assumes and leaves out.
-/// Each model's size: the plan's, else the cached file's.
-fn model_sizes(plan: &Plan, cache: &Cache) -> Vec<Option<u64>> {
-    plan.models
-        .iter()
-        .map(|m| {
-            m.size_bytes.or_else(|| {
-                if let Some(r) = m.recipe() {
-                    return crate::synth::estimated_size(r);
-                }
-                let sha = m.sha256.as_ref()?;
-                std::fs::metadata(cache.models().join(sha).join(&m.file))
-                    .ok()
-                    .map(|md| md.len())
-            })
-        })
-        .collect()
+/// Each model's size for the estimate (`plan::models::ModelPlan::size_bytes`).
+fn model_sizes(matrix: &Matrix) -> Vec<Option<u64>> {
+    matrix.models.iter().map(|m| m.size_bytes).collect()
 }
 
 /// `--dry-run --json`: the resolved plan, each server start with its argv
 /// and cells, each llama-bench run with its argv, the excluded cells, each
 /// backend's passthrough and image inputs, what is cached, and the estimate in
 /// seconds.
-pub fn json(plan: &Plan, matrix: &Matrix, cache: &Cache, rates: &Rates) -> serde_json::Value {
+pub fn json(plan: &Plan, matrix: &Matrix, rates: &Rates) -> serde_json::Value {
     use serde_json::json;
     let starts: Vec<serde_json::Value> = matrix
         .groups
@@ -366,32 +355,24 @@ pub fn json(plan: &Plan, matrix: &Matrix, cache: &Cache, rates: &Rates) -> serde
             })
         })
         .collect();
-    let needed = matrix.models_needed(plan);
     let models: Vec<serde_json::Value> = plan
         .models
         .iter()
-        .zip(&needed)
-        .map(|(m, needed)| {
+        .zip(&matrix.models)
+        .map(|(m, here)| {
             let synthetic = m.recipe();
-            let cached = match synthetic {
-                Some(_) => crate::session::synthetic::cached_path(cache, plan, m).is_some(),
-                None => m
-                    .sha256
-                    .as_ref()
-                    .is_some_and(|s| cache.models().join(s).join(&m.file).is_file()),
-            };
             json!({
                 "name": m.name,
                 "file": m.file,
                 "sha256": m.sha256,
-                "cached": cached,
+                "cached": here.cached.is_some(),
                 "synthetic": synthetic,
                 "estimated_bytes": synthetic.and_then(crate::synth::estimated_size),
-                "needed": needed,
+                "needed": here.needed,
             })
         })
         .collect();
-    let e = crate::plan::estimate::estimate(plan, matrix, &model_sizes(plan, cache), rates);
+    let e = crate::plan::estimate::estimate(plan, matrix, &model_sizes(matrix), rates);
     json!({
         "plan": plan,
         "server_starts": starts,
@@ -432,8 +413,8 @@ pub fn json(plan: &Plan, matrix: &Matrix, cache: &Cache, rates: &Rates) -> serde
     })
 }
 
-fn estimate_section(out: &mut String, plan: &Plan, matrix: &Matrix, cache: &Cache, rates: &Rates) {
-    let e = crate::plan::estimate::estimate(plan, matrix, &model_sizes(plan, cache), rates);
+fn estimate_section(out: &mut String, plan: &Plan, matrix: &Matrix, rates: &Rates) {
+    let e = crate::plan::estimate::estimate(plan, matrix, &model_sizes(matrix), rates);
     let llama_bench = if plan.llama_bench.is_some() {
         format!(", llama-bench {}", human(e.llama_bench_s))
     } else {
@@ -475,6 +456,13 @@ mod tests {
     use crate::host::devices::Passthrough;
     use crate::plan::matrix::expand;
     use std::collections::BTreeMap;
+
+    /// `matrix` as `Matrix::on_host` completes it, on the host without a GPU.
+    fn resolved(plan: &Plan, mut matrix: Matrix, cache: &Cache) -> Matrix {
+        matrix.images = crate::plan::images::image_plans(plan, no_gpu_host);
+        matrix.models = crate::plan::models::model_plans(plan, &matrix.models_needed(plan), cache);
+        matrix
+    }
 
     fn no_gpu_host() -> crate::host::HostFacts {
         crate::host::probe(
@@ -545,7 +533,6 @@ mod tests {
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/strix-halo-2026-05.toml");
         let plan = crate::plan::load(&path, 2).unwrap();
         let mut matrix = expand(&plan);
-        matrix.images = crate::plan::images::image_plans(&plan, no_gpu_host);
         // The study's 31: 24 cells at b9016 (Qwen: vulkan f16, rocm6 f16 and
         // q8k; Gemma the same), the b9016 smoke test, 4 Gemma cells at master
         // plus 2 smoke tests; and the ROCm 7.x arm: rocm6's 16 cells at b9016.
@@ -558,6 +545,7 @@ mod tests {
         ]);
         matrix.exclude_backends(&reasons);
         let cache = Cache::new(std::path::PathBuf::from("/nonexistent-cache"));
+        let matrix = resolved(&plan, matrix, &cache);
         let text = render(&plan, &matrix, &cache, &Rates::assumed());
         assert!(text.contains(
             "matrix: 47 cells, 0 runnable here, 47 excluded (listed below), 145 left out by the plan's exclude rules"
@@ -608,6 +596,7 @@ mod tests {
             "vulkan needs /dev/dri".to_string(),
         )]));
         let cache = Cache::new(std::path::PathBuf::from("/nonexistent-cache"));
+        let matrix = resolved(&plan, matrix, &cache);
         let text = render(&plan, &matrix, &cache, &Rates::assumed());
         // The CPU on the real small model only (its baseline), cuda on all
         // four; vulkan's left with its cells.
@@ -639,7 +628,7 @@ mod tests {
             "{text}"
         );
         assert_eq!(benched.count(), 5);
-        let j = json(&plan, &matrix, &cache, &Rates::assumed());
+        let j = json(&plan, &matrix, &Rates::assumed());
         assert_eq!(j["llama_bench"].as_array().unwrap().len(), 5);
         assert_eq!(j["llama_bench"][0]["name"], "cpu.gemma-3-270m-q4_k_m");
         assert_eq!(j["llama_bench"][0]["gpu_layers"], 0);
@@ -651,7 +640,7 @@ mod tests {
         let cache = Cache::new(std::path::PathBuf::from("/nonexistent-cache"));
         let mut matrix = expand(&plan);
         matrix.passthroughs = BTreeMap::from([(Backend::Cpu, Passthrough::default())]);
-        matrix.images = crate::plan::images::image_plans(&plan, no_gpu_host);
+        let matrix = resolved(&plan, matrix, &cache);
         let text = render(&plan, &matrix, &cache, &Rates::assumed());
         assert!(
             text.contains("4 cells in 4 server starts, 32 requests"),
@@ -684,10 +673,11 @@ mod tests {
         let plan = crate::plan::load(&dir.join("plans/h200-study.toml"), 16).unwrap();
         let cache = Cache::new(std::path::PathBuf::from("/nonexistent-cache"));
         let on = |host: &str| {
-            let matrix = Matrix::on_host(&plan, &dir.join("tests/fixtures/hosts").join(host));
+            let matrix =
+                Matrix::on_host(&plan, &dir.join("tests/fixtures/hosts").join(host), &cache);
             (
                 render(&plan, &matrix, &cache, &Rates::assumed()),
-                json(&plan, &matrix, &cache, &Rates::assumed()),
+                json(&plan, &matrix, &Rates::assumed()),
             )
         };
         let (text, j) = on("nvidia-h200");

@@ -34,7 +34,7 @@ pub async fn fresh(
 ) -> anyhow::Result<ExitCode> {
     let t_total = Instant::now();
     let host = crate::host::probe(Path::new("/"));
-    let mut matrix = Matrix::on_host(&plan, Path::new("/"));
+    let mut matrix = Matrix::on_host(&plan, Path::new("/"), &g.cache);
     prepare::shader_caches(&mut matrix.passthroughs, &g.cache)?;
     if matrix.groups.is_empty() {
         anyhow::bail!("the plan leaves no cell to run (see `rigbench run --dry-run`)");
@@ -88,7 +88,7 @@ pub async fn resume(g: &Globals, dir: &Path) -> anyhow::Result<ExitCode> {
         dir.display(),
         m.status
     );
-    let mut matrix = Matrix::on_host(&m.plan, Path::new("/"));
+    let mut matrix = Matrix::on_host(&m.plan, Path::new("/"), &g.cache);
     prepare::shader_caches(&mut matrix.passthroughs, &g.cache)?;
 
     let connected = connect_engine(g).await?;

@@ -38,10 +38,10 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if args.dry_run {
-        let matrix = Matrix::on_host(&plan, root);
+        let matrix = Matrix::on_host(&plan, root, &g.cache);
         let rates = crate::report::roofline::estimate_rates(&plan, &crate::host::probe(root));
         if args.json {
-            let v = super::dry_run::json(&plan, &matrix, &g.cache, &rates);
+            let v = super::dry_run::json(&plan, &matrix, &rates);
             println!("{}", serde_json::to_string_pretty(&v)?);
         } else {
             print!(

@@ -65,6 +65,9 @@ pub struct Matrix {
     /// Each backend's image inputs, host `auto` arguments resolved
     /// (`on_host`; none from `expand` alone).
     pub images: Vec<super::images::ImagePlan>,
+    /// Each of the plan's models: needed here or not, cached or not
+    /// (`on_host`; none from `expand` alone).
+    pub models: Vec<super::models::ModelPlan>,
     /// The llama-bench runs: one per backend, source and model that has a
     /// server group, when the plan has `[llama_bench]`.
     pub llama_bench: Vec<Run>,
@@ -101,14 +104,16 @@ pub fn cell_id(
 
 impl Matrix {
     /// `plan`'s matrix on the host under `root` (`/` for this one): each
-    /// backend's passthrough there, and the cells of backends whose devices are
-    /// missing moved to the excluded.
-    pub fn on_host(plan: &Plan, root: &Path) -> Matrix {
+    /// backend's passthrough there, the cells of backends whose devices are
+    /// missing moved to the excluded, each backend's image inputs and each
+    /// model as the host and its `cache` have it.
+    pub fn on_host(plan: &Plan, root: &Path, cache: &crate::cache::Cache) -> Matrix {
         let mut matrix = expand(plan);
         let (passthroughs, missing) = passthroughs(plan, root);
         matrix.exclude_backends(&missing);
         matrix.passthroughs = passthroughs;
         matrix.images = super::images::image_plans(plan, || crate::host::probe(root));
+        matrix.models = super::models::model_plans(plan, &matrix.models_needed(plan), cache);
         matrix
     }
 
@@ -270,6 +275,7 @@ pub fn expand(plan: &Plan) -> Matrix {
     let llama_bench = llama_bench_runs(plan, &groups);
     Matrix {
         images: Vec::new(),
+        models: Vec::new(),
         groups,
         excluded,
         left_out,

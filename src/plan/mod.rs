@@ -9,6 +9,7 @@ pub mod file;
 pub mod images;
 pub mod llama_bench;
 pub mod matrix;
+pub mod models;
 mod origins;
 pub mod overrides;
 pub mod settings;

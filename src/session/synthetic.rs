@@ -97,38 +97,6 @@ pub fn resolve(
     ))
 }
 
-/// Where the cache holds a synthetic model of `plan` made already (known
-/// before any work only for the built-in vocabulary: another's depends on
-/// its file's hash).
-pub fn cached_path(cache: &Cache, plan: &crate::plan::Plan, model: &Model) -> Option<PathBuf> {
-    let r = model.recipe()?;
-    if r.vocab != VocabFile::Builtin {
-        return None;
-    }
-    let recipe = builtin_recipe(r).ok()?;
-    let quantizer = plan.sources.first().map_or("", |s| s.commit.as_str());
-    let key = recipe.key((!recipe.quant.written_directly()).then_some(quantizer));
-    let dir = dir_of(cache, &key);
-    let path = dir.join(&model.file);
-    (path.is_file() && dir.join("made.json").is_file()).then_some(path)
-}
-
-/// A recipe of the built-in vocabulary, resolved without building it.
-fn builtin_recipe(r: &RecipeFile) -> anyhow::Result<Recipe> {
-    Ok(Recipe {
-        shape: r.check()?,
-        quant: r.quant,
-        seed: r.seed,
-        vocab: VocabSource::Builtin,
-        generator: values::GENERATOR,
-    })
-}
-
-/// The directory a recipe's file is cached in.
-fn dir_of(cache: &Cache, key: &str) -> PathBuf {
-    cache.synthetic().join(&key[..16.min(key.len())])
-}
-
 /// What the cache keeps beside a made file.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Sidecar {
@@ -150,7 +118,7 @@ pub async fn obtain(
 ) -> anyhow::Result<Result<FetchedModel, Pending>> {
     let quant = recipe.quant;
     let key = recipe.key((!quant.written_directly()).then_some(quantizer));
-    let dir = dir_of(cache, &key);
+    let dir = crate::synth::cached::dir(cache, &key);
     let path = dir.join(&model.file);
     if let Some(hit) = cached(fetcher, model, &path, &dir)? {
         return Ok(Ok(hit));
@@ -257,7 +225,7 @@ pub async fn quantize<E: crate::engine::Engine>(
     p: Pending,
     threads: usize,
 ) -> anyhow::Result<FetchedModel> {
-    let dir = dir_of(cache, &p.key);
+    let dir = crate::synth::cached::dir(cache, &p.key);
     let waiting = crate::progress::waiting(&format!(
         "llama-quantize: {} to {} in {}",
         p.model.name, p.recipe.quant, q.image

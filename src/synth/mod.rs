@@ -12,6 +12,7 @@
 //! the vocabulary. The types rigbench does not write are made by the
 //! pinned image's `llama-quantize` (`quantize` says how).
 
+pub mod cached;
 pub mod layout;
 pub mod make;
 pub mod quant;
