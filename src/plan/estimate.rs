@@ -11,8 +11,12 @@
 //! (`report::roofline::PLATFORMS`), else a Strix Halo's 256 GB/s; the CPU's is
 //! the same on a unified-memory platform, else a desktop's dual-channel DDR5
 //! (60 GB/s). Prompt processing runs at 10× the generation rate, 40× on a
-//! discrete GPU (measured on an H100: 39× on an 8B, 45× on a 27B model). An MoE
-//! model reads only its active experts per token, so it runs faster than this.
+//! discrete GPU (measured on an H100: 39× on an 8B, 45× on a 27B model). On
+//! the CPU a few cores cannot keep up with that bandwidth: each core moves at
+//! most 4.5 GB/s of model per generated token and 30 GB/s per prompt token
+//! (measured with the default plan on a 2-core VM: 36 t/s generation and 250
+//! t/s prompt processing on 253 MB). An MoE model reads only its active
+//! experts per token, so it runs faster than this.
 //! Builds take what they took where measured (`Backend::measured_build`),
 //! scaled to the host's cores as measured between 2 and 16 cores (2.5× for 8×
 //! the cores: time ∝ cores^-0.45). llama-bench loads each model once per
@@ -29,6 +33,10 @@ const CPU_GBS: f64 = 60.0;
 const EFFICIENCY: f64 = 0.6;
 const PP_OVER_TG: f64 = 10.0;
 const PP_OVER_TG_DISCRETE: f64 = 40.0;
+/// Model bytes one CPU core gets through per second, generating and
+/// processing a prompt (results/cpu-vm-2026-12/default).
+const CPU_TG_BYTES_PER_CORE_S: f64 = 4.5e9;
+const CPU_PP_BYTES_PER_CORE_S: f64 = 3.0e10;
 /// The shortest time a generated token takes on a GPU, seconds.
 const GPU_TOKEN_FLOOR_S: f64 = 1.5e-3;
 /// How build time falls with cores: t ∝ cores^-BUILD_SCALING.
@@ -66,13 +74,15 @@ impl Rates {
     /// One line for people: what the numbers rest on.
     pub fn describe(&self) -> String {
         format!(
-            "generation taken as bandwidth-bound on a dense model (GPU {:.0} GB/s: {}; CPU {:.0} GB/s; {:.0} % efficiency; a GPU token at least {:.1} ms; prompt processing {:.0}x faster), builds scaled to {} cores from where they were measured; an MoE model runs faster",
+            "generation taken as bandwidth-bound on a dense model (GPU {:.0} GB/s: {}; CPU {:.0} GB/s, at most {:.1} GB/s a core; {:.0} % efficiency; a GPU token at least {:.1} ms; prompt processing {:.0}x faster, on the CPU at most {:.0} GB/s a core), builds scaled to {} cores from where they were measured; an MoE model runs faster",
             self.gpu_gbs,
             self.gpu_from,
             self.cpu_gbs,
+            CPU_TG_BYTES_PER_CORE_S / 1e9,
             EFFICIENCY * 100.0,
             GPU_TOKEN_FLOOR_S * 1e3,
             self.pp_over_tg(),
+            CPU_PP_BYTES_PER_CORE_S / 1e9,
             self.cores
         )
     }
@@ -100,16 +110,18 @@ impl Rates {
         prompt: u32,
         n_predict: u32,
     ) -> f64 {
-        let (gbs, pp_factor) = if backend.is_gpu() {
-            (self.gpu_gbs, self.pp_over_tg())
+        let bytes = bytes as f64;
+        let (tg, pp) = if backend.is_gpu() {
+            let tg = (EFFICIENCY * self.gpu_gbs * 1e9 / bytes).min(1.0 / GPU_TOKEN_FLOOR_S);
+            (tg, self.pp_over_tg() * tg)
         } else {
-            (self.cpu_gbs, PP_OVER_TG)
+            let tg = EFFICIENCY * self.cpu_gbs * 1e9 / bytes;
+            let cores = f64::from(self.cores.max(1));
+            (
+                tg.min(cores * CPU_TG_BYTES_PER_CORE_S / bytes),
+                (PP_OVER_TG * tg).min(cores * CPU_PP_BYTES_PER_CORE_S / bytes),
+            )
         };
-        let mut tg = EFFICIENCY * gbs * 1e9 / bytes as f64;
-        if backend.is_gpu() {
-            tg = tg.min(1.0 / GPU_TOKEN_FLOOR_S);
-        }
-        let pp = pp_factor * tg;
         f64::from(prompt) / pp + f64::from(n_predict) / tg
     }
 }
@@ -239,21 +251,23 @@ mod tests {
         assert_eq!(e.build_s, 882.0);
         // Loads: 2 × 253 113 024 / 2e9 = 0.253113024 s.
         assert!((e.load_s - 0.253_113_024).abs() < 1e-9);
-        // CPU: tg = 0.6 × 60e9 / 253113024 = 142.2278 t/s, pp = 1422.278 t/s;
-        // per run: 15496 prompt tokens / pp over 4 cells = 10.8952 s, plus
-        // 4 × 128 / tg = 3.5998 s; × 5 runs = 72.475 s.
-        // Vulkan: bandwidth 256/60 times higher: 72.475 × 60 / 256 = 16.986 s.
-        // Sum 89.461 s.
-        assert!((e.requests_s - 89.461).abs() < 0.01, "{}", e.requests_s);
+        // CPU, 2 cores: tg = min(0.6 × 60e9, 2 × 4.5e9) / 253113024 =
+        // 35.5572 t/s, pp = min(10 × 0.6 × 60e9, 2 × 3e10) / 253113024 =
+        // 237.0483 t/s; per run: 15496 prompt tokens / pp over 4 cells =
+        // 65.3703 s, plus 4 × 128 / tg = 14.3993 s; × 5 runs = 398.850 s.
+        // Vulkan (bandwidth-bound at 256 GB/s: pp 6068.39, tg 606.839 t/s):
+        // 15496 / 6068.39 + 512 / 606.839 = 3.39720 s; × 5 = 16.986 s.
+        // Sum 415.836 s; with builds and loads 1297.8 s.
+        assert!((e.requests_s - 415.836).abs() < 0.01, "{}", e.requests_s);
         assert!(e.unknown_size.is_empty());
-        assert_eq!(human(e.total_s()), "16 min");
+        assert_eq!(human(e.total_s()), "22 min");
     }
 
     #[test]
     fn rounds_repeat_the_loads_and_warm_ups() {
         // The default plan on cpu in 2 rounds: 2 loads of 0.126556512 s, and
         // per cell 2 warm-ups + 4 measured runs = 6 requests instead of 5:
-        // 72.475 × 6 / 5 = 86.970 s (see the test above for 72.475).
+        // 79.7700 × 6 = 478.620 s (see the test above for one run's 79.7700).
         let mut plan = crate::plan::builtin(2).unwrap();
         plan.bench.rounds = 2;
         let e = estimate(
@@ -263,7 +277,7 @@ mod tests {
             &Rates::assumed(),
         );
         assert!((e.load_s - 0.253_113_024).abs() < 1e-9);
-        assert!((e.requests_s - 86.970).abs() < 0.01, "{}", e.requests_s);
+        assert!((e.requests_s - 478.620).abs() < 0.01, "{}", e.requests_s);
     }
 
     #[test]
@@ -278,12 +292,12 @@ mod tests {
 
     #[test]
     fn llama_bench_by_hand_and_only_where_the_matrix_has_cells() {
-        // pp512 and tg128 at depths 0 and 1000, 2 repetitions, on the CPU with
-        // a 253 113 024-byte model: tg = 0.6 × 60e9 / 253 113 024 = 142.2290
-        // t/s, pp = 1422.290 t/s. Load 0.126557 s. Depth 0: pp 3 × 512 / pp =
-        // 1.079950; tg 1 / tg + 2 × 128 / tg = 1.806944. Depth 1000: pp
-        // 512 / pp + 2 × 1512 / pp = 2.486133; tg 1 / tg + 2 × (1000 / pp +
-        // 128 / tg) = 3.213128. Sum 8.712712 s.
+        // pp512 and tg128 at depths 0 and 1000, 2 repetitions, on the 2-core
+        // CPU with a 253 113 024-byte model: tg = 35.55724 t/s, pp = 237.04825
+        // t/s (the cores' limits, see above). Load 0.126557 s. Depth 0: pp
+        // 3 × 512 / pp = 6.479693; tg 1 / tg + 2 × 128 / tg = 7.227783. Depth
+        // 1000: pp 512 / pp + 2 × 1512 / pp = 14.916794; tg 1 / tg + 2 × (1000
+        // / pp + 128 / tg) = 15.664884. Sum 44.415711 s.
         let s = crate::plan::llama_bench::Settings {
             n_prompt: vec![512],
             n_gen: vec![128],
@@ -296,7 +310,7 @@ mod tests {
             timeout_s: 900,
         };
         let one = llama_bench_seconds(&s, &Rates::assumed(), Backend::Cpu, 253_113_024);
-        assert!((one - 8.712712).abs() < 1e-5, "{one}");
+        assert!((one - 44.415711).abs() < 1e-5, "{one}");
         // In the default plan it runs once per backend with cells: on cpu and
         // vulkan, not on a backend the matrix leaves out.
         let mut plan = builtin_for(2, &[Backend::Vulkan]).unwrap();
