@@ -134,9 +134,10 @@ pub enum DeviceTool {
 }
 
 /// A build argument whose default `auto` depends on the host: resolved from
-/// the host's facts (`host::HostFacts::build_arg`) when the image is built
-/// (`image::inputs`, recorded in the image's build arguments) and shown by
-/// `rigbench doctor`.
+/// the host's facts (`host::HostFacts::build_arg`) with the rest of the
+/// image's inputs (`plan::images::image_plans`, in `Matrix::on_host`;
+/// recorded in the image's build arguments), printed by the dry run and shown
+/// by `rigbench doctor`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HostBuildArg {
     /// `CUDA_ARCHITECTURES`: the compute capabilities of the host's NVIDIA GPUs,
@@ -351,8 +352,8 @@ impl Backend {
                 ("HIP_NO_VMM", "ON"),
                 ("APT_CHECK_VALID_UNTIL", "true"),
             ],
-            // `auto`: the architectures of the host's GPUs, resolved when the
-            // image is built (`image::ensure`, recorded in the image's build
+            // `auto`: the architectures of the host's GPUs, resolved with the
+            // image's inputs (`plan::images`, recorded in the image's build
             // arguments), else `CUDA_ARCHITECTURES_FALLBACK`, which is also the
             // Containerfile's own default. Graphs on, as llama.cpp ships;
             // FA_ALL_QUANTS off (its default: only f16/q8_0/q4_0 K/V pairs get

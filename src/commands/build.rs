@@ -35,8 +35,9 @@ pub async fn build(g: &Globals, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     // still built (its device probe then shows what is missing).
     let matrix = Matrix::on_host(&plan, std::path::Path::new("/"), &g.cache);
     let none = Passthrough::default();
-    let runnable: Vec<_> = (matrix.images.iter())
-        .filter(|i| wanted.iter().any(|bp| bp.backend == i.backend))
+    // In the order asked for, as before.
+    let runnable: Vec<_> = (wanted.iter())
+        .filter_map(|bp| matrix.images.iter().find(|i| i.backend == bp.backend))
         .map(|i| (i, matrix.passthroughs.get(&i.backend).unwrap_or(&none)))
         .collect();
     let images = prepare::images(

@@ -9,11 +9,15 @@ use crate::plan::Plan;
 use crate::plan::estimate::{Rates, human};
 use crate::plan::matrix::Matrix;
 
+/// The dry run prints a matrix resolved for a host (its models and images).
+const UNRESOLVED: &str = "a matrix from Matrix::on_host (or resolve_inputs)";
+
 fn cached(path: &std::path::Path) -> &'static str {
     if path.is_file() { "cached" } else { "to fetch" }
 }
 
 pub fn render(plan: &Plan, matrix: &Matrix, cache: &Cache, rates: &Rates) -> String {
+    debug_assert_eq!(matrix.models.len(), plan.models.len(), "{UNRESOLVED}");
     let mut out = String::new();
     let b = &plan.bench;
     let _ = writeln!(out, "plan {} ({})", plan.name, plan.origin);
@@ -113,10 +117,10 @@ fn images_section(out: &mut String, matrix: &Matrix) {
         out,
         "\nimages (built unless one with the same inputs exists):"
     );
-    for bp in &matrix.images {
-        let base = match &bp.base_image {
+    for image in &matrix.images {
+        let base = match &image.base_image {
             crate::plan::AutoOr::Auto => {
-                let c: Vec<&str> = bp
+                let c: Vec<&str> = image
                     .backend
                     .base_candidates()
                     .iter()
@@ -126,7 +130,7 @@ fn images_section(out: &mut String, matrix: &Matrix) {
             }
             crate::plan::AutoOr::Value(r) => r.clone(),
         };
-        let args: Vec<String> = bp
+        let args: Vec<String> = image
             .build_args
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
@@ -134,15 +138,15 @@ fn images_section(out: &mut String, matrix: &Matrix) {
         let _ = writeln!(
             out,
             "  {}: {} on {base}; build args {}",
-            bp.backend.name(),
-            bp.backend.containerfile(),
+            image.backend.name(),
+            image.backend.containerfile(),
             if args.is_empty() {
                 "none".to_string()
             } else {
                 args.join(" ")
             }
         );
-        for (arg, r) in &bp.from_auto {
+        for (arg, r) in &image.from_auto {
             let _ = writeln!(
                 out,
                 "    {}=auto: {} ({})",
@@ -155,7 +159,7 @@ fn images_section(out: &mut String, matrix: &Matrix) {
                 }
             );
         }
-        match passthroughs.get(&bp.backend) {
+        match passthroughs.get(&image.backend) {
             Some(p) if !p.devices.is_empty() => {
                 let groups = if p.group_add.is_empty() {
                     "none".to_string()
@@ -170,7 +174,7 @@ fn images_section(out: &mut String, matrix: &Matrix) {
             }
         }
         for n in passthroughs
-            .get(&bp.backend)
+            .get(&image.backend)
             .map(|p| p.notes.as_slice())
             .unwrap_or_default()
         {
@@ -338,6 +342,7 @@ fn model_sizes(matrix: &Matrix) -> Vec<Option<u64>> {
 /// backend's passthrough and image inputs, what is cached, and the estimate in
 /// seconds.
 pub fn json(plan: &Plan, matrix: &Matrix, rates: &Rates) -> serde_json::Value {
+    debug_assert_eq!(matrix.models.len(), plan.models.len(), "{UNRESOLVED}");
     use serde_json::json;
     let starts: Vec<serde_json::Value> = matrix
         .groups
@@ -459,8 +464,7 @@ mod tests {
 
     /// `matrix` as `Matrix::on_host` completes it, on the host without a GPU.
     fn resolved(plan: &Plan, mut matrix: Matrix, cache: &Cache) -> Matrix {
-        matrix.images = crate::plan::images::image_plans(plan, no_gpu_host);
-        matrix.models = crate::plan::models::model_plans(plan, &matrix.models_needed(plan), cache);
+        matrix.resolve_inputs(plan, no_gpu_host, cache);
         matrix
     }
 

@@ -289,11 +289,12 @@ impl Fetcher {
         commit: &str,
         desc: &str,
     ) -> Result<FetchedSource, FetchError> {
-        let (pinned, dir) = match archive {
-            ArchiveFile::Url { sha256, dir, .. }
-            | ArchiveFile::Path { sha256, dir, .. }
-            | ArchiveFile::Github { sha256, dir, .. }
-            | ArchiveFile::PypiSdist { sha256, dir, .. } => (sha256.clone(), dir.clone()),
+        let pinned = archive.sha256().map(str::to_string);
+        let dir = match archive {
+            ArchiveFile::Url { dir, .. }
+            | ArchiveFile::Path { dir, .. }
+            | ArchiveFile::Github { dir, .. }
+            | ArchiveFile::PypiSdist { dir, .. } => dir.clone(),
         };
         let what = format!("llama.cpp source {commit}");
         let target = match &pinned {

@@ -12,11 +12,13 @@
 //! the same on a unified-memory platform, else a desktop's dual-channel DDR5
 //! (60 GB/s). Prompt processing runs at 10× the generation rate, 40× on a
 //! discrete GPU (measured on an H100: 39× on an 8B, 45× on a 27B model). On
-//! the CPU a few cores cannot keep up with that bandwidth: each core moves at
-//! most 4.5 GB/s of model per generated token and 30 GB/s per prompt token
-//! (measured with the default plan on a 2-core VM: 36 t/s generation and 250
-//! t/s prompt processing on 253 MB). An MoE model reads only its active
-//! experts per token, so it runs faster than this.
+//! the CPU a few cores cannot keep up with that bandwidth: a core reads at
+//! most 4.5 GB/s of weights generating (tokens/s ≤ cores × 4.5e9 ÷ model
+//! bytes), and processes a prompt at most at cores × 30e9 ÷ model bytes
+//! tokens/s (measured with the default plan on a 2-core VM: 36 t/s
+//! generation and 250 t/s prompt processing on 253 MB, 7× rather than 10×).
+//! An MoE model reads only its active experts per token, so it runs faster
+//! than this.
 //! Builds take what they took where measured (`Backend::measured_build`),
 //! scaled to the host's cores as measured between 2 and 16 cores (2.5× for 8×
 //! the cores: time ∝ cores^-0.45). llama-bench loads each model once per
@@ -33,9 +35,11 @@ const CPU_GBS: f64 = 60.0;
 const EFFICIENCY: f64 = 0.6;
 const PP_OVER_TG: f64 = 10.0;
 const PP_OVER_TG_DISCRETE: f64 = 40.0;
-/// Model bytes one CPU core gets through per second, generating and
-/// processing a prompt (results/cpu-vm-2026-12/default).
+/// Model bytes one CPU core reads per second generating, at most
+/// (results/cpu-vm-2026-12/default: 36 t/s on 253 MB, 2 cores).
 const CPU_TG_BYTES_PER_CORE_S: f64 = 4.5e9;
+/// Prompt tokens a CPU core processes per second at most, times the model's
+/// bytes (the same run: 250 t/s on 253 MB, 2 cores).
 const CPU_PP_BYTES_PER_CORE_S: f64 = 3.0e10;
 /// The shortest time a generated token takes on a GPU, seconds.
 const GPU_TOKEN_FLOOR_S: f64 = 1.5e-3;
@@ -55,7 +59,8 @@ pub struct Rates {
     /// Whether the GPU has its own memory (prompt processing then runs
     /// further ahead of generation).
     pub discrete: bool,
-    /// The host's logical CPUs (builds scale with them).
+    /// The host's logical CPUs (builds scale with them, and CPU requests up
+    /// to the memory's bandwidth).
     pub cores: u32,
 }
 
@@ -254,10 +259,10 @@ mod tests {
         // CPU, 2 cores: tg = min(0.6 × 60e9, 2 × 4.5e9) / 253113024 =
         // 35.5572 t/s, pp = min(10 × 0.6 × 60e9, 2 × 3e10) / 253113024 =
         // 237.0483 t/s; per run: 15496 prompt tokens / pp over 4 cells =
-        // 65.3703 s, plus 4 × 128 / tg = 14.3993 s; × 5 runs = 398.850 s.
-        // Vulkan (bandwidth-bound at 256 GB/s: pp 6068.39, tg 606.839 t/s):
-        // 15496 / 6068.39 + 512 / 606.839 = 3.39720 s; × 5 = 16.986 s.
-        // Sum 415.836 s; with builds and loads 1297.8 s.
+        // 65.3707 s, plus 4 × 128 / tg = 14.3993 s, = 79.7700 s; × 5 runs =
+        // 398.850 s. Vulkan (bandwidth-bound at 256 GB/s: pp 6068.44, tg
+        // 606.844 t/s): 15496 / 6068.44 + 512 / 606.844 = 3.39725 s; × 5 =
+        // 16.986 s. Sum 415.836 s; with builds and loads 1298.1 s.
         assert!((e.requests_s - 415.836).abs() < 0.01, "{}", e.requests_s);
         assert!(e.unknown_size.is_empty());
         assert_eq!(human(e.total_s()), "22 min");

@@ -2,8 +2,10 @@
 //! build arguments, with those whose `auto` depends on the host made explicit
 //! (`Backend::host_build_args`: `CUDA_ARCHITECTURES` from the compute
 //! capability of the host's NVIDIA GPUs, else the documented fallback).
-//! Resolved once, in `Matrix::on_host`: the dry run prints them, `build` and
-//! the run build from them, and `image::inputs` hashes them.
+//! Resolved once, in `Matrix::on_host` (and for `model synth`'s quantizing
+//! image alone): the dry run prints them, `build` and the run build from
+//! them, and `image::inputs` hashes them. One `ImagePlan` is built once per
+//! source of the plan.
 
 use std::collections::BTreeMap;
 
@@ -116,5 +118,23 @@ mod tests {
         let images = image_plans(&plan, || panic!("probed the host for a cpu-only plan"));
         assert_eq!(images.len(), plan.backends.len());
         assert_eq!(images[0].build_args, plan.backends[0].build_args);
+        // A cuda plan that names its architectures keeps them, unprobed.
+        let mut plan = crate::plan::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/h200-study.toml"),
+            16,
+        )
+        .unwrap();
+        for bp in &mut plan.backends {
+            if bp.backend == Backend::Cuda {
+                bp.build_args
+                    .insert("CUDA_ARCHITECTURES".into(), "89".into());
+            }
+        }
+        let images = image_plans(&plan, || {
+            panic!("probed the host for explicit architectures")
+        });
+        let cuda = images.iter().find(|i| i.backend == Backend::Cuda).unwrap();
+        assert_eq!(cuda.build_args["CUDA_ARCHITECTURES"], "89");
+        assert!(cuda.from_auto.is_empty());
     }
 }

@@ -3,8 +3,9 @@
 //! server settings, and the cells left out because they cannot run as planned,
 //! each with the reason. `Matrix::on_host` resolves it for a host: each
 //! backend's device passthrough there, the cells of backends it cannot run
-//! excluded. With them, the llama-bench runs (`llama_bench_runs`). The
-//! dry run prints it, the run executes it.
+//! excluded, each backend's image inputs (`images`) and each model as the
+//! host's cache has it (`models`). With them, the llama-bench runs
+//! (`llama_bench_runs`). The dry run prints it, the run executes it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -112,9 +113,23 @@ impl Matrix {
         let (passthroughs, missing) = passthroughs(plan, root);
         matrix.exclude_backends(&missing);
         matrix.passthroughs = passthroughs;
-        matrix.images = super::images::image_plans(plan, || crate::host::probe(root));
-        matrix.models = super::models::model_plans(plan, &matrix.models_needed(plan), cache);
+        matrix.resolve_inputs(plan, || crate::host::probe(root), cache);
         matrix
+    }
+
+    /// Adds what the host and its cache decide beside the passthroughs: each
+    /// backend's image inputs (`host` probed only where a build argument is
+    /// `auto`) and each model, needed here or not, cached or not. After the
+    /// backends the host cannot run are excluded: a model only they used is
+    /// not needed.
+    pub fn resolve_inputs(
+        &mut self,
+        plan: &Plan,
+        host: impl FnOnce() -> crate::host::HostFacts,
+        cache: &crate::cache::Cache,
+    ) {
+        self.images = super::images::image_plans(plan, host);
+        self.models = super::models::model_plans(plan, &self.models_needed(plan), cache);
     }
 
     /// Which of `plan`'s models this matrix needs: those of its server groups

@@ -1,7 +1,8 @@
 //! Plans: what to build and measure. A plan file (TOML, see `file`) or the built-in
 //! default is parsed, checked and resolved here into `Plan`, in which every default
 //! is explicit; nothing below this module sees the raw file or the command line.
-//! `matrix` expands a plan into the cells that are run.
+//! `matrix` expands a plan into the cells that are run and resolves it for a
+//! host (`images`, `models`); `origins` says where its files come from.
 
 pub mod ab;
 pub mod estimate;

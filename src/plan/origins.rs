@@ -1,7 +1,9 @@
 //! Where a plan's files come from, in words and addresses: a source archive's
 //! URL and description, a model source's description. Pure: the dry run
-//! prints them, fetching uses them in its messages and downloads, and the
-//! manifest's messages name them the same way.
+//! prints them, fetching uses them in its messages and downloads. The
+//! descriptions are also part of the cache's key for an unpinned archive or
+//! model (`fetch`'s `unpinned_key`): changing their words fetches such files
+//! again.
 
 use super::{ArchiveFile, ModelSourceFile};
 
@@ -18,7 +20,8 @@ impl ArchiveFile {
         }
     }
 
-    /// The archive in a few words: its path, PyPI sdist or URL.
+    /// The archive in a few words: its path, PyPI sdist or URL (also the
+    /// cache's key of an unpinned archive: see the module comment).
     pub fn describe(&self, commit: &str) -> String {
         match self {
             ArchiveFile::Path { path, .. } => path.clone(),
@@ -41,7 +44,8 @@ impl ArchiveFile {
 }
 
 impl ModelSourceFile {
-    /// A short description for messages and the manifest.
+    /// A short description for messages and the manifest (also the cache's
+    /// key of an unpinned model: see the module comment).
     pub fn describe(&self) -> String {
         match self {
             ModelSourceFile::Huggingface {

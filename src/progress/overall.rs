@@ -416,7 +416,9 @@ mod tests {
             &Rates::assumed(),
         );
         let round_two = errors.iter().position(|s| s.1 == 1).unwrap();
-        // At most 9 % off from the second round on.
+        // Rates::assumed() is what report::roofline::estimate_rates gives
+        // that VM (2 cores, no known platform). Measured: at most 9 % off
+        // from the second round on (the issue asks 25 %; held to 15 %).
         let second = worst(&errors, round_two, errors.len());
         assert!(second < 0.15, "after the first round: {second:.2}");
         // At the start, the estimate with the cores' limits: 8 % off.

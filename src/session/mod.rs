@@ -39,7 +39,7 @@ impl<E: Engine> Session<'_, E> {
         let t = Instant::now();
         let mut fetcher = Fetcher::new(self.cache)?;
         let sources = prepare::sources(&mut fetcher, &m.plan).await?;
-        let needed: Vec<bool> = self.matrix.models.iter().map(|p| p.needed).collect();
+        let needed = self.matrix.models_needed(&m.plan);
         let obtained = prepare::models(&mut fetcher, self.cache, &m.plan, &needed).await?;
         m.add_time(|x| x.fetch_s += t.elapsed().as_secs_f64());
         self.images(m, &sources).await?;

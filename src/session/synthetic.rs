@@ -117,7 +117,7 @@ pub async fn obtain(
     quantizer: &str,
 ) -> anyhow::Result<Result<FetchedModel, Pending>> {
     let quant = recipe.quant;
-    let key = recipe.key((!quant.written_directly()).then_some(quantizer));
+    let key = crate::synth::cached::key(&recipe, quantizer);
     let dir = crate::synth::cached::dir(cache, &key);
     let path = dir.join(&model.file);
     if let Some(hit) = cached(fetcher, model, &path, &dir)? {
@@ -271,8 +271,9 @@ fn finish(
         provenance: provenance.clone(),
     };
     let bytes = serde_json::to_vec_pretty(&side)?;
-    crate::hash::write_atomic(&dir.join("made.json"), &bytes)
-        .with_context(|| format!("cannot write {}", dir.join("made.json").display()))?;
+    let side = dir.join(crate::synth::cached::MADE);
+    crate::hash::write_atomic(&side, &bytes)
+        .with_context(|| format!("cannot write {}", side.display()))?;
     fetched(model, path, provenance, sha256, origin, 0.0)
 }
 
@@ -284,7 +285,7 @@ fn cached(
     path: &Path,
     dir: &Path,
 ) -> anyhow::Result<Option<FetchedModel>> {
-    let side = dir.join("made.json");
+    let side = dir.join(crate::synth::cached::MADE);
     let Some(s) = std::fs::read(&side)
         .ok()
         .and_then(|b| serde_json::from_slice::<Sidecar>(&b).ok())

@@ -9,8 +9,9 @@
 //! Here: the recipe and its identity (`Recipe::key`), the file name, and the
 //! writer (`make`). `shape` owns the shapes, `quant` the file types and each
 //! tensor's type, `layout` the tensors and keys, `values` the bytes, `vocab`
-//! the vocabulary. The types rigbench does not write are made by the
-//! pinned image's `llama-quantize` (`quantize` says how).
+//! the vocabulary, `cached` where the cache keeps a made file. The types
+//! rigbench does not write are made by the pinned image's `llama-quantize`
+//! (`quantize` says how).
 
 pub mod cached;
 pub mod layout;
