@@ -23,20 +23,26 @@ pub fn dir(cache: &Cache, key: &str) -> PathBuf {
     cache.synthetic().join(&key[..16.min(key.len())])
 }
 
-/// The made file `file` of recipe `r` where the cache holds it already (the
-/// file and its `MADE` sidecar); `None` where it is not made yet, or where
-/// its identity is not known before its vocabulary is read.
-pub fn file(cache: &Cache, r: &RecipeFile, quantizer: &str, file: &str) -> Option<PathBuf> {
+/// Recipe `r` resolved without reading anything: only a recipe of the
+/// built-in vocabulary (and a shape that checks) can be.
+fn builtin(r: &RecipeFile) -> Option<Recipe> {
     if r.vocab != VocabFile::Builtin {
         return None;
     }
-    let recipe = Recipe {
+    Some(Recipe {
         shape: r.check().ok()?,
         quant: r.quant,
         seed: r.seed,
         vocab: VocabSource::Builtin,
         generator: values::GENERATOR,
-    };
+    })
+}
+
+/// The made file `file` of recipe `r` where the cache holds it already (the
+/// file and its `MADE` sidecar); `None` where it is not made yet, or where
+/// its identity is not known before its vocabulary is read.
+pub fn file(cache: &Cache, r: &RecipeFile, quantizer: &str, file: &str) -> Option<PathBuf> {
+    let recipe = builtin(r)?;
     let dir = dir(cache, &key(&recipe, quantizer));
     let path = dir.join(file);
     (path.is_file() && dir.join(MADE).is_file()).then_some(path)
@@ -65,13 +71,7 @@ mod tests {
             .unwrap();
         let r = m.recipe().unwrap();
         assert_eq!(r.vocab, VocabFile::Builtin);
-        let recipe = Recipe {
-            shape: r.check().unwrap(),
-            quant: r.quant,
-            seed: r.seed,
-            vocab: VocabSource::Builtin,
-            generator: values::GENERATOR,
-        };
+        let recipe = builtin(r).unwrap();
         let dir = dir(&cache, &key(&recipe, "0c1e57098"));
         assert_eq!(
             file(&cache, r, "0c1e57098", &m.file),
