@@ -7,7 +7,9 @@
 # plans/h200-warmup.toml (short against full warm-ups), each run bundled as it
 # ends; STEPS=cacheram runs plans/h200-cacheram.toml (llama-server's host prompt
 # cache on against off: the short prompts' cost after a full request) and
-# STEPS=tax the container tax (scripts/offline/tax.sh: the cuda image's
+# STEPS=synreal plans/h200-synreal.toml (the synthetic gemma3-270m against the
+# real model in Q4_K_M, whose PARTS parts drive.sh hands over, as h200-study.sh
+# takes them); STEPS=tax the container tax (scripts/offline/tax.sh: the cuda image's
 # llama-bench on the host against in its container, ABBA, on the dense model
 # the plans made). STAGE_DIR must be /root/rigbench-stage (the plans name the source
 # archive there) and hold debs-podman/, debs-vulkan/ and
@@ -39,6 +41,13 @@ start_builds "$plans/h200-warmup.toml" ${BACKENDS:-cuda vulkan}
 run models rigbench model prepare --plan "$plans/h200-aa.toml"
 wait_builds || exit 1
 for s in ${STEPS:-aa1 aa2 aa3 q8k warmup}; do
+  if [ "$s" = synreal ]; then
+    # The real Gemma 3 270M in parts (drive.sh hands them over), then its twin's
+    # recipe made (Q4_K_M waits for the run's images).
+    join_parts "$stage" "${PARTS:-6}" a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818 \
+      "$stage/gemma-3-270m-q4_k_m.gguf" 600 || continue
+    run models-synreal rigbench model prepare --plan "$plans/h200-synreal.toml"
+  fi
   if [ "$s" = tax ]; then
     image=$(built_cuda_image)
     dense=$(grep -o '/[^ ]*gemma3-27b[^ ]*\.gguf' "$out/models.log" | head -n1)
