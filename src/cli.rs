@@ -34,8 +34,25 @@ pub struct Cli {
     /// The container engine's API socket (unix:///path); default: CONTAINER_HOST,
     /// DOCKER_HOST, the rootless and rootful Podman sockets, Docker's, else a Podman
     /// service started for this command.
-    #[arg(long, global = true, value_name = "ADDRESS")]
+    #[arg(long, global = true, value_name = "ADDRESS", conflicts_with_all = ["host", "connection"])]
     pub socket: Option<String>,
+    /// Use another host's Podman over SSH: ssh://[USER@]HOST[:PORT]/PATH/TO/podman.sock
+    /// (the form `podman system connection add` takes). rigbench runs your `ssh`
+    /// with your agent, keys, config and known_hosts; host keys are always checked.
+    #[arg(
+        long,
+        global = true,
+        value_name = "SSH_ADDRESS",
+        conflicts_with = "connection"
+    )]
+    pub host: Option<String>,
+    /// Use the remote host of Podman's connection NAME (`podman system connection
+    /// list`), with its key.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub connection: Option<String>,
+    /// The `ssh` config file to read instead of ~/.ssh/config (`ssh -F`).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ssh_config: Option<PathBuf>,
     /// Where sources, models and hashes are cached [default: $RIGBENCH_CACHE,
     /// $XDG_CACHE_HOME/rigbench or ~/.cache/rigbench].
     #[arg(long, global = true, value_name = "DIR")]

@@ -24,21 +24,52 @@ use std::process::ExitCode;
 
 use crate::cache::Cache;
 use crate::cli::{Cli, Command};
+use crate::engine::connect::Target;
 use crate::plan::Plan;
 
 /// Settings every command shares.
 pub struct Globals {
-    pub socket: Option<String>,
+    pub engine: EngineFlags,
     pub cache: Cache,
 }
 
+/// Where the engine is, as the command line says (clap lets at most one of
+/// `socket`, `host` and `connection` through).
+#[derive(Debug, Clone, Default)]
+pub struct EngineFlags {
+    pub socket: Option<String>,
+    pub host: Option<String>,
+    pub connection: Option<String>,
+    pub ssh_config: Option<PathBuf>,
+}
+
+impl EngineFlags {
+    /// The engine asked for: a remote host's (`--host`, `--connection`, read
+    /// from Podman's list), the socket given, or the first found.
+    pub fn target(&self) -> Result<Target, crate::engine::EngineError> {
+        let ssh = |target| Target::Ssh {
+            target,
+            config: self.ssh_config.clone(),
+        };
+        Ok(match (&self.connection, &self.host, &self.socket) {
+            (Some(name), _, _) => ssh(crate::engine::connections::lookup(name)?),
+            (None, Some(uri), _) => ssh(crate::engine::ssh::SshTarget::parse(uri)?),
+            (None, None, Some(s)) if s.starts_with("ssh://") => {
+                ssh(crate::engine::ssh::SshTarget::parse(s)?)
+            }
+            (None, None, Some(s)) => Target::Socket(s.clone()),
+            (None, None, None) => Target::Found,
+        })
+    }
+}
+
 impl Globals {
-    /// The engine: the socket asked for, one found, or a Podman service rigbench
-    /// starts with its temporary directory in the cache.
+    /// The engine: a remote host's, the socket asked for, one found, or a
+    /// Podman service rigbench starts with its temporary directory in the cache.
     pub async fn connect(
         &self,
     ) -> Result<crate::engine::connect::Connected, crate::engine::EngineError> {
-        crate::engine::connect::connect(self.socket.as_deref(), &self.cache.engine_tmp()).await
+        crate::engine::connect::connect(&self.engine.target()?, &self.cache.engine_tmp()).await
     }
 }
 
@@ -46,7 +77,12 @@ impl Globals {
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     crate::progress::init(cli.quiet);
     let g = Globals {
-        socket: cli.socket,
+        engine: EngineFlags {
+            socket: cli.socket,
+            host: cli.host,
+            connection: cli.connection,
+            ssh_config: cli.ssh_config,
+        },
         cache: Cache::locate(cli.cache_dir),
     };
     match cli.command {

@@ -34,6 +34,20 @@ pub struct Client {
     service_pid: Option<u32>,
     /// Podman answers; its quirks apply (see `wait`).
     podman: bool,
+    /// Set when the socket is a remote host's, forwarded over SSH.
+    remote: Option<RemoteEnd>,
+}
+
+/// The far end of a forwarded socket: what `info` records instead of the
+/// local forward's path, whose owner says nothing of the remote service.
+#[derive(Debug, Clone)]
+pub struct RemoteEnd {
+    /// `ssh://user@host:port/path/to/podman.sock`
+    pub uri: String,
+    /// The Podman connection it was read from.
+    pub connection: Option<String>,
+    /// Who owns the socket on the remote host (a rootless service's is its user's).
+    pub socket_uid: u32,
 }
 
 /// How often `wait` looks at a container on Podman.
@@ -128,7 +142,14 @@ impl Client {
             socket: format!("unix://{path}"),
             service_pid,
             podman,
+            remote: None,
         })
+    }
+
+    /// This client's socket is the forward of `remote`'s.
+    pub fn with_remote(mut self, remote: RemoteEnd) -> Self {
+        self.remote = Some(remote);
+        self
     }
 
     /// How the container `id` is confined, as the engine reports it: for the
@@ -234,13 +255,23 @@ impl Engine for Client {
             api_version: self.docker.client_version().to_string(),
             runtime: info.default_runtime,
             cgroup_version: info.cgroup_version.map(|v| v.to_string()),
-            socket: self.socket.clone(),
+            socket: self
+                .remote
+                .as_ref()
+                .map_or_else(|| self.socket.clone(), |r| r.uri.clone()),
             service_started_by_rigbench: self.service_pid.is_some(),
             service_pid: self.service_pid,
             rootless: Some(
                 is_rootless(info.security_options.as_deref())
-                    || socket_owner(&self.socket).is_some_and(|uid| uid != 0),
+                    || match &self.remote {
+                        Some(r) => r.socket_uid != 0,
+                        None => socket_owner(&self.socket).is_some_and(|uid| uid != 0),
+                    },
             ),
+            remote: self.remote.as_ref().map(|r| super::RemoteEngine {
+                connection: r.connection.clone(),
+                socket_uid: r.socket_uid,
+            }),
         })
     }
 

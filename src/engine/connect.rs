@@ -1,7 +1,10 @@
 //! Finding the engine's API socket: `--socket`, then `CONTAINER_HOST`, `DOCKER_HOST`,
 //! the rootless and rootful Podman paths and Docker's. If none answers but `podman`
 //! is installed, rigbench starts `podman system service --time=0` on a private socket
-//! for the duration of the command and stops it when `Connected` is dropped.
+//! for the duration of the command and stops it when `Connected` is dropped. A remote
+//! host's engine (`--host ssh://…`, `--connection NAME`, or an `ssh://` address in
+//! `--socket` or `CONTAINER_HOST`) is reached through an SSH tunnel (`ssh.rs`), which
+//! `Connected` keeps open.
 
 use std::fmt::Write as _;
 use std::os::unix::process::CommandExt;
@@ -9,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::client::Client;
+use super::client::{Client, RemoteEnd};
+use super::ssh::{SshTarget, Tunnel};
 use super::{Engine, EngineError};
 
 /// How long one socket may take to answer a ping.
@@ -22,6 +26,23 @@ pub struct Connected {
     pub client: Client,
     /// Kept alive for as long as the client is used; stopped on drop.
     pub service: Option<Service>,
+    /// The SSH forward to a remote host's socket; closed on drop.
+    pub tunnel: Option<Tunnel>,
+}
+
+/// Which engine a command uses.
+#[derive(Debug, Clone, Default)]
+pub enum Target {
+    /// This machine's: the `--socket` given (which may be an `ssh://` address),
+    /// else the first that answers.
+    #[default]
+    Found,
+    Socket(String),
+    /// A remote host's, over SSH, with the `ssh` config file to read (`--ssh-config`).
+    Ssh {
+        target: SshTarget,
+        config: Option<PathBuf>,
+    },
 }
 
 /// A `podman system service` process rigbench started; stopped on drop.
@@ -130,18 +151,70 @@ fn unix_path(address: &str) -> Option<&str> {
     address.starts_with('/').then_some(address)
 }
 
-/// Connects to the first candidate that answers, or starts Podman's service
-/// with `service_tmp` as its temporary directory (`Cache::engine_tmp`).
-pub async fn connect(explicit: Option<&str>, service_tmp: &Path) -> Result<Connected, EngineError> {
+/// Connects to the remote engine over SSH: the host reached, the key accepted
+/// and the socket present (`SshTarget::socket_owner`), each a clear error before
+/// any work, then the tunnel and the API.
+pub async fn connect_ssh(
+    target: &SshTarget,
+    config: Option<&Path>,
+) -> Result<Connected, EngineError> {
+    let (t, c) = (target.clone(), config.map(Path::to_path_buf));
+    let opened = tokio::task::spawn_blocking(move || {
+        let uid = t.socket_owner(c.as_deref())?;
+        Ok::<_, super::ssh::SshError>((uid, t.open(c.as_deref())?))
+    })
+    .await
+    .map_err(|e| EngineError::Api {
+        op: "connect",
+        message: format!("the SSH task failed: {e}"),
+    })?;
+    let (socket_uid, tunnel) = opened?;
+    let local = tunnel.socket().display().to_string();
+    let client = Client::connect_unix(&local, None)
+        .await
+        .map_err(|e| EngineError::Api {
+            op: "connect",
+            message: format!(
+                "{}: the tunnel is up but the engine did not answer through it: {e}",
+                target.named()
+            ),
+        })?
+        .with_remote(RemoteEnd {
+            uri: target.uri(),
+            connection: target.connection.clone(),
+            socket_uid,
+        });
+    Ok(Connected {
+        client,
+        service: None,
+        tunnel: Some(tunnel),
+    })
+}
+
+/// Connects to `target`: a remote one over SSH, else the first local
+/// candidate that answers, else Podman's service started with `service_tmp` as
+/// its temporary directory (`Cache::engine_tmp`).
+pub async fn connect(target: &Target, service_tmp: &Path) -> Result<Connected, EngineError> {
+    let explicit = match target {
+        Target::Ssh { target, config } => return connect_ssh(target, config.as_deref()).await,
+        Target::Socket(s) => Some(s.as_str()),
+        Target::Found => None,
+    };
     let uid = rustix::process::getuid().as_raw();
     let env = |k: &str| std::env::var(k).ok();
     let mut tried = String::new();
     for c in candidates(explicit, &env, uid) {
+        if c.address.starts_with("ssh://") {
+            // An explicit or environment address names one host: its error is the answer.
+            let remote = SshTarget::parse(&c.address)?;
+            return connect_ssh(&remote, None).await;
+        }
         match try_socket(&c.address).await {
             Ok(client) => {
                 return Ok(Connected {
                     client,
                     service: None,
+                    tunnel: None,
                 });
             }
             Err(why) => {
@@ -173,7 +246,7 @@ pub async fn connect(explicit: Option<&str>, service_tmp: &Path) -> Result<Conne
 
 async fn try_socket(address: &str) -> Result<Client, String> {
     let Some(path) = unix_path(address) else {
-        return Err("only unix:// sockets are supported".to_string());
+        return Err("only unix:// and ssh:// addresses are supported".to_string());
     };
     if !Path::new(path).exists() {
         return Err("no such socket".to_string());
@@ -236,6 +309,7 @@ async fn start_service(service_tmp: &Path) -> Result<Connected, String> {
                         return Ok(Connected {
                             client,
                             service: Some(service),
+                            tunnel: None,
                         });
                     }
                     Err(e) => last = e.to_string(),
@@ -317,7 +391,7 @@ mod tests {
     #[tokio::test]
     async fn missing_explicit_socket_names_it_and_says_what_to_do() {
         let err = match connect(
-            Some("unix:///nonexistent/rigbench.sock"),
+            &Target::Socket("unix:///nonexistent/rigbench.sock".to_string()),
             Path::new("/nonexistent"),
         )
         .await

@@ -5,7 +5,9 @@
 
 pub mod client;
 pub mod connect;
+pub mod connections;
 pub mod owner;
+pub mod ssh;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -56,6 +58,20 @@ pub struct EngineInfo {
     /// absent in manifests from before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rootless: Option<bool>,
+    /// Set when the engine is another host's, reached over SSH (`socket` is then
+    /// its `ssh://` address); absent for this machine's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteEngine>,
+}
+
+/// What the manifest records of a remote engine beside its `ssh://` address.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RemoteEngine {
+    /// The Podman connection named (`--connection`), if one was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
+    /// The remote socket's owner (0: a rootful service).
+    pub socket_uid: u32,
 }
 
 impl EngineInfo {
@@ -229,6 +245,11 @@ pub struct Labelled {
 pub enum EngineError {
     #[error("no container engine answered. Tried:\n{tried}\n{hint}")]
     Unreachable { tried: String, hint: String },
+    /// A remote engine's host could not be used (before any work).
+    #[error(transparent)]
+    Ssh(#[from] ssh::SshError),
+    #[error(transparent)]
+    Connection(#[from] connections::ConnectionError),
     #[error("engine: {op}: {message}")]
     Api { op: &'static str, message: String },
     #[error("image {reference}: {op}: {message}")]
@@ -373,7 +394,7 @@ pub async fn run_to_completion<E: Engine>(
         let status = engine.wait(&id).await?;
         let output = engine.logs(&id).await?;
         let stdout = engine.stdout(&id).await?;
-        Ok(Completed {
+        Ok::<_, EngineError>(Completed {
             status,
             output,
             stdout,

@@ -148,6 +148,7 @@ impl Engine for FakeEngine {
             service_started_by_rigbench: false,
             service_pid: None,
             rootless: Some(false),
+            remote: None,
         })
     }
 

@@ -90,6 +90,7 @@ mod tests {
             service_started_by_rigbench: false,
             service_pid: None,
             rootless: Some(rootless),
+            remote: None,
         }
     }
 
