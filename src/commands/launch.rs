@@ -32,6 +32,7 @@ pub async fn fresh(
     out: &Path,
     rebuild: Rebuild,
 ) -> anyhow::Result<ExitCode> {
+    g.engine.local_only("running a plan")?;
     let t_total = Instant::now();
     let host = crate::host::probe(Path::new("/"));
     let mut matrix = Matrix::on_host(&plan, Path::new("/"), &g.cache);
@@ -66,6 +67,7 @@ struct Work<'a> {
 
 /// Picks up the run in `dir` where it stopped.
 pub async fn resume(g: &Globals, dir: &Path) -> anyhow::Result<ExitCode> {
+    g.engine.local_only("resuming a run")?;
     let t_total = Instant::now();
     let run = RunDir::open(dir);
     let mut m = run.load()?;

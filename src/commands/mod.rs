@@ -44,6 +44,27 @@ pub struct EngineFlags {
 }
 
 impl EngineFlags {
+    /// Whether the engine asked for is another host's (`--host`, `--connection`,
+    /// an `ssh://` `--socket`, else `CONTAINER_HOST`).
+    pub fn remote(&self) -> bool {
+        let ssh = |s: &str| s.starts_with("ssh://");
+        self.host.is_some()
+            || self.connection.is_some()
+            || match &self.socket {
+                Some(s) => ssh(s),
+                None => std::env::var("CONTAINER_HOST").is_ok_and(|v| ssh(&v)),
+            }
+    }
+
+    /// Refuses, before any work, what cannot yet run on a remote engine.
+    pub fn local_only(&self, what: &str) -> anyhow::Result<()> {
+        if self.remote() {
+            anyhow::bail!(
+                "{what} on another host's engine is not built yet: a run there needs that host's facts and devices, its models and source as volumes there and its servers' ports forwarded. On a remote host rigbench can now `build` a plan's images and `doctor` its engine; run the plan on that host itself meanwhile"
+            );
+        }
+        Ok(())
+    }
     /// The engine asked for: a remote host's (`--host`, `--connection`, read
     /// from Podman's list), the socket given, or the first found.
     pub fn target(&self) -> Result<Target, crate::engine::EngineError> {

@@ -247,6 +247,7 @@ async fn quantize_here(
             plan.origin
         )
     })?;
+    g.engine.local_only("making a model with llama-quantize")?;
     let connected = g.connect().await?;
     let mut fetcher = Fetcher::new(&g.cache)?;
     let sources = prepare::sources(&mut fetcher, &plan).await?;

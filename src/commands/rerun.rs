@@ -217,6 +217,7 @@ pub async fn rerun(
 /// The original's base images that this machine lacks or holds with another
 /// id: each a line saying so.
 async fn base_substitutes(g: &Globals, orig: &Manifest) -> anyhow::Result<Vec<String>> {
+    g.engine.local_only("rerunning a run")?;
     // Base images: the recorded reference must be here with the recorded id.
     let connected = g.connect().await?;
     let mut substitutes = Vec::new();

@@ -192,7 +192,10 @@ pub fn dangling_rigbench_images() -> String {
 /// The engine as rigbench finds it (or the Podman service it starts, with its
 /// temporary directory in the default cache).
 pub async fn engine() -> rigbench::engine::Connected {
-    rigbench::engine::connect(None, &rigbench::cache::Cache::locate(None).engine_tmp())
-        .await
-        .unwrap()
+    rigbench::engine::connect(
+        &rigbench::engine::connect::Target::Found,
+        &rigbench::cache::Cache::locate(None).engine_tmp(),
+    )
+    .await
+    .unwrap()
 }

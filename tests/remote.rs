@@ -1,0 +1,401 @@
+//! Another host's Podman over real SSH: an OpenSSH server on 127.0.0.1 (started
+//! here on a free port, with a host key and user keys made for the test; the
+//! test command installs openssh-server) in front of two "hosts" on this
+//! machine: root's Podman API service on a socket of its own, and the rootless
+//! user's (scripts/setup.sh's `RIGBENCH_ROOTLESS_USER`) under its
+//! `/run/user/UID`. rigbench reaches each through its own `ssh` (`--host`, and
+//! `--connection` read from Podman's connection list) and reports that host's
+//! engine; every bad input is an error naming it before any work; a run on a
+//! remote engine is refused until it can be done there.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{repo, rigbench};
+
+/// A process started in a process group of its own, the whole group killed
+/// (SIGKILL) and the process reaped when dropped: `runuser` does not pass a
+/// SIGKILL on to the command it started.
+struct Reaped(Child);
+
+impl Reaped {
+    fn spawn(cmd: &mut Command) -> Reaped {
+        use std::os::unix::process::CommandExt;
+        Reaped(cmd.process_group(0).spawn().unwrap())
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let group = i32::try_from(self.0.id())
+            .ok()
+            .and_then(rustix::process::Pid::from_raw);
+        if let Some(g) = group {
+            let _ = rustix::process::kill_process_group(g, rustix::process::Signal::KILL);
+        }
+        let _ = self.0.wait();
+    }
+}
+
+fn sh(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn keygen(path: &Path) -> String {
+    sh(Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(path));
+    let public = std::fs::read_to_string(path.with_extension("pub")).unwrap();
+    public
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for(path: &Path, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !path.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not appear at {}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The test's SSH server, its keys and the client config files.
+struct Sshd {
+    dir: PathBuf,
+    port: u16,
+    _server: Reaped,
+}
+
+impl Sshd {
+    fn start(dir: &Path) -> Sshd {
+        let host_key = keygen(&dir.join("host_key"));
+        let user_key = keygen(&dir.join("id"));
+        keygen(&dir.join("other"));
+        std::fs::write(dir.join("authorized_keys"), format!("{user_key}\n")).unwrap();
+        let port = free_port();
+        let config = dir.join("sshd_config");
+        std::fs::write(
+            &config,
+            format!(
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\n\
+                 AuthorizedKeysFile {d}/authorized_keys\nStrictModes no\nPidFile {d}/sshd.pid\n\
+                 UsePAM no\nPermitRootLogin prohibit-password\nPasswordAuthentication no\n\
+                 KbdInteractiveAuthentication no\nAllowStreamLocalForwarding yes\n",
+                d = dir.display()
+            ),
+        )
+        .unwrap();
+        // Its privilege-separation directory, which a package install may not make.
+        std::fs::create_dir_all("/run/sshd").unwrap();
+        assert!(
+            Path::new("/usr/sbin/sshd").exists(),
+            "no /usr/sbin/sshd: the test command installs openssh-server"
+        );
+        let server = Reaped::spawn(
+            Command::new("/usr/sbin/sshd")
+                .args(["-D", "-e", "-f"])
+                .arg(&config)
+                .stderr(std::fs::File::create(dir.join("sshd.log")).unwrap()),
+        );
+        // Known hosts: the right key, and none (for the unknown-host-key case).
+        std::fs::write(
+            dir.join("known_hosts"),
+            format!("[127.0.0.1]:{port} {host_key}\n"),
+        )
+        .unwrap();
+        std::fs::write(dir.join("known_hosts_empty"), "").unwrap();
+        for (name, key, known) in [
+            ("config", "id", "known_hosts"),
+            ("config_refused", "other", "known_hosts"),
+            ("config_unknown", "id", "known_hosts_empty"),
+        ] {
+            std::fs::write(
+                dir.join(name),
+                format!(
+                    "Host *\n  UserKnownHostsFile {d}/{known}\n  IdentityFile {d}/{key}\n  IdentitiesOnly yes\n",
+                    d = dir.display()
+                ),
+            )
+            .unwrap();
+        }
+        // Up when it accepts a connection.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "sshd did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Sshd {
+            dir: dir.to_path_buf(),
+            port,
+            _server: server,
+        }
+    }
+
+    fn config(&self, name: &str) -> String {
+        self.dir.join(name).display().to_string()
+    }
+
+    fn uri(&self, user: &str, socket: &Path) -> String {
+        format!("ssh://{user}@127.0.0.1:{}{}", self.port, socket.display())
+    }
+}
+
+/// The rootless user scripts/setup.sh prepared: name, uid.
+fn rootless_user() -> (String, u32) {
+    let name = std::env::var("RIGBENCH_ROOTLESS_USER").expect(
+        "RIGBENCH_ROOTLESS_USER names the user scripts/setup.sh prepared (scripts/test.sh sets it)",
+    );
+    let out = sh(Command::new("id").args(["-u", &name]));
+    let uid = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    (name, uid)
+}
+
+/// `doctor --json` with `args` before it; doctor exits 1 where something is
+/// missing (a GPU here), its JSON whole either way.
+fn doctor_json(args: &[&str], cwd: &Path, conf: Option<&Path>) -> serde_json::Value {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rigbench"));
+    if let Some(c) = conf {
+        cmd.env("CONTAINERS_CONF", c);
+    }
+    let out = cmd
+        .current_dir(cwd)
+        .args(args)
+        .args(["doctor", "--json"])
+        .output()
+        .unwrap();
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("doctor --json prints JSON")
+}
+
+fn fails_saying(args: &[&str], cwd: &Path, says: &[&str]) -> String {
+    let out = rigbench(args, cwd);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    for s in says {
+        assert!(stderr.contains(s), "expected {s:?} in: {stderr}");
+    }
+    stderr
+}
+
+#[test]
+#[ignore = "needs root, OpenSSH's server and Podman; scripts/test.sh runs it"]
+fn remote_engines_over_ssh() {
+    assert!(
+        rustix::process::geteuid().is_root(),
+        "the SSH test runs as root: it logs in as root and as the rootless user"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let sshd = Sshd::start(dir);
+
+    // Host 1: root's Podman, its API on a socket of its own.
+    let root_sock = dir.join("root-podman.sock");
+    let _root_service = Reaped::spawn(
+        Command::new("podman")
+            .args(["system", "service", "--time=0"])
+            .arg(format!("unix://{}", root_sock.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    wait_for(&root_sock, "root's API socket");
+
+    // Host 2: the rootless user's Podman, under its runtime directory.
+    let (user, uid) = rootless_user();
+    // useradd leaves the account locked ("!" for a password), and sshd refuses
+    // a locked account even a key; "*" allows key logins and no password.
+    let shadow = std::fs::read_to_string("/etc/shadow").unwrap();
+    if shadow.lines().any(|l| l.starts_with(&format!("{user}:!"))) {
+        sh(Command::new("usermod").args(["-p", "*", &user]));
+    }
+    let run_dir = PathBuf::from(format!("/run/user/{uid}"));
+    let user_sock = run_dir.join("podman/rigbench-remote-test.sock");
+    let _ = std::fs::remove_file(&user_sock);
+    sh(Command::new("runuser")
+        .args(["-u", &user, "--", "mkdir", "-p"])
+        .arg(run_dir.join("podman")));
+    let _user_service = Reaped::spawn(
+        Command::new("runuser")
+            .args(["-u", &user, "--", "env"])
+            .arg(format!("XDG_RUNTIME_DIR={}", run_dir.display()))
+            .args(["podman", "system", "service", "--time=0"])
+            .arg(format!("unix://{}", user_sock.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    wait_for(&user_sock, "the rootless user's API socket");
+
+    // Podman's own connection list, in a config of the test's (CONTAINERS_CONF).
+    let conf = dir.join("containers.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[engine]\nactive_service = \"gpu-root\"\n\
+             [engine.service_destinations.gpu-root]\nuri = \"{}\"\nidentity = \"{}\"\n\
+             [engine.service_destinations.gpu-user]\nuri = \"{}\"\nidentity = \"{}\"\n",
+            sshd.uri("root", &root_sock),
+            dir.join("id").display(),
+            sshd.uri(&user, &user_sock),
+            dir.join("id").display()
+        ),
+    )
+    .unwrap();
+    let cwd = repo();
+    let config = sshd.config("config");
+    let root_uri = sshd.uri("root", &root_sock);
+
+    // 1. --host: root's engine over SSH, the same engine as through its socket.
+    let via_ssh = doctor_json(&["--host", &root_uri, "--ssh-config", &config], &cwd, None);
+    let engine = &via_ssh["engine"]["info"];
+    assert_eq!(engine["socket"], root_uri.as_str(), "{engine}");
+    assert_eq!(engine["rootless"], false, "{engine}");
+    assert_eq!(engine["remote"]["socket_uid"], 0, "{engine}");
+    let direct = doctor_json(
+        &["--socket", &format!("unix://{}", root_sock.display())],
+        &cwd,
+        None,
+    );
+    assert!(direct["engine"]["info"]["remote"].is_null());
+    assert!(
+        via_ssh["engine"]["bases"]
+            .as_array()
+            .is_some_and(|b| !b.is_empty())
+    );
+    assert_eq!(
+        via_ssh["engine"]["bases"], direct["engine"]["bases"],
+        "the base images seen through the tunnel are the host's"
+    );
+    let notes = via_ssh["engine"]["notes"].to_string();
+    assert!(notes.contains("this machine's"), "{notes}");
+
+    // 2. --connection: the rootless user's engine, read from Podman's list.
+    let doc = doctor_json(
+        &["--connection", "gpu-user", "--ssh-config", &config],
+        &cwd,
+        Some(&conf),
+    );
+    let engine = &doc["engine"]["info"];
+    assert_eq!(
+        engine["socket"],
+        sshd.uri(&user, &user_sock).as_str(),
+        "{engine}"
+    );
+    assert_eq!(engine["rootless"], true, "{engine}");
+    assert_eq!(engine["remote"]["connection"], "gpu-user", "{engine}");
+    assert_eq!(engine["remote"]["socket_uid"], uid, "{engine}");
+
+    // 3. Bad input: each an error naming it and saying what to do, before any work.
+    let plan = repo().join("plans/default.toml");
+    let plan = plan.to_str().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rigbench"));
+    let out = cmd
+        .env("CONTAINERS_CONF", &conf)
+        .current_dir(&cwd)
+        .args(["--connection", "w7900", "build", "--plan", plan])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--connection w7900: Podman knows no connection of that name")
+            && stderr.contains("gpu-root (default), gpu-user")
+            && stderr.contains("podman system connection add w7900"),
+        "{stderr}"
+    );
+    fails_saying(
+        &[
+            "--host",
+            &root_uri,
+            "--ssh-config",
+            &sshd.config("config_refused"),
+            "build",
+            "--plan",
+            plan,
+        ],
+        &cwd,
+        &[&root_uri, "refused the key", "authorized_keys"],
+    );
+    fails_saying(
+        &[
+            "--host",
+            &root_uri,
+            "--ssh-config",
+            &sshd.config("config_unknown"),
+            "build",
+            "--plan",
+            plan,
+        ],
+        &cwd,
+        &[
+            &root_uri,
+            "not in known_hosts",
+            "never skips that check",
+            &format!("ssh-keyscan -p {} 127.0.0.1", sshd.port),
+        ],
+    );
+    let missing = sshd.uri("root", &dir.join("no-such/podman.sock"));
+    fails_saying(
+        &[
+            "--host",
+            &missing,
+            "--ssh-config",
+            &config,
+            "build",
+            "--plan",
+            plan,
+        ],
+        &cwd,
+        &[&missing, "there is no socket at", "no-such/podman.sock"],
+    );
+    fails_saying(
+        &["--host", "ssh://127.0.0.1", "build", "--plan", plan],
+        &cwd,
+        &[
+            "ssh://127.0.0.1: not an SSH address",
+            "ssh://[USER@]HOST[:PORT]/PATH",
+        ],
+    );
+
+    // 4. A run on a remote engine is refused, and makes no run directory.
+    let out_dir = dir.join("run");
+    let out_arg = out_dir.to_str().unwrap();
+    fails_saying(
+        &[
+            "--host",
+            &root_uri,
+            "--ssh-config",
+            &config,
+            "run",
+            "--out",
+            out_arg,
+        ],
+        &cwd,
+        &["running a plan on another host's engine is not built yet"],
+    );
+    assert!(!out_dir.exists());
+    let _ = std::fs::remove_file(&user_sock);
+}
