@@ -92,6 +92,10 @@ pub enum Command {
     /// its 95 % interval, Welch's p (Holm-adjusted), a verdict; what differs in
     /// the setup above it.
     Compare(CompareArgs),
+    /// Several runs side by side (one plan run on several hosts, say): per
+    /// metric one row per run and its host, one column per cell, each the mean
+    /// with its 95 % interval, a failure's mode, or — where a run lacks the cell.
+    Summary(SummaryArgs),
     /// Write a run's results in llama-bench's layout and field names (one row
     /// per llama-bench test and per cell), for llama.cpp's
     /// compare-llama-bench.py, llama-bench viewers or SQLite.
@@ -369,6 +373,19 @@ pub struct CompareArgs {
     /// not shown to be the same (`any`). For gating a CI job on a regression.
     #[arg(long, value_enum, value_name = "WHAT")]
     pub fail_on: Option<FailOn>,
+}
+
+#[derive(Debug, Args)]
+pub struct SummaryArgs {
+    /// The runs: run directories, their manifest.json or bundles (two or more).
+    #[arg(required = true, num_args = 2..)]
+    pub runs: Vec<PathBuf>,
+    /// Print JSON instead of Markdown.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the summary as one self-contained HTML page.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -42,6 +42,38 @@ fn runs_compare_and_a_run_bundles_verifies_and_imports() {
         }
     }
 
+    // The runs side by side (`summary`, for one plan on several hosts): a row
+    // per run with its host, a column per cell, every entry measured.
+    let html = wa.path().join("summary.html");
+    let out = rigbench_ok(
+        &[
+            "summary",
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+            "--json",
+            "--html",
+            html.to_str().unwrap(),
+        ],
+        wa.path(),
+    );
+    let summaries: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let summaries = summaries.as_array().unwrap();
+    assert_eq!(summaries.len(), 3, "gen, pp, ttft");
+    for s in summaries {
+        assert_eq!(s["columns"].as_array().unwrap().len(), 2, "{s}");
+        let rows = s["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), 2, "{s}");
+        for r in rows {
+            assert!(r["host"].as_str().unwrap().contains("Podman"), "{r}");
+            for e in r["entries"].as_array().unwrap() {
+                assert_eq!(e["kind"], "measured", "{e}");
+                assert!(e["summary"]["mean"].as_f64().unwrap() > 0.0, "{e}");
+            }
+        }
+    }
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<h2>Time to first token, ms</h2>"));
+
     // One thread instead of two: the setup difference is named, and the run
     // measured what it says: llama-server was started with one thread and said
     // so in its log. (Not a speed ratio: on a shared machine one thread against

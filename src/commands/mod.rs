@@ -18,6 +18,7 @@ pub mod report;
 pub mod rerun;
 pub mod run;
 pub mod shell;
+pub mod summary;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -112,6 +113,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Doctor { host_root, json } => doctor::doctor(&g, &host_root, json).await,
         Command::Report { dir } => report::report(&dir),
         Command::Compare(args) => compare::compare(&args),
+        Command::Summary(args) => summary::summary(&args),
         Command::Export(args) => export::export(&args),
         Command::Reference { action } => reference::reference(&action),
         Command::Rerun {

@@ -6,6 +6,7 @@
 //! functions of two manifests; `render` turns the result into Markdown.
 
 pub mod gate;
+pub mod hosts;
 pub mod html;
 pub mod key_backend;
 pub mod paired;
