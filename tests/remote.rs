@@ -84,6 +84,22 @@ fn wait_for(path: &Path, what: &str) {
     }
 }
 
+/// A locked account unlocked for key logins, locked again when dropped.
+struct Unlocked(String);
+
+impl Unlocked {
+    fn new(user: &str) -> Unlocked {
+        sh(Command::new("usermod").args(["-p", "*", user]));
+        Unlocked(user.to_string())
+    }
+}
+
+impl Drop for Unlocked {
+    fn drop(&mut self) {
+        let _ = Command::new("usermod").args(["-p", "!", &self.0]).status();
+    }
+}
+
 /// The test's SSH server, its keys and the client config files.
 struct Sshd {
     dir: PathBuf,
@@ -143,6 +159,16 @@ impl Sshd {
             )
             .unwrap();
         }
+        // Known hosts alone, offering the key that sshd refuses: a login then
+        // needs the key a Podman connection names (`Identity`, passed as -i).
+        std::fs::write(
+            dir.join("config_known"),
+            format!(
+                "Host *\n  UserKnownHostsFile {d}/known_hosts\n  IdentityFile {d}/other\n",
+                d = dir.display()
+            ),
+        )
+        .unwrap();
         // Up when it accepts a connection.
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -229,9 +255,10 @@ fn remote_engines_over_ssh() {
     // useradd leaves the account locked ("!" for a password), and sshd refuses
     // a locked account even a key; "*" allows key logins and no password.
     let shadow = std::fs::read_to_string("/etc/shadow").unwrap();
-    if shadow.lines().any(|l| l.starts_with(&format!("{user}:!"))) {
-        sh(Command::new("usermod").args(["-p", "*", &user]));
-    }
+    let _unlocked = shadow
+        .lines()
+        .any(|l| l.starts_with(&format!("{user}:!")))
+        .then(|| Unlocked::new(&user));
     let run_dir = PathBuf::from(format!("/run/user/{uid}"));
     let user_sock = run_dir.join("podman/rigbench-remote-test.sock");
     let _ = std::fs::remove_file(&user_sock);
@@ -294,7 +321,12 @@ fn remote_engines_over_ssh() {
 
     // 2. --connection: the rootless user's engine, read from Podman's list.
     let doc = doctor_json(
-        &["--connection", "gpu-user", "--ssh-config", &config],
+        &[
+            "--connection",
+            "gpu-user",
+            "--ssh-config",
+            &sshd.config("config_known"),
+        ],
         &cwd,
         Some(&conf),
     );
@@ -307,6 +339,34 @@ fn remote_engines_over_ssh() {
     assert_eq!(engine["rootless"], true, "{engine}");
     assert_eq!(engine["remote"]["connection"], "gpu-user", "{engine}");
     assert_eq!(engine["remote"]["socket_uid"], uid, "{engine}");
+
+    // CONTAINER_HOST in Podman's ssh:// form is the same remote engine, read
+    // with --ssh-config; DOCKER_HOST's ssh:// (Docker's, no path) is passed
+    // over for this machine's engine.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rigbench"));
+    let out = cmd
+        .env("CONTAINER_HOST", &root_uri)
+        .current_dir(&cwd)
+        .args(["--ssh-config", &config, "doctor", "--json"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["engine"]["info"]["socket"], root_uri.as_str(), "{doc}");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rigbench"));
+    let out = cmd
+        .env("DOCKER_HOST", "ssh://someone@docker-host")
+        .env_remove("CONTAINER_HOST")
+        .current_dir(&cwd)
+        .args(["doctor", "--json"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let local = &doc["engine"]["info"];
+    assert!(
+        local["socket"].as_str().unwrap().starts_with("unix://"),
+        "{doc}"
+    );
+    assert!(local["remote"].is_null(), "{doc}");
 
     // 3. Bad input: each an error naming it and saying what to do, before any work.
     let plan = repo().join("plans/default.toml");
@@ -370,6 +430,35 @@ fn remote_engines_over_ssh() {
         ],
         &cwd,
         &[&missing, "there is no socket at", "no-such/podman.sock"],
+    );
+    let hidden = sshd.uri(&user, &root_sock);
+    fails_saying(
+        &[
+            "--host",
+            &hidden,
+            "--ssh-config",
+            &config,
+            "build",
+            "--plan",
+            plan,
+        ],
+        &cwd,
+        &[
+            &hidden,
+            "cannot be used by the user logged in",
+            "socket's owner",
+        ],
+    );
+    fails_saying(
+        &[
+            "--host",
+            "ssh://-oProxyCommand=true/x.sock",
+            "build",
+            "--plan",
+            plan,
+        ],
+        &cwd,
+        &["not an SSH address"],
     );
     fails_saying(
         &["--host", "ssh://127.0.0.1", "build", "--plan", plan],

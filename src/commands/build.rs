@@ -33,7 +33,17 @@ pub async fn build(g: &Globals, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&logs)?;
     // Building needs no device: an image for a backend this host cannot run is
     // still built (its device probe then shows what is missing).
-    let matrix = Matrix::on_host(&plan, std::path::Path::new("/"), &g.cache);
+    // A remote host's facts are not read yet: an empty root gives no GPUs, so
+    // `auto` build arguments take their documented values and the image's
+    // probe gets no device (this machine's would be wrong there).
+    let remote = g.engine.remote();
+    let empty = tempfile::tempdir()?;
+    let root = if remote {
+        empty.path()
+    } else {
+        std::path::Path::new("/")
+    };
+    let matrix = Matrix::on_host(&plan, root, &g.cache);
     let none = Passthrough::default();
     // In the order asked for, as before.
     let runnable: Vec<_> = (wanted.iter())

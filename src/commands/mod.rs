@@ -53,7 +53,7 @@ impl EngineFlags {
             || self.connection.is_some()
             || match &self.socket {
                 Some(s) => ssh(s),
-                None => std::env::var("CONTAINER_HOST").is_ok_and(|v| ssh(&v)),
+                None => container_host_ssh().is_some(),
             }
     }
 
@@ -73,16 +73,25 @@ impl EngineFlags {
             target,
             config: self.ssh_config.clone(),
         };
+        let parse = crate::engine::ssh::SshTarget::parse;
         Ok(match (&self.connection, &self.host, &self.socket) {
             (Some(name), _, _) => ssh(crate::engine::connections::lookup(name)?),
-            (None, Some(uri), _) => ssh(crate::engine::ssh::SshTarget::parse(uri)?),
-            (None, None, Some(s)) if s.starts_with("ssh://") => {
-                ssh(crate::engine::ssh::SshTarget::parse(s)?)
-            }
+            (None, Some(uri), _) => ssh(parse(uri)?),
+            (None, None, Some(s)) if s.starts_with("ssh://") => ssh(parse(s)?),
             (None, None, Some(s)) => Target::Socket(s.clone()),
-            (None, None, None) => Target::Found,
+            (None, None, None) => match container_host_ssh() {
+                Some(uri) => ssh(parse(&uri)?),
+                None => Target::Found,
+            },
         })
     }
+}
+
+/// `CONTAINER_HOST` where it is an `ssh://` address (Podman's remote form).
+fn container_host_ssh() -> Option<String> {
+    std::env::var("CONTAINER_HOST")
+        .ok()
+        .filter(|v| v.starts_with("ssh://"))
 }
 
 impl Globals {
@@ -91,7 +100,15 @@ impl Globals {
     pub async fn connect(
         &self,
     ) -> Result<crate::engine::connect::Connected, crate::engine::EngineError> {
-        crate::engine::connect::connect(&self.engine.target()?, &self.cache.engine_tmp()).await
+        // Reading Podman's connection list runs `podman`: off the runtime's threads.
+        let flags = self.engine.clone();
+        let target = tokio::task::spawn_blocking(move || flags.target())
+            .await
+            .map_err(|e| crate::engine::EngineError::Api {
+                op: "connect",
+                message: format!("resolving the engine failed: {e}"),
+            })??;
+        crate::engine::connect::connect(&target, &self.cache.engine_tmp()).await
     }
 }
 

@@ -152,6 +152,14 @@ impl Client {
         self
     }
 
+    /// The engine's address as the user knows it: the remote `ssh://` one
+    /// behind a forward, else the socket.
+    fn address(&self) -> String {
+        self.remote
+            .as_ref()
+            .map_or_else(|| self.socket.clone(), |r| r.uri.clone())
+    }
+
     /// How the container `id` is confined, as the engine reports it: for the
     /// tests that check what rigbench asked for was applied.
     pub async fn security(&self, id: &str) -> Result<super::Security, EngineError> {
@@ -211,7 +219,7 @@ impl Client {
     fn container_err(&self, op: &'static str, id: &str, e: BollardError) -> EngineError {
         if is_connection(&e) {
             return EngineError::Lost {
-                socket: self.socket.clone(),
+                socket: self.address(),
                 op,
                 container: id.to_string(),
                 message: e.to_string(),
@@ -255,10 +263,7 @@ impl Engine for Client {
             api_version: self.docker.client_version().to_string(),
             runtime: info.default_runtime,
             cgroup_version: info.cgroup_version.map(|v| v.to_string()),
-            socket: self
-                .remote
-                .as_ref()
-                .map_or_else(|| self.socket.clone(), |r| r.uri.clone()),
+            socket: self.address(),
             service_started_by_rigbench: self.service_pid.is_some(),
             service_pid: self.service_pid,
             rootless: Some(

@@ -159,24 +159,30 @@ pub async fn connect_ssh(
     config: Option<&Path>,
 ) -> Result<Connected, EngineError> {
     let (t, c) = (target.clone(), config.map(Path::to_path_buf));
-    let opened = tokio::task::spawn_blocking(move || {
-        let uid = t.socket_owner(c.as_deref())?;
-        Ok::<_, super::ssh::SshError>((uid, t.open(c.as_deref())?))
-    })
-    .await
-    .map_err(|e| EngineError::Api {
-        op: "connect",
-        message: format!("the SSH task failed: {e}"),
-    })?;
-    let (socket_uid, tunnel) = opened?;
+    let socket_uid = tokio::task::spawn_blocking(move || t.socket_owner(c.as_deref()))
+        .await
+        .map_err(|e| EngineError::Api {
+            op: "connect",
+            message: format!("the SSH task failed: {e}"),
+        })??;
+    // Started here, on the runtime's thread (see `SshTarget::open`).
+    let tunnel = target.open(config).await?;
     let local = tunnel.socket().display().to_string();
     let client = Client::connect_unix(&local, None)
         .await
         .map_err(|e| EngineError::Api {
             op: "connect",
             message: format!(
-                "{}: the tunnel is up but the engine did not answer through it: {e}",
-                target.named()
+                "{}: the tunnel is up but the engine did not answer through it: {}{}",
+                target.named(),
+                match e {
+                    EngineError::Api { message, .. } => message,
+                    other => other.to_string(),
+                },
+                match tunnel.log().trim() {
+                    "" => String::new(),
+                    said => format!(" (ssh: {said})"),
+                }
             ),
         })?
         .with_remote(RemoteEnd {
@@ -205,9 +211,15 @@ pub async fn connect(target: &Target, service_tmp: &Path) -> Result<Connected, E
     let mut tried = String::new();
     for c in candidates(explicit, &env, uid) {
         if c.address.starts_with("ssh://") {
-            // An explicit or environment address names one host: its error is the answer.
-            let remote = SshTarget::parse(&c.address)?;
-            return connect_ssh(&remote, None).await;
+            // `--socket` and CONTAINER_HOST are made a `Target::Ssh` before this
+            // (`commands::EngineFlags::target`); DOCKER_HOST's ssh:// is Docker's
+            // (no socket path: `docker system dial-stdio`), so it is passed over.
+            let _ = writeln!(
+                tried,
+                "  {} ({}): Docker's ssh:// form; for Podman over SSH use --host or CONTAINER_HOST with the socket's path",
+                c.address, c.origin
+            );
+            continue;
         }
         match try_socket(&c.address).await {
             Ok(client) => {

@@ -8,9 +8,10 @@
 //! user's `ssh` does the work with the user's agent, keys, `~/.ssh/config` (jump hosts,
 //! ports, aliases) and `known_hosts`. Host keys are always checked: rigbench passes
 //! `BatchMode=yes` (no prompt, so an unknown or changed host key is an error, never a
-//! question) and never `StrictHostKeyChecking=no`. bollard's own SSH transport was not
-//! used: it runs `docker system dial-stdio` on the remote host, which Podman hosts lack,
-//! and ignores the socket's path.
+//! question) and `StrictHostKeyChecking=yes` on the command line, which no config file
+//! can loosen; the host goes after `--`, and one that looks like an option is refused.
+//! bollard's own SSH transport was not used: it runs `docker system dial-stdio` on the
+//! remote host, which Podman hosts lack, and ignores the socket's path.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -43,7 +44,7 @@ pub enum SshError {
     )]
     Malformed(String),
     #[error(
-        "{target}: the host's key is not in known_hosts, and rigbench never skips that check. Check its fingerprint with the host's owner, then add it:\n  ssh-keyscan{port} {host} >> ~/.ssh/known_hosts\n(or connect once with ssh and answer yes)"
+        "{target}: the host's key is not in known_hosts, and rigbench never skips that check. Check its fingerprint with the host's owner, then add it to ~/.ssh/known_hosts (or the UserKnownHostsFile your ssh config names):\n  ssh-keyscan{port} {host} >> ~/.ssh/known_hosts\n(or connect once with ssh and answer yes)"
     )]
     UnknownHostKey {
         target: String,
@@ -51,7 +52,7 @@ pub enum SshError {
         port: String,
     },
     #[error(
-        "{target}: the host's key has CHANGED since it was added to known_hosts: someone may be in between, or the host was reinstalled. Ask its owner; if the change is expected, remove the old key with ssh-keygen -R {host}"
+        "{target}: the host's key has CHANGED since it was added to known_hosts: someone may be in between, or the host was reinstalled. Ask its owner; if the change is expected, remove the old key with ssh-keygen -R '{host}' (and -f FILE where your ssh config names another UserKnownHostsFile)"
     )]
     ChangedHostKey { target: String, host: String },
     #[error(
@@ -72,6 +73,10 @@ pub enum SshError {
         host: String,
         socket: String,
     },
+    #[error(
+        "{target}: {socket} cannot be used by the user logged in (the socket or its folder is another user's). Log in as the socket's owner (a user's Podman socket under /run/user/UID is UID's; root's needs root or its group)"
+    )]
+    SocketHidden { target: String, socket: String },
     #[error("{target}: {detail}")]
     Other { target: String, detail: String },
 }
@@ -90,7 +95,16 @@ impl SshTarget {
             None => (None, authority),
         };
         let (host, port) = split_port(hostport).ok_or_else(bad)?;
-        if host.is_empty() || path.len() < 2 || path.contains(['\n', '\0']) {
+        // A host or user that `ssh` could read as an option (`-oProxyCommand=…`)
+        // or that holds blanks or control characters is no host.
+        let odd =
+            |s: &str| s.starts_with('-') || s.chars().any(|c| c.is_whitespace() || c.is_control());
+        if host.is_empty()
+            || odd(host)
+            || user.as_deref().is_some_and(odd)
+            || path.len() < 2
+            || path.chars().any(char::is_control)
+        {
             return Err(bad());
         }
         Ok(SshTarget {
@@ -135,6 +149,10 @@ impl SshTarget {
             a.extend(["-F".into(), f.display().to_string()]);
         }
         a.extend([
+            // Command-line options win over every config file: no config can
+            // turn the host-key check into accept-new or off.
+            "-o".into(),
+            "StrictHostKeyChecking=yes".into(),
             "-o".into(),
             "BatchMode=yes".into(),
             "-o".into(),
@@ -167,7 +185,11 @@ impl SshTarget {
         if stderr.contains("REMOTE HOST IDENTIFICATION HAS CHANGED") {
             return SshError::ChangedHostKey {
                 target,
-                host: self.host.clone(),
+                // known_hosts writes a host on another port as [host]:port.
+                host: match self.port {
+                    Some(p) if p != 22 => format!("[{}]:{p}", self.host),
+                    _ => self.host.clone(),
+                },
             };
         }
         if stderr.contains("Host key verification failed")
@@ -220,8 +242,8 @@ impl SshTarget {
     pub fn exec(&self, config: Option<&Path>, script: &str) -> Result<Output, SshError> {
         let out = Command::new("ssh")
             .args(self.ssh_args(config))
-            .arg(&self.host)
             .arg("--")
+            .arg(&self.host)
             .arg(format!("sh -c {}", shell_quote(script)))
             .stdin(Stdio::null())
             .output()
@@ -243,52 +265,83 @@ impl SshTarget {
     /// The owner (uid) of the remote socket, which also proves the host can be
     /// reached, the key is accepted and the socket exists: each a clear error.
     pub fn socket_owner(&self, config: Option<&Path>) -> Result<u32, SshError> {
-        let q = shell_quote(&self.socket);
-        let out = self.exec(config, &format!("test -S {q} && stat -c %u {q}"))?;
+        // Exit 1: nothing there; 3: there, but this login may not connect to it
+        // (its folder cannot be searched, or the socket is not writable to it).
+        let script = format!(
+            "p={}; d=$(dirname \"$p\"); \
+             if [ -S \"$p\" ]; then [ -w \"$p\" ] || exit 3; stat -c %u \"$p\"; \
+             elif [ -d \"$d\" ] && ! [ -x \"$d\" ]; then exit 3; else exit 1; fi",
+            shell_quote(&self.socket)
+        );
+        let out = self.exec(config, &script)?;
+        let other = |detail: String| SshError::Other {
+            target: self.named(),
+            detail,
+        };
         match out.code {
-            Some(0) => out.stdout.trim().parse().map_err(|_| SshError::Other {
-                target: self.named(),
-                detail: format!(
+            Some(0) => out.stdout.trim().parse().map_err(|_| {
+                other(format!(
                     "stat of {} printed {:?}, not a user id",
                     self.socket,
                     out.stdout.trim()
-                ),
+                ))
             }),
             Some(1) => Err(SshError::NoSocket {
                 target: self.named(),
                 host: self.host.clone(),
                 socket: self.socket.clone(),
             }),
-            _ => Err(SshError::Other {
+            Some(3) => Err(SshError::SocketHidden {
                 target: self.named(),
-                detail: format!(
-                    "checking {} there failed: {}",
-                    self.socket,
-                    out.stderr.trim()
-                ),
+                socket: self.socket.clone(),
             }),
+            _ => Err(other(format!(
+                "checking {} there failed: {}",
+                self.socket,
+                out.stderr.trim()
+            ))),
         }
     }
 
-    /// Opens the tunnel: the remote socket forwarded to `dir/podman.sock`.
-    pub fn open(&self, config: Option<&Path>) -> Result<Tunnel, SshError> {
+    /// Opens the tunnel (the remote socket forwarded to a local one) and waits
+    /// until the local end accepts a connection. `ssh` runs under `setpriv
+    /// --pdeathsig KILL` where util-linux's setpriv is installed, so that it
+    /// ends with the thread that started it even when rigbench is killed:
+    /// call it from the runtime's own threads, not a blocking task's (which
+    /// end when idle).
+    pub async fn open(&self, config: Option<&Path>) -> Result<Tunnel, SshError> {
+        let other = |detail: String| SshError::Other {
+            target: self.named(),
+            detail,
+        };
         let dir = tempfile::Builder::new()
             .prefix("rigbench-ssh-")
             .tempdir()
-            .map_err(|e| SshError::Other {
-                target: self.named(),
-                detail: format!("cannot make a directory for the forwarded socket: {e}"),
+            .map_err(|e| {
+                other(format!(
+                    "cannot make a directory for the forwarded socket: {e}"
+                ))
             })?;
         let local = dir.path().join("podman.sock");
-        let stderr_path = dir.path().join("ssh.log");
-        let log = std::fs::File::create(&stderr_path).map_err(|e| SshError::Other {
-            target: self.named(),
-            detail: format!("cannot create {}: {e}", stderr_path.display()),
-        })?;
-        let child = Command::new("ssh")
+        let log_path = dir.path().join("ssh.log");
+        let log = std::fs::File::create(&log_path)
+            .map_err(|e| other(format!("cannot create {}: {e}", log_path.display())))?;
+        let mut cmd = match which("setpriv") {
+            Some(setpriv) => {
+                let mut c = Command::new(setpriv);
+                c.args(["--pdeathsig", "KILL", "--", "ssh"]);
+                c
+            }
+            None => Command::new("ssh"),
+        };
+        let child = cmd
             .args(self.ssh_args(config))
             .args([
                 "-N",
+                // Its own connection: a user's ControlMaster would hold the
+                // forward beyond this process.
+                "-o",
+                "ControlPath=none",
                 "-o",
                 "ExitOnForwardFailure=yes",
                 "-o",
@@ -296,36 +349,43 @@ impl SshTarget {
                 "-L",
             ])
             .arg(format!("{}:{}", local.display(), self.socket))
+            .arg("--")
             .arg(&self.host)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
-            .map_err(|e| SshError::Other {
-                target: self.named(),
-                detail: format!("cannot run ssh ({e}): install OpenSSH's client"),
-            })?;
+            .map_err(|e| other(format!("cannot run ssh ({e}): install OpenSSH's client")))?;
         let mut tunnel = Tunnel { child, dir, local };
         let deadline = Instant::now() + TUNNEL_TIMEOUT;
         while Instant::now() < deadline {
-            if let Ok(Some(_)) = tunnel.child.try_wait() {
-                let said = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-                return Err(self.classify(&said));
+            if !tunnel.alive() {
+                return Err(self.classify(&tunnel.log()));
             }
-            if tunnel.local.exists() {
+            // Listening, not only bound: a connection is accepted.
+            if std::os::unix::net::UnixStream::connect(&tunnel.local).is_ok() {
                 return Ok(tunnel);
             }
-            std::thread::sleep(Duration::from_millis(50));
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let _ = tunnel.child.kill();
         Err(SshError::Unreachable {
             target: self.named(),
             detail: format!(
-                "the forward did not come up within {} s",
-                TUNNEL_TIMEOUT.as_secs()
+                "the forward did not come up within {} s: {}",
+                TUNNEL_TIMEOUT.as_secs(),
+                tunnel.log().trim()
             ),
         })
     }
+}
+
+/// The program `name` on `PATH`, if there is one.
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    })
 }
 
 /// What a remote command printed.
@@ -425,6 +485,10 @@ mod tests {
             "ssh://@host/x.sock",
             "ssh://host:port/x.sock",
             "ssh:///x.sock",
+            "ssh://-oProxyCommand=touch pwned/x.sock",
+            "ssh://-oProxyCommand=x/x.sock",
+            "ssh://-l@host/x.sock",
+            "ssh://host/x\n.sock",
         ] {
             let e = SshTarget::parse(bad).expect_err(bad).to_string();
             assert!(e.starts_with(bad), "{e}");
@@ -438,7 +502,9 @@ mod tests {
         t.identity = Some(PathBuf::from("/k/id"));
         let a = t.ssh_args(Some(Path::new("/c/config"))).join(" ");
         assert!(a.contains("BatchMode=yes"), "{a}");
-        assert!(!a.contains("StrictHostKeyChecking"), "{a}");
+        assert!(a.contains("-o StrictHostKeyChecking=yes"), "{a}");
+        assert!(!a.contains("StrictHostKeyChecking=no"), "{a}");
+        assert!(!a.contains("accept-new"), "{a}");
         assert!(!a.contains("UserKnownHostsFile"), "{a}");
         assert!(
             a.starts_with("-F /c/config") && a.contains("-p 2") && a.contains("-i /k/id"),
