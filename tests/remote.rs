@@ -218,6 +218,20 @@ fn doctor_json(args: &[&str], cwd: &Path, conf: Option<&Path>) -> serde_json::Va
     serde_json::from_slice(&out.stdout).expect("doctor --json prints JSON")
 }
 
+/// `--host URI --ssh-config CONFIG build --plan PLAN`: a command that must fail
+/// at the engine, before any build.
+fn build_on<'a>(uri: &'a str, config: &'a str, plan: &'a str) -> [&'a str; 7] {
+    [
+        "--host",
+        uri,
+        "--ssh-config",
+        config,
+        "build",
+        "--plan",
+        plan,
+    ]
+}
+
 fn fails_saying(args: &[&str], cwd: &Path, says: &[&str]) -> String {
     let out = rigbench(args, cwd);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -387,28 +401,12 @@ fn remote_engines_over_ssh() {
         "{stderr}"
     );
     fails_saying(
-        &[
-            "--host",
-            &root_uri,
-            "--ssh-config",
-            &sshd.config("config_refused"),
-            "build",
-            "--plan",
-            plan,
-        ],
+        &build_on(&root_uri, &sshd.config("config_refused"), plan),
         &cwd,
         &[&root_uri, "refused the key", "authorized_keys"],
     );
     fails_saying(
-        &[
-            "--host",
-            &root_uri,
-            "--ssh-config",
-            &sshd.config("config_unknown"),
-            "build",
-            "--plan",
-            plan,
-        ],
+        &build_on(&root_uri, &sshd.config("config_unknown"), plan),
         &cwd,
         &[
             &root_uri,
@@ -419,29 +417,13 @@ fn remote_engines_over_ssh() {
     );
     let missing = sshd.uri("root", &dir.join("no-such/podman.sock"));
     fails_saying(
-        &[
-            "--host",
-            &missing,
-            "--ssh-config",
-            &config,
-            "build",
-            "--plan",
-            plan,
-        ],
+        &build_on(&missing, &config, plan),
         &cwd,
         &[&missing, "there is no socket at", "no-such/podman.sock"],
     );
     let hidden = sshd.uri(&user, &root_sock);
     fails_saying(
-        &[
-            "--host",
-            &hidden,
-            "--ssh-config",
-            &config,
-            "build",
-            "--plan",
-            plan,
-        ],
+        &build_on(&hidden, &config, plan),
         &cwd,
         &[
             &hidden,

@@ -36,13 +36,10 @@ pub async fn build(g: &Globals, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     // A remote host's facts are not read yet: an empty root gives no GPUs, so
     // `auto` build arguments take their documented values and the image's
     // probe gets no device (this machine's would be wrong there).
-    let remote = g.engine.remote();
-    let empty = tempfile::tempdir()?;
-    let root = if remote {
-        empty.path()
-    } else {
-        std::path::Path::new("/")
-    };
+    let empty = g.engine.remote().then(tempfile::tempdir).transpose()?;
+    let root = empty
+        .as_ref()
+        .map_or(std::path::Path::new("/"), |d| d.path());
     let matrix = Matrix::on_host(&plan, root, &g.cache);
     let none = Passthrough::default();
     // In the order asked for, as before.

@@ -44,17 +44,30 @@ pub struct EngineFlags {
     pub ssh_config: Option<PathBuf>,
 }
 
+/// The engine the flags and `CONTAINER_HOST` name, before anything is read.
+enum Choice<'a> {
+    Connection(&'a str),
+    Ssh(String),
+    Socket(&'a str),
+    Found,
+}
+
 impl EngineFlags {
-    /// Whether the engine asked for is another host's (`--host`, `--connection`,
-    /// an `ssh://` `--socket`, else `CONTAINER_HOST`).
+    /// What the flags ask for: `--connection`, `--host`, an `ssh://` `--socket`,
+    /// another `--socket`, else `CONTAINER_HOST` where it is an `ssh://` address.
+    fn choice(&self) -> Choice<'_> {
+        match (&self.connection, &self.host, &self.socket) {
+            (Some(name), _, _) => Choice::Connection(name),
+            (None, Some(uri), _) => Choice::Ssh(uri.clone()),
+            (None, None, Some(s)) if s.starts_with("ssh://") => Choice::Ssh(s.clone()),
+            (None, None, Some(s)) => Choice::Socket(s),
+            (None, None, None) => container_host_ssh().map_or(Choice::Found, Choice::Ssh),
+        }
+    }
+
+    /// Whether the engine asked for is another host's.
     pub fn remote(&self) -> bool {
-        let ssh = |s: &str| s.starts_with("ssh://");
-        self.host.is_some()
-            || self.connection.is_some()
-            || match &self.socket {
-                Some(s) => ssh(s),
-                None => container_host_ssh().is_some(),
-            }
+        matches!(self.choice(), Choice::Connection(_) | Choice::Ssh(_))
     }
 
     /// Refuses, before any work, what cannot yet run on a remote engine.
@@ -66,23 +79,19 @@ impl EngineFlags {
         }
         Ok(())
     }
-    /// The engine asked for: a remote host's (`--host`, `--connection`, read
-    /// from Podman's list), the socket given, or the first found.
+
+    /// The engine asked for: a remote host's (a connection read from Podman's
+    /// list), the socket given, or the first found.
     pub fn target(&self) -> Result<Target, crate::engine::EngineError> {
         let ssh = |target| Target::Ssh {
             target,
             config: self.ssh_config.clone(),
         };
-        let parse = crate::engine::ssh::SshTarget::parse;
-        Ok(match (&self.connection, &self.host, &self.socket) {
-            (Some(name), _, _) => ssh(crate::engine::connections::lookup(name)?),
-            (None, Some(uri), _) => ssh(parse(uri)?),
-            (None, None, Some(s)) if s.starts_with("ssh://") => ssh(parse(s)?),
-            (None, None, Some(s)) => Target::Socket(s.clone()),
-            (None, None, None) => match container_host_ssh() {
-                Some(uri) => ssh(parse(&uri)?),
-                None => Target::Found,
-            },
+        Ok(match self.choice() {
+            Choice::Connection(name) => ssh(crate::engine::connections::lookup(name)?),
+            Choice::Ssh(uri) => ssh(crate::engine::ssh::SshTarget::parse(&uri)?),
+            Choice::Socket(s) => Target::Socket(s.to_string()),
+            Choice::Found => Target::Found,
         })
     }
 }

@@ -149,11 +149,12 @@ pub fn table(s: &HostSummary) -> Table {
     t
 }
 
+/// What the page's tables show, said above them in each format.
+const INTRO: &str = "One row per run, one column per cell; each entry the mean with its 95 % interval (Student's t over the cell's measured runs), a failed cell's mode, or — where the run has no such cell.";
+
 /// The Markdown page: a table per metric.
 pub fn markdown(summaries: &[HostSummary]) -> String {
-    let mut out = String::from(
-        "# rigbench summary\n\nOne row per run, one column per cell; each entry the mean with its 95 % interval (Student's t over the cell's measured runs), a failed cell's mode, or — where the run has no such cell.\n",
-    );
+    let mut out = format!("# rigbench summary\n\n{INTRO}\n");
     for s in summaries {
         out.push_str(&format!("\n## {}\n\n", s.metric.title()));
         out.push_str(&crate::render::markdown::table(&table(s)));
@@ -164,10 +165,11 @@ pub fn markdown(summaries: &[HostSummary]) -> String {
 /// The same as one self-contained HTML page (inline CSS, no script).
 pub fn html(summaries: &[HostSummary]) -> String {
     use crate::render::html::{esc, table as html_table};
-    let mut out = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>rigbench summary</title><style>{}</style></head><body>\n<h1>rigbench summary</h1>\n<p class=\"note\">One row per run, one column per cell; each entry the mean with its 95 % interval, a failed cell's mode, or — where the run has no such cell.</p>\n",
-        crate::render::style::STYLE
-    );
+    let mut out = crate::render::html::page_start("rigbench summary");
+    out.push_str(&format!(
+        "<h1>rigbench summary</h1>\n<p class=\"note\">{}</p>\n",
+        esc(INTRO)
+    ));
     for s in summaries {
         out.push_str(&format!("<h2>{}</h2>\n", esc(s.metric.title())));
         html_table(&mut out, &table(s));

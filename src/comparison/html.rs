@@ -9,13 +9,12 @@ use super::render::{metric_rows, rule, setup_rows, verdict_text, warnings};
 use super::{Comparison, METRICS};
 use crate::render::forest::{ForestRow, render};
 use crate::render::html::{esc, table as html_table, text};
-use crate::render::style::STYLE;
 
 pub fn html(c: &Comparison) -> String {
-    let mut out = String::new();
+    let mut out = crate::render::html::page_start("rigbench compare");
     let _ = write!(
         out,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>rigbench compare</title><style>{STYLE}</style></head><body>\n<h1>rigbench compare</h1>\n<p>A: {}<br>B: {}</p>\n<p class=\"note\">{}</p>\n<h2>What differs in the setup</h2>\n",
+        "<h1>rigbench compare</h1>\n<p>A: {}<br>B: {}</p>\n<p class=\"note\">{}</p>\n<h2>What differs in the setup</h2>\n",
         esc(&c.a),
         esc(&c.b),
         text(&rule(c.band))

@@ -44,10 +44,8 @@ pub struct Client {
 pub struct RemoteEnd {
     /// `ssh://user@host:port/path/to/podman.sock`
     pub uri: String,
-    /// The Podman connection it was read from.
-    pub connection: Option<String>,
-    /// Who owns the socket on the remote host (a rootless service's is its user's).
-    pub socket_uid: u32,
+    /// The connection and the remote socket's owner, as the manifest records them.
+    pub engine: super::RemoteEngine,
 }
 
 /// How often `wait` looks at a container on Podman.
@@ -269,14 +267,11 @@ impl Engine for Client {
             rootless: Some(
                 is_rootless(info.security_options.as_deref())
                     || match &self.remote {
-                        Some(r) => r.socket_uid != 0,
+                        Some(r) => r.engine.socket_uid != 0,
                         None => socket_owner(&self.socket).is_some_and(|uid| uid != 0),
                     },
             ),
-            remote: self.remote.as_ref().map(|r| super::RemoteEngine {
-                connection: r.connection.clone(),
-                socket_uid: r.socket_uid,
-            }),
+            remote: self.remote.as_ref().map(|r| r.engine.clone()),
         })
     }
 

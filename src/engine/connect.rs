@@ -187,8 +187,10 @@ pub async fn connect_ssh(
         })?
         .with_remote(RemoteEnd {
             uri: target.uri(),
-            connection: target.connection.clone(),
-            socket_uid,
+            engine: super::RemoteEngine {
+                connection: target.connection.clone(),
+                socket_uid,
+            },
         });
     Ok(Connected {
         client,

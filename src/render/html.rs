@@ -14,6 +14,16 @@ pub fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// A self-contained page's start, up to and with `<body>`: its title, the
+/// viewport and the inline style every page of rigbench's shares.
+pub fn page_start(title: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{}</title><style>{}</style></head><body>\n",
+        esc(title),
+        super::style::STYLE
+    )
+}
+
 /// Text as HTML.
 pub fn text(t: &Text) -> String {
     t.0.iter()

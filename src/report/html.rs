@@ -12,7 +12,6 @@ use super::markdown::{column, metric_table};
 use crate::manifest::{Cell, Manifest};
 use crate::metric::Metric;
 use crate::render::html::{esc, table as html_table};
-use crate::render::style::STYLE;
 use crate::render::svg::{Chart, Point, Series, render};
 
 /// One series per backend/variant column: a value per prompt length.
@@ -71,12 +70,7 @@ fn memory_point(c: &Cell) -> Option<Point> {
 
 /// Renders the whole report.
 pub fn render_html(m: &Manifest) -> String {
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>rigbench: {}</title><style>{STYLE}</style></head><body>\n",
-        esc(&m.plan.name)
-    );
+    let mut out = crate::render::html::page_start(&format!("rigbench: {}", m.plan.name));
     let _ = writeln!(out, "<h1>rigbench: {}</h1>", esc(&m.plan.name));
     if let Some(d) = &m.plan.description {
         let _ = writeln!(out, "<p>{}</p>", esc(d));
