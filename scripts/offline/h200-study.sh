@@ -33,7 +33,10 @@
 # carry; about 1400 s with the machine's start: host 75 s, images 315 s, the
 # big models' cells about 900 s, llama-bench about 100 s) and is compared
 # with run a on the cells both have.
-# Usage: [RUNS=…] [RUN_FLAGS=…] [PARTS=N] [EXCLUDE_MODELS=…] scripts/offline/h200-study.sh STAGE_DIR OUT_DIR
+# TAX=vulkan adds, after the runs, the container tax on Vulkan
+# (scripts/offline/tax.sh's tax_pairs_vulkan: the vulkan image's llama-bench
+# on the host against in its container, ABBA, on the dense model the run used).
+# Usage: [RUNS=…] [RUN_FLAGS=…] [PARTS=N] [EXCLUDE_MODELS=…] [TAX=vulkan] scripts/offline/h200-study.sh STAGE_DIR OUT_DIR
 set -uo pipefail
 stage=${1:?usage: h200-study.sh STAGE_DIR OUT_DIR}
 out=${2:?usage: h200-study.sh STAGE_DIR OUT_DIR}
@@ -70,6 +73,8 @@ PY
 fi
 # shellcheck source=scripts/offline/steps.sh
 . "$here/steps.sh"
+# shellcheck source=scripts/offline/tax.sh
+. "$here/tax.sh"
 
 run host "$here/gpu-host.sh" "$stage/debs-podman" || exit 1
 run vulkan-base "$here/vulkan-base.sh" "$stage/debs-vulkan" || exit 1
@@ -103,5 +108,16 @@ if [ -d "$out/a" ] && [ -d "$out/b" ]; then
     --title "The study's question on an NVIDIA GPU: cuda against vulkan, dense and MoE at full size"
   run cmp-b-reference rigbench compare "$out/b" --reference "$out/h200-study.toml"
 fi
+case " ${TAX:-} " in
+  *" vulkan "*)
+    image=$(built_image vulkan)
+    dense=$(grep -o '/[^ ]*gemma3-27b[^ ]*\.gguf' "$out/models.log" | head -n1)
+    if [ -n "$image" ] && [ -n "$dense" ]; then
+      tax_pairs_vulkan "$image" "$dense" "$stage/debs-vulkan"
+    else
+      step "tax: no vulkan image ($image) or dense model ($dense)"
+    fi
+    ;;
+esac
 nvidia-smi -q > "$out/nvidia-smi-q.txt" 2>&1
 step "done"

@@ -74,3 +74,73 @@ tax_in_container() { # IMAGE N
     --device /dev/nvidia-uvm-tools -v "$tax_libs:$tax_libs:ro" -v "$tax_model:/m/model.gguf:ro" \
     --entrypoint /opt/llama/bin/llama-bench "$1" "${tax_args[@]}" > "$out/tax-$2-container.json"
 }
+built_image() { # BACKEND: the tag `rigbench build` printed in $out/build-BACKEND.log
+  grep -o "localhost/rigbench/llama-$1:[0-9a-f]*" "$out/build-$1.log" | head -n1
+}
+# The tax on Vulkan: tax_pairs_vulkan IMAGE MODEL DEBS_VULKAN runs the vulkan
+# image's own llama-bench (copied out) on the host against the same in its
+# container, ABBA as tax_pairs. The container gets exactly the passthrough
+# `rigbench doctor --json` decides for vulkan on this host (device nodes,
+# the driver's Vulkan libraries and ICD file read-only, its environment); the
+# host run gets the same libraries under the names the container sees
+# (/root/tax/vkhost: a link per mount, so the ICD's libGLX_nvidia.so.0 is the
+# same file) and the loader and libglvnd the image's base was made from
+# (the libvulkan1 and libglvnd0 packages in DEBS_VULKAN, unpacked), so that the
+# two arms differ by the container alone. Files: tax-vulkan-N-{host,container}.json,
+# binaries-vulkan.txt, doctor-vulkan.json.
+tax_pairs_vulkan() { # IMAGE MODEL DEBS_VULKAN
+  local image=$1 model=$2 debs=$3 cid i d vkhost=/root/tax/vkhost vkroot=/root/tax/vkroot
+  mkdir -p /root/tax /m "$vkroot"
+  rm -rf "$vkhost" && mkdir -p "$vkhost"
+  cid=$(podman create "$image") && podman cp "$cid:/opt/llama/bin/llama-bench" /root/tax/llama-bench.vulkan
+  podman rm -f "$cid" > /dev/null 2>&1
+  for d in "$debs"/libvulkan1_*.deb "$debs"/libglvnd0_*.deb; do dpkg-deb -x "$d" "$vkroot"; done
+  rigbench doctor --json > "$out/doctor-vulkan.json" 2> /dev/null
+  # The passthrough as podman arguments (one a line) and the host's
+  # environment (K=V a line, the container's paths mapped to the host's).
+  python3 - "$out/doctor-vulkan.json" "$vkhost" "$vkroot" > /root/tax/vk.args <<'PY' || return 1
+import json, os, sys
+doc, vkhost, vkroot = sys.argv[1:]
+p = next(b["passthrough"] for b in json.load(open(doc))["backends"] if b["backend"] == "vulkan")
+host_env = {}
+for m in p["mounts"]:
+    print("ARG -v"); print("ARG %s:%s:ro" % (m["host"], m["container"]))
+    if m["container"].endswith(".json"):
+        host_env[m["container"]] = m["host"]
+    else:
+        os.symlink(m["host"], os.path.join(vkhost, os.path.basename(m["container"])))
+for d in p["devices"]:
+    print("ARG --device"); print("ARG " + d)
+for g in p["group_add"]:
+    print("ARG --group-add"); print("ARG " + g)
+for k, v in p["env"].items():
+    print("ARG -e"); print("ARG %s=%s" % (k, v))
+    if k == "LD_LIBRARY_PATH":
+        v = vkhost + ":" + vkroot + "/usr/lib/x86_64-linux-gnu"
+    print("ENV %s=%s" % (k, host_env.get(v, v)))
+PY
+  mapfile -t tax_vk_args < <(sed -n 's/^ARG //p' /root/tax/vk.args)
+  mapfile -t tax_vk_env < <(sed -n 's/^ENV //p' /root/tax/vk.args)
+  { sha256sum /root/tax/llama-bench.vulkan; echo "image $image"; echo "model $model"
+    echo "container: ${tax_vk_args[*]}"; echo "host: ${tax_vk_env[*]}"; ls -la "$vkhost"
+    env "${tax_vk_env[@]}" ldd /root/tax/llama-bench.vulkan; } > "$out/binaries-vulkan.txt" 2>&1
+  ln -sf "$model" /m/model.gguf
+  tax_args=(-m /m/model.gguf -p 512 -n 128 -r "${REPS:-3}" -ngl 99 -fa 1 -t "$(nproc)" -o json)
+  tax_model=$model
+  run warm-vulkan-host tax_vk_on_host 0
+  run warm-vulkan-container tax_vk_in_container "$image" 0
+  for i in $(seq 1 "${PAIRS:-3}"); do
+    if [ $((i % 2)) = 1 ]; then
+      run "tax-vulkan-$i-host" tax_vk_on_host "$i"; run "tax-vulkan-$i-container" tax_vk_in_container "$image" "$i"
+    else
+      run "tax-vulkan-$i-container" tax_vk_in_container "$image" "$i"; run "tax-vulkan-$i-host" tax_vk_on_host "$i"
+    fi
+  done
+}
+tax_vk_on_host() { # N
+  env "${tax_vk_env[@]}" /root/tax/llama-bench.vulkan "${tax_args[@]}" > "$out/tax-vulkan-$1-host.json"
+}
+tax_vk_in_container() { # IMAGE N
+  podman run --rm "${tax_vk_args[@]}" -v "$tax_model:/m/model.gguf:ro" \
+    --entrypoint /opt/llama/bin/llama-bench "$1" "${tax_args[@]}" > "$out/tax-vulkan-$2-container.json"
+}
