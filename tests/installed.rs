@@ -241,7 +241,10 @@ fn dry_run_and_references_as_json() {
         .iter()
         .map(|r| r["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["strix-halo-2026-05", "h200-gemma3-270m"]);
+    assert_eq!(
+        names,
+        ["strix-halo-2026-05", "h200-gemma3-270m", "h100-study"]
+    );
     let o = run(
         &bin,
         &["reference", "show", "strix-halo-2026-05", "--json"],

@@ -264,6 +264,10 @@ pub fn run_fact(m: &Manifest, check: &str) -> Option<String> {
             .find(|v| v.name == *variant)
             .map(|v| v.ctx_size.to_string()),
         ["kernel_cmdline"] => m.host.kernel.cmdline.clone(),
+        ["kernel"] => m.host.kernel.release.clone(),
+        ["compiler", backend] => Backend::parse(backend)
+            .and_then(image)
+            .and_then(|i| i.toolchain.get("compiler").cloned()),
         ["nvidia_gpu"] => m
             .host
             .nvidia

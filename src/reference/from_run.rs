@@ -41,7 +41,7 @@ fn setup(m: &Manifest) -> Vec<SetupFact> {
     };
     push("CPU", m.host.cpu.model.clone(), Some("cpu_model"));
     push("OS", m.host.os.clone(), Some("host_os"));
-    push("kernel", m.host.kernel.release.clone(), None);
+    push("kernel", m.host.kernel.release.clone(), Some("kernel"));
     if let Some(g) = m.host.gpus.iter().find_map(|g| g.gfx_target.clone()) {
         push("GPU", Some(g), Some("gpu_target"));
     }
@@ -80,7 +80,11 @@ fn setup(m: &Manifest) -> Vec<SetupFact> {
             }
         }
         if let Some(v) = i.toolchain.get("compiler") {
-            push(&format!("{} compiler", i.backend), Some(v.clone()), None);
+            push(
+                &format!("{} compiler", i.backend),
+                Some(v.clone()),
+                Some(&format!("compiler:{}", i.backend)),
+            );
         }
     }
     facts

@@ -24,6 +24,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "h200-gemma3-270m",
         include_str!("../../references/h200-gemma3-270m.toml"),
     ),
+    (
+        "h100-study",
+        include_str!("../../references/h100-study.toml"),
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -263,7 +263,7 @@ fn a_bad_reference_names_the_field() {
     let err = load("nope").unwrap_err().to_string();
     assert!(
         err.contains(
-            "no reference named \"nope\" (built in: strix-halo-2026-05, h200-gemma3-270m)"
+            "no reference named \"nope\" (built in: strix-halo-2026-05, h200-gemma3-270m, h100-study)"
         ),
         "{err}"
     );
@@ -308,4 +308,34 @@ fn llama_bench_tests_are_set_against_the_runs_by_model_type_and_shape() {
     assert!(md.contains("| not run "), "{md}");
     // A reference of llama-bench tests only has no server-cell tables.
     assert!(!md.contains("## Generation"), "{md}");
+}
+
+#[test]
+fn a_reference_from_a_run_sets_its_kernel_and_compilers_against_the_run() {
+    // Run b of the H100 study (two backends, each image's compiler recorded).
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results/h100-study-2026-12/b");
+    let m = crate::manifest::store::RunDir::open(&dir).load().unwrap();
+    let r = from_run::from_manifest(&m, "b", "run b");
+    let c = compare(&r, "b", &m, 0.02);
+    let fact = |name: &str| c.setup.iter().find(|f| f.fact == name).unwrap().clone();
+    let kernel = fact("kernel");
+    assert_eq!(kernel.yours.as_deref(), Some("6.18.44-fc-v1272-gpu"));
+    assert_eq!(kernel.differs, Some(false));
+    for compiler in ["cuda compiler", "vulkan compiler"] {
+        let f = fact(compiler);
+        assert_eq!(
+            f.yours.as_deref(),
+            Some("c++ (Ubuntu 13.3.0-6ubuntu2~24.04.1) 13.3.0")
+        );
+        assert_eq!(f.differs, Some(false));
+    }
+    // Another run's compiler differs.
+    let mut other = m.clone();
+    other.images[0]
+        .toolchain
+        .insert("compiler".into(), "c++ (Debian 14.2.0-19) 14.2.0".into());
+    let c = compare(&r, "other", &other, 0.02);
+    let name = format!("{} compiler", other.images[0].backend);
+    let f = c.setup.iter().find(|f| f.fact == name).unwrap();
+    assert_eq!(f.differs, Some(true));
 }
