@@ -11,7 +11,8 @@
 # real model in Q4_K_M, whose PARTS parts drive.sh hands over, as h200-study.sh
 # takes them); STEPS=tax the container tax (scripts/offline/tax.sh: the cuda image's
 # llama-bench on the host against in its container, ABBA, on the dense model
-# the plans made). STAGE_DIR must be /root/rigbench-stage (the plans name the source
+# the plans made); STEPS=taxvk the same on Vulkan (tax.sh's tax_pairs_vulkan, with
+# BACKENDS including vulkan). STAGE_DIR must be /root/rigbench-stage (the plans name the source
 # archive there) and hold debs-podman/, debs-vulkan/ and
 # llama-src-0c1e57098-trimmed.tar.gz; rigbench is on PATH. STEPS names what to
 # run (default "aa1 aa2 aa3 q8k warmup"), BACKENDS which images to build
@@ -52,6 +53,16 @@ for s in ${STEPS:-aa1 aa2 aa3 q8k warmup}; do
     image=$(built_cuda_image)
     dense=$(grep -o '/[^ ]*gemma3-27b[^ ]*\.gguf' "$out/models.log" | head -n1)
     if [ -n "$image" ] && [ -n "$dense" ]; then tax_pairs "$image" "$dense"; else step "tax: no cuda image ($image) or dense model ($dense)"; fi
+    continue
+  fi
+  if [ "$s" = taxvk ]; then
+    image=$(built_image vulkan)
+    dense=$(grep -o '/[^ ]*gemma3-27b[^ ]*\.gguf' "$out/models.log" | head -n1)
+    if [ -n "$image" ] && [ -n "$dense" ]; then
+      tax_pairs_vulkan "$image" "$dense" "$stage/debs-vulkan"
+    else
+      step "taxvk: no vulkan image ($image) or dense model ($dense)"
+    fi
     continue
   fi
   plan="$plans/h200-${s%[0-9]}.toml"

@@ -85,7 +85,10 @@ built_image() { # BACKEND: the tag `rigbench build` printed in $out/build-BACKEN
 # host run gets the same libraries under the names the container sees
 # (/root/tax/vkhost: a link per mount, so the ICD's libGLX_nvidia.so.0 is the
 # same file) and the loader and libglvnd the image's base was made from
-# (the libvulkan1 and libglvnd0 packages in DEBS_VULKAN, unpacked), so that the
+# (the libvulkan1, libglvnd0 and libegl1 packages in DEBS_VULKAN, unpacked: with
+# no display NVIDIA's Vulkan driver makes no instance unless glvnd's libEGL finds
+# its EGL vendor, results/nvidia-vulkan-2026-12; tried once without libEGL on
+# an H100, where the loader found no driver), so that the
 # two arms differ by the container alone. Files: tax-vulkan-N-{host,container}.json,
 # binaries-vulkan.txt, doctor-vulkan.json.
 tax_pairs_vulkan() { # IMAGE MODEL DEBS_VULKAN
@@ -94,7 +97,7 @@ tax_pairs_vulkan() { # IMAGE MODEL DEBS_VULKAN
   rm -rf "$vkhost" && mkdir -p "$vkhost"
   cid=$(podman create "$image") && podman cp "$cid:/opt/llama/bin/llama-bench" /root/tax/llama-bench.vulkan
   podman rm -f "$cid" > /dev/null 2>&1
-  for d in "$debs"/libvulkan1_*.deb "$debs"/libglvnd0_*.deb; do dpkg-deb -x "$d" "$vkroot"; done
+  for d in "$debs"/libvulkan1_*.deb "$debs"/libglvnd0_*.deb "$debs"/libegl1_*.deb; do dpkg-deb -x "$d" "$vkroot"; done
   rigbench doctor --json > "$out/doctor-vulkan.json" 2> /dev/null
   # The passthrough as podman arguments (one a line) and the host's
   # environment (K=V a line, the container's paths mapped to the host's).
