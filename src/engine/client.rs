@@ -13,6 +13,7 @@ use bollard::query_parameters::{
     InspectContainerOptions, KillContainerOptionsBuilder, ListContainersOptionsBuilder,
     ListImagesOptionsBuilder, LogsOptionsBuilder, PruneImagesOptionsBuilder,
     RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder, StopContainerOptionsBuilder,
+    UploadToContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 
@@ -506,6 +507,7 @@ impl Engine for Client {
                 pids_limit: Some(spec.pids_limit.unwrap_or(super::PIDS_LIMIT)),
                 nano_cpus: spec.nano_cpus,
                 cpuset_cpus: spec.cpuset_cpus.clone(),
+                uts_mode: spec.uts_host.then(|| "host".to_string()),
                 readonly_rootfs: Some(spec.read_only_root),
                 tmpfs: (!spec.tmpfs.is_empty()).then(|| {
                     spec.tmpfs
@@ -613,6 +615,22 @@ impl Engine for Client {
 
     async fn logs(&self, id: &str) -> Result<Vec<u8>, EngineError> {
         self.read_logs(id, true).await
+    }
+
+    async fn upload(&self, id: &str, dir: &str, tar: &std::path::Path) -> Result<(), EngineError> {
+        let file = tokio::fs::File::open(tar)
+            .await
+            .map_err(|e| EngineError::Container {
+                op: "upload",
+                container: id.to_string(),
+                message: format!("cannot open {}: {e}", tar.display()),
+            })?;
+        let body = bollard::body_try_stream(tokio_util::io::ReaderStream::new(file));
+        let opts = UploadToContainerOptionsBuilder::new().path(dir).build();
+        self.docker
+            .upload_to_container(id, Some(opts), body)
+            .await
+            .map_err(|e| self.container_err("upload", id, e))
     }
 
     async fn stdout(&self, id: &str) -> Result<Vec<u8>, EngineError> {

@@ -174,6 +174,8 @@ pub struct ContainerSpec {
     pub nano_cpus: Option<i64>,
     /// The CPUs its processes may run on (`0-3`, `0,2`); `None`: any.
     pub cpuset_cpus: Option<String>,
+    /// In the host's UTS namespace (its hostname), not one of its own.
+    pub uts_host: bool,
 }
 
 /// Where a container with a read-only root may still write: /tmp, and HOME
@@ -327,6 +329,15 @@ pub trait Engine: Send + Sync {
         spec: &ContainerSpec,
     ) -> impl Future<Output = Result<String, EngineError>> + Send;
     fn start(&self, id: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// Unpacks the tar archive at `tar` (a file here) into the container `id`
+    /// (created, not necessarily started) under its folder `dir`, streaming it
+    /// through the API: how files reach a host whose disk is not this one's.
+    fn upload(
+        &self,
+        id: &str,
+        dir: &str,
+        tar: &std::path::Path,
+    ) -> impl Future<Output = Result<(), EngineError>> + Send;
     /// Waits until the container ends.
     fn wait(&self, id: &str) -> impl Future<Output = Result<ExitStatus, EngineError>> + Send;
     fn state(&self, id: &str) -> impl Future<Output = Result<ContainerState, EngineError>> + Send;

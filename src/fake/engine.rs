@@ -54,6 +54,8 @@ pub struct FakeEngine {
     /// The engine is lost at this container-state call (1-based; 0: never):
     /// it and every call after it fail as a dead API service's would.
     pub lose_at_state_call: AtomicUsize,
+    /// Every upload: (container id, folder, the archive's bytes).
+    pub uploads: Mutex<Vec<(String, String, Vec<u8>)>>,
     state_calls: AtomicUsize,
     lost: AtomicBool,
 }
@@ -242,6 +244,20 @@ impl Engine for FakeEngine {
             },
         );
         Ok(id)
+    }
+
+    async fn upload(&self, id: &str, dir: &str, tar: &std::path::Path) -> Result<(), EngineError> {
+        self.answer("upload", id)?;
+        let bytes = std::fs::read(tar).map_err(|e| EngineError::Container {
+            op: "upload",
+            container: id.to_string(),
+            message: format!("cannot open {}: {e}", tar.display()),
+        })?;
+        self.uploads
+            .lock()
+            .unwrap()
+            .push((id.to_string(), dir.to_string(), bytes));
+        Ok(())
     }
 
     async fn start(&self, id: &str) -> Result<(), EngineError> {
