@@ -83,6 +83,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// (Internal) What the host under DIR is and can run, as JSON: what the
+    /// probe container rigbench starts on another host's engine prints.
+    #[command(hide = true)]
+    HostView {
+        #[arg(long, value_name = "DIR", default_value = "/")]
+        root: PathBuf,
+    },
     /// Regenerate the reports from DIR/manifest.json.
     Report {
         /// A run directory.

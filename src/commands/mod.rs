@@ -11,6 +11,7 @@ mod doctor_host;
 pub mod dry_run;
 pub mod export;
 pub mod history;
+mod host_view;
 pub mod launch;
 pub mod model;
 pub mod reference;
@@ -74,7 +75,7 @@ impl EngineFlags {
     pub fn local_only(&self, what: &str) -> anyhow::Result<()> {
         if self.remote() {
             anyhow::bail!(
-                "{what} on another host's engine is not built yet: a run there needs that host's facts and devices, its models and source as volumes there and its servers' ports forwarded. On a remote host rigbench can now `build` a plan's images and `doctor` its engine; run the plan on that host itself meanwhile"
+                "{what} on another host's engine is not built yet: a run there needs its models and source as volumes there and its servers' ports forwarded. On a remote host rigbench can now `doctor` it (its facts and devices read there) and `build` a plan's images; run the plan on that host itself meanwhile"
             );
         }
         Ok(())
@@ -137,6 +138,12 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(&g, &args).await,
         Command::Build(args) => build::build(&g, &args).await,
         Command::Doctor { host_root, json } => doctor::doctor(&g, &host_root, json).await,
+        Command::HostView { root } => {
+            let env = |k: &str| std::env::var(k).ok();
+            let view = crate::host::view::HostView::read(&root, &env);
+            println!("{}", serde_json::to_string(&view)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Report { dir } => report::report(&dir),
         Command::Compare(args) => compare::compare(&args),
         Command::Summary(args) => summary::summary(&args),

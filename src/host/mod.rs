@@ -10,6 +10,7 @@ pub mod diagnose;
 pub mod gpu;
 pub mod nvidia;
 pub mod rootless;
+pub mod view;
 pub mod vulkan;
 
 use std::collections::BTreeMap;

@@ -17,6 +17,7 @@ use super::settings::{CellVariant, cell_variant};
 use super::{CellSelector, Plan, Variant};
 use crate::backend::Backend;
 use crate::host::devices::Passthrough;
+use crate::host::view::HostView;
 
 /// One server start: a backend's image serving one model with one variant.
 #[derive(Debug, Clone, PartialEq)]
@@ -109,11 +110,18 @@ impl Matrix {
     /// missing moved to the excluded, each backend's image inputs and each
     /// model as the host and its `cache` have it.
     pub fn on_host(plan: &Plan, root: &Path, cache: &crate::cache::Cache) -> Matrix {
+        let env = |k: &str| std::env::var(k).ok();
+        Matrix::on_view(plan, &HostView::read(root, &env), cache)
+    }
+
+    /// `plan`'s matrix on the host `view` describes (this one's, or another's
+    /// read there by a probe container), as `on_host`.
+    pub fn on_view(plan: &Plan, view: &HostView, cache: &crate::cache::Cache) -> Matrix {
         let mut matrix = expand(plan);
-        let (passthroughs, missing) = passthroughs(plan, root);
+        let (passthroughs, missing) = passthroughs(plan, view);
         matrix.exclude_backends(&missing);
         matrix.passthroughs = passthroughs;
-        matrix.resolve_inputs(plan, || crate::host::probe(root), cache);
+        matrix.resolve_inputs(plan, || view.facts.clone(), cache);
         matrix
     }
 
@@ -340,17 +348,16 @@ fn llama_bench_runs(plan: &Plan, groups: &[Group]) -> Vec<Run> {
     out
 }
 
-/// Each backend's device passthrough on the host under `root`, or why it
-/// cannot run there.
+/// Each of `plan`'s backends' device passthrough on the host `view` describes
+/// (with the Vulkan driver the plan names), or why it cannot run there.
 pub fn passthroughs(
     plan: &Plan,
-    root: &Path,
+    view: &HostView,
 ) -> (BTreeMap<Backend, Passthrough>, BTreeMap<Backend, String>) {
-    let env = |k: &str| std::env::var(k).ok();
     let mut ok = BTreeMap::new();
     let mut missing = BTreeMap::new();
     for bp in &plan.backends {
-        match crate::host::devices::passthrough_with(bp.backend, bp.vulkan_driver, root, &env) {
+        match view.passthrough(bp.backend, bp.vulkan_driver) {
             Ok(p) => {
                 for n in &p.notes {
                     log::info!("{}: {n}", bp.backend.name());
@@ -359,7 +366,7 @@ pub fn passthroughs(
             }
             Err(e) => {
                 log::info!("{e}: its cells are excluded");
-                missing.insert(bp.backend, e.to_string());
+                missing.insert(bp.backend, e);
             }
         }
     }
