@@ -330,8 +330,31 @@ fn remote_engines_over_ssh() {
         via_ssh["engine"]["bases"], direct["engine"]["bases"],
         "the base images seen through the tunnel are the host's"
     );
-    let notes = via_ssh["engine"]["notes"].to_string();
-    assert!(notes.contains("this machine's"), "{notes}");
+    // The host's facts and devices were read there, by a probe container
+    // (here "there" is this machine: the same facts as read directly).
+    let here = Command::new(env!("CARGO_BIN_EXE_rigbench"))
+        .arg("host-view")
+        .output()
+        .unwrap();
+    let here: serde_json::Value = serde_json::from_slice(&here.stdout).unwrap();
+    let how = via_ssh["host_read"].as_str().unwrap_or_default();
+    assert!(
+        how.starts_with(&format!("read on {root_uri} by a probe container of ")),
+        "{via_ssh}"
+    );
+    assert_eq!(
+        via_ssh["host"], here["facts"],
+        "the probe reads the host's own files"
+    );
+    assert!(direct["host_read"].is_null(), "{direct}");
+    assert_eq!(direct["host"], here["facts"]);
+    let backends = |d: &serde_json::Value| d["backends"].clone();
+    assert_eq!(backends(&via_ssh), backends(&direct));
+    let probes = Command::new("podman")
+        .args(["ps", "-aq", "--filter", "label=io.rigbench.role=host-probe"])
+        .output()
+        .unwrap();
+    assert!(probes.stdout.is_empty(), "no probe container is left");
 
     // 2. --connection: the rootless user's engine, read from Podman's list.
     let doc = doctor_json(
@@ -353,6 +376,16 @@ fn remote_engines_over_ssh() {
     assert_eq!(engine["rootless"], true, "{engine}");
     assert_eq!(engine["remote"]["connection"], "gpu-user", "{engine}");
     assert_eq!(engine["remote"]["socket_uid"], uid, "{engine}");
+    // The rootless user's engine reads the host too (its probe unprivileged).
+    assert!(
+        doc["host_read"]
+            .as_str()
+            .is_some_and(|h| h.contains("by a probe container of")),
+        "{doc}"
+    );
+    assert_eq!(doc["host"]["kernel"], here["facts"]["kernel"]);
+    assert_eq!(doc["host"]["hostname"], here["facts"]["hostname"]);
+    assert_eq!(doc["host"]["cpu"], here["facts"]["cpu"]);
 
     // CONTAINER_HOST in Podman's ssh:// form is the same remote engine, read
     // with --ssh-config; DOCKER_HOST's ssh:// (Docker's, no path) is passed

@@ -31,16 +31,15 @@ pub async fn build(g: &Globals, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     let sources = prepare::sources(&mut fetcher, &plan).await?;
     let logs = g.cache.root().join("logs");
     std::fs::create_dir_all(&logs)?;
-    // Building needs no device: an image for a backend this host cannot run is
-    // still built (its device probe then shows what is missing).
-    // A remote host's facts are not read yet: an empty root gives no GPUs, so
-    // `auto` build arguments take their documented values and the image's
-    // probe gets no device (this machine's would be wrong there).
-    let empty = g.engine.remote().then(tempfile::tempdir).transpose()?;
-    let root = empty
-        .as_ref()
-        .map_or(std::path::Path::new("/"), |d| d.path());
-    let matrix = Matrix::on_host(&plan, root, &g.cache);
+    // Building needs no device: an image for a backend the host cannot run is
+    // still built (its device probe then shows what is missing). The host is
+    // the engine's: another host's is read there, so `auto` build arguments
+    // and the image's device probe are that host's.
+    let seen = super::host_view::of_engine(&connected, std::path::Path::new("/")).await?;
+    if let Some(how) = &seen.how {
+        log::info!("the host: {how}");
+    }
+    let matrix = Matrix::on_view(&plan, &seen.view, &g.cache);
     let none = Passthrough::default();
     // In the order asked for, as before.
     let runnable: Vec<_> = (wanted.iter())

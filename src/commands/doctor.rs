@@ -3,7 +3,6 @@
 //! runtime, base images), pip for PyPI sources, and the cache. Ends with what is
 //! missing and how to fix it; exits non-zero when something needed is missing.
 
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -11,6 +10,7 @@ use super::Globals;
 use crate::backend::Backend;
 use crate::engine::Engine;
 use crate::host::diagnose::{Context, Level, diagnose};
+use crate::host::view::HostView;
 use crate::host::{HostFacts, devices};
 use crate::render::{Table, terminal};
 
@@ -27,39 +27,29 @@ fn host_build_args_note(b: Backend, h: &HostFacts) -> Option<String> {
 }
 
 /// Group name of `gid` from `root`/etc/group.
-fn group_name(root: &Path, gid: u32) -> Option<String> {
-    let text = std::fs::read_to_string(root.join("etc/group")).ok()?;
-    text.lines().find_map(|l| {
-        let mut f = l.split(':');
-        let name = f.next()?;
-        let _ = f.next();
-        (f.next()?.parse::<u32>().ok()? == gid).then(|| name.to_string())
-    })
-}
-
-fn context(root: &Path, models: Vec<(String, u64)>) -> Context {
-    let render = devices::render_nodes(root);
-    let mut nodes = render.clone();
-    if devices::has_kfd(root) {
-        nodes.insert(0, "/dev/kfd".to_string());
-    }
-    let device_groups = nodes
-        .iter()
-        .filter_map(|d| {
-            let gid = std::fs::metadata(root.join(d.trim_start_matches('/')))
-                .ok()?
-                .gid();
-            (gid != 0).then(|| (d.clone(), gid, group_name(root, gid)))
-        })
-        .collect();
-    let mut user_groups = crate::host::rootless::my_groups();
-    user_groups.push(rustix::process::getgid().as_raw());
+/// What `diagnose` needs beyond the facts: the host's nodes and their groups,
+/// and the user the engine's containers run as (this process's user here; on
+/// another host, root, or a user whose groups are not known here, as the
+/// engine there is rootful or `remote_rootless`).
+fn context(view: &HostView, models: Vec<(String, u64)>, remote_rootless: Option<bool>) -> Context {
+    let (user_groups, is_root) = match remote_rootless {
+        None => {
+            let mut groups = crate::host::rootless::my_groups();
+            groups.push(rustix::process::getgid().as_raw());
+            (groups, rustix::process::getuid().is_root())
+        }
+        Some(rootless) => (Vec::new(), !rootless),
+    };
     Context {
-        has_kfd: devices::has_kfd(root),
-        render_nodes: render,
-        device_groups,
+        has_kfd: view.has_kfd,
+        render_nodes: view.render_nodes.clone(),
+        device_groups: view
+            .device_groups
+            .iter()
+            .map(|g| (g.path.clone(), g.gid, g.name.clone()))
+            .collect(),
         user_groups,
-        is_root: rustix::process::getuid().is_root(),
+        is_root,
         models,
     }
 }
@@ -68,6 +58,10 @@ fn context(root: &Path, models: Vec<(String, u64)>) -> Context {
 #[derive(Debug, serde::Serialize)]
 pub struct Report {
     pub host: HostFacts,
+    /// How another host's facts were read (`read on ssh://… by a probe
+    /// container of IMAGE`); absent for this machine's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_read: Option<String>,
     pub backends: Vec<BackendCheck>,
     /// The backends the built-in default plan runs here.
     pub default_plan_backends: Vec<String>,
@@ -179,20 +173,28 @@ pub async fn doctor(g: &Globals, root: &Path, json: bool) -> anyhow::Result<Exit
 
 async fn gather(g: &Globals, root: &Path) -> anyhow::Result<Report> {
     let mut missing: Vec<String> = Vec::new();
-    let h = crate::host::probe(root);
-    let plan = crate::plan::builtin_for(
-        h.cpu.logical_cpus.max(1),
-        &devices::available_backends(root),
-    )?;
+    let connected = g.connect().await;
+    // Another host's facts are read there; with no engine to read them
+    // through there is nothing of that host to report.
+    let seen = match &connected {
+        Ok(c) => super::host_view::of_engine(c, root).await?,
+        Err(e) if g.engine.remote() => anyhow::bail!("{e}"),
+        Err(_) => super::host_view::Seen {
+            view: HostView::read(root, &|k| std::env::var(k).ok()),
+            how: None,
+        },
+    };
+    let view = &seen.view;
+    let h = view.facts.clone();
+    let plan = crate::plan::builtin_for(h.cpu.logical_cpus.max(1), &view.available)?;
     let models = plan
         .models
         .iter()
         .filter_map(|m| Some((m.name.clone(), m.size_bytes?)))
         .collect();
-    let env = |k: &str| std::env::var(k).ok();
     let backends: Vec<BackendCheck> = Backend::ALL
         .iter()
-        .map(|b| match devices::passthrough(*b, root, &env) {
+        .map(|b| match view.passthrough(*b, None) {
             Ok(p) => BackendCheck {
                 backend: *b,
                 passthrough: Some(p),
@@ -202,12 +204,16 @@ async fn gather(g: &Globals, root: &Path) -> anyhow::Result<Report> {
             Err(e) => BackendCheck {
                 backend: *b,
                 passthrough: None,
-                unavailable: Some(e.to_string()),
+                unavailable: Some(e),
                 note: None,
             },
         })
         .collect();
-    let diagnosis = diagnose(&h, &context(root, models))
+    let remote_rootless = match &connected {
+        Ok(c) if seen.how.is_some() => Some(c.client.info().await?.rootless.unwrap_or(false)),
+        _ => None,
+    };
+    let diagnosis = diagnose(&h, &context(view, models, remote_rootless))
         .into_iter()
         .map(|d| Finding {
             level: match d.level {
@@ -217,7 +223,7 @@ async fn gather(g: &Globals, root: &Path) -> anyhow::Result<Report> {
             message: d.message,
         })
         .collect();
-    let (engine, engine_error) = match g.connect().await {
+    let (engine, engine_error) = match connected {
         Ok(c) => {
             let (check, lacking) = engine_check(&c, &plan, &backends).await?;
             missing.extend(lacking);
@@ -243,7 +249,10 @@ async fn gather(g: &Globals, root: &Path) -> anyhow::Result<Report> {
             .iter()
             .map(|b| b.backend.name().to_string())
             .collect(),
-        nvidia_vulkan: nvidia_vulkan(root),
+        // NVIDIA's Vulkan driver in detail where it is this machine's; on
+        // another host the vulkan backend's passthrough above says the same.
+        nvidia_vulkan: seen.how.is_none().then(|| nvidia_vulkan(root)).flatten(),
+        host_read: seen.how,
         diagnosis,
         engine,
         engine_error,
@@ -279,13 +288,7 @@ async fn engine_check(
         .filter_map(|b| Some((b.backend, b.passthrough.clone()?)))
         .collect();
     let mine = crate::host::rootless::my_groups();
-    let mut notes = crate::host::rootless::adjust_groups(&mut gpus, &info, &mine);
-    if info.remote.is_some() {
-        notes.push(format!(
-            "the engine is {}'s, but the host facts, GPUs and devices above are this machine's: reading a remote host's own (through a probe container there) is not built yet",
-            info.socket
-        ));
-    }
+    let notes = crate::host::rootless::adjust_groups(&mut gpus, &info, &mine);
     let mut bases = Vec::new();
     for bp in &plan.backends {
         let mut any = false;
@@ -315,6 +318,9 @@ async fn engine_check(
 fn text(r: &Report) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
+    if let Some(how) = &r.host_read {
+        let _ = writeln!(out, "the host above and its devices: {how}");
+    }
     nvidia_vulkan_text(&mut out, r);
     backends_text(&mut out, r);
     let _ = writeln!(out, "diagnosis");

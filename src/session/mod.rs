@@ -4,6 +4,7 @@
 //! step, and close the manifest's timing. `commands::run` keeps what is the
 //! command's: arguments, signals, exit codes and what is printed.
 
+pub mod host_probe;
 pub mod prepare;
 pub mod synthetic;
 

@@ -1,0 +1,277 @@
+//! Another host's view, read on that host: a short-lived container with that
+//! host's `/` bound read-only at /host and this rigbench copied in through the
+//! API runs `rigbench host-view --root /host` (the readers that read this
+//! machine, on that host's files) in the host's UTS namespace (its hostname),
+//! and prints the `HostView` read back here. Its image is empty (`FROM
+//! scratch`, built there through the API in a moment, no registry needed):
+//! rigbench runs on the host's own C library, its /usr, /lib and /lib64 bound
+//! read-only where they are, as if installed there. The passthrough variables
+//! are given this machine's values, as they would be to a run here.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::engine::{Bind, ContainerSpec, Engine, EngineError, LABEL_MANAGED, LABEL_ROLE};
+use crate::host::view::{HostView, passthrough_env_names};
+
+/// Where the probe container sees the host's `/`.
+pub const PROBE_ROOT: &str = "/host";
+/// The name rigbench has inside the probe container (at its `/`).
+const PROBE_BIN: &str = "rigbench-host-view";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("cannot copy rigbench into the host probe: {0}")]
+    Binary(String),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(
+        "the host probe ({image}) on {engine} exited with {code}{hint}: {output}",
+        hint = if *code == 126 || *code == 127 || output.contains("exec format error") {
+            " (is that host's CPU this one's, and its C library glibc 2.34 or newer?)"
+        } else {
+            ""
+        }
+    )]
+    Failed {
+        image: String,
+        engine: String,
+        code: i64,
+        output: String,
+    },
+    #[error(
+        "the host probe ({image}) on {engine} printed what is not a host view ({message}): {output}"
+    )]
+    Unreadable {
+        image: String,
+        engine: String,
+        message: String,
+        output: String,
+    },
+}
+
+/// The probe's image, empty: made on the engine's host when it lacks it.
+pub const PROBE_IMAGE: &str = "localhost/rigbench/host-probe:scratch";
+/// Where the host's C library and loader are found, bound at the same paths.
+const HOST_LIBRARY_DIRS: &[&str] = &["/usr", "/lib", "/lib64"];
+
+/// `PROBE_IMAGE` on the engine's host, built there (from nothing) if missing.
+pub async fn ensure_image<E: Engine>(engine: &E) -> Result<String, ProbeError> {
+    if engine.image(PROBE_IMAGE).await?.is_none() {
+        let fail =
+            |e: std::io::Error| ProbeError::Binary(format!("the probe image's context: {e}"));
+        let dir = tempfile::tempdir().map_err(fail)?;
+        let context = dir.path().join("context.tar");
+        let mut tar = tar::Builder::new(std::fs::File::create(&context).map_err(fail)?);
+        let text = b"FROM scratch\n";
+        let mut header = tar::Header::new_gnu();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, "Containerfile", &text[..])
+            .map_err(fail)?;
+        tar.finish().map_err(fail)?;
+        let req = crate::engine::BuildRequest {
+            context_tar: context,
+            containerfile: "Containerfile".to_string(),
+            tag: PROBE_IMAGE.to_string(),
+            build_args: BTreeMap::new(),
+            labels: BTreeMap::from([
+                (LABEL_MANAGED.to_string(), "true".to_string()),
+                (LABEL_ROLE.to_string(), "host-probe".to_string()),
+            ]),
+            target: None,
+            log: dir.path().join("build.log"),
+            no_cache: false,
+        };
+        engine.build(&req, &|_| {}).await?;
+    }
+    Ok(PROBE_IMAGE.to_string())
+}
+
+/// The view of the engine's host (`engine_name` names it in errors), read by
+/// a probe container of `image` running the rigbench at `binary` (this one's
+/// executable), its passthrough variables from `env`.
+pub async fn read<E: Engine>(
+    engine: &E,
+    engine_name: &str,
+    image: &str,
+    binary: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<HostView, ProbeError> {
+    let archive = binary_archive(binary)?;
+    let spec = ContainerSpec {
+        name: format!("rigbench-host-probe-{}", crate::engine::unique_suffix()),
+        image: image.to_string(),
+        entrypoint: Some(vec![format!("/{PROBE_BIN}")]),
+        cmd: vec![
+            "host-view".to_string(),
+            "--root".to_string(),
+            PROBE_ROOT.to_string(),
+        ],
+        env: passthrough_env_names()
+            .into_iter()
+            .filter_map(|k| Some((k.to_string(), env(k)?)))
+            .collect(),
+        binds: std::iter::once(("/", PROBE_ROOT))
+            .chain(HOST_LIBRARY_DIRS.iter().map(|d| (*d, *d)))
+            .map(|(host, container)| Bind {
+                host: host.into(),
+                container: container.to_string(),
+                read_only: true,
+            })
+            .collect(),
+        labels: BTreeMap::from([
+            (LABEL_MANAGED.to_string(), "true".to_string()),
+            (LABEL_ROLE.to_string(), "host-probe".to_string()),
+        ]),
+        uts_host: true,
+        ..ContainerSpec::default()
+    };
+    let id = engine.create(&spec).await?;
+    let result = run(engine, &id, archive.path()).await;
+    let _ = engine.remove(&id).await;
+    let (code, stdout, logs) = result?;
+    let output = String::from_utf8_lossy(&logs).trim().to_string();
+    if code != 0 {
+        return Err(ProbeError::Failed {
+            image: image.to_string(),
+            engine: engine_name.to_string(),
+            code,
+            output,
+        });
+    }
+    serde_json::from_slice(&stdout).map_err(|e| ProbeError::Unreadable {
+        image: image.to_string(),
+        engine: engine_name.to_string(),
+        message: e.to_string(),
+        output,
+    })
+}
+
+/// Copies the binary in, runs the container to its end: (exit code, stdout,
+/// stdout and stderr).
+async fn run<E: Engine>(
+    engine: &E,
+    id: &str,
+    archive: &Path,
+) -> Result<(i64, Vec<u8>, Vec<u8>), ProbeError> {
+    engine.upload(id, "/", archive).await?;
+    engine.start(id).await?;
+    let status = engine.wait(id).await?;
+    Ok((
+        status.code,
+        engine.stdout(id).await?,
+        engine.logs(id).await?,
+    ))
+}
+
+/// A tar archive (a temporary file) holding `binary` as /rigbench-host-view.
+fn binary_archive(binary: &Path) -> Result<tempfile::NamedTempFile, ProbeError> {
+    let fail = |e: std::io::Error| ProbeError::Binary(format!("{}: {e}", binary.display()));
+    let file = tempfile::NamedTempFile::new().map_err(fail)?;
+    let mut tar = tar::Builder::new(file.reopen().map_err(fail)?);
+    let mut bin = std::fs::File::open(binary).map_err(fail)?;
+    let mut header = tar::Header::new_gnu();
+    header.set_size(bin.metadata().map_err(fail)?.len());
+    header.set_mode(0o755);
+    header.set_cksum();
+    tar.append_data(&mut header, PROBE_BIN, &mut bin)
+        .map_err(fail)?;
+    tar.finish().map_err(fail)?;
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::engine::FakeEngine;
+
+    fn bin() -> tempfile::NamedTempFile {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), b"\x7fELF not really").unwrap();
+        f
+    }
+
+    #[tokio::test]
+    async fn the_probe_sees_the_host_read_only_with_rigbench_copied_in() {
+        let engine = FakeEngine::default();
+        let b = bin();
+        let env = |k: &str| (k == "CUDA_VISIBLE_DEVICES").then(|| "1".to_string());
+        // The fake's container prints nothing: not a view, and said so.
+        let err = read(&engine, "ssh://gpu/podman.sock", "img", b.path(), &env)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(
+                "the host probe (img) on ssh://gpu/podman.sock printed what is not a host view"
+            ),
+            "{err}"
+        );
+        let spec = engine.specs.lock().unwrap()[0].clone();
+        assert_eq!(
+            spec.entrypoint,
+            Some(vec!["/rigbench-host-view".to_string()])
+        );
+        assert_eq!(spec.cmd, ["host-view", "--root", "/host"]);
+        let binds: Vec<(String, &str, bool)> = (spec.binds.iter())
+            .map(|b| {
+                (
+                    b.host.display().to_string(),
+                    b.container.as_str(),
+                    b.read_only,
+                )
+            })
+            .collect();
+        assert_eq!(
+            binds,
+            [
+                ("/".to_string(), "/host", true),
+                ("/usr".to_string(), "/usr", true),
+                ("/lib".to_string(), "/lib", true),
+                ("/lib64".to_string(), "/lib64", true)
+            ]
+        );
+        assert!(spec.uts_host);
+        assert_eq!(
+            spec.env,
+            BTreeMap::from([("CUDA_VISIBLE_DEVICES".to_string(), "1".to_string())])
+        );
+        // The binary went in as /rigbench-host-view, executable, whole.
+        let uploads = engine.uploads.lock().unwrap();
+        assert_eq!(uploads.len(), 1);
+        assert_eq!(uploads[0].1, "/");
+        let mut a = tar::Archive::new(&uploads[0].2[..]);
+        let mut entries = a.entries().unwrap();
+        let mut e = entries.next().unwrap().unwrap();
+        assert_eq!(e.path().unwrap().to_str(), Some("rigbench-host-view"));
+        assert_eq!(e.header().mode().unwrap(), 0o755);
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut body).unwrap();
+        assert_eq!(body, b"\x7fELF not really");
+        // The container is gone afterwards.
+        assert_eq!(engine.live_containers(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_probe_image_is_built_only_where_missing() {
+        let engine = FakeEngine::default();
+        // The fake cannot build: asked to, it says so.
+        let err = ensure_image(&engine).await.unwrap_err().to_string();
+        assert!(err.contains("build"), "{err}");
+        engine
+            .images
+            .lock()
+            .unwrap()
+            .push(crate::engine::ImageFacts {
+                id: "sha256:00".into(),
+                repo_digests: vec![],
+                tags: vec![PROBE_IMAGE.to_string()],
+                labels: BTreeMap::new(),
+                created: None,
+                size_bytes: None,
+            });
+        assert_eq!(ensure_image(&engine).await.unwrap(), PROBE_IMAGE);
+    }
+}
