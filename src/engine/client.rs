@@ -465,8 +465,9 @@ impl Engine for Client {
             .map(|b| {
                 // `z`: on SELinux hosts, relabel so the container may read the file;
                 // a no-op elsewhere.
-                let mode = if b.read_only { "ro,z" } else { "rw,z" };
-                format!("{}:{}:{mode}", b.host.display(), b.container)
+                let mode = if b.read_only { "ro" } else { "rw" };
+                let z = if b.relabel { ",z" } else { "" };
+                format!("{}:{}:{mode}{z}", b.host.display(), b.container)
             })
             .collect();
         let devices = spec
@@ -617,15 +618,34 @@ impl Engine for Client {
         self.read_logs(id, true).await
     }
 
-    async fn upload(&self, id: &str, dir: &str, tar: &std::path::Path) -> Result<(), EngineError> {
-        let file = tokio::fs::File::open(tar)
-            .await
-            .map_err(|e| EngineError::Container {
-                op: "upload",
-                container: id.to_string(),
-                message: format!("cannot open {}: {e}", tar.display()),
-            })?;
-        let body = bollard::body_try_stream(tokio_util::io::ReaderStream::new(file));
+    async fn upload_file(
+        &self,
+        id: &str,
+        dir: &str,
+        name: &str,
+        file: &std::path::Path,
+        mode: u32,
+    ) -> Result<(), EngineError> {
+        use tokio::io::AsyncReadExt as _;
+        let fail = |e: std::io::Error| EngineError::Container {
+            op: "upload",
+            container: id.to_string(),
+            message: format!("{}: {e}", file.display()),
+        };
+        let f = tokio::fs::File::open(file).await.map_err(fail)?;
+        let size = f.metadata().await.map_err(fail)?.len();
+        let mut header = tar::Header::new_gnu();
+        header.set_path(name).map_err(fail)?;
+        header.set_size(size);
+        header.set_mode(mode);
+        header.set_cksum();
+        // The archive: the header, the file, its padding to 512 bytes and
+        // the two empty blocks that end a tar, read as one stream.
+        let tail = vec![0u8; ((512 - size % 512) % 512) as usize + 1024];
+        let archive = std::io::Cursor::new(header.as_bytes().to_vec())
+            .chain(f)
+            .chain(std::io::Cursor::new(tail));
+        let body = bollard::body_try_stream(tokio_util::io::ReaderStream::new(archive));
         let opts = UploadToContainerOptionsBuilder::new().path(dir).build();
         self.docker
             .upload_to_container(id, Some(opts), body)

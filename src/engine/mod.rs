@@ -127,9 +127,14 @@ pub struct BuildRequest {
 /// A bind mount of a host path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bind {
+    /// A host path, or a named volume's name.
     pub host: PathBuf,
     pub container: String,
     pub read_only: bool,
+    /// Relabelled for the container on SELinux hosts (`z`): for files
+    /// rigbench owns; never for a host's own system folders (the host probe's
+    /// `/` and /usr), which Podman refuses to relabel and must not.
+    pub relabel: bool,
 }
 
 /// A container port published on a host address.
@@ -329,14 +334,17 @@ pub trait Engine: Send + Sync {
         spec: &ContainerSpec,
     ) -> impl Future<Output = Result<String, EngineError>> + Send;
     fn start(&self, id: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
-    /// Unpacks the tar archive at `tar` (a file here) into the container `id`
-    /// (created, not necessarily started) under its folder `dir`, streaming it
-    /// through the API: how files reach a host whose disk is not this one's.
-    fn upload(
+    /// Puts the file `file` (here) into the container `id` (created, not
+    /// necessarily started) as `dir/name` with permissions `mode`, streamed
+    /// through the API as a one-file tar archive: how files reach a host whose
+    /// disk is not this one's (into a volume where `dir` is one's mount).
+    fn upload_file(
         &self,
         id: &str,
         dir: &str,
-        tar: &std::path::Path,
+        name: &str,
+        file: &std::path::Path,
+        mode: u32,
     ) -> impl Future<Output = Result<(), EngineError>> + Send;
     /// Waits until the container ends.
     fn wait(&self, id: &str) -> impl Future<Output = Result<ExitStatus, EngineError>> + Send;

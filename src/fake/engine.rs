@@ -34,6 +34,16 @@ struct FakeContainer {
     stopped: std::sync::Arc<AtomicBool>,
 }
 
+/// A file put into a container.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upload {
+    pub container: String,
+    /// Its path in the container.
+    pub path: String,
+    pub mode: u32,
+    pub bytes: Vec<u8>,
+}
+
 #[derive(Default)]
 pub struct FakeEngine {
     containers: Mutex<BTreeMap<String, FakeContainer>>,
@@ -54,8 +64,8 @@ pub struct FakeEngine {
     /// The engine is lost at this container-state call (1-based; 0: never):
     /// it and every call after it fail as a dead API service's would.
     pub lose_at_state_call: AtomicUsize,
-    /// Every upload: (container id, folder, the archive's bytes).
-    pub uploads: Mutex<Vec<(String, String, Vec<u8>)>>,
+    /// Every file uploaded, in order.
+    pub uploads: Mutex<Vec<Upload>>,
     state_calls: AtomicUsize,
     lost: AtomicBool,
 }
@@ -246,17 +256,26 @@ impl Engine for FakeEngine {
         Ok(id)
     }
 
-    async fn upload(&self, id: &str, dir: &str, tar: &std::path::Path) -> Result<(), EngineError> {
+    async fn upload_file(
+        &self,
+        id: &str,
+        dir: &str,
+        name: &str,
+        file: &std::path::Path,
+        mode: u32,
+    ) -> Result<(), EngineError> {
         self.answer("upload", id)?;
-        let bytes = std::fs::read(tar).map_err(|e| EngineError::Container {
+        let bytes = std::fs::read(file).map_err(|e| EngineError::Container {
             op: "upload",
             container: id.to_string(),
-            message: format!("cannot open {}: {e}", tar.display()),
+            message: format!("{}: {e}", file.display()),
         })?;
-        self.uploads
-            .lock()
-            .unwrap()
-            .push((id.to_string(), dir.to_string(), bytes));
+        self.uploads.lock().unwrap().push(Upload {
+            container: id.to_string(),
+            path: format!("{}/{name}", dir.trim_end_matches('/')),
+            mode,
+            bytes,
+        });
         Ok(())
     }
 

@@ -79,6 +79,7 @@ impl ModelFiles {
                 host: host.clone(),
                 container: format!("/models/{name}"),
                 read_only: true,
+                relabel: true,
             })
             .collect()
     }

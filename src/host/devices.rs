@@ -120,12 +120,14 @@ impl Passthrough {
                 host: m.host.clone().into(),
                 container: m.container.clone(),
                 read_only: true,
+                relabel: true,
             }));
         if let Some(dir) = &self.shader_cache {
             spec.binds.push(crate::engine::Bind {
                 host: dir.into(),
                 container: SHADER_CACHE_IN_CONTAINER.to_string(),
                 read_only: false,
+                relabel: true,
             });
             spec.env
                 .entry("MESA_SHADER_CACHE_DIR".to_string())

@@ -21,8 +21,8 @@ const PROBE_BIN: &str = "rigbench-host-view";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
-    #[error("cannot copy rigbench into the host probe: {0}")]
-    Binary(String),
+    #[error("cannot make the host probe's image: {0}")]
+    Image(String),
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error(
@@ -58,8 +58,7 @@ const HOST_LIBRARY_DIRS: &[&str] = &["/usr", "/lib", "/lib64"];
 /// `PROBE_IMAGE` on the engine's host, built there (from nothing) if missing.
 pub async fn ensure_image<E: Engine>(engine: &E) -> Result<String, ProbeError> {
     if engine.image(PROBE_IMAGE).await?.is_none() {
-        let fail =
-            |e: std::io::Error| ProbeError::Binary(format!("the probe image's context: {e}"));
+        let fail = |e: std::io::Error| ProbeError::Image(format!("its build context: {e}"));
         let dir = tempfile::tempdir().map_err(fail)?;
         let context = dir.path().join("context.tar");
         let mut tar = tar::Builder::new(std::fs::File::create(&context).map_err(fail)?);
@@ -99,7 +98,6 @@ pub async fn read<E: Engine>(
     binary: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<HostView, ProbeError> {
-    let archive = binary_archive(binary)?;
     let spec = ContainerSpec {
         name: format!("rigbench-host-probe-{}", crate::engine::unique_suffix()),
         image: image.to_string(),
@@ -119,6 +117,7 @@ pub async fn read<E: Engine>(
                 host: host.into(),
                 container: container.to_string(),
                 read_only: true,
+                relabel: false,
             })
             .collect(),
         labels: BTreeMap::from([
@@ -129,7 +128,7 @@ pub async fn read<E: Engine>(
         ..ContainerSpec::default()
     };
     let id = engine.create(&spec).await?;
-    let result = run(engine, &id, archive.path()).await;
+    let result = run(engine, &id, binary).await;
     let _ = engine.remove(&id).await;
     let (code, stdout, logs) = result?;
     let output = String::from_utf8_lossy(&logs).trim().to_string();
@@ -154,9 +153,11 @@ pub async fn read<E: Engine>(
 async fn run<E: Engine>(
     engine: &E,
     id: &str,
-    archive: &Path,
+    binary: &Path,
 ) -> Result<(i64, Vec<u8>, Vec<u8>), ProbeError> {
-    engine.upload(id, "/", archive).await?;
+    engine
+        .upload_file(id, "/", PROBE_BIN, binary, 0o755)
+        .await?;
     engine.start(id).await?;
     let status = engine.wait(id).await?;
     Ok((
@@ -164,22 +165,6 @@ async fn run<E: Engine>(
         engine.stdout(id).await?,
         engine.logs(id).await?,
     ))
-}
-
-/// A tar archive (a temporary file) holding `binary` as /rigbench-host-view.
-fn binary_archive(binary: &Path) -> Result<tempfile::NamedTempFile, ProbeError> {
-    let fail = |e: std::io::Error| ProbeError::Binary(format!("{}: {e}", binary.display()));
-    let file = tempfile::NamedTempFile::new().map_err(fail)?;
-    let mut tar = tar::Builder::new(file.reopen().map_err(fail)?);
-    let mut bin = std::fs::File::open(binary).map_err(fail)?;
-    let mut header = tar::Header::new_gnu();
-    header.set_size(bin.metadata().map_err(fail)?.len());
-    header.set_mode(0o755);
-    header.set_cksum();
-    tar.append_data(&mut header, PROBE_BIN, &mut bin)
-        .map_err(fail)?;
-    tar.finish().map_err(fail)?;
-    Ok(file)
 }
 
 #[cfg(test)]
@@ -241,15 +226,9 @@ mod tests {
         // The binary went in as /rigbench-host-view, executable, whole.
         let uploads = engine.uploads.lock().unwrap();
         assert_eq!(uploads.len(), 1);
-        assert_eq!(uploads[0].1, "/");
-        let mut a = tar::Archive::new(&uploads[0].2[..]);
-        let mut entries = a.entries().unwrap();
-        let mut e = entries.next().unwrap().unwrap();
-        assert_eq!(e.path().unwrap().to_str(), Some("rigbench-host-view"));
-        assert_eq!(e.header().mode().unwrap(), 0o755);
-        let mut body = Vec::new();
-        std::io::Read::read_to_end(&mut e, &mut body).unwrap();
-        assert_eq!(body, b"\x7fELF not really");
+        assert_eq!(uploads[0].path, "/rigbench-host-view");
+        assert_eq!(uploads[0].mode, 0o755);
+        assert_eq!(uploads[0].bytes, b"\x7fELF not really");
         // The container is gone afterwards.
         assert_eq!(engine.live_containers(), 0);
     }

@@ -109,11 +109,13 @@ pub async fn run<E: Engine>(
                 host: in_dir.to_path_buf(),
                 container: IN.to_string(),
                 read_only: true,
+                relabel: true,
             },
             Bind {
                 host: work.path().to_path_buf(),
                 container: OUT.to_string(),
                 read_only: false,
+                relabel: true,
             },
         ],
         labels: q.labels.clone(),
