@@ -653,6 +653,68 @@ impl Engine for Client {
             .map_err(|e| self.container_err("upload", id, e))
     }
 
+    async fn create_volume(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<(), EngineError> {
+        let api = |e: BollardError| EngineError::Api {
+            op: "create a volume",
+            message: format!("{name}: {}", message(e)),
+        };
+        match self.docker.inspect_volume(name).await {
+            Ok(_) => return Ok(()),
+            Err(e) if matches!(status_of(&e), Some(404)) => {}
+            Err(e) => return Err(api(e)),
+        }
+        let req = bollard::models::VolumeCreateRequest {
+            name: Some(name.to_string()),
+            labels: Some(labels.clone().into_iter().collect()),
+            ..Default::default()
+        };
+        self.docker
+            .create_volume(req)
+            .await
+            .map(|_| ())
+            .map_err(api)
+    }
+
+    async fn remove_volume(&self, name: &str) -> Result<(), EngineError> {
+        match self
+            .docker
+            .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) if matches!(status_of(&e), Some(404)) => Ok(()),
+            Err(e) => Err(EngineError::Api {
+                op: "remove a volume",
+                message: format!("{name}: {}", message(e)),
+            }),
+        }
+    }
+
+    async fn list_labelled_volumes(&self, labels: &[String]) -> Result<Vec<String>, EngineError> {
+        let filters = HashMap::from([("label".to_string(), labels.to_vec())]);
+        let opts = bollard::query_parameters::ListVolumesOptionsBuilder::new()
+            .filters(&filters)
+            .build();
+        let list = self
+            .docker
+            .list_volumes(Some(opts))
+            .await
+            .map_err(|e| EngineError::Api {
+                op: "list volumes",
+                message: message(e),
+            })?;
+        Ok(list
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| v.name)
+            .collect())
+    }
+
     async fn stdout(&self, id: &str) -> Result<Vec<u8>, EngineError> {
         self.read_logs(id, false).await
     }

@@ -375,6 +375,20 @@ pub trait Engine: Send + Sync {
     ) -> impl Future<Output = Result<String, EngineError>> + Send;
     /// Removes the container, running or not.
     fn remove(&self, id: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// Makes the named volume with `labels`; one of that name already there is
+    /// kept as it is.
+    fn create_volume(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// Removes the named volume (none of that name: nothing to do).
+    fn remove_volume(&self, name: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// The names of the volumes carrying all of `labels`.
+    fn list_labelled_volumes(
+        &self,
+        labels: &[String],
+    ) -> impl Future<Output = Result<Vec<String>, EngineError>> + Send;
     /// Containers (running or not) carrying all of `labels` (`key=value` or `key`).
     fn list_labelled(
         &self,

@@ -64,6 +64,8 @@ pub struct FakeEngine {
     /// The engine is lost at this container-state call (1-based; 0: never):
     /// it and every call after it fail as a dead API service's would.
     pub lose_at_state_call: AtomicUsize,
+    /// Its volumes: name → labels.
+    pub volumes: Mutex<BTreeMap<String, BTreeMap<String, String>>>,
     /// Every file uploaded, in order.
     pub uploads: Mutex<Vec<Upload>>,
     state_calls: AtomicUsize,
@@ -277,6 +279,35 @@ impl Engine for FakeEngine {
             bytes,
         });
         Ok(())
+    }
+
+    async fn create_volume(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<(), EngineError> {
+        self.answer("create_volume", name)?;
+        (self.volumes.lock().unwrap())
+            .entry(name.to_string())
+            .or_insert_with(|| labels.clone());
+        Ok(())
+    }
+
+    async fn remove_volume(&self, name: &str) -> Result<(), EngineError> {
+        self.answer("remove_volume", name)?;
+        self.volumes.lock().unwrap().remove(name);
+        Ok(())
+    }
+
+    async fn list_labelled_volumes(&self, labels: &[String]) -> Result<Vec<String>, EngineError> {
+        let has = |l: &BTreeMap<String, String>, want: &String| match want.split_once('=') {
+            Some((k, v)) => l.get(k).is_some_and(|x| x == v),
+            None => l.contains_key(want),
+        };
+        Ok((self.volumes.lock().unwrap().iter())
+            .filter(|(_, l)| labels.iter().all(|w| has(l, w)))
+            .map(|(n, _)| n.clone())
+            .collect())
     }
 
     async fn start(&self, id: &str) -> Result<(), EngineError> {
