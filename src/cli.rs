@@ -90,6 +90,10 @@ pub enum Command {
         #[arg(long, value_name = "DIR", default_value = "/")]
         root: PathBuf,
     },
+    /// (Internal) The sha256 of FILE, in hex: what rigbench run on another
+    /// host prints to check a file that reached it.
+    #[command(hide = true)]
+    Sha256 { file: PathBuf },
     /// Regenerate the reports from DIR/manifest.json.
     Report {
         /// A run directory.

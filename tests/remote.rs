@@ -387,6 +387,57 @@ fn remote_engines_over_ssh() {
     assert_eq!(doc["host"]["hostname"], here["facts"]["hostname"]);
     assert_eq!(doc["host"]["cpu"], here["facts"]["cpu"]);
 
+    // The plan's model put on the rootless user's host as a volume, copied
+    // through the API and checked by its sha256 there; again: already there.
+    let user_podman = |args: &[&str]| {
+        Command::new("runuser")
+            .args(["-u", &user, "--", "env"])
+            .arg(format!("XDG_RUNTIME_DIR={}", run_dir.display()))
+            .arg("podman")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let volume = "rigbench-model-a5fd3b62230aa5ec";
+    let _ = user_podman(&["volume", "rm", "-f", volume]);
+    let prepare = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_rigbench"))
+            .env("CONTAINERS_CONF", &conf)
+            .current_dir(&cwd)
+            .args([
+                "--connection",
+                "gpu-user",
+                "--ssh-config",
+                &sshd.config("config_known"),
+            ])
+            .args(["model", "prepare", "--plan", "plans/default.toml"])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    };
+    let first = prepare();
+    let said = format!(
+        "gemma-3-270m-q4_k_m: on {} in volume {volume} as gemma-3-270m-q4_k_m.gguf (copied through the API; sha256 checked there)",
+        sshd.uri(&user, &user_sock)
+    );
+    assert!(first.contains(&said), "{first}");
+    assert!(prepare().contains("(already there; sha256 checked there)"));
+    let labels = user_podman(&["volume", "inspect", volume, "--format", "{{.Labels}}"]);
+    assert!(
+        String::from_utf8_lossy(&labels.stdout)
+            .contains("a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"),
+        "{labels:?}"
+    );
+    let leftovers = user_podman(&["ps", "-aq", "--filter", "label=io.rigbench.managed"]);
+    assert!(leftovers.stdout.is_empty(), "no helper container is left");
+    assert!(user_podman(&["volume", "rm", volume]).status.success());
+
     // CONTAINER_HOST in Podman's ssh:// form is the same remote engine, read
     // with --ssh-config; DOCKER_HOST's ssh:// (Docker's, no path) is passed
     // over for this machine's engine.

@@ -75,7 +75,7 @@ impl EngineFlags {
     pub fn local_only(&self, what: &str) -> anyhow::Result<()> {
         if self.remote() {
             anyhow::bail!(
-                "{what} on another host's engine is not built yet: a run there needs its models and source as volumes there and its servers' ports forwarded. On a remote host rigbench can now `doctor` it (its facts and devices read there) and `build` a plan's images; run the plan on that host itself meanwhile"
+                "{what} on another host's engine is not built yet: a run there needs its servers to use the models' volumes there and their ports forwarded. On a remote host rigbench can now `doctor` it (its facts and devices read there), `build` a plan's images and `model prepare` its models (as volumes there); run the plan on that host itself meanwhile"
             );
         }
         Ok(())
@@ -142,6 +142,12 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let env = |k: &str| std::env::var(k).ok();
             let view = crate::host::view::HostView::read(&root, &env);
             println!("{}", serde_json::to_string(&view)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sha256 { file } => {
+            let hex = crate::hash::sha256_file(&file)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            println!("{hex}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Report { dir } => report::report(&dir),

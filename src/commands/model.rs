@@ -40,13 +40,21 @@ async fn prepare_plan(g: &Globals, path: &Path) -> anyhow::Result<()> {
     // on a machine with the devices this one may lack.
     let needed = crate::plan::matrix::expand(&plan).models_needed(&plan);
     let obtained = prepare::models(&mut fetcher, &g.cache, &plan, &needed).await?;
+    // On another host's engine each model is also put there, as a volume.
+    let remote = match g.engine.remote() {
+        true => Some(g.connect().await?),
+        false => None,
+    };
     for (m, o) in plan.models.iter().zip(obtained) {
         match o {
             prepare::Obtained::Unused => {
                 println!("{}: not needed (no cell of the plan uses it)", m.name)
             }
             prepare::Obtained::Ready(f) => {
-                println!("{}: {} (sha256 {})", m.name, f.path.display(), f.sha256)
+                println!("{}: {} (sha256 {})", m.name, f.path.display(), f.sha256);
+                if let Some(c) = &remote {
+                    put_there(c, &m.name, &f.path, &f.sha256).await?;
+                }
             }
             prepare::Obtained::Pending(p) => {
                 println!(
@@ -57,6 +65,32 @@ async fn prepare_plan(g: &Globals, path: &Path) -> anyhow::Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+/// Puts the model at `path` into its volume on the remote engine `c`'s host,
+/// checked by its sha256 there, and says so.
+async fn put_there(
+    c: &crate::engine::connect::Connected,
+    name: &str,
+    path: &Path,
+    sha256: &str,
+) -> anyhow::Result<()> {
+    use crate::engine::Engine as _;
+    use crate::session::remote_files::{Placed, model_volume};
+    let engine = c.client.info().await?.socket;
+    let binary = std::env::current_exe()
+        .map_err(|e| anyhow::anyhow!("cannot find this rigbench's executable: {e}"))?;
+    let file = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_else(|| name.to_string());
+    let (volume, placed) = model_volume(&c.client, &engine, path, &file, sha256, &binary).await?;
+    let how = match placed {
+        Placed::Found => "already there",
+        Placed::Copied => "copied through the API",
+    };
+    println!("{name}: on {engine} in volume {volume} as {file} ({how}; sha256 checked there)");
     Ok(())
 }
 

@@ -88,6 +88,75 @@ pub async fn ensure_image<E: Engine>(engine: &E) -> Result<String, ProbeError> {
     Ok(PROBE_IMAGE.to_string())
 }
 
+/// What rigbench run on the engine's host printed.
+pub struct There {
+    pub code: i64,
+    pub stdout: Vec<u8>,
+    /// stdout and stderr, trimmed.
+    pub output: String,
+}
+
+/// What rigbench is to do on the engine's host.
+pub struct Job<'a> {
+    /// Labels the container and names it.
+    pub role: &'a str,
+    pub args: &'a [&'a str],
+    /// Besides the host's C library, which every job gets.
+    pub binds: Vec<Bind>,
+    pub env: BTreeMap<String, String>,
+    /// In the host's UTS namespace (its hostname).
+    pub uts_host: bool,
+}
+
+/// Runs `job` with the rigbench at `binary` (this one's executable, copied
+/// in) on the engine's host, in a container of `image` with the host's C
+/// library bound where it is. Removed afterwards.
+pub async fn rigbench_there<E: Engine>(
+    engine: &E,
+    image: &str,
+    binary: &Path,
+    job: Job<'_>,
+) -> Result<There, ProbeError> {
+    let Job {
+        role,
+        args,
+        binds,
+        env,
+        uts_host,
+    } = job;
+    let spec = ContainerSpec {
+        name: format!("rigbench-{role}-{}", crate::engine::unique_suffix()),
+        image: image.to_string(),
+        entrypoint: Some(vec![format!("/{PROBE_BIN}")]),
+        cmd: args.iter().map(|a| a.to_string()).collect(),
+        env,
+        binds: (HOST_LIBRARY_DIRS.iter())
+            .map(|d| Bind {
+                host: d.into(),
+                container: d.to_string(),
+                read_only: true,
+                relabel: false,
+            })
+            .chain(binds)
+            .collect(),
+        labels: BTreeMap::from([
+            (LABEL_MANAGED.to_string(), "true".to_string()),
+            (LABEL_ROLE.to_string(), role.to_string()),
+        ]),
+        uts_host,
+        ..ContainerSpec::default()
+    };
+    let id = engine.create(&spec).await?;
+    let result = run(engine, &id, binary).await;
+    let _ = engine.remove(&id).await;
+    let (code, stdout, logs) = result?;
+    Ok(There {
+        code,
+        stdout,
+        output: String::from_utf8_lossy(&logs).trim().to_string(),
+    })
+}
+
 /// The view of the engine's host (`engine_name` names it in errors), read by
 /// a probe container of `image` running the rigbench at `binary` (this one's
 /// executable), its passthrough variables from `env`.
@@ -98,53 +167,37 @@ pub async fn read<E: Engine>(
     binary: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<HostView, ProbeError> {
-    let spec = ContainerSpec {
-        name: format!("rigbench-host-probe-{}", crate::engine::unique_suffix()),
-        image: image.to_string(),
-        entrypoint: Some(vec![format!("/{PROBE_BIN}")]),
-        cmd: vec![
-            "host-view".to_string(),
-            "--root".to_string(),
-            PROBE_ROOT.to_string(),
-        ],
-        env: passthrough_env_names()
-            .into_iter()
-            .filter_map(|k| Some((k.to_string(), env(k)?)))
-            .collect(),
-        binds: std::iter::once(("/", PROBE_ROOT))
-            .chain(HOST_LIBRARY_DIRS.iter().map(|d| (*d, *d)))
-            .map(|(host, container)| Bind {
-                host: host.into(),
-                container: container.to_string(),
-                read_only: true,
-                relabel: false,
-            })
-            .collect(),
-        labels: BTreeMap::from([
-            (LABEL_MANAGED.to_string(), "true".to_string()),
-            (LABEL_ROLE.to_string(), "host-probe".to_string()),
-        ]),
-        uts_host: true,
-        ..ContainerSpec::default()
+    let root = Bind {
+        host: "/".into(),
+        container: PROBE_ROOT.to_string(),
+        read_only: true,
+        relabel: false,
     };
-    let id = engine.create(&spec).await?;
-    let result = run(engine, &id, binary).await;
-    let _ = engine.remove(&id).await;
-    let (code, stdout, logs) = result?;
-    let output = String::from_utf8_lossy(&logs).trim().to_string();
-    if code != 0 {
+    let env = passthrough_env_names()
+        .into_iter()
+        .filter_map(|k| Some((k.to_string(), env(k)?)))
+        .collect();
+    let job = Job {
+        role: "host-probe",
+        args: &["host-view", "--root", PROBE_ROOT],
+        binds: vec![root],
+        env,
+        uts_host: true,
+    };
+    let there = rigbench_there(engine, image, binary, job).await?;
+    if there.code != 0 {
         return Err(ProbeError::Failed {
             image: image.to_string(),
             engine: engine_name.to_string(),
-            code,
-            output,
+            code: there.code,
+            output: there.output,
         });
     }
-    serde_json::from_slice(&stdout).map_err(|e| ProbeError::Unreadable {
+    serde_json::from_slice(&there.stdout).map_err(|e| ProbeError::Unreadable {
         image: image.to_string(),
         engine: engine_name.to_string(),
         message: e.to_string(),
-        output,
+        output: there.output,
     })
 }
 
@@ -212,10 +265,10 @@ mod tests {
         assert_eq!(
             binds,
             [
-                ("/".to_string(), "/host", true),
                 ("/usr".to_string(), "/usr", true),
                 ("/lib".to_string(), "/lib", true),
-                ("/lib64".to_string(), "/lib64", true)
+                ("/lib64".to_string(), "/lib64", true),
+                ("/".to_string(), "/host", true)
             ]
         );
         assert!(spec.uts_host);

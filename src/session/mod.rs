@@ -6,6 +6,7 @@
 
 pub mod host_probe;
 pub mod prepare;
+pub mod remote_files;
 pub mod synthetic;
 
 use std::path::Path;
