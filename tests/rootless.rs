@@ -293,6 +293,9 @@ fn rootless_doctor_run_kill_resume_cleanup_and_list() {
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        // In a group of its own, so that the end kills the service itself:
+        // runuser does not pass SIGKILL on to it.
+        .process_group(0)
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -390,7 +393,12 @@ fn rootless_doctor_run_kill_resume_cleanup_and_list() {
     eprintln!("{listed}");
 
     // The user's service stopped, its store reset: the suite leaves nothing.
-    let _ = service.kill();
+    if let Some(group) = i32::try_from(service.id())
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+    }
     let _ = service.wait();
     u.ok(&["podman", "system", "reset", "--force"]);
 }
