@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use super::{Globals, load_plan};
+use super::Globals;
 use crate::cli::BuildArgs;
 use crate::fetch::Fetcher;
 use crate::host::devices::Passthrough;
@@ -10,8 +10,16 @@ use crate::plan::matrix::Matrix;
 use crate::session::prepare;
 
 pub async fn build(g: &Globals, args: &BuildArgs) -> anyhow::Result<ExitCode> {
-    let host = crate::host::probe(std::path::Path::new("/"));
-    let plan = load_plan(args.plan.as_deref(), host.cpu.logical_cpus.max(1))?;
+    // The host is the engine's: another host's is read there, so the plan's
+    // backends, its `auto` build arguments and the image's device probe are
+    // that host's. Building needs no device: an image for a backend the host
+    // cannot run is still built (its device probe then shows what is missing).
+    let connected = g.connect().await?;
+    let seen = super::host_view::of_engine_or_nothing(&connected).await?;
+    if let Some(how) = &seen.how {
+        log::info!("the host: {how}");
+    }
+    let plan = super::host_view::plan_for(args.plan.as_deref(), &seen.view)?;
     let mut wanted = Vec::new();
     for &b in &args.backends {
         let Some(bp) = plan.backends.iter().find(|bp| bp.backend == b) else {
@@ -26,19 +34,10 @@ pub async fn build(g: &Globals, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     if wanted.is_empty() {
         wanted = plan.backends.iter().collect();
     }
-    let connected = g.connect().await?;
     let mut fetcher = Fetcher::new(&g.cache)?;
     let sources = prepare::sources(&mut fetcher, &plan).await?;
     let logs = g.cache.root().join("logs");
     std::fs::create_dir_all(&logs)?;
-    // Building needs no device: an image for a backend the host cannot run is
-    // still built (its device probe then shows what is missing). The host is
-    // the engine's: another host's is read there, so `auto` build arguments
-    // and the image's device probe are that host's.
-    let seen = super::host_view::of_engine(&connected, std::path::Path::new("/")).await?;
-    if let Some(how) = &seen.how {
-        log::info!("the host: {how}");
-    }
     let matrix = Matrix::on_view(&plan, &seen.view, &g.cache);
     let none = Passthrough::default();
     // In the order asked for, as before.

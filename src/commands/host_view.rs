@@ -40,3 +40,31 @@ pub async fn of_engine(c: &Connected, root: &Path) -> anyhow::Result<Seen> {
         )),
     })
 }
+
+/// As `of_engine`, but where another host's view cannot be read (a CPU or C
+/// library the probe cannot run on, say) a host with nothing: `auto` build
+/// arguments take their documented values and no device is probed, said as
+/// a warning. For `build`, which needs no device.
+pub async fn of_engine_or_nothing(c: &Connected) -> anyhow::Result<Seen> {
+    match of_engine(c, Path::new("/")).await {
+        Ok(seen) => Ok(seen),
+        Err(e) => {
+            log::warn!(
+                "{e}; building with the documented values of `auto` build arguments and no device probe"
+            );
+            let empty = tempfile::tempdir()?;
+            Ok(Seen {
+                view: HostView::read(empty.path(), &|_| None),
+                how: Some(format!("not read ({e})")),
+            })
+        }
+    }
+}
+
+/// The plan at `path` (the built-in default for none) for the host `view`
+/// describes: its CPUs and the backends its devices allow.
+pub fn plan_for(path: Option<&Path>, view: &HostView) -> anyhow::Result<crate::plan::Plan> {
+    let none = crate::plan::overrides::Overrides::default();
+    let cpus = view.facts.cpu.logical_cpus.max(1);
+    Ok(crate::plan::load_with(path, cpus, &view.available, &none)?.0)
+}

@@ -144,12 +144,19 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string(&view)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Sha256 { file } => {
-            let hex = crate::hash::sha256_file(&file)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-            println!("{hex}");
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Sha256 { file } => match crate::hash::sha256_file(&file) {
+            Ok(hex) => {
+                println!("{hex}");
+                Ok(ExitCode::SUCCESS)
+            }
+            // Not there: its own code, so that the rigbench which asked can
+            // tell a missing file from one it could not read.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                eprintln!("{}: {e}", file.display());
+                Ok(ExitCode::from(crate::session::remote_files::NOT_THERE))
+            }
+            Err(e) => Err(anyhow::anyhow!("{}: {e}", file.display())),
+        },
         Command::Report { dir } => report::report(&dir),
         Command::Compare(args) => compare::compare(&args),
         Command::Summary(args) => summary::summary(&args),

@@ -33,18 +33,27 @@ pub async fn model(g: &Globals, action: &ModelAction) -> anyhow::Result<ExitCode
 /// cache, as its run would (the same step, so the run finds them there), one
 /// line each.
 async fn prepare_plan(g: &Globals, path: &Path) -> anyhow::Result<()> {
-    let host = crate::host::probe(Path::new("/"));
-    let plan = load_plan(Some(path), host.cpu.logical_cpus.max(1))?;
+    // On another host's engine each model is also put there, as a volume,
+    // and the plan is that host's (its CPUs).
+    let remote = match g.engine.remote() {
+        true => Some(g.connect().await?),
+        false => None,
+    };
+    let plan = match &remote {
+        Some(c) => {
+            let seen = super::host_view::of_engine(c, Path::new("/")).await?;
+            super::host_view::plan_for(Some(path), &seen.view)?
+        }
+        None => {
+            let host = crate::host::probe(Path::new("/"));
+            load_plan(Some(path), host.cpu.logical_cpus.max(1))?
+        }
+    };
     let mut fetcher = Fetcher::new(&g.cache)?;
     // The plan's matrix, not this host's: a model is prepared here for a run
     // on a machine with the devices this one may lack.
     let needed = crate::plan::matrix::expand(&plan).models_needed(&plan);
     let obtained = prepare::models(&mut fetcher, &g.cache, &plan, &needed).await?;
-    // On another host's engine each model is also put there, as a volume.
-    let remote = match g.engine.remote() {
-        true => Some(g.connect().await?),
-        false => None,
-    };
     for (m, o) in plan.models.iter().zip(obtained) {
         match o {
             prepare::Obtained::Unused => {
@@ -53,7 +62,7 @@ async fn prepare_plan(g: &Globals, path: &Path) -> anyhow::Result<()> {
             prepare::Obtained::Ready(f) => {
                 println!("{}: {} (sha256 {})", m.name, f.path.display(), f.sha256);
                 if let Some(c) = &remote {
-                    put_there(c, &m.name, &f.path, &f.sha256).await?;
+                    put_there(c, &m.name, &f).await?;
                 }
             }
             prepare::Obtained::Pending(p) => {
@@ -68,29 +77,36 @@ async fn prepare_plan(g: &Globals, path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Puts the model at `path` into its volume on the remote engine `c`'s host,
-/// checked by its sha256 there, and says so.
+/// Puts the model `f` (a split model's shards too) into its volume on the
+/// remote engine `c`'s host, each file checked by its sha256 there, and says so.
 async fn put_there(
     c: &crate::engine::connect::Connected,
     name: &str,
-    path: &Path,
-    sha256: &str,
+    f: &crate::fetch::FetchedModel,
 ) -> anyhow::Result<()> {
     use crate::engine::Engine as _;
-    use crate::session::remote_files::{Placed, model_volume};
+    use crate::session::remote_files::{ModelFile, Placed, model_volume};
     let engine = c.client.info().await?.socket;
     let binary = std::env::current_exe()
         .map_err(|e| anyhow::anyhow!("cannot find this rigbench's executable: {e}"))?;
-    let file = path
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_else(|| name.to_string());
-    let (volume, placed) = model_volume(&c.client, &engine, path, &file, sha256, &binary).await?;
+    let files: Vec<ModelFile> = std::iter::once(f)
+        .chain(&f.shards)
+        .map(|s| ModelFile {
+            path: &s.path,
+            name: &s.file,
+            sha256: &s.sha256,
+        })
+        .collect();
+    let (volume, placed) = model_volume(&c.client, &engine, &files, &binary).await?;
     let how = match placed {
         Placed::Found => "already there",
         Placed::Copied => "copied through the API",
     };
-    println!("{name}: on {engine} in volume {volume} as {file} ({how}; sha256 checked there)");
+    let names: Vec<&str> = files.iter().map(|f| f.name).collect();
+    println!(
+        "{name}: on {engine} in volume {volume} as {} ({how}; sha256 checked there)",
+        names.join(", ")
+    );
     Ok(())
 }
 

@@ -467,7 +467,8 @@ impl Engine for Client {
                 // a no-op elsewhere.
                 let mode = if b.read_only { "ro" } else { "rw" };
                 let z = if b.relabel { ",z" } else { "" };
-                format!("{}:{}:{mode}{z}", b.host.display(), b.container)
+                let bind = if b.recursive { "" } else { ",bind" };
+                format!("{}:{}:{mode}{z}{bind}", b.host.display(), b.container)
             })
             .collect();
         let devices = spec
@@ -509,6 +510,7 @@ impl Engine for Client {
                 nano_cpus: spec.nano_cpus,
                 cpuset_cpus: spec.cpuset_cpus.clone(),
                 uts_mode: spec.uts_host.then(|| "host".to_string()),
+                network_mode: spec.network_none.then(|| "none".to_string()),
                 readonly_rootfs: Some(spec.read_only_root),
                 tmpfs: (!spec.tmpfs.is_empty()).then(|| {
                     spec.tmpfs
@@ -634,16 +636,11 @@ impl Engine for Client {
         };
         let f = tokio::fs::File::open(file).await.map_err(fail)?;
         let size = f.metadata().await.map_err(fail)?.len();
-        let mut header = tar::Header::new_gnu();
-        header.set_path(name).map_err(fail)?;
-        header.set_size(size);
-        header.set_mode(mode);
-        header.set_cksum();
-        // The archive: the header, the file, its padding to 512 bytes and
-        // the two empty blocks that end a tar, read as one stream.
-        let tail = vec![0u8; ((512 - size % 512) % 512) as usize + 1024];
-        let archive = std::io::Cursor::new(header.as_bytes().to_vec())
-            .chain(f)
+        let (head, tail) = one_file_tar(name, size, mode).map_err(fail)?;
+        // The header, the file (no more than its size when it was opened),
+        // the padding and the end, read as one stream.
+        let archive = std::io::Cursor::new(head)
+            .chain(f.take(size))
             .chain(std::io::Cursor::new(tail));
         let body = bollard::body_try_stream(tokio_util::io::ReaderStream::new(archive));
         let opts = UploadToContainerOptionsBuilder::new().path(dir).build();
@@ -657,13 +654,13 @@ impl Engine for Client {
         &self,
         name: &str,
         labels: &BTreeMap<String, String>,
-    ) -> Result<(), EngineError> {
+    ) -> Result<bool, EngineError> {
         let api = |e: BollardError| EngineError::Api {
             op: "create a volume",
             message: format!("{name}: {}", message(e)),
         };
         match self.docker.inspect_volume(name).await {
-            Ok(_) => return Ok(()),
+            Ok(_) => return Ok(false),
             Err(e) if matches!(status_of(&e), Some(404)) => {}
             Err(e) => return Err(api(e)),
         }
@@ -672,11 +669,12 @@ impl Engine for Client {
             labels: Some(labels.clone().into_iter().collect()),
             ..Default::default()
         };
-        self.docker
-            .create_volume(req)
-            .await
-            .map(|_| ())
-            .map_err(api)
+        match self.docker.create_volume(req).await {
+            Ok(_) => Ok(true),
+            // Made meanwhile by another rigbench: there, as asked.
+            Err(e) if matches!(status_of(&e), Some(409)) => Ok(false),
+            Err(e) => Err(api(e)),
+        }
     }
 
     async fn remove_volume(&self, name: &str) -> Result<(), EngineError> {
@@ -850,6 +848,20 @@ done
 [ -n "$sent" ] || { echo "no process named $2 in the container"; exit 3; }
 echo "SIG$1 sent to $2 (pid$sent in the container)""#;
 
+/// A one-file tar archive around a file of `size` bytes: the header before
+/// it (a regular file `name`, permissions `mode`), its padding to a whole
+/// 512-byte block and the two empty blocks that end an archive after it.
+fn one_file_tar(name: &str, size: u64, mode: u32) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_path(name)?;
+    header.set_size(size);
+    header.set_mode(mode);
+    header.set_cksum();
+    let padding = ((512 - size % 512) % 512) as usize;
+    Ok((header.as_bytes().to_vec(), vec![0u8; padding + 1024]))
+}
+
 /// The port of the first `address:port` in an engine message, such as Podman's
 /// "listen tcp4 127.0.0.1:33167: bind: address already in use".
 fn port_in_message(msg: &str) -> Option<u16> {
@@ -875,6 +887,32 @@ fn tail(lines: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_one_file_archive_is_a_tar_of_that_file_at_any_size() {
+        for size in [0usize, 1, 511, 512, 513, 1024, 5000] {
+            let body: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+            let (head, tail) = one_file_tar("m.gguf", size as u64, 0o644).unwrap();
+            let bytes = [head, body.clone(), tail].concat();
+            assert_eq!(bytes.len() % 512, 0, "{size}");
+            let mut a = tar::Archive::new(&bytes[..]);
+            let mut entries = a.entries().unwrap();
+            let mut e = entries.next().unwrap().unwrap();
+            assert_eq!(e.path().unwrap().to_str(), Some("m.gguf"));
+            assert_eq!(e.header().entry_type(), tar::EntryType::Regular);
+            assert_eq!(e.header().mode().unwrap(), 0o644);
+            let mut read = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut read).unwrap();
+            assert_eq!(read, body, "{size}");
+            drop(e);
+            assert!(entries.next().is_none(), "{size}: one file only");
+        }
+        let long = "x".repeat(101);
+        assert!(
+            one_file_tar(&long, 1, 0o644).is_err(),
+            "a name tar cannot hold is refused"
+        );
+    }
 
     /// Regression: "tcp4" in Podman's message was read as port 4.
     #[test]

@@ -132,9 +132,13 @@ pub struct Bind {
     pub container: String,
     pub read_only: bool,
     /// Relabelled for the container on SELinux hosts (`z`): for files
-    /// rigbench owns; never for a host's own system folders (the host probe's
-    /// `/` and /usr), which Podman refuses to relabel and must not.
+    /// rigbench owns; never for a host's own files (the host probe's `/` and
+    /// /usr, a GPU driver's libraries), which Podman refuses to relabel or must not.
     pub relabel: bool,
+    /// With the mounts below it (Podman's default). A read-only bind's
+    /// mounts below stay writable: the host probe's binds of the host's own
+    /// folders are not recursive, each filesystem it reads bound by itself.
+    pub recursive: bool,
 }
 
 /// A container port published on a host address.
@@ -181,6 +185,8 @@ pub struct ContainerSpec {
     pub cpuset_cpus: Option<String>,
     /// In the host's UTS namespace (its hostname), not one of its own.
     pub uts_host: bool,
+    /// No network at all (no interface but loopback).
+    pub network_none: bool,
 }
 
 /// Where a container with a read-only root may still write: /tmp, and HOME
@@ -376,12 +382,12 @@ pub trait Engine: Send + Sync {
     /// Removes the container, running or not.
     fn remove(&self, id: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
     /// Makes the named volume with `labels`; one of that name already there is
-    /// kept as it is.
+    /// kept as it is. Whether this call made it.
     fn create_volume(
         &self,
         name: &str,
         labels: &BTreeMap<String, String>,
-    ) -> impl Future<Output = Result<(), EngineError>> + Send;
+    ) -> impl Future<Output = Result<bool, EngineError>> + Send;
     /// Removes the named volume (none of that name: nothing to do).
     fn remove_volume(&self, name: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
     /// The names of the volumes carrying all of `labels`.

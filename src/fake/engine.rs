@@ -285,12 +285,14 @@ impl Engine for FakeEngine {
         &self,
         name: &str,
         labels: &BTreeMap<String, String>,
-    ) -> Result<(), EngineError> {
+    ) -> Result<bool, EngineError> {
         self.answer("create_volume", name)?;
-        (self.volumes.lock().unwrap())
-            .entry(name.to_string())
-            .or_insert_with(|| labels.clone());
-        Ok(())
+        let mut volumes = self.volumes.lock().unwrap();
+        if volumes.contains_key(name) {
+            return Ok(false);
+        }
+        volumes.insert(name.to_string(), labels.clone());
+        Ok(true)
     }
 
     async fn remove_volume(&self, name: &str) -> Result<(), EngineError> {

@@ -80,6 +80,7 @@ impl ModelFiles {
                 container: format!("/models/{name}"),
                 read_only: true,
                 relabel: true,
+                recursive: true,
             })
             .collect()
     }

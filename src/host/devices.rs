@@ -120,7 +120,10 @@ impl Passthrough {
                 host: m.host.clone().into(),
                 container: m.container.clone(),
                 read_only: true,
-                relabel: true,
+                // The host's own driver files: never relabelled (as CDI's
+                // mounts are not).
+                relabel: false,
+                recursive: true,
             }));
         if let Some(dir) = &self.shader_cache {
             spec.binds.push(crate::engine::Bind {
@@ -128,6 +131,7 @@ impl Passthrough {
                 container: SHADER_CACHE_IN_CONTAINER.to_string(),
                 read_only: false,
                 relabel: true,
+                recursive: true,
             });
             spec.env
                 .entry("MESA_SHADER_CACHE_DIR".to_string())

@@ -55,6 +55,18 @@ pub const PROBE_IMAGE: &str = "localhost/rigbench/host-probe:scratch";
 /// Where the host's C library and loader are found, bound at the same paths.
 const HOST_LIBRARY_DIRS: &[&str] = &["/usr", "/lib", "/lib64"];
 
+/// A host folder bound read-only at `container`, never relabelled; with the
+/// mounts below it where `recursive`.
+fn host_bind(host: &str, container: &str, recursive: bool) -> Bind {
+    Bind {
+        host: host.into(),
+        container: container.to_string(),
+        read_only: true,
+        relabel: false,
+        recursive,
+    }
+}
+
 /// `PROBE_IMAGE` on the engine's host, built there (from nothing) if missing.
 pub async fn ensure_image<E: Engine>(engine: &E) -> Result<String, ProbeError> {
     if engine.image(PROBE_IMAGE).await?.is_none() {
@@ -131,12 +143,7 @@ pub async fn rigbench_there<E: Engine>(
         cmd: args.iter().map(|a| a.to_string()).collect(),
         env,
         binds: (HOST_LIBRARY_DIRS.iter())
-            .map(|d| Bind {
-                host: d.into(),
-                container: d.to_string(),
-                read_only: true,
-                relabel: false,
-            })
+            .map(|d| host_bind(d, d, false))
             .chain(binds)
             .collect(),
         labels: BTreeMap::from([
@@ -144,6 +151,7 @@ pub async fn rigbench_there<E: Engine>(
             (LABEL_ROLE.to_string(), role.to_string()),
         ]),
         uts_host,
+        network_none: true,
         ..ContainerSpec::default()
     };
     let id = engine.create(&spec).await?;
@@ -167,12 +175,12 @@ pub async fn read<E: Engine>(
     binary: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<HostView, ProbeError> {
-    let root = Bind {
-        host: "/".into(),
-        container: PROBE_ROOT.to_string(),
-        read_only: true,
-        relabel: false,
-    };
+    // The host's root with the filesystems below it (/proc, /sys, /dev…).
+    // Read-only applies to the root's own mount: the ones below stay
+    // writable to the probe, whose only program is rigbench's read-only
+    // host-view (a non-recursive bind of / is refused by runc as Podman 4.3
+    // asks for it, and Podman 4.3 has no recursive read-only `rro`).
+    let roots = vec![host_bind("/", PROBE_ROOT, true)];
     let env = passthrough_env_names()
         .into_iter()
         .filter_map(|k| Some((k.to_string(), env(k)?)))
@@ -180,7 +188,7 @@ pub async fn read<E: Engine>(
     let job = Job {
         role: "host-probe",
         args: &["host-view", "--root", PROBE_ROOT],
-        binds: vec![root],
+        binds: roots,
         env,
         uts_host: true,
     };
@@ -253,24 +261,28 @@ mod tests {
             Some(vec!["/rigbench-host-view".to_string()])
         );
         assert_eq!(spec.cmd, ["host-view", "--root", "/host"]);
-        let binds: Vec<(String, &str, bool)> = (spec.binds.iter())
-            .map(|b| {
-                (
-                    b.host.display().to_string(),
-                    b.container.as_str(),
-                    b.read_only,
-                )
-            })
+        let binds: Vec<(String, &str)> = (spec.binds.iter())
+            .map(|b| (b.host.display().to_string(), b.container.as_str()))
             .collect();
+        // Read-only, never relabelled; only the host's root with the mounts
+        // below it.
+        assert!(
+            (spec.binds.iter()).all(|b| b.read_only && !b.relabel),
+            "{:?}",
+            spec.binds
+        );
         assert_eq!(
             binds,
             [
-                ("/usr".to_string(), "/usr", true),
-                ("/lib".to_string(), "/lib", true),
-                ("/lib64".to_string(), "/lib64", true),
-                ("/".to_string(), "/host", true)
+                ("/usr".to_string(), "/usr"),
+                ("/lib".to_string(), "/lib"),
+                ("/lib64".to_string(), "/lib64"),
+                ("/".to_string(), "/host"),
             ]
         );
+        let recursive: Vec<bool> = spec.binds.iter().map(|b| b.recursive).collect();
+        assert_eq!(recursive, [false, false, false, true]);
+        assert!(spec.network_none);
         assert!(spec.uts_host);
         assert_eq!(
             spec.env,
@@ -289,9 +301,9 @@ mod tests {
     #[tokio::test]
     async fn the_probe_image_is_built_only_where_missing() {
         let engine = FakeEngine::default();
-        // The fake cannot build: asked to, it says so.
+        // Missing, it is built: the fake cannot, and says so.
         let err = ensure_image(&engine).await.unwrap_err().to_string();
-        assert!(err.contains("build"), "{err}");
+        assert!(err.contains("not supported by the fake engine"), "{err}");
         engine
             .images
             .lock()

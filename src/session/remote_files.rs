@@ -1,10 +1,11 @@
 //! Files on another host: a model reaches it as a named volume there
-//! (`rigbench-model-SHA16`, labelled with its sha256), filled through the API
-//! (`Engine::upload_file`, streamed) and checked there by rigbench's own
-//! sha256 (`session::host_probe`'s way of running rigbench on that host). A
-//! volume already holding the file with that sha256 is used as it is; one
-//! whose file differs is filled again; one that still differs after is
-//! removed, and the error names both hashes.
+//! (`rigbench-model-SHA16` after its first file's sha256, labelled with it;
+//! a split model's shards side by side in it), each file streamed through
+//! the API (`Engine::upload_file`) and checked there by rigbench's own sha256
+//! (`session::host_probe`'s way of running rigbench on that host). A file
+//! already there with its sha256 is not copied again; one that still differs
+//! after the copy makes an error naming both hashes, and a volume this call
+//! made is removed again on any error (no partial model is left).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -16,6 +17,8 @@ use crate::engine::{Bind, ContainerSpec, Engine, LABEL_MANAGED, LABEL_ROLE};
 pub const LABEL_SHA256: &str = "io.rigbench.sha256";
 /// Where a model volume is mounted, here as in a server's container.
 const MOUNT: &str = "/models";
+/// `rigbench sha256`'s exit code for a file that is not there.
+pub const NOT_THERE: u8 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FilesError {
@@ -24,7 +27,7 @@ pub enum FilesError {
     #[error(transparent)]
     Engine(#[from] crate::engine::EngineError),
     #[error(
-        "{file} on {engine} (volume {volume}) has sha256 {found}, not {want}: the copy through the API is not the file; the volume is removed, run again to copy it anew"
+        "{file} on {engine} (volume {volume}) has sha256 {found}, not {want}: the copy through the API is not the file; {removed}"
     )]
     Mismatch {
         file: String,
@@ -32,6 +35,8 @@ pub enum FilesError {
         volume: String,
         want: String,
         found: String,
+        /// What became of the volume.
+        removed: String,
     },
 }
 
@@ -49,94 +54,157 @@ pub enum Placed {
     Copied,
 }
 
-/// The volume on the engine's host (`engine_name` in errors) holding `model`
-/// (here) as `file_name`, whose sha256 is `sha256`; `binary` is this rigbench.
+/// A file of a model: here, its name in the volume, its sha256.
+pub struct ModelFile<'a> {
+    pub path: &'a Path,
+    pub name: &'a str,
+    pub sha256: &'a str,
+}
+
+/// The volume on the engine's host (`engine_name` in errors) holding the
+/// model's `files` (a split model's shards in order; the first names the
+/// volume); `binary` is this rigbench. Says whether anything was copied.
 pub async fn model_volume<E: Engine>(
     engine: &E,
     engine_name: &str,
-    model: &Path,
-    file_name: &str,
-    sha256: &str,
+    files: &[ModelFile<'_>],
     binary: &Path,
 ) -> Result<(String, Placed), FilesError> {
-    let volume = model_volume_name(sha256);
+    let first = files.first().map_or("", |f| f.sha256);
+    let volume = model_volume_name(first);
     let labels = BTreeMap::from([
         (LABEL_MANAGED.to_string(), "true".to_string()),
         (LABEL_ROLE.to_string(), "model".to_string()),
-        (LABEL_SHA256.to_string(), sha256.to_string()),
+        (LABEL_SHA256.to_string(), first.to_string()),
     ]);
-    engine.create_volume(&volume, &labels).await?;
+    let created = engine.create_volume(&volume, &labels).await?;
+    let there = Where {
+        engine: engine_name,
+        volume: &volume,
+        binary,
+    };
+    let mut placed = Placed::Found;
+    let mut result = Ok(());
+    for f in files {
+        match put(engine, &there, f).await {
+            Ok(Placed::Found) => {}
+            Ok(Placed::Copied) => placed = Placed::Copied,
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    match result {
+        Ok(()) => Ok((volume, placed)),
+        Err(mut e) => {
+            // A volume this call made holds no model now: it goes.
+            let removed = match created {
+                false => "the volume was there before and is kept".to_string(),
+                true => match engine.remove_volume(&volume).await {
+                    Ok(()) => "the volume is removed: run again to copy it anew".to_string(),
+                    Err(r) => format!(
+                        "removing the volume failed too ({r}): remove it there with `podman volume rm {volume}`"
+                    ),
+                },
+            };
+            if let FilesError::Mismatch { removed: r, .. } = &mut e {
+                *r = removed;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The engine's host, the volume and this rigbench, for each file's check.
+struct Where<'a> {
+    engine: &'a str,
+    volume: &'a str,
+    binary: &'a Path,
+}
+
+/// `f` in the volume: found there with its sha256, or copied and checked.
+async fn put<E: Engine>(
+    engine: &E,
+    there: &Where<'_>,
+    f: &ModelFile<'_>,
+) -> Result<Placed, FilesError> {
     let image = host_probe::ensure_image(engine).await?;
-    if sha_there(engine, &image, binary, &volume, file_name)
-        .await?
-        .as_deref()
-        == Some(sha256)
-    {
-        return Ok((volume, Placed::Found));
+    if sha_there(engine, there, &image, f.name).await?.as_deref() == Some(f.sha256) {
+        return Ok(Placed::Found);
     }
     // Into the volume through a container that is never started.
     let spec = ContainerSpec {
         name: format!("rigbench-model-copy-{}", crate::engine::unique_suffix()),
         image: image.clone(),
         entrypoint: Some(vec!["/none".to_string()]),
-        binds: vec![Bind {
-            host: volume.clone().into(),
-            container: MOUNT.to_string(),
-            read_only: false,
-            relabel: true,
-        }],
+        binds: vec![volume_bind(there.volume, false)],
         labels: BTreeMap::from([
             (LABEL_MANAGED.to_string(), "true".to_string()),
             (LABEL_ROLE.to_string(), "model-copy".to_string()),
         ]),
+        network_none: true,
         ..ContainerSpec::default()
     };
     let id = engine.create(&spec).await?;
-    let copied = engine
-        .upload_file(&id, MOUNT, file_name, model, 0o644)
-        .await;
+    let copied = engine.upload_file(&id, MOUNT, f.name, f.path, 0o644).await;
     let _ = engine.remove(&id).await;
     copied?;
-    let found = sha_there(engine, &image, binary, &volume, file_name).await?;
-    if found.as_deref() == Some(sha256) {
-        return Ok((volume, Placed::Copied));
+    let found = sha_there(engine, there, &image, f.name).await?;
+    if found.as_deref() == Some(f.sha256) {
+        return Ok(Placed::Copied);
     }
-    let _ = engine.remove_volume(&volume).await;
     Err(FilesError::Mismatch {
-        file: file_name.to_string(),
-        engine: engine_name.to_string(),
-        volume,
-        want: sha256.to_string(),
-        found: found
-            .unwrap_or_else(|| "none (the file is not there or could not be read)".to_string()),
+        file: f.name.to_string(),
+        engine: there.engine.to_string(),
+        volume: there.volume.to_string(),
+        want: f.sha256.to_string(),
+        found: found.unwrap_or_else(|| "none (the file is not there)".to_string()),
+        removed: String::new(),
     })
 }
 
-/// The sha256 of `file_name` in `volume`, computed on its host; `None` where
-/// the file is not there.
+/// The model volume mounted at /models.
+fn volume_bind(volume: &str, read_only: bool) -> Bind {
+    Bind {
+        host: volume.into(),
+        container: MOUNT.to_string(),
+        read_only,
+        relabel: true,
+        recursive: true,
+    }
+}
+
+/// The sha256 of `file_name` in the volume, computed on its host; `None`
+/// where the file is not there. rigbench failing there otherwise is an error
+/// with what it said (before any copy: it would fail after one too).
 async fn sha_there<E: Engine>(
     engine: &E,
+    there: &Where<'_>,
     image: &str,
-    binary: &Path,
-    volume: &str,
     file_name: &str,
 ) -> Result<Option<String>, FilesError> {
     let path = format!("{MOUNT}/{file_name}");
     let job = Job {
         role: "model-check",
         args: &["sha256", &path],
-        binds: vec![Bind {
-            host: volume.into(),
-            container: MOUNT.to_string(),
-            read_only: true,
-            relabel: true,
-        }],
+        binds: vec![volume_bind(there.volume, true)],
         env: BTreeMap::new(),
         uts_host: false,
     };
-    let there = host_probe::rigbench_there(engine, image, binary, job).await?;
-    let hex = String::from_utf8_lossy(&there.stdout).trim().to_string();
-    Ok((there.code == 0 && hex.len() == 64).then_some(hex))
+    let out = host_probe::rigbench_there(engine, image, there.binary, job).await?;
+    let hex = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    match out.code {
+        0 if hex.len() == 64 => Ok(Some(hex)),
+        c if c == i64::from(NOT_THERE) => Ok(None),
+        code => Err(ProbeError::Failed {
+            image: image.to_string(),
+            engine: there.engine.to_string(),
+            code,
+            output: out.output,
+        }
+        .into()),
+    }
 }
 
 #[cfg(test)]
@@ -163,29 +231,27 @@ mod tests {
         let model = dir.path().join("m.gguf");
         std::fs::write(&model, b"GGUF").unwrap();
         let sha = crate::hash::sha256_hex(b"GGUF");
-        // The fake's containers print no sha256: neither before nor after the copy.
-        let err = model_volume(&engine, "ssh://gpu/sock", &model, "m.gguf", &sha, &model)
+        // The fake's containers print no sha256 and exit 0: rigbench there
+        // failing, said with its code, before any copy; the volume made goes.
+        let files = [ModelFile {
+            path: &model,
+            name: "m.gguf",
+            sha256: &sha,
+        }];
+        let err = model_volume(&engine, "ssh://gpu/sock", &files, &model)
             .await
             .unwrap_err()
             .to_string();
-        let volume = model_volume_name(&sha);
-        assert_eq!(
-            err,
-            format!(
-                "m.gguf on ssh://gpu/sock (volume {volume}) has sha256 none (the file is not there or could not be read), not {sha}: the copy through the API is not the file; the volume is removed, run again to copy it anew"
-            )
+        assert!(
+            err.starts_with("the host probe (localhost/rigbench/host-probe:scratch) on ssh://gpu/sock exited with 0"),
+            "{err}"
         );
         assert!(engine.volumes.lock().unwrap().is_empty());
-        // The file went into the volume's mount, whole, by a container never started.
         let uploads = engine.uploads.lock().unwrap();
-        let copy = uploads.iter().find(|u| u.path == "/models/m.gguf").unwrap();
-        assert_eq!(copy.bytes, b"GGUF");
-        let specs = engine.specs.lock().unwrap();
-        let copier = specs
-            .iter()
-            .find(|s| s.name.starts_with("rigbench-model-copy-"))
-            .unwrap();
-        assert_eq!(copier.binds[0].host, std::path::PathBuf::from(&volume));
+        assert!(
+            uploads.iter().all(|u| u.path == "/rigbench-host-view"),
+            "only rigbench went in, the model was not copied"
+        );
         assert_eq!(engine.live_containers(), 0);
     }
 
