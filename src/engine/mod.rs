@@ -135,9 +135,8 @@ pub struct Bind {
     /// rigbench owns; never for a host's own files (the host probe's `/` and
     /// /usr, a GPU driver's libraries), which Podman refuses to relabel or must not.
     pub relabel: bool,
-    /// With the mounts below it (Podman's default). A read-only bind's
-    /// mounts below stay writable: the host probe's binds of the host's own
-    /// folders are not recursive, each filesystem it reads bound by itself.
+    /// With the mounts below it (Podman's default; `bind` instead of `rbind`
+    /// where not). A read-only bind's mounts below stay writable.
     pub recursive: bool,
 }
 
