@@ -56,13 +56,7 @@ for s in ${STEPS:-aa1 aa2 aa3 q8k warmup}; do
     continue
   fi
   if [ "$s" = taxvk ]; then
-    image=$(built_image vulkan)
-    dense=$(grep -o '/[^ ]*gemma3-27b[^ ]*\.gguf' "$out/models.log" | head -n1)
-    if [ -n "$image" ] && [ -n "$dense" ]; then
-      tax_pairs_vulkan "$image" "$dense" "$stage/debs-vulkan"
-    else
-      step "taxvk: no vulkan image ($image) or dense model ($dense)"
-    fi
+    tax_vulkan_step "$stage"
     continue
   fi
   plan="$plans/h200-${s%[0-9]}.toml"

@@ -109,15 +109,7 @@ if [ -d "$out/a" ] && [ -d "$out/b" ]; then
   run cmp-b-reference rigbench compare "$out/b" --reference "$out/h200-study.toml"
 fi
 case " ${TAX:-} " in
-  *" vulkan "*)
-    image=$(built_image vulkan)
-    dense=$(grep -o '/[^ ]*gemma3-27b[^ ]*\.gguf' "$out/models.log" | head -n1)
-    if [ -n "$image" ] && [ -n "$dense" ]; then
-      tax_pairs_vulkan "$image" "$dense" "$stage/debs-vulkan"
-    else
-      step "tax: no vulkan image ($image) or dense model ($dense)"
-    fi
-    ;;
+  *" vulkan "*) tax_vulkan_step "$stage" ;;
 esac
 nvidia-smi -q > "$out/nvidia-smi-q.txt" 2>&1
 step "done"

@@ -46,8 +46,7 @@ tax_pairs() { # IMAGE MODEL [HOST_BIN]
   cuda=$(dirname "$(dirname "$(readlink -f "$nvcc")")")
   tax_host_libs="$libs:$cuda/lib64:$cuda/targets/x86_64-linux/lib"
   mkdir -p /root/tax /m
-  cid=$(podman create "$image") && podman cp "$cid:/opt/llama/bin/llama-bench" /root/tax/llama-bench.image
-  podman rm -f "$cid" > /dev/null 2>&1
+  copy_bench "$image" /root/tax/llama-bench.image
   tax_bin=${3:-/root/tax/llama-bench.image}
   { sha256sum "$tax_bin" /root/tax/llama-bench.image; echo "image $image"; echo "model $model"
     echo "on the host:"; LD_LIBRARY_PATH=$tax_host_libs ldd "$tax_bin"; } > "$out/binaries.txt" 2>&1
@@ -55,14 +54,24 @@ tax_pairs() { # IMAGE MODEL [HOST_BIN]
   tax_args=(-m /m/model.gguf -p 512 -n 128 -r "${REPS:-3}" -ngl 99 -fa 1 -t "$(nproc)" -o json)
   tax_model=$model
   tax_libs=$libs
-  # One untimed run each: the model into the page cache, the GPU clocks up.
-  run warm-host tax_on_host 0
-  run warm-container tax_in_container "$image" 0
+  tax_abba "" tax_on_host tax_in_container "$image"
+}
+copy_bench() { # IMAGE DEST: the image's own llama-bench copied out
+  local cid
+  cid=$(podman create "$1") && podman cp "$cid:/opt/llama/bin/llama-bench" "$2"
+  podman rm -f "$cid" > /dev/null 2>&1
+}
+tax_abba() { # NAME_PREFIX HOST_FN CONTAINER_FN IMAGE: one untimed run each (the
+  # model into the page cache, the GPU clocks up), then PAIRS pairs, host
+  # first in odd pairs, container first in even ones (ABBA)
+  local p=$1 on_host=$2 in_container=$3 image=$4 i
+  run "warm-${p}host" "$on_host" 0
+  run "warm-${p}container" "$in_container" "$image" 0
   for i in $(seq 1 "${PAIRS:-3}"); do
     if [ $((i % 2)) = 1 ]; then
-      run "tax-$i-host" tax_on_host "$i"; run "tax-$i-container" tax_in_container "$image" "$i"
+      run "tax-$p$i-host" "$on_host" "$i"; run "tax-$p$i-container" "$in_container" "$image" "$i"
     else
-      run "tax-$i-container" tax_in_container "$image" "$i"; run "tax-$i-host" tax_on_host "$i"
+      run "tax-$p$i-container" "$in_container" "$image" "$i"; run "tax-$p$i-host" "$on_host" "$i"
     fi
   done
 }
@@ -92,11 +101,10 @@ built_image() { # BACKEND: the tag `rigbench build` printed in $out/build-BACKEN
 # two arms differ by the container alone. Files: tax-vulkan-N-{host,container}.json,
 # binaries-vulkan.txt, doctor-vulkan.json.
 tax_pairs_vulkan() { # IMAGE MODEL DEBS_VULKAN
-  local image=$1 model=$2 debs=$3 cid i d vkhost=/root/tax/vkhost vkroot=/root/tax/vkroot
+  local image=$1 model=$2 debs=$3 d vkhost=/root/tax/vkhost vkroot=/root/tax/vkroot
   mkdir -p /root/tax /m "$vkroot"
   rm -rf "$vkhost" && mkdir -p "$vkhost"
-  cid=$(podman create "$image") && podman cp "$cid:/opt/llama/bin/llama-bench" /root/tax/llama-bench.vulkan
-  podman rm -f "$cid" > /dev/null 2>&1
+  copy_bench "$image" /root/tax/llama-bench.vulkan
   for d in "$debs"/libvulkan1_*.deb "$debs"/libglvnd0_*.deb "$debs"/libegl1_*.deb; do dpkg-deb -x "$d" "$vkroot"; done
   rigbench doctor --json > "$out/doctor-vulkan.json" 2> /dev/null
   # The passthrough as podman arguments (one a line) and the host's
@@ -130,15 +138,18 @@ PY
   ln -sf "$model" /m/model.gguf
   tax_args=(-m /m/model.gguf -p 512 -n 128 -r "${REPS:-3}" -ngl 99 -fa 1 -t "$(nproc)" -o json)
   tax_model=$model
-  run warm-vulkan-host tax_vk_on_host 0
-  run warm-vulkan-container tax_vk_in_container "$image" 0
-  for i in $(seq 1 "${PAIRS:-3}"); do
-    if [ $((i % 2)) = 1 ]; then
-      run "tax-vulkan-$i-host" tax_vk_on_host "$i"; run "tax-vulkan-$i-container" tax_vk_in_container "$image" "$i"
-    else
-      run "tax-vulkan-$i-container" tax_vk_in_container "$image" "$i"; run "tax-vulkan-$i-host" tax_vk_on_host "$i"
-    fi
-  done
+  tax_abba vulkan- tax_vk_on_host tax_vk_in_container "$image"
+}
+tax_vulkan_step() { # STAGE: the Vulkan tax on the dense model the pipeline's
+  # `models` step made, with the vulkan image it built (build-vulkan.log)
+  local image dense
+  image=$(built_image vulkan)
+  dense=$(grep -o '/[^ ]*gemma3-27b[^ ]*\.gguf' "$out/models.log" | head -n1)
+  if [ -n "$image" ] && [ -n "$dense" ]; then
+    tax_pairs_vulkan "$image" "$dense" "$1/debs-vulkan"
+  else
+    step "taxvk: no vulkan image ($image) or dense model ($dense)"
+  fi
 }
 tax_vk_on_host() { # N
   env "${tax_vk_env[@]}" /root/tax/llama-bench.vulkan "${tax_args[@]}" > "$out/tax-vulkan-$1-host.json"

@@ -182,6 +182,7 @@ async fn gather(g: &Globals, root: &Path) -> anyhow::Result<Report> {
         Err(_) => super::host_view::Seen {
             view: HostView::read(root, &|k| std::env::var(k).ok()),
             how: None,
+            remote_rootless: None,
         },
     };
     let view = &seen.view;
@@ -209,11 +210,7 @@ async fn gather(g: &Globals, root: &Path) -> anyhow::Result<Report> {
             },
         })
         .collect();
-    let remote_rootless = match &connected {
-        Ok(c) if seen.how.is_some() => Some(c.client.info().await?.rootless.unwrap_or(false)),
-        _ => None,
-    };
-    let diagnosis = diagnose(&h, &context(view, models, remote_rootless))
+    let diagnosis = diagnose(&h, &context(view, models, seen.remote_rootless))
         .into_iter()
         .map(|d| Finding {
             level: match d.level {

@@ -14,6 +14,8 @@ pub struct Seen {
     pub view: HostView,
     /// `read on ssh://… by a probe container of IMAGE`; `None` for this machine.
     pub how: Option<String>,
+    /// For another host's engine that was read: whether it is rootless.
+    pub remote_rootless: Option<bool>,
 }
 
 /// The engine's host: this machine under `root` when the engine is local;
@@ -25,6 +27,7 @@ pub async fn of_engine(c: &Connected, root: &Path) -> anyhow::Result<Seen> {
         return Ok(Seen {
             view: HostView::read(root, &env),
             how: None,
+            remote_rootless: None,
         });
     }
     let image = host_probe::ensure_image(&c.client).await?;
@@ -38,6 +41,7 @@ pub async fn of_engine(c: &Connected, root: &Path) -> anyhow::Result<Seen> {
             "read on {} by a probe container of {image}",
             info.socket
         )),
+        remote_rootless: Some(info.rootless.unwrap_or(false)),
     })
 }
 
@@ -56,6 +60,7 @@ pub async fn of_engine_or_nothing(c: &Connected) -> anyhow::Result<Seen> {
             Ok(Seen {
                 view: HostView::read(empty.path(), &|_| None),
                 how: Some(format!("not read ({e})")),
+                remote_rootless: None,
             })
         }
     }

@@ -73,6 +73,18 @@ pub struct FakeEngine {
 }
 
 impl FakeEngine {
+    /// Holds an image tagged `tag` (id `sha256:00`, no labels) from now on.
+    pub fn add_image(&self, tag: &str) {
+        self.images.lock().unwrap().push(ImageFacts {
+            id: "sha256:00".into(),
+            repo_digests: vec![],
+            tags: vec![tag.to_string()],
+            labels: BTreeMap::new(),
+            created: None,
+            size_bytes: None,
+        });
+    }
+
     pub fn live_containers(&self) -> usize {
         self.containers.lock().unwrap().len()
     }

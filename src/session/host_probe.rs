@@ -304,18 +304,7 @@ mod tests {
         // Missing, it is built: the fake cannot, and says so.
         let err = ensure_image(&engine).await.unwrap_err().to_string();
         assert!(err.contains("not supported by the fake engine"), "{err}");
-        engine
-            .images
-            .lock()
-            .unwrap()
-            .push(crate::engine::ImageFacts {
-                id: "sha256:00".into(),
-                repo_digests: vec![],
-                tags: vec![PROBE_IMAGE.to_string()],
-                labels: BTreeMap::new(),
-                created: None,
-                size_bytes: None,
-            });
+        engine.add_image(PROBE_IMAGE);
         assert_eq!(ensure_image(&engine).await.unwrap(), PROBE_IMAGE);
     }
 }

@@ -78,9 +78,19 @@ pub async fn model_volume<E: Engine>(
         (LABEL_SHA256.to_string(), first.to_string()),
     ]);
     let created = engine.create_volume(&volume, &labels).await?;
+    let image = match host_probe::ensure_image(engine).await {
+        Ok(i) => i,
+        Err(e) => {
+            if created {
+                let _ = engine.remove_volume(&volume).await;
+            }
+            return Err(e.into());
+        }
+    };
     let there = Where {
         engine: engine_name,
         volume: &volume,
+        image: &image,
         binary,
     };
     let mut placed = Placed::Found;
@@ -116,10 +126,13 @@ pub async fn model_volume<E: Engine>(
     }
 }
 
-/// The engine's host, the volume and this rigbench, for each file's check.
+/// The engine's host, the volume, the image and this rigbench, for each
+/// file's copy and check.
 struct Where<'a> {
     engine: &'a str,
     volume: &'a str,
+    /// The probe's image there.
+    image: &'a str,
     binary: &'a Path,
 }
 
@@ -129,14 +142,13 @@ async fn put<E: Engine>(
     there: &Where<'_>,
     f: &ModelFile<'_>,
 ) -> Result<Placed, FilesError> {
-    let image = host_probe::ensure_image(engine).await?;
-    if sha_there(engine, there, &image, f.name).await?.as_deref() == Some(f.sha256) {
+    if sha_there(engine, there, f.name).await?.as_deref() == Some(f.sha256) {
         return Ok(Placed::Found);
     }
     // Into the volume through a container that is never started.
     let spec = ContainerSpec {
         name: format!("rigbench-model-copy-{}", crate::engine::unique_suffix()),
-        image: image.clone(),
+        image: there.image.to_string(),
         entrypoint: Some(vec!["/none".to_string()]),
         binds: vec![volume_bind(there.volume, false)],
         labels: BTreeMap::from([
@@ -150,7 +162,7 @@ async fn put<E: Engine>(
     let copied = engine.upload_file(&id, MOUNT, f.name, f.path, 0o644).await;
     let _ = engine.remove(&id).await;
     copied?;
-    let found = sha_there(engine, there, &image, f.name).await?;
+    let found = sha_there(engine, there, f.name).await?;
     if found.as_deref() == Some(f.sha256) {
         return Ok(Placed::Copied);
     }
@@ -181,7 +193,6 @@ fn volume_bind(volume: &str, read_only: bool) -> Bind {
 async fn sha_there<E: Engine>(
     engine: &E,
     there: &Where<'_>,
-    image: &str,
     file_name: &str,
 ) -> Result<Option<String>, FilesError> {
     let path = format!("{MOUNT}/{file_name}");
@@ -192,13 +203,13 @@ async fn sha_there<E: Engine>(
         env: BTreeMap::new(),
         uts_host: false,
     };
-    let out = host_probe::rigbench_there(engine, image, there.binary, job).await?;
+    let out = host_probe::rigbench_there(engine, there.image, there.binary, job).await?;
     let hex = String::from_utf8_lossy(&out.stdout).trim().to_string();
     match out.code {
         0 if hex.len() == 64 => Ok(Some(hex)),
         c if c == i64::from(NOT_THERE) => Ok(None),
         code => Err(ProbeError::Failed {
-            image: image.to_string(),
+            image: there.image.to_string(),
             engine: there.engine.to_string(),
             code,
             output: out.output,
@@ -215,18 +226,7 @@ mod tests {
     async fn a_file_that_cannot_be_checked_there_is_an_error_and_its_volume_goes() {
         use crate::fake::engine::FakeEngine;
         let engine = FakeEngine::default();
-        engine
-            .images
-            .lock()
-            .unwrap()
-            .push(crate::engine::ImageFacts {
-                id: "sha256:00".into(),
-                repo_digests: vec![],
-                tags: vec![host_probe::PROBE_IMAGE.to_string()],
-                labels: BTreeMap::new(),
-                created: None,
-                size_bytes: None,
-            });
+        engine.add_image(host_probe::PROBE_IMAGE);
         let dir = tempfile::tempdir().unwrap();
         let model = dir.path().join("m.gguf");
         std::fs::write(&model, b"GGUF").unwrap();
