@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The lent GPU machine's side of each device call, run there from the
-# repository's root. The first call stages what the carried folder CARRY
-# (default .h200v) holds (debs-podman/, debs-vulkan/, the trimmed source
+# repository's root. Each call stages what the carried folder CARRY
+# (default .h200v) holds and the stage lacks (debs-podman/, debs-vulkan/, the trimmed source
 # archive, rigbench.gz or a rigbench binary) into /root/rigbench-stage, installs rigbench,
 # copies scripts/ and plans/ to /root/h200v-repo and starts PIPELINE (a script
 # of scripts/offline/ that takes STAGE_DIR OUT_DIR, such as h200-study.sh) in a
@@ -22,13 +22,18 @@ stage=/root/rigbench-stage
 out=/root/$name-out
 repo=/root/h200v-repo
 pid=/root/$name.pid
+carry=${CARRY:-.h200v}
+mkdir -p "$stage/parts" "$repo"
+# What the carried folder holds and the stage lacks, by a rename once whole: a
+# later call may bring what the first call's 64 MiB had no room for (the
+# source archive, which the builds want only after the host is prepared).
+for f in debs-podman debs-vulkan llama-src-0c1e57098-trimmed.tar.gz; do
+  if [ -e "$carry/$f" ] && [ ! -e "$stage/$f" ]; then
+    cp -r "$carry/$f" "$stage/.$f.tmp" && mv "$stage/.$f.tmp" "$stage/$f" && echo "$f staged from $carry"
+  fi
+done
 if [ ! -e "$pid" ]; then
-  carry=${CARRY:-.h200v}
   echo "staging $carry, starting $pipeline"
-  mkdir -p "$stage/parts" "$repo"
-  for f in debs-podman debs-vulkan llama-src-0c1e57098-trimmed.tar.gz; do
-    [ -e "$carry/$f" ] && cp -r "$carry/$f" "$stage/"
-  done
   if [ -f "$carry/rigbench.gz" ]; then
     gzip -dc "$carry/rigbench.gz" > /usr/local/bin/rigbench && chmod 755 /usr/local/bin/rigbench || exit 1
   else

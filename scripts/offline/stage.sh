@@ -58,5 +58,22 @@ if [ ! -f "${parts}1/part-0" ]; then
   done
   rmdir "$tmp"
 fi
-log "carry [\"$(basename "$stage")\"] in the first call, then one [\"$(basename "$parts")N\"] a call:"
-du -sh "$stage" "$parts"* >&2
+# A device call carries the working tree and what it names within 64 MiB. Where
+# the tree (results/ grows) and the whole stage do not fit, STAGE_DIRa holds
+# the packages and rigbench for the first call and STAGE_DIRb the source
+# archive for the second (drive.sh stages what a later call brings; the
+# builds want the archive only after the host is prepared). Hard links: no
+# second copy here.
+tree_kib=$(git -C "$repo" ls-files -z | (cd "$repo" && xargs -0 du -k --apparent-size 2>/dev/null) | awk '{s += $1} END {print s + 0}')
+stage_kib=$(du -sk --apparent-size "$stage" | cut -f1)
+if [ $((tree_kib + stage_kib)) -gt $((62 * 1024)) ]; then
+  rm -rf "${stage}a" "${stage}b" && mkdir -p "${stage}a" "${stage}b"
+  cp -al "$stage/debs-podman" "$stage/debs-vulkan" "$stage/rigbench.gz" "${stage}a/"
+  cp -al "$archive" "${stage}b/"
+  log "the tree ($((tree_kib / 1024)) MiB) and $(basename "$stage") ($((stage_kib / 1024)) MiB) exceed a call's 64 MiB:"
+  log "carry [\"$(basename "$stage")a\"] with CARRY=$(basename "$stage")a in the first call, [\"$(basename "$stage")b\"] with CARRY=$(basename "$stage")b in the second, then one [\"$(basename "$parts")N\"] a call:"
+  du -sh "${stage}a" "${stage}b" "$parts"* >&2
+else
+  log "carry [\"$(basename "$stage")\"] in the first call, then one [\"$(basename "$parts")N\"] a call:"
+  du -sh "$stage" "$parts"* >&2
+fi
