@@ -288,6 +288,13 @@ pub struct RunArgs {
     /// process left, keep every finished run, run only what is missing.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["plan", "out", "dry_run", "model", "print_plan"])]
     pub resume: Option<PathBuf>,
+    /// Run the plan on each of these hosts at once: Podman connections
+    /// (`podman system connection list`), comma-separated or repeated. Each
+    /// host's run, with its own facts, devices and CPUs read there, goes into
+    /// DIR/NAME of the run directory, and DIR/summary.md sets them side by
+    /// side; with --resume DIR each host's unfinished run is taken up there.
+    #[arg(long, value_name = "NAME", value_delimiter = ',', conflicts_with_all = ["dry_run", "print_plan", "host_root"])]
+    pub on: Vec<String>,
     /// Measure this model instead of the plan's: a GGUF file (for a split
     /// model its first shard, `…-00001-of-0000N.gguf`) or
     /// `hf://OWNER/REPO/FILE[@REVISION]`. Its sha256 is recorded at first use.

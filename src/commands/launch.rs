@@ -1,5 +1,6 @@
 //! A run on the engine, started or resumed, for `run` and `rerun` alike: the
-//! matrix on this host, the run directory and its manifest, the engine's
+//! matrix on the engine's host (this one, or another's read there by a probe
+//! container), the run directory and its manifest, the engine's
 //! connection, the session (fetch, build, measure), and what an interrupt,
 //! a lost engine or failed cells make of the exit code. Ctrl-C stops the
 //! servers, removes their containers and keeps every finished run; a resume
@@ -24,19 +25,59 @@ use crate::session::Session;
 use crate::session::prepare;
 use crate::status::{CellStatus, FailureMode, RunStatus};
 
+/// Another host's engine, connected, and that host as a probe container
+/// read it there: where a run on it takes its facts, devices and CPUs from.
+pub struct Remote {
+    pub connected: Connected,
+    pub seen: super::host_view::Seen,
+}
+
+/// The remote engine the flags name, connected and its host read; `None`
+/// for an engine of this machine.
+pub async fn remote(g: &Globals) -> anyhow::Result<Option<Remote>> {
+    if !g.engine.remote() {
+        return Ok(None);
+    }
+    let connected = connect_engine(g).await?;
+    let seen = super::host_view::of_engine(&connected, Path::new("/")).await?;
+    Ok(Some(Remote { connected, seen }))
+}
+
+/// `plan`'s matrix on the host the run measures (this one, or `remote`'s),
+/// with the shader caches its backends share: a folder of the cache here,
+/// a named volume there.
+fn matrix_on(
+    plan: &crate::plan::Plan,
+    remote: Option<&Remote>,
+    g: &Globals,
+) -> anyhow::Result<Matrix> {
+    let mut matrix = match remote {
+        Some(r) => Matrix::on_view(plan, &r.seen.view, &g.cache),
+        None => Matrix::on_host(plan, Path::new("/"), &g.cache),
+    };
+    match remote {
+        Some(_) => prepare::shader_volumes(&mut matrix.passthroughs),
+        None => prepare::shader_caches(&mut matrix.passthroughs, &g.cache)?,
+    }
+    Ok(matrix)
+}
+
 /// Runs `plan` into the new run directory `out`; `rebuild` says whether every
-/// image is built again (for `rerun`).
+/// image is built again (for `rerun`). On another host's engine (`remote`,
+/// whose host the plan was loaded for) the host's facts are that host's.
 pub async fn fresh(
     g: &Globals,
     plan: crate::plan::Plan,
     out: &Path,
     rebuild: Rebuild,
+    remote: Option<Remote>,
 ) -> anyhow::Result<ExitCode> {
-    g.engine.local_only("running a plan")?;
     let t_total = Instant::now();
-    let host = crate::host::probe(Path::new("/"));
-    let mut matrix = Matrix::on_host(&plan, Path::new("/"), &g.cache);
-    prepare::shader_caches(&mut matrix.passthroughs, &g.cache)?;
+    let host = match &remote {
+        Some(r) => r.seen.view.facts.clone(),
+        None => crate::host::probe(Path::new("/")),
+    };
+    let mut matrix = matrix_on(&plan, remote.as_ref(), g)?;
     if matrix.groups.is_empty() {
         anyhow::bail!("the plan leaves no cell to run (see `rigbench run --dry-run`)");
     }
@@ -44,9 +85,12 @@ pub async fn fresh(
     let run_id = crate::engine::unique_suffix();
     log::info!("run directory {}", out.display());
 
-    let connected = connect_engine(g).await?;
+    let (connected, on_remote) = match remote {
+        Some(r) => (r.connected, true),
+        None => (connect_engine(g).await?, false),
+    };
     let info = connected.client.info().await?;
-    rootless_groups(&mut matrix.passthroughs, &info);
+    rootless_groups(&mut matrix.passthroughs, &info, on_remote);
     let cells = pending_cells(&plan, &matrix);
     let mut m = Manifest::new(&run_id, plan, host, Some(info));
     m.excluded = matrix.excluded.clone();
@@ -55,6 +99,7 @@ pub async fn fresh(
     let work = Work {
         matrix: &matrix,
         rebuild,
+        remote: on_remote,
     };
     execute(g, &connected, &dir, &mut m, &work, t_total).await
 }
@@ -63,11 +108,12 @@ pub async fn fresh(
 struct Work<'a> {
     matrix: &'a Matrix,
     rebuild: Rebuild,
+    /// Whether the engine is another host's.
+    remote: bool,
 }
 
 /// Picks up the run in `dir` where it stopped.
 pub async fn resume(g: &Globals, dir: &Path) -> anyhow::Result<ExitCode> {
-    g.engine.local_only("resuming a run")?;
     let t_total = Instant::now();
     let run = RunDir::open(dir);
     let mut m = run.load()?;
@@ -90,10 +136,13 @@ pub async fn resume(g: &Globals, dir: &Path) -> anyhow::Result<ExitCode> {
         dir.display(),
         m.status
     );
-    let mut matrix = Matrix::on_host(&m.plan, Path::new("/"), &g.cache);
-    prepare::shader_caches(&mut matrix.passthroughs, &g.cache)?;
-
-    let connected = connect_engine(g).await?;
+    let remote = remote(g).await?;
+    let mut matrix = matrix_on(&m.plan, remote.as_ref(), g)?;
+    let (connected, on_remote) = match remote {
+        Some(r) => (r.connected, true),
+        None => (connect_engine(g).await?, false),
+    };
+    same_engine(&m, &connected.client.info().await?, dir)?;
     // What the killed process left: its containers, and the API service it had
     // started (in its own process group, so it outlived it).
     let stale_service = m.engine.as_ref().and_then(|e| e.service_pid);
@@ -123,12 +172,13 @@ pub async fn resume(g: &Globals, dir: &Path) -> anyhow::Result<ExitCode> {
     m.status = RunStatus::Running;
     m.error = None;
     let info = connected.client.info().await?;
-    rootless_groups(&mut matrix.passthroughs, &info);
+    rootless_groups(&mut matrix.passthroughs, &info, on_remote);
     m.engine = Some(info);
     run.save(&mut m)?;
     let work = Work {
         matrix: &matrix,
         rebuild: Rebuild::No,
+        remote: on_remote,
     };
     execute(g, &connected, &run, &mut m, &work, t_total).await
 }
@@ -166,13 +216,44 @@ fn say_left(r: &crate::runner::Removal) {
     }
 }
 
+/// A run measured on another host's engine resumes there alone (and one
+/// measured here, here): its cells must not mix two machines.
+fn same_engine(m: &Manifest, now: &crate::engine::EngineInfo, dir: &Path) -> anyhow::Result<()> {
+    let Some(was) = &m.engine else {
+        return Ok(());
+    };
+    if (was.remote.is_some() || now.remote.is_some()) && was.socket != now.socket {
+        let how = match &was.remote {
+            Some(r) => match &r.connection {
+                Some(c) => format!("--connection {c}"),
+                None => format!("--host {}", was.socket),
+            },
+            None => "no --host or --connection (this machine's engine)".to_string(),
+        };
+        anyhow::bail!(
+            "{}: this run was measured on the engine {}, not {}: resume it with {how}",
+            dir.display(),
+            was.socket,
+            now.socket
+        );
+    }
+    Ok(())
+}
+
 /// The device groups as the engine can give them (`host::rootless`), with
-/// what the user should know.
+/// what the user should know. On another host the user's groups there
+/// cannot be read from here: they are taken to include the devices'.
 fn rootless_groups(
     passthroughs: &mut BTreeMap<Backend, Passthrough>,
     info: &crate::engine::EngineInfo,
+    remote: bool,
 ) {
-    let mine = crate::host::rootless::my_groups();
+    let mine = match remote {
+        true => (passthroughs.values())
+            .flat_map(|p| p.group_add.iter().filter_map(|g| g.parse().ok()))
+            .collect(),
+        false => crate::host::rootless::my_groups(),
+    };
     for line in crate::host::rootless::adjust_groups(passthroughs, info, &mine) {
         log::info!("{line}");
     }
@@ -207,14 +288,28 @@ async fn execute(
 ) -> anyhow::Result<ExitCode> {
     let engine = &connected.client;
     let run_id = m.run_id.clone();
-    let sampler = crate::session::sampler(m);
+    // This machine's GPUs say nothing of another host's.
+    let sampler = match w.remote {
+        false => Some(crate::session::sampler(m)),
+        true => {
+            log::info!(
+                "GPU telemetry is not read on another host's engine yet: this run records none"
+            );
+            None
+        }
+    };
+    let there = match w.remote {
+        true => Some(crate::session::There::of(engine).await?),
+        false => None,
+    };
     let session = Session {
         engine,
         cache: &g.cache,
         dir,
         matrix: w.matrix,
         rebuild: w.rebuild,
-        sampler: Some(&sampler),
+        sampler: sampler.as_ref(),
+        there: there.as_ref(),
     };
     let outcome = tokio::select! {
         r = session.run(m) => Some(r),

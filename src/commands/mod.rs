@@ -14,6 +14,7 @@ pub mod history;
 mod host_view;
 pub mod launch;
 pub mod model;
+mod on;
 pub mod reference;
 pub mod report;
 pub mod rerun;
@@ -75,7 +76,7 @@ impl EngineFlags {
     pub fn local_only(&self, what: &str) -> anyhow::Result<()> {
         if self.remote() {
             anyhow::bail!(
-                "{what} on another host's engine is not built yet: a run there needs its servers to use the models' volumes there and their ports forwarded. On a remote host rigbench can now `doctor` it (its facts and devices read there), `build` a plan's images and `model prepare` its models (as volumes there); run the plan on that host itself meanwhile"
+                "{what} on another host's engine is not built yet. On a remote host rigbench can `doctor` it, `build` a plan's images, `model prepare` its models (as volumes there) and `run` a plan (and `run --resume` it); do this on that host itself meanwhile"
             );
         }
         Ok(())

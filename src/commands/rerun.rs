@@ -185,7 +185,7 @@ pub async fn rerun(
         },
         Path::to_path_buf,
     );
-    let code = super::launch::fresh(g, plan, &out, rebuild).await?;
+    let code = super::launch::fresh(g, plan, &out, rebuild, None).await?;
 
     let dir = RunDir::open(&out);
     let mut new = dir.load()?;

@@ -11,19 +11,24 @@ use crate::image::Rebuild;
 use crate::plan::matrix::Matrix;
 
 pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
+    if !args.on.is_empty() {
+        return super::on::run_on(g, args).await;
+    }
     if let Some(dir) = &args.resume {
         return super::launch::resume(g, dir).await;
     }
     let root = args.host_root.as_deref().unwrap_or(Path::new("/"));
-    let host = crate::host::probe(root);
-    let overrides = overrides(args)?;
-    let found = crate::host::devices::available_backends(root);
-    let (plan, raw) = crate::plan::load_with(
-        args.plan.as_deref(),
-        host.cpu.logical_cpus.max(1),
-        &found,
-        &overrides,
-    )?;
+    // Another host's engine: the plan is for that host, as its probe read it
+    // (CPUs, the backends its devices allow); `--host-root` is this machine's.
+    let remote = match args.print_plan {
+        true => None,
+        false => super::launch::remote(g).await?,
+    };
+    let view = match &remote {
+        Some(r) => r.seen.view.clone(),
+        None => crate::host::view::HostView::read(root, &|k| std::env::var(k).ok()),
+    };
+    let (plan, raw) = plan_on(args, &view)?;
     if args.print_plan {
         let mut cmd = vec!["rigbench run".to_string()];
         if let Some(p) = &args.plan {
@@ -38,8 +43,8 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if args.dry_run {
-        let matrix = Matrix::on_host(&plan, root, &g.cache);
-        let rates = crate::report::roofline::estimate_rates(&plan, &crate::host::probe(root));
+        let matrix = Matrix::on_view(&plan, &view, &g.cache);
+        let rates = crate::report::roofline::estimate_rates(&plan, &view.facts);
         if args.json {
             let v = super::dry_run::json(&plan, &matrix, &rates);
             println!("{}", serde_json::to_string_pretty(&v)?);
@@ -52,7 +57,21 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let out = args.out.clone().unwrap_or_else(|| default_out(&plan));
-    super::launch::fresh(g, plan, &out, Rebuild::No).await
+    super::launch::fresh(g, plan, &out, Rebuild::No, remote).await
+}
+
+/// The plan file (or the built-in default) with the command line's changes,
+/// for the host `view` describes (its CPUs, the backends its devices allow).
+pub(super) fn plan_on(
+    args: &RunArgs,
+    view: &crate::host::view::HostView,
+) -> anyhow::Result<(crate::plan::Plan, crate::plan::file::PlanFile)> {
+    Ok(crate::plan::load_with(
+        args.plan.as_deref(),
+        view.facts.cpu.logical_cpus.max(1),
+        &view.available,
+        &overrides(args)?,
+    )?)
 }
 
 /// The plan changes the command line asks for.

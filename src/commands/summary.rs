@@ -16,10 +16,7 @@ pub fn summary(args: &SummaryArgs) -> anyhow::Result<ExitCode> {
     }
     let named: Vec<(String, &crate::manifest::Manifest)> =
         runs.iter().map(|(n, m)| (n.clone(), m)).collect();
-    let summaries: Vec<hosts::HostSummary> = Metric::HEADLINE
-        .into_iter()
-        .map(|metric| hosts::summarize(&named, metric))
-        .collect();
+    let summaries = of(&named);
     if let Some(path) = &args.html {
         crate::hash::write_atomic(path, hosts::html(&summaries).as_bytes())
             .map_err(|e| anyhow::anyhow!("writing --html {}: {e}", path.display()))?;
@@ -30,4 +27,17 @@ pub fn summary(args: &SummaryArgs) -> anyhow::Result<ExitCode> {
         print!("{}", hosts::markdown(&summaries));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Each headline metric's summary of the named runs.
+fn of(named: &[(String, &crate::manifest::Manifest)]) -> Vec<hosts::HostSummary> {
+    Metric::HEADLINE
+        .into_iter()
+        .map(|metric| hosts::summarize(named, metric))
+        .collect()
+}
+
+/// The named runs side by side in Markdown, as `rigbench summary` prints it.
+pub fn markdown(named: &[(String, &crate::manifest::Manifest)]) -> String {
+    hosts::markdown(&of(named))
 }

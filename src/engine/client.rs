@@ -45,6 +45,10 @@ pub struct Client {
 pub struct RemoteEnd {
     /// `ssh://user@host:port/path/to/podman.sock`
     pub uri: String,
+    /// How it is reached, for the forwards of servers' ports (`Engine::reach`).
+    pub ssh: super::ssh::SshTarget,
+    /// The `ssh` config file asked for (`--ssh-config`).
+    pub config: Option<std::path::PathBuf>,
     /// The connection and the remote socket's owner, as the manifest records them.
     pub engine: super::RemoteEngine,
 }
@@ -715,6 +719,39 @@ impl Engine for Client {
 
     async fn stdout(&self, id: &str) -> Result<Vec<u8>, EngineError> {
         self.read_logs(id, false).await
+    }
+
+    async fn published_port(&self, id: &str, container_port: u16) -> Result<u16, EngineError> {
+        let c = self
+            .docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+            .map_err(|e| self.container_err("inspect", id, e))?;
+        let key = format!("{container_port}/tcp");
+        let bound = (c.network_settings.and_then(|n| n.ports))
+            .and_then(|mut p| p.remove(&key).flatten())
+            .unwrap_or_default();
+        bound
+            .iter()
+            .find_map(|b| b.host_port.as_deref()?.parse::<u16>().ok())
+            .filter(|p| *p != 0)
+            .ok_or_else(|| EngineError::Container {
+                op: "read the published port",
+                container: id.to_string(),
+                message: format!("the engine reports no host port for {key} ({bound:?})"),
+            })
+    }
+
+    async fn reach(&self, port: u16) -> Result<super::Reach, EngineError> {
+        let Some(r) = &self.remote else {
+            return Ok(super::Reach::here(port));
+        };
+        let forward = r.ssh.forward_port(r.config.as_deref(), port).await?;
+        Ok(super::Reach {
+            port: forward.port,
+            there: port,
+            forward: Some(forward),
+        })
     }
 
     async fn stop(&self, id: &str, grace_s: u32) -> Result<(), EngineError> {

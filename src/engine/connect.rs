@@ -187,6 +187,8 @@ pub async fn connect_ssh(
         })?
         .with_remote(RemoteEnd {
             uri: target.uri(),
+            ssh: target.clone(),
+            config: config.map(Path::to_path_buf),
             engine: super::RemoteEngine {
                 connection: target.connection.clone(),
                 socket_uid,

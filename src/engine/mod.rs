@@ -399,6 +399,39 @@ pub trait Engine: Send + Sync {
         &self,
         labels: &[String],
     ) -> impl Future<Output = Result<Vec<Labelled>, EngineError>> + Send;
+    /// The port of the engine's host that the started container `id` has
+    /// for its `container_port` (published with host port 0: the engine
+    /// picked a free one, so there is no race for it).
+    fn published_port(
+        &self,
+        id: &str,
+        container_port: u16,
+    ) -> impl Future<Output = Result<u16, EngineError>> + Send;
+    /// A port of this machine's loopback that reaches `port` on the engine's
+    /// host's loopback: `port` itself for an engine here; for another host's,
+    /// an SSH forward, open while the `Reach` lives.
+    fn reach(&self, port: u16) -> impl Future<Output = Result<Reach, EngineError>> + Send;
+}
+
+/// Where this process reaches a port of the engine's host (`Engine::reach`).
+pub struct Reach {
+    /// The port here.
+    pub port: u16,
+    /// The port on the engine's host.
+    pub there: u16,
+    /// The SSH forward between the two, for a remote engine; closed on drop.
+    pub forward: Option<ssh::PortForward>,
+}
+
+impl Reach {
+    /// The engine's host is this one: the port as it is.
+    pub fn here(port: u16) -> Reach {
+        Reach {
+            port,
+            there: port,
+            forward: None,
+        }
+    }
 }
 
 /// A suffix that makes names unique across processes and time: the process id

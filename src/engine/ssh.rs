@@ -1,6 +1,7 @@
 //! A remote host's engine over SSH: the target (`ssh://user@host[:port]/path/to/podman.sock`,
-//! as `--host`, `CONTAINER_HOST` or a Podman connection gives it) and the tunnel that
-//! forwards the remote API socket to a local one.
+//! as `--host`, `CONTAINER_HOST` or a Podman connection gives it), the tunnel that
+//! forwards the remote API socket to a local one, and the port forwards that reach a
+//! llama-server published on the remote host's loopback.
 //!
 //! The tunnel is OpenSSH's own (`ssh -N -L LOCAL.sock:REMOTE.sock`), the forwarding of a
 //! remote unix socket that Podman's remote client also makes: it dials the socket on
@@ -21,6 +22,8 @@ use std::time::{Duration, Instant};
 const TUNNEL_TIMEOUT: Duration = Duration::from_secs(30);
 /// `ssh`'s own limit on the TCP connection.
 const CONNECT_TIMEOUT_S: u32 = 10;
+/// Local ports tried for a port forward.
+const PORT_ATTEMPTS: u32 = 5;
 
 /// Where a remote engine is: a host reached by SSH and its API socket's path there.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -310,19 +313,91 @@ impl SshTarget {
     /// call it from the runtime's own threads, not a blocking task's (which
     /// end when idle).
     pub async fn open(&self, config: Option<&Path>) -> Result<Tunnel, SshError> {
+        let dir = self.forward_dir()?;
+        let local = dir.path().join("podman.sock");
+        let spec = format!("{}:{}", local.display(), self.socket);
+        let forward = self.spawn_forward(config, &spec, dir)?;
+        let tunnel = Tunnel { forward, local };
+        // Listening, not only bound: a connection is accepted.
+        let up = || std::os::unix::net::UnixStream::connect(&tunnel.local).is_ok();
+        match self.wait_up(&tunnel.forward, up).await? {
+            true => Ok(tunnel),
+            false => Err(SshError::Unreachable {
+                target: self.named(),
+                detail: format!(
+                    "the forward did not come up within {} s: {}",
+                    TUNNEL_TIMEOUT.as_secs(),
+                    tunnel.log().trim()
+                ),
+            }),
+        }
+    }
+
+    /// Forwards a port of this machine's loopback to `remote_port` on the
+    /// remote host's loopback (`ssh -N -L 127.0.0.1:LOCAL:127.0.0.1:REMOTE`,
+    /// a connection of its own), where a container's published port is: a
+    /// llama-server there is then reached as if it ran here. The local port
+    /// is one that was free a moment ago; another is tried if it was taken
+    /// meanwhile. Call it from the runtime's threads, as `open`.
+    pub async fn forward_port(
+        &self,
+        config: Option<&Path>,
+        remote_port: u16,
+    ) -> Result<PortForward, SshError> {
+        let mut last = String::new();
+        for _ in 0..PORT_ATTEMPTS {
+            let port = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .map_err(|e| SshError::Other {
+                    target: self.named(),
+                    detail: format!("no free port here to forward to port {remote_port}: {e}"),
+                })?;
+            let spec = format!("127.0.0.1:{port}:127.0.0.1:{remote_port}");
+            let forward = self.spawn_forward(config, &spec, self.forward_dir()?)?;
+            let up = || std::net::TcpStream::connect((std::net::Ipv4Addr::LOCALHOST, port)).is_ok();
+            match self.wait_up(&forward, up).await {
+                Ok(true) => return Ok(PortForward { forward, port }),
+                Ok(false) => {
+                    last = format!("did not come up within {} s", TUNNEL_TIMEOUT.as_secs())
+                }
+                // The local port taken between the check and ssh's bind: ssh
+                // exits (ExitOnForwardFailure); another port is tried.
+                Err(_) if forward.log().contains("Address already in use") => {
+                    last = forward.log().trim().to_string();
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(SshError::Other {
+            target: self.named(),
+            detail: format!("forwarding a local port to port {remote_port} there failed: {last}"),
+        })
+    }
+
+    /// A private folder for a forward's log (and socket).
+    fn forward_dir(&self) -> Result<tempfile::TempDir, SshError> {
+        tempfile::Builder::new()
+            .prefix("rigbench-ssh-")
+            .tempdir()
+            .map_err(|e| SshError::Other {
+                target: self.named(),
+                detail: format!("cannot make a directory for the SSH forward: {e}"),
+            })
+    }
+
+    /// Starts `ssh -N -L SPEC` (under `setpriv --pdeathsig KILL` where there
+    /// is one), its stderr to `dir`'s ssh.log.
+    fn spawn_forward(
+        &self,
+        config: Option<&Path>,
+        spec: &str,
+        dir: tempfile::TempDir,
+    ) -> Result<Forward, SshError> {
         let other = |detail: String| SshError::Other {
             target: self.named(),
             detail,
         };
-        let dir = tempfile::Builder::new()
-            .prefix("rigbench-ssh-")
-            .tempdir()
-            .map_err(|e| {
-                other(format!(
-                    "cannot make a directory for the forwarded socket: {e}"
-                ))
-            })?;
-        let local = dir.path().join("podman.sock");
         let log_path = dir.path().join("ssh.log");
         let log = std::fs::File::create(&log_path)
             .map_err(|e| other(format!("cannot create {}: {e}", log_path.display())))?;
@@ -348,7 +423,7 @@ impl SshTarget {
                 "StreamLocalBindUnlink=yes",
                 "-L",
             ])
-            .arg(format!("{}:{}", local.display(), self.socket))
+            .arg(spec)
             .arg("--")
             .arg(&self.host)
             .stdin(Stdio::null())
@@ -356,26 +431,26 @@ impl SshTarget {
             .stderr(log)
             .spawn()
             .map_err(|e| other(format!("cannot run ssh ({e}): install OpenSSH's client")))?;
-        let mut tunnel = Tunnel { child, dir, local };
+        Ok(Forward {
+            child: std::sync::Mutex::new(child),
+            dir,
+        })
+    }
+
+    /// Waits until `up` says the local end accepts connections (true), the
+    /// time runs out (false) or `ssh` ends (its failure, classified).
+    async fn wait_up(&self, f: &Forward, up: impl Fn() -> bool) -> Result<bool, SshError> {
         let deadline = Instant::now() + TUNNEL_TIMEOUT;
         while Instant::now() < deadline {
-            if !tunnel.alive() {
-                return Err(self.classify(&tunnel.log()));
+            if !f.alive() {
+                return Err(self.classify(&f.log()));
             }
-            // Listening, not only bound: a connection is accepted.
-            if std::os::unix::net::UnixStream::connect(&tunnel.local).is_ok() {
-                return Ok(tunnel);
+            if up() {
+                return Ok(true);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Err(SshError::Unreachable {
-            target: self.named(),
-            detail: format!(
-                "the forward did not come up within {} s: {}",
-                TUNNEL_TIMEOUT.as_secs(),
-                tunnel.log().trim()
-            ),
-        })
+        Ok(false)
     }
 }
 
@@ -396,10 +471,37 @@ pub struct Output {
     pub stderr: String,
 }
 
-/// A running `ssh -N -L` forward; the `ssh` process ends when this is dropped.
-pub struct Tunnel {
-    child: Child,
+/// A running `ssh -N -L` process and the folder of its log; the process
+/// ends when this is dropped.
+struct Forward {
+    child: std::sync::Mutex<Child>,
     dir: tempfile::TempDir,
+}
+
+impl Forward {
+    fn alive(&self) -> bool {
+        self.child
+            .lock()
+            .is_ok_and(|mut c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("ssh.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Forward {
+    fn drop(&mut self) {
+        if let Ok(c) = self.child.get_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// The remote API socket forwarded to a local one; closed when dropped.
+pub struct Tunnel {
+    forward: Forward,
     local: PathBuf,
 }
 
@@ -411,24 +513,26 @@ impl Tunnel {
 
     /// Whether the `ssh` process still runs.
     pub fn alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+        self.forward.alive()
     }
 
     /// What `ssh` wrote so far (why a forward broke).
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("ssh.log")).unwrap_or_default()
-    }
-
-    /// The `ssh` process's id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.forward.log()
     }
 }
 
-impl Drop for Tunnel {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// A local port forwarded to one on the remote host's loopback; closed when
+/// dropped.
+pub struct PortForward {
+    forward: Forward,
+    pub port: u16,
+}
+
+impl PortForward {
+    /// What `ssh` wrote so far.
+    pub fn log(&self) -> String {
+        self.forward.log()
     }
 }
 

@@ -10,8 +10,8 @@
 //! robin (a planted start-to-start spread).
 //! Signals to its process end its streams and leave it exited 128 + the signal's
 //! number (KILL 137, SEGV 139, ABRT 134, TERM 143); STOP makes it stop sending;
-//! every signal is recorded in `signals`. `port_in_use_once` makes the first start fail
-//! as if the port had been taken.
+//! every signal is recorded in `signals`. A published port 0 gets a free one at
+//! create, as Podman gives it.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -32,6 +32,8 @@ struct FakeContainer {
     killed: std::sync::Arc<AtomicBool>,
     /// Shared with the fake server: set by SIGSTOP.
     stopped: std::sync::Arc<AtomicBool>,
+    /// The port its fake server listens on, once started.
+    port: Option<u16>,
 }
 
 /// A file put into a container.
@@ -47,7 +49,6 @@ pub struct Upload {
 #[derive(Default)]
 pub struct FakeEngine {
     containers: Mutex<BTreeMap<String, FakeContainer>>,
-    pub port_in_use_once: AtomicBool,
     /// Names of every container ever created, in order.
     pub created: Mutex<Vec<String>>,
     /// The spec of every container ever created, in order.
@@ -264,6 +265,14 @@ impl Engine for FakeEngine {
                 log: String::new(),
                 killed: std::sync::Arc::default(),
                 stopped: std::sync::Arc::default(),
+                // Podman gives port 0 a free port at create, kept after
+                // the container ends.
+                port: spec.publish.map(|p| match p.host_port {
+                    0 => std::net::TcpListener::bind(("127.0.0.1", 0))
+                        .and_then(|l| l.local_addr())
+                        .map_or(0, |a| a.port()),
+                    n => n,
+                }),
                 task: None,
             },
         );
@@ -326,12 +335,6 @@ impl Engine for FakeEngine {
 
     async fn start(&self, id: &str) -> Result<(), EngineError> {
         self.answer("start", id)?;
-        if self.port_in_use_once.swap(false, Ordering::SeqCst) {
-            return Err(EngineError::PortInUse {
-                container: id.to_string(),
-                port: 1,
-            });
-        }
         let spec = self
             .containers
             .lock()
@@ -352,7 +355,9 @@ impl Engine for FakeEngine {
                 .to_string();
             return Ok(());
         }
-        let port = spec.publish.map(|p| p.host_port).unwrap_or(0);
+        let port = (self.containers.lock().unwrap().get(id))
+            .and_then(|c| c.port)
+            .unwrap_or(0);
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
             .map_err(|e| EngineError::Container {
@@ -392,9 +397,11 @@ impl Engine for FakeEngine {
         };
         let killed = behaviour.killed.clone();
         let stopped = behaviour.stopped.clone();
+        let bound = listener.local_addr().map(|a| a.port()).ok();
         let task = tokio::spawn(serve(listener, behaviour));
         let mut all = self.containers.lock().unwrap();
         let c = all.get_mut(id).unwrap();
+        c.port = bound;
         c.killed = killed;
         c.stopped = stopped;
         c.task = Some(task);
@@ -512,5 +519,16 @@ impl Engine for FakeEngine {
                 labels: c.spec.labels.clone(),
             })
             .collect())
+    }
+
+    async fn published_port(&self, id: &str, _container_port: u16) -> Result<u16, EngineError> {
+        self.answer("inspect", id)?;
+        (self.containers.lock().unwrap().get(id))
+            .and_then(|c| c.port)
+            .ok_or_else(|| unsupported("the port of a container not started"))
+    }
+
+    async fn reach(&self, port: u16) -> Result<crate::engine::Reach, EngineError> {
+        Ok(crate::engine::Reach::here(port))
     }
 }

@@ -59,21 +59,42 @@ pub struct FetchedSource {
     pub verification: Verification,
 }
 
-/// A model's files on the host, each mounted read-only as `/models/<name>`: a
-/// split model's shards side by side, where llama.cpp finds them from the
-/// first.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ModelFiles(pub Vec<(PathBuf, String)>);
+/// A model's files, each seen read-only as `/models/<name>` in a container:
+/// a split model's shards side by side, where llama.cpp finds them from the
+/// first. Bound from this machine's files, or, for another host's engine,
+/// the volume there that holds them all under their names
+/// (`session::remote_files`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ModelFiles {
+    /// Each file here and its name.
+    pub files: Vec<(PathBuf, String)>,
+    /// The volume on the engine's host holding the files; `None` binds them
+    /// from here.
+    pub volume: Option<String>,
+}
 
 impl ModelFiles {
-    /// A model in one file.
+    /// A model in one file here.
     pub fn one(host: PathBuf, name: &str) -> Self {
-        ModelFiles(vec![(host, name.to_string())])
+        ModelFiles {
+            files: vec![(host, name.to_string())],
+            volume: None,
+        }
     }
 
-    /// Each file as a read-only bind mount under `/models/`.
+    /// The mounts that show the files under `/models/`: the volume there,
+    /// or each file here bound read-only.
     pub fn binds(&self) -> Vec<crate::engine::Bind> {
-        self.0
+        if let Some(v) = &self.volume {
+            return vec![crate::engine::Bind {
+                host: PathBuf::from(v),
+                container: "/models".to_string(),
+                read_only: true,
+                relabel: true,
+                recursive: true,
+            }];
+        }
+        self.files
             .iter()
             .map(|(host, name)| crate::engine::Bind {
                 host: host.clone(),
@@ -108,7 +129,10 @@ impl FetchedModel {
     pub fn files(&self) -> ModelFiles {
         let mut files = vec![(self.path.clone(), self.file.clone())];
         files.extend(self.shards.iter().map(|s| (s.path.clone(), s.file.clone())));
-        ModelFiles(files)
+        ModelFiles {
+            files,
+            volume: None,
+        }
     }
 }
 

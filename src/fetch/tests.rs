@@ -437,7 +437,7 @@ async fn a_split_model_fetches_every_shard_from_beside_the_first_and_names_a_mis
     let files = got.files();
     assert_eq!(
         files
-            .0
+            .files
             .iter()
             .map(|(p, n)| (p.clone(), n.as_str()))
             .collect::<Vec<_>>(),

@@ -294,7 +294,14 @@ fn default_source() -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ServerStart {
     pub container_name: String,
+    /// Its published port on the engine's host's loopback.
     pub host_port: u16,
+    /// For another host's engine: the port of the machine rigbench ran on
+    /// that an SSH forward took to `host_port` there (each request's time
+    /// then includes the way over SSH; llama-server's own timings do not).
+    /// Absent for an engine on the same host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forwarded_from: Option<u16>,
     /// Seconds from container start until `/health` answered 200.
     pub load_seconds: f64,
     /// The container log, relative to the run directory.

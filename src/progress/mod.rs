@@ -15,7 +15,7 @@ use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// How often a step that goes on says so when stderr is not a terminal.
 pub const HEARTBEAT: Duration = Duration::from_secs(30);
@@ -31,15 +31,46 @@ fn heartbeat_interval() -> Duration {
 }
 
 /// The logger: rigbench's own lines (targets under `rigbench`), printed above
-/// the run's overall bar while one is shown (a terminal only), else on stderr.
-/// Other crates' records are not shown.
+/// the runs' overall bars while any is shown (a terminal only), else on
+/// stderr; a line of a run on one of several hosts (`on_host`) starts with
+/// `[HOST]`. Other crates' records are not shown.
 struct Lines {
-    overall: Mutex<Option<ProgressBar>>,
+    overall: Mutex<Option<Bars>>,
+}
+
+/// The overall bars shown: one per host a run measures (the key `""` for a
+/// run on one host), drawn together.
+struct Bars {
+    multi: MultiProgress,
+    each: std::collections::BTreeMap<String, ProgressBar>,
 }
 
 static LINES: Lines = Lines {
     overall: Mutex::new(None),
 };
+
+tokio::task_local! {
+    /// The host the run being polled measures, among several (`run --on`).
+    static HOST: String;
+}
+
+/// Runs `f` as the run on `host` among several: its lines say so and it has
+/// its own overall bar.
+pub async fn on_host<F: std::future::Future>(host: String, f: F) -> F::Output {
+    HOST.scope(host, f).await
+}
+
+/// The host of the run being polled; `""` where only one runs.
+fn host() -> String {
+    HOST.try_with(String::clone).unwrap_or_default()
+}
+
+/// This host's overall bar, if one is shown.
+fn my_bar() -> Option<ProgressBar> {
+    let key = host();
+    let g = LINES.overall.lock().ok()?;
+    g.as_ref()?.each.get(&key).cloned()
+}
 
 impl log::Log for Lines {
     fn enabled(&self, metadata: &log::Metadata) -> bool {
@@ -50,9 +81,15 @@ impl log::Log for Lines {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let text = record.args().to_string();
-        match self.overall.lock().ok().and_then(|g| g.clone()) {
-            Some(b) => b.println(text),
+        let text = match host().as_str() {
+            "" => record.args().to_string(),
+            h => format!("[{h}] {}", record.args()),
+        };
+        let multi = (self.overall.lock().ok()).and_then(|g| g.as_ref().map(|b| b.multi.clone()));
+        match multi {
+            Some(m) => {
+                let _ = m.println(text);
+            }
             None => eprintln!("{text}"),
         }
     }
@@ -163,7 +200,7 @@ pub fn waiting(what: &str) -> Waiting {
     if quiet() {
         return Waiting(None);
     }
-    if let Some(b) = LINES.overall.lock().ok().and_then(|g| g.clone()) {
+    if let Some(b) = my_bar() {
         b.set_message(what.to_string());
         return Waiting(None);
     }
@@ -198,24 +235,44 @@ pub fn overall_start(o: &overall::Overall) {
     if let Ok(style) = ProgressStyle::with_template("[{elapsed}] {bar:30} {prefix} · {wide_msg}") {
         bar.set_style(style);
     }
-    bar.enable_steady_tick(Duration::from_millis(500));
     if let Ok(mut g) = LINES.overall.lock() {
-        *g = Some(bar);
+        let bars = g.get_or_insert_with(|| Bars {
+            multi: MultiProgress::new(),
+            each: std::collections::BTreeMap::new(),
+        });
+        let bar = bars.multi.add(bar);
+        bar.enable_steady_tick(Duration::from_millis(500));
+        if let Some(old) = bars.each.insert(host(), bar) {
+            old.finish_and_clear();
+        }
     }
     overall_update(o);
 }
 
-/// Updates the overall bar to `o`.
+/// Updates this run's overall bar to `o`.
 pub fn overall_update(o: &overall::Overall) {
-    if let Some(b) = LINES.overall.lock().ok().and_then(|g| g.clone()) {
+    if let Some(b) = my_bar() {
         b.set_length(u64::from(o.runs_planned));
         b.set_position(u64::from(o.runs_done));
-        b.set_prefix(overall_text(o));
+        b.set_prefix(match host().as_str() {
+            "" => overall_text(o),
+            h => format!("{h}: {}", overall_text(o)),
+        });
     }
 }
 
+/// Ends this run's overall bar (the others go on).
 pub fn overall_done() {
-    if let Some(b) = LINES.overall.lock().ok().and_then(|mut g| g.take()) {
-        b.finish_and_clear();
+    let Ok(mut g) = LINES.overall.lock() else {
+        return;
+    };
+    if let Some(bars) = g.as_mut() {
+        if let Some(b) = bars.each.remove(&host()) {
+            b.finish_and_clear();
+            bars.multi.remove(&b);
+        }
+        if bars.each.is_empty() {
+            *g = None;
+        }
     }
 }

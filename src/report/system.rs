@@ -224,6 +224,7 @@ mod tests {
         ServerStart {
             container_name: "c".into(),
             host_port: 1,
+            forwarded_from: None,
             load_seconds: 1.0,
             log: "logs/x.log".into(),
             props: None,

@@ -308,7 +308,8 @@ impl<E: Engine> Runner<'_, E> {
         log::info!("  healthy after {load_seconds:.2} s");
         let server_start = ServerStart {
             container_name: started.name.clone(),
-            host_port: started.port,
+            host_port: started.reach.there,
+            forwarded_from: started.reach.forward.as_ref().map(|f| f.port),
             load_seconds,
             log: log_rel.to_string(),
             props: started.client.props().await.ok(),

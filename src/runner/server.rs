@@ -1,6 +1,6 @@
-//! One llama-server in its container: start it on a free loopback port (another if
-//! the port is taken meanwhile), wait for `/health` while watching the container,
-//! and stop it, keeping its log.
+//! One llama-server in its container: start it with its port published on the
+//! engine's host's loopback (a port the engine picks) and reached from here,
+//! wait for `/health` while watching the container, and stop it, keeping its log.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::bench::{Health, ServerClient};
 use crate::engine::{
     ContainerSpec, ContainerState, Engine, EngineError, LABEL_MANAGED, LABEL_ROLE, LABEL_RUN,
-    Publish,
+    Publish, Reach,
 };
 use crate::fetch::ModelFiles;
 use crate::host::devices::Passthrough;
@@ -19,8 +19,6 @@ pub use crate::plan::settings::CONTAINER_PORT;
 
 /// How often the container is checked while waiting for health.
 const POLL: Duration = Duration::from_millis(50);
-/// Attempts to find a free host port.
-const PORT_ATTEMPTS: u32 = 5;
 
 /// What is needed to start one server.
 pub struct ServerSpec<'a> {
@@ -39,7 +37,8 @@ pub struct ServerSpec<'a> {
 pub struct Server {
     pub id: String,
     pub name: String,
-    pub port: u16,
+    /// Its port on the engine's host and here (the same, or an SSH forward's).
+    pub reach: Reach,
     pub client: ServerClient,
 }
 
@@ -53,12 +52,6 @@ pub enum StartFailure {
         waited_s: u64,
         last: String,
     },
-}
-
-/// A port on 127.0.0.1 that was free a moment ago.
-fn free_port() -> std::io::Result<u16> {
-    let l = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
-    Ok(l.local_addr()?.port())
 }
 
 /// The devices llama.cpp sees in the server's image with the server's
@@ -95,83 +88,69 @@ pub async fn list_devices<E: Engine>(
 }
 
 impl Server {
-    /// Creates and starts the container; retries on another port if the chosen one
-    /// was taken in between.
+    /// Creates and starts the container with its port published on the
+    /// engine's host's loopback (a port the engine picks: no race for it),
+    /// then reaches that port from here (`Engine::reach`: itself, or an SSH
+    /// forward to another host).
     pub async fn start<E: Engine>(
         engine: &E,
         spec: &ServerSpec<'_>,
     ) -> Result<Server, EngineError> {
-        let mut last_err = None;
-        for attempt in 0..PORT_ATTEMPTS {
-            let port = free_port().map_err(|e| EngineError::Api {
-                op: "find a free port",
-                message: e.to_string(),
-            })?;
-            let name = if attempt == 0 {
-                spec.name.clone()
+        let cs = spec.passthrough.onto(ContainerSpec {
+            name: spec.name.clone(),
+            image: spec.image_id.to_string(),
+            entrypoint: None,
+            cmd: spec.variant.server_argv.clone(),
+            // The plan's own settings; the host's device selection is
+            // added where the plan does not set it.
+            env: spec.variant.env.clone(),
+            binds: spec.model_files.binds(),
+            publish: Some(Publish {
+                host_ip: Ipv4Addr::LOCALHOST,
+                host_port: 0,
+                container_port: CONTAINER_PORT,
+            }),
+            labels: BTreeMap::from([
+                (LABEL_MANAGED.to_string(), "true".to_string()),
+                (LABEL_RUN.to_string(), spec.run_id.to_string()),
+                (LABEL_ROLE.to_string(), "server".to_string()),
+            ]),
+            // So that signals reach the server as they would on a host
+            // (see `ContainerSpec::init`); recorded as `ServerStart::init`.
+            init: true,
+            read_only_root: spec.read_only_root,
+            tmpfs: if spec.read_only_root {
+                crate::engine::scratch_dirs()
             } else {
-                format!("{}-{attempt}", spec.name)
-            };
-            let cs = spec.passthrough.onto(ContainerSpec {
-                name: name.clone(),
-                image: spec.image_id.to_string(),
-                entrypoint: None,
-                cmd: spec.variant.server_argv.clone(),
-                // The plan's own settings; the host's device selection is
-                // added where the plan does not set it.
-                env: spec.variant.env.clone(),
-                binds: spec.model_files.binds(),
-                publish: Some(Publish {
-                    host_ip: Ipv4Addr::LOCALHOST,
-                    host_port: port,
-                    container_port: CONTAINER_PORT,
-                }),
-                labels: BTreeMap::from([
-                    (LABEL_MANAGED.to_string(), "true".to_string()),
-                    (LABEL_RUN.to_string(), spec.run_id.to_string()),
-                    (LABEL_ROLE.to_string(), "server".to_string()),
-                ]),
-                // So that signals reach the server as they would on a host
-                // (see `ContainerSpec::init`); recorded as `ServerStart::init`.
-                init: true,
-                read_only_root: spec.read_only_root,
-                tmpfs: if spec.read_only_root {
-                    crate::engine::scratch_dirs()
-                } else {
-                    Vec::new()
-                },
-                nano_cpus: spec.variant.cpus.map(|c| (c * 1e9).round() as i64),
-                cpuset_cpus: spec.variant.cpuset_cpus.clone(),
-                ..ContainerSpec::default()
-            });
-            let id = engine.create(&cs).await?;
-            match engine.start(&id).await {
-                Ok(()) => {
-                    let client = ServerClient::new(port).map_err(|e| EngineError::Api {
-                        op: "HTTP client",
-                        message: e.to_string(),
-                    })?;
-                    return Ok(Server {
-                        id,
-                        name,
-                        port,
-                        client,
-                    });
-                }
-                Err(e @ EngineError::PortInUse { .. }) => {
-                    let _ = engine.remove(&id).await;
-                    last_err = Some(e);
-                }
-                Err(e) => {
-                    let _ = engine.remove(&id).await;
-                    return Err(e);
-                }
+                Vec::new()
+            },
+            nano_cpus: spec.variant.cpus.map(|c| (c * 1e9).round() as i64),
+            cpuset_cpus: spec.variant.cpuset_cpus.clone(),
+            ..ContainerSpec::default()
+        });
+        let id = engine.create(&cs).await?;
+        let reached = async {
+            engine.start(&id).await?;
+            let there = engine.published_port(&id, CONTAINER_PORT).await?;
+            engine.reach(there).await
+        };
+        let reach = match reached.await {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = engine.remove(&id).await;
+                return Err(e);
             }
-        }
-        Err(last_err.unwrap_or(EngineError::Api {
-            op: "start server",
-            message: "no free port".to_string(),
-        }))
+        };
+        let client = ServerClient::new(reach.port).map_err(|e| EngineError::Api {
+            op: "HTTP client",
+            message: e.to_string(),
+        })?;
+        Ok(Server {
+            id,
+            name: spec.name.clone(),
+            reach,
+            client,
+        })
     }
 
     /// Waits until `/health` answers 200; returns the seconds it took.
@@ -241,16 +220,4 @@ pub fn log_paths(run_dir: &Path, group: &str) -> (String, PathBuf) {
     let rel = format!("logs/{group}.log");
     let abs = run_dir.join(&rel);
     (rel, abs)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_free_port_is_bindable() {
-        let p = free_port().unwrap();
-        assert!(p > 0);
-        std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, p)).unwrap();
-    }
 }

@@ -216,18 +216,6 @@ env = { FAKE_STALL_AFTER = "3" }
 }
 
 #[tokio::test]
-async fn a_port_taken_between_choice_and_start_is_retried_on_another() {
-    let mut s = setup("");
-    s.engine.port_in_use_once.store(true, Ordering::SeqCst);
-    run(&mut s).await;
-    let m = s.run_dir.load().unwrap();
-    assert!(m.cells.iter().all(|c| c.status == CellStatus::Ok));
-    let created = s.engine.created.lock().unwrap().clone();
-    assert_eq!(created.len(), 2);
-    assert!(created[1].ends_with("-1"), "{created:?}");
-}
-
-#[tokio::test]
 async fn cleanup_removes_only_this_runs_containers() {
     let s = setup("");
     let runner = Runner {

@@ -32,6 +32,26 @@ pub struct Session<'a, E: Engine> {
     /// Whether images are built again (`rerun`).
     pub rebuild: Rebuild,
     pub sampler: Option<&'a Sampler>,
+    /// For another host's engine: what puts the models there.
+    pub there: Option<&'a There>,
+}
+
+/// Another host's engine as the models' copies there need it: how it is
+/// named, and this rigbench (which checks each copy's sha256 there).
+pub struct There {
+    pub engine: String,
+    pub binary: std::path::PathBuf,
+}
+
+impl There {
+    pub async fn of<E: Engine>(engine: &E) -> anyhow::Result<There> {
+        Ok(There {
+            engine: engine.info().await?.socket,
+            binary: std::env::current_exe().map_err(|e| {
+                anyhow::anyhow!("cannot find this rigbench's executable to run on that host: {e}")
+            })?,
+        })
+    }
 }
 
 impl<E: Engine> Session<'_, E> {
@@ -42,13 +62,63 @@ impl<E: Engine> Session<'_, E> {
         let mut fetcher = Fetcher::new(self.cache)?;
         let sources = prepare::sources(&mut fetcher, &m.plan).await?;
         let needed = self.matrix.models_needed(&m.plan);
-        let obtained = prepare::models(&mut fetcher, self.cache, &m.plan, &needed).await?;
+        let mut obtained = prepare::models(&mut fetcher, self.cache, &m.plan, &needed).await?;
+        if self.there.is_some() {
+            obtained = none_made_by_quantize(&m.plan, obtained)?;
+        }
         m.add_time(|x| x.fetch_s += t.elapsed().as_secs_f64());
         self.images(m, &sources).await?;
         let models = self
             .record_models(m, &mut fetcher, obtained, &sources)
             .await?;
-        self.measure(m, &models).await
+        let t = Instant::now();
+        let files = self.model_files(&m.plan, &models).await?;
+        m.add_time(|x| x.fetch_s += t.elapsed().as_secs_f64());
+        self.measure(m, files).await
+    }
+
+    /// Each model's files as its containers mount them: from here, or, on
+    /// another host's engine, from the volume there its files are copied
+    /// into (once; checked by sha256 there).
+    async fn model_files(
+        &self,
+        plan: &crate::plan::Plan,
+        models: &[Option<FetchedModel>],
+    ) -> anyhow::Result<Vec<ModelFiles>> {
+        let mut out = Vec::new();
+        for (spec, f) in plan.models.iter().zip(models) {
+            let Some(f) = f else {
+                // An unused model's files: none (no group or llama-bench run names it).
+                out.push(ModelFiles::default());
+                continue;
+            };
+            let mut files = f.files();
+            if let Some(there) = self.there {
+                let list: Vec<remote_files::ModelFile> = std::iter::once(f)
+                    .chain(&f.shards)
+                    .map(|s| remote_files::ModelFile {
+                        path: &s.path,
+                        name: &s.file,
+                        sha256: &s.sha256,
+                    })
+                    .collect();
+                let (volume, placed) =
+                    remote_files::model_volume(self.engine, &there.engine, &list, &there.binary)
+                        .await?;
+                log::info!(
+                    "model {}: on {} in volume {volume} ({}; sha256 checked there)",
+                    spec.name,
+                    there.engine,
+                    match placed {
+                        remote_files::Placed::Found => "already there",
+                        remote_files::Placed::Copied => "copied through the API",
+                    }
+                );
+                files.volume = Some(volume);
+            }
+            out.push(files);
+        }
+        Ok(out)
     }
 
     /// The models made ready (synthetic ones that llama-quantize makes, in
@@ -119,7 +189,7 @@ impl<E: Engine> Session<'_, E> {
     async fn measure(
         &self,
         m: &mut Recorder<'_>,
-        models: &[Option<FetchedModel>],
+        model_files: Vec<ModelFiles>,
     ) -> anyhow::Result<()> {
         let run_id = m.run_id.clone();
         let sources = &m.plan.sources;
@@ -140,14 +210,7 @@ impl<E: Engine> Session<'_, E> {
             dir: self.dir,
             run_id: &run_id,
             backends,
-            // An unused model's files: none (no group or llama-bench run names it).
-            model_files: models
-                .iter()
-                .map(|f| {
-                    f.as_ref()
-                        .map_or(ModelFiles(Vec::new()), FetchedModel::files)
-                })
-                .collect(),
+            model_files,
             sampler: self.sampler,
             rates: crate::report::roofline::estimate_rates(&m.plan, &m.host),
         };
@@ -170,6 +233,33 @@ impl<E: Engine> Session<'_, E> {
         runner.run_llama_bench(m, self.matrix).await?;
         Ok(())
     }
+}
+
+/// Refuses, for another host's engine, a synthetic model that llama-quantize
+/// would still have to make in a run's image (one made before is in the
+/// cache and is used as it is): the Q8_0 files written for it are removed
+/// and the run stops before any image is built.
+fn none_made_by_quantize(
+    plan: &crate::plan::Plan,
+    obtained: Vec<prepare::Obtained>,
+) -> anyhow::Result<Vec<prepare::Obtained>> {
+    let pending: Vec<&str> = (plan.models.iter().zip(&obtained))
+        .filter(|(_, o)| matches!(o, prepare::Obtained::Pending(_)))
+        .map(|(m, _)| m.name.as_str())
+        .collect();
+    if !pending.is_empty() {
+        let names = pending.join(", ");
+        for o in obtained {
+            if let prepare::Obtained::Pending(p) = o {
+                let _ = p.discard();
+            }
+        }
+        anyhow::bail!(
+            "model(s) {}: made by llama-quantize in a run's image, which a run on another host's engine cannot do yet; make them on a machine with its own engine (`rigbench model prepare --plan PLAN` there), or choose a quantization rigbench writes itself (`rigbench model shapes` lists them)",
+            names
+        );
+    }
+    Ok(obtained)
 }
 
 /// Closes the manifest's wall time: `total_s` gains this process's time since

@@ -190,7 +190,7 @@ pub async fn model_records(
     let mut records = Vec::new();
     for (m, f) in plan.models.iter().zip(fetched) {
         let Some(f) = f else { continue };
-        let paths: Vec<std::path::PathBuf> = f.files().0.into_iter().map(|(p, _)| p).collect();
+        let paths: Vec<std::path::PathBuf> = f.files().files.into_iter().map(|(p, _)| p).collect();
         let gguf = tokio::task::spawn_blocking(move || match paths.as_slice() {
             [one] => crate::gguf::read_facts(one),
             shards => {
@@ -249,6 +249,20 @@ pub async fn model_records(
     }
     Ok(records)
 }
+
+/// On another host's engine: the backends' shared shader cache is a named
+/// volume there (`SHADER_CACHE_VOLUME`, made by the engine at first use),
+/// as the cache's folder is here.
+pub fn shader_volumes(passthroughs: &mut BTreeMap<Backend, Passthrough>) {
+    for (b, p) in passthroughs.iter_mut() {
+        if crate::host::devices::uses_mesa_shader_cache(*b) {
+            p.shader_cache = Some(SHADER_CACHE_VOLUME.to_string());
+        }
+    }
+}
+
+/// The shader cache's volume on another host.
+pub const SHADER_CACHE_VOLUME: &str = "rigbench-shader-cache";
 
 /// Gives the backends whose driver keeps Mesa's shader cache the shared one
 /// under the cache directory (created here).

@@ -1,0 +1,173 @@
+//! `rigbench run --on NAME[,NAME…]`: one plan on several hosts at once, each
+//! a Podman connection (its own engine over SSH, its facts, devices and CPUs
+//! read there, its plan loaded for it), each host's cells one at a time on
+//! that host; one run directory per host under the run directory
+//! (`DIR/NAME`), one progress view (a bar and `[NAME]` lines per host), and
+//! each host's fate its own: a host that cannot be reached or whose engine is
+//! lost fails (`engine_lost`) alone, the others finish. `--resume DIR` takes
+//! up each host's run that is not complete, on its host. With two or more
+//! hosts' runs, `DIR/summary.md` sets them side by side (`rigbench summary`).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use super::{EngineFlags, Globals, default_out};
+use crate::cli::RunArgs;
+use crate::image::Rebuild;
+use crate::manifest::store::RunDir;
+use crate::status::RunStatus;
+
+pub async fn run_on(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
+    let names = hosts(g, args)?;
+    // Every name read from Podman's list before any work: an unknown one is
+    // an error that lists the known.
+    for name in &names {
+        let flags = flags_for(g, name);
+        tokio::task::spawn_blocking(move || flags.target())
+            .await
+            .map_err(|e| anyhow::anyhow!("reading Podman's connections failed: {e}"))??;
+    }
+    let base = match (&args.resume, &args.out) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(out)) => out.clone(),
+        (None, None) => {
+            let here =
+                crate::host::view::HostView::read(Path::new("/"), &|k| std::env::var(k).ok());
+            default_out(&super::run::plan_on(args, &here)?.0)
+        }
+    };
+    let runs = names.iter().map(|name| {
+        let g = Globals {
+            engine: flags_for(g, name),
+            cache: g.cache.clone(),
+        };
+        let dir = base.join(name);
+        let resume = args.resume.is_some();
+        crate::progress::on_host(name.clone(), async move {
+            let r = match resume {
+                true => resume_one(&g, &dir).await,
+                false => fresh_one(&g, args, &dir).await,
+            };
+            if let Err(e) = &r {
+                log::info!("failed: {e:#}");
+            }
+            r
+        })
+    });
+    let results = futures_util::future::join_all(runs).await;
+    let mut code = ExitCode::SUCCESS;
+    let mut failed = Vec::new();
+    println!("runs on {} host(s) in {}:", names.len(), base.display());
+    for (name, r) in names.iter().zip(results) {
+        let dir = base.join(name);
+        match r {
+            Ok(c) => {
+                println!("  {name}: {} ({})", state_of(&dir), dir.display());
+                if c != ExitCode::SUCCESS && code == ExitCode::SUCCESS {
+                    code = c;
+                }
+            }
+            Err(e) => {
+                println!("  {name}: failed: {e:#} ({})", dir.display());
+                failed.push(name.as_str());
+            }
+        }
+    }
+    summary(&base, &names)?;
+    if !failed.is_empty() {
+        anyhow::bail!(
+            "the run failed on {} of {} host(s): {}; resume them with `rigbench run --on {} --resume {}`",
+            failed.len(),
+            names.len(),
+            failed.join(", "),
+            names.join(","),
+            base.display()
+        );
+    }
+    Ok(code)
+}
+
+/// The hosts named, each once; `--on` takes the engine from Podman's list,
+/// so no other engine flag goes with it.
+fn hosts(g: &Globals, args: &RunArgs) -> anyhow::Result<Vec<String>> {
+    let e = &g.engine;
+    if e.socket.is_some() || e.host.is_some() || e.connection.is_some() {
+        anyhow::bail!(
+            "--on names the hosts as Podman connections: leave out --socket, --host and --connection"
+        );
+    }
+    let mut names: Vec<String> = Vec::new();
+    for n in &args.on {
+        let n = n.trim();
+        if n.is_empty() || n.contains('/') || n.starts_with('.') {
+            anyhow::bail!(
+                "--on {n:?}: not a connection name (`podman system connection list` shows them)"
+            );
+        }
+        if names.iter().any(|m| m == n) {
+            anyhow::bail!("--on names {n} twice: each host runs the plan once");
+        }
+        names.push(n.to_string());
+    }
+    Ok(names)
+}
+
+/// The engine flags of the connection `name`, with the `ssh` config asked for.
+fn flags_for(g: &Globals, name: &str) -> EngineFlags {
+    EngineFlags {
+        connection: Some(name.to_string()),
+        ssh_config: g.engine.ssh_config.clone(),
+        ..EngineFlags::default()
+    }
+}
+
+/// The plan run on one host: read there, loaded for it, run into `dir`.
+async fn fresh_one(g: &Globals, args: &RunArgs, dir: &Path) -> anyhow::Result<ExitCode> {
+    let remote = super::launch::remote(g)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("--on needs a remote engine"))?;
+    let (plan, _) = super::run::plan_on(args, &remote.seen.view)?;
+    super::launch::fresh(g, plan, dir, Rebuild::No, Some(remote)).await
+}
+
+/// One host's run taken up where it stopped; a complete one is left alone,
+/// and one never started (no manifest: its host could not be reached) is
+/// said so, not made.
+async fn resume_one(g: &Globals, dir: &Path) -> anyhow::Result<ExitCode> {
+    if !RunDir::open(dir).manifest_path().exists() {
+        anyhow::bail!(
+            "{}: no run was started on this host (nothing to resume); run the plan on it with `--on` and a new --out",
+            dir.display()
+        );
+    }
+    super::launch::resume(g, dir).await
+}
+
+/// A host's run's state as its manifest says.
+fn state_of(dir: &Path) -> String {
+    match RunDir::open(dir).load() {
+        Ok(m) => m.status.to_string(),
+        Err(e) => format!("no manifest ({e})"),
+    }
+}
+
+/// `base/summary.md`: the hosts' runs side by side, where two or more have a
+/// manifest; said where it is.
+fn summary(base: &Path, names: &[String]) -> anyhow::Result<()> {
+    let runs: Vec<(String, crate::manifest::Manifest)> = names
+        .iter()
+        .filter_map(|n| Some((n.clone(), RunDir::open(&base.join(n)).load().ok()?)))
+        .filter(|(_, m)| m.status != RunStatus::Running)
+        .collect();
+    if runs.len() < 2 {
+        return Ok(());
+    }
+    let named: Vec<(String, &crate::manifest::Manifest)> =
+        runs.iter().map(|(n, m)| (n.clone(), m)).collect();
+    let text = super::summary::markdown(&named);
+    let path: PathBuf = base.join("summary.md");
+    crate::hash::write_atomic(&path, text.as_bytes())
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+    println!("summary: {}", path.display());
+    Ok(())
+}
