@@ -5,8 +5,10 @@
 //! user's (scripts/setup.sh's `RIGBENCH_ROOTLESS_USER`) under its
 //! `/run/user/UID`. rigbench reaches each through its own `ssh` (`--host`, and
 //! `--connection` read from Podman's connection list) and reports that host's
-//! engine; every bad input is an error naming it before any work; a run on a
-//! remote engine is refused until it can be done there.
+//! engine; every bad input is an error naming it before any work; the e2e
+//! plan runs on both hosts at once (`run --on`), the rootless host's service
+//! killed with `kill -9` mid-run is `engine_lost` there alone, `--resume`
+//! finishes it, and the hosts' summary renders.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -191,6 +193,272 @@ impl Sshd {
     }
 }
 
+/// The rootless user's Podman API service on `sock` (under its runtime
+/// directory `run_dir`), up when the socket is there.
+fn user_service_on(user: &str, run_dir: &Path, sock: &Path) -> Reaped {
+    let _ = std::fs::remove_file(sock);
+    let service = Reaped::spawn(
+        Command::new("runuser")
+            .args(["-u", user, "--", "env"])
+            .arg(format!("XDG_RUNTIME_DIR={}", run_dir.display()))
+            .args(["podman", "system", "service", "--time=0"])
+            .arg(format!("unix://{}", sock.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    wait_for(sock, "the rootless user's API socket");
+    service
+}
+
+/// The two hosts as `run --on` reaches them.
+struct Hosts<'a> {
+    conf: &'a Path,
+    config: &'a str,
+    user: &'a str,
+    uid: u32,
+    run_dir: &'a Path,
+    user_sock: &'a Path,
+    root_uri: &'a str,
+    user_uri: &'a str,
+}
+
+impl Hosts<'_> {
+    /// `podman ARGS` as the rootless user.
+    fn user_podman(&self, args: &[&str]) -> Output {
+        Command::new("runuser")
+            .args(["-u", self.user, "--", "env"])
+            .arg(format!("XDG_RUNTIME_DIR={}", self.run_dir.display()))
+            .arg("podman")
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// `rigbench --ssh-config CONFIG run ARGS` with the test's connections.
+    fn run(&self, args: &[&str], cwd: &Path) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rigbench"));
+        cmd.env("CONTAINERS_CONF", self.conf)
+            .current_dir(cwd)
+            .args(["--ssh-config", self.config, "run"])
+            .args(args);
+        cmd
+    }
+}
+
+/// `podman save IMAGE` here, `podman load` into the rootless user's store.
+fn copy_to_user(h: &Hosts, image: &str) {
+    let mut load = Command::new("runuser")
+        .args(["-u", h.user, "--", "env"])
+        .arg(format!("XDG_RUNTIME_DIR={}", h.run_dir.display()))
+        .args(["podman", "load", "-q"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let save = Command::new("podman")
+        .args(["save", image])
+        .stdout(load.stdin.take().unwrap())
+        .status()
+        .unwrap();
+    assert!(
+        save.success() && load.wait().unwrap().success(),
+        "copying {image}"
+    );
+}
+
+/// The e2e plan on root's and the rootless user's engines at once through
+/// `--on`, the user's service killed mid-run and started again (returned),
+/// the run resumed; each host's manifest says it is that host's.
+fn two_hosts_at_once(h: &Hosts, dir: &Path, cwd: &Path, user_service: Reaped) -> Reaped {
+    // The e2e image (built here as the other tests have it) and its base in
+    // the user's store: a rootless build takes minutes. The model goes there
+    // through the API, as any remote host gets it.
+    let plan = repo().join("tests/plans/e2e.toml");
+    let plan = plan.to_str().unwrap();
+    let built = common::rigbench_ok(&["build", "--plan", plan], cwd);
+    let image = regex::Regex::new(r"localhost/rigbench/llama-cpu:[0-9a-f]+")
+        .unwrap()
+        .find(&String::from_utf8_lossy(&built.stdout))
+        .expect("build printed the image tag")
+        .as_str()
+        .to_string();
+    for base in [
+        "localhost/rigbench/debian:trixie",
+        rigbench::backend::PINNED_DEBIAN,
+    ] {
+        let here = Command::new("podman")
+            .args(["image", "exists", base])
+            .status()
+            .is_ok_and(|s| s.success());
+        if here {
+            copy_to_user(h, base);
+        }
+    }
+    copy_to_user(h, &image);
+
+    let out = dir.join("on");
+    let out_arg = out.to_str().unwrap();
+    let t0 = Instant::now();
+    let mut run = h
+        .run(
+            &[
+                "--on",
+                "gpu-root,gpu-user",
+                "--plan",
+                plan,
+                "--runs",
+                "3",
+                "--out",
+                out_arg,
+            ],
+            cwd,
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The user's service killed (SIGKILL, as a crash) once that host has
+    // measured a run: the service, not the server containers (conmon keeps
+    // them), as when a host's Podman dies.
+    let user_manifest = out.join("gpu-user/manifest.json");
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let measured = common::read_manifest(&user_manifest)
+            .is_some_and(|m| m.cells.iter().any(|c| !c.runs.is_empty()));
+        if measured {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline && run.try_wait().unwrap().is_none(),
+            "the rootless host measured nothing"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let killed = Command::new("pkill")
+        .args(["-KILL", "-u", &h.uid.to_string(), "-f"])
+        .arg(format!(
+            "system service --time=0 unix://{}",
+            h.user_sock.display()
+        ))
+        .status()
+        .unwrap();
+    assert!(killed.success(), "the user's service was running");
+    let done = run.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&done.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&done.stderr).into_owned();
+    eprintln!(
+        "run --on: {:.0} s\n{stdout}{stderr}",
+        t0.elapsed().as_secs_f64()
+    );
+    assert_eq!(done.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the run failed on 1 of 2 host(s): gpu-user")
+            && stderr.contains(&format!("--resume {out_arg}")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("[gpu-root] ") && stderr.contains("[gpu-user] "),
+        "{stderr}"
+    );
+    assert!(stdout.contains("gpu-root: complete"), "{stdout}");
+    let root_run = common::manifest_json(&out.join("gpu-root"));
+    let lost = common::manifest_json(&out.join("gpu-user"));
+    assert_eq!(root_run["status"], "complete");
+    assert_ne!(lost["status"], "complete");
+    let modes: Vec<&str> = (lost["cells"].as_array().unwrap().iter())
+        .filter_map(|c| c["failure"]["mode"].as_str())
+        .collect();
+    assert_eq!(modes, ["engine_lost"], "the cell in flight alone");
+    // Podman's remote client's command for what is left there.
+    assert!(
+        stderr.contains(&format!("podman --url {} rm -f --ignore", h.user_uri))
+            || lost["error"]
+                .as_str()
+                .is_some_and(|e| !e.contains("could not remove")),
+        "{stderr}"
+    );
+
+    // The service back, the run resumed: the lost host's run finishes, the
+    // complete one is left as it is.
+    drop(user_service);
+    let user_service = user_service_on(h.user, h.run_dir, h.user_sock);
+    let resumed = h
+        .run(&["--on", "gpu-root,gpu-user", "--resume", out_arg], cwd)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&resumed.stdout).into_owned();
+    assert!(
+        resumed.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    assert!(stdout.contains("gpu-root: complete") && stdout.contains("gpu-user: complete"));
+    assert_eq!(common::manifest_json(&out.join("gpu-root")), root_run);
+    let user_run = common::manifest_json(&out.join("gpu-user"));
+    assert_eq!(user_run["status"], "complete");
+    assert!(
+        (user_run["cells"].as_array().unwrap().iter()).all(|c| c["status"] == "ok"),
+        "{user_run}"
+    );
+    assert!(
+        user_run["resumes"][0]["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("1 cell(s) the lost engine stopped run again")),
+        "{}",
+        user_run["resumes"]
+    );
+
+    // Each manifest is its host's: its engine, socket, user; its facts read
+    // there (this machine here); its servers reached through SSH forwards.
+    let here = Command::new(env!("CARGO_BIN_EXE_rigbench"))
+        .arg("host-view")
+        .output()
+        .unwrap();
+    let here: serde_json::Value = serde_json::from_slice(&here.stdout).unwrap();
+    for (run, uri, rootless, conn, owner) in [
+        (&root_run, h.root_uri, false, "gpu-root", 0),
+        (&user_run, h.user_uri, true, "gpu-user", h.uid),
+    ] {
+        let e = &run["engine"];
+        assert_eq!(e["socket"], uri, "{e}");
+        assert_eq!(e["rootless"], rootless, "{e}");
+        assert_eq!(e["remote"]["connection"], conn, "{e}");
+        assert_eq!(e["remote"]["socket_uid"], owner, "{e}");
+        assert_eq!(run["host"]["hostname"], here["facts"]["hostname"]);
+        assert_eq!(run["host"]["kernel"], here["facts"]["kernel"]);
+        let server = &run["cells"][0]["server"];
+        assert!(
+            server["forwarded_from"].as_u64().is_some_and(|p| p > 0)
+                && server["host_port"].as_u64().is_some_and(|p| p > 0),
+            "{server}"
+        );
+    }
+    // The hosts side by side.
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(
+        summary.contains("## Generation, tokens/s")
+            && summary.contains("`gpu-root`")
+            && summary.contains("`gpu-user`")
+            && summary.contains("rootless via gpu-user"),
+        "{summary}"
+    );
+    // Nothing left: no container on either host; the model's volumes and the
+    // user's copies go (the user's store as it was: reset).
+    let volume = "rigbench-model-a5fd3b62230aa5ec";
+    let left = Command::new("podman")
+        .args(["ps", "-aq", "--filter", "label=io.rigbench.managed"])
+        .output()
+        .unwrap();
+    assert!(left.stdout.is_empty(), "no container left on root's host");
+    let left = h.user_podman(&["ps", "-aq", "--filter", "label=io.rigbench.managed"]);
+    assert!(
+        left.stdout.is_empty(),
+        "no container left on the user's host"
+    );
+    sh(Command::new("podman").args(["volume", "rm", volume]));
+    user_service
+}
+
 /// The rootless user scripts/setup.sh prepared: name, uid.
 fn rootless_user() -> (String, u32) {
     let name = std::env::var("RIGBENCH_ROOTLESS_USER").expect(
@@ -279,16 +547,7 @@ fn remote_engines_over_ssh() {
     sh(Command::new("runuser")
         .args(["-u", &user, "--", "mkdir", "-p"])
         .arg(run_dir.join("podman")));
-    let _user_service = Reaped::spawn(
-        Command::new("runuser")
-            .args(["-u", &user, "--", "env"])
-            .arg(format!("XDG_RUNTIME_DIR={}", run_dir.display()))
-            .args(["podman", "system", "service", "--time=0"])
-            .arg(format!("unix://{}", user_sock.display()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
-    wait_for(&user_sock, "the rootless user's API socket");
+    let user_service = user_service_on(&user, &run_dir, &user_sock);
 
     // Podman's own connection list, in a config of the test's (CONTAINERS_CONF).
     let conf = dir.join("containers.conf");
@@ -389,15 +648,18 @@ fn remote_engines_over_ssh() {
 
     // The plan's model put on the rootless user's host as a volume, copied
     // through the API and checked by its sha256 there; again: already there.
-    let user_podman = |args: &[&str]| {
-        Command::new("runuser")
-            .args(["-u", &user, "--", "env"])
-            .arg(format!("XDG_RUNTIME_DIR={}", run_dir.display()))
-            .arg("podman")
-            .args(args)
-            .output()
-            .unwrap()
+    let user_uri = sshd.uri(&user, &user_sock);
+    let hosts = Hosts {
+        conf: &conf,
+        config: &config,
+        user: &user,
+        uid,
+        run_dir: &run_dir,
+        user_sock: &user_sock,
+        root_uri: &root_uri,
+        user_uri: &user_uri,
     };
+    let user_podman = |args: &[&str]| hosts.user_podman(args);
     let volume = "rigbench-model-a5fd3b62230aa5ec";
     let _ = user_podman(&["volume", "rm", "-f", volume]);
     let prepare = || {
@@ -535,22 +797,17 @@ fn remote_engines_over_ssh() {
         ],
     );
 
-    // 4. A run on a remote engine is refused, and makes no run directory.
-    let out_dir = dir.join("run");
-    let out_arg = out_dir.to_str().unwrap();
-    fails_saying(
-        &[
-            "--host",
-            &root_uri,
-            "--ssh-config",
-            &config,
-            "run",
-            "--out",
-            out_arg,
-        ],
-        &cwd,
-        &["running a plan on another host's engine is not built yet"],
+    // 4. One plan on both hosts at once; the rootless host's service killed
+    // mid-run: engine_lost there alone, and --resume finishes it.
+    let user_service = two_hosts_at_once(&hosts, dir, &cwd, user_service);
+    drop(user_service);
+    // The copies and the model's volume gone: the user's store reset, as
+    // tests/rootless.rs leaves it.
+    assert!(
+        hosts
+            .user_podman(&["system", "reset", "--force"])
+            .status
+            .success()
     );
-    assert!(!out_dir.exists());
     let _ = std::fs::remove_file(&user_sock);
 }

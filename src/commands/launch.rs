@@ -147,7 +147,7 @@ pub async fn resume(g: &Globals, dir: &Path) -> anyhow::Result<ExitCode> {
     // started (in its own process group, so it outlived it).
     let stale_service = m.engine.as_ref().and_then(|e| e.service_pid);
     let leftovers = remove_run_containers(&connected.client, &m.run_id).await;
-    say_left(&leftovers);
+    say_left(&leftovers, m.engine.as_ref());
     let stopped = stale_service.is_some_and(crate::engine::connect::stop_stale_service);
     let note_text = format!(
         "resumed: {} leftover container(s) removed{}{}",
@@ -202,13 +202,16 @@ fn rerun_engine_lost(m: &mut Manifest) -> usize {
 
 /// Names the containers of this run that are still there, with the command
 /// that removes them.
-fn say_left(r: &crate::runner::Removal) {
+fn say_left(r: &crate::runner::Removal, engine: Option<&crate::engine::EngineInfo>) {
+    let remote = engine
+        .filter(|e| e.remote.is_some())
+        .map(|e| e.socket.as_str());
     if !r.left.is_empty() {
         log::info!(
             "the engine would not remove {} container(s) of this run: {}; remove them with\n{}",
             r.left.len(),
             r.left.join(", "),
-            crate::runner::lost::remove_command(&r.left)
+            crate::runner::lost::remove_command(&r.left, remote)
         );
     }
     if let Some(e) = &r.unlisted {
@@ -332,7 +335,7 @@ async fn execute(
     if removal.removed > 0 {
         log::info!("removed {} leftover container(s)", removal.removed);
     }
-    say_left(&removal);
+    say_left(&removal, m.engine.as_ref());
     crate::session::close_timing(m, t_total);
     if let Err(e) = dir.save(m) {
         // The last save failed (a full disk): what stopped the run, if that
@@ -378,5 +381,78 @@ async fn interrupted() {
         Err(_) => {
             let _ = tokio::signal::ctrl_c().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{EngineInfo, EngineKind, RemoteEngine};
+
+    fn engine(socket: &str, connection: Option<&str>) -> EngineInfo {
+        EngineInfo {
+            kind: EngineKind::Podman,
+            version: "4.3.1".into(),
+            api_version: "1.41".into(),
+            runtime: Some("crun".into()),
+            cgroup_version: Some("2".into()),
+            socket: socket.into(),
+            service_started_by_rigbench: false,
+            service_pid: None,
+            rootless: Some(false),
+            remote: socket.starts_with("ssh://").then(|| RemoteEngine {
+                connection: connection.map(String::from),
+                socket_uid: 0,
+            }),
+        }
+    }
+
+    fn run_on(e: EngineInfo) -> Manifest {
+        let plan = crate::plan::builtin(2).unwrap();
+        let host = crate::host::probe(Path::new("/nonexistent"));
+        Manifest::new("r1", plan, host, Some(e))
+    }
+
+    #[test]
+    fn a_run_resumes_on_the_engine_it_was_measured_on() {
+        let gpu1 = "ssh://core@gpu1:22/run/podman/podman.sock";
+        let gpu2 = "ssh://core@gpu2:22/run/podman/podman.sock";
+        let here = "unix:///run/podman/podman.sock";
+        let dir = Path::new("runs/x");
+        let m = run_on(engine(gpu1, Some("gpu1")));
+        assert!(same_engine(&m, &engine(gpu1, Some("gpu1")), dir).is_ok());
+        let e = same_engine(&m, &engine(gpu2, None), dir)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            format!(
+                "runs/x: this run was measured on the engine {gpu1}, not {gpu2}: resume it with --connection gpu1"
+            )
+        );
+        let e = same_engine(&m, &engine(here, None), dir)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with(&format!("not {here}: resume it with --connection gpu1")),
+            "{e}"
+        );
+        let m = run_on(engine(here, None));
+        let e = same_engine(&m, &engine(gpu1, None), dir)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with("resume it with no --host or --connection (this machine's engine)"),
+            "{e}"
+        );
+        // Here, another socket of this machine's engine (a service rigbench
+        // started has a new one each time): the same host.
+        let other_here = "unix:///root/.cache/rigbench/tmp/rigbench-podman-1/podman.sock";
+        assert!(same_engine(&m, &engine(other_here, None), dir).is_ok());
+        let m = run_on(engine(gpu1, None));
+        let e = same_engine(&m, &engine(gpu2, None), dir)
+            .unwrap_err()
+            .to_string();
+        assert!(e.ends_with(&format!("resume it with --host {gpu1}")), "{e}");
     }
 }

@@ -18,7 +18,7 @@ use crate::manifest::store::RunDir;
 use crate::status::RunStatus;
 
 pub async fn run_on(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
-    let names = hosts(g, args)?;
+    let names = hosts(&g.engine, &args.on)?;
     // Every name read from Podman's list before any work: an unknown one is
     // an error that lists the known.
     for name in &names {
@@ -89,15 +89,14 @@ pub async fn run_on(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
 
 /// The hosts named, each once; `--on` takes the engine from Podman's list,
 /// so no other engine flag goes with it.
-fn hosts(g: &Globals, args: &RunArgs) -> anyhow::Result<Vec<String>> {
-    let e = &g.engine;
+fn hosts(e: &EngineFlags, on: &[String]) -> anyhow::Result<Vec<String>> {
     if e.socket.is_some() || e.host.is_some() || e.connection.is_some() {
         anyhow::bail!(
             "--on names the hosts as Podman connections: leave out --socket, --host and --connection"
         );
     }
     let mut names: Vec<String> = Vec::new();
-    for n in &args.on {
+    for n in on {
         let n = n.trim();
         if n.is_empty() || n.contains('/') || n.starts_with('.') {
             anyhow::bail!(
@@ -170,4 +169,59 @@ fn summary(base: &Path, names: &[String]) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
     println!("summary: {}", path.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn each_host_once_and_no_other_engine_flag() {
+        let none = EngineFlags::default();
+        assert_eq!(
+            hosts(&none, &names(&["gpu1", " w7900 "])).unwrap(),
+            ["gpu1", "w7900"]
+        );
+        let e = hosts(&none, &names(&["gpu1", "gpu1"])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "--on names gpu1 twice: each host runs the plan once"
+        );
+        let e = hosts(&none, &names(&["gpu1", ""])).unwrap_err();
+        assert!(e.to_string().contains("not a connection name"), "{e}");
+        let e = hosts(&none, &names(&["../x"])).unwrap_err();
+        assert!(
+            e.to_string().contains("\"../x\": not a connection name"),
+            "{e}"
+        );
+        let with_host = EngineFlags {
+            host: Some("ssh://a/b.sock".into()),
+            ..EngineFlags::default()
+        };
+        let e = hosts(&with_host, &names(&["gpu1"])).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("leave out --socket, --host and --connection"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn each_host_reached_through_its_connection_with_the_ssh_config_asked_for() {
+        let g = Globals {
+            engine: EngineFlags {
+                ssh_config: Some("/home/u/.ssh/lab".into()),
+                ..EngineFlags::default()
+            },
+            cache: crate::cache::Cache::locate(Some("/tmp/c".into())),
+        };
+        let f = flags_for(&g, "gpu1");
+        assert_eq!(f.connection.as_deref(), Some("gpu1"));
+        assert_eq!(f.ssh_config.as_deref(), Some(Path::new("/home/u/.ssh/lab")));
+        assert!(f.remote());
+    }
 }

@@ -451,6 +451,19 @@ async fn a_split_model_fetches_every_shard_from_beside_the_first_and_names_a_mis
     let binds = files.binds();
     assert!(binds.iter().all(|b| b.read_only));
     assert_eq!(binds[2].container, "/models/m-00003-of-00003.gguf");
+    // On another host's engine: the volume there holding all three, one
+    // mount at /models, where each shard keeps its name.
+    let there = ModelFiles {
+        volume: Some("rigbench-model-0123456789abcdef".into()),
+        ..files
+    };
+    let binds = there.binds();
+    assert_eq!(binds.len(), 1);
+    assert_eq!(
+        (binds[0].host.to_str(), binds[0].container.as_str()),
+        (Some("rigbench-model-0123456789abcdef"), "/models")
+    );
+    assert!(binds[0].read_only);
 
     std::fs::remove_file(shard(2)).unwrap();
     let err = f.model(&m).await.unwrap_err().to_string();

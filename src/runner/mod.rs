@@ -127,9 +127,10 @@ fn after_start(
 ) -> Result<usize, RunError> {
     let left = || vec![name.to_string()];
     match (outcome, not_removed) {
-        (Err(RunError::EngineLost { error, .. }), Some(_)) => Err(RunError::EngineLost {
+        (Err(RunError::EngineLost { error, remote, .. }), Some(_)) => Err(RunError::EngineLost {
             error,
             left: left(),
+            remote,
         }),
         (Err(e), _) => Err(e),
         (Ok(_), Some(e)) if e.is_lost() => Err(lost::stop(&e, left())),
@@ -236,6 +237,7 @@ impl<E: Engine> Runner<'_, E> {
                     let error = f.evidence.first().cloned().unwrap_or_default();
                     self.fail_all(m, &remaining[..1], f)?;
                     return Err(RunError::EngineLost {
+                        remote: lost::remote_in(&error),
                         error,
                         left: vec![spec.name.clone()],
                     });

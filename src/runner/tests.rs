@@ -91,7 +91,7 @@ async fn a_lost_engine_stops_the_run_at_the_cell_in_flight_and_names_what_is_lef
     // each run: the second call comes after the first cell's first measured run.
     s.engine.lose_at_state_call.store(2, Ordering::SeqCst);
     let err = try_run(&mut s).await.unwrap_err();
-    let RunError::EngineLost { error, left } = &err else {
+    let RunError::EngineLost { error, left, .. } = &err else {
         panic!("{err}");
     };
     assert!(error.contains("unix:///fake/podman.sock"), "{error}");
