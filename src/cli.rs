@@ -205,6 +205,11 @@ pub enum Command {
         /// rebuild or a rerun replaced, and their build stages); tagged ones stay.
         #[arg(long)]
         dangling_images: bool,
+        /// Also remove the model volumes on the engine's host (the models a
+        /// run or `model prepare` copied to another host: `rigbench-model-*`);
+        /// one a container still mounts stays.
+        #[arg(long)]
+        model_volumes: bool,
     },
 }
 
@@ -266,7 +271,7 @@ pub enum Shell {
     Fish,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// A plan file (TOML); default: the built-in plan (plans/default.toml).
     #[arg(long, value_name = "FILE")]

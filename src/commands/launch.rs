@@ -35,12 +35,24 @@ pub struct Remote {
 /// The remote engine the flags name, connected and its host read; `None`
 /// for an engine of this machine.
 pub async fn remote(g: &Globals) -> anyhow::Result<Option<Remote>> {
-    if !g.engine.remote() {
-        return Ok(None);
+    match connect_remote(g).await? {
+        Some(c) => Ok(Some(read_host(c).await?)),
+        None => Ok(None),
     }
-    let connected = connect_engine(g).await?;
+}
+
+/// The remote engine the flags name, connected; `None` for this machine's.
+async fn connect_remote(g: &Globals) -> anyhow::Result<Option<Connected>> {
+    match g.engine.remote() {
+        true => Ok(Some(connect_engine(g).await?)),
+        false => Ok(None),
+    }
+}
+
+/// That engine's host read there (a probe container).
+async fn read_host(connected: Connected) -> anyhow::Result<Remote> {
     let seen = super::host_view::of_engine(&connected, Path::new("/")).await?;
-    Ok(Some(Remote { connected, seen }))
+    Ok(Remote { connected, seen })
 }
 
 /// `plan`'s matrix on the host the run measures (this one, or `remote`'s),
@@ -73,9 +85,14 @@ pub async fn fresh(
     remote: Option<Remote>,
 ) -> anyhow::Result<ExitCode> {
     let t_total = Instant::now();
-    let host = match &remote {
-        Some(r) => r.seen.view.facts.clone(),
-        None => crate::host::probe(Path::new("/")),
+    if remote.is_none() && g.engine.remote() {
+        anyhow::bail!(
+            "a run on another host's engine needs that host read first (launch::remote): nothing of this machine is recorded for it"
+        );
+    }
+    let (host, host_read) = match &remote {
+        Some(r) => (r.seen.view.facts.clone(), r.seen.how.clone()),
+        None => (crate::host::probe(Path::new("/")), None),
     };
     let mut matrix = matrix_on(&plan, remote.as_ref(), g)?;
     if matrix.groups.is_empty() {
@@ -93,6 +110,7 @@ pub async fn fresh(
     rootless_groups(&mut matrix.passthroughs, &info, on_remote);
     let cells = pending_cells(&plan, &matrix);
     let mut m = Manifest::new(&run_id, plan, host, Some(info));
+    m.host_read = host_read;
     m.excluded = matrix.excluded.clone();
     m.cells = cells;
     dir.save(&mut m)?;
@@ -136,7 +154,14 @@ pub async fn resume(g: &Globals, dir: &Path) -> anyhow::Result<ExitCode> {
         dir.display(),
         m.status
     );
-    let remote = remote(g).await?;
+    // Another host's engine checked to be the run's before its host is read.
+    let remote = match connect_remote(g).await? {
+        Some(c) => {
+            same_engine(&m, &c.client.info().await?, dir)?;
+            Some(read_host(c).await?)
+        }
+        None => None,
+    };
     let mut matrix = matrix_on(&m.plan, remote.as_ref(), g)?;
     let (connected, on_remote) = match remote {
         Some(r) => (r.connected, true),

@@ -188,7 +188,15 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cleanup {
             images,
             dangling_images,
-        } => cleanup::cleanup(&g, images, dangling_images).await,
+            model_volumes,
+        } => {
+            let also = cleanup::Also {
+                images,
+                dangling: dangling_images,
+                model_volumes,
+            };
+            cleanup::cleanup(&g, also).await
+        }
     }
 }
 

@@ -31,30 +31,45 @@ pub async fn run_on(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
         (Some(dir), _) => dir.clone(),
         (None, Some(out)) => out.clone(),
         (None, None) => {
-            let here =
+            // The plan read for its name alone: each host loads it for
+            // itself (its CPUs, its devices), so no CPU count here limits it.
+            let mut any =
                 crate::host::view::HostView::read(Path::new("/"), &|k| std::env::var(k).ok());
-            default_out(&super::run::plan_on(args, &here)?.0)
+            any.facts.cpu.logical_cpus = NAMING_CPUS;
+            any.available = crate::backend::Backend::ALL.to_vec();
+            default_out(&super::run::plan_on(args, &any)?.0)
         }
     };
-    let runs = names.iter().map(|name| {
-        let g = Globals {
-            engine: flags_for(g, name),
-            cache: g.cache.clone(),
-        };
-        let dir = base.join(name);
-        let resume = args.resume.is_some();
-        crate::progress::on_host(name.clone(), async move {
-            let r = match resume {
-                true => resume_one(&g, &dir).await,
-                false => fresh_one(&g, args, &dir).await,
+    // Each host's run a task of its own, on the runtime's threads: one host's
+    // blocking work (a manifest's fsync, a report) never holds up the clock
+    // of another's streamed request.
+    let shared = std::sync::Arc::new(args.clone());
+    let runs: Vec<_> = names
+        .iter()
+        .map(|name| {
+            let g = Globals {
+                engine: flags_for(g, name),
+                cache: g.cache.clone(),
             };
-            if let Err(e) = &r {
-                log::info!("failed: {e:#}");
-            }
-            r
+            let dir = base.join(name);
+            let args = shared.clone();
+            tokio::spawn(crate::progress::on_host(name.clone(), async move {
+                let r = match args.resume.is_some() {
+                    true => resume_one(&g, &dir).await,
+                    false => fresh_one(&g, &args, &dir).await,
+                };
+                if let Err(e) = &r {
+                    log::info!("failed: {e:#}");
+                }
+                r
+            }))
         })
-    });
-    let results = futures_util::future::join_all(runs).await;
+        .collect();
+    let results: Vec<anyhow::Result<ExitCode>> = futures_util::future::join_all(runs)
+        .await
+        .into_iter()
+        .map(|j| j.unwrap_or_else(|e| Err(anyhow::anyhow!("the host's task ended: {e}"))))
+        .collect();
     let mut code = ExitCode::SUCCESS;
     let mut failed = Vec::new();
     println!("runs on {} host(s) in {}:", names.len(), base.display());
@@ -75,16 +90,49 @@ pub async fn run_on(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
     }
     summary(&base, &names)?;
     if !failed.is_empty() {
-        anyhow::bail!(
-            "the run failed on {} of {} host(s): {}; resume them with `rigbench run --on {} --resume {}`",
-            failed.len(),
-            names.len(),
-            failed.join(", "),
-            names.join(","),
-            base.display()
-        );
+        anyhow::bail!("{}", go_on(&base, &names, &failed, args));
     }
     Ok(code)
+}
+
+/// CPUs the plan is read with to name the run directory (no host's).
+const NAMING_CPUS: u32 = 4096;
+
+/// What failed and how to go on: a host whose run was started resumes; one
+/// that never started (it could not be reached or read) is started anew
+/// into the same directory.
+fn go_on(base: &Path, names: &[String], failed: &[&str], args: &RunArgs) -> String {
+    let (started, never): (Vec<&str>, Vec<&str>) = failed
+        .iter()
+        .partition(|n| RunDir::open(&base.join(n)).manifest_path().exists());
+    let mut s = format!(
+        "the run failed on {} of {} host(s): {}",
+        failed.len(),
+        names.len(),
+        failed.join(", ")
+    );
+    if !started.is_empty() {
+        s.push_str(&format!(
+            "; resume {} with `rigbench run --on {} --resume {}`",
+            started.join(", "),
+            names.join(","),
+            base.display()
+        ));
+    }
+    if !never.is_empty() {
+        let plan = match &args.plan {
+            Some(p) => format!(" --plan {}", p.display()),
+            None if args.resume.is_some() => " --plan PLAN".to_string(),
+            None => String::new(),
+        };
+        s.push_str(&format!(
+            "; {} never started: once reachable, `rigbench run --on {}{plan} --out {}` runs the plan there into the same directory",
+            never.join(", "),
+            never.join(","),
+            base.display()
+        ));
+    }
+    s
 }
 
 /// The hosts named, each once; `--on` takes the engine from Podman's list,
@@ -135,7 +183,7 @@ async fn fresh_one(g: &Globals, args: &RunArgs, dir: &Path) -> anyhow::Result<Ex
 async fn resume_one(g: &Globals, dir: &Path) -> anyhow::Result<ExitCode> {
     if !RunDir::open(dir).manifest_path().exists() {
         anyhow::bail!(
-            "{}: no run was started on this host (nothing to resume); run the plan on it with `--on` and a new --out",
+            "{}: no run was started on this host: nothing to resume",
             dir.display()
         );
     }

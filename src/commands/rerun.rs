@@ -1,15 +1,15 @@
 //! `rigbench rerun BUNDLE_OR_RUN`: rebuild the images of a recorded run from its
 //! recorded sources, build arguments and base images (no cached layer), run its
-//! recorded plan here, compare the new run with the original, and record whether
-//! the rebuilt binaries are bit-identical. An input this machine cannot provide
-//! as recorded stops the rerun, unless `--allow-substitutes` says to go on with
-//! what is here (then each substitute is recorded).
+//! recorded plan on the engine's host (this machine, or another's through
+//! `--connection`/`--host`), compare the new run with the original, and record
+//! whether the rebuilt binaries are bit-identical. An input that host cannot
+//! provide as recorded stops the rerun, unless `--allow-substitutes` says to go
+//! on with what is there (then each substitute is recorded).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::Globals;
-use crate::engine::Engine;
 use crate::manifest::store::RunDir;
 use crate::manifest::{BinaryCheck, ImageRecord, Manifest, RerunOf};
 use crate::plan::Plan;
@@ -164,14 +164,23 @@ pub async fn rerun(
         orig.cells.len()
     );
 
-    let substitutes = base_substitutes(g, &orig).await?;
+    // On another host's engine the rerun is that host's (its facts, its
+    // images); here, this machine's.
+    let remote = super::launch::remote(g).await?;
+    let substitutes = match &remote {
+        Some(r) => base_substitutes(&r.connected.client, &orig).await?,
+        None => {
+            let here = g.connect().await?;
+            base_substitutes(&here.client, &orig).await?
+        }
+    };
     if !substitutes.is_empty() {
         for s in &substitutes {
             log::info!("cannot be had as recorded: {s}");
         }
         if !allow_substitutes {
             anyhow::bail!(
-                "{} input(s) cannot be had as recorded (above); pass --allow-substitutes to rerun with what this machine has",
+                "{} input(s) cannot be had as recorded (above); pass --allow-substitutes to rerun with what the engine's host has",
                 substitutes.len()
             );
         }
@@ -185,7 +194,7 @@ pub async fn rerun(
         },
         Path::to_path_buf,
     );
-    let code = super::launch::fresh(g, plan, &out, rebuild, None).await?;
+    let code = super::launch::fresh(g, plan, &out, rebuild, remote).await?;
 
     let dir = RunDir::open(&out);
     let mut new = dir.load()?;
@@ -214,18 +223,19 @@ pub async fn rerun(
     Ok(code)
 }
 
-/// The original's base images that this machine lacks or holds with another
-/// id: each a line saying so.
-async fn base_substitutes(g: &Globals, orig: &Manifest) -> anyhow::Result<Vec<String>> {
-    g.engine.local_only("rerunning a run")?;
-    // Base images: the recorded reference must be here with the recorded id.
-    let connected = g.connect().await?;
+/// The original's base images that the engine's host lacks or holds with
+/// another id: each a line saying so.
+async fn base_substitutes<E: crate::engine::Engine>(
+    engine: &E,
+    orig: &Manifest,
+) -> anyhow::Result<Vec<String>> {
+    // Base images: the recorded reference must be there with the recorded id.
     let mut substitutes = Vec::new();
     for img in &orig.images {
         let b = &img.base_image;
-        match connected.client.image(&b.reference).await? {
+        match engine.image(&b.reference).await? {
             None => substitutes.push(format!(
-                "{} base image {}: not on this machine (recorded id {})",
+                "{} base image {}: not on the engine's host (recorded id {})",
                 img.backend, b.reference, b.image_id
             )),
             Some(f) if f.id != b.image_id => substitutes.push(format!(

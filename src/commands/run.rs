@@ -20,10 +20,7 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
     let root = args.host_root.as_deref().unwrap_or(Path::new("/"));
     // Another host's engine: the plan is for that host, as its probe read it
     // (CPUs, the backends its devices allow); `--host-root` is this machine's.
-    let remote = match args.print_plan {
-        true => None,
-        false => super::launch::remote(g).await?,
-    };
+    let remote = super::launch::remote(g).await?;
     let view = match &remote {
         Some(r) => r.seen.view.clone(),
         None => crate::host::view::HostView::read(root, &|k| std::env::var(k).ok()),

@@ -746,7 +746,16 @@ impl Engine for Client {
         let Some(r) = &self.remote else {
             return Ok(super::Reach::here(port));
         };
-        let forward = r.ssh.forward_port(r.config.as_deref(), port).await?;
+        // The host out of reach: the engine's loss (the cell runs again on
+        // `--resume`), not the backend's failure to load.
+        let forward = (r.ssh.forward_port(r.config.as_deref(), port).await).map_err(|e| {
+            EngineError::Lost {
+                socket: r.uri.clone(),
+                op: "forward",
+                container: format!("port {port} there"),
+                message: e.to_string(),
+            }
+        })?;
         Ok(super::Reach {
             port: forward.port,
             there: port,

@@ -22,8 +22,6 @@ use std::time::{Duration, Instant};
 const TUNNEL_TIMEOUT: Duration = Duration::from_secs(30);
 /// `ssh`'s own limit on the TCP connection.
 const CONNECT_TIMEOUT_S: u32 = 10;
-/// Local ports tried for a port forward.
-const PORT_ATTEMPTS: u32 = 5;
 
 /// Where a remote engine is: a host reached by SSH and its API socket's path there.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -334,44 +332,53 @@ impl SshTarget {
     }
 
     /// Forwards a port of this machine's loopback to `remote_port` on the
-    /// remote host's loopback (`ssh -N -L 127.0.0.1:LOCAL:127.0.0.1:REMOTE`,
-    /// a connection of its own), where a container's published port is: a
-    /// llama-server there is then reached as if it ran here. The local port
-    /// is one that was free a moment ago; another is tried if it was taken
-    /// meanwhile. Call it from the runtime's threads, as `open`.
+    /// remote host's loopback, where a container's published port is: a
+    /// llama-server there is then reached as if it ran here. `ssh -N -L
+    /// DIR/port.sock:127.0.0.1:REMOTE` (a connection of its own) listens on a
+    /// unix socket in a private folder, so that the forward found up is this
+    /// one's; rigbench binds the TCP port itself (kept while the forward
+    /// lives: no other process can take it) and relays each connection to
+    /// that socket. Call it from the runtime's threads, as `open`.
     pub async fn forward_port(
         &self,
         config: Option<&Path>,
         remote_port: u16,
     ) -> Result<PortForward, SshError> {
-        let mut last = String::new();
-        for _ in 0..PORT_ATTEMPTS {
-            let port = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
-                .and_then(|l| l.local_addr())
-                .map(|a| a.port())
-                .map_err(|e| SshError::Other {
-                    target: self.named(),
-                    detail: format!("no free port here to forward to port {remote_port}: {e}"),
-                })?;
-            let spec = format!("127.0.0.1:{port}:127.0.0.1:{remote_port}");
-            let forward = self.spawn_forward(config, &spec, self.forward_dir()?)?;
-            let up = || std::net::TcpStream::connect((std::net::Ipv4Addr::LOCALHOST, port)).is_ok();
-            match self.wait_up(&forward, up).await {
-                Ok(true) => return Ok(PortForward { forward, port }),
-                Ok(false) => {
-                    last = format!("did not come up within {} s", TUNNEL_TIMEOUT.as_secs())
-                }
-                // The local port taken between the check and ssh's bind: ssh
-                // exits (ExitOnForwardFailure); another port is tried.
-                Err(_) if forward.log().contains("Address already in use") => {
-                    last = forward.log().trim().to_string();
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Err(SshError::Other {
+        let other = |detail: String| SshError::Other {
             target: self.named(),
-            detail: format!("forwarding a local port to port {remote_port} there failed: {last}"),
+            detail,
+        };
+        let dir = self.forward_dir()?;
+        let sock = dir.path().join("port.sock");
+        let spec = format!("{}:127.0.0.1:{remote_port}", sock.display());
+        let forward = self.spawn_forward(config, &spec, dir)?;
+        let up = || std::os::unix::net::UnixStream::connect(&sock).is_ok();
+        if !self.wait_up(&forward, up).await? {
+            return Err(SshError::Unreachable {
+                target: self.named(),
+                detail: format!(
+                    "the forward to port {remote_port} did not come up within {} s: {}",
+                    TUNNEL_TIMEOUT.as_secs(),
+                    forward.log().trim()
+                ),
+            });
+        }
+        let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+            .await
+            .map_err(|e| {
+                other(format!(
+                    "no port here to forward to port {remote_port}: {e}"
+                ))
+            })?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| other(format!("the forward's port here: {e}")))?
+            .port();
+        let relay = tokio::spawn(relay(listener, sock));
+        Ok(PortForward {
+            forward,
+            port,
+            relay,
         })
     }
 
@@ -527,12 +534,44 @@ impl Tunnel {
 pub struct PortForward {
     forward: Forward,
     pub port: u16,
+    relay: tokio::task::JoinHandle<()>,
 }
 
 impl PortForward {
     /// What `ssh` wrote so far.
     pub fn log(&self) -> String {
         self.forward.log()
+    }
+
+    /// Whether the `ssh` process still runs.
+    pub fn alive(&self) -> bool {
+        self.forward.alive()
+    }
+}
+
+impl Drop for PortForward {
+    fn drop(&mut self) {
+        self.relay.abort();
+    }
+}
+
+/// Relays each connection `listener` accepts to the unix socket `sock`
+/// (the SSH forward's local end), both ways, until aborted.
+async fn relay(listener: tokio::net::TcpListener, sock: PathBuf) {
+    loop {
+        let Ok((mut tcp, _)) = listener.accept().await else {
+            // Out of file descriptors, say: not a busy loop.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let sock = sock.clone();
+        tokio::spawn(async move {
+            // A forward that cannot connect closes the connection: the
+            // request then fails as the server's would.
+            if let Ok(mut unix) = tokio::net::UnixStream::connect(&sock).await {
+                let _ = tokio::io::copy_bidirectional(&mut tcp, &mut unix).await;
+            }
+        });
     }
 }
 

@@ -47,6 +47,11 @@ pub struct Manifest {
     pub status: RunStatus,
     pub error: Option<String>,
     pub host: HostFacts,
+    /// How `host` was read where the engine is another host's: `read on
+    /// ssh://… by a probe container of IMAGE`. Absent for this machine's
+    /// engine (read by rigbench itself), as in manifests written before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_read: Option<String>,
     pub engine: Option<EngineInfo>,
     pub images: Vec<ImageRecord>,
     pub models: Vec<ModelRecord>,
@@ -604,6 +609,7 @@ impl Manifest {
             status: RunStatus::Running,
             error: None,
             host,
+            host_read: None,
             engine,
             images: Vec::new(),
             models: Vec::new(),

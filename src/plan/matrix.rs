@@ -145,13 +145,7 @@ impl Matrix {
     /// synthetic one takes. In plan order. A model not needed is neither
     /// fetched nor made.
     pub fn models_needed(&self, plan: &Plan) -> Vec<bool> {
-        let mut out = vec![false; plan.models.len()];
-        let used = self.groups.iter().map(|g| g.model);
-        for i in used.chain(self.llama_bench.iter().map(|r| r.model)) {
-            if let Some(n) = out.get_mut(i) {
-                *n = true;
-            }
-        }
+        let mut out = self.models_measured(plan);
         for (i, m) in plan.models.iter().enumerate() {
             let Some(recipe) = m.recipe().filter(|_| out[i]) else {
                 continue;
@@ -160,6 +154,19 @@ impl Matrix {
                 if let Some(v) = plan.models.iter().position(|x| &x.name == model) {
                     out[v] = true;
                 }
+            }
+        }
+        out
+    }
+
+    /// Which of `plan`'s models a server group or llama-bench run mounts
+    /// (not those needed only for a synthetic model's vocabulary).
+    pub fn models_measured(&self, plan: &Plan) -> Vec<bool> {
+        let mut out = vec![false; plan.models.len()];
+        let used = self.groups.iter().map(|g| g.model);
+        for i in used.chain(self.llama_bench.iter().map(|r| r.model)) {
+            if let Some(n) = out.get_mut(i) {
+                *n = true;
             }
         }
         out

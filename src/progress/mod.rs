@@ -138,7 +138,21 @@ pub fn bytes(total: Option<u64>, what: &str) -> ProgressBar {
         bar.set_style(style);
     }
     bar.set_message(what.to_string());
-    hidden_if_quiet(bar)
+    in_view(hidden_if_quiet(bar))
+}
+
+/// `bar` drawn with the runs' overall bars where they are shown (`run
+/// --on`: another host's download or build does not garble them).
+fn in_view(bar: ProgressBar) -> ProgressBar {
+    match LINES
+        .overall
+        .lock()
+        .ok()
+        .and_then(|g| g.as_ref().map(|b| b.multi.clone()))
+    {
+        Some(m) if !bar.is_hidden() => m.add(bar),
+        _ => bar,
+    }
 }
 
 /// A one-line status rewritten in place on a terminal (the last line of a
@@ -151,7 +165,7 @@ pub fn line(what: &str) -> ProgressBar {
     }
     bar.set_prefix(what.to_string());
     bar.enable_steady_tick(Duration::from_millis(200));
-    let bar = hidden_if_quiet(bar);
+    let bar = in_view(hidden_if_quiet(bar));
     if !tty() && !quiet() {
         heartbeat(bar.clone(), what.to_string());
     }
@@ -165,6 +179,10 @@ fn heartbeat(bar: ProgressBar, what: String) {
     drop(bar);
     let started = Instant::now();
     let every = heartbeat_interval();
+    let what = match host().as_str() {
+        "" => what,
+        h => format!("[{h}] {what}"),
+    };
     let step = (every / 4).min(Duration::from_millis(250));
     std::thread::spawn(move || {
         loop {

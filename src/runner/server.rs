@@ -141,10 +141,16 @@ impl Server {
                 return Err(e);
             }
         };
-        let client = ServerClient::new(reach.port).map_err(|e| EngineError::Api {
-            op: "HTTP client",
-            message: e.to_string(),
-        })?;
+        let client = match ServerClient::new(reach.port) {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = engine.remove(&id).await;
+                return Err(EngineError::Api {
+                    op: "HTTP client",
+                    message: e.to_string(),
+                });
+            }
+        };
         Ok(Server {
             id,
             name: spec.name.clone(),

@@ -173,7 +173,7 @@ pub async fn read<E: Engine>(
     engine_name: &str,
     image: &str,
     binary: &Path,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<HostView, ProbeError> {
     // The host's root with the filesystems below it (/proc, /sys, /dev…).
     // Read-only applies to the root's own mount: the ones below stay

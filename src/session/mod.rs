@@ -23,6 +23,9 @@ use crate::plan::matrix::Matrix;
 use crate::runner::{Prepared, Runner};
 use crate::telemetry::sampler::Sampler;
 
+/// Held while a run fetches or makes its sources and models into the cache.
+static FETCHING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Everything a run's pipeline works with besides its manifest.
 pub struct Session<'a, E: Engine> {
     pub engine: &'a E,
@@ -60,9 +63,13 @@ impl<E: Engine> Session<'_, E> {
         let m = &mut Recorder::new(self.dir, m);
         let t = Instant::now();
         let mut fetcher = Fetcher::new(self.cache)?;
+        // One run at a time fetches into the cache (`run --on` runs several):
+        // the next finds the files there instead of writing the same ones.
+        let fetching = FETCHING.lock().await;
         let sources = prepare::sources(&mut fetcher, &m.plan).await?;
         let needed = self.matrix.models_needed(&m.plan);
         let mut obtained = prepare::models(&mut fetcher, self.cache, &m.plan, &needed).await?;
+        drop(fetching);
         if self.there.is_some() {
             obtained = none_made_by_quantize(&m.plan, obtained)?;
         }
@@ -86,8 +93,10 @@ impl<E: Engine> Session<'_, E> {
         models: &[Option<FetchedModel>],
     ) -> anyhow::Result<Vec<ModelFiles>> {
         let mut out = Vec::new();
-        for (spec, f) in plan.models.iter().zip(models) {
-            let Some(f) = f else {
+        // A model needed only for a synthetic one's vocabulary is not copied.
+        let measured = self.matrix.models_measured(plan);
+        for ((spec, f), used) in plan.models.iter().zip(models).zip(measured) {
+            let Some(f) = f.as_ref().filter(|_| used) else {
                 // An unused model's files: none (no group or llama-bench run names it).
                 out.push(ModelFiles::default());
                 continue;
