@@ -247,22 +247,12 @@ impl Hosts<'_> {
 
 /// `podman save IMAGE` here, `podman load` into the rootless user's store.
 fn copy_to_user(h: &Hosts, image: &str) {
-    let mut load = Command::new("runuser")
-        .args(["-u", h.user, "--", "env"])
-        .arg(format!("XDG_RUNTIME_DIR={}", h.run_dir.display()))
-        .args(["podman", "load", "-q"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let save = Command::new("podman")
-        .args(["save", image])
-        .stdout(load.stdin.take().unwrap())
-        .status()
-        .unwrap();
-    assert!(
-        save.success() && load.wait().unwrap().success(),
-        "copying {image}"
+    common::save_into(
+        image,
+        Command::new("runuser")
+            .args(["-u", h.user, "--", "env"])
+            .arg(format!("XDG_RUNTIME_DIR={}", h.run_dir.display()))
+            .args(["podman", "load", "-q"]),
     );
 }
 
@@ -379,6 +369,12 @@ fn two_hosts_at_once(h: &Hosts, dir: &Path, cwd: &Path, user_service: Reaped) ->
         t0.elapsed().as_secs_f64()
     );
     assert_eq!(done.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("[gpu-user] model gemma-3-270m-q4_k_m: on ")
+            && stderr
+                .contains("rigbench-model-a5fd3b62230aa5ec (already there; sha256 checked there)"),
+        "the model `model prepare` put on the user's host is used as it is: {stderr}"
+    );
     assert!(
         stderr.contains("the run failed on 1 of 2 host(s): gpu-user")
             && stderr.contains(&format!("--resume {out_arg}")),
@@ -757,7 +753,7 @@ fn remote_engines_over_ssh() {
     );
     let leftovers = user_podman(&["ps", "-aq", "--filter", "label=io.rigbench.managed"]);
     assert!(leftovers.stdout.is_empty(), "no helper container is left");
-    assert!(user_podman(&["volume", "rm", volume]).status.success());
+    // The volume stays for the run below, which finds the model there.
 
     // CONTAINER_HOST in Podman's ssh:// form is the same remote engine, read
     // with --ssh-config; DOCKER_HOST's ssh:// (Docker's, no path) is passed

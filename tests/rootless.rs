@@ -141,20 +141,7 @@ impl User {
 
 /// `podman save IMAGE | podman load` into the user's store.
 fn copy_image(u: &User, image: &str) {
-    let mut load = u
-        .command(&["podman", "load", "-q"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let save = Command::new("podman")
-        .args(["save", image])
-        .stdout(load.stdin.take().unwrap())
-        .status()
-        .unwrap();
-    assert!(
-        save.success() && load.wait().unwrap().success(),
-        "copying {image}"
-    );
+    common::save_into(image, &mut u.command(&["podman", "load", "-q"]));
 }
 
 fn exists_as_root(image: &str) -> bool {

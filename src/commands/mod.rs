@@ -19,6 +19,7 @@ pub mod reference;
 pub mod report;
 pub mod rerun;
 pub mod run;
+mod run_plan;
 pub mod shell;
 pub mod summary;
 

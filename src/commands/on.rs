@@ -37,7 +37,7 @@ pub async fn run_on(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
                 crate::host::view::HostView::read(Path::new("/"), &|k| std::env::var(k).ok());
             any.facts.cpu.logical_cpus = NAMING_CPUS;
             any.available = crate::backend::Backend::ALL.to_vec();
-            default_out(&super::run::plan_on(args, &any)?.0)
+            default_out(&super::run_plan::plan_on(args, &any)?.0)
         }
     };
     // Each host's run a task of its own, on the runtime's threads: one host's
@@ -173,7 +173,7 @@ async fn fresh_one(g: &Globals, args: &RunArgs, dir: &Path) -> anyhow::Result<Ex
     let remote = super::launch::remote(g)
         .await?
         .ok_or_else(|| anyhow::anyhow!("--on needs a remote engine"))?;
-    let (plan, _) = super::run::plan_on(args, &remote.seen.view)?;
+    let (plan, _) = super::run_plan::plan_on(args, &remote.seen.view)?;
     super::launch::fresh(g, plan, dir, Rebuild::No, Some(remote)).await
 }
 

@@ -25,7 +25,7 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
         Some(r) => r.seen.view.clone(),
         None => crate::host::view::HostView::read(root, &|k| std::env::var(k).ok()),
     };
-    let (plan, raw) = plan_on(args, &view)?;
+    let (plan, raw) = super::run_plan::plan_on(args, &view)?;
     if args.print_plan {
         let mut cmd = vec!["rigbench run".to_string()];
         if let Some(p) = &args.plan {
@@ -55,41 +55,4 @@ pub async fn run(g: &Globals, args: &RunArgs) -> anyhow::Result<ExitCode> {
     }
     let out = args.out.clone().unwrap_or_else(|| default_out(&plan));
     super::launch::fresh(g, plan, &out, Rebuild::No, remote).await
-}
-
-/// The plan file (or the built-in default) with the command line's changes,
-/// for the host `view` describes (its CPUs, the backends its devices allow).
-pub(super) fn plan_on(
-    args: &RunArgs,
-    view: &crate::host::view::HostView,
-) -> anyhow::Result<(crate::plan::Plan, crate::plan::file::PlanFile)> {
-    Ok(crate::plan::load_with(
-        args.plan.as_deref(),
-        view.facts.cpu.logical_cpus.max(1),
-        &view.available,
-        &overrides(args)?,
-    )?)
-}
-
-/// The plan changes the command line asks for.
-fn overrides(args: &RunArgs) -> anyhow::Result<crate::plan::overrides::Overrides> {
-    use crate::plan::overrides::{ModelArg, Overrides};
-    let model = args
-        .model
-        .as_deref()
-        .map(ModelArg::parse)
-        .transpose()
-        .map_err(anyhow::Error::msg)?;
-    Ok(Overrides {
-        model,
-        backends: args.backends.clone(),
-        prompt_tokens: args.prompt_tokens.clone(),
-        runs: args.runs,
-        rounds: args.rounds,
-        n_predict: args.n_predict,
-        ctx_size: args.ctx_size,
-        warmup: args.warmup,
-        until_decided: args.until_decided,
-        max_minutes: args.max_minutes,
-    })
 }

@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Command, Output, Stdio};
 
 use rigbench::manifest::{Manifest, Run};
 
@@ -198,4 +198,23 @@ pub async fn engine() -> rigbench::engine::Connected {
     )
     .await
     .unwrap()
+}
+
+/// `podman save IMAGE` here into `load` (a `podman load -q` as another user,
+/// say): the same bytes in another store.
+pub fn save_into(image: &str, load: &mut Command) {
+    let mut load = load
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let save = Command::new("podman")
+        .args(["save", image])
+        .stdout(load.stdin.take().unwrap())
+        .status()
+        .unwrap();
+    assert!(
+        save.success() && load.wait().unwrap().success(),
+        "copying {image}"
+    );
 }
