@@ -35,39 +35,27 @@ pub struct Remote {
 /// The remote engine the flags name, connected and its host read; `None`
 /// for an engine of this machine.
 pub async fn remote(g: &Globals) -> anyhow::Result<Option<Remote>> {
-    match connect_remote(g).await? {
-        Some(c) => Ok(Some(read_host(c).await?)),
-        None => Ok(None),
+    if !g.engine.remote() {
+        return Ok(None);
     }
-}
-
-/// The remote engine the flags name, connected; `None` for this machine's.
-async fn connect_remote(g: &Globals) -> anyhow::Result<Option<Connected>> {
-    match g.engine.remote() {
-        true => Ok(Some(connect_engine(g).await?)),
-        false => Ok(None),
-    }
-}
-
-/// That engine's host read there (a probe container).
-async fn read_host(connected: Connected) -> anyhow::Result<Remote> {
+    let connected = connect_engine(g).await?;
     let seen = super::host_view::of_engine(&connected, Path::new("/")).await?;
-    Ok(Remote { connected, seen })
+    Ok(Some(Remote { connected, seen }))
 }
 
-/// `plan`'s matrix on the host the run measures (this one, or `remote`'s),
-/// with the shader caches its backends share: a folder of the cache here,
-/// a named volume there.
+/// `plan`'s matrix on the host the run measures (this one, or another's as
+/// `seen` there), with the shader caches its backends share: a folder of the
+/// cache here, a named volume there.
 fn matrix_on(
     plan: &crate::plan::Plan,
-    remote: Option<&Remote>,
+    seen: Option<&super::host_view::Seen>,
     g: &Globals,
 ) -> anyhow::Result<Matrix> {
-    let mut matrix = match remote {
-        Some(r) => Matrix::on_view(plan, &r.seen.view, &g.cache),
+    let mut matrix = match seen {
+        Some(s) => Matrix::on_view(plan, &s.view, &g.cache),
         None => Matrix::on_host(plan, Path::new("/"), &g.cache),
     };
-    match remote {
+    match seen {
         Some(_) => prepare::shader_volumes(&mut matrix.passthroughs),
         None => prepare::shader_caches(&mut matrix.passthroughs, &g.cache)?,
     }
@@ -94,7 +82,7 @@ pub async fn fresh(
         Some(r) => (r.seen.view.facts.clone(), r.seen.how.clone()),
         None => (crate::host::probe(Path::new("/")), None),
     };
-    let mut matrix = matrix_on(&plan, remote.as_ref(), g)?;
+    let mut matrix = matrix_on(&plan, remote.as_ref().map(|r| &r.seen), g)?;
     if matrix.groups.is_empty() {
         anyhow::bail!("the plan leaves no cell to run (see `rigbench run --dry-run`)");
     }
@@ -154,20 +142,16 @@ pub async fn resume(g: &Globals, dir: &Path) -> anyhow::Result<ExitCode> {
         dir.display(),
         m.status
     );
-    // Another host's engine checked to be the run's before its host is read.
-    let remote = match connect_remote(g).await? {
-        Some(c) => {
-            same_engine(&m, &c.client.info().await?, dir)?;
-            Some(read_host(c).await?)
-        }
-        None => None,
+    let connected = connect_engine(g).await?;
+    let info = connected.client.info().await?;
+    // The engine checked to be the run's before another host is read.
+    same_engine(&m, &info, dir)?;
+    let seen = match g.engine.remote() {
+        true => Some(super::host_view::of_engine(&connected, Path::new("/")).await?),
+        false => None,
     };
-    let mut matrix = matrix_on(&m.plan, remote.as_ref(), g)?;
-    let (connected, on_remote) = match remote {
-        Some(r) => (r.connected, true),
-        None => (connect_engine(g).await?, false),
-    };
-    same_engine(&m, &connected.client.info().await?, dir)?;
+    let on_remote = seen.is_some();
+    let mut matrix = matrix_on(&m.plan, seen.as_ref(), g)?;
     // What the killed process left: its containers, and the API service it had
     // started (in its own process group, so it outlived it).
     let stale_service = m.engine.as_ref().and_then(|e| e.service_pid);
@@ -196,7 +180,6 @@ pub async fn resume(g: &Globals, dir: &Path) -> anyhow::Result<ExitCode> {
     });
     m.status = RunStatus::Running;
     m.error = None;
-    let info = connected.client.info().await?;
     rootless_groups(&mut matrix.passthroughs, &info, on_remote);
     m.engine = Some(info);
     run.save(&mut m)?;

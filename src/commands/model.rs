@@ -84,28 +84,23 @@ async fn put_there(
     name: &str,
     f: &crate::fetch::FetchedModel,
 ) -> anyhow::Result<()> {
-    use crate::engine::Engine as _;
-    use crate::session::remote_files::{ModelFile, Placed, model_volume};
-    let engine = c.client.info().await?.socket;
-    let binary = std::env::current_exe()
-        .map_err(|e| anyhow::anyhow!("cannot find this rigbench's executable: {e}"))?;
-    let files: Vec<ModelFile> = std::iter::once(f)
+    let there = crate::session::There::of(&c.client).await?;
+    let (volume, placed) = crate::session::remote_files::fetched_model_volume(
+        &c.client,
+        &there.engine,
+        f,
+        &there.binary,
+    )
+    .await?;
+    let names: Vec<&str> = std::iter::once(f)
         .chain(&f.shards)
-        .map(|s| ModelFile {
-            path: &s.path,
-            name: &s.file,
-            sha256: &s.sha256,
-        })
+        .map(|s| s.file.as_str())
         .collect();
-    let (volume, placed) = model_volume(&c.client, &engine, &files, &binary).await?;
-    let how = match placed {
-        Placed::Found => "already there",
-        Placed::Copied => "copied through the API",
-    };
-    let names: Vec<&str> = files.iter().map(|f| f.name).collect();
     println!(
-        "{name}: on {engine} in volume {volume} as {} ({how}; sha256 checked there)",
-        names.join(", ")
+        "{name}: on {} in volume {volume} as {} ({}; sha256 checked there)",
+        there.engine,
+        names.join(", "),
+        placed.said()
     );
     Ok(())
 }

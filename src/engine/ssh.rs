@@ -311,24 +311,10 @@ impl SshTarget {
     /// call it from the runtime's own threads, not a blocking task's (which
     /// end when idle).
     pub async fn open(&self, config: Option<&Path>) -> Result<Tunnel, SshError> {
-        let dir = self.forward_dir()?;
-        let local = dir.path().join("podman.sock");
-        let spec = format!("{}:{}", local.display(), self.socket);
-        let forward = self.spawn_forward(config, &spec, dir)?;
-        let tunnel = Tunnel { forward, local };
-        // Listening, not only bound: a connection is accepted.
-        let up = || std::os::unix::net::UnixStream::connect(&tunnel.local).is_ok();
-        match self.wait_up(&tunnel.forward, up).await? {
-            true => Ok(tunnel),
-            false => Err(SshError::Unreachable {
-                target: self.named(),
-                detail: format!(
-                    "the forward did not come up within {} s: {}",
-                    TUNNEL_TIMEOUT.as_secs(),
-                    tunnel.log().trim()
-                ),
-            }),
-        }
+        let (forward, local) = self
+            .forward_socket(config, "podman.sock", &self.socket)
+            .await?;
+        Ok(Tunnel { forward, local })
     }
 
     /// Forwards a port of this machine's loopback to `remote_port` on the
@@ -348,21 +334,8 @@ impl SshTarget {
             target: self.named(),
             detail,
         };
-        let dir = self.forward_dir()?;
-        let sock = dir.path().join("port.sock");
-        let spec = format!("{}:127.0.0.1:{remote_port}", sock.display());
-        let forward = self.spawn_forward(config, &spec, dir)?;
-        let up = || std::os::unix::net::UnixStream::connect(&sock).is_ok();
-        if !self.wait_up(&forward, up).await? {
-            return Err(SshError::Unreachable {
-                target: self.named(),
-                detail: format!(
-                    "the forward to port {remote_port} did not come up within {} s: {}",
-                    TUNNEL_TIMEOUT.as_secs(),
-                    forward.log().trim()
-                ),
-            });
-        }
+        let remote = format!("127.0.0.1:{remote_port}");
+        let (forward, sock) = self.forward_socket(config, "port.sock", &remote).await?;
         let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
             .await
             .map_err(|e| {
@@ -380,6 +353,33 @@ impl SshTarget {
             port,
             relay,
         })
+    }
+
+    /// `ssh -N -L DIR/NAME:REMOTE` (`REMOTE` a socket's path or `HOST:PORT`
+    /// there) in a private folder DIR, waited for until the local socket
+    /// accepts a connection (listening, not only bound).
+    async fn forward_socket(
+        &self,
+        config: Option<&Path>,
+        name: &str,
+        remote: &str,
+    ) -> Result<(Forward, PathBuf), SshError> {
+        let dir = self.forward_dir()?;
+        let sock = dir.path().join(name);
+        let spec = format!("{}:{remote}", sock.display());
+        let forward = self.spawn_forward(config, &spec, dir)?;
+        let up = || std::os::unix::net::UnixStream::connect(&sock).is_ok();
+        match self.wait_up(&forward, up).await? {
+            true => Ok((forward, sock)),
+            false => Err(SshError::Unreachable {
+                target: self.named(),
+                detail: format!(
+                    "the forward to {remote} did not come up within {} s: {}",
+                    TUNNEL_TIMEOUT.as_secs(),
+                    forward.log().trim()
+                ),
+            }),
+        }
     }
 
     /// A private folder for a forward's log (and socket).

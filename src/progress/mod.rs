@@ -65,6 +65,19 @@ fn host() -> String {
     HOST.try_with(String::clone).unwrap_or_default()
 }
 
+/// `text` as a line of the run being polled: `[HOST] text` among several.
+fn tagged(text: impl std::fmt::Display) -> String {
+    match host().as_str() {
+        "" => text.to_string(),
+        h => format!("[{h}] {text}"),
+    }
+}
+
+/// The view the overall bars are drawn in, while one is shown.
+fn multi() -> Option<MultiProgress> {
+    LINES.overall.lock().ok()?.as_ref().map(|b| b.multi.clone())
+}
+
 /// This host's overall bar, if one is shown.
 fn my_bar() -> Option<ProgressBar> {
     let key = host();
@@ -81,12 +94,8 @@ impl log::Log for Lines {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let text = match host().as_str() {
-            "" => record.args().to_string(),
-            h => format!("[{h}] {}", record.args()),
-        };
-        let multi = (self.overall.lock().ok()).and_then(|g| g.as_ref().map(|b| b.multi.clone()));
-        match multi {
+        let text = tagged(record.args());
+        match multi() {
             Some(m) => {
                 let _ = m.println(text);
             }
@@ -144,12 +153,7 @@ pub fn bytes(total: Option<u64>, what: &str) -> ProgressBar {
 /// `bar` drawn with the runs' overall bars where they are shown (`run
 /// --on`: another host's download or build does not garble them).
 fn in_view(bar: ProgressBar) -> ProgressBar {
-    match LINES
-        .overall
-        .lock()
-        .ok()
-        .and_then(|g| g.as_ref().map(|b| b.multi.clone()))
-    {
+    match multi() {
         Some(m) if !bar.is_hidden() => m.add(bar),
         _ => bar,
     }
@@ -179,10 +183,7 @@ fn heartbeat(bar: ProgressBar, what: String) {
     drop(bar);
     let started = Instant::now();
     let every = heartbeat_interval();
-    let what = match host().as_str() {
-        "" => what,
-        h => format!("[{h}] {what}"),
-    };
+    let what = tagged(what);
     let step = (every / 4).min(Duration::from_millis(250));
     std::thread::spawn(move || {
         loop {

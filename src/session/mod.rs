@@ -103,25 +103,18 @@ impl<E: Engine> Session<'_, E> {
             };
             let mut files = f.files();
             if let Some(there) = self.there {
-                let list: Vec<remote_files::ModelFile> = std::iter::once(f)
-                    .chain(&f.shards)
-                    .map(|s| remote_files::ModelFile {
-                        path: &s.path,
-                        name: &s.file,
-                        sha256: &s.sha256,
-                    })
-                    .collect();
-                let (volume, placed) =
-                    remote_files::model_volume(self.engine, &there.engine, &list, &there.binary)
-                        .await?;
+                let (volume, placed) = remote_files::fetched_model_volume(
+                    self.engine,
+                    &there.engine,
+                    f,
+                    &there.binary,
+                )
+                .await?;
                 log::info!(
                     "model {}: on {} in volume {volume} ({}; sha256 checked there)",
                     spec.name,
                     there.engine,
-                    match placed {
-                        remote_files::Placed::Found => "already there",
-                        remote_files::Placed::Copied => "copied through the API",
-                    }
+                    placed.said()
                 );
                 files.volume = Some(volume);
             }

@@ -54,6 +54,35 @@ pub enum Placed {
     Copied,
 }
 
+impl Placed {
+    /// As rigbench's lines say it.
+    pub fn said(self) -> &'static str {
+        match self {
+            Placed::Found => "already there",
+            Placed::Copied => "copied through the API",
+        }
+    }
+}
+
+/// The fetched model `f`, a split model's shards too, in its volume on the
+/// engine's host (`model_volume`).
+pub async fn fetched_model_volume<E: Engine>(
+    engine: &E,
+    engine_name: &str,
+    f: &crate::fetch::FetchedModel,
+    binary: &Path,
+) -> Result<(String, Placed), FilesError> {
+    let files: Vec<ModelFile> = std::iter::once(f)
+        .chain(&f.shards)
+        .map(|s| ModelFile {
+            path: &s.path,
+            name: &s.file,
+            sha256: &s.sha256,
+        })
+        .collect();
+    model_volume(engine, engine_name, &files, binary).await
+}
+
 /// A file of a model: here, its name in the volume, its sha256.
 pub struct ModelFile<'a> {
     pub path: &'a Path,
