@@ -90,6 +90,19 @@ pub enum Command {
         #[arg(long, value_name = "DIR", default_value = "/")]
         root: PathBuf,
     },
+    /// (Internal) The telemetry of the host under DIR, one JSON line per
+    /// sample after a header: what the telemetry container rigbench starts on
+    /// another host's engine prints.
+    #[command(hide = true)]
+    TelemetryStream {
+        #[arg(long, value_name = "DIR", default_value = "/")]
+        root: PathBuf,
+        #[arg(long, value_name = "MS", default_value_t = 500)]
+        interval_ms: u64,
+        /// Stop after N samples (default: never).
+        #[arg(long, value_name = "N")]
+        samples: Option<u64>,
+    },
     /// (Internal) The sha256 of FILE, in hex: what rigbench run on another
     /// host prints to check a file that reached it.
     #[command(hide = true)]

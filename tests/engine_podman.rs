@@ -378,3 +378,97 @@ async fn cpu_quota_and_cpu_set_reach_the_container() {
     assert!(out.contains("Cpus_allowed_list:\t0\n"), "{out}");
     assert!(out.contains("50000 100000"), "{out}");
 }
+
+/// Another host's telemetry, as a run there reads it, on this engine: the
+/// telemetry container runs this rigbench on a copy of the Strix Halo fixture
+/// (bound where a host's `/` would be) and streams its readings; a reading
+/// changed on disk reaches the sampler here, on this clock; stopping removes it.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Podman: scripts/test.sh runs it"]
+async fn a_telemetry_container_streams_a_hosts_readings_here() {
+    use rigbench::session::remote_telemetry;
+    let c = common::engine().await;
+    let e = &c.client;
+    let root = tempfile::tempdir().unwrap();
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hosts/strix-halo");
+    let cp = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", fixture.display()))
+        .arg(root.path())
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    let run = format!("telemetry-test-{}", std::process::id());
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_rigbench"));
+    let t = std::time::Instant::now();
+    let interval = std::time::Duration::from_millis(100);
+    let r = remote_telemetry::start(
+        e,
+        "this engine",
+        bin,
+        root.path(),
+        (vec![], vec![]),
+        &run,
+        interval,
+    )
+    .await
+    .unwrap();
+    println!("first sample after {:.2} s", t.elapsed().as_secs_f64());
+    let s = &r.sampler;
+    assert!(s.has_gpus());
+    assert_eq!(
+        s.power_sources()[0].file,
+        "/sys/class/drm/card1/device/hwmon/hwmon5/power1_input"
+    );
+    assert_eq!(s.sample_now().edge_c(), Some(45.0));
+    // The edge sensor reads 71 °C from now on.
+    let changed_at = s.now_ms();
+    let edge = std::fs::read_dir(root.path().join("sys/class/drm/card1/device/hwmon/hwmon5"))
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .find(|p| {
+            p.to_string_lossy().ends_with("_label")
+                && std::fs::read_to_string(p).unwrap().trim() == "edge"
+        })
+        .map(|p| p.to_string_lossy().replace("_label", "_input"))
+        .unwrap();
+    std::fs::write(&edge, "71000\n").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while s.sample_now().edge_c() != Some(71.0) {
+        assert!(std::time::Instant::now() < deadline, "71 °C never came");
+        tokio::time::sleep(interval).await;
+    }
+    let seen_at = s.now_ms();
+    println!(
+        "the change seen {:.0} ms after it was made",
+        seen_at - changed_at
+    );
+    // In order on this clock: 45 °C before the change, 71 °C after; none
+    // placed after now; about one every interval.
+    let all = s.window(-1e12, 1e12);
+    let edges: Vec<f64> = all.iter().filter_map(|x| x.edge_c()).collect();
+    let first_hot = edges.iter().position(|&c| c == 71.0).unwrap();
+    assert!(edges[..first_hot].iter().all(|&c| c == 45.0), "{edges:?}");
+    assert!(edges[first_hot..].iter().all(|&c| c == 71.0), "{edges:?}");
+    assert!(all.iter().all(|x| x.at_ms <= seen_at + 1.0));
+    assert!(
+        all[first_hot].at_ms >= changed_at - 200.0,
+        "{:?}",
+        all[first_hot].at_ms
+    );
+    let span = all.last().unwrap().at_ms - all[0].at_ms;
+    let per = span / (all.len() - 1) as f64;
+    assert!((80.0..=200.0).contains(&per), "{per} ms between samples");
+    assert_eq!(
+        all[0].mem_available_bytes,
+        Some((131_072_000 - 4_000_000) * 1024)
+    );
+    // Stopped: the container is gone.
+    r.stop(e).await;
+    let left = e
+        .list_labelled(&[format!("{LABEL_RUN}={run}")])
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -460,6 +460,31 @@ fn two_hosts_at_once(h: &Hosts, dir: &Path, cwd: &Path, user_service: Reaped) ->
         for fact in ["hostname", "kernel", "cpu", "os"] {
             assert_eq!(run["host"][fact], here["facts"][fact], "{fact}");
         }
+        // Telemetry read there by its container and streamed here: this
+        // machine has no GPU, so memory alone, and said so. On the host
+        // whose service was killed, a request that finished after (its
+        // server lived on) says the stream ended with the engine.
+        let (mut streamed, mut cut) = (0, 0);
+        for r in
+            (run["cells"].as_array().unwrap().iter()).flat_map(|c| c["runs"].as_array().unwrap())
+        {
+            let t = &r["telemetry"];
+            assert_eq!(t["available"], false, "{t}");
+            let note = t["note"].as_str().unwrap_or_default();
+            if t["samples"].as_u64().is_some_and(|n| n > 0) {
+                assert!(t["mem_available_drop_bytes"].is_i64(), "{t}");
+                assert!(note.contains("no amdgpu card and no NVIDIA GPU"), "{t}");
+                streamed += 1;
+            } else {
+                let lost = format!(
+                    "no telemetry from the engine's host: the engine at {uri} does not answer"
+                );
+                assert!(note.starts_with(&lost), "{t}");
+                cut += 1;
+            }
+        }
+        assert!(streamed >= 6, "{streamed} runs with telemetry on {conn}");
+        assert!(cut <= usize::from(rootless), "{cut} runs cut off on {conn}");
         let server = &run["cells"][0]["server"];
         assert!(
             server["forwarded_from"].as_u64().is_some_and(|p| p > 0)
@@ -572,6 +597,8 @@ fn remote_engines_over_ssh() {
         rustix::process::geteuid().is_root(),
         "the SSH test runs as root: it logs in as root and as the rootless user"
     );
+    let t0 = Instant::now();
+    let lap = |what: &str| eprintln!("remote: {what} after {:.1} s", t0.elapsed().as_secs_f64());
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let sshd = Sshd::start(dir);
@@ -623,6 +650,7 @@ fn remote_engines_over_ssh() {
     let config = sshd.config("config");
     let root_uri = sshd.uri("root", &root_sock);
 
+    lap("hosts up");
     // 1. --host: root's engine over SSH, the same engine as through its socket.
     let via_ssh = doctor_json(&["--host", &root_uri, "--ssh-config", &config], &cwd, None);
     let engine = &via_ssh["engine"]["info"];
@@ -670,6 +698,7 @@ fn remote_engines_over_ssh() {
         .unwrap();
     assert!(probes.stdout.is_empty(), "no probe container is left");
 
+    lap("--host");
     // 2. --connection: the rootless user's engine, read from Podman's list.
     let doc = doctor_json(
         &[
@@ -701,6 +730,7 @@ fn remote_engines_over_ssh() {
     assert_eq!(doc["host"]["hostname"], here["facts"]["hostname"]);
     assert_eq!(doc["host"]["cpu"], here["facts"]["cpu"]);
 
+    lap("--connection");
     // The plan's model put on the rootless user's host as a volume, copied
     // through the API and checked by its sha256 there; again: already there.
     let user_uri = sshd.uri(&user, &user_sock);
@@ -755,6 +785,7 @@ fn remote_engines_over_ssh() {
     assert!(leftovers.stdout.is_empty(), "no helper container is left");
     // The volume stays for the run below, which finds the model there.
 
+    lap("model prepare");
     // CONTAINER_HOST in Podman's ssh:// form is the same remote engine, read
     // with --ssh-config; DOCKER_HOST's ssh:// (Docker's, no path) is passed
     // over for this machine's engine.
@@ -783,6 +814,7 @@ fn remote_engines_over_ssh() {
     );
     assert!(local["remote"].is_null(), "{doc}");
 
+    lap("CONTAINER_HOST");
     // 3. Bad input: each an error naming it and saying what to do, before any work.
     let plan = repo().join("plans/default.toml");
     let plan = plan.to_str().unwrap();
@@ -852,6 +884,7 @@ fn remote_engines_over_ssh() {
         ],
     );
 
+    lap("bad input");
     // 4. One plan on both hosts at once; the rootless host's service killed
     // mid-run: engine_lost there alone, and --resume finishes it.
     let user_service = two_hosts_at_once(&hosts, dir, &cwd, user_service);

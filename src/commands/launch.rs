@@ -24,6 +24,7 @@ use crate::runner::{pending_cells, remove_run_containers};
 use crate::session::Session;
 use crate::session::prepare;
 use crate::status::{CellStatus, FailureMode, RunStatus};
+use crate::telemetry::sampler::Sampler;
 
 /// Another host's engine, connected, and that host as a probe container
 /// read it there: where a run on it takes its facts, devices and CPUs from.
@@ -299,27 +300,33 @@ async fn execute(
 ) -> anyhow::Result<ExitCode> {
     let engine = &connected.client;
     let run_id = m.run_id.clone();
-    // This machine's GPUs say nothing of another host's.
-    let sampler = match w.remote {
-        false => Some(crate::session::sampler(m)),
-        true => {
-            log::info!(
-                "GPU telemetry is not read on another host's engine yet: this run records none"
-            );
-            None
-        }
-    };
     let there = match w.remote {
         true => Some(crate::session::There::of(engine).await?),
         false => None,
     };
+    // This machine's GPUs say nothing of another host's: that host's are
+    // read there.
+    let remote_telemetry = match &there {
+        Some(t) => Some(remote_telemetry(engine, t, w.matrix, m).await),
+        None => None,
+    };
+    let local = match w.remote {
+        false => Some(crate::session::sampler(m)),
+        true => None,
+    };
+    let sampler = local.as_ref().or_else(|| {
+        (remote_telemetry.as_ref()).map(|r| match r {
+            Ok(r) => &r.sampler,
+            Err(s) => s,
+        })
+    });
     let session = Session {
         engine,
         cache: &g.cache,
         dir,
         matrix: w.matrix,
         rebuild: w.rebuild,
-        sampler: sampler.as_ref(),
+        sampler,
         there: there.as_ref(),
     };
     let outcome = tokio::select! {
@@ -337,6 +344,9 @@ async fn execute(
             log::info!("interrupted: stopping and removing this run's containers");
             m.status = RunStatus::Interrupted;
         }
+    }
+    if let Some(Ok(r)) = remote_telemetry {
+        r.stop(engine).await;
     }
     // Whatever happened, no container of this run outlives the command.
     let removal = remove_run_containers(engine, &run_id).await;
@@ -374,6 +384,46 @@ async fn execute(
         );
     }
     Ok(exit.into())
+}
+
+/// The GPU telemetry of another host's engine, read there
+/// (`session::remote_telemetry`); where its container gives no samples, a
+/// sampler that says why in each run's record (the run goes on without).
+async fn remote_telemetry<E: crate::engine::Engine>(
+    engine: &E,
+    there: &crate::session::There,
+    matrix: &Matrix,
+    m: &Manifest,
+) -> Result<crate::session::remote_telemetry::Remote, Sampler> {
+    use crate::session::remote_telemetry as rt;
+    let interval = std::time::Duration::from_millis(m.plan.bench.telemetry_interval_ms);
+    let nvml = rt::nvml_access(&matrix.passthroughs);
+    let root = Path::new("/");
+    match rt::start(
+        engine,
+        &there.engine,
+        &there.binary,
+        root,
+        nvml,
+        &m.run_id,
+        interval,
+    )
+    .await
+    {
+        Ok(r) => {
+            if !r.sampler.has_gpus() {
+                log::info!(
+                    "no amdgpu card and no NVIDIA GPU through NVML on {}: GPU telemetry unavailable there (MemAvailable is still recorded)",
+                    there.engine
+                );
+            }
+            Ok(r)
+        }
+        Err(e) => {
+            log::warn!("{e}: this run records no telemetry");
+            Err(Sampler::unavailable(e.to_string()))
+        }
+    }
 }
 
 /// Resolves at Ctrl-C (SIGINT) or SIGTERM (`kill`, systemd, a CI timeout):

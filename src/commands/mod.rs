@@ -146,6 +146,21 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string(&view)?);
             Ok(ExitCode::SUCCESS)
         }
+        Command::TelemetryStream {
+            root,
+            interval_ms,
+            samples,
+        } => {
+            let probe = crate::telemetry::Probe::discover_with(&root, true);
+            let interval = std::time::Duration::from_millis(interval_ms.max(1));
+            let mut out = std::io::stdout().lock();
+            match crate::telemetry::stream::emit(&probe, interval, samples, &mut out) {
+                Ok(()) => Ok(ExitCode::SUCCESS),
+                // The reader went away: the end it asked for.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+                Err(e) => Err(anyhow::anyhow!("writing the telemetry stream: {e}")),
+            }
+        }
         Command::Sha256 { file } => match crate::hash::sha256_file(&file) {
             Ok(hex) => {
                 println!("{hex}");

@@ -721,6 +721,28 @@ impl Engine for Client {
         self.read_logs(id, false).await
     }
 
+    fn follow_stdout(&self, id: &str) -> tokio::sync::mpsc::Receiver<Result<Vec<u8>, EngineError>> {
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let (me, id) = (self.clone(), id.to_string());
+        tokio::spawn(async move {
+            let opts = LogsOptionsBuilder::new()
+                .stdout(true)
+                .stderr(false)
+                .follow(true)
+                .build();
+            let mut stream = me.docker.logs(&id, Some(opts));
+            while let Some(item) = stream.next().await {
+                let chunk = item.map(|c| c.into_bytes().to_vec());
+                let chunk = chunk.map_err(|e| me.container_err("follow the output of", &id, e));
+                let end = chunk.is_err();
+                if tx.send(chunk).await.is_err() || end {
+                    return;
+                }
+            }
+        });
+        rx
+    }
+
     async fn published_port(&self, id: &str, container_port: u16) -> Result<u16, EngineError> {
         let c = self
             .docker

@@ -358,6 +358,10 @@ pub trait Engine: Send + Sync {
     fn logs(&self, id: &str) -> impl Future<Output = Result<Vec<u8>, EngineError>> + Send;
     /// What the container wrote to stdout alone.
     fn stdout(&self, id: &str) -> impl Future<Output = Result<Vec<u8>, EngineError>> + Send;
+    /// The started container's stdout as it is written, chunk by chunk
+    /// (from its start), until it exits or the engine is gone: the last item
+    /// is the error, where one ended it. Read by a task of its own.
+    fn follow_stdout(&self, id: &str) -> tokio::sync::mpsc::Receiver<Result<Vec<u8>, EngineError>>;
     /// Stops the container: SIGTERM, then SIGKILL after `grace_s` seconds.
     fn stop(&self, id: &str, grace_s: u32) -> impl Future<Output = Result<(), EngineError>> + Send;
     /// Sends `signal` (`KILL`, `STOP`, `TERM`...) to the container's main process

@@ -453,6 +453,16 @@ impl Engine for FakeEngine {
         self.logs(id).await
     }
 
+    /// What the container wrote so far, as one chunk; then the end.
+    fn follow_stdout(&self, id: &str) -> tokio::sync::mpsc::Receiver<Result<Vec<u8>, EngineError>> {
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let log = (self.containers.lock().unwrap().get(id)).map(|c| c.log.clone().into_bytes());
+        if let Some(log) = log {
+            let _ = tx.try_send(Ok(log));
+        }
+        rx
+    }
+
     async fn stop(&self, id: &str, _grace_s: u32) -> Result<(), EngineError> {
         self.answer("stop", id)?;
         if let Some(c) = self.containers.lock().unwrap().get_mut(id) {

@@ -301,7 +301,7 @@ impl<E: Engine> Runner<'_, E> {
                 return Ok(RunOutcome::ServerDone(f));
             }
         };
-        let telemetry = self.telemetry_since(req, window_from);
+        let telemetry = self.telemetry_since(req, window_from).await;
         let mut run = to_run(
             &raw,
             k,
@@ -328,16 +328,23 @@ impl<E: Engine> Runner<'_, E> {
 
     /// The GPU and memory telemetry of the request since `from` (the
     /// sampler's clock), against the server start's baseline.
-    fn telemetry_since(
+    async fn telemetry_since(
         &self,
         req: &CellRequests<'_>,
         from: Option<f64>,
     ) -> Option<crate::telemetry::RunTelemetry> {
         let (s, from) = (self.sampler?, from?);
-        s.sample_now();
+        s.settle().await;
         let window = s.window(from, s.now_ms());
         let power = s.power_sources();
-        Some(summarize(req.start.baseline.as_ref(), &window, power))
+        let mut t = summarize(req.start.baseline.as_ref(), &window, power);
+        // Another host's stream that ended (or never began) is why there
+        // is nothing, not the host's lack of GPUs.
+        if let Some(why) = s.ended().filter(|_| window.is_empty()) {
+            t.available = false;
+            t.note = Some(format!("no telemetry from the engine's host: {why}"));
+        }
+        Some(t)
     }
 
     /// Adds the run to its cell, notes it (with the run's overall progress)

@@ -57,7 +57,7 @@ const HOST_LIBRARY_DIRS: &[&str] = &["/usr", "/lib", "/lib64"];
 
 /// A host folder bound read-only at `container`, never relabelled; with the
 /// mounts below it where `recursive`.
-fn host_bind(host: &str, container: &str, recursive: bool) -> Bind {
+pub fn host_bind(host: &str, container: &str, recursive: bool) -> Bind {
     Bind {
         host: host.into(),
         container: container.to_string(),
@@ -118,6 +118,27 @@ pub struct Job<'a> {
     pub env: BTreeMap<String, String>,
     /// In the host's UTS namespace (its hostname).
     pub uts_host: bool,
+    /// Device nodes passed in, and their groups (NVML's, for telemetry).
+    pub devices: Vec<String>,
+    pub group_add: Vec<String>,
+    /// Besides the managed and role labels (the run's, say).
+    pub labels: BTreeMap<String, String>,
+}
+
+impl<'a> Job<'a> {
+    /// `args` in a container of its own role, with nothing else.
+    pub fn new(role: &'a str, args: &'a [&'a str]) -> Job<'a> {
+        Job {
+            role,
+            args,
+            binds: Vec::new(),
+            env: BTreeMap::new(),
+            uts_host: false,
+            devices: Vec::new(),
+            group_add: Vec::new(),
+            labels: BTreeMap::new(),
+        }
+    }
 }
 
 /// Runs `job` with the rigbench at `binary` (this one's executable, copied
@@ -129,12 +150,34 @@ pub async fn rigbench_there<E: Engine>(
     binary: &Path,
     job: Job<'_>,
 ) -> Result<There, ProbeError> {
+    let id = start_there(engine, image, binary, job).await?;
+    let result = finish(engine, &id).await;
+    let _ = engine.remove(&id).await;
+    let (code, stdout, logs) = result?;
+    Ok(There {
+        code,
+        stdout,
+        output: String::from_utf8_lossy(&logs).trim().to_string(),
+    })
+}
+
+/// Starts `job` as `rigbench_there` does and returns its container's id,
+/// left running (removed on a failure to start it).
+pub async fn start_there<E: Engine>(
+    engine: &E,
+    image: &str,
+    binary: &Path,
+    job: Job<'_>,
+) -> Result<String, ProbeError> {
     let Job {
         role,
         args,
         binds,
         env,
         uts_host,
+        devices,
+        group_add,
+        labels,
     } = job;
     let spec = ContainerSpec {
         name: format!("rigbench-{role}-{}", crate::engine::unique_suffix()),
@@ -146,23 +189,31 @@ pub async fn rigbench_there<E: Engine>(
             .map(|d| host_bind(d, d, false))
             .chain(binds)
             .collect(),
-        labels: BTreeMap::from([
-            (LABEL_MANAGED.to_string(), "true".to_string()),
-            (LABEL_ROLE.to_string(), role.to_string()),
-        ]),
+        labels: labels
+            .into_iter()
+            .chain([
+                (LABEL_MANAGED.to_string(), "true".to_string()),
+                (LABEL_ROLE.to_string(), role.to_string()),
+            ])
+            .collect(),
+        devices,
+        group_add,
         uts_host,
         network_none: true,
         ..ContainerSpec::default()
     };
     let id = engine.create(&spec).await?;
-    let result = run(engine, &id, binary).await;
-    let _ = engine.remove(&id).await;
-    let (code, stdout, logs) = result?;
-    Ok(There {
-        code,
-        stdout,
-        output: String::from_utf8_lossy(&logs).trim().to_string(),
-    })
+    let started = async {
+        engine
+            .upload_file(&id, "/", PROBE_BIN, binary, 0o755)
+            .await?;
+        engine.start(&id).await
+    };
+    if let Err(e) = started.await {
+        let _ = engine.remove(&id).await;
+        return Err(e.into());
+    }
+    Ok(id)
 }
 
 /// The view of the engine's host (`engine_name` names it in errors), read by
@@ -186,11 +237,10 @@ pub async fn read<E: Engine>(
         .filter_map(|k| Some((k.to_string(), env(k)?)))
         .collect();
     let job = Job {
-        role: "host-probe",
-        args: &["host-view", "--root", PROBE_ROOT],
         binds: roots,
         env,
         uts_host: true,
+        ..Job::new("host-probe", &["host-view", "--root", PROBE_ROOT])
     };
     let there = rigbench_there(engine, image, binary, job).await?;
     if there.code != 0 {
@@ -209,17 +259,9 @@ pub async fn read<E: Engine>(
     })
 }
 
-/// Copies the binary in, runs the container to its end: (exit code, stdout,
-/// stdout and stderr).
-async fn run<E: Engine>(
-    engine: &E,
-    id: &str,
-    binary: &Path,
-) -> Result<(i64, Vec<u8>, Vec<u8>), ProbeError> {
-    engine
-        .upload_file(id, "/", PROBE_BIN, binary, 0o755)
-        .await?;
-    engine.start(id).await?;
+/// Waits for the started container's end: (exit code, stdout, stdout and
+/// stderr).
+async fn finish<E: Engine>(engine: &E, id: &str) -> Result<(i64, Vec<u8>, Vec<u8>), ProbeError> {
     let status = engine.wait(id).await?;
     Ok((
         status.code,

@@ -7,6 +7,7 @@
 pub mod host_probe;
 pub mod prepare;
 pub mod remote_files;
+pub mod remote_telemetry;
 pub mod synthetic;
 
 use std::path::Path;
@@ -286,7 +287,7 @@ pub fn sampler(m: &Manifest) -> Sampler {
         crate::telemetry::Probe::discover(Path::new("/")),
         std::time::Duration::from_millis(m.plan.bench.telemetry_interval_ms),
     );
-    if !sampler.probe().has_gpus() {
+    if !sampler.has_gpus() {
         log::info!(
             "no amdgpu card and no NVIDIA GPU through NVML: GPU telemetry unavailable (MemAvailable is still recorded)"
         );

@@ -225,12 +225,10 @@ async fn sha_there<E: Engine>(
     file_name: &str,
 ) -> Result<Option<String>, FilesError> {
     let path = format!("{MOUNT}/{file_name}");
+    let args = ["sha256", path.as_str()];
     let job = Job {
-        role: "model-check",
-        args: &["sha256", &path],
         binds: vec![volume_bind(there.volume, true)],
-        env: BTreeMap::new(),
-        uts_host: false,
+        ..Job::new("model-check", &args)
     };
     let out = host_probe::rigbench_there(engine, there.image, there.binary, job).await?;
     let hex = String::from_utf8_lossy(&out.stdout).trim().to_string();

@@ -6,7 +6,9 @@
 //! (`crate::nvml`) into the same samples: memory used/total as VRAM, utilisation,
 //! the GPU temperature in place of the edge sensor, board power, SM and memory
 //! clocks, and the compute processes' own memory. `summarize` turns the samples of one run
-//! into its record; `sampler` takes samples in the background.
+//! into its record; `sampler` takes samples in the background, here or, for
+//! another host's engine, from the stream its telemetry container writes
+//! (`stream`).
 //!
 //! Peak memory is max(VRAM used + GTT used) over the run minus the value before the
 //! server started; `MemAvailable`'s drop is recorded beside it because ROCm can keep
@@ -14,6 +16,7 @@
 //! 3.86 GB on ROCm where Vulkan showed 30 GB).
 
 pub mod sampler;
+pub mod stream;
 
 use std::path::{Path, PathBuf};
 
@@ -150,8 +153,15 @@ impl Probe {
     /// The amdgpu cards under `root`, and NVML's GPUs when `root` is the real
     /// one and NVML loads.
     pub fn discover(root: &Path) -> Probe {
+        Probe::discover_with(root, root == Path::new("/"))
+    }
+
+    /// The amdgpu cards under `root`, and NVML's GPUs where `nvml` and it
+    /// loads: in the telemetry container on another host, whose /usr is that
+    /// host's, the driver's library is where it is there.
+    pub fn discover_with(root: &Path, nvml: bool) -> Probe {
         let mut p = Probe::amdgpu(root);
-        if root == Path::new("/") {
+        if nvml {
             if let Some(n) = crate::nvml::Nvml::load() {
                 if !crate::nvml::Nvidia::gpus(&n).is_empty() {
                     p.nvidia = Some(std::sync::Arc::new(n));
@@ -418,5 +428,7 @@ pub fn summarize(
     }
 }
 
+#[cfg(test)]
+mod stream_tests;
 #[cfg(test)]
 mod tests;
