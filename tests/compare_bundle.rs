@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{repo, rigbench, rigbench_ok, run_plan, run_plan_at};
+use common::{repo, rigbench, rigbench_ok, run_plan, run_plan_at, shared_run};
 use serde_json::Value;
 
 fn compare_json(a: &std::path::Path, b: &std::path::Path, cwd: &std::path::Path) -> Value {
@@ -26,7 +26,7 @@ fn compare_json(a: &std::path::Path, b: &std::path::Path, cwd: &std::path::Path)
 #[test]
 #[ignore = "needs Podman and the model: scripts/test.sh runs it"]
 fn runs_compare_and_a_run_bundles_verifies_and_imports() {
-    let (wa, a, _) = run_plan("e2e.toml");
+    let (wa, a, _) = shared_run("e2e.toml");
     let (_wb, b, _) = run_plan("e2e.toml");
 
     // The same plan twice: nothing in the setup differs, every cell matched,

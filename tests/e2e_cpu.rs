@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{COMMIT, MODEL_SHA256, manifest_json, repo, run_plan};
+use common::{COMMIT, MODEL_SHA256, manifest_json, repo, shared_run};
 use rigbench::engine::{Engine, EngineKind, LABEL_RUN};
 use rigbench::metric::Metric;
 use rigbench::status::{CellStatus, RunStatus};
@@ -16,7 +16,7 @@ use serde_json::Value;
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs Podman and the model: scripts/test.sh runs it"]
 async fn small_plan_runs_end_to_end_in_a_real_container() {
-    let (_work, out, m) = run_plan("e2e.toml");
+    let (_work, out, m) = shared_run("e2e.toml");
     // The manifest validates against the published schema.
     let schema: Value = serde_json::from_str(
         &std::fs::read_to_string(repo().join("schema/manifest.schema.json")).unwrap(),

@@ -324,7 +324,7 @@ fn two_hosts_at_once(h: &Hosts, dir: &Path, cwd: &Path, user_service: Reaped) ->
                 "--plan",
                 plan,
                 "--runs",
-                "3",
+                "2",
                 "--out",
                 out_arg,
             ],

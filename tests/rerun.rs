@@ -15,13 +15,13 @@
 
 mod common;
 
-use common::{rigbench, rigbench_ok, run_plan};
+use common::{rigbench, rigbench_ok, shared_run};
 use rigbench::manifest::store::RunDir;
 
 #[test]
 #[ignore = "needs Podman and the model: scripts/test.sh runs it"]
 fn a_bundle_reruns_with_rebuilt_images_and_the_binaries_are_checked() {
-    let (work, orig, m) = run_plan("e2e.toml");
+    let (work, orig, m) = shared_run("e2e.toml");
     let bundle = work.path().join("orig.tar.gz");
     rigbench_ok(
         &[

@@ -91,6 +91,49 @@ pub fn run_plan(plan: &str) -> (tempfile::TempDir, PathBuf, Manifest) {
     (work, out, m)
 }
 
+/// `run_plan`'s run, made once per rigbench binary and plan and copied for
+/// each test that reads it (e2e_cpu, compare_bundle's first run, rerun's
+/// original): the same binary on the same plan, so the same run as one made
+/// anew, minus a minute of the suite. Kept in Cargo's scratch folder for
+/// integration tests, one per plan (a new binary's replaces it), made in a
+/// folder of its own and renamed into place whole.
+pub fn shared_run(plan: &str) -> (tempfile::TempDir, PathBuf, Manifest) {
+    let bin = Path::new(env!("CARGO_BIN_EXE_rigbench"));
+    let plan_path = repo().join("tests/plans").join(plan);
+    let key = format!(
+        "{}-{}",
+        rigbench::hash::sha256_file(bin).unwrap(),
+        rigbench::hash::sha256_file(&plan_path).unwrap()
+    );
+    let shared = Path::new(env!("CARGO_TARGET_TMPDIR")).join("rigbench-shared-runs");
+    let slot = shared.join(plan.trim_end_matches(".toml"));
+    let made = slot.join(&key);
+    if !made.join("run/manifest.json").is_file() {
+        std::fs::create_dir_all(&shared).unwrap();
+        let fresh = tempfile::tempdir_in(&shared).unwrap();
+        run_plan_at(&plan_path, &fresh.path().join("run"), fresh.path());
+        // Another binary's run goes; this one takes its place.
+        let _ = std::fs::remove_dir_all(&slot);
+        std::fs::create_dir_all(&slot).unwrap();
+        let kept = fresh.keep();
+        if std::fs::rename(&kept, &made).is_err() {
+            // Made meanwhile by another test: that one stays.
+            let _ = std::fs::remove_dir_all(&kept);
+        }
+    }
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("run");
+    let cp = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(made.join("run"))
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(cp.success(), "copying the shared run {}", made.display());
+    let m = read_manifest(&out.join("manifest.json")).expect("the shared run's manifest");
+    (work, out, m)
+}
+
 /// Every run recorded in a manifest, over all cells.
 pub fn runs_of(manifest: &Manifest) -> Vec<Run> {
     manifest
