@@ -103,6 +103,27 @@ pub enum Command {
         #[arg(long, value_name = "N")]
         samples: Option<u64>,
     },
+    /// (Internal) Writes a resolved recipe's file to OUT and prints what it
+    /// wrote as JSON: what rigbench runs on another host to make a synthetic
+    /// model there.
+    #[command(hide = true)]
+    SynthWrite {
+        /// The resolved recipe, as JSON (a manifest's models[].synthetic.recipe).
+        #[arg(long, value_name = "FILE")]
+        recipe: PathBuf,
+        /// The header of the real model whose vocabulary the recipe takes.
+        #[arg(long, value_name = "FILE")]
+        vocab: Option<PathBuf>,
+        /// The type to write: the recipe's, or Q8_0 for llama-quantize.
+        #[arg(long, value_name = "TYPE")]
+        quant: String,
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// (Internal) FILE's sha256, size, GGUF header facts and made record, as
+    /// JSON: what rigbench run on another host prints of a model made there.
+    #[command(hide = true)]
+    ModelFacts { file: PathBuf },
     /// (Internal) The sha256 of FILE, in hex: what rigbench run on another
     /// host prints to check a file that reached it.
     #[command(hide = true)]

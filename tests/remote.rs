@@ -309,9 +309,19 @@ fn two_hosts_at_once(h: &Hosts, dir: &Path, cwd: &Path, user_service: Reaped) ->
     // the two (llama.cpp's threads spin while they wait) do not fight over
     // the same cores (two servers of 2 threads on 2 cores measured 1-4 t/s
     // here instead of 60). The variant is the plan's last table.
+    // A synthetic model beside the real one, made on each host where it is
+    // used: written there by rigbench as Q8_0, then Q4_K_M by llama-quantize
+    // in the image there.
     let e2e = std::fs::read_to_string(plan).unwrap();
     let plan = dir.join("two-hosts.toml");
-    std::fs::write(&plan, format!("{e2e}threads = 1\n")).unwrap();
+    std::fs::write(
+        &plan,
+        format!(
+            "{e2e}threads = 1\n\n[[models]]\nname = \"synthetic-tiny\"\n\
+             synthetic = {{ shape = {{ base = \"gemma3-270m\", block_count = 1, vocab_size = 1024 }}, quant = \"q4_k_m\" }}\n"
+        ),
+    )
+    .unwrap();
     let plan = plan.to_str().unwrap();
     let out = dir.join("on");
     let out_arg = out.to_str().unwrap();
@@ -492,6 +502,58 @@ fn two_hosts_at_once(h: &Hosts, dir: &Path, cwd: &Path, user_service: Reaped) ->
             "{server}"
         );
     }
+    // The synthetic model made on each host, there: the same bytes on both
+    // (the same recipe, the same image's llama-quantize); the resumed run
+    // found it in its volume; never made here; no scratch volume left.
+    let synthetic = |run: &serde_json::Value| {
+        (run["models"].as_array().unwrap().iter())
+            .find(|m| m["name"] == "synthetic-tiny")
+            .cloned()
+            .unwrap_or_else(|| panic!("no synthetic-tiny in {}", run["models"]))
+    };
+    let (on_root, on_user) = (synthetic(&root_run), synthetic(&user_run));
+    assert_eq!(on_root["sha256"], on_user["sha256"], "{on_root}\n{on_user}");
+    assert_eq!(on_root["synthetic"]["made_now"], true, "{on_root}");
+    assert_eq!(
+        on_user["synthetic"]["made_now"], false,
+        "found there on resume: {on_user}"
+    );
+    let q = &on_root["synthetic"]["quantize"];
+    assert!(
+        q["command"][0]
+            .as_str()
+            .is_some_and(|c| c.ends_with("llama-quantize"))
+            && q["input_sha256"].as_str().is_some_and(|s| s.len() == 64),
+        "{q}"
+    );
+    assert_eq!(on_root["gguf"]["architecture"], "gemma3", "{on_root}");
+    let key = on_root["synthetic"]["key"].as_str().unwrap();
+    let cache = rigbench::cache::Cache::locate(None);
+    assert!(
+        !rigbench::synth::cached::dir(&cache, key).exists(),
+        "the model was made here too"
+    );
+    let synth_volume = format!("rigbench-synth-{}", &key[..16]);
+    for volumes in [
+        Command::new("podman")
+            .args(["volume", "ls", "--format", "{{.Name}}"])
+            .output()
+            .unwrap(),
+        h.user_podman(&["volume", "ls", "--format", "{{.Name}}"]),
+    ] {
+        let names = String::from_utf8_lossy(&volumes.stdout).into_owned();
+        assert!(names.contains(&synth_volume), "{names}");
+        assert!(
+            !names.contains("rigbench-synth-q8-"),
+            "a scratch volume is left: {names}"
+        );
+    }
+    for cell in (user_run["cells"].as_array().unwrap().iter())
+        .chain(root_run["cells"].as_array().unwrap())
+        .filter(|c| c["model"] == "synthetic-tiny")
+    {
+        assert_eq!(cell["status"], "ok", "{cell}");
+    }
     // The hosts side by side.
     let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(
@@ -529,7 +591,11 @@ fn two_hosts_at_once(h: &Hosts, dir: &Path, cwd: &Path, user_service: Reaped) ->
     );
     let said = String::from_utf8_lossy(&cleaned.stdout);
     assert!(said.contains(&format!("removed volume {volume}")), "{said}");
-    assert!(said.contains(", 1 model volume(s) removed"), "{said}");
+    assert!(
+        said.contains(&format!("removed volume {synth_volume}")),
+        "{said}"
+    );
+    assert!(said.contains(", 2 model volume(s) removed"), "{said}");
     let gone = Command::new("podman")
         .args(["volume", "exists", volume])
         .status()
@@ -747,7 +813,7 @@ fn remote_engines_over_ssh() {
     let user_podman = |args: &[&str]| hosts.user_podman(args);
     let volume = "rigbench-model-a5fd3b62230aa5ec";
     let _ = user_podman(&["volume", "rm", "-f", volume]);
-    let prepare = || {
+    let prepare_plan = |plan: &str| {
         let out = Command::new(env!("CARGO_BIN_EXE_rigbench"))
             .env("CONTAINERS_CONF", &conf)
             .current_dir(&cwd)
@@ -757,7 +823,7 @@ fn remote_engines_over_ssh() {
                 "--ssh-config",
                 &sshd.config("config_known"),
             ])
-            .args(["model", "prepare", "--plan", "plans/default.toml"])
+            .args(["model", "prepare", "--plan", plan])
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -768,6 +834,7 @@ fn remote_engines_over_ssh() {
         );
         stdout
     };
+    let prepare = || prepare_plan("plans/default.toml");
     let first = prepare();
     let said = format!(
         "gemma-3-270m-q4_k_m: on {} in volume {volume} as gemma-3-270m-q4_k_m.gguf (copied through the API; sha256 checked there)",
@@ -784,6 +851,59 @@ fn remote_engines_over_ssh() {
     let leftovers = user_podman(&["ps", "-aq", "--filter", "label=io.rigbench.managed"]);
     assert!(leftovers.stdout.is_empty(), "no helper container is left");
     // The volume stays for the run below, which finds the model there.
+
+    // A synthetic model of a type rigbench writes (Q8_0) made there, not
+    // here: the same bytes as `model synth` makes here; again: already there.
+    let shape = dir.join("tiny-shape.toml");
+    std::fs::write(
+        &shape,
+        "base = \"gemma3-270m\"\nblock_count = 1\nvocab_size = 1024\n",
+    )
+    .unwrap();
+    let here = dir.join("tiny-q8_0.gguf");
+    common::rigbench_ok(
+        &[
+            "model",
+            "synth",
+            "--shape",
+            shape.to_str().unwrap(),
+            "--quant",
+            "q8_0",
+            "--out",
+            here.to_str().unwrap(),
+        ],
+        &cwd,
+    );
+    let sha = rigbench::hash::sha256_file(&here).unwrap();
+    let default = std::fs::read_to_string(cwd.join("plans/default.toml")).unwrap();
+    let with_synthetic = dir.join("with-synthetic.toml");
+    std::fs::write(
+        &with_synthetic,
+        format!(
+            "{default}\n[[models]]\nname = \"synthetic-q8\"\n\
+             synthetic = {{ shape = {{ base = \"gemma3-270m\", block_count = 1, vocab_size = 1024 }}, quant = \"q8_0\" }}\n"
+        ),
+    )
+    .unwrap();
+    let made = prepare_plan(with_synthetic.to_str().unwrap());
+    let in_volume = |made: &str, how: &str| {
+        let key_line = made
+            .lines()
+            .find(|l| l.starts_with("synthetic-q8: on "))
+            .unwrap_or_else(|| panic!("{made}"))
+            .to_string();
+        assert!(
+            key_line.contains(&format!("({how}; sha256 {sha} checked there)"))
+                && key_line.contains(" in volume rigbench-synth-")
+                && key_line.contains(&user_uri),
+            "{key_line}"
+        );
+    };
+    in_volume(&made, "made there");
+    in_volume(
+        &prepare_plan(with_synthetic.to_str().unwrap()),
+        "already there",
+    );
 
     lap("model prepare");
     // CONTAINER_HOST in Podman's ssh:// form is the same remote engine, read

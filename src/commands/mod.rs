@@ -161,6 +161,32 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 Err(e) => Err(anyhow::anyhow!("writing the telemetry stream: {e}")),
             }
         }
+        Command::SynthWrite {
+            recipe,
+            vocab,
+            quant,
+            out,
+        } => {
+            let text = std::fs::read(&recipe)
+                .map_err(|e| anyhow::anyhow!("--recipe {}: {e}", recipe.display()))?;
+            let recipe: crate::synth::Recipe = serde_json::from_slice(&text)
+                .map_err(|e| anyhow::anyhow!("--recipe {}: {e}", recipe.display()))?;
+            let quant =
+                crate::synth::Quant::parse(&quant).map_err(|e| anyhow::anyhow!("--quant: {e}"))?;
+            let written = crate::synth::there::write(&recipe, vocab.as_deref(), quant, &out)?;
+            println!("{}", serde_json::to_string(&written)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ModelFacts { file } => {
+            if !file.exists() {
+                eprintln!("{}: not there", file.display());
+                return Ok(ExitCode::from(crate::session::remote_files::NOT_THERE));
+            }
+            let facts = crate::synth::there::facts(&file)
+                .map_err(|e| anyhow::anyhow!("{}: {e:#}", file.display()))?;
+            println!("{}", serde_json::to_string(&facts)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Sha256 { file } => match crate::hash::sha256_file(&file) {
             Ok(hex) => {
                 println!("{hex}");

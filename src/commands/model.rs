@@ -53,7 +53,8 @@ async fn prepare_plan(g: &Globals, path: &Path) -> anyhow::Result<()> {
     // The plan's matrix, not this host's: a model is prepared here for a run
     // on a machine with the devices this one may lack.
     let needed = crate::plan::matrix::expand(&plan).models_needed(&plan);
-    let obtained = prepare::models(&mut fetcher, &g.cache, &plan, &needed).await?;
+    let obtained =
+        prepare::models(&mut fetcher, &g.cache, &plan, &needed, remote.is_some()).await?;
     for (m, o) in plan.models.iter().zip(obtained) {
         match o {
             prepare::Obtained::Unused => {
@@ -71,6 +72,28 @@ async fn prepare_plan(g: &Globals, path: &Path) -> anyhow::Result<()> {
                     m.name
                 );
                 p.discard()?;
+            }
+            prepare::Obtained::There(t) if !t.recipe.quant.written_directly() => {
+                println!(
+                    "{}: made by the run there (llama-quantize runs in its image)",
+                    m.name
+                );
+            }
+            prepare::Obtained::There(t) => {
+                // `There` comes only for another host's engine.
+                let Some(c) = &remote else { continue };
+                let there = crate::session::There::of(&c.client).await?;
+                let f = crate::session::remote_synth::make(&c.client, &there, t, None).await?;
+                let made = f.synthetic.as_ref().is_some_and(|p| p.made_now);
+                let volume = f.there.as_ref().map_or("?", |t| t.volume.as_str());
+                println!(
+                    "{}: on {} in volume {volume} as {} ({}; sha256 {} checked there)",
+                    m.name,
+                    there.engine,
+                    f.file,
+                    if made { "made there" } else { "already there" },
+                    f.sha256
+                );
             }
         }
     }

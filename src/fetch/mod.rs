@@ -122,6 +122,18 @@ pub struct FetchedModel {
     pub shards: Vec<FetchedModel>,
     /// How a synthetic model was made; `None` for a fetched one.
     pub synthetic: Option<crate::synth::Provenance>,
+    /// A synthetic model made on another host's engine, where it stays:
+    /// `path` is then its path in that volume, not a file here.
+    pub there: Option<Box<MadeThere>>,
+}
+
+/// A model file made on another host's engine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MadeThere {
+    /// The volume there that holds it.
+    pub volume: String,
+    /// Its header's facts, read there.
+    pub gguf: crate::gguf::GgufFacts,
 }
 
 impl FetchedModel {
@@ -454,6 +466,7 @@ impl Fetcher {
                         file: model.file.clone(),
                         shards: Vec::new(),
                         synthetic: None,
+                        there: None,
                         path,
                         sha256,
                         size_bytes,

@@ -123,6 +123,9 @@ pub struct Job<'a> {
     pub group_add: Vec<String>,
     /// Besides the managed and role labels (the run's, say).
     pub labels: BTreeMap<String, String>,
+    /// Files from here put at the container's `/` before it starts (a
+    /// file here, its name there).
+    pub uploads: Vec<(std::path::PathBuf, String)>,
 }
 
 impl<'a> Job<'a> {
@@ -137,6 +140,7 @@ impl<'a> Job<'a> {
             devices: Vec::new(),
             group_add: Vec::new(),
             labels: BTreeMap::new(),
+            uploads: Vec::new(),
         }
     }
 }
@@ -178,6 +182,7 @@ pub async fn start_there<E: Engine>(
         devices,
         group_add,
         labels,
+        uploads,
     } = job;
     let spec = ContainerSpec {
         name: format!("rigbench-{role}-{}", crate::engine::unique_suffix()),
@@ -207,6 +212,9 @@ pub async fn start_there<E: Engine>(
         engine
             .upload_file(&id, "/", PROBE_BIN, binary, 0o755)
             .await?;
+        for (file, name) in &uploads {
+            engine.upload_file(&id, "/", name, file, 0o644).await?;
+        }
         engine.start(&id).await
     };
     if let Err(e) = started.await {

@@ -7,6 +7,7 @@
 pub mod host_probe;
 pub mod prepare;
 pub mod remote_files;
+pub mod remote_synth;
 pub mod remote_telemetry;
 pub mod synthetic;
 
@@ -69,11 +70,9 @@ impl<E: Engine> Session<'_, E> {
         let fetching = FETCHING.lock().await;
         let sources = prepare::sources(&mut fetcher, &m.plan).await?;
         let needed = self.matrix.models_needed(&m.plan);
-        let mut obtained = prepare::models(&mut fetcher, self.cache, &m.plan, &needed).await?;
+        let there = self.there.is_some();
+        let obtained = prepare::models(&mut fetcher, self.cache, &m.plan, &needed, there).await?;
         drop(fetching);
-        if self.there.is_some() {
-            obtained = none_made_by_quantize(&m.plan, obtained)?;
-        }
         m.add_time(|x| x.fetch_s += t.elapsed().as_secs_f64());
         self.images(m, &sources).await?;
         let models = self
@@ -103,7 +102,10 @@ impl<E: Engine> Session<'_, E> {
                 continue;
             };
             let mut files = f.files();
-            if let Some(there) = self.there {
+            if let Some(made) = &f.there {
+                // Made there, in its volume.
+                files.volume = Some(made.volume.clone());
+            } else if let Some(there) = self.there {
                 let (volume, placed) = remote_files::fetched_model_volume(
                     self.engine,
                     &there.engine,
@@ -136,6 +138,7 @@ impl<E: Engine> Session<'_, E> {
         let t = Instant::now();
         let fetched = prepare::finish_models(
             self.engine,
+            self.there,
             fetcher,
             self.cache,
             &m.plan,
@@ -236,33 +239,6 @@ impl<E: Engine> Session<'_, E> {
         runner.run_llama_bench(m, self.matrix).await?;
         Ok(())
     }
-}
-
-/// Refuses, for another host's engine, a synthetic model that llama-quantize
-/// would still have to make in a run's image (one made before is in the
-/// cache and is used as it is): the Q8_0 files written for it are removed
-/// and the run stops before any image is built.
-fn none_made_by_quantize(
-    plan: &crate::plan::Plan,
-    obtained: Vec<prepare::Obtained>,
-) -> anyhow::Result<Vec<prepare::Obtained>> {
-    let pending: Vec<&str> = (plan.models.iter().zip(&obtained))
-        .filter(|(_, o)| matches!(o, prepare::Obtained::Pending(_)))
-        .map(|(m, _)| m.name.as_str())
-        .collect();
-    if !pending.is_empty() {
-        let names = pending.join(", ");
-        for o in obtained {
-            if let prepare::Obtained::Pending(p) = o {
-                let _ = p.discard();
-            }
-        }
-        anyhow::bail!(
-            "model(s) {}: made by llama-quantize in a run's image, which a run on another host's engine cannot do yet; make them on a machine with its own engine (`rigbench model prepare --plan PLAN` there), or choose a quantization rigbench writes itself (`rigbench model shapes` lists them)",
-            names
-        );
-    }
-    Ok(obtained)
 }
 
 /// Closes the manifest's wall time: `total_s` gains this process's time since

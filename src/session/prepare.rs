@@ -47,10 +47,15 @@ async fn source(fetcher: &mut Fetcher, src: &Source) -> anyhow::Result<FetchedSo
 }
 
 /// A model as the first step leaves it: ready, a synthetic one waiting for
-/// llama-quantize (which needs the images), or not needed here.
+/// llama-quantize (which needs the images) or to be made on another host, or
+/// not needed here.
+// One per model of a plan, moved a few times: the size is no matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Obtained {
     Ready(FetchedModel),
     Pending(super::synthetic::Pending),
+    /// A synthetic model to make on another host's engine, where it is used.
+    There(super::remote_synth::ToMake),
     /// No cell or llama-bench run of the matrix uses it, nor is it the
     /// vocabulary of one that is used: neither fetched nor made.
     Unused,
@@ -59,12 +64,14 @@ pub enum Obtained {
 /// Fetches every real model that `needed` marks, then finds in the cache or
 /// makes every needed synthetic one (its vocabulary from the real
 /// model it names); the ones llama-quantize makes wait for the images. In
-/// plan order; the models not needed are `Unused`.
+/// plan order; the models not needed are `Unused`. For another host's engine
+/// (`there`) the synthetic ones are resolved here and left to be made there.
 pub async fn models(
     fetcher: &mut Fetcher,
     cache: &crate::cache::Cache,
     plan: &Plan,
     needed: &[bool],
+    there: bool,
 ) -> anyhow::Result<Vec<Obtained>> {
     use super::synthetic;
     let needs = |i: usize| needed.get(i).copied().unwrap_or(true);
@@ -110,6 +117,15 @@ pub async fn models(
             vocab.map(|(n, p, s)| (n.as_str(), p.as_path(), s.as_str())),
         )
         .with_context(|| format!("model {}", m.name))?;
+        if there {
+            out.push(Obtained::There(super::remote_synth::ToMake {
+                model: m.clone(),
+                key: crate::synth::cached::key(&resolved, quantizer),
+                recipe: resolved,
+                vocab_model: vocab.map(|(_, p, _)| p.clone()),
+            }));
+            continue;
+        }
         match synthetic::obtain(
             fetcher,
             cache,
@@ -141,9 +157,12 @@ pub async fn models(
 /// The synthetic models waiting for llama-quantize, made in the image of the
 /// plan's first source (its CPU image where the plan has one; a GPU image's
 /// container gets its backend's passthrough, without which its llama-quantize
-/// does not start).
+/// does not start); on another host's engine (`there`), the synthetic models
+/// made there.
+#[allow(clippy::too_many_arguments)]
 pub async fn finish_models<E: Engine>(
     engine: &E,
+    there: Option<&super::There>,
     fetcher: &mut Fetcher,
     cache: &crate::cache::Cache,
     plan: &Plan,
@@ -151,34 +170,60 @@ pub async fn finish_models<E: Engine>(
     passthroughs: &BTreeMap<Backend, Passthrough>,
     obtained: Vec<Obtained>,
 ) -> anyhow::Result<Vec<Option<FetchedModel>>> {
+    let quantizer = || quantizer_of(plan, images, passthroughs);
     let mut out = Vec::new();
     for o in obtained {
         match o {
             Obtained::Ready(f) => out.push(Some(f)),
             Obtained::Unused => out.push(None),
             Obtained::Pending(p) => {
-                let first = plan.sources.first().map(|s| s.name.as_str());
-                let image = images
-                    .iter()
-                    .filter(|i| Some(i.source.as_str()) == first)
-                    .min_by_key(|i| i.backend.is_gpu())
-                    .ok_or_else(|| {
-                        anyhow::anyhow!(
-                            "no image of the plan's llama.cpp source was built here to run llama-quantize in"
-                        )
-                    })?;
-                let q = Quantizer {
-                    passthrough: passthroughs.get(&image.backend),
-                    ..image.quantizer()
-                };
+                let q = quantizer()?;
                 let threads = super::synthetic::threads();
                 out.push(Some(
                     super::synthetic::quantize(engine, fetcher, cache, &q, p, threads).await?,
                 ));
             }
+            Obtained::There(t) => {
+                let there = there.ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "model {}: to be made on another host, with none",
+                        t.model.name
+                    )
+                })?;
+                let q = match t.recipe.quant.written_directly() {
+                    true => None,
+                    false => Some(quantizer()?),
+                };
+                out.push(Some(
+                    super::remote_synth::make(engine, there, t, q.as_ref()).await?,
+                ));
+            }
         }
     }
     Ok(out)
+}
+
+/// The image llama-quantize runs in: the plan's first source's, its CPU one
+/// where there is one, with its backend's passthrough.
+fn quantizer_of<'a>(
+    plan: &Plan,
+    images: &'a [ImageRecord],
+    passthroughs: &'a BTreeMap<Backend, Passthrough>,
+) -> anyhow::Result<Quantizer<'a>> {
+    let first = plan.sources.first().map(|s| s.name.as_str());
+    let image = images
+        .iter()
+        .filter(|i| Some(i.source.as_str()) == first)
+        .min_by_key(|i| i.backend.is_gpu())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "no image of the plan's llama.cpp source was built to run llama-quantize in"
+            )
+        })?;
+    Ok(Quantizer {
+        passthrough: passthroughs.get(&image.backend),
+        ..image.quantizer()
+    })
 }
 
 /// Each obtained model's record: its file, hash and GGUF header facts (and a
@@ -191,15 +236,19 @@ pub async fn model_records(
     for (m, f) in plan.models.iter().zip(fetched) {
         let Some(f) = f else { continue };
         let paths: Vec<std::path::PathBuf> = f.files().files.into_iter().map(|(p, _)| p).collect();
-        let gguf = tokio::task::spawn_blocking(move || match paths.as_slice() {
-            [one] => crate::gguf::read_facts(one),
-            shards => {
-                let refs: Vec<&Path> = shards.iter().map(|p| p.as_path()).collect();
-                crate::gguf::split::read_split_facts(&refs)
-            }
-        })
-        .await
-        .context("reading the GGUF header")??;
+        let gguf = match &f.there {
+            // Read where it was made.
+            Some(t) => t.gguf.clone(),
+            None => tokio::task::spawn_blocking(move || match paths.as_slice() {
+                [one] => crate::gguf::read_facts(one),
+                shards => {
+                    let refs: Vec<&Path> = shards.iter().map(|p| p.as_path()).collect();
+                    crate::gguf::split::read_split_facts(&refs)
+                }
+            })
+            .await
+            .context("reading the GGUF header")??,
+        };
         log::info!(
             "model {}: {} ({} bytes, {} {}, sha256 {} {} in {:.2} s)",
             m.name,

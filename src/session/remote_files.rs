@@ -16,7 +16,7 @@ use crate::engine::{Bind, ContainerSpec, Engine, LABEL_MANAGED, LABEL_ROLE};
 /// The label holding a model volume's sha256.
 pub const LABEL_SHA256: &str = "io.rigbench.sha256";
 /// Where a model volume is mounted, here as in a server's container.
-const MOUNT: &str = "/models";
+pub const MOUNT: &str = "/models";
 /// `rigbench sha256`'s exit code for a file that is not there.
 pub const NOT_THERE: u8 = 3;
 
@@ -174,23 +174,7 @@ async fn put<E: Engine>(
     if sha_there(engine, there, f.name).await?.as_deref() == Some(f.sha256) {
         return Ok(Placed::Found);
     }
-    // Into the volume through a container that is never started.
-    let spec = ContainerSpec {
-        name: format!("rigbench-model-copy-{}", crate::engine::unique_suffix()),
-        image: there.image.to_string(),
-        entrypoint: Some(vec!["/none".to_string()]),
-        binds: vec![volume_bind(there.volume, false)],
-        labels: BTreeMap::from([
-            (LABEL_MANAGED.to_string(), "true".to_string()),
-            (LABEL_ROLE.to_string(), "model-copy".to_string()),
-        ]),
-        network_none: true,
-        ..ContainerSpec::default()
-    };
-    let id = engine.create(&spec).await?;
-    let copied = engine.upload_file(&id, MOUNT, f.name, f.path, 0o644).await;
-    let _ = engine.remove(&id).await;
-    copied?;
+    upload_into(engine, there.image, there.volume, f.name, f.path).await?;
     let found = sha_there(engine, there, f.name).await?;
     if found.as_deref() == Some(f.sha256) {
         return Ok(Placed::Copied);
@@ -205,8 +189,35 @@ async fn put<E: Engine>(
     })
 }
 
+/// Puts the file `file` (here) into `volume` on the engine's host as `name`,
+/// through a container of `image` that is never started.
+pub async fn upload_into<E: Engine>(
+    engine: &E,
+    image: &str,
+    volume: &str,
+    name: &str,
+    file: &Path,
+) -> Result<(), crate::engine::EngineError> {
+    let spec = ContainerSpec {
+        name: format!("rigbench-model-copy-{}", crate::engine::unique_suffix()),
+        image: image.to_string(),
+        entrypoint: Some(vec!["/none".to_string()]),
+        binds: vec![volume_bind(volume, false)],
+        labels: BTreeMap::from([
+            (LABEL_MANAGED.to_string(), "true".to_string()),
+            (LABEL_ROLE.to_string(), "model-copy".to_string()),
+        ]),
+        network_none: true,
+        ..ContainerSpec::default()
+    };
+    let id = engine.create(&spec).await?;
+    let copied = engine.upload_file(&id, MOUNT, name, file, 0o644).await;
+    let _ = engine.remove(&id).await;
+    copied
+}
+
 /// The model volume mounted at /models.
-fn volume_bind(volume: &str, read_only: bool) -> Bind {
+pub fn volume_bind(volume: &str, read_only: bool) -> Bind {
     Bind {
         host: volume.into(),
         container: MOUNT.to_string(),

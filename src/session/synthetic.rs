@@ -322,29 +322,13 @@ fn fetched(
     origin: HashOrigin,
     hash_seconds: f64,
 ) -> anyhow::Result<FetchedModel> {
-    if let Some(pinned) = &model.sha256 {
-        if pinned != sha256 {
-            anyhow::bail!(
-                "model {}: synthetic {} made here has sha256 {sha256}; the plan pins {pinned}.\n\
-                 A recipe's bytes change only with rigbench's generator (this one, {}, writes \
-                 generator {}){}. The file made is kept: {}",
-                model.name,
-                provenance.recipe.describe(),
-                crate::version::LONG,
-                values::GENERATOR,
-                match &provenance.quantize {
-                    Some(q) => format!(
-                        " or, for a type llama-quantize makes, with its build (here the image \
-                         {} of llama.cpp {}, compiled for this CPU); a type rigbench writes \
-                         (F16, BF16, Q8_0, Q4_0) is the same everywhere",
-                        q.image, q.llama_cpp_commit
-                    ),
-                    None => String::new(),
-                },
-                path.display()
-            );
-        }
-    }
+    check_pin(
+        model,
+        &provenance,
+        sha256,
+        "here",
+        &path.display().to_string(),
+    )?;
     let size_bytes = std::fs::metadata(path)?.len();
     Ok(FetchedModel {
         file: model.file.clone(),
@@ -359,7 +343,41 @@ fn fetched(
         },
         shards: Vec::new(),
         synthetic: Some(provenance),
+        there: None,
     })
+}
+
+/// A made file's sha256 against the plan's pin: a mismatch says what could
+/// differ, where it was made (`made_on`: "here", "on ssh://…") and where the
+/// made file is kept.
+pub fn check_pin(
+    model: &Model,
+    provenance: &Provenance,
+    sha256: &str,
+    made_on: &str,
+    kept: &str,
+) -> anyhow::Result<()> {
+    let Some(pinned) = model.sha256.as_ref().filter(|p| *p != sha256) else {
+        return Ok(());
+    };
+    anyhow::bail!(
+        "model {}: synthetic {} made {made_on} has sha256 {sha256}; the plan pins {pinned}.\n\
+         A recipe's bytes change only with rigbench's generator (this one, {}, writes \
+         generator {}){}. The file made is kept: {kept}",
+        model.name,
+        provenance.recipe.describe(),
+        crate::version::LONG,
+        values::GENERATOR,
+        match &provenance.quantize {
+            Some(q) => format!(
+                " or, for a type llama-quantize makes, with its build (here the image \
+                 {} of llama.cpp {}, compiled for the CPU it was built on); a type rigbench \
+                 writes (F16, BF16, Q8_0, Q4_0) is the same everywhere",
+                q.image, q.llama_cpp_commit
+            ),
+            None => String::new(),
+        }
+    )
 }
 
 /// Threads to write with: every CPU.

@@ -19,6 +19,7 @@ pub mod make;
 pub mod quant;
 pub mod quantize;
 pub mod shape;
+pub mod there;
 pub mod values;
 pub mod vocab;
 

@@ -16,8 +16,8 @@ use super::Quant;
 use crate::engine::{Bind, ContainerSpec, Engine, run_to_completion};
 
 /// Where the container sees the input and writes the output.
-const IN: &str = "/rigbench/in";
-const OUT: &str = "/rigbench/out";
+pub const IN: &str = "/rigbench/in";
+pub const OUT: &str = "/rigbench/out";
 
 /// How llama-quantize made a file: recorded in the manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -99,6 +99,40 @@ pub async fn run<E: Engine>(
         .tempdir_in(out_dir)
         .map_err(|e| format!("cannot write in {}: {e}", out_dir.display()))?;
     let cmd = command(&in_name, file, quant, threads);
+    let input = Bind {
+        host: in_dir.to_path_buf(),
+        container: IN.to_string(),
+        read_only: true,
+        relabel: true,
+        recursive: true,
+    };
+    let output = Bind {
+        host: work.path().to_path_buf(),
+        container: OUT.to_string(),
+        read_only: false,
+        relabel: true,
+        recursive: true,
+    };
+    let done = run_to_completion(engine, &spec(q, &cmd, input, output))
+        .await
+        .map_err(|e| format!("llama-quantize in {}: {e}", q.image))?;
+    let made = work.path().join(file);
+    if done.status.code != 0 || !made.is_file() {
+        return Err(failure(q, &done));
+    }
+    let dest = out_dir.join(file);
+    std::fs::rename(&made, &dest)
+        .map_err(|e| format!("cannot move {} into place: {e}", made.display()))?;
+    Ok((
+        dest,
+        record(q, cmd, input_sha256, t0.elapsed().as_secs_f64()),
+    ))
+}
+
+/// The container that runs `cmd` (`command`'s) in `q`'s image, with its
+/// passthrough: the input's folder (or volume) bound at IN read-only, the
+/// output's at OUT.
+pub fn spec(q: &Quantizer<'_>, cmd: &[String], input: Bind, output: Bind) -> ContainerSpec {
     let spec = ContainerSpec {
         name: format!("rigbench-quantize-{}", crate::engine::unique_suffix()),
         image: q.image_id.to_string(),
@@ -106,60 +140,57 @@ pub async fn run<E: Engine>(
         cmd: cmd[1..].to_vec(),
         binds: vec![
             Bind {
-                host: in_dir.to_path_buf(),
                 container: IN.to_string(),
                 read_only: true,
-                relabel: true,
-                recursive: true,
+                ..input
             },
             Bind {
-                host: work.path().to_path_buf(),
                 container: OUT.to_string(),
                 read_only: false,
-                relabel: true,
-                recursive: true,
+                ..output
             },
         ],
         labels: q.labels.clone(),
         ..Default::default()
     };
-    let spec = match q.passthrough {
+    match q.passthrough {
         Some(p) => p.onto(spec),
         None => spec,
-    };
-    let done = run_to_completion(engine, &spec)
-        .await
-        .map_err(|e| format!("llama-quantize in {}: {e}", q.image))?;
-    let made = work.path().join(file);
-    if done.status.code != 0 || !made.is_file() {
-        let out = String::from_utf8_lossy(&done.output);
-        let tail: Vec<&str> = out.lines().rev().take(15).collect();
-        return Err(format!(
-            "llama-quantize in {} exited with {}{}:\n{}",
-            q.image,
-            done.status.code,
-            if done.status.oom_killed {
-                " (killed: out of memory)"
-            } else {
-                ""
-            },
-            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-        ));
     }
-    let dest = out_dir.join(file);
-    std::fs::rename(&made, &dest)
-        .map_err(|e| format!("cannot move {} into place: {e}", made.display()))?;
-    Ok((
-        dest,
-        QuantizeRecord {
-            image: q.image.to_string(),
-            image_id: q.image_id.to_string(),
-            llama_cpp_commit: q.commit.to_string(),
-            command: cmd,
-            input_sha256: input_sha256.to_string(),
-            seconds: t0.elapsed().as_secs_f64(),
+}
+
+/// What a llama-quantize that failed said: its exit and its last lines.
+pub fn failure(q: &Quantizer<'_>, done: &crate::engine::Completed) -> String {
+    let out = String::from_utf8_lossy(&done.output);
+    let tail: Vec<&str> = out.lines().rev().take(15).collect();
+    format!(
+        "llama-quantize in {} exited with {}{}:\n{}",
+        q.image,
+        done.status.code,
+        if done.status.oom_killed {
+            " (killed: out of memory)"
+        } else {
+            ""
         },
-    ))
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    )
+}
+
+/// The record of a llama-quantize that made a file from `input_sha256`'s.
+pub fn record(
+    q: &Quantizer<'_>,
+    command: Vec<String>,
+    input_sha256: &str,
+    seconds: f64,
+) -> QuantizeRecord {
+    QuantizeRecord {
+        image: q.image.to_string(),
+        image_id: q.image_id.to_string(),
+        llama_cpp_commit: q.commit.to_string(),
+        command,
+        input_sha256: input_sha256.to_string(),
+        seconds,
+    }
 }
 
 #[cfg(test)]
