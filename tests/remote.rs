@@ -885,6 +885,17 @@ fn remote_engines_over_ssh() {
         ),
     )
     .unwrap();
+    // None made there before (a run cut short leaves them).
+    let before = user_podman(&[
+        "volume",
+        "ls",
+        "-q",
+        "--filter",
+        "label=io.rigbench.synthetic",
+    ]);
+    for v in String::from_utf8_lossy(&before.stdout).split_whitespace() {
+        let _ = user_podman(&["volume", "rm", "-f", v]);
+    }
     let made = prepare_plan(with_synthetic.to_str().unwrap());
     let in_volume = |made: &str, how: &str| {
         let key_line = made

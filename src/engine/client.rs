@@ -709,10 +709,18 @@ impl Engine for Client {
                 op: "list volumes",
                 message: message(e),
             })?;
+        // Every label, checked here too: Podman 4.3 answers the volumes with
+        // any of them (`cleanup --model-volumes` listed rigbench's own
+        // binary volumes, labelled managed but not model).
+        let has = |l: &HashMap<String, String>, want: &String| match want.split_once('=') {
+            Some((k, v)) => l.get(k).is_some_and(|x| x == v),
+            None => l.contains_key(want),
+        };
         Ok(list
             .volumes
             .unwrap_or_default()
             .into_iter()
+            .filter(|v| labels.iter().all(|w| has(&v.labels, w)))
             .map(|v| v.name)
             .collect())
     }

@@ -28,6 +28,8 @@ pub const LABEL_ROLE: &str = "io.rigbench.role";
 pub const LABEL_OWNER: &str = "io.rigbench.owner";
 /// On images: the hash of every build input (see `image::inputs`).
 pub const LABEL_INPUTS: &str = "io.rigbench.inputs";
+/// On volumes: the sha256 of the file they hold (a model's first, rigbench's).
+pub const LABEL_SHA256: &str = "io.rigbench.sha256";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]

@@ -1,6 +1,6 @@
 //! Another host's view, read on that host: a short-lived container with that
-//! host's `/` bound read-only at /host and this rigbench copied in through the
-//! API runs `rigbench host-view --root /host` (the readers that read this
+//! host's `/` bound read-only at /host and this rigbench (from its volume
+//! there, `binary_volume`: sent through the API once per build) runs `rigbench host-view --root /host` (the readers that read this
 //! machine, on that host's files) in the host's UTS namespace (its hostname),
 //! and prints the `HostView` read back here. Its image is empty (`FROM
 //! scratch`, built there through the API in a moment, no registry needed):
@@ -16,8 +16,14 @@ use crate::host::view::{HostView, passthrough_env_names};
 
 /// Where the probe container sees the host's `/`.
 pub const PROBE_ROOT: &str = "/host";
-/// The name rigbench has inside the probe container (at its `/`).
-const PROBE_BIN: &str = "rigbench-host-view";
+/// Where a job finds this rigbench: its volume there (`binary_volume`),
+/// mounted read-only.
+const BIN_DIR: &str = "/rigbench-bin";
+/// Its name there.
+const BIN_NAME: &str = "rigbench";
+/// The label of the volumes holding a rigbench, and of their markers.
+const ROLE_BINARY: &str = "rigbench-binary";
+const ROLE_BINARY_WHOLE: &str = "rigbench-binary-whole";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
@@ -173,6 +179,7 @@ pub async fn start_there<E: Engine>(
     binary: &Path,
     job: Job<'_>,
 ) -> Result<String, ProbeError> {
+    let bin = binary_volume(engine, image, binary).await?;
     let Job {
         role,
         args,
@@ -187,11 +194,12 @@ pub async fn start_there<E: Engine>(
     let spec = ContainerSpec {
         name: format!("rigbench-{role}-{}", crate::engine::unique_suffix()),
         image: image.to_string(),
-        entrypoint: Some(vec![format!("/{PROBE_BIN}")]),
+        entrypoint: Some(vec![format!("{BIN_DIR}/{BIN_NAME}")]),
         cmd: args.iter().map(|a| a.to_string()).collect(),
         env,
         binds: (HOST_LIBRARY_DIRS.iter())
             .map(|d| host_bind(d, d, false))
+            .chain([volume_bind(&bin, BIN_DIR, true)])
             .chain(binds)
             .collect(),
         labels: labels
@@ -209,9 +217,6 @@ pub async fn start_there<E: Engine>(
     };
     let id = engine.create(&spec).await?;
     let started = async {
-        engine
-            .upload_file(&id, "/", PROBE_BIN, binary, 0o755)
-            .await?;
         for (file, name) in &uploads {
             engine.upload_file(&id, "/", name, file, 0o644).await?;
         }
@@ -222,6 +227,110 @@ pub async fn start_there<E: Engine>(
         return Err(e.into());
     }
     Ok(id)
+}
+
+/// The volume on the engine's host holding this rigbench (`binary`),
+/// `rigbench-bin-SHA16` after its sha256: sent through the API once, not
+/// with every job (77 MB for a debug build). A marker volume made after the
+/// copy says it is whole; without one the copy is made anew. The volumes of
+/// other rigbench builds there are removed then (those no container uses).
+pub async fn binary_volume<E: Engine>(
+    engine: &E,
+    image: &str,
+    binary: &Path,
+) -> Result<String, ProbeError> {
+    let sha = binary_sha256(binary)
+        .map_err(|e| ProbeError::Image(format!("this rigbench ({}): {e}", binary.display())))?;
+    let volume = format!("rigbench-bin-{}", &sha[..16]);
+    let labels = |role: &str| {
+        BTreeMap::from([
+            (LABEL_MANAGED.to_string(), "true".to_string()),
+            (LABEL_ROLE.to_string(), role.to_string()),
+            (crate::engine::LABEL_SHA256.to_string(), sha.clone()),
+        ])
+    };
+    let filter = |role: &str| {
+        [
+            format!("{LABEL_MANAGED}=true"),
+            format!("{LABEL_ROLE}={role}"),
+        ]
+    };
+    let whole = engine
+        .list_labelled_volumes(&filter(ROLE_BINARY_WHOLE))
+        .await?;
+    let marker = format!("{volume}-whole");
+    if whole.contains(&marker) {
+        return Ok(volume);
+    }
+    for role in [ROLE_BINARY_WHOLE, ROLE_BINARY] {
+        for old in engine.list_labelled_volumes(&filter(role)).await? {
+            if old != volume {
+                let _ = engine.remove_volume(&old).await;
+            }
+        }
+    }
+    // A copy cut short before, if any, goes.
+    let _ = engine.remove_volume(&volume).await;
+    engine.create_volume(&volume, &labels(ROLE_BINARY)).await?;
+    upload_into(engine, image, &volume, (binary, BIN_NAME), 0o755).await?;
+    engine
+        .create_volume(&marker, &labels(ROLE_BINARY_WHOLE))
+        .await?;
+    Ok(volume)
+}
+
+/// `binary`'s sha256, computed once per process.
+fn binary_sha256(binary: &Path) -> std::io::Result<String> {
+    static KNOWN: std::sync::Mutex<BTreeMap<std::path::PathBuf, String>> =
+        std::sync::Mutex::new(BTreeMap::new());
+    if let Some(sha) = KNOWN.lock().ok().and_then(|k| k.get(binary).cloned()) {
+        return Ok(sha);
+    }
+    let sha = crate::hash::sha256_file(binary)?;
+    if let Ok(mut k) = KNOWN.lock() {
+        k.insert(binary.to_path_buf(), sha.clone());
+    }
+    Ok(sha)
+}
+
+/// A named volume mounted at `container`.
+fn volume_bind(volume: &str, container: &str, read_only: bool) -> Bind {
+    Bind {
+        host: volume.into(),
+        container: container.to_string(),
+        read_only,
+        relabel: true,
+        recursive: true,
+    }
+}
+
+/// Puts the file `file.0` (here) into `volume` on the engine's host as
+/// `file.1` with permissions `mode`, through a container of `image` that is
+/// never started.
+pub async fn upload_into<E: Engine>(
+    engine: &E,
+    image: &str,
+    volume: &str,
+    file: (&Path, &str),
+    mode: u32,
+) -> Result<(), EngineError> {
+    const INTO: &str = "/into";
+    let spec = ContainerSpec {
+        name: format!("rigbench-copy-{}", crate::engine::unique_suffix()),
+        image: image.to_string(),
+        entrypoint: Some(vec!["/none".to_string()]),
+        binds: vec![volume_bind(volume, INTO, false)],
+        labels: BTreeMap::from([
+            (LABEL_MANAGED.to_string(), "true".to_string()),
+            (LABEL_ROLE.to_string(), "copy".to_string()),
+        ]),
+        network_none: true,
+        ..ContainerSpec::default()
+    };
+    let id = engine.create(&spec).await?;
+    let copied = engine.upload_file(&id, INTO, file.1, file.0, mode).await;
+    let _ = engine.remove(&id).await;
+    copied
 }
 
 /// The view of the engine's host (`engine_name` names it in errors), read by
@@ -305,47 +414,97 @@ mod tests {
             ),
             "{err}"
         );
-        let spec = engine.specs.lock().unwrap()[0].clone();
+        let specs = engine.specs.lock().unwrap().clone();
+        let probe =
+            |s: &&ContainerSpec| s.labels.get(LABEL_ROLE).map(String::as_str) == Some("host-probe");
+        let spec = specs.iter().find(probe).unwrap().clone();
         assert_eq!(
             spec.entrypoint,
-            Some(vec!["/rigbench-host-view".to_string()])
+            Some(vec!["/rigbench-bin/rigbench".to_string()])
         );
         assert_eq!(spec.cmd, ["host-view", "--root", "/host"]);
         let binds: Vec<(String, &str)> = (spec.binds.iter())
             .map(|b| (b.host.display().to_string(), b.container.as_str()))
             .collect();
-        // Read-only, never relabelled; only the host's root with the mounts
-        // below it.
-        assert!(
-            (spec.binds.iter()).all(|b| b.read_only && !b.relabel),
-            "{:?}",
-            spec.binds
-        );
+        // Read-only; the host's folders never relabelled: its C library, the
+        // root with the mounts below it; rigbench from its volume.
+        assert!(spec.binds.iter().all(|b| b.read_only), "{:?}", spec.binds);
+        let sha = crate::hash::sha256_file(b.path()).unwrap();
+        let volume = format!("rigbench-bin-{}", &sha[..16]);
         assert_eq!(
             binds,
             [
                 ("/usr".to_string(), "/usr"),
                 ("/lib".to_string(), "/lib"),
                 ("/lib64".to_string(), "/lib64"),
+                (volume.clone(), "/rigbench-bin"),
                 ("/".to_string(), "/host"),
             ]
         );
+        let relabel: Vec<bool> = spec.binds.iter().map(|b| b.relabel).collect();
+        assert_eq!(relabel, [false, false, false, true, false]);
         let recursive: Vec<bool> = spec.binds.iter().map(|b| b.recursive).collect();
-        assert_eq!(recursive, [false, false, false, true]);
+        assert_eq!(recursive, [false, false, false, true, true]);
         assert!(spec.network_none);
         assert!(spec.uts_host);
         assert_eq!(
             spec.env,
             BTreeMap::from([("CUDA_VISIBLE_DEVICES".to_string(), "1".to_string())])
         );
-        // The binary went in as /rigbench-host-view, executable, whole.
-        let uploads = engine.uploads.lock().unwrap();
-        assert_eq!(uploads.len(), 1);
-        assert_eq!(uploads[0].path, "/rigbench-host-view");
-        assert_eq!(uploads[0].mode, 0o755);
-        assert_eq!(uploads[0].bytes, b"\x7fELF not really");
-        // The container is gone afterwards.
+        // The binary went into its volume once, executable, whole, through a
+        // container never started; a marker says the copy is whole.
+        {
+            let uploads = engine.uploads.lock().unwrap();
+            assert_eq!(uploads.len(), 1);
+            assert_eq!(uploads[0].path, "/into/rigbench");
+            assert_eq!(uploads[0].mode, 0o755);
+            assert_eq!(uploads[0].bytes, b"\x7fELF not really");
+        }
+        let volumes = engine.volumes.lock().unwrap().clone();
+        assert_eq!(
+            volumes.keys().collect::<Vec<_>>(),
+            [&volume, &format!("{volume}-whole")]
+        );
+        assert_eq!(
+            volumes[&volume].get(crate::engine::LABEL_SHA256),
+            Some(&sha)
+        );
+        // Read again: rigbench is not sent again.
+        let _ = read(&engine, "ssh://gpu/podman.sock", "img", b.path(), &env).await;
+        assert_eq!(engine.uploads.lock().unwrap().len(), 1);
+        // The containers are gone afterwards.
         assert_eq!(engine.live_containers(), 0);
+    }
+
+    #[tokio::test]
+    async fn another_rigbench_replaces_the_one_there_and_a_copy_cut_short_is_made_again() {
+        let engine = FakeEngine::default();
+        let (a, b) = (bin(), tempfile::NamedTempFile::new().unwrap());
+        std::fs::write(b.path(), b"\x7fELF another").unwrap();
+        let va = binary_volume(&engine, "img", a.path()).await.unwrap();
+        let vb = binary_volume(&engine, "img", b.path()).await.unwrap();
+        assert_ne!(va, vb);
+        let names: Vec<String> = engine.volumes.lock().unwrap().keys().cloned().collect();
+        assert_eq!(
+            names,
+            [vb.clone(), format!("{vb}-whole")],
+            "a's volumes went"
+        );
+        // Without its marker (a copy cut short), the copy is made again.
+        engine
+            .volumes
+            .lock()
+            .unwrap()
+            .remove(&format!("{vb}-whole"));
+        binary_volume(&engine, "img", b.path()).await.unwrap();
+        assert_eq!(engine.uploads.lock().unwrap().len(), 3);
+        assert!(
+            engine
+                .volumes
+                .lock()
+                .unwrap()
+                .contains_key(&format!("{vb}-whole"))
+        );
     }
 
     #[tokio::test]

@@ -11,10 +11,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::host_probe::{self, Job, ProbeError};
-use crate::engine::{Bind, ContainerSpec, Engine, LABEL_MANAGED, LABEL_ROLE};
+use crate::engine::{Bind, Engine, LABEL_MANAGED, LABEL_ROLE};
 
 /// The label holding a model volume's sha256.
-pub const LABEL_SHA256: &str = "io.rigbench.sha256";
+pub use crate::engine::LABEL_SHA256;
 /// Where a model volume is mounted, here as in a server's container.
 pub const MOUNT: &str = "/models";
 /// `rigbench sha256`'s exit code for a file that is not there.
@@ -174,7 +174,7 @@ async fn put<E: Engine>(
     if sha_there(engine, there, f.name).await?.as_deref() == Some(f.sha256) {
         return Ok(Placed::Found);
     }
-    upload_into(engine, there.image, there.volume, f.name, f.path).await?;
+    host_probe::upload_into(engine, there.image, there.volume, (f.path, f.name), 0o644).await?;
     let found = sha_there(engine, there, f.name).await?;
     if found.as_deref() == Some(f.sha256) {
         return Ok(Placed::Copied);
@@ -187,33 +187,6 @@ async fn put<E: Engine>(
         found: found.unwrap_or_else(|| "none (the file is not there)".to_string()),
         removed: String::new(),
     })
-}
-
-/// Puts the file `file` (here) into `volume` on the engine's host as `name`,
-/// through a container of `image` that is never started.
-pub async fn upload_into<E: Engine>(
-    engine: &E,
-    image: &str,
-    volume: &str,
-    name: &str,
-    file: &Path,
-) -> Result<(), crate::engine::EngineError> {
-    let spec = ContainerSpec {
-        name: format!("rigbench-model-copy-{}", crate::engine::unique_suffix()),
-        image: image.to_string(),
-        entrypoint: Some(vec!["/none".to_string()]),
-        binds: vec![volume_bind(volume, false)],
-        labels: BTreeMap::from([
-            (LABEL_MANAGED.to_string(), "true".to_string()),
-            (LABEL_ROLE.to_string(), "model-copy".to_string()),
-        ]),
-        network_none: true,
-        ..ContainerSpec::default()
-    };
-    let id = engine.create(&spec).await?;
-    let copied = engine.upload_file(&id, MOUNT, name, file, 0o644).await;
-    let _ = engine.remove(&id).await;
-    copied
 }
 
 /// The model volume mounted at /models.
@@ -284,10 +257,13 @@ mod tests {
             err.starts_with("the host probe (localhost/rigbench/host-probe:scratch) on ssh://gpu/sock exited with 0"),
             "{err}"
         );
-        assert!(engine.volumes.lock().unwrap().is_empty());
+        assert!(
+            (engine.volumes.lock().unwrap().keys()).all(|v| v.starts_with("rigbench-bin-")),
+            "the model's volume went"
+        );
         let uploads = engine.uploads.lock().unwrap();
         assert!(
-            uploads.iter().all(|u| u.path == "/rigbench-host-view"),
+            uploads.iter().all(|u| u.path == "/into/rigbench"),
             "only rigbench went in, the model was not copied"
         );
         assert_eq!(engine.live_containers(), 0);

@@ -314,8 +314,14 @@ impl<E: Engine> Place<'_, E> {
         std::fs::write(local.path(), serde_json::to_vec_pretty(&record)?)?;
         let name = made_record(Path::new(&t.model.file));
         let name = name.to_string_lossy();
-        remote_files::upload_into(self.engine, self.image, self.volume, &name, local.path())
-            .await?;
+        host_probe::upload_into(
+            self.engine,
+            self.image,
+            self.volume,
+            (local.path(), &name),
+            0o644,
+        )
+        .await?;
         Ok(())
     }
 
@@ -433,7 +439,10 @@ mod tests {
             "{err}"
         );
         let specs = engine.specs.lock().unwrap().clone();
-        let spec = &specs[0];
+        let role = |s: &&crate::engine::ContainerSpec| {
+            s.labels.get(LABEL_ROLE).map(String::as_str) == Some("synth-write")
+        };
+        let spec = specs.iter().find(role).unwrap();
         assert_eq!(
             spec.cmd,
             [

@@ -215,7 +215,10 @@ mod tests {
             err,
             "the telemetry container on ssh://gpu/podman.sock gave no samples: expected value at line 1 column 1: \"main: server is listening\" (it printed: main: server is listening)"
         );
-        let spec = engine.specs.lock().unwrap()[0].clone();
+        let spec = (engine.specs.lock().unwrap().iter())
+            .find(|s| s.labels.get(crate::engine::LABEL_ROLE).map(String::as_str) == Some(ROLE))
+            .unwrap()
+            .clone();
         assert_eq!(
             spec.cmd,
             [
