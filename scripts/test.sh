@@ -101,8 +101,15 @@ timed "build the tests" cargo test --locked --no-run
 failed=0
 timed "unit tests" cargo test --locked --lib --bins -- --include-ignored || failed=1
 timed "doc tests" cargo test --locked --doc || failed=1
-for t in tests/*.rs; do
+# tests/rocm_configure.rs first: run after tests/remote.rs its image builds
+# took 95-108 s, against 39-47 s before it (2 vCPUs, 2026-12-07; its refused
+# build alone is 7 s either way). Why is not yet found.
+for t in tests/rocm_configure.rs tests/*.rs; do
   name=$(basename "$t" .rs)
+  if [ "$name" = rocm_configure ]; then
+    if [ "${rocm_done:-}" = 1 ]; then continue; fi
+    rocm_done=1
+  fi
   timed "tests/$name.rs" cargo test --locked --test "$name" -- --include-ignored || failed=1
 done
 

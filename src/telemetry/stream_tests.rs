@@ -1,18 +1,12 @@
 //! Another host's telemetry stream: what `emit` writes, how the lines are
 //! read back, and the sampler that keeps them on this machine's clock.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::sampler::Sampler;
 use super::stream::{Header, Line, Offset, emit, parse, take_lines};
+use super::tests::fixture;
 use super::*;
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/hosts")
-        .join(name)
-}
 
 #[test]
 fn emit_writes_a_header_then_the_samples_one_json_line_each() {
