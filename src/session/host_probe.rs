@@ -151,8 +151,8 @@ impl<'a> Job<'a> {
     }
 }
 
-/// Runs `job` with the rigbench at `binary` (this one's executable, copied
-/// in) on the engine's host, in a container of `image` with the host's C
+/// Runs `job` with the rigbench at `binary` (this one's executable, from its
+/// volume there: `binary_volume`) on the engine's host, in a container of `image` with the host's C
 /// library bound where it is. Removed afterwards.
 pub async fn rigbench_there<E: Engine>(
     engine: &E,

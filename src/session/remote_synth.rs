@@ -19,6 +19,7 @@ use anyhow::Context;
 
 use super::host_probe::{self, Job};
 use super::remote_files::{self, MOUNT, NOT_THERE};
+use super::synthetic::Sidecar;
 use crate::engine::{Engine, LABEL_MANAGED, LABEL_ROLE, run_to_completion};
 use crate::fetch::{FetchedModel, MadeThere, Verification};
 use crate::hash::HashOrigin;
@@ -44,13 +45,6 @@ pub struct ToMake {
 /// The volume a synthetic model of recipe key `key` is made in.
 pub fn volume_name(key: &str) -> String {
     format!("rigbench-synth-{}", &key[..key.len().min(16)])
-}
-
-/// What is kept beside a made file, and read back to find it whole.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-struct Record {
-    sha256: String,
-    provenance: Provenance,
 }
 
 /// `t` in its volume on the engine's host: found there whole (checked by its
@@ -117,7 +111,7 @@ impl<E: Engine> Place<'_, E> {
         let Some(record) = facts.made.clone() else {
             return Ok(None);
         };
-        let record = match serde_json::from_value::<Record>(record) {
+        let record = match serde_json::from_value::<Sidecar>(record) {
             Ok(r) if r.sha256 == facts.sha256 => r,
             _ => return Ok(None),
         };
@@ -306,7 +300,7 @@ impl<E: Engine> Place<'_, E> {
         facts: &FileFacts,
         provenance: &Provenance,
     ) -> anyhow::Result<()> {
-        let record = Record {
+        let record = Sidecar {
             sha256: facts.sha256.clone(),
             provenance: provenance.clone(),
         };

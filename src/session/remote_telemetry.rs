@@ -1,6 +1,6 @@
 //! GPU and memory telemetry of another host's engine, read there: a
 //! long-lived container of the host probe's empty image (`host_probe`), with
-//! this rigbench copied in, the host's `/` read-only at /host (amdgpu's sysfs
+//! this rigbench from its volume there, the host's `/` read-only at /host (amdgpu's sysfs
 //! files, /proc/meminfo) and the NVIDIA nodes the run's backends get (NVML,
 //! loaded from the host's own /usr), runs `rigbench telemetry-stream`. Its
 //! followed stdout becomes the run's `Sampler` (`Sampler::streamed`), so a

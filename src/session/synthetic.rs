@@ -97,11 +97,12 @@ pub fn resolve(
     ))
 }
 
-/// What the cache keeps beside a made file.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Sidecar {
-    sha256: String,
-    provenance: Provenance,
+/// What is kept beside a made file: in the cache here, and beside a model
+/// made on another host (`remote_synth`), where the next run reads it back.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub(super) struct Sidecar {
+    pub(super) sha256: String,
+    pub(super) provenance: Provenance,
 }
 
 /// The model's file from the cache, or made (or written for llama-quantize,
